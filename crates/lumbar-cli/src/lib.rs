@@ -1,1 +1,215 @@
-//! placeholder
+//! The `lumbar` command line. Thin by design: it parses arguments, resolves
+//! files, shows progress and calls the libraries; no statistics, validation
+//! or table logic lives here.
+//!
+//! [`run`] takes the arguments and a writer for standard output so tests can
+//! drive every subcommand in-process and read what it prints.
+//!
+//! ```
+//! let mut out = Vec::new();
+//! let code = lumbar_cli::run(["lumbar", "--version"], &mut out).unwrap();
+//! assert_eq!(code, 0);
+//! assert!(String::from_utf8(out).unwrap().starts_with("lumbar "));
+//! ```
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use lumbar_model::Regimen;
+
+mod commands;
+
+/// Where the shipped regimen lives in a checkout; used when `--regimen` is
+/// not given and the file exists, so a clinic's edit takes effect.
+pub const DEFAULT_REGIMEN_PATH: &str = "datasets/regimens/six-moves.toml";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lumbar",
+    version,
+    about = "Data analysis and simulation for back-pain exercise programmes",
+    long_about = "Data analysis and simulation for back-pain exercise programmes.\n\n\
+                  Ingest exercise-session logs and walking data into validated Parquet tables, \
+                  analyse adherence, pain and walking-vs-risk, and simulate progression rules.",
+    after_help = "Examples:\n  lumbar generate --patients 200 --weeks 12 --seed 20250613 --out datasets/demo\n  \
+                  lumbar ingest --out store --patients datasets/demo/patients.csv --sessions datasets/demo/sessions.csv\n  \
+                  lumbar regimen show"
+)]
+pub struct Cli {
+    /// Regimen file (TOML). Default: datasets/regimens/six-moves.toml if present, else the built-in copy.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub regimen: Option<PathBuf>,
+    /// No progress bars or notes on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show or check a regimen file.
+    #[command(
+        after_help = "Examples:\n  lumbar regimen show\n  lumbar regimen show my-clinic.toml"
+    )]
+    Regimen {
+        #[command(subcommand)]
+        action: RegimenAction,
+    },
+    /// Generate a synthetic cohort as CSV tables (deterministic for a seed).
+    #[command(
+        after_help = "Example:\n  lumbar generate --patients 200 --weeks 12 --seed 20250613 --out datasets/demo"
+    )]
+    Generate(commands::GenerateArgs),
+    /// Validate input tables and write them into a store as canonical Parquet.
+    #[command(
+        after_help = "Examples:\n  lumbar ingest --out store --patients patients.csv --sessions sessions.csv\n  \
+                            lumbar ingest --out store --demo datasets/demo --json"
+    )]
+    Ingest(commands::IngestArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegimenAction {
+    /// Print the regimen as a table (the default regimen when FILE is omitted).
+    Show { file: Option<PathBuf> },
+}
+
+/// Runs the command line and turns errors into a one-line cause plus hint.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match run(args, &mut out) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let _ = out.flush();
+            let mut msg = format!("{e}");
+            for cause in e.chain().skip(1) {
+                msg.push_str(": ");
+                msg.push_str(&cause.to_string());
+            }
+            eprintln!("lumbar: error: {msg}");
+            if let Some(hint) = hint_for(&e) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
+    let text = format!("{e:#}");
+    if text.contains("No such file") || text.contains("cannot open") {
+        Some("check the path; relative paths are taken from the current folder")
+    } else if text.contains("regimen") {
+        Some("`lumbar regimen show FILE` checks a regimen file and names the key at fault")
+    } else {
+        Some("run the command with --help for its options and examples")
+    }
+}
+
+/// Parses `args` and runs the command, writing results to `out`. Returns the
+/// exit code; `Err` is a failure with its cause.
+pub fn run<I, T>(args: I, out: &mut dyn Write) -> Result<u8>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    write!(out, "{e}")?;
+                    Ok(0)
+                }
+                _ => {
+                    eprint!("{e}");
+                    Ok(2)
+                }
+            };
+        }
+    };
+    let ui = Ui {
+        quiet: cli.quiet || !std::io::stderr().is_terminal(),
+    };
+    match &cli.command {
+        Command::Regimen {
+            action: RegimenAction::Show { file },
+        } => {
+            let regimen = match file {
+                Some(f) => load_regimen(Some(f))?,
+                None => load_regimen(cli.regimen.as_deref())?,
+            };
+            write!(out, "{}", regimen.render())?;
+            Ok(0)
+        }
+        Command::Generate(args) => {
+            commands::generate(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
+        }
+        Command::Ingest(args) => {
+            commands::ingest(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
+        }
+    }
+}
+
+/// Loads the regimen named on the command line, or the default one.
+pub fn load_regimen(path: Option<&Path>) -> Result<Regimen> {
+    match path {
+        Some(p) => Ok(Regimen::load(p)?),
+        None => {
+            let default = Path::new(DEFAULT_REGIMEN_PATH);
+            if default.exists() {
+                Ok(Regimen::load(default)?)
+            } else {
+                Ok(Regimen::six_moves())
+            }
+        }
+    }
+}
+
+/// How the command talks to a person on stderr.
+pub struct Ui {
+    pub quiet: bool,
+}
+
+impl Ui {
+    /// A progress bar for `total` units, hidden when quiet or not a terminal.
+    pub fn progress(&self, total: u64, what: &str) -> indicatif::ProgressBar {
+        if self.quiet {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg:>10} [{bar:30}] {pos}/{len} {elapsed_precise}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_string());
+        bar
+    }
+
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn context_path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[allow(unused_imports)]
+use Context as _;

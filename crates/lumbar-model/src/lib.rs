@@ -34,6 +34,7 @@
 //! assert!(!bridge.reps.contains(9.0));
 //! ```
 
+pub mod atomic;
 pub mod regimen;
 pub mod rows;
 pub mod schema;

@@ -3,7 +3,29 @@
 //! [`crate::schema`], so serialising a row gives a canonical CSV record.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+/// Writes whole numbers without a trailing `.0` (`20`, not `20.0`), so CSV
+/// files stay small and read as a person would write them.
+pub fn compact_f64<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        s.serialize_i64(*x as i64)
+    } else {
+        s.serialize_f64(*x)
+    }
+}
+
+fn compact_opt<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match x {
+        Some(v) => compact_f64(v, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// ISO 8601 to the minute: session logs carry no seconds.
+fn minutes<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&t.format("%Y-%m-%dT%H:%M"))
+}
 
 /// A patient of the exercise programme.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -12,11 +34,15 @@ pub struct Patient {
     pub site: String,
     pub sex: &'static str,
     pub birth_year: Option<i32>,
+    #[serde(serialize_with = "compact_opt")]
     pub age: Option<f64>,
+    #[serde(serialize_with = "compact_opt")]
     pub bmi: Option<f64>,
     pub enrolled_on: NaiveDate,
     pub stenosis: bool,
+    #[serde(serialize_with = "compact_opt")]
     pub baseline_pain: Option<f64>,
+    #[serde(serialize_with = "compact_opt")]
     pub baseline_odi: Option<f64>,
     pub regimen: String,
 }
@@ -25,16 +51,22 @@ pub struct Patient {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Session {
     pub patient_id: String,
+    #[serde(serialize_with = "minutes")]
     pub performed_at: NaiveDateTime,
     pub exercise: String,
     pub level: Option<String>,
     pub side: Option<&'static str>,
     pub sets: Option<u32>,
     pub reps: Option<u32>,
+    #[serde(serialize_with = "compact_opt")]
     pub hold_s: Option<f64>,
+    #[serde(serialize_with = "compact_opt")]
     pub pain_before: Option<f64>,
+    #[serde(serialize_with = "compact_opt")]
     pub pain_during: Option<f64>,
+    #[serde(serialize_with = "compact_opt")]
     pub pain_after: Option<f64>,
+    #[serde(serialize_with = "compact_opt")]
     pub pain_persist_min: Option<f64>,
     pub stopped_for_pain: Option<bool>,
     pub completed: Option<bool>,
@@ -46,9 +78,12 @@ pub struct Session {
 pub struct WalkingDay {
     pub patient_id: String,
     pub date: NaiveDate,
+    #[serde(serialize_with = "compact_f64")]
     pub walking_min: f64,
     pub steps: Option<u32>,
+    #[serde(serialize_with = "compact_opt")]
     pub wear_min: Option<f64>,
+    #[serde(serialize_with = "compact_opt")]
     pub mean_met: Option<f64>,
     pub source: &'static str,
 }
@@ -59,5 +94,6 @@ pub struct Outcome {
     pub patient_id: String,
     pub date: NaiveDate,
     pub measure: &'static str,
+    #[serde(serialize_with = "compact_f64")]
     pub value: f64,
 }
