@@ -17,7 +17,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use lumbar_model::Regimen;
 
@@ -68,7 +68,7 @@ pub enum Command {
     /// Validate input tables and write them into a store as canonical Parquet.
     #[command(
         after_help = "Examples:\n  lumbar ingest --out store --patients patients.csv --sessions sessions.csv\n  \
-                            lumbar ingest --out store --demo datasets/demo --json"
+                            lumbar ingest --out store --dir datasets/demo --json"
     )]
     Ingest(commands::IngestArgs),
 }
@@ -199,17 +199,25 @@ impl Ui {
         bar
     }
 
+    /// A spinner with a message, for work of unknown length.
+    pub fn spinner(&self, what: &str) -> indicatif::ProgressBar {
+        if self.quiet {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_prefix(what.to_string());
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{prefix} {spinner} {msg} {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    }
+
     pub fn note(&self, text: &str) {
         if !self.quiet {
             eprintln!("{text}");
         }
     }
 }
-
-#[allow(dead_code)]
-fn context_path(p: &Path) -> String {
-    p.display().to_string()
-}
-
-#[allow(unused_imports)]
-use Context as _;

@@ -1,1 +1,485 @@
-//! placeholder
+//! Ingest: from the files patients' data arrive in to validated canonical
+//! Parquet tables.
+//!
+//! Every row read ends in exactly one of two places: its canonical table in
+//! the [`Store`], or the rejects table with the source file, line, column,
+//! value and a reason a person can act on. `read = accepted + rejected` for
+//! every file, and the same file ingested twice adds nothing.
+//!
+//! Formats: CSV (`,` `;` or tab, detected from the header; header names
+//! matched case-insensitively; BOM, CRLF, quotes and gzip tolerated), NDJSON
+//! and Parquet, detected by content. Rows stream through in batches, so
+//! memory does not grow with the file, except for 24 bytes per distinct row
+//! kept to find exact duplicates.
+//!
+//! This crate must not compute statistics or print: it returns reports that
+//! the CLI shows.
+//!
+//! ```no_run
+//! use lumbar_ingest::{ingest, Input, IngestOptions};
+//! use lumbar_model::{Regimen, Table};
+//! let regimen = Regimen::six_moves();
+//! let inputs = [
+//!     Input::new(Table::Patients, "datasets/demo/patients.csv.gz"),
+//!     Input::new(Table::Sessions, "datasets/demo/sessions.csv.gz"),
+//! ];
+//! let report = ingest("store".as_ref(), &inputs, &regimen, &IngestOptions::default(), &mut |_| {}).unwrap();
+//! for (table, c) in report.tables() {
+//!     assert_eq!(c.read, c.accepted + c.rejected);
+//! }
+//! ```
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use lumbar_model::{Kind, Regimen, Table};
+use serde::Serialize;
+
+pub mod parse;
+pub mod reader;
+pub mod store;
+pub mod table;
+pub mod validate;
+
+pub use reader::Format;
+pub use store::{Store, sha256_file};
+use table::ParquetSink;
+use validate::{Cell, ExtraKind, Rejection, TableValidator, fingerprint};
+
+/// A file that cannot be ingested at all (a row-level problem is a reject,
+/// not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    Header { path: PathBuf, problem: String },
+    #[error("{path}, line {line}: {problem}")]
+    Read {
+        path: PathBuf,
+        line: u64,
+        problem: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    Store { path: PathBuf, problem: String },
+    #[error("{path}: {source}")]
+    Polars {
+        path: PathBuf,
+        source: polars::error::PolarsError,
+    },
+}
+
+impl IngestError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub fn polars(path: &Path, source: polars::error::PolarsError) -> Self {
+        IngestError::Polars {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// One file to ingest into one table.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub table: Table,
+    pub path: PathBuf,
+    /// `None`: detect from the content.
+    pub format: Option<Format>,
+}
+
+impl Input {
+    pub fn new(table: Table, path: impl Into<PathBuf>) -> Input {
+        Input {
+            table,
+            path: path.into(),
+            format: None,
+        }
+    }
+}
+
+/// Settings of an ingest run.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Dates after this day are rejected as in the future.
+    pub as_of: NaiveDate,
+    /// Rows per Parquet row group.
+    pub batch_rows: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            as_of: chrono::Utc::now().date_naive(),
+            batch_rows: 65_536,
+        }
+    }
+}
+
+/// Row counts. `accepted` includes rows that were already in the store
+/// (`accepted − added` of them), which are not stored twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub added: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.read += o.read;
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        self.added += o.added;
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub table: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub format: Format,
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// The same content was ingested before; the store is unchanged.
+    pub already_ingested: bool,
+    /// Columns of the file this table does not keep.
+    pub ignored_columns: Vec<String>,
+    /// Extra columns kept as covariates (follow-up tables).
+    pub covariates: Vec<String>,
+    /// Most frequent reject reasons (first 5), with counts.
+    pub top_reasons: Vec<(String, u64)>,
+}
+
+/// What happened to every file of a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    pub files: Vec<FileReport>,
+    /// Notes for the person running it (e.g. checks that could not be made).
+    pub notes: Vec<String>,
+}
+
+impl IngestReport {
+    /// Counts summed per table, in canonical table order.
+    pub fn tables(&self) -> BTreeMap<Table, Counts> {
+        let mut m: BTreeMap<Table, Counts> = BTreeMap::new();
+        for f in &self.files {
+            if let Some(t) = Table::from_name(&f.table) {
+                m.entry(t).or_default().add(&f.counts);
+            }
+        }
+        m
+    }
+}
+
+/// Patient ids known to the store and this run, for the "unknown patient" check.
+struct Known {
+    patients: HashSet<String>,
+    participants: HashSet<String>,
+}
+
+/// Ingests the inputs into the store at `root`: patients first, then the
+/// follow-up registry, then sessions, walking and outcomes, so that rows can
+/// be checked against the patients they name. `progress` is called with the
+/// running count of rows read.
+pub fn ingest(
+    root: &Path,
+    inputs: &[Input],
+    regimen: &Regimen,
+    opts: &IngestOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<IngestReport, IngestError> {
+    let store = Store::create(root)?;
+    let mut ordered: Vec<&Input> = inputs.iter().collect();
+    ordered.sort_by_key(|i| i.table);
+    let mut known = Known {
+        patients: store.ids(Table::Patients)?,
+        participants: store.ids(Table::Followup)?,
+    };
+    let mut report = IngestReport::default();
+    let mut rows_before = 0u64;
+    for input in ordered {
+        let mut file_progress = |n: u64| progress(rows_before + n);
+        let file = ingest_file(
+            &store,
+            input,
+            regimen,
+            opts,
+            &mut known,
+            &mut file_progress,
+            &mut report.notes,
+        )?;
+        rows_before += file.counts.read;
+        report.files.push(file);
+    }
+    Ok(report)
+}
+
+fn ingest_file(
+    store: &Store,
+    input: &Input,
+    regimen: &Regimen,
+    opts: &IngestOptions,
+    known: &mut Known,
+    progress: &mut dyn FnMut(u64),
+    notes: &mut Vec<String>,
+) -> Result<FileReport, IngestError> {
+    let table = input.table;
+    let path = &input.path;
+    let sha256 = sha256_file(path)?;
+    let part = format!("part-{}", &sha256[..16]);
+    let format = match input.format {
+        Some(f) => f,
+        None => reader::detect(path)?,
+    };
+    let mut source = reader::open_source(path, format, table)?;
+    let extras: Vec<(String, ExtraKind)> = if source.map().extra_names.is_empty() {
+        Vec::new()
+    } else {
+        let mut scan = reader::open_source(path, format, table)?;
+        reader::infer_extra_kinds(&mut *scan)?
+    };
+    let validator = TableValidator::new(table, extras.clone(), regimen, opts.as_of);
+
+    store.prepare_dirs(table)?;
+    let already_ingested = store.part_path(table, &part).exists();
+    let stored = store.fingerprints(table)?;
+    let keyed = matches!(table, Table::Patients | Table::Followup);
+    let stored_ids: HashSet<String> = if keyed {
+        if table == Table::Patients {
+            known.patients.clone()
+        } else {
+            known.participants.clone()
+        }
+    } else {
+        HashSet::new()
+    };
+    let check_ids = match table {
+        Table::Sessions => !known.patients.is_empty(),
+        Table::Walking | Table::Outcomes => {
+            !known.patients.is_empty() || !known.participants.is_empty()
+        }
+        _ => false,
+    };
+    if !check_ids && !keyed {
+        notes.push(format!(
+            "{}: no patients are known yet, so patient_id was not checked against the patients table",
+            path.display()
+        ));
+    }
+
+    let mut columns: Vec<(String, Kind)> = table
+        .columns()
+        .iter()
+        .map(|c| (c.name.to_string(), c.kind))
+        .collect();
+    for (name, kind) in &extras {
+        columns.push((
+            name.clone(),
+            match kind {
+                ExtraKind::Float => Kind::Float,
+                ExtraKind::Bool => Kind::Bool,
+                ExtraKind::Str => Kind::Str,
+            },
+        ));
+    }
+    let mut sink = ParquetSink::create(&store.part_path(table, &part), columns, opts.batch_rows);
+    let reject_columns = ["table", "source", "line", "column", "value", "reason"]
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                if *n == "line" { Kind::Int } else { Kind::Str },
+            )
+        })
+        .collect();
+    let mut rejects = ParquetSink::create(
+        &store.rejects_path(table, &part),
+        reject_columns,
+        opts.batch_rows,
+    );
+    let source_name = path.display().to_string();
+
+    let mut counts = Counts::default();
+    let mut seen: HashMap<u128, u64> = HashMap::new();
+    let mut seen_ids: HashMap<String, u64> = HashMap::new();
+    let mut new_fps: Vec<u128> = Vec::new();
+    let mut new_ids: Vec<String> = Vec::new();
+    let mut reasons: HashMap<String, u64> = HashMap::new();
+    let write_err = |e: polars::error::PolarsError| IngestError::polars(path, e);
+
+    source.for_each_row(&mut |line, row| {
+        counts.read += 1;
+        if counts.read % 65_536 == 0 {
+            progress(counts.read);
+        }
+        let outcome: Result<Option<Vec<Cell<'_>>>, Rejection> = (|| {
+            let (canonical, extra) = row?;
+            let cells = validator.validate(canonical, extra)?;
+            let id = match &cells[0] {
+                Cell::Str(s) => s.to_string(),
+                _ => String::new(),
+            };
+            if check_ids {
+                let ok = match table {
+                    Table::Sessions => known.patients.contains(&id),
+                    _ => known.patients.contains(&id) || known.participants.contains(&id),
+                };
+                if !ok {
+                    return Err(Rejection {
+                        column: Some("patient_id".into()),
+                        value: Some(id.clone()),
+                        reason: if table == Table::Sessions {
+                            format!("patient_id '{id}' is not in the patients table; ingest the patient's row first")
+                        } else {
+                            format!("patient_id '{id}' is in neither the patients nor the followup table")
+                        },
+                    });
+                }
+            }
+            let fp = fingerprint(&cells);
+            if let Some(first) = seen.get(&fp) {
+                return Err(Rejection::row(format!("exact duplicate of line {first}")));
+            }
+            seen.insert(fp, line);
+            if keyed {
+                if let Some(first) = seen_ids.get(&id) {
+                    return Err(Rejection {
+                        column: Some("patient_id".into()),
+                        value: Some(id.clone()),
+                        reason: format!("patient_id '{id}' is already defined at line {first} with other values"),
+                    });
+                }
+                seen_ids.insert(id.clone(), line);
+            }
+            if stored.contains(&fp) {
+                return Ok(None); // accepted, already stored
+            }
+            if keyed && stored_ids.contains(&id) {
+                return Err(Rejection {
+                    column: Some("patient_id".into()),
+                    value: Some(id.clone()),
+                    reason: format!(
+                        "patient_id '{id}' is already in the store with other values; correct the file or start a new store"
+                    ),
+                });
+            }
+            if keyed {
+                new_ids.push(id);
+            }
+            new_fps.push(fp);
+            Ok(Some(cells))
+        })();
+        match outcome {
+            Ok(Some(cells)) => {
+                counts.accepted += 1;
+                counts.added += 1;
+                sink.push(&cells).map_err(write_err)?;
+            }
+            Ok(None) => counts.accepted += 1,
+            Err(r) => {
+                counts.rejected += 1;
+                *reasons.entry(reason_kind(&r)).or_default() += 1;
+                let cells = [
+                    Cell::Str(table.name().into()),
+                    Cell::Str(source_name.as_str().into()),
+                    Cell::Int(line as i64),
+                    r.column.map(|c| Cell::Str(c.into())).unwrap_or(Cell::Null),
+                    r.value.map(|v| Cell::Str(v.into())).unwrap_or(Cell::Null),
+                    Cell::Str(r.reason.into()),
+                ];
+                rejects.push(&cells).map_err(write_err)?;
+            }
+        }
+        Ok(())
+    })?;
+    progress(counts.read);
+
+    if already_ingested {
+        // Same content as a part already stored: leave the store as it is.
+        counts.added = 0;
+        drop(sink);
+        drop(rejects);
+    } else {
+        store.write_index(table, &part, &new_fps)?;
+        rejects.commit().map_err(write_err)?;
+        // The part is written last: its presence marks the file as ingested.
+        sink.commit().map_err(write_err)?;
+    }
+    match table {
+        Table::Patients => known.patients.extend(new_ids),
+        Table::Followup => known.participants.extend(new_ids),
+        _ => {}
+    }
+    if !already_ingested {
+        store.record(store::PartRecord {
+            table: table.name().into(),
+            part: part.clone(),
+            source: path.display().to_string(),
+            sha256: sha256.clone(),
+            format: format!("{format:?}").to_lowercase(),
+            read: counts.read,
+            accepted: counts.accepted,
+            added: counts.added,
+            rejected: counts.rejected,
+            regimen: regimen.key.clone(),
+            as_of: opts.as_of.to_string(),
+            lumbar_version: env!("CARGO_PKG_VERSION").into(),
+        })?;
+    }
+    let mut top: Vec<(String, u64)> = reasons.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.truncate(5);
+    Ok(FileReport {
+        table: table.name().into(),
+        path: path.clone(),
+        sha256,
+        format,
+        counts,
+        already_ingested,
+        ignored_columns: source.map().ignored.clone(),
+        covariates: extras.into_iter().map(|e| e.0).collect(),
+        top_reasons: top,
+    })
+}
+
+/// A reason with the row-specific parts (values, line numbers) removed, for
+/// summarising which kinds of problems a file has.
+fn reason_kind(r: &Rejection) -> String {
+    let mut s = r.reason.clone();
+    if let Some(v) = &r.value
+        && !v.is_empty()
+    {
+        s = s.replace(v.as_str(), "…");
+    }
+    // Line numbers of duplicates differ row to row.
+    let digits_removed: String = s
+        .split(' ')
+        .map(|w| {
+            if w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty() {
+                "N"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    digits_removed
+}

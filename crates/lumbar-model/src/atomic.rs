@@ -106,3 +106,52 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// A path to be written by another library (a Parquet writer, say) under a
+/// temporary name and moved into place by [`PendingPath::commit`]. Dropped
+/// without commit, the temporary file is removed.
+pub struct PendingPath {
+    temp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl PendingPath {
+    pub fn new(target: &Path) -> PendingPath {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        PendingPath {
+            temp,
+            target: target.to_path_buf(),
+            committed: false,
+        }
+    }
+
+    /// Where to write now.
+    pub fn temp(&self) -> &Path {
+        &self.temp
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Syncs the written file and renames it into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        File::open(&self.temp)?.sync_all()?;
+        std::fs::rename(&self.temp, &self.target)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PendingPath {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}

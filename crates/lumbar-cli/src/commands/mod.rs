@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lumbar_model::Regimen;
+use lumbar_ingest::{Format, IngestOptions, Input};
+use lumbar_model::{Regimen, Table};
 use lumbar_sim::cohort::{CohortSpec, describe, write_cohort};
 
 use crate::Ui;
@@ -56,16 +57,172 @@ pub fn generate(
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
-    /// Store folder that receives the canonical tables.
-    #[arg(short, long)]
+    /// Store folder that receives the canonical tables (created if missing).
+    #[arg(short, long, value_name = "STORE")]
     pub out: PathBuf,
+    /// Patients table file(s).
+    #[arg(long, value_name = "F")]
+    pub patients: Vec<PathBuf>,
+    /// Exercise-session file(s).
+    #[arg(long, value_name = "F")]
+    pub sessions: Vec<PathBuf>,
+    /// Walking (patient-day) file(s).
+    #[arg(long, value_name = "F")]
+    pub walking: Vec<PathBuf>,
+    /// Patient-reported outcome file(s).
+    #[arg(long, value_name = "F")]
+    pub outcomes: Vec<PathBuf>,
+    /// Follow-up (risk cohort) file(s); extra columns are kept as covariates.
+    #[arg(long, value_name = "F")]
+    pub followup: Vec<PathBuf>,
+    /// A folder holding any of patients, sessions, walking, outcomes, followup
+    /// as .csv, .csv.gz, .ndjson or .parquet (as `lumbar generate` writes them).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Input format; by default detected from each file's content.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Reject dates after this day (default: today).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn ingest(
-    _args: &IngestArgs,
-    _regimen: &Regimen,
-    _ui: &Ui,
-    _out: &mut dyn Write,
-) -> Result<u8> {
-    anyhow::bail!("ingest is not built yet")
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    Auto,
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+fn table_files_in(dir: &std::path::Path) -> Result<Vec<Input>> {
+    let mut found = Vec::new();
+    for table in Table::ALL {
+        for ext in ["csv", "csv.gz", "tsv", "ndjson", "jsonl", "parquet"] {
+            let p = dir.join(format!("{}.{ext}", table.name()));
+            if p.is_file() {
+                found.push(Input::new(table, p));
+            }
+        }
+    }
+    if found.is_empty() {
+        anyhow::bail!(
+            "no table files in {} (expected e.g. patients.csv, sessions.csv.gz)",
+            dir.display()
+        );
+    }
+    Ok(found)
+}
+
+pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write) -> Result<u8> {
+    let mut inputs: Vec<Input> = Vec::new();
+    if let Some(dir) = &args.dir {
+        inputs.extend(table_files_in(dir)?);
+    }
+    for (table, files) in [
+        (Table::Patients, &args.patients),
+        (Table::Sessions, &args.sessions),
+        (Table::Walking, &args.walking),
+        (Table::Outcomes, &args.outcomes),
+        (Table::Followup, &args.followup),
+    ] {
+        inputs.extend(files.iter().map(|f| Input::new(table, f.clone())));
+    }
+    if inputs.is_empty() {
+        anyhow::bail!(
+            "nothing to ingest: give --dir or at least one of --patients/--sessions/--walking/--outcomes/--followup"
+        );
+    }
+    let format = match args.format {
+        FormatArg::Auto => None,
+        FormatArg::Csv => Some(Format::Csv),
+        FormatArg::Ndjson => Some(Format::Ndjson),
+        FormatArg::Parquet => Some(Format::Parquet),
+    };
+    for i in &mut inputs {
+        i.format = format;
+    }
+    let mut opts = IngestOptions::default();
+    if let Some(d) = args.as_of {
+        opts.as_of = d;
+    }
+    let bar = ui.spinner("ingest");
+    let report = lumbar_ingest::ingest(&args.out, &inputs, regimen, &opts, &mut |n| {
+        bar.set_message(format!("{n} rows"))
+    })?;
+    bar.finish_and_clear();
+    let tables: serde_json::Map<String, serde_json::Value> = report
+        .tables()
+        .into_iter()
+        .map(|(t, c)| {
+            (
+                t.name().to_string(),
+                serde_json::to_value(c).unwrap_or_default(),
+            )
+        })
+        .collect();
+    if args.json {
+        let doc = serde_json::json!({
+            "store": args.out,
+            "tables": tables,
+            "files": report.files,
+            "notes": report.notes,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "{:<9} {:>9} {:>9} {:>9} {:>9}  file",
+        "table", "read", "accepted", "rejected", "added"
+    )?;
+    for f in &report.files {
+        let c = f.counts;
+        writeln!(
+            out,
+            "{:<9} {:>9} {:>9} {:>9} {:>9}  {}{}",
+            f.table,
+            c.read,
+            c.accepted,
+            c.rejected,
+            c.added,
+            f.path.display(),
+            if f.already_ingested {
+                "  (already ingested: unchanged)"
+            } else {
+                ""
+            }
+        )?;
+        for (reason, n) in &f.top_reasons {
+            writeln!(out, "{:>11} × {reason}", n)?;
+        }
+        if !f.ignored_columns.is_empty() {
+            writeln!(
+                out,
+                "            ignored columns: {}",
+                f.ignored_columns.join(", ")
+            )?;
+        }
+    }
+    writeln!(out)?;
+    for (t, c) in report.tables() {
+        writeln!(
+            out,
+            "{t}: read {} = accepted {} + rejected {}",
+            c.read, c.accepted, c.rejected
+        )?;
+    }
+    for n in &report.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    writeln!(
+        out,
+        "store: {} (rejected rows and reasons: {}/rejects/)",
+        args.out.display(),
+        args.out.display()
+    )?;
+    Ok(0)
 }

@@ -1,0 +1,277 @@
+//! Parsers for single values as they appear in files: ISO 8601 dates and
+//! times, booleans, numbers, and the spellings of "missing".
+//!
+//! Each returns a reason a person can act on when the text does not parse.
+//! Dates are hand-parsed (fixed-width ISO 8601) because they are on the hot
+//! path of every row.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+/// Days from 0001-01-01 (chrono's CE day 1) to 1970-01-01.
+const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
+
+/// Whether a cell means "no value": empty, or NA / N/A / null / NULL / None.
+pub fn is_missing(text: &str) -> bool {
+    let t = text.trim();
+    t.is_empty()
+        || t.eq_ignore_ascii_case("na")
+        || t.eq_ignore_ascii_case("n/a")
+        || t.eq_ignore_ascii_case("null")
+        || t.eq_ignore_ascii_case("none")
+}
+
+/// true/false, t/f, yes/no, y/n, 1/0, case-insensitive.
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    let t = text.trim();
+    for (word, value) in [
+        ("true", true),
+        ("false", false),
+        ("t", true),
+        ("f", false),
+        ("yes", true),
+        ("no", false),
+        ("y", true),
+        ("n", false),
+        ("1", true),
+        ("0", false),
+    ] {
+        if t.eq_ignore_ascii_case(word) {
+            return Ok(value);
+        }
+    }
+    Err(format!(
+        "'{t}' is not true/false (also accepted: 1/0, yes/no)"
+    ))
+}
+
+/// A finite decimal number.
+pub fn parse_f64(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    match t.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err(format!("'{t}' is not a finite number")),
+        Err(_) => {
+            if t.contains(',') && t.replace(',', ".").parse::<f64>().is_ok() {
+                Err(format!(
+                    "'{t}' uses a decimal comma; write it with a point ('{}')",
+                    t.replace(',', ".")
+                ))
+            } else {
+                Err(format!("'{t}' is not a number"))
+            }
+        }
+    }
+}
+
+/// A whole number; `12.0` is accepted as 12 (spreadsheets write it so).
+pub fn parse_int(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        return Ok(i);
+    }
+    match t.parse::<f64>() {
+        Ok(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
+        Ok(_) => Err(format!("'{t}' is not a whole number")),
+        Err(_) => Err(format!("'{t}' is not a whole number")),
+    }
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+fn ymd(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y = digits(&b[0..4])?;
+    let m = digits(&b[5..7])?;
+    let d = digits(&b[8..10])?;
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+}
+
+/// An ISO 8601 calendar date, `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    let t = text.trim();
+    ymd(t.as_bytes()).ok_or_else(|| date_problem(t, "an ISO 8601 date (YYYY-MM-DD)"))
+}
+
+fn date_problem(t: &str, wanted: &str) -> String {
+    let b = t.as_bytes();
+    if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' && digits(&b[0..4]).is_some() {
+        // Shaped like ISO but not a real day (2025-02-30, month 13).
+        format!("'{t}' is not a real calendar date")
+    } else {
+        format!("'{t}' is not {wanted}")
+    }
+}
+
+/// An ISO 8601 date-time: `YYYY-MM-DDTHH:MM[:SS[.fff]]` (a space may replace
+/// `T`), optionally with `Z` or `±HH:MM`; with an offset the time is converted
+/// to UTC. A plain date is taken as midnight.
+pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
+    let t = text.trim();
+    let b = t.as_bytes();
+    let wanted = "an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS])";
+    let date = ymd(b.get(..10).unwrap_or(b)).ok_or_else(|| date_problem(t, wanted))?;
+    if b.len() == 10 {
+        return Ok(NaiveDateTime::new(date, NaiveTime::MIN));
+    }
+    let bad = || format!("'{t}' is not {wanted}");
+    if !(b[10] == b'T' || b[10] == b' ') || b.len() < 16 || b[13] != b':' {
+        return Err(bad());
+    }
+    let h = digits(&b[11..13]).ok_or_else(bad)?;
+    let mi = digits(&b[14..16]).ok_or_else(bad)?;
+    let mut i = 16;
+    let mut s = 0;
+    let mut nanos = 0u32;
+    if b.len() >= 19 && b[16] == b':' {
+        s = digits(&b[17..19]).ok_or_else(bad)?;
+        i = 19;
+        if b.len() > 19 && (b[19] == b'.' || b[19] == b',') {
+            let start = 20;
+            let mut end = start;
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
+            }
+            if end == start {
+                return Err(bad());
+            }
+            let frac = &b[start..end.min(start + 9)];
+            let mut n = digits(frac).ok_or_else(bad)?;
+            for _ in frac.len()..9 {
+                n *= 10;
+            }
+            nanos = n;
+            i = end;
+        }
+    }
+    let time = NaiveTime::from_hms_nano_opt(h, mi, s, nanos)
+        .ok_or_else(|| format!("'{t}' is not a real time of day"))?;
+    let local = NaiveDateTime::new(date, time);
+    let rest = &b[i..];
+    let offset_min: i64 = match rest {
+        [] => 0,
+        [b'Z'] | [b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            let oh = digits(&[*h1, *h2]).ok_or_else(bad)? as i64;
+            let om = digits(&[*m1, *m2]).ok_or_else(bad)? as i64;
+            if oh > 14 || om > 59 {
+                return Err(format!("'{t}' has an impossible UTC offset"));
+            }
+            let sign = if *sign == b'+' { 1 } else { -1 };
+            sign * (oh * 60 + om)
+        }
+        _ => return Err(bad()),
+    };
+    Ok(local - chrono::Duration::minutes(offset_min))
+}
+
+/// Days since 1970-01-01, the physical value of a Parquet/Arrow date.
+pub fn date_to_days(d: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce() - UNIX_EPOCH_CE_DAYS
+}
+
+/// Milliseconds since 1970-01-01T00:00, the physical value of a datetime[ms].
+pub fn datetime_to_ms(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            parse_date("2025-01-30").unwrap(),
+            NaiveDate::from_ymd_opt(2025, 1, 30).unwrap()
+        );
+        assert_eq!(
+            parse_date(" 2024-02-29 ").unwrap().to_string(),
+            "2024-02-29"
+        );
+        for bad in [
+            "30/01/2025",
+            "01/30/2025",
+            "2025/01/30",
+            "20250130",
+            "30.01.2025",
+            "Jan 30 2025",
+            "",
+        ] {
+            let e = parse_date(bad).unwrap_err();
+            assert!(e.contains("ISO 8601"), "{bad}: {e}");
+        }
+        assert!(
+            parse_date("2025-02-30")
+                .unwrap_err()
+                .contains("real calendar date")
+        );
+        assert!(
+            parse_date("2025-13-01")
+                .unwrap_err()
+                .contains("real calendar date")
+        );
+        assert_eq!(
+            date_to_days(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()),
+            1
+        );
+    }
+
+    #[test]
+    fn datetimes() {
+        let p = |s: &str| parse_datetime(s).map(|t| t.to_string());
+        assert_eq!(p("2025-01-30T07:05").unwrap(), "2025-01-30 07:05:00");
+        assert_eq!(p("2025-01-30 07:05:09").unwrap(), "2025-01-30 07:05:09");
+        assert_eq!(
+            p("2025-01-30T07:05:09.250").unwrap(),
+            "2025-01-30 07:05:09.250"
+        );
+        assert_eq!(p("2025-01-30T07:05:00Z").unwrap(), "2025-01-30 07:05:00");
+        assert_eq!(
+            p("2025-01-30T07:05:00+01:00").unwrap(),
+            "2025-01-30 06:05:00"
+        );
+        assert_eq!(p("2025-01-30T23:30-0130").unwrap(), "2025-01-31 01:00:00");
+        assert_eq!(p("2025-01-30").unwrap(), "2025-01-30 00:00:00");
+        assert!(p("2025-01-30T25:00").unwrap_err().contains("real time"));
+        assert!(p("2025-01-30T07").is_err());
+        assert!(p("30/01/2025 07:05").is_err());
+        assert!(p("2025-01-30T07:05+99:00").is_err());
+        assert_eq!(
+            datetime_to_ms(parse_datetime("1970-01-01T00:00:01").unwrap()),
+            1000
+        );
+    }
+
+    #[test]
+    fn numbers_and_booleans() {
+        assert_eq!(parse_f64(" 3.5 ").unwrap(), 3.5);
+        assert!(parse_f64("NaN").unwrap_err().contains("finite"));
+        assert!(parse_f64("inf").unwrap_err().contains("finite"));
+        assert!(parse_f64("3,5").unwrap_err().contains("decimal comma"));
+        assert!(parse_f64("abc").is_err());
+        assert_eq!(parse_int("12").unwrap(), 12);
+        assert_eq!(parse_int("12.0").unwrap(), 12);
+        assert!(parse_int("12.5").is_err());
+        assert!(parse_int("twelve").is_err());
+        assert!(parse_bool("TRUE").unwrap());
+        assert!(!parse_bool("0").unwrap());
+        assert!(!parse_bool("No").unwrap());
+        assert!(parse_bool("maybe").is_err());
+        assert!(is_missing(""));
+        assert!(is_missing(" NA "));
+        assert!(is_missing("null"));
+        assert!(!is_missing("0"));
+    }
+}

@@ -1,0 +1,737 @@
+//! Reading rows out of files: format detection, CSV (any of `,` `;` tab,
+//! BOM, CRLF, quotes, gzip), NDJSON and Parquet.
+//!
+//! Every source hands rows to a callback as text cells already arranged in
+//! canonical column order, with the row's line number (for Parquet, its
+//! 1-based row number). A row that cannot even be split into cells (invalid
+//! UTF-8, wrong field count, broken JSON) arrives as a [`Rejection`]; only
+//! problems that stop the whole file (cannot open, no header, a required
+//! column missing, an I/O error) are errors.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use lumbar_model::{Column, Table};
+use polars::prelude::*;
+
+use crate::IngestError;
+use crate::validate::{ExtraKind, Rejection};
+
+/// The file formats ingest reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+/// Longest NDJSON line kept; longer lines are rejected without being buffered.
+const MAX_LINE: usize = 16 << 20;
+/// Rows per slice when reading Parquet, so memory does not grow with the file.
+const PARQUET_SLICE: usize = 65_536;
+
+fn open(path: &Path) -> Result<File, IngestError> {
+    File::open(path).map_err(|source| IngestError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Opens a text file, transparently gunzipping it when it starts with the
+/// gzip magic bytes, and skips a UTF-8 byte-order mark.
+fn open_text(path: &Path) -> Result<Box<dyn BufRead>, IngestError> {
+    let mut file = BufReader::with_capacity(1 << 20, open(path)?);
+    let magic = file.fill_buf().map_err(|e| IngestError::io(path, e))?;
+    let mut reader: Box<dyn BufRead> = if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::bufread::MultiGzDecoder::new(file),
+        ))
+    } else {
+        Box::new(file)
+    };
+    let head = reader.fill_buf().map_err(|e| IngestError::io(path, e))?;
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        reader.consume(3);
+    }
+    Ok(reader)
+}
+
+/// Detects the format by content (Parquet magic, a JSON object on the first
+/// line), falling back to the extension, then to CSV.
+pub fn detect(path: &Path) -> Result<Format, IngestError> {
+    let mut magic = [0u8; 4];
+    let n = open(path)?
+        .read(&mut magic)
+        .map_err(|e| IngestError::io(path, e))?;
+    if n == 4 && &magic == b"PAR1" {
+        return Ok(Format::Parquet);
+    }
+    let mut text = open_text(path)?;
+    let head = text.fill_buf().map_err(|e| IngestError::io(path, e))?;
+    if let Some(first) = head.iter().find(|b| !b.is_ascii_whitespace()) {
+        if *first == b'{' {
+            return Ok(Format::Ndjson);
+        }
+    }
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".ndjson") || name.ends_with(".jsonl") || name.ends_with(".json") {
+        return Ok(Format::Ndjson);
+    }
+    Ok(Format::Csv)
+}
+
+/// Header name as lumbar matches it: trimmed, lowercase, spaces and hyphens as `_`.
+pub fn normalise_name(name: &str) -> String {
+    name.trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Where each canonical and extra column sits in the file's header.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    pub canonical: Vec<Option<usize>>,
+    pub extra: Vec<Option<usize>>,
+    pub extra_names: Vec<String>,
+    /// Columns found in the file that this table does not keep.
+    pub ignored: Vec<String>,
+    pub width: usize,
+}
+
+impl ColumnMap {
+    /// Matches a header to a table's columns. Fatal: duplicated names and
+    /// missing required columns.
+    pub fn build(table: Table, header: &[String], path: &Path) -> Result<ColumnMap, IngestError> {
+        let names: Vec<String> = header.iter().map(|h| normalise_name(h)).collect();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, n) in names.iter().enumerate() {
+            if n.is_empty() {
+                continue;
+            }
+            if let Some(j) = seen.insert(n, i) {
+                return Err(IngestError::Header {
+                    path: path.to_path_buf(),
+                    problem: format!(
+                        "column '{n}' appears twice (columns {} and {}); rename or remove one",
+                        j + 1,
+                        i + 1
+                    ),
+                });
+            }
+        }
+        let columns: &[Column] = table.columns();
+        let mut canonical = Vec::with_capacity(columns.len());
+        for c in columns {
+            let at = seen.get(c.name).copied();
+            if at.is_none() && c.required {
+                return Err(IngestError::Header {
+                    path: path.to_path_buf(),
+                    problem: format!(
+                        "required column '{}' of the {table} table is missing (found: {})",
+                        c.name,
+                        if names.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                });
+            }
+            canonical.push(at);
+        }
+        let mut extra = Vec::new();
+        let mut extra_names = Vec::new();
+        let mut ignored = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            if columns.iter().any(|c| c.name == n) {
+                continue;
+            }
+            if table.keeps_extra_columns() && !n.is_empty() {
+                extra.push(Some(i));
+                extra_names.push(n.clone());
+            } else {
+                ignored.push(if n.is_empty() {
+                    format!("(unnamed column {})", i + 1)
+                } else {
+                    n.clone()
+                });
+            }
+        }
+        Ok(ColumnMap {
+            canonical,
+            extra,
+            extra_names,
+            ignored,
+            width: names.len(),
+        })
+    }
+}
+
+/// What a source hands to the row callback.
+pub type RowResult<'a, 'b> = Result<(&'b [Option<&'a str>], &'b [Option<&'a str>]), Rejection>;
+
+/// A source of rows in canonical order.
+pub trait RowSource {
+    fn map(&self) -> &ColumnMap;
+    /// Calls `f` with every row. The callback's error stops the file.
+    fn for_each_row(
+        &mut self,
+        f: &mut dyn FnMut(u64, RowResult<'_, '_>) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError>;
+}
+
+/// Opens a source of the given format.
+pub fn open_source(
+    path: &Path,
+    format: Format,
+    table: Table,
+) -> Result<Box<dyn RowSource>, IngestError> {
+    Ok(match format {
+        Format::Csv => Box::new(CsvSource::open(path, table)?),
+        Format::Ndjson => Box::new(NdjsonSource::open(path, table)?),
+        Format::Parquet => Box::new(ParquetSource::open(path, table)?),
+    })
+}
+
+// ---- CSV --------------------------------------------------------------------
+
+/// Picks the delimiter that splits the header line most often (outside quotes).
+fn sniff_delimiter(header: &[u8]) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in header {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let delims = [b',', b';', b'\t'];
+    let mut best = 0;
+    for i in 1..3 {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    delims[best]
+}
+
+pub struct CsvSource {
+    path: PathBuf,
+    reader: csv::Reader<Box<dyn BufRead>>,
+    map: ColumnMap,
+    /// Map from file column to canonical (true, idx) or extra (false, idx) slot.
+    slots: Vec<Option<(bool, usize)>>,
+    /// Normalised header names, by file column.
+    names: Vec<String>,
+}
+
+impl CsvSource {
+    pub fn open(path: &Path, table: Table) -> Result<CsvSource, IngestError> {
+        let mut text = open_text(path)?;
+        let mut first = Vec::new();
+        // Read the header line ourselves to pick the delimiter, then hand the
+        // csv reader the line followed by the rest of the stream.
+        loop {
+            first.clear();
+            let n = text
+                .read_until(b'\n', &mut first)
+                .map_err(|e| IngestError::io(path, e))?;
+            if n == 0 {
+                return Err(IngestError::Header {
+                    path: path.to_path_buf(),
+                    problem: "the file is empty: no header line".into(),
+                });
+            }
+            if !first.iter().all(|b| b.is_ascii_whitespace()) {
+                break;
+            }
+        }
+        let delimiter = sniff_delimiter(&first);
+        let stream: Box<dyn BufRead> = Box::new(std::io::Cursor::new(first).chain(text));
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .buffer_capacity(1 << 20)
+            .from_reader(stream);
+        let header = reader
+            .byte_headers()
+            .map_err(|e| IngestError::io(path, e.into()))?;
+        let mut names = Vec::with_capacity(header.len());
+        for (i, h) in header.iter().enumerate() {
+            match std::str::from_utf8(h) {
+                Ok(s) => names.push(s.to_string()),
+                Err(_) => {
+                    return Err(IngestError::Header {
+                        path: path.to_path_buf(),
+                        problem: format!("header column {} is not valid UTF-8", i + 1),
+                    });
+                }
+            }
+        }
+        let map = ColumnMap::build(table, &names, path)?;
+        let mut slots = vec![None; map.width];
+        for (ci, at) in map.canonical.iter().enumerate() {
+            if let Some(i) = at {
+                slots[*i] = Some((true, ci));
+            }
+        }
+        for (ei, at) in map.extra.iter().enumerate() {
+            if let Some(i) = at {
+                slots[*i] = Some((false, ei));
+            }
+        }
+        Ok(CsvSource {
+            path: path.to_path_buf(),
+            reader,
+            map,
+            slots,
+            names: names.iter().map(|n| normalise_name(n)).collect(),
+        })
+    }
+}
+
+impl RowSource for CsvSource {
+    fn map(&self) -> &ColumnMap {
+        &self.map
+    }
+
+    fn for_each_row(
+        &mut self,
+        f: &mut dyn FnMut(u64, RowResult<'_, '_>) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError> {
+        let mut record = csv::ByteRecord::new();
+        let n_canon = self.map.canonical.len();
+        let n_extra = self.map.extra.len();
+        loop {
+            let more = self.reader.read_byte_record(&mut record).map_err(|e| {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                IngestError::Read {
+                    path: self.path.clone(),
+                    line,
+                    problem: e.to_string(),
+                }
+            })?;
+            if !more {
+                return Ok(());
+            }
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            if record.len() != self.map.width {
+                // A lone empty field is a blank-ish line (e.g. only spaces).
+                if record.len() == 1
+                    && record
+                        .get(0)
+                        .is_some_and(|b| b.iter().all(u8::is_ascii_whitespace))
+                {
+                    continue;
+                }
+                f(
+                    line,
+                    Err(Rejection::row(format!(
+                        "expected {} fields as in the header, found {} (a truncated line, a wrong delimiter or an unquoted delimiter inside a value)",
+                        self.map.width,
+                        record.len()
+                    ))),
+                )?;
+                continue;
+            }
+            let mut canonical: Vec<Option<&str>> = vec![None; n_canon];
+            let mut extra: Vec<Option<&str>> = vec![None; n_extra];
+            let mut bad = None;
+            for (i, field) in record.iter().enumerate() {
+                let Some((is_canon, slot)) = self.slots[i] else {
+                    continue;
+                };
+                match std::str::from_utf8(field) {
+                    Ok(s) => {
+                        if is_canon {
+                            canonical[slot] = Some(s);
+                        } else {
+                            extra[slot] = Some(s);
+                        }
+                    }
+                    Err(e) => {
+                        bad = Some(Rejection {
+                            column: Some(self.names[i].clone()),
+                            value: Some(
+                                String::from_utf8_lossy(&field[..field.len().min(200)])
+                                    .into_owned(),
+                            ),
+                            reason: format!(
+                                "{} is not valid UTF-8 (bad byte at offset {} of the value); save the file as UTF-8",
+                                self.names[i],
+                                e.valid_up_to()
+                            ),
+                        });
+                        break;
+                    }
+                }
+            }
+            match bad {
+                Some(r) => f(line, Err(r))?,
+                None => f(line, Ok((&canonical, &extra)))?,
+            }
+        }
+    }
+}
+
+// ---- NDJSON -----------------------------------------------------------------
+
+pub struct NdjsonSource {
+    path: PathBuf,
+    table: Table,
+    map: ColumnMap,
+    slot_of: HashMap<String, (bool, usize)>,
+}
+
+impl NdjsonSource {
+    pub fn open(path: &Path, table: Table) -> Result<NdjsonSource, IngestError> {
+        // The "header" of NDJSON is the set of keys: canonical ones always, and
+        // for tables with covariates every key seen in the file (one pre-scan).
+        let mut header: Vec<String> = table.columns().iter().map(|c| c.name.to_string()).collect();
+        if table.keeps_extra_columns() {
+            let mut seen: std::collections::HashSet<String> = header.iter().cloned().collect();
+            let mut text = open_text(path)?;
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                let n =
+                    read_line_capped(&mut *text, &mut buf).map_err(|e| IngestError::io(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(&buf) {
+                    for k in m.keys() {
+                        let k = normalise_name(k);
+                        if seen.insert(k.clone()) {
+                            header.push(k);
+                        }
+                    }
+                }
+            }
+        }
+        let mut map = ColumnMap::build(table, &header, path)?;
+        map.ignored.clear();
+        let mut slot_of = HashMap::new();
+        for (ci, c) in table.columns().iter().enumerate() {
+            slot_of.insert(c.name.to_string(), (true, ci));
+        }
+        for (ei, n) in map.extra_names.iter().enumerate() {
+            slot_of.insert(n.clone(), (false, ei));
+        }
+        Ok(NdjsonSource {
+            path: path.to_path_buf(),
+            table,
+            map,
+            slot_of,
+        })
+    }
+}
+
+/// Reads one line into `buf`; a line longer than [`MAX_LINE`] is consumed
+/// but only its first bytes kept (the caller sees `buf.len() == MAX_LINE`).
+fn read_line_capped(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(total);
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        r.consume(take);
+        total += take;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+impl RowSource for NdjsonSource {
+    fn map(&self) -> &ColumnMap {
+        &self.map
+    }
+
+    fn for_each_row(
+        &mut self,
+        f: &mut dyn FnMut(u64, RowResult<'_, '_>) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError> {
+        let mut text = open_text(&self.path)?;
+        let mut buf = Vec::new();
+        let mut line = 0u64;
+        let n_canon = self.map.canonical.len();
+        let n_extra = self.map.extra.len();
+        loop {
+            buf.clear();
+            let n = read_line_capped(&mut *text, &mut buf).map_err(|e| IngestError::Read {
+                path: self.path.clone(),
+                line: line + 1,
+                problem: e.to_string(),
+            })?;
+            if n == 0 {
+                return Ok(());
+            }
+            line += 1;
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if n > MAX_LINE {
+                f(
+                    line,
+                    Err(Rejection::row(format!(
+                        "line is {n} bytes long, over the {MAX_LINE}-byte limit"
+                    ))),
+                )?;
+                continue;
+            }
+            let value: serde_json::Value = match serde_json::from_slice(&buf) {
+                Ok(v) => v,
+                Err(e) => {
+                    let reason = if std::str::from_utf8(&buf).is_err() {
+                        "line is not valid UTF-8; save the file as UTF-8".to_string()
+                    } else {
+                        format!("invalid JSON at column {}: {e}", e.column())
+                    };
+                    f(line, Err(Rejection::row(reason)))?;
+                    continue;
+                }
+            };
+            let serde_json::Value::Object(obj) = value else {
+                f(
+                    line,
+                    Err(Rejection::row(format!(
+                        "line is JSON but not an object (one {} row per line expected)",
+                        self.table
+                    ))),
+                )?;
+                continue;
+            };
+            let mut texts: Vec<(bool, usize, String)> = Vec::with_capacity(obj.len());
+            let mut bad = None;
+            for (k, v) in &obj {
+                let key = normalise_name(k);
+                let Some(&(is_canon, slot)) = self.slot_of.get(&key) else {
+                    continue;
+                };
+                let t = match v {
+                    serde_json::Value::Null => continue,
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    _ => {
+                        bad = Some(Rejection {
+                            column: Some(key.clone()),
+                            value: Some(crate::validate::clip(&v.to_string(), 200)),
+                            reason: format!(
+                                "'{key}' holds a nested JSON value; a plain string, number or boolean is expected"
+                            ),
+                        });
+                        break;
+                    }
+                };
+                texts.push((is_canon, slot, t));
+            }
+            if let Some(r) = bad {
+                f(line, Err(r))?;
+                continue;
+            }
+            let mut canonical: Vec<Option<&str>> = vec![None; n_canon];
+            let mut extra: Vec<Option<&str>> = vec![None; n_extra];
+            for (is_canon, slot, t) in &texts {
+                if *is_canon {
+                    canonical[*slot] = Some(t);
+                } else {
+                    extra[*slot] = Some(t);
+                }
+            }
+            f(line, Ok((&canonical, &extra)))?;
+        }
+    }
+}
+
+// ---- Parquet ----------------------------------------------------------------
+
+pub struct ParquetSource {
+    path: PathBuf,
+    map: ColumnMap,
+    file_names: Vec<String>,
+    rows: usize,
+}
+
+impl ParquetSource {
+    pub fn open(path: &Path, table: Table) -> Result<ParquetSource, IngestError> {
+        let mut reader = ParquetReader::new(open(path)?);
+        let bad = |e: PolarsError| IngestError::Header {
+            path: path.to_path_buf(),
+            problem: format!("not a readable Parquet file: {e}"),
+        };
+        let schema = reader.schema().map_err(bad)?;
+        let rows = reader.num_rows().map_err(bad)?;
+        let file_names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+        let map = ColumnMap::build(table, &file_names, path)?;
+        Ok(ParquetSource {
+            path: path.to_path_buf(),
+            map,
+            file_names,
+            rows,
+        })
+    }
+}
+
+impl RowSource for ParquetSource {
+    fn map(&self) -> &ColumnMap {
+        &self.map
+    }
+
+    fn for_each_row(
+        &mut self,
+        f: &mut dyn FnMut(u64, RowResult<'_, '_>) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError> {
+        let wanted: Vec<(bool, usize, String)> = self
+            .map
+            .canonical
+            .iter()
+            .enumerate()
+            .filter_map(|(ci, at)| at.map(|i| (true, ci, self.file_names[i].clone())))
+            .chain(
+                self.map
+                    .extra
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(ei, at)| at.map(|i| (false, ei, self.file_names[i].clone()))),
+            )
+            .collect();
+        let columns: Vec<String> = wanted.iter().map(|w| w.2.clone()).collect();
+        let n_canon = self.map.canonical.len();
+        let n_extra = self.map.extra.len();
+        let mut offset = 0;
+        while offset < self.rows {
+            let len = PARQUET_SLICE.min(self.rows - offset);
+            let df = ParquetReader::new(open(&self.path)?)
+                .with_columns(Some(columns.clone()))
+                .with_slice(Some((offset, len)))
+                .finish()
+                .map_err(|e| IngestError::Read {
+                    path: self.path.clone(),
+                    line: offset as u64 + 1,
+                    problem: e.to_string(),
+                })?;
+            let mut text_cols = Vec::with_capacity(wanted.len());
+            for (_, _, name) in &wanted {
+                let col = df
+                    .column(name)
+                    .and_then(|c| c.cast(&DataType::String))
+                    .map_err(|e| IngestError::Read {
+                        path: self.path.clone(),
+                        line: offset as u64 + 1,
+                        problem: format!("column '{name}' cannot be read as text: {e}"),
+                    })?;
+                text_cols.push(col);
+            }
+            let str_cols: Vec<&StringChunked> = text_cols
+                .iter()
+                .map(|c| c.str())
+                .collect::<PolarsResult<_>>()
+                .map_err(|e| IngestError::Read {
+                    path: self.path.clone(),
+                    line: offset as u64 + 1,
+                    problem: e.to_string(),
+                })?;
+            for r in 0..df.height() {
+                let mut canonical: Vec<Option<&str>> = vec![None; n_canon];
+                let mut extra: Vec<Option<&str>> = vec![None; n_extra];
+                for ((is_canon, slot, _), col) in wanted.iter().zip(&str_cols) {
+                    let v = col.get(r);
+                    if *is_canon {
+                        canonical[*slot] = v;
+                    } else {
+                        extra[*slot] = v;
+                    }
+                }
+                f((offset + r + 1) as u64, Ok((&canonical, &extra)))?;
+            }
+            offset += len;
+        }
+        Ok(())
+    }
+}
+
+/// Infers the type of each extra column from all its values: a number column
+/// when every present value is a finite number, boolean when every one is a
+/// boolean word, otherwise text.
+pub fn infer_extra_kinds(
+    source: &mut dyn RowSource,
+) -> Result<Vec<(String, ExtraKind)>, IngestError> {
+    let names = source.map().extra_names.clone();
+    let mut numeric = vec![true; names.len()];
+    let mut boolean = vec![true; names.len()];
+    let mut any = vec![false; names.len()];
+    source.for_each_row(&mut |_, row| {
+        if let Ok((_, extra)) = row {
+            for (j, v) in extra.iter().enumerate() {
+                let Some(t) = v.filter(|t| !crate::parse::is_missing(t)) else {
+                    continue;
+                };
+                any[j] = true;
+                if numeric[j] && crate::parse::parse_f64(t).is_err() {
+                    numeric[j] = false;
+                }
+                if boolean[j] && crate::parse::parse_bool(t).is_err() {
+                    boolean[j] = false;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(names
+        .into_iter()
+        .enumerate()
+        .map(|(j, n)| {
+            let kind = if !any[j] {
+                ExtraKind::Str
+            } else if numeric[j] {
+                ExtraKind::Float
+            } else if boolean[j] {
+                ExtraKind::Bool
+            } else {
+                ExtraKind::Str
+            };
+            (n, kind)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiter_sniffing() {
+        assert_eq!(sniff_delimiter(b"a,b,c\n"), b',');
+        assert_eq!(sniff_delimiter(b"a;b;c\r\n"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\tc\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"\"a,x\";b;c\n"), b';');
+    }
+
+    #[test]
+    fn header_names_are_matched_loosely() {
+        assert_eq!(normalise_name(" Patient ID "), "patient_id");
+        assert_eq!(normalise_name("\u{feff}Pain-During"), "pain_during");
+    }
+}

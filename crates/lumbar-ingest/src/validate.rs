@@ -1,0 +1,613 @@
+//! Row validation against the canonical schema and the regimen.
+//!
+//! A row arrives as text cells in canonical column order (plus any extra
+//! covariate columns of a follow-up table) and leaves as typed [`Cell`]s, or
+//! as a [`Rejection`] naming the column, the value and what to do about it.
+//! Columns are checked in canonical order and the first problem is reported.
+
+use std::borrow::Cow;
+use std::hash::{Hash, Hasher};
+
+use chrono::NaiveDate;
+use lumbar_model::schema::{is_pain_score, measure_range};
+use lumbar_model::{Check, Column, Kind, Regimen, Table};
+
+use crate::parse;
+
+/// A validated value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Milliseconds since 1970-01-01T00:00.
+    DateTime(i64),
+}
+
+impl Cell<'_> {
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Float(x) => Some(*x),
+            Cell::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Cell::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn as_days(&self) -> Option<i32> {
+        match self {
+            Cell::Date(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    fn hash_into<H: Hasher>(&self, h: &mut H) {
+        match self {
+            Cell::Null => 0u8.hash(h),
+            Cell::Str(s) => {
+                1u8.hash(h);
+                s.hash(h);
+            }
+            Cell::Int(i) => {
+                2u8.hash(h);
+                i.hash(h);
+            }
+            Cell::Float(x) => {
+                3u8.hash(h);
+                // +0.0 and -0.0 are the same value.
+                (if *x == 0.0 { 0.0f64 } else { *x }).to_bits().hash(h);
+            }
+            Cell::Bool(b) => {
+                4u8.hash(h);
+                b.hash(h);
+            }
+            Cell::Date(d) => {
+                5u8.hash(h);
+                d.hash(h);
+            }
+            Cell::DateTime(t) => {
+                6u8.hash(h);
+                t.hash(h);
+            }
+        }
+    }
+}
+
+/// A 128-bit fingerprint of a row's values (not its spelling: `3` and `3.0`,
+/// `TRUE` and `1` are the same row). Two SipHash-1-3 passes with different
+/// prefixes; a collision between distinct rows is astronomically unlikely.
+pub fn fingerprint(cells: &[Cell<'_>]) -> u128 {
+    let mut out = 0u128;
+    for salt in [0x5eed_u64, 0x1u64 << 63 | 0x6c75_6d62] {
+        let mut h = std::hash::DefaultHasher::new();
+        salt.hash(&mut h);
+        for c in cells {
+            c.hash_into(&mut h);
+        }
+        out = (out << 64) | h.finish() as u128;
+    }
+    out
+}
+
+/// Why a row was not accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// The column at fault, when one is.
+    pub column: Option<String>,
+    /// The offending text, when there is one.
+    pub value: Option<String>,
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn row(reason: impl Into<String>) -> Rejection {
+        Rejection {
+            column: None,
+            value: None,
+            reason: reason.into(),
+        }
+    }
+    fn cell(column: &str, value: Option<&str>, reason: String) -> Rejection {
+        Rejection {
+            column: Some(column.to_string()),
+            value: value.map(|v| clip(v, 200)),
+            reason,
+        }
+    }
+}
+
+/// Shortens huge values kept in the rejects table (a field of megabytes
+/// should not become a reject of megabytes).
+pub fn clip(v: &str, max: usize) -> String {
+    if v.len() <= max {
+        return v.to_string();
+    }
+    let mut end = max;
+    while !v.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &v[..end], v.len())
+}
+
+/// The type of an extra (covariate) column of a follow-up table, inferred
+/// from its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraKind {
+    Float,
+    Bool,
+    Str,
+}
+
+/// Validates rows of one table.
+pub struct TableValidator<'r> {
+    pub table: Table,
+    pub columns: &'static [Column],
+    pub extras: Vec<(String, ExtraKind)>,
+    regimen: &'r Regimen,
+    as_of: NaiveDate,
+    as_of_days: i32,
+}
+
+impl<'r> TableValidator<'r> {
+    pub fn new(
+        table: Table,
+        extras: Vec<(String, ExtraKind)>,
+        regimen: &'r Regimen,
+        as_of: NaiveDate,
+    ) -> Self {
+        TableValidator {
+            table,
+            columns: table.columns(),
+            extras,
+            regimen,
+            as_of,
+            as_of_days: parse::date_to_days(as_of),
+        }
+    }
+
+    /// Validates one row given as text cells: `canonical[i]` for the i-th
+    /// canonical column and `extra[j]` for the j-th extra column (`None` when
+    /// the column is absent from the file or the cell is empty).
+    pub fn validate<'a>(
+        &self,
+        canonical: &[Option<&'a str>],
+        extra: &[Option<&'a str>],
+    ) -> Result<Vec<Cell<'a>>, Rejection> {
+        let mut cells = Vec::with_capacity(self.columns.len() + self.extras.len());
+        for (col, raw) in self.columns.iter().zip(canonical) {
+            cells.push(self.cell(col, *raw)?);
+        }
+        for ((name, kind), raw) in self.extras.iter().zip(extra) {
+            let cell = match raw.filter(|t| !parse::is_missing(t)) {
+                None => Cell::Null,
+                Some(t) => match kind {
+                    ExtraKind::Float => Cell::Float(
+                        parse::parse_f64(t).map_err(|r| Rejection::cell(name, Some(t), r))?,
+                    ),
+                    ExtraKind::Bool => Cell::Bool(
+                        parse::parse_bool(t).map_err(|r| Rejection::cell(name, Some(t), r))?,
+                    ),
+                    ExtraKind::Str => Cell::Str(Cow::Borrowed(t.trim())),
+                },
+            };
+            cells.push(cell);
+        }
+        self.row_rules(&cells, canonical)?;
+        Ok(cells)
+    }
+
+    fn cell<'a>(&self, col: &Column, raw: Option<&'a str>) -> Result<Cell<'a>, Rejection> {
+        let text = match raw.filter(|t| !parse::is_missing(t)) {
+            Some(t) => t.trim(),
+            None if col.required => {
+                return Err(Rejection::cell(
+                    col.name,
+                    raw,
+                    format!("{} is required but empty", col.name),
+                ));
+            }
+            None => return Ok(Cell::Null),
+        };
+        let bad = |reason: String| Rejection::cell(col.name, Some(text), reason);
+        let cell = match col.kind {
+            Kind::Str => Cell::Str(Cow::Borrowed(text)),
+            Kind::Int => {
+                Cell::Int(parse::parse_int(text).map_err(|r| bad(format!("{}: {r}", col.name)))?)
+            }
+            Kind::Float => {
+                Cell::Float(parse::parse_f64(text).map_err(|r| bad(format!("{}: {r}", col.name)))?)
+            }
+            Kind::Bool => {
+                Cell::Bool(parse::parse_bool(text).map_err(|r| bad(format!("{}: {r}", col.name)))?)
+            }
+            Kind::Date => {
+                let d = parse::parse_date(text).map_err(|r| bad(format!("{}: {r}", col.name)))?;
+                Cell::Date(parse::date_to_days(d))
+            }
+            Kind::DateTime => {
+                let t =
+                    parse::parse_datetime(text).map_err(|r| bad(format!("{}: {r}", col.name)))?;
+                Cell::DateTime(parse::datetime_to_ms(t))
+            }
+        };
+        self.check(col, text, cell)
+    }
+
+    fn check<'a>(
+        &self,
+        col: &Column,
+        text: &'a str,
+        cell: Cell<'a>,
+    ) -> Result<Cell<'a>, Rejection> {
+        let bad = |reason: String| Rejection::cell(col.name, Some(text), reason);
+        match col.check {
+            Check::Any => Ok(cell),
+            Check::Pain => {
+                let x = cell.as_f64().unwrap_or(f64::NAN);
+                if is_pain_score(x) {
+                    Ok(cell)
+                } else if (0.0..=10.0).contains(&x) {
+                    Err(bad(format!(
+                        "{} {text} is not on the 0–10 scale in steps of 0.5 (round it to the nearest half)",
+                        col.name
+                    )))
+                } else {
+                    Err(bad(format!(
+                        "{} {text} is outside the 0–10 pain scale",
+                        col.name
+                    )))
+                }
+            }
+            Check::Range { min, max } => {
+                let x = cell.as_f64().unwrap_or(f64::NAN);
+                if x < 0.0 && min >= 0.0 {
+                    Err(bad(format!("{} {text} is negative", col.name)))
+                } else if !(x >= min && x <= max) {
+                    Err(bad(format!(
+                        "{} {text} is implausible: expected {min}–{max}",
+                        col.name
+                    )))
+                } else {
+                    Ok(cell)
+                }
+            }
+            Check::OneOf(words) => {
+                let t = text.to_ascii_lowercase();
+                let t = match (col.name, t.as_str()) {
+                    ("sex", "f") => "female".to_string(),
+                    ("sex", "m") => "male".to_string(),
+                    _ => t,
+                };
+                match words.iter().find(|w| **w == t) {
+                    Some(w) => Ok(Cell::Str(Cow::Borrowed(w))),
+                    None => Err(bad(format!(
+                        "{} '{text}' is not one of: {}",
+                        col.name,
+                        words.join(", ")
+                    ))),
+                }
+            }
+            Check::Move => {
+                if self.regimen.is_known_move(text) {
+                    Ok(cell)
+                } else if let Some(l) = self.regimen.excluded_by(text) {
+                    let allowed: Vec<&str> = l.rungs.iter().map(|r| r.key.as_str()).collect();
+                    Err(bad(format!(
+                        "exercise '{text}' is excluded by the regimen's {} ladder (use {})",
+                        l.key,
+                        allowed.join(" or ")
+                    )))
+                } else {
+                    Err(bad(format!(
+                        "exercise '{text}' is not in regimen '{}' (see `lumbar regimen show` for its keys)",
+                        self.regimen.key
+                    )))
+                }
+            }
+            Check::Rung => {
+                if self.regimen.is_rung(text) {
+                    Ok(cell)
+                } else {
+                    Err(bad(format!(
+                        "level '{text}' is not a rung of any ladder in regimen '{}'",
+                        self.regimen.key
+                    )))
+                }
+            }
+            Check::NotFuture => {
+                let days = match cell {
+                    Cell::Date(d) => d,
+                    Cell::DateTime(ms) => ms.div_euclid(86_400_000) as i32,
+                    _ => return Ok(cell),
+                };
+                if days > self.as_of_days {
+                    Err(bad(format!(
+                        "{} {text} is in the future (after {}); check the date or pass --as-of",
+                        col.name, self.as_of
+                    )))
+                } else {
+                    Ok(cell)
+                }
+            }
+        }
+    }
+
+    /// Rules across columns of one row.
+    fn row_rules(&self, cells: &[Cell<'_>], raw: &[Option<&str>]) -> Result<(), Rejection> {
+        let idx = |name: &str| self.columns.iter().position(|c| c.name == name);
+        let get = |name: &str| idx(name).map(|i| &cells[i]);
+        let raw_of = |name: &str| idx(name).and_then(|i| raw[i]).map(str::to_string);
+        match self.table {
+            Table::Patients => {
+                if let Some(Cell::Str(r)) = get("regimen")
+                    && r.as_ref() != self.regimen.key
+                {
+                    return Err(Rejection {
+                        column: Some("regimen".into()),
+                        value: Some(r.to_string()),
+                        reason: format!(
+                            "regimen '{r}' is not the one loaded ('{}'); pass --regimen with its file",
+                            self.regimen.key
+                        ),
+                    });
+                }
+                if let Some(Cell::Int(y)) = get("birth_year")
+                    && *y > chrono::Datelike::year(&self.as_of) as i64
+                {
+                    return Err(Rejection {
+                        column: Some("birth_year".into()),
+                        value: raw_of("birth_year"),
+                        reason: format!("birth_year {y} is in the future"),
+                    });
+                }
+            }
+            Table::Walking => {
+                if let (Some(w), Some(wear)) = (
+                    get("walking_min").and_then(Cell::as_f64),
+                    get("wear_min").and_then(Cell::as_f64),
+                ) && w > wear
+                {
+                    return Err(Rejection {
+                        column: Some("walking_min".into()),
+                        value: raw_of("walking_min"),
+                        reason: format!(
+                            "walking_min {w} exceeds the day's wear time wear_min {wear}"
+                        ),
+                    });
+                }
+            }
+            Table::Outcomes => {
+                let measure = get("measure").and_then(Cell::as_str).unwrap_or("");
+                let value = get("value").and_then(Cell::as_f64).unwrap_or(f64::NAN);
+                if let Some((lo, hi)) = measure_range(measure) {
+                    let halves = measure != "nrs_pain" || is_pain_score(value);
+                    if !(value >= lo && value <= hi) || !halves {
+                        return Err(Rejection {
+                            column: Some("value".into()),
+                            value: raw_of("value"),
+                            reason: if halves {
+                                format!("{measure} value {value} is outside {lo}–{hi}")
+                            } else {
+                                format!("{measure} value {value} is not in steps of 0.5")
+                            },
+                        });
+                    }
+                }
+            }
+            Table::Followup => {
+                let base = get("baseline_date").and_then(Cell::as_days);
+                let end = get("end_date").and_then(Cell::as_days);
+                let event = matches!(get("event"), Some(Cell::Bool(true)));
+                let event_date = get("event_date").and_then(Cell::as_days);
+                if let (Some(b), Some(e)) = (base, end)
+                    && e < b
+                {
+                    return Err(Rejection {
+                        column: Some("end_date".into()),
+                        value: raw_of("end_date"),
+                        reason: "end_date is before baseline_date".into(),
+                    });
+                }
+                if let Some(ed) = event_date {
+                    if !event {
+                        return Err(Rejection {
+                            column: Some("event_date".into()),
+                            value: raw_of("event_date"),
+                            reason: "event_date is given but event is false".into(),
+                        });
+                    }
+                    if base.is_some_and(|b| ed < b) || end.is_some_and(|e| ed > e) {
+                        return Err(Rejection {
+                            column: Some("event_date".into()),
+                            value: raw_of("event_date"),
+                            reason: "event_date is outside baseline_date–end_date".into(),
+                        });
+                    }
+                }
+            }
+            Table::Sessions => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(table: Table) -> TableValidator<'static> {
+        static REGIMEN: std::sync::OnceLock<Regimen> = std::sync::OnceLock::new();
+        let r = REGIMEN.get_or_init(Regimen::six_moves);
+        TableValidator::new(
+            table,
+            vec![],
+            r,
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        )
+    }
+
+    /// A valid session row with one cell replaced.
+    fn session(col: &str, value: &'static str) -> Result<Vec<Cell<'static>>, Rejection> {
+        let names: Vec<&str> = Table::Sessions.columns().iter().map(|c| c.name).collect();
+        let mut row: Vec<Option<&'static str>> = vec![
+            Some("P1"),
+            Some("2025-02-03T08:00"),
+            Some("bridge"),
+            None,
+            None,
+            Some("2"),
+            Some("12"),
+            Some("5"),
+            Some("3"),
+            Some("4.5"),
+            Some("3"),
+            Some("0"),
+            Some("false"),
+            Some("true"),
+            Some("app"),
+        ];
+        let i = names.iter().position(|n| *n == col).unwrap();
+        row[i] = Some(value);
+        v(Table::Sessions).validate(&row, &[])
+    }
+
+    fn reason(r: Result<Vec<Cell<'static>>, Rejection>) -> String {
+        let r = r.unwrap_err();
+        format!("{:?}|{}", r.column, r.reason)
+    }
+
+    #[test]
+    fn a_valid_session_row() {
+        let cells = session("source", "app").unwrap();
+        assert_eq!(cells[2], Cell::Str("bridge".into()));
+        assert_eq!(cells[5], Cell::Int(2));
+        assert_eq!(cells[9], Cell::Float(4.5));
+        assert_eq!(cells[12], Cell::Bool(false));
+    }
+
+    #[test]
+    fn session_rejections_name_column_and_reason() {
+        assert!(reason(session("exercise", "jumping_jack")).contains("not in regimen 'six-moves'"));
+        assert!(
+            reason(session("exercise", "full_sit_up"))
+                .contains("excluded by the regimen's sit_up ladder")
+        );
+        assert!(reason(session("pain_during", "11")).contains("outside the 0–10"));
+        assert!(reason(session("pain_during", "3.3")).contains("steps of 0.5"));
+        assert!(reason(session("reps", "-3")).contains("negative"));
+        assert!(reason(session("sets", "500")).contains("implausible"));
+        assert!(reason(session("performed_at", "03/02/2025 08:00")).contains("ISO 8601"));
+        assert!(reason(session("performed_at", "2027-01-01T08:00")).contains("future"));
+        assert!(reason(session("patient_id", "")).contains("required"));
+        assert!(reason(session("reps", "ten")).contains("not a whole number"));
+        assert!(reason(session("side", "up")).contains("not one of"));
+        assert!(reason(session("level", "moon_plank")).contains("not a rung"));
+        assert!(session("level", "wall_push_up").is_ok());
+        assert!(session("exercise", "wall_stand").is_ok());
+    }
+
+    #[test]
+    fn cross_column_rules() {
+        let w = v(Table::Walking);
+        let e = w
+            .validate(
+                &[
+                    Some("P1"),
+                    Some("2025-01-01"),
+                    Some("700"),
+                    None,
+                    Some("600"),
+                    None,
+                    None,
+                ],
+                &[],
+            )
+            .unwrap_err();
+        assert!(e.reason.contains("exceeds"), "{e:?}");
+        let o = v(Table::Outcomes);
+        assert!(
+            o.validate(
+                &[Some("P1"), Some("2025-01-01"), Some("odi"), Some("140")],
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            o.validate(
+                &[
+                    Some("P1"),
+                    Some("2025-01-01"),
+                    Some("nrs_pain"),
+                    Some("4.2")
+                ],
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            o.validate(
+                &[Some("P1"), Some("2025-01-01"), Some("ODI"), Some("40")],
+                &[]
+            )
+            .is_ok()
+        );
+        let f = v(Table::Followup);
+        let row = |b, e, ev, ed| [Some("R1"), Some(b), Some(e), Some(ev), ed];
+        assert!(
+            f.validate(
+                &row("2020-01-01", "2024-01-01", "true", Some("2022-01-01")),
+                &[]
+            )
+            .is_ok()
+        );
+        assert!(
+            f.validate(&row("2020-01-01", "2019-01-01", "false", None), &[])
+                .unwrap_err()
+                .reason
+                .contains("before")
+        );
+        assert!(
+            f.validate(
+                &row("2020-01-01", "2024-01-01", "false", Some("2022-01-01")),
+                &[]
+            )
+            .unwrap_err()
+            .reason
+            .contains("event is false")
+        );
+        assert!(
+            f.validate(
+                &row("2020-01-01", "2024-01-01", "true", Some("2025-01-01")),
+                &[]
+            )
+            .unwrap_err()
+            .reason
+            .contains("outside")
+        );
+    }
+
+    #[test]
+    fn fingerprint_ignores_spelling_but_not_values() {
+        let a = session("sets", "2").unwrap();
+        let b = session("sets", "2.0").unwrap();
+        let c = session("sets", "3").unwrap();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
+
+    #[test]
+    fn clip_keeps_char_boundaries() {
+        let s = "é".repeat(300);
+        let c = clip(&s, 201);
+        assert!(c.starts_with(&"é".repeat(100)));
+        assert!(c.ends_with("(600 bytes)"));
+    }
+}
