@@ -28,6 +28,16 @@ pub enum Format {
     Parquet,
 }
 
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
 /// Longest NDJSON line kept; longer lines are rejected without being buffered.
 const MAX_LINE: usize = 16 << 20;
 /// Rows per slice when reading Parquet, so memory does not grow with the file.
@@ -261,6 +271,10 @@ impl CsvSource {
         let delimiter = sniff_delimiter(&first);
         let stream: Box<dyn BufRead> = Box::new(std::io::Cursor::new(first).chain(text));
         let mut reader = csv::ReaderBuilder::new()
+            // '\n' alone ends a record (a CR before it stays in the last field,
+            // which validation trims): this keeps csv's line counter exact for
+            // CRLF files, see `for_each_row`.
+            .terminator(csv::Terminator::Any(b'\n'))
             .delimiter(delimiter)
             .flexible(true)
             .has_headers(true)
@@ -315,6 +329,13 @@ impl RowSource for CsvSource {
         let mut record = csv::ByteRecord::new();
         let n_canon = self.map.canonical.len();
         let n_extra = self.map.extra.len();
+        // The csv crate stamps a record with the position *before* skipping
+        // blank lines, so its line can be early. The line after the record is
+        // exact; subtract the newlines inside the record (quoted values) and
+        // its terminator. A last record with no final newline has no
+        // terminator: that is the case where the result would fall before
+        // the first line the record could start on.
+        let mut next_line = self.reader.position().line();
         loop {
             let more = self.reader.read_byte_record(&mut record).map_err(|e| {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -327,7 +348,13 @@ impl RowSource for CsvSource {
             if !more {
                 return Ok(());
             }
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let end_line = self.reader.position().line();
+            let inner = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+            let mut line = end_line.saturating_sub(inner + 1);
+            if line < next_line {
+                line += 1;
+            }
+            next_line = end_line;
             if record.len() != self.map.width {
                 // A lone empty field is a blank-ish line (e.g. only spaces).
                 if record.len() == 1

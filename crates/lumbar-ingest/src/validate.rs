@@ -388,8 +388,8 @@ impl<'r> TableValidator<'r> {
                 let measure = get("measure").and_then(Cell::as_str).unwrap_or("");
                 let value = get("value").and_then(Cell::as_f64).unwrap_or(f64::NAN);
                 if let Some((lo, hi)) = measure_range(measure) {
-                    let halves = measure != "nrs_pain" || is_pain_score(value);
-                    if !(value >= lo && value <= hi) || !halves {
+                    let halves = measure != "nrs_pain" || (value * 2.0).fract() == 0.0;
+                    if !(value >= lo && value <= hi && halves) {
                         return Err(Rejection {
                             column: Some("value".into()),
                             value: raw_of("value"),

@@ -82,31 +82,6 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     f.commit()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uncommitted_file_leaves_no_trace_and_target_untouched() {
-        let dir = std::env::temp_dir().join(format!("lumbar-atomic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let target = dir.join("t.csv");
-        write_atomic(&target, b"old").unwrap();
-        {
-            let mut f = AtomicFile::create(&target).unwrap();
-            f.write_all(b"half-writ").unwrap();
-            // dropped: as if the run were interrupted
-        }
-        assert_eq!(std::fs::read(&target).unwrap(), b"old");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
-        let mut f = AtomicFile::create(&target).unwrap();
-        f.write_all(b"new").unwrap();
-        f.commit().unwrap();
-        assert_eq!(std::fs::read(&target).unwrap(), b"new");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
-
 /// A path to be written by another library (a Parquet writer, say) under a
 /// temporary name and moved into place by [`PendingPath::commit`]. Dropped
 /// without commit, the temporary file is removed.
@@ -153,5 +128,30 @@ impl Drop for PendingPath {
         if !self.committed {
             let _ = std::fs::remove_file(&self.temp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_file_leaves_no_trace_and_target_untouched() {
+        let dir = std::env::temp_dir().join(format!("lumbar-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("t.csv");
+        write_atomic(&target, b"old").unwrap();
+        {
+            let mut f = AtomicFile::create(&target).unwrap();
+            f.write_all(b"half-writ").unwrap();
+            // dropped: as if the run were interrupted
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -533,7 +533,7 @@ pub fn generate_participant(spec: &CohortSpec, index: usize) -> ParticipantRecor
 /// A table file: plain CSV or gzip-compressed CSV, committed atomically.
 enum Sink {
     Plain(AtomicFile),
-    Gzip(flate2::write::GzEncoder<AtomicFile>),
+    Gzip(Box<flate2::write::GzEncoder<AtomicFile>>),
 }
 
 impl Write for Sink {
@@ -564,11 +564,11 @@ fn csv_writer(dir: &Path, table: &str, gzip: bool) -> io::Result<csv::Writer<Sin
     let sink = if gzip {
         let path: PathBuf = dir.join(format!("{table}.csv.gz"));
         // The gzip header carries no file name and mtime 0: same bytes every run.
-        Sink::Gzip(
+        Sink::Gzip(Box::new(
             flate2::GzBuilder::new()
                 .mtime(0)
                 .write(AtomicFile::create(&path)?, flate2::Compression::best()),
-        )
+        ))
     } else {
         Sink::Plain(AtomicFile::create(&dir.join(format!("{table}.csv")))?)
     };

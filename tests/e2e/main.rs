@@ -1,0 +1,40 @@
+//! End-to-end tests of lumbar, in one binary (each test binary links polars
+//! again, so they share this one).
+
+mod cli;
+mod determinism;
+mod ingest_corrupted;
+
+use std::path::{Path, PathBuf};
+
+/// Runs the `lumbar` command line in-process and returns (exit code, stdout).
+pub fn lumbar(args: &[&str]) -> (u8, String) {
+    let mut out = Vec::new();
+    let mut full = vec!["lumbar", "-q"];
+    full.extend_from_slice(args);
+    let code = match lumbar_cli::run(full, &mut out) {
+        Ok(c) => c,
+        Err(e) => panic!("lumbar {args:?} failed: {e:#}"),
+    };
+    (code, String::from_utf8(out).expect("utf-8 output"))
+}
+
+/// Runs the command line expecting an error; returns its message.
+pub fn lumbar_err(args: &[&str]) -> String {
+    let mut out = Vec::new();
+    let mut full = vec!["lumbar", "-q"];
+    full.extend_from_slice(args);
+    match lumbar_cli::run(full, &mut out) {
+        Ok(c) => panic!("lumbar {args:?} succeeded with code {c}"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+/// The repository root (tests run with the package root as working dir).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
