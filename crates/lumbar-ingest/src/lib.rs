@@ -34,6 +34,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use lumbar_model::{Kind, Regimen, Table};
+use polars::prelude::{BooleanChunked, NewChunkedArray};
+use rayon::prelude::*;
 use serde::Serialize;
 
 pub mod parse;
@@ -45,7 +47,7 @@ pub mod validate;
 pub use reader::Format;
 pub use store::{Store, sha256_file};
 use table::ParquetSink;
-use validate::{Cell, ExtraKind, Rejection, TableValidator, fingerprint};
+use validate::{Cell, ExtraKind, Rejection, TableValidator, fingerprint_with};
 
 /// A file that cannot be ingested at all (a row-level problem is a reject,
 /// not an error).
@@ -243,8 +245,12 @@ fn ingest_file(
 ) -> Result<FileReport, IngestError> {
     let table = input.table;
     let path = &input.path;
-    let sha256 = sha256_file(path)?;
-    let part = format!("part-{}", &sha256[..16]);
+    // The content hash names the part; it is computed on another thread
+    // while the rows are validated, and known by the time they are written.
+    let hashing = {
+        let path = path.clone();
+        std::thread::spawn(move || sha256_file(&path))
+    };
     let format = match input.format {
         Some(f) => f,
         None => reader::detect(path)?,
@@ -259,8 +265,7 @@ fn ingest_file(
     let validator = TableValidator::new(table, extras.clone(), regimen, opts.as_of);
 
     store.prepare_dirs(table)?;
-    let already_ingested = store.part_path(table, &part).exists();
-    let stored = store.fingerprints(table)?;
+    let stored = store.fingerprints(table)?; // a set keyed by FingerprintHasher
     let keyed = matches!(table, Table::Patients | Table::Followup);
     let stored_ids: HashSet<String> = if keyed {
         if table == Table::Patients {
@@ -300,7 +305,11 @@ fn ingest_file(
             },
         ));
     }
-    let mut sink = ParquetSink::create(&store.part_path(table, &part), columns, opts.batch_rows);
+    let mut sink = ParquetSink::create(
+        &store.part_path(table, "pending"),
+        columns.clone(),
+        opts.batch_rows,
+    );
     let reject_columns = ["table", "source", "line", "column", "value", "reason"]
         .iter()
         .map(|n| {
@@ -311,107 +320,171 @@ fn ingest_file(
         })
         .collect();
     let mut rejects = ParquetSink::create(
-        &store.rejects_path(table, &part),
+        &store.rejects_path(table, "pending"),
         reject_columns,
         opts.batch_rows,
     );
     let source_name = path.display().to_string();
 
     let mut counts = Counts::default();
-    let mut seen: HashMap<u128, u64> = HashMap::new();
+    let mut seen: HashMap<u128, u64, store::FingerprintHasher> = HashMap::default();
+    // Room for the expected rows up front: growing a map of millions of
+    // entries rehashes it several times.
+    let size_hint = std::fs::metadata(path).map(|m| m.len() / 64).unwrap_or(0);
+    seen.reserve(size_hint.min(50_000_000) as usize);
     let mut seen_ids: HashMap<String, u64> = HashMap::new();
     let mut new_fps: Vec<u128> = Vec::new();
     let mut new_ids: Vec<String> = Vec::new();
     let mut reasons: HashMap<String, u64> = HashMap::new();
     let write_err = |e: polars::error::PolarsError| IngestError::polars(path, e);
+    let check = RowCheck {
+        validator: &validator,
+        table,
+        check_ids,
+        keyed,
+        known,
+        columns: &columns,
+    };
 
-    source.for_each_row(&mut |line, row| {
-        counts.read += 1;
-        if counts.read % 65_536 == 0 {
-            progress(counts.read);
-        }
-        let outcome: Result<Option<Vec<Cell<'_>>>, Rejection> = (|| {
-            let (canonical, extra) = row?;
-            let cells = validator.validate(canonical, extra)?;
-            let id = match &cells[0] {
-                Cell::Str(s) => s.to_string(),
-                _ => String::new(),
-            };
-            if check_ids {
-                let ok = match table {
-                    Table::Sessions => known.patients.contains(&id),
-                    _ => known.patients.contains(&id) || known.participants.contains(&id),
+    let mut reject = |line: u64, r: Rejection, counts: &mut Counts, rejects: &mut ParquetSink| {
+        counts.rejected += 1;
+        *reasons.entry(reason_kind(&r)).or_default() += 1;
+        let cells = [
+            Cell::Str(table.name().into()),
+            Cell::Str(source_name.as_str().into()),
+            Cell::Int(line as i64),
+            r.column.map(|c| Cell::Str(c.into())).unwrap_or(Cell::Null),
+            r.value.map(|v| Cell::Str(v.into())).unwrap_or(Cell::Null),
+            Cell::Str(r.reason.into()),
+        ];
+        rejects.push(&cells)
+    };
+
+    // A reader thread parses the next chunk while the pool validates this
+    // one; the order-dependent decisions (duplicates) are then taken in file
+    // order on this thread, and a writer thread encodes the Parquet.
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Result<Box<dyn reader::RawChunk>, IngestError>>(2);
+        let source = &mut source;
+        scope.spawn(move || {
+            loop {
+                match source.next_chunk(CHUNK_ROWS) {
+                    Ok(Some(chunk)) => {
+                        if tx.send(Ok(chunk)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        for chunk in rx {
+            let chunk = chunk?;
+            let parts: Vec<PartOut> = (0..chunk.len().div_ceil(PART_ROWS))
+                .into_par_iter()
+                .map(|k| {
+                    check.part(
+                        &*chunk,
+                        k * PART_ROWS,
+                        ((k + 1) * PART_ROWS).min(chunk.len()),
+                    )
+                })
+                .collect::<Result<_, _>>()
+                .map_err(write_err)?;
+            for part in parts {
+                let mut keep: Vec<bool> = Vec::with_capacity(part.frame.height());
+                for row in part.rows {
+                    counts.read += 1;
+                    let (line, fp, id) = match row {
+                        RowOut::Rejected(line, r) => {
+                            reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
+                            continue;
+                        }
+                        RowOut::Valid { line, fp, id } => (line, fp, id),
+                    };
+                    let decision: Result<bool, Rejection> = (|| {
+                        match seen.entry(fp) {
+                            std::collections::hash_map::Entry::Occupied(first) => {
+                                return Err(Rejection::row(format!(
+                                    "exact duplicate of line {}",
+                                    first.get()
+                                )));
+                            }
+                            std::collections::hash_map::Entry::Vacant(slot) => {
+                                slot.insert(line);
+                            }
+                        }
+                        if let Some(id) = &id {
+                            if let Some(first) = seen_ids.get(id) {
+                                return Err(Rejection {
+                                    column: Some("patient_id".into()),
+                                    value: Some(id.clone()),
+                                    reason: format!(
+                                        "patient_id '{id}' is already defined at line {first} with other values"
+                                    ),
+                                });
+                            }
+                            seen_ids.insert(id.clone(), line);
+                        }
+                        if stored.contains(&fp) {
+                            return Ok(false); // accepted, already stored
+                        }
+                        if let Some(id) = &id
+                            && stored_ids.contains(id)
+                        {
+                            return Err(Rejection {
+                                column: Some("patient_id".into()),
+                                value: Some(id.clone()),
+                                reason: format!(
+                                    "patient_id '{id}' is already in the store with other values; correct the file or start a new store"
+                                ),
+                            });
+                        }
+                        Ok(true)
+                    })();
+                    match decision {
+                        Ok(add) => {
+                            counts.accepted += 1;
+                            keep.push(add);
+                            if add {
+                                counts.added += 1;
+                                new_fps.push(fp);
+                                if let Some(id) = id {
+                                    new_ids.push(id);
+                                }
+                            }
+                        }
+                        Err(r) => {
+                            keep.push(false);
+                            reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
+                        }
+                    }
+                }
+                let frame = if keep.iter().all(|k| *k) {
+                    part.frame
+                } else {
+                    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+                    part.frame.filter(&mask).map_err(write_err)?
                 };
-                if !ok {
-                    return Err(Rejection {
-                        column: Some("patient_id".into()),
-                        value: Some(id.clone()),
-                        reason: if table == Table::Sessions {
-                            format!("patient_id '{id}' is not in the patients table; ingest the patient's row first")
-                        } else {
-                            format!("patient_id '{id}' is in neither the patients nor the followup table")
-                        },
-                    });
-                }
+                sink.push_frame(frame).map_err(write_err)?;
             }
-            let fp = fingerprint(&cells);
-            if let Some(first) = seen.get(&fp) {
-                return Err(Rejection::row(format!("exact duplicate of line {first}")));
-            }
-            seen.insert(fp, line);
-            if keyed {
-                if let Some(first) = seen_ids.get(&id) {
-                    return Err(Rejection {
-                        column: Some("patient_id".into()),
-                        value: Some(id.clone()),
-                        reason: format!("patient_id '{id}' is already defined at line {first} with other values"),
-                    });
-                }
-                seen_ids.insert(id.clone(), line);
-            }
-            if stored.contains(&fp) {
-                return Ok(None); // accepted, already stored
-            }
-            if keyed && stored_ids.contains(&id) {
-                return Err(Rejection {
-                    column: Some("patient_id".into()),
-                    value: Some(id.clone()),
-                    reason: format!(
-                        "patient_id '{id}' is already in the store with other values; correct the file or start a new store"
-                    ),
-                });
-            }
-            if keyed {
-                new_ids.push(id);
-            }
-            new_fps.push(fp);
-            Ok(Some(cells))
-        })();
-        match outcome {
-            Ok(Some(cells)) => {
-                counts.accepted += 1;
-                counts.added += 1;
-                sink.push(&cells).map_err(write_err)?;
-            }
-            Ok(None) => counts.accepted += 1,
-            Err(r) => {
-                counts.rejected += 1;
-                *reasons.entry(reason_kind(&r)).or_default() += 1;
-                let cells = [
-                    Cell::Str(table.name().into()),
-                    Cell::Str(source_name.as_str().into()),
-                    Cell::Int(line as i64),
-                    r.column.map(|c| Cell::Str(c.into())).unwrap_or(Cell::Null),
-                    r.value.map(|v| Cell::Str(v.into())).unwrap_or(Cell::Null),
-                    Cell::Str(r.reason.into()),
-                ];
-                rejects.push(&cells).map_err(write_err)?;
-            }
+            progress(counts.read);
         }
         Ok(())
     })?;
     progress(counts.read);
 
+    let sha256 = hashing.join().map_err(|_| IngestError::Store {
+        path: path.clone(),
+        problem: "hashing the file failed".into(),
+    })??;
+    let part = format!("part-{}", &sha256[..16]);
+    let already_ingested = store.part_path(table, &part).exists();
     if already_ingested {
         // Same content as a part already stored: leave the store as it is.
         counts.added = 0;
@@ -419,9 +492,12 @@ fn ingest_file(
         drop(rejects);
     } else {
         store.write_index(table, &part, &new_fps)?;
-        rejects.commit().map_err(write_err)?;
+        rejects
+            .commit_as(&store.rejects_path(table, &part))
+            .map_err(write_err)?;
         // The part is written last: its presence marks the file as ingested.
-        sink.commit().map_err(write_err)?;
+        sink.commit_as(&store.part_path(table, &part))
+            .map_err(write_err)?;
     }
     match table {
         Table::Patients => known.patients.extend(new_ids),
@@ -458,6 +534,108 @@ fn ingest_file(
         covariates: extras.into_iter().map(|e| e.0).collect(),
         top_reasons: top,
     })
+}
+
+/// Rows read per chunk (one chunk is validated while the next is read).
+const CHUNK_ROWS: usize = 65_536;
+/// Rows per parallel validation task.
+const PART_ROWS: usize = 8_192;
+
+/// The outcome of the order-independent checks of one row.
+enum RowOut {
+    Valid {
+        line: u64,
+        fp: u128,
+        id: Option<String>,
+    },
+    Rejected(u64, Rejection),
+}
+
+/// The valid rows of a slice of a chunk, as a frame, and every row's outcome.
+struct PartOut {
+    frame: polars::prelude::DataFrame,
+    rows: Vec<RowOut>,
+}
+
+/// The checks that need no knowledge of other rows: run in parallel.
+struct RowCheck<'a> {
+    validator: &'a TableValidator<'a>,
+    table: Table,
+    check_ids: bool,
+    keyed: bool,
+    known: &'a Known,
+    columns: &'a [(String, Kind)],
+}
+
+impl RowCheck<'_> {
+    fn row<'c>(
+        &self,
+        chunk: &'c dyn reader::RawChunk,
+        i: usize,
+        cells: &mut Vec<Cell<'c>>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(u128, Option<String>), Rejection> {
+        let mut canonical = [None; 32];
+        let mut extra = vec![None; self.validator.extras.len()];
+        let nc = self.validator.columns.len();
+        chunk.cells(i, &mut canonical[..nc], &mut extra)?;
+        self.validator
+            .validate_into(&canonical[..nc], &extra, cells)?;
+        let id: &str = match &cells[0] {
+            Cell::Str(s) => s,
+            _ => "",
+        };
+        if self.check_ids {
+            let ok = match self.table {
+                Table::Sessions => self.known.patients.contains(id),
+                _ => self.known.patients.contains(id) || self.known.participants.contains(id),
+            };
+            if !ok {
+                return Err(Rejection {
+                    column: Some("patient_id".into()),
+                    value: Some(id.to_string()),
+                    reason: if self.table == Table::Sessions {
+                        format!(
+                            "patient_id '{id}' is not in the patients table; ingest the patient's row first"
+                        )
+                    } else {
+                        format!(
+                            "patient_id '{id}' is in neither the patients nor the followup table"
+                        )
+                    },
+                });
+            }
+        }
+        let id = self.keyed.then(|| id.to_string());
+        let fp = fingerprint_with(cells, scratch);
+        Ok((fp, id))
+    }
+
+    fn part(
+        &self,
+        chunk: &dyn reader::RawChunk,
+        from: usize,
+        to: usize,
+    ) -> polars::prelude::PolarsResult<PartOut> {
+        let mut builder = table::TableBuilder::new(self.columns.to_vec(), to - from);
+        let mut rows = Vec::with_capacity(to - from);
+        let mut cells = Vec::with_capacity(self.columns.len());
+        let mut scratch = Vec::with_capacity(256);
+        for i in from..to {
+            let line = chunk.line(i);
+            match self.row(chunk, i, &mut cells, &mut scratch) {
+                Ok((fp, id)) => {
+                    builder.push(&cells);
+                    rows.push(RowOut::Valid { line, fp, id });
+                }
+                Err(r) => rows.push(RowOut::Rejected(line, r)),
+            }
+        }
+        Ok(PartOut {
+            frame: builder.take()?,
+            rows,
+        })
+    }
 }
 
 /// A reason with the row-specific parts (values, line numbers) removed, for

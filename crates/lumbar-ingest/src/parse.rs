@@ -12,7 +12,7 @@ const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
 
 /// Whether a cell means "no value": empty, or NA / N/A / null / NULL / None.
 pub fn is_missing(text: &str) -> bool {
-    let t = text.trim();
+    let t = text.trim_ascii();
     t.is_empty()
         || t.eq_ignore_ascii_case("na")
         || t.eq_ignore_ascii_case("n/a")
@@ -22,7 +22,7 @@ pub fn is_missing(text: &str) -> bool {
 
 /// true/false, t/f, yes/no, y/n, 1/0, case-insensitive.
 pub fn parse_bool(text: &str) -> Result<bool, String> {
-    let t = text.trim();
+    let t = text.trim_ascii();
     for (word, value) in [
         ("true", true),
         ("false", false),
@@ -46,7 +46,7 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
 
 /// A finite decimal number.
 pub fn parse_f64(text: &str) -> Result<f64, String> {
-    let t = text.trim();
+    let t = text.trim_ascii();
     match t.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x),
         Ok(_) => Err(format!("'{t}' is not a finite number")),
@@ -65,7 +65,7 @@ pub fn parse_f64(text: &str) -> Result<f64, String> {
 
 /// A whole number; `12.0` is accepted as 12 (spreadsheets write it so).
 pub fn parse_int(text: &str) -> Result<i64, String> {
-    let t = text.trim();
+    let t = text.trim_ascii();
     if let Ok(i) = t.parse::<i64>() {
         return Ok(i);
     }
@@ -99,7 +99,7 @@ fn ymd(b: &[u8]) -> Option<NaiveDate> {
 
 /// An ISO 8601 calendar date, `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    let t = text.trim();
+    let t = text.trim_ascii();
     ymd(t.as_bytes()).ok_or_else(|| date_problem(t, "an ISO 8601 date (YYYY-MM-DD)"))
 }
 
@@ -117,7 +117,7 @@ fn date_problem(t: &str, wanted: &str) -> String {
 /// `T`), optionally with `Z` or `±HH:MM`; with an offset the time is converted
 /// to UTC. A plain date is taken as midnight.
 pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
-    let t = text.trim();
+    let t = text.trim_ascii();
     let b = t.as_bytes();
     let wanted = "an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS])";
     let date = ymd(b.get(..10).unwrap_or(b)).ok_or_else(|| date_problem(t, wanted))?;

@@ -52,10 +52,10 @@ fn open(path: &Path) -> Result<File, IngestError> {
 
 /// Opens a text file, transparently gunzipping it when it starts with the
 /// gzip magic bytes, and skips a UTF-8 byte-order mark.
-fn open_text(path: &Path) -> Result<Box<dyn BufRead>, IngestError> {
+fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
     let mut file = BufReader::with_capacity(1 << 20, open(path)?);
     let magic = file.fill_buf().map_err(|e| IngestError::io(path, e))?;
-    let mut reader: Box<dyn BufRead> = if magic.starts_with(&[0x1f, 0x8b]) {
+    let mut reader: Box<dyn BufRead + Send> = if magic.starts_with(&[0x1f, 0x8b]) {
         Box::new(BufReader::with_capacity(
             1 << 20,
             flate2::bufread::MultiGzDecoder::new(file),
@@ -186,17 +186,30 @@ impl ColumnMap {
     }
 }
 
-/// What a source hands to the row callback.
-pub type RowResult<'a, 'b> = Result<(&'b [Option<&'a str>], &'b [Option<&'a str>]), Rejection>;
+/// A batch of rows read from a file, owned, so it can be validated on
+/// another thread while the next batch is read.
+pub trait RawChunk: Send + Sync {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The line (CSV, NDJSON) or 1-based row number (Parquet) of row `i`.
+    fn line(&self, i: usize) -> u64;
+    /// Puts row `i`'s text cells into `canonical` and `extra` (all `None`
+    /// on entry), or says why the row cannot be split into cells.
+    fn cells<'a>(
+        &'a self,
+        i: usize,
+        canonical: &mut [Option<&'a str>],
+        extra: &mut [Option<&'a str>],
+    ) -> Result<(), Rejection>;
+}
 
-/// A source of rows in canonical order.
-pub trait RowSource {
+/// A source of row batches in canonical column order.
+pub trait RowSource: Send {
     fn map(&self) -> &ColumnMap;
-    /// Calls `f` with every row. The callback's error stops the file.
-    fn for_each_row(
-        &mut self,
-        f: &mut dyn FnMut(u64, RowResult<'_, '_>) -> Result<(), IngestError>,
-    ) -> Result<(), IngestError>;
+    /// The next batch of at most `max` rows; `None` at the end of the file.
+    fn next_chunk(&mut self, max: usize) -> Result<Option<Box<dyn RawChunk>>, IngestError>;
 }
 
 /// Opens a source of the given format.
@@ -210,6 +223,29 @@ pub fn open_source(
         Format::Ndjson => Box::new(NdjsonSource::open(path, table)?),
         Format::Parquet => Box::new(ParquetSource::open(path, table)?),
     })
+}
+
+/// A row's text cells (canonical, extra), or why it has none.
+pub type RowCells<'a, 'b> = Result<(&'b [Option<&'a str>], &'b [Option<&'a str>]), Rejection>;
+
+/// Calls `f` with every row of a source, in order (for small passes such as
+/// type inference; ingest itself validates chunks in parallel).
+pub fn for_each_row(
+    source: &mut dyn RowSource,
+    f: &mut dyn FnMut(u64, RowCells<'_, '_>),
+) -> Result<(), IngestError> {
+    let (nc, ne) = (source.map().canonical.len(), source.map().extra.len());
+    while let Some(chunk) = source.next_chunk(8192)? {
+        for i in 0..chunk.len() {
+            let mut canonical = vec![None; nc];
+            let mut extra = vec![None; ne];
+            match chunk.cells(i, &mut canonical, &mut extra) {
+                Ok(()) => f(chunk.line(i), Ok((&canonical, &extra))),
+                Err(r) => f(chunk.line(i), Err(r)),
+            }
+        }
+    }
+    Ok(())
 }
 
 // ---- CSV --------------------------------------------------------------------
@@ -239,12 +275,115 @@ fn sniff_delimiter(header: &[u8]) -> u8 {
 
 pub struct CsvSource {
     path: PathBuf,
-    reader: csv::Reader<Box<dyn BufRead>>,
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
     map: ColumnMap,
+    layout: std::sync::Arc<CsvLayout>,
+    next_line: u64,
+}
+
+/// Where each field of a CSV record goes.
+struct CsvLayout {
     /// Map from file column to canonical (true, idx) or extra (false, idx) slot.
     slots: Vec<Option<(bool, usize)>>,
     /// Normalised header names, by file column.
     names: Vec<String>,
+}
+
+/// Records of a chunk stored flat (all field bytes in one buffer), so a
+/// chunk costs a handful of allocations rather than two per row.
+struct CsvChunk {
+    data: Vec<u8>,
+    /// End offset in `data` of every field, row after row.
+    ends: Vec<usize>,
+    /// Per row: offset of its first byte in `data`, index of its first field in `ends`, field count.
+    rows: Vec<(usize, usize, usize)>,
+    lines: Vec<u64>,
+    layout: std::sync::Arc<CsvLayout>,
+}
+
+impl CsvChunk {
+    fn new(capacity: usize, layout: std::sync::Arc<CsvLayout>) -> CsvChunk {
+        let width = layout.slots.len();
+        CsvChunk {
+            data: Vec::with_capacity(capacity * 16 * width.max(1)),
+            ends: Vec::with_capacity(capacity * width),
+            rows: Vec::with_capacity(capacity),
+            lines: Vec::with_capacity(capacity),
+            layout,
+        }
+    }
+
+    fn push(&mut self, record: &csv::ByteRecord, line: u64) {
+        self.rows
+            .push((self.data.len(), self.ends.len(), record.len()));
+        for field in record.iter() {
+            self.data.extend_from_slice(field);
+            self.ends.push(self.data.len());
+        }
+        self.lines.push(line);
+    }
+
+    fn fields(&self, i: usize) -> impl Iterator<Item = &[u8]> {
+        let (start, first, n) = self.rows[i];
+        let ends = &self.ends[first..first + n];
+        let mut from = start;
+        ends.iter().map(move |&to| {
+            let f = &self.data[from..to];
+            from = to;
+            f
+        })
+    }
+}
+
+impl RawChunk for CsvChunk {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn line(&self, i: usize) -> u64 {
+        self.lines[i]
+    }
+    fn cells<'a>(
+        &'a self,
+        i: usize,
+        canonical: &mut [Option<&'a str>],
+        extra: &mut [Option<&'a str>],
+    ) -> Result<(), Rejection> {
+        let n = self.rows[i].2;
+        let width = self.layout.slots.len();
+        if n != width {
+            return Err(Rejection::row(format!(
+                "expected {width} fields as in the header, found {n} (a truncated line, a wrong delimiter or an unquoted delimiter inside a value)"
+            )));
+        }
+        for (j, field) in self.fields(i).enumerate() {
+            let Some((is_canon, slot)) = self.layout.slots[j] else {
+                continue;
+            };
+            match std::str::from_utf8(field) {
+                Ok(s) => {
+                    if is_canon {
+                        canonical[slot] = Some(s);
+                    } else {
+                        extra[slot] = Some(s);
+                    }
+                }
+                Err(e) => {
+                    let name = &self.layout.names[j];
+                    return Err(Rejection {
+                        column: Some(name.clone()),
+                        value: Some(
+                            String::from_utf8_lossy(&field[..field.len().min(200)]).into_owned(),
+                        ),
+                        reason: format!(
+                            "{name} is not valid UTF-8 (bad byte at offset {} of the value); save the file as UTF-8",
+                            e.valid_up_to()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl CsvSource {
@@ -269,7 +408,7 @@ impl CsvSource {
             }
         }
         let delimiter = sniff_delimiter(&first);
-        let stream: Box<dyn BufRead> = Box::new(std::io::Cursor::new(first).chain(text));
+        let stream: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(first).chain(text));
         let mut reader = csv::ReaderBuilder::new()
             // '\n' alone ends a record (a CR before it stays in the last field,
             // which validation trims): this keeps csv's line counter exact for
@@ -307,12 +446,16 @@ impl CsvSource {
                 slots[*i] = Some((false, ei));
             }
         }
+        let next_line = reader.position().line();
         Ok(CsvSource {
             path: path.to_path_buf(),
             reader,
             map,
-            slots,
-            names: names.iter().map(|n| normalise_name(n)).collect(),
+            layout: std::sync::Arc::new(CsvLayout {
+                slots,
+                names: names.iter().map(|n| normalise_name(n)).collect(),
+            }),
+            next_line,
         })
     }
 }
@@ -322,95 +465,48 @@ impl RowSource for CsvSource {
         &self.map
     }
 
-    fn for_each_row(
-        &mut self,
-        f: &mut dyn FnMut(u64, RowResult<'_, '_>) -> Result<(), IngestError>,
-    ) -> Result<(), IngestError> {
+    fn next_chunk(&mut self, max: usize) -> Result<Option<Box<dyn RawChunk>>, IngestError> {
+        let mut chunk = CsvChunk::new(max, self.layout.clone());
         let mut record = csv::ByteRecord::new();
-        let n_canon = self.map.canonical.len();
-        let n_extra = self.map.extra.len();
-        // The csv crate stamps a record with the position *before* skipping
-        // blank lines, so its line can be early. The line after the record is
-        // exact; subtract the newlines inside the record (quoted values) and
-        // its terminator. A last record with no final newline has no
-        // terminator: that is the case where the result would fall before
-        // the first line the record could start on.
-        let mut next_line = self.reader.position().line();
-        loop {
-            let more = self.reader.read_byte_record(&mut record).map_err(|e| {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                IngestError::Read {
-                    path: self.path.clone(),
-                    line,
-                    problem: e.to_string(),
-                }
-            })?;
+        while chunk.rows.len() < max {
+            let more =
+                self.reader
+                    .read_byte_record(&mut record)
+                    .map_err(|e| IngestError::Read {
+                        path: self.path.clone(),
+                        line: self.next_line,
+                        problem: e.to_string(),
+                    })?;
             if !more {
-                return Ok(());
+                break;
             }
+            // The csv crate stamps a record with the position *before*
+            // skipping blank lines, so its line can be early. The line after
+            // the record is exact; subtract the newlines inside the record
+            // (quoted values) and its terminator. A last record with no final
+            // newline has no terminator: that is the case where the result
+            // would fall before the first line the record could start on.
             let end_line = self.reader.position().line();
             let inner = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
             let mut line = end_line.saturating_sub(inner + 1);
-            if line < next_line {
+            if line < self.next_line {
                 line += 1;
             }
-            next_line = end_line;
-            if record.len() != self.map.width {
-                // A lone empty field is a blank-ish line (e.g. only spaces).
-                if record.len() == 1
-                    && record
-                        .get(0)
-                        .is_some_and(|b| b.iter().all(u8::is_ascii_whitespace))
-                {
-                    continue;
-                }
-                f(
-                    line,
-                    Err(Rejection::row(format!(
-                        "expected {} fields as in the header, found {} (a truncated line, a wrong delimiter or an unquoted delimiter inside a value)",
-                        self.map.width,
-                        record.len()
-                    ))),
-                )?;
+            self.next_line = end_line;
+            // A line of only spaces (or a lone CR) is a blank line, not a row.
+            if record.len() == 1
+                && record
+                    .get(0)
+                    .is_some_and(|b| b.iter().all(u8::is_ascii_whitespace))
+            {
                 continue;
             }
-            let mut canonical: Vec<Option<&str>> = vec![None; n_canon];
-            let mut extra: Vec<Option<&str>> = vec![None; n_extra];
-            let mut bad = None;
-            for (i, field) in record.iter().enumerate() {
-                let Some((is_canon, slot)) = self.slots[i] else {
-                    continue;
-                };
-                match std::str::from_utf8(field) {
-                    Ok(s) => {
-                        if is_canon {
-                            canonical[slot] = Some(s);
-                        } else {
-                            extra[slot] = Some(s);
-                        }
-                    }
-                    Err(e) => {
-                        bad = Some(Rejection {
-                            column: Some(self.names[i].clone()),
-                            value: Some(
-                                String::from_utf8_lossy(&field[..field.len().min(200)])
-                                    .into_owned(),
-                            ),
-                            reason: format!(
-                                "{} is not valid UTF-8 (bad byte at offset {} of the value); save the file as UTF-8",
-                                self.names[i],
-                                e.valid_up_to()
-                            ),
-                        });
-                        break;
-                    }
-                }
-            }
-            match bad {
-                Some(r) => f(line, Err(r))?,
-                None => f(line, Ok((&canonical, &extra)))?,
-            }
+            chunk.push(&record, line);
         }
+        if chunk.rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(chunk)))
     }
 }
 
@@ -421,6 +517,8 @@ pub struct NdjsonSource {
     table: Table,
     map: ColumnMap,
     slot_of: HashMap<String, (bool, usize)>,
+    text: Option<Box<dyn BufRead + Send>>,
+    line: u64,
 }
 
 impl NdjsonSource {
@@ -463,6 +561,8 @@ impl NdjsonSource {
             table,
             map,
             slot_of,
+            text: None,
+            line: 0,
         })
     }
 }
@@ -490,105 +590,125 @@ fn read_line_capped(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<u
     }
 }
 
+type NdjsonRow = Result<Vec<(bool, usize, String)>, Rejection>;
+
+struct NdjsonChunk {
+    rows: Vec<NdjsonRow>,
+    lines: Vec<u64>,
+}
+
+impl RawChunk for NdjsonChunk {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn line(&self, i: usize) -> u64 {
+        self.lines[i]
+    }
+    fn cells<'a>(
+        &'a self,
+        i: usize,
+        canonical: &mut [Option<&'a str>],
+        extra: &mut [Option<&'a str>],
+    ) -> Result<(), Rejection> {
+        let row = self.rows[i].as_ref().map_err(Clone::clone)?;
+        for (is_canon, slot, t) in row {
+            if *is_canon {
+                canonical[*slot] = Some(t);
+            } else {
+                extra[*slot] = Some(t);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl NdjsonSource {
+    /// Splits one line into (slot, text) pairs, or says why it cannot be.
+    fn parse_line(&self, buf: &[u8], n: usize) -> NdjsonRow {
+        if n > MAX_LINE {
+            return Err(Rejection::row(format!(
+                "line is {n} bytes long, over the {MAX_LINE}-byte limit"
+            )));
+        }
+        let value: serde_json::Value = match serde_json::from_slice(buf) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(Rejection::row(if std::str::from_utf8(buf).is_err() {
+                    "line is not valid UTF-8; save the file as UTF-8".to_string()
+                } else {
+                    format!("invalid JSON at column {}: {e}", e.column())
+                }));
+            }
+        };
+        let serde_json::Value::Object(obj) = value else {
+            return Err(Rejection::row(format!(
+                "line is JSON but not an object (one {} row per line expected)",
+                self.table
+            )));
+        };
+        let mut texts = Vec::with_capacity(obj.len());
+        for (k, v) in obj {
+            let key = normalise_name(&k);
+            let Some(&(is_canon, slot)) = self.slot_of.get(&key) else {
+                continue;
+            };
+            let t = match v {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(Rejection {
+                        column: Some(key.clone()),
+                        value: Some(crate::validate::clip(&other.to_string(), 200)),
+                        reason: format!(
+                            "'{key}' holds a nested JSON value; a plain string, number or boolean is expected"
+                        ),
+                    });
+                }
+            };
+            texts.push((is_canon, slot, t));
+        }
+        Ok(texts)
+    }
+}
+
 impl RowSource for NdjsonSource {
     fn map(&self) -> &ColumnMap {
         &self.map
     }
 
-    fn for_each_row(
-        &mut self,
-        f: &mut dyn FnMut(u64, RowResult<'_, '_>) -> Result<(), IngestError>,
-    ) -> Result<(), IngestError> {
-        let mut text = open_text(&self.path)?;
+    fn next_chunk(&mut self, max: usize) -> Result<Option<Box<dyn RawChunk>>, IngestError> {
+        if self.text.is_none() {
+            self.text = Some(open_text(&self.path)?);
+        }
+        let mut rows = Vec::new();
+        let mut lines = Vec::new();
         let mut buf = Vec::new();
-        let mut line = 0u64;
-        let n_canon = self.map.canonical.len();
-        let n_extra = self.map.extra.len();
-        loop {
+        while rows.len() < max {
             buf.clear();
-            let n = read_line_capped(&mut *text, &mut buf).map_err(|e| IngestError::Read {
+            let Some(text) = self.text.as_mut() else {
+                break;
+            };
+            let n = read_line_capped(&mut **text, &mut buf).map_err(|e| IngestError::Read {
                 path: self.path.clone(),
-                line: line + 1,
+                line: self.line + 1,
                 problem: e.to_string(),
             })?;
             if n == 0 {
-                return Ok(());
+                break;
             }
-            line += 1;
+            self.line += 1;
             if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            if n > MAX_LINE {
-                f(
-                    line,
-                    Err(Rejection::row(format!(
-                        "line is {n} bytes long, over the {MAX_LINE}-byte limit"
-                    ))),
-                )?;
-                continue;
-            }
-            let value: serde_json::Value = match serde_json::from_slice(&buf) {
-                Ok(v) => v,
-                Err(e) => {
-                    let reason = if std::str::from_utf8(&buf).is_err() {
-                        "line is not valid UTF-8; save the file as UTF-8".to_string()
-                    } else {
-                        format!("invalid JSON at column {}: {e}", e.column())
-                    };
-                    f(line, Err(Rejection::row(reason)))?;
-                    continue;
-                }
-            };
-            let serde_json::Value::Object(obj) = value else {
-                f(
-                    line,
-                    Err(Rejection::row(format!(
-                        "line is JSON but not an object (one {} row per line expected)",
-                        self.table
-                    ))),
-                )?;
-                continue;
-            };
-            let mut texts: Vec<(bool, usize, String)> = Vec::with_capacity(obj.len());
-            let mut bad = None;
-            for (k, v) in &obj {
-                let key = normalise_name(k);
-                let Some(&(is_canon, slot)) = self.slot_of.get(&key) else {
-                    continue;
-                };
-                let t = match v {
-                    serde_json::Value::Null => continue,
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Number(n) => n.to_string(),
-                    serde_json::Value::Bool(b) => b.to_string(),
-                    _ => {
-                        bad = Some(Rejection {
-                            column: Some(key.clone()),
-                            value: Some(crate::validate::clip(&v.to_string(), 200)),
-                            reason: format!(
-                                "'{key}' holds a nested JSON value; a plain string, number or boolean is expected"
-                            ),
-                        });
-                        break;
-                    }
-                };
-                texts.push((is_canon, slot, t));
-            }
-            if let Some(r) = bad {
-                f(line, Err(r))?;
-                continue;
-            }
-            let mut canonical: Vec<Option<&str>> = vec![None; n_canon];
-            let mut extra: Vec<Option<&str>> = vec![None; n_extra];
-            for (is_canon, slot, t) in &texts {
-                if *is_canon {
-                    canonical[*slot] = Some(t);
-                } else {
-                    extra[*slot] = Some(t);
-                }
-            }
-            f(line, Ok((&canonical, &extra)))?;
+            rows.push(self.parse_line(&buf, n));
+            lines.push(self.line);
         }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(NdjsonChunk { rows, lines })))
     }
 }
 
@@ -599,6 +719,7 @@ pub struct ParquetSource {
     map: ColumnMap,
     file_names: Vec<String>,
     rows: usize,
+    offset: usize,
 }
 
 impl ParquetSource {
@@ -617,7 +738,41 @@ impl ParquetSource {
             map,
             file_names,
             rows,
+            offset: 0,
         })
+    }
+}
+
+struct ParquetChunk {
+    columns: Vec<StringChunked>,
+    /// (canonical?, slot) of each column.
+    slots: Vec<(bool, usize)>,
+    offset: u64,
+    rows: usize,
+}
+
+impl RawChunk for ParquetChunk {
+    fn len(&self) -> usize {
+        self.rows
+    }
+    fn line(&self, i: usize) -> u64 {
+        self.offset + i as u64 + 1
+    }
+    fn cells<'a>(
+        &'a self,
+        i: usize,
+        canonical: &mut [Option<&'a str>],
+        extra: &mut [Option<&'a str>],
+    ) -> Result<(), Rejection> {
+        for ((is_canon, slot), col) in self.slots.iter().zip(&self.columns) {
+            let v = col.get(i);
+            if *is_canon {
+                canonical[*slot] = v;
+            } else {
+                extra[*slot] = v;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -626,10 +781,10 @@ impl RowSource for ParquetSource {
         &self.map
     }
 
-    fn for_each_row(
-        &mut self,
-        f: &mut dyn FnMut(u64, RowResult<'_, '_>) -> Result<(), IngestError>,
-    ) -> Result<(), IngestError> {
+    fn next_chunk(&mut self, max: usize) -> Result<Option<Box<dyn RawChunk>>, IngestError> {
+        if self.offset >= self.rows {
+            return Ok(None);
+        }
         let wanted: Vec<(bool, usize, String)> = self
             .map
             .canonical
@@ -644,58 +799,34 @@ impl RowSource for ParquetSource {
                     .filter_map(|(ei, at)| at.map(|i| (false, ei, self.file_names[i].clone()))),
             )
             .collect();
-        let columns: Vec<String> = wanted.iter().map(|w| w.2.clone()).collect();
-        let n_canon = self.map.canonical.len();
-        let n_extra = self.map.extra.len();
-        let mut offset = 0;
-        while offset < self.rows {
-            let len = PARQUET_SLICE.min(self.rows - offset);
-            let df = ParquetReader::new(open(&self.path)?)
-                .with_columns(Some(columns.clone()))
-                .with_slice(Some((offset, len)))
-                .finish()
-                .map_err(|e| IngestError::Read {
-                    path: self.path.clone(),
-                    line: offset as u64 + 1,
-                    problem: e.to_string(),
-                })?;
-            let mut text_cols = Vec::with_capacity(wanted.len());
-            for (_, _, name) in &wanted {
-                let col = df
-                    .column(name)
-                    .and_then(|c| c.cast(&DataType::String))
-                    .map_err(|e| IngestError::Read {
-                        path: self.path.clone(),
-                        line: offset as u64 + 1,
-                        problem: format!("column '{name}' cannot be read as text: {e}"),
-                    })?;
-                text_cols.push(col);
-            }
-            let str_cols: Vec<&StringChunked> = text_cols
-                .iter()
-                .map(|c| c.str())
-                .collect::<PolarsResult<_>>()
-                .map_err(|e| IngestError::Read {
-                    path: self.path.clone(),
-                    line: offset as u64 + 1,
-                    problem: e.to_string(),
-                })?;
-            for r in 0..df.height() {
-                let mut canonical: Vec<Option<&str>> = vec![None; n_canon];
-                let mut extra: Vec<Option<&str>> = vec![None; n_extra];
-                for ((is_canon, slot, _), col) in wanted.iter().zip(&str_cols) {
-                    let v = col.get(r);
-                    if *is_canon {
-                        canonical[*slot] = v;
-                    } else {
-                        extra[*slot] = v;
-                    }
-                }
-                f((offset + r + 1) as u64, Ok((&canonical, &extra)))?;
-            }
-            offset += len;
+        let offset = self.offset;
+        let len = max.min(PARQUET_SLICE).min(self.rows - offset);
+        let read_err = |problem: String| IngestError::Read {
+            path: self.path.clone(),
+            line: offset as u64 + 1,
+            problem,
+        };
+        let df = ParquetReader::new(open(&self.path)?)
+            .with_columns(Some(wanted.iter().map(|w| w.2.clone()).collect()))
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(|e| read_err(e.to_string()))?;
+        let mut columns = Vec::with_capacity(wanted.len());
+        for (_, _, name) in &wanted {
+            let col = df
+                .column(name)
+                .and_then(|c| c.cast(&DataType::String))
+                .and_then(|c| c.str().cloned())
+                .map_err(|e| read_err(format!("column '{name}' cannot be read as text: {e}")))?;
+            columns.push(col);
         }
-        Ok(())
+        self.offset += len;
+        Ok(Some(Box::new(ParquetChunk {
+            columns,
+            slots: wanted.iter().map(|w| (w.0, w.1)).collect(),
+            offset: offset as u64,
+            rows: df.height(),
+        })))
     }
 }
 
@@ -709,7 +840,7 @@ pub fn infer_extra_kinds(
     let mut numeric = vec![true; names.len()];
     let mut boolean = vec![true; names.len()];
     let mut any = vec![false; names.len()];
-    source.for_each_row(&mut |_, row| {
+    for_each_row(source, &mut |_, row| {
         if let Ok((_, extra)) = row {
             for (j, v) in extra.iter().enumerate() {
                 let Some(t) = v.filter(|t| !crate::parse::is_missing(t)) else {
@@ -724,7 +855,6 @@ pub fn infer_extra_kinds(
                 }
             }
         }
-        Ok(())
     })?;
     Ok(names
         .into_iter()

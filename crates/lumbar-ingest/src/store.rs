@@ -17,7 +17,7 @@
 //! nothing; rows already stored by another part are not stored twice.
 //! `_index` starts with `_`, which Arrow's dataset readers skip.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -131,8 +131,11 @@ impl Store {
     }
 
     /// Fingerprints of every stored row of a table.
-    pub fn fingerprints(&self, table: Table) -> Result<HashSet<u128>, IngestError> {
-        let mut set = HashSet::new();
+    pub fn fingerprints(
+        &self,
+        table: Table,
+    ) -> Result<HashSet<u128, FingerprintHasher>, IngestError> {
+        let mut set = HashSet::default();
         for part in self.parts(table) {
             let stem = part
                 .file_stem()
@@ -276,5 +279,33 @@ pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Map of known patient ids with the line that defined them in this run.
-pub type SeenKeys = HashMap<String, u64>;
+/// Row fingerprints are already uniformly distributed hashes, so sets and
+/// maps of them need no second hash: this hasher takes the low 64 bits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FingerprintHasher;
+
+impl std::hash::BuildHasher for FingerprintHasher {
+    type Hasher = LowBits;
+    fn build_hasher(&self) -> LowBits {
+        LowBits(0)
+    }
+}
+
+/// See [`FingerprintHasher`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LowBits(u64);
+
+impl std::hash::Hasher for LowBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for non-u128 keys; fold the bytes in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}

@@ -113,54 +113,134 @@ impl TableBuilder {
 }
 
 /// A Parquet file written in row groups as rows arrive, committed atomically.
+/// Encoding and compression run on a writer thread, so the caller can go on
+/// validating while a row group is written.
 pub struct ParquetSink {
     pending: PendingPath,
     builder: TableBuilder,
-    writer: Option<polars::io::parquet::write::BatchedWriter<File>>,
+    /// Frames waiting to fill a row group.
+    queued: Vec<DataFrame>,
+    queued_rows: usize,
+    writer: Option<Writer>,
     batch: usize,
     pub rows: u64,
+}
+
+struct Writer {
+    tx: std::sync::mpsc::SyncSender<DataFrame>,
+    handle: std::thread::JoinHandle<PolarsResult<()>>,
 }
 
 impl ParquetSink {
     pub fn create(target: &Path, columns: Vec<(String, Kind)>, batch: usize) -> ParquetSink {
         ParquetSink {
             pending: PendingPath::new(target),
-            builder: TableBuilder::new(columns, batch),
+            builder: TableBuilder::new(columns, batch.min(65_536)),
+            queued: Vec::new(),
+            queued_rows: 0,
             writer: None,
             batch,
             rows: 0,
         }
     }
 
+    /// Adds one row.
     pub fn push(&mut self, cells: &[Cell<'_>]) -> PolarsResult<()> {
         self.builder.push(cells);
         self.rows += 1;
         if self.builder.len() >= self.batch {
-            self.flush()?;
+            let df = self.builder.take()?;
+            self.push_frame_inner(df)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> PolarsResult<()> {
-        let df = self.builder.take()?;
-        if self.writer.is_none() {
-            let file = File::create(self.pending.temp())?;
-            self.writer = Some(ParquetWriter::new(file).batched(df.schema())?);
+    /// Adds a frame of rows with this sink's columns.
+    pub fn push_frame(&mut self, df: DataFrame) -> PolarsResult<()> {
+        self.rows += df.height() as u64;
+        self.push_frame_inner(df)
+    }
+
+    fn push_frame_inner(&mut self, df: DataFrame) -> PolarsResult<()> {
+        if df.height() == 0 {
+            return Ok(());
         }
-        if let Some(w) = self.writer.as_mut()
-            && df.height() > 0
-        {
-            w.write_batch(&df)?;
+        self.queued_rows += df.height();
+        self.queued.push(df);
+        if self.queued_rows >= self.batch {
+            self.send_queued()?;
         }
         Ok(())
+    }
+
+    fn send_queued(&mut self) -> PolarsResult<()> {
+        let mut frames = std::mem::take(&mut self.queued).into_iter();
+        self.queued_rows = 0;
+        let Some(mut df) = frames.next() else {
+            return Ok(());
+        };
+        for f in frames {
+            df.vstack_mut_owned(f)?;
+        }
+        self.writer_for(&df)?;
+        if let Some(w) = &self.writer
+            && w.tx.send(df).is_err()
+        {
+            // The writer stopped: its error is reported by commit.
+            return self.join_writer();
+        }
+        Ok(())
+    }
+
+    fn writer_for(&mut self, df: &DataFrame) -> PolarsResult<()> {
+        if self.writer.is_some() {
+            return Ok(());
+        }
+        let file = File::create(self.pending.temp())?;
+        let mut batched = ParquetWriter::new(file).batched(df.schema())?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(2);
+        let handle = std::thread::spawn(move || -> PolarsResult<()> {
+            for df in rx {
+                batched.write_batch(&df)?;
+            }
+            batched.finish()?;
+            Ok(())
+        });
+        self.writer = Some(Writer { tx, handle });
+        Ok(())
+    }
+
+    fn join_writer(&mut self) -> PolarsResult<()> {
+        match self.writer.take() {
+            Some(Writer { tx, handle }) => {
+                drop(tx);
+                handle
+                    .join()
+                    .map_err(|_| polars_err!(ComputeError: "the Parquet writer thread panicked"))?
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`ParquetSink::commit`], to another final name in the same folder.
+    pub fn commit_as(mut self, target: &Path) -> PolarsResult<()> {
+        self.pending.retarget(target);
+        self.commit()
     }
 
     /// Writes what is buffered, closes the file and moves it into place.
     pub fn commit(mut self) -> PolarsResult<()> {
-        self.flush()?;
-        if let Some(w) = self.writer.take() {
-            w.finish()?;
+        if !self.builder.is_empty() {
+            let df = self.builder.take()?;
+            self.push_frame_inner(df)?;
         }
+        self.send_queued()?;
+        if self.writer.is_none() {
+            // No rows at all: an empty file that still has the table's columns.
+            let mut empty = self.builder.take()?;
+            ParquetWriter::new(File::create(self.pending.temp())?).finish(&mut empty)?;
+        }
+        self.join_writer()?;
         self.pending.commit()?;
         Ok(())
     }

@@ -6,7 +6,6 @@
 //! Columns are checked in canonical order and the first problem is reported.
 
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
 
 use chrono::NaiveDate;
 use lumbar_model::schema::{is_pain_score, measure_range};
@@ -49,52 +48,53 @@ impl Cell<'_> {
         }
     }
 
-    fn hash_into<H: Hasher>(&self, h: &mut H) {
+    /// A tag byte and the value's bytes; strings carry their length so
+    /// that ("ab", "c") and ("a", "bc") differ.
+    fn encode(&self, buf: &mut Vec<u8>) {
         match self {
-            Cell::Null => 0u8.hash(h),
+            Cell::Null => buf.push(0),
             Cell::Str(s) => {
-                1u8.hash(h);
-                s.hash(h);
+                buf.push(1);
+                buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                buf.extend_from_slice(s.as_bytes());
             }
             Cell::Int(i) => {
-                2u8.hash(h);
-                i.hash(h);
+                buf.push(2);
+                buf.extend_from_slice(&i.to_le_bytes());
             }
             Cell::Float(x) => {
-                3u8.hash(h);
+                buf.push(3);
                 // +0.0 and -0.0 are the same value.
-                (if *x == 0.0 { 0.0f64 } else { *x }).to_bits().hash(h);
+                let x = if *x == 0.0 { 0.0f64 } else { *x };
+                buf.extend_from_slice(&x.to_bits().to_le_bytes());
             }
-            Cell::Bool(b) => {
-                4u8.hash(h);
-                b.hash(h);
-            }
+            Cell::Bool(b) => buf.extend_from_slice(&[4, *b as u8]),
             Cell::Date(d) => {
-                5u8.hash(h);
-                d.hash(h);
+                buf.push(5);
+                buf.extend_from_slice(&d.to_le_bytes());
             }
             Cell::DateTime(t) => {
-                6u8.hash(h);
-                t.hash(h);
+                buf.push(6);
+                buf.extend_from_slice(&t.to_le_bytes());
             }
         }
     }
 }
 
 /// A 128-bit fingerprint of a row's values (not its spelling: `3` and `3.0`,
-/// `TRUE` and `1` are the same row). Two SipHash-1-3 passes with different
-/// prefixes; a collision between distinct rows is astronomically unlikely.
+/// `TRUE` and `1` are the same row): XXH3-128 over a tagged encoding of the
+/// cells. A collision between distinct rows is astronomically unlikely.
 pub fn fingerprint(cells: &[Cell<'_>]) -> u128 {
-    let mut out = 0u128;
-    for salt in [0x5eed_u64, 0x1u64 << 63 | 0x6c75_6d62] {
-        let mut h = std::hash::DefaultHasher::new();
-        salt.hash(&mut h);
-        for c in cells {
-            c.hash_into(&mut h);
-        }
-        out = (out << 64) | h.finish() as u128;
+    fingerprint_with(cells, &mut Vec::new())
+}
+
+/// [`fingerprint`] with a scratch buffer the caller reuses across rows.
+pub fn fingerprint_with(cells: &[Cell<'_>], buf: &mut Vec<u8>) -> u128 {
+    buf.clear();
+    for c in cells {
+        c.encode(buf);
     }
-    out
+    xxhash_rust::xxh3::xxh3_128(buf)
 }
 
 /// Why a row was not accepted.
@@ -182,6 +182,18 @@ impl<'r> TableValidator<'r> {
         extra: &[Option<&'a str>],
     ) -> Result<Vec<Cell<'a>>, Rejection> {
         let mut cells = Vec::with_capacity(self.columns.len() + self.extras.len());
+        self.validate_into(canonical, extra, &mut cells)?;
+        Ok(cells)
+    }
+
+    /// [`TableValidator::validate`] into a buffer the caller reuses across rows.
+    pub fn validate_into<'a>(
+        &self,
+        canonical: &[Option<&'a str>],
+        extra: &[Option<&'a str>],
+        cells: &mut Vec<Cell<'a>>,
+    ) -> Result<(), Rejection> {
+        cells.clear();
         for (col, raw) in self.columns.iter().zip(canonical) {
             cells.push(self.cell(col, *raw)?);
         }
@@ -195,18 +207,18 @@ impl<'r> TableValidator<'r> {
                     ExtraKind::Bool => Cell::Bool(
                         parse::parse_bool(t).map_err(|r| Rejection::cell(name, Some(t), r))?,
                     ),
-                    ExtraKind::Str => Cell::Str(Cow::Borrowed(t.trim())),
+                    ExtraKind::Str => Cell::Str(Cow::Borrowed(t.trim_ascii())),
                 },
             };
             cells.push(cell);
         }
-        self.row_rules(&cells, canonical)?;
-        Ok(cells)
+        self.row_rules(cells, canonical)?;
+        Ok(())
     }
 
     fn cell<'a>(&self, col: &Column, raw: Option<&'a str>) -> Result<Cell<'a>, Rejection> {
         let text = match raw.filter(|t| !parse::is_missing(t)) {
-            Some(t) => t.trim(),
+            Some(t) => t.trim_ascii(),
             None if col.required => {
                 return Err(Rejection::cell(
                     col.name,

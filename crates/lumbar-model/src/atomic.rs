@@ -114,6 +114,12 @@ impl PendingPath {
         &self.target
     }
 
+    /// Changes where [`PendingPath::commit`] will move the file (same folder
+    /// as the temporary file, so the rename stays atomic).
+    pub fn retarget(&mut self, target: &Path) {
+        self.target = target.to_path_buf();
+    }
+
     /// Syncs the written file and renames it into place.
     pub fn commit(mut self) -> io::Result<()> {
         File::open(&self.temp)?.sync_all()?;

@@ -1,0 +1,180 @@
+//! Ingest throughput and peak memory beside polars doing the raw read.
+//!
+//! `cargo bench --bench ingest [-- ROWS]` (default 5,000,000 session rows):
+//! 1. generates a sessions CSV of about ROWS rows with `lumbar generate`
+//!    (cached under `benches/data/`, which git ignores);
+//! 2. in child processes, one at a time, so each has its own peak memory:
+//!    - *polars raw*: `CsvReader` reads the whole file (schema inferred, no
+//!      validation) and `ParquetWriter` writes it: the I/O + parse ceiling;
+//!    - *lumbar ingest*: patients, then the sessions file, fully validated,
+//!      into a fresh store;
+//! 3. prints rows/s, peak resident memory (VmHWM) and the ratio, from the
+//!    same run. Each contender runs twice, alternating; the faster run counts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use lumbar_ingest::{IngestOptions, Input, ingest};
+use lumbar_model::{Regimen, Table};
+use lumbar_sim::cohort::{CohortSpec, write_cohort};
+use polars::prelude::*;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn child(mode: &str, dir: &Path) {
+    let sessions = dir.join("sessions.csv");
+    let t = Instant::now();
+    let rows = match mode {
+        "polars" => {
+            let mut df = CsvReadOptions::default()
+                .with_has_header(true)
+                .try_into_reader_with_file_path(Some(sessions.clone()))
+                .and_then(|r| r.finish())
+                .expect("polars reads the file");
+            let out = dir.join("polars-raw.parquet");
+            let f = std::fs::File::create(&out).expect("create output");
+            ParquetWriter::new(f)
+                .finish(&mut df)
+                .expect("polars writes parquet");
+            df.height() as u64
+        }
+        "lumbar" => {
+            let store = dir.join("store");
+            let _ = std::fs::remove_dir_all(&store);
+            let regimen = Regimen::six_moves();
+            let opts = IngestOptions::default();
+            // Patients first (not timed) so the unknown-patient check runs.
+            ingest(
+                &store,
+                &[Input::new(Table::Patients, dir.join("patients.csv"))],
+                &regimen,
+                &opts,
+                &mut |_| {},
+            )
+            .expect("patients ingest");
+            let t0 = Instant::now();
+            let r = ingest(
+                &store,
+                &[Input::new(Table::Sessions, sessions.clone())],
+                &regimen,
+                &opts,
+                &mut |_| {},
+            )
+            .expect("sessions ingest");
+            let c = r.tables()[&Table::Sessions];
+            assert_eq!(c.read, c.accepted + c.rejected);
+            println!(
+                "{{\"seconds\":{},\"rows\":{},\"peak_kib\":{}}}",
+                t0.elapsed().as_secs_f64(),
+                c.read,
+                peak_rss_kib()
+            );
+            return;
+        }
+        _ => panic!("unknown mode {mode}"),
+    };
+    println!(
+        "{{\"seconds\":{},\"rows\":{},\"peak_kib\":{}}}",
+        t.elapsed().as_secs_f64(),
+        rows,
+        peak_rss_kib()
+    );
+}
+
+fn run_child(mode: &str, dir: &Path) -> (f64, u64, u64) {
+    let exe = std::env::current_exe().expect("own path");
+    let out = Command::new(exe)
+        .args(["--child", mode, dir.to_str().expect("utf-8 path")])
+        .output()
+        .expect("child runs");
+    assert!(
+        out.status.success(),
+        "{mode} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().expect("child output");
+    let v: serde_json::Value = serde_json::from_str(line).expect("child json");
+    (
+        v["seconds"].as_f64().expect("seconds"),
+        v["rows"].as_u64().expect("rows"),
+        v["peak_kib"].as_u64().expect("peak"),
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        child(&args[i + 1], Path::new(&args[i + 2]));
+        return;
+    }
+    let target_rows: u64 = args
+        .iter()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5_000_000);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("benches/data")
+        .join(format!("ingest-{target_rows}"));
+    if !dir.join("sessions.csv").exists() {
+        // The demo averages ~279 session rows per patient over 12 weeks.
+        let patients = (target_rows / 279).max(1) as usize;
+        let mut spec = CohortSpec::new(patients, 12, 5);
+        spec.followup = 0;
+        eprintln!(
+            "generating {patients} patients × 12 weeks into {}",
+            dir.display()
+        );
+        write_cohort(&spec, &Regimen::six_moves(), &dir, |_, _| {}).expect("generate");
+    }
+    let size = std::fs::metadata(dir.join("sessions.csv"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let mut best: [(f64, u64, u64); 2] = [(f64::INFINITY, 0, 0); 2];
+    for _round in 0..2 {
+        for (k, mode) in ["polars", "lumbar"].iter().enumerate() {
+            let r = run_child(mode, &dir);
+            eprintln!(
+                "{mode}: {:.2} s, {} rows, peak {} MiB",
+                r.0,
+                r.1,
+                r.2 / 1024
+            );
+            if r.0 < best[k].0 {
+                best[k] = r;
+            }
+        }
+    }
+    let [(pt, pr, pm), (lt, lr, lm)] = best;
+    println!(
+        "sessions CSV: {lr} rows, {:.0} MiB",
+        size as f64 / 1048576.0
+    );
+    println!("| | rows/s | peak memory |");
+    println!("|---|---|---|");
+    println!(
+        "| polars read CSV + write Parquet, no validation | {:.0} | {} MiB |",
+        pr as f64 / pt,
+        pm / 1024
+    );
+    println!(
+        "| lumbar ingest (validate, dedupe, Parquet + rejects) | {:.0} | {} MiB |",
+        lr as f64 / lt,
+        lm / 1024
+    );
+    println!(
+        "throughput ratio lumbar / polars raw: {:.2}×",
+        (lr as f64 / lt) / (pr as f64 / pt)
+    );
+}
