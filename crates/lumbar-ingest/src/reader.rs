@@ -205,6 +205,20 @@ pub trait RawChunk: Send + Sync {
     ) -> Result<(), Rejection>;
 }
 
+/// Puts a cell in its canonical (`true`) or extra (`false`) slot.
+fn put<'a>(
+    canonical: &mut [Option<&'a str>],
+    extra: &mut [Option<&'a str>],
+    (is_canon, slot): (bool, usize),
+    value: Option<&'a str>,
+) {
+    if is_canon {
+        canonical[slot] = value;
+    } else {
+        extra[slot] = value;
+    }
+}
+
 /// A source of row batches in canonical column order.
 pub trait RowSource: Send {
     fn map(&self) -> &ColumnMap;
@@ -360,13 +374,7 @@ impl RawChunk for CsvChunk {
                 continue;
             };
             match std::str::from_utf8(field) {
-                Ok(s) => {
-                    if is_canon {
-                        canonical[slot] = Some(s);
-                    } else {
-                        extra[slot] = Some(s);
-                    }
-                }
+                Ok(s) => put(canonical, extra, (is_canon, slot), Some(s)),
                 Err(e) => {
                     let name = &self.layout.names[j];
                     return Err(Rejection {
@@ -612,11 +620,7 @@ impl RawChunk for NdjsonChunk {
     ) -> Result<(), Rejection> {
         let row = self.rows[i].as_ref().map_err(Clone::clone)?;
         for (is_canon, slot, t) in row {
-            if *is_canon {
-                canonical[*slot] = Some(t);
-            } else {
-                extra[*slot] = Some(t);
-            }
+            put(canonical, extra, (*is_canon, *slot), Some(t));
         }
         Ok(())
     }
@@ -764,13 +768,8 @@ impl RawChunk for ParquetChunk {
         canonical: &mut [Option<&'a str>],
         extra: &mut [Option<&'a str>],
     ) -> Result<(), Rejection> {
-        for ((is_canon, slot), col) in self.slots.iter().zip(&self.columns) {
-            let v = col.get(i);
-            if *is_canon {
-                canonical[*slot] = v;
-            } else {
-                extra[*slot] = v;
-            }
+        for (&at, col) in self.slots.iter().zip(&self.columns) {
+            put(canonical, extra, at, col.get(i));
         }
         Ok(())
     }
