@@ -4,6 +4,7 @@
 mod cli;
 mod determinism;
 mod ingest_corrupted;
+mod lmm;
 
 use std::path::{Path, PathBuf};
 

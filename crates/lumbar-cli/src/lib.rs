@@ -71,6 +71,21 @@ pub enum Command {
                             lumbar ingest --out store --dir datasets/demo --json"
     )]
     Ingest(commands::IngestArgs),
+    /// Statistical models on any CSV or Parquet file.
+    Stats {
+        #[command(subcommand)]
+        model: StatsModel,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StatsModel {
+    /// Linear mixed model: random intercept (and slope on time) per group, REML or ML, as lme4.
+    #[command(
+        after_help = "Example (lme4's sleepstudy, Reaction ~ Days + (Days | Subject)):\n  \
+                            lumbar stats lmm --data sleepstudy.csv --response Reaction --time Days --group Subject --json"
+    )]
+    Lmm(commands::stats::LmmArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -160,6 +175,9 @@ where
         Command::Ingest(args) => {
             commands::ingest(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
         }
+        Command::Stats {
+            model: StatsModel::Lmm(args),
+        } => commands::stats::lmm(args, out),
     }
 }
 

@@ -1,5 +1,7 @@
 //! One function per subcommand: argument structs and the calls into the libraries.
 
+pub mod stats;
+
 use std::io::Write;
 use std::path::PathBuf;
 
