@@ -480,37 +480,64 @@ pub fn fit(data: &LmmData, method: Method, re: RandomEffects) -> Result<LmmFit, 
         best = f2;
         converged = c2;
     }
-    // Newton polish on finite differences, over the parameters off a bound.
+    // Newton polish on finite differences, over the parameters off a bound,
+    // with step halving.
     let free: Vec<usize> = (0..theta.len())
         .filter(|&j| !(is_diagonal(j, re) && theta[j].abs() < 1e-6))
         .collect();
-    let mut grad = vec![0.0; theta.len()];
-    for _ in 0..6 {
-        let (g, h) = derivatives(&mut crit, &theta, &free);
-        grad = g;
-        let k = free.len();
+    let k = free.len();
+    for _ in 0..8 {
         if k == 0 {
             break;
         }
+        let (g, h) = derivatives(&mut crit, &theta, &free);
         let hm = DMatrix::from_fn(k, k, |a, b| h[a * k + b]);
-        let gv = DVector::from_fn(k, |a, _| grad[free[a]]);
+        let gv = DVector::from_fn(k, |a, _| g[free[a]]);
         let Some(ch) = hm.cholesky() else { break };
         let step = ch.solve(&gv);
-        let mut cand = theta.clone();
-        for (a, &j) in free.iter().enumerate() {
-            cand[j] -= step[a];
+        let mut improved = false;
+        let mut scale = 1.0;
+        for _ in 0..4 {
+            let mut cand = theta.clone();
+            for (a, &j) in free.iter().enumerate() {
+                cand[j] -= scale * step[a];
+            }
+            let fc = crit(&cand);
+            if fc < best {
+                theta = cand;
+                best = fc;
+                improved = true;
+                break;
+            }
+            scale *= 0.5;
         }
-        let fc = crit(&cand);
-        if fc < best {
-            theta = cand;
-            best = fc;
-        } else {
+        if !improved {
             break;
         }
     }
-    let (g, _) = derivatives(&mut crit, &theta, &free);
-    grad = g;
+    // lme4's convergence check (checkConv): the gradient scaled by the
+    // Cholesky factor of the Hessian, element-wise the smaller of it and the
+    // raw gradient, must be under 0.002.
+    let (grad, h) = derivatives(&mut crit, &theta, &free);
     let max_abs_gradient = free.iter().map(|&j| grad[j].abs()).fold(0.0, f64::max);
+    let scaled_ok = if k == 0 {
+        true
+    } else {
+        let hm = DMatrix::from_fn(k, k, |a, b| h[a * k + b]);
+        let gv = DVector::from_fn(k, |a, _| grad[free[a]]);
+        match hm.cholesky() {
+            // H = L Lᵀ; R = Lᵀ; scaled gradient R⁻ᵀ… as lme4: solve(chol(H), g) = R⁻¹ g.
+            Some(ch) => {
+                let r = ch.l().transpose();
+                match r.solve_upper_triangular(&gv) {
+                    Some(sc) => (0..k).all(|a| sc[a].abs().min(gv[a].abs()) < 2e-3),
+                    None => max_abs_gradient < 2e-3,
+                }
+            }
+            None => max_abs_gradient < 2e-3,
+        }
+    };
+    converged = converged && scaled_ok;
     // Canonical signs: lme4 reports θ with non-negative diagonals.
     for j in 0..theta.len() {
         if is_diagonal(j, re) {
@@ -584,7 +611,7 @@ pub fn fit(data: &LmmData, method: Method, re: RandomEffects) -> Result<LmmFit, 
         reml_criterion: (method == Method::Reml).then_some(sol.deviance),
         loglik: (method == Method::Ml).then_some(-sol.deviance / 2.0),
         singular,
-        converged: converged && max_abs_gradient < 1e-3,
+        converged,
         max_abs_gradient,
         evaluations,
         theta,

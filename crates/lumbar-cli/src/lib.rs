@@ -71,6 +71,12 @@ pub enum Command {
                             lumbar ingest --out store --dir datasets/demo --json"
     )]
     Ingest(commands::IngestArgs),
+    /// Adherence, safety, pain trends and the cohort pain model of a store.
+    #[command(
+        after_help = "Examples:\n  lumbar analyze out/store --out out/analysis\n  \
+                            lumbar analyze out/store --from datasets/demo --out out/analysis   # ingest, then analyse"
+    )]
+    Analyze(commands::analyze::AnalyzeArgs),
     /// Statistical models on any CSV or Parquet file.
     Stats {
         #[command(subcommand)]
@@ -178,6 +184,9 @@ where
         Command::Stats {
             model: StatsModel::Lmm(args),
         } => commands::stats::lmm(args, out),
+        Command::Analyze(args) => {
+            commands::analyze::analyze(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
+        }
     }
 }
 

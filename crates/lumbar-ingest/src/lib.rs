@@ -38,6 +38,7 @@ use polars::prelude::{BooleanChunked, NewChunkedArray};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub mod output;
 pub mod parse;
 pub mod reader;
 pub mod store;

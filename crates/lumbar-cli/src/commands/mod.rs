@@ -1,5 +1,6 @@
 //! One function per subcommand: argument structs and the calls into the libraries.
 
+pub mod analyze;
 pub mod stats;
 
 use std::io::Write;

@@ -1,0 +1,231 @@
+//! Adherence to the prescribed regimen (SPEC §3).
+//!
+//! For each patient, every exercise of the regimen is scheduled from the
+//! enrolment date to the last follow-up (the patient's latest outcome or
+//! session); days outside that window are not scheduled, and sessions
+//! outside it are not counted.
+//!
+//! Per patient × exercise × ISO week:
+//! - `scheduled`: days of the week inside the window for a daily move; for
+//!   "at least N days a week", N, or the days inside the window if fewer
+//!   (a partial first or last week asks no more days than it has);
+//! - `done`: distinct days in the window with the move done (a row whose
+//!   `completed` is false does not count; missing counts as done), at most
+//!   `scheduled`: the bridge done on 3 days of a 2-day week is 2 of 2;
+//! - `session_adherence = done / scheduled`;
+//! - `dose_adherence`: the mean, over the days done, of the day's performed
+//!   dose over the prescribed dose, capped at 1. The dose is the volume
+//!   sets × reps × hold (seconds, where the move has a hold) against the
+//!   lower ends of the prescribed ranges; a missing component is taken as
+//!   prescribed. For a move done per side, each side's volume is compared
+//!   with the prescription and the day's share is the mean of the two sides
+//!   (a row with side `both` or no side counts for both).
+//!
+//! Per patient, the sums over exercises and weeks: `done / scheduled`, the
+//! mean dose share over all days done, and `adherent` when session adherence
+//! reaches the threshold (0.70 by default, the MiSpEx convention). Per site
+//! and for the cohort: median and quartiles (R's type 7) of patients'
+//! session adherence and the share adherent.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, Duration, NaiveDate};
+use lumbar_model::{Exercise, Frequency, Regimen, Sides};
+use serde::Serialize;
+
+use crate::cohort::Cohort;
+use crate::describe::quantile;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WeekAdherence {
+    pub patient_id: String,
+    pub site: String,
+    pub exercise: String,
+    pub iso_year: i32,
+    pub iso_week: u32,
+    /// Monday of the ISO week.
+    pub week_start: NaiveDate,
+    pub scheduled: u32,
+    pub done: u32,
+    pub session_adherence: f64,
+    pub dose_adherence: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PatientAdherence {
+    pub patient_id: String,
+    pub site: String,
+    pub scheduled: u32,
+    pub done: u32,
+    pub session_adherence: f64,
+    pub dose_adherence: Option<f64>,
+    pub adherent: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroupAdherence {
+    /// `site` or `cohort`.
+    pub level: String,
+    /// The site, or `all`.
+    pub group: String,
+    pub patients: usize,
+    pub median: f64,
+    pub q1: f64,
+    pub q3: f64,
+    pub share_adherent: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Adherence {
+    pub weeks: Vec<WeekAdherence>,
+    pub patients: Vec<PatientAdherence>,
+    pub groups: Vec<GroupAdherence>,
+}
+
+/// The days a move was done, with the volume per side (left, right); a
+/// move that is not sided keeps its volume in both.
+type DoneDays = BTreeMap<NaiveDate, (f64, f64)>;
+
+/// The volume of one logged row against the prescription's lower ends.
+fn volume(ex: &Exercise, sets: Option<f64>, reps: Option<f64>, hold: Option<f64>) -> f64 {
+    let mut v = sets.unwrap_or(ex.sets.min) * reps.unwrap_or(ex.reps.min);
+    if let Some(h) = ex.hold_s {
+        v *= hold.unwrap_or(h.min);
+    }
+    v
+}
+
+fn prescribed_volume(ex: &Exercise) -> f64 {
+    ex.sets.min * ex.reps.min * ex.hold_s.map(|h| h.min).unwrap_or(1.0)
+}
+
+/// Computes adherence for every patient of the cohort.
+pub fn adherence(cohort: &Cohort, regimen: &Regimen, threshold: f64) -> Adherence {
+    let last = cohort.last_followup();
+    let mut days: HashMap<(usize, &str), DoneDays> = HashMap::new();
+    for s in &cohort.sessions {
+        let Some(ex) = regimen.exercise(&s.exercise) else {
+            continue;
+        };
+        if s.completed == Some(false) {
+            continue;
+        }
+        let date = s.performed_at.date();
+        let p = &cohort.patients[s.patient];
+        if date < p.enrolled_on || date > last[s.patient] {
+            continue;
+        }
+        let v = volume(ex, s.sets, s.reps, s.hold_s);
+        let e = days
+            .entry((s.patient, ex.key.as_str()))
+            .or_default()
+            .entry(date)
+            .or_insert((0.0, 0.0));
+        match (ex.sides, s.side.as_deref()) {
+            (Sides::Each, Some("left")) => e.0 += v,
+            (Sides::Each, Some("right")) => e.1 += v,
+            _ => {
+                e.0 += v;
+                e.1 += v;
+            }
+        }
+    }
+    let share = |ex: &Exercise, (l, r): (f64, f64)| -> f64 {
+        let p = prescribed_volume(ex);
+        match ex.sides {
+            Sides::Each => 0.5 * ((l / p).min(1.0) + (r / p).min(1.0)),
+            _ => (l / p).min(1.0),
+        }
+    };
+
+    let mut out = Adherence::default();
+    for (pi, p) in cohort.patients.iter().enumerate() {
+        let (mut sched_total, mut done_total) = (0u32, 0u32);
+        let (mut dose_sum, mut dose_n) = (0.0, 0u32);
+        let first_monday =
+            p.enrolled_on - Duration::days(p.enrolled_on.weekday().num_days_from_monday() as i64);
+        for ex in &regimen.exercises {
+            let done_days = days.get(&(pi, ex.key.as_str()));
+            let mut monday = first_monday;
+            while monday <= last[pi] {
+                let sunday = monday + Duration::days(6);
+                let from = monday.max(p.enrolled_on);
+                let to = sunday.min(last[pi]);
+                let in_window = ((to - from).num_days() + 1) as u32;
+                let scheduled = match ex.frequency {
+                    Frequency::Daily => in_window,
+                    Frequency::DaysPerWeek(n) => (n as u32).min(in_window),
+                };
+                let mut done = 0u32;
+                let (mut wsum, mut wn) = (0.0, 0u32);
+                if let Some(dd) = done_days {
+                    for (_, vol) in dd.range(from..=to) {
+                        done += 1;
+                        let sh = share(ex, *vol);
+                        wsum += sh;
+                        wn += 1;
+                    }
+                }
+                let done_capped = done.min(scheduled);
+                let iso = monday.iso_week();
+                out.weeks.push(WeekAdherence {
+                    patient_id: p.id.clone(),
+                    site: p.site.clone(),
+                    exercise: ex.key.clone(),
+                    iso_year: iso.year(),
+                    iso_week: iso.week(),
+                    week_start: monday,
+                    scheduled,
+                    done: done_capped,
+                    session_adherence: done_capped as f64 / scheduled as f64,
+                    dose_adherence: (wn > 0).then(|| wsum / wn as f64),
+                });
+                sched_total += scheduled;
+                done_total += done_capped;
+                dose_sum += wsum;
+                dose_n += wn;
+                monday += Duration::days(7);
+            }
+        }
+        let sa = if sched_total > 0 {
+            done_total as f64 / sched_total as f64
+        } else {
+            0.0
+        };
+        out.patients.push(PatientAdherence {
+            patient_id: p.id.clone(),
+            site: p.site.clone(),
+            scheduled: sched_total,
+            done: done_total,
+            session_adherence: sa,
+            dose_adherence: (dose_n > 0).then(|| dose_sum / dose_n as f64),
+            adherent: sa >= threshold - 1e-12,
+        });
+    }
+    let mut by_site: BTreeMap<&str, Vec<&PatientAdherence>> = BTreeMap::new();
+    for p in &out.patients {
+        by_site.entry(p.site.as_str()).or_default().push(p);
+    }
+    let summarise = |level: &str, group: &str, ps: &[&PatientAdherence]| {
+        let mut v: Vec<f64> = ps.iter().map(|p| p.session_adherence).collect();
+        v.sort_by(f64::total_cmp);
+        GroupAdherence {
+            level: level.into(),
+            group: group.into(),
+            patients: v.len(),
+            median: quantile(&v, 0.5),
+            q1: quantile(&v, 0.25),
+            q3: quantile(&v, 0.75),
+            share_adherent: ps.iter().filter(|p| p.adherent).count() as f64
+                / ps.len().max(1) as f64,
+        }
+    };
+    for (site, ps) in &by_site {
+        out.groups.push(summarise("site", site, ps));
+    }
+    let all: Vec<&PatientAdherence> = out.patients.iter().collect();
+    if !all.is_empty() {
+        out.groups.push(summarise("cohort", "all", &all));
+    }
+    out
+}

@@ -1,0 +1,100 @@
+//! Small descriptive statistics shared by the analyses.
+
+/// Quantile of sorted data by R's default (type 7, Hyndman & Fan 1996):
+/// linear interpolation between order statistics at `h = (n − 1)p`.
+/// NaN for empty input.
+pub fn quantile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let h = (sorted.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let hi = h.ceil() as usize;
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Median of unsorted data.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    quantile(&v, 0.5)
+}
+
+/// Ordinary least-squares slope of y on x and its standard error
+/// `sqrt(RSS / (n − 2) / Sxx)`; the SE is `None` with fewer than 3 points,
+/// and both are `None` when x does not vary.
+pub fn ols_slope(x: &[f64], y: &[f64]) -> (Option<f64>, Option<f64>) {
+    let n = x.len();
+    if n < 2 {
+        return (None, None);
+    }
+    let mx = x.iter().sum::<f64>() / n as f64;
+    let my = y.iter().sum::<f64>() / n as f64;
+    let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    if sxx <= 0.0 {
+        return (None, None);
+    }
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let slope = sxy / sxx;
+    if n < 3 {
+        return (Some(slope), None);
+    }
+    let intercept = my - slope * mx;
+    let rss: f64 = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (b - intercept - slope * a).powi(2))
+        .sum();
+    (Some(slope), Some((rss / (n - 2) as f64 / sxx).sqrt()))
+}
+
+/// Theil–Sen slope: the median of the slopes of all pairs of points with
+/// different x (Theil 1950, Sen 1968).
+pub fn theil_sen(x: &[f64], y: &[f64]) -> Option<f64> {
+    let mut slopes = Vec::new();
+    for i in 0..x.len() {
+        for j in i + 1..x.len() {
+            if x[j] != x[i] {
+                slopes.push((y[j] - y[i]) / (x[j] - x[i]));
+            }
+        }
+    }
+    (!slopes.is_empty()).then(|| median(&slopes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_match_r_type_7() {
+        // R: quantile(c(1, 2, 4, 7, 11), c(.25, .5, .75)) -> 2 4 7
+        let v = [1.0, 2.0, 4.0, 7.0, 11.0];
+        assert_eq!(quantile(&v, 0.25), 2.0);
+        assert_eq!(quantile(&v, 0.5), 4.0);
+        // R: quantile(c(1, 2, 4, 7), .25) -> 1.75
+        assert!((quantile(&[1.0, 2.0, 4.0, 7.0], 0.25) - 1.75).abs() < 1e-12);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn ols_on_a_line_and_with_noise() {
+        let x = [0.0, 1.0, 2.0, 3.0];
+        let (s, se) = ols_slope(&x, &[5.0, 4.5, 4.0, 3.5]);
+        assert!((s.unwrap() + 0.5).abs() < 1e-12);
+        assert!(se.unwrap().abs() < 1e-12);
+        // y = 1, 3, 2, 5: slope 1.1, RSS 2.3, SE sqrt(2.3 / 2 / 5) (R: lm(y ~ x)).
+        let (s, se) = ols_slope(&x, &[1.0, 3.0, 2.0, 5.0]);
+        assert!((s.unwrap() - 1.1).abs() < 1e-12);
+        assert!((se.unwrap() - (2.3f64 / 2.0 / 5.0).sqrt()).abs() < 1e-12);
+        assert_eq!(ols_slope(&[1.0, 1.0], &[2.0, 3.0]), (None, None));
+    }
+
+    #[test]
+    fn theil_sen_resists_an_outlier() {
+        let x = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let y = [10.0, 9.0, 8.0, 7.0, 100.0];
+        assert_eq!(theil_sen(&x, &y), Some(-1.0));
+        assert_eq!(theil_sen(&[1.0], &[1.0]), None);
+    }
+}

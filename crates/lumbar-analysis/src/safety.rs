@@ -1,0 +1,138 @@
+//! Safety (SPEC §1 and §3): exercises continued at pain ≥ the stop level
+//! (events), and exercises unsuitable for a patient because pain persisted
+//! more than the regimen's limit after finishing (flags, with the first date).
+//!
+//! A session row is "continued" when `stopped_for_pain` is false, or, when
+//! that is missing, when it was not marked incomplete.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use lumbar_model::Regimen;
+use serde::Serialize;
+
+use crate::cohort::Cohort;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SafetyEvent {
+    pub patient_id: String,
+    pub site: String,
+    pub performed_at: NaiveDateTime,
+    pub exercise: String,
+    pub pain_during: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnsuitableFlag {
+    pub patient_id: String,
+    pub site: String,
+    pub exercise: String,
+    pub first_date: NaiveDate,
+    /// Sessions of this exercise with pain persisting past the limit.
+    pub episodes: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SafetyCount {
+    /// `patient`, `site` or `cohort`.
+    pub level: String,
+    pub group: String,
+    pub site: String,
+    pub events: u32,
+    pub unsuitable_flags: u32,
+    pub patients_with_events: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Safety {
+    pub events: Vec<SafetyEvent>,
+    pub flags: Vec<UnsuitableFlag>,
+    pub counts: Vec<SafetyCount>,
+}
+
+pub fn safety(cohort: &Cohort, regimen: &Regimen) -> Safety {
+    let rules = regimen.safety;
+    let mut out = Safety::default();
+    let mut flags: BTreeMap<(usize, &str), (NaiveDate, u32)> = BTreeMap::new();
+    for s in &cohort.sessions {
+        let p = &cohort.patients[s.patient];
+        if let Some(d) = s.pain_during {
+            let continued = match s.stopped_for_pain {
+                Some(stopped) => !stopped,
+                None => s.completed != Some(false),
+            };
+            if rules.is_safety_event(d, !continued) {
+                out.events.push(SafetyEvent {
+                    patient_id: p.id.clone(),
+                    site: p.site.clone(),
+                    performed_at: s.performed_at,
+                    exercise: s.exercise.clone(),
+                    pain_during: d,
+                });
+            }
+        }
+        if s.pain_persist_min.is_some_and(|m| rules.is_unsuitable(m)) {
+            let e = flags
+                .entry((s.patient, s.exercise.as_str()))
+                .or_insert((s.performed_at.date(), 0));
+            e.0 = e.0.min(s.performed_at.date());
+            e.1 += 1;
+        }
+    }
+    for ((pi, ex), (first, n)) in &flags {
+        let p = &cohort.patients[*pi];
+        out.flags.push(UnsuitableFlag {
+            patient_id: p.id.clone(),
+            site: p.site.clone(),
+            exercise: ex.to_string(),
+            first_date: *first,
+            episodes: *n,
+        });
+    }
+    // Counts per patient (every patient, zeros included), site and cohort.
+    let mut per_patient = vec![(0u32, 0u32); cohort.patients.len()];
+    let index = cohort.index();
+    for e in &out.events {
+        per_patient[index[e.patient_id.as_str()]].0 += 1;
+    }
+    for f in &out.flags {
+        per_patient[index[f.patient_id.as_str()]].1 += 1;
+    }
+    let mut sites: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
+    let mut total = (0, 0, 0);
+    for (p, (ev, fl)) in cohort.patients.iter().zip(&per_patient) {
+        out.counts.push(SafetyCount {
+            level: "patient".into(),
+            group: p.id.clone(),
+            site: p.site.clone(),
+            events: *ev,
+            unsuitable_flags: *fl,
+            patients_with_events: (*ev > 0) as u32,
+        });
+        let s = sites.entry(p.site.as_str()).or_default();
+        for acc in [s, &mut total] {
+            acc.0 += ev;
+            acc.1 += fl;
+            acc.2 += (*ev > 0) as u32;
+        }
+    }
+    for (site, (ev, fl, pw)) in sites {
+        out.counts.push(SafetyCount {
+            level: "site".into(),
+            group: site.into(),
+            site: site.into(),
+            events: ev,
+            unsuitable_flags: fl,
+            patients_with_events: pw,
+        });
+    }
+    out.counts.push(SafetyCount {
+        level: "cohort".into(),
+        group: "all".into(),
+        site: "all".into(),
+        events: total.0,
+        unsuitable_flags: total.1,
+        patients_with_events: total.2,
+    });
+    out
+}
