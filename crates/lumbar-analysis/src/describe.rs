@@ -83,10 +83,10 @@ mod tests {
         let (s, se) = ols_slope(&x, &[5.0, 4.5, 4.0, 3.5]);
         assert!((s.unwrap() + 0.5).abs() < 1e-12);
         assert!(se.unwrap().abs() < 1e-12);
-        // y = 1, 3, 2, 5: slope 1.1, RSS 2.3, SE sqrt(2.3 / 2 / 5) (R: lm(y ~ x)).
+        // y = 1, 3, 2, 5: slope 1.1, RSS 2.7, SE sqrt(2.7 / 2 / 5) = 0.5196 (R: lm(y ~ x)).
         let (s, se) = ols_slope(&x, &[1.0, 3.0, 2.0, 5.0]);
         assert!((s.unwrap() - 1.1).abs() < 1e-12);
-        assert!((se.unwrap() - (2.3f64 / 2.0 / 5.0).sqrt()).abs() < 1e-12);
+        assert!((se.unwrap() - (2.7f64 / 2.0 / 5.0).sqrt()).abs() < 1e-12);
         assert_eq!(ols_slope(&[1.0, 1.0], &[2.0, 3.0]), (None, None));
     }
 
