@@ -215,11 +215,13 @@ impl Cohort {
             .collect()
     }
 
-    /// The last day a patient is followed: their latest outcome or session,
-    /// and at least the enrolment day.
-    pub fn last_followup(&self) -> Vec<NaiveDate> {
+    /// The last day a patient is followed: their latest outcome or session
+    /// of a move for which `prescribed` is true, and at least the enrolment
+    /// day. (Logging a move that is not prescribed does not extend the
+    /// prescription.)
+    pub fn last_followup(&self, prescribed: impl Fn(&str) -> bool) -> Vec<NaiveDate> {
         let mut last: Vec<NaiveDate> = self.patients.iter().map(|p| p.enrolled_on).collect();
-        for s in &self.sessions {
+        for s in self.sessions.iter().filter(|s| prescribed(&s.exercise)) {
             last[s.patient] = last[s.patient].max(s.performed_at.date());
         }
         for o in &self.outcomes {

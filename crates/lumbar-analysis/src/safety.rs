@@ -136,3 +136,90 @@ pub fn safety(cohort: &Cohort, regimen: &Regimen) -> Safety {
     });
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cohort::{Patient, Session};
+
+    fn s(
+        patient: usize,
+        day: u32,
+        during: f64,
+        stopped: Option<bool>,
+        completed: Option<bool>,
+        persist: f64,
+    ) -> Session {
+        Session {
+            patient,
+            performed_at: NaiveDate::from_ymd_opt(2025, 1, day)
+                .unwrap()
+                .and_hms_opt(8, 0, 0)
+                .unwrap(),
+            exercise: "bridge".into(),
+            side: None,
+            sets: Some(2.0),
+            reps: Some(10.0),
+            hold_s: Some(5.0),
+            pain_during: Some(during),
+            pain_after: None,
+            pain_persist_min: Some(persist),
+            stopped_for_pain: stopped,
+            completed,
+        }
+    }
+
+    #[test]
+    fn events_flags_and_counts() {
+        let p = |id: &str, site: &str| Patient {
+            id: id.into(),
+            site: site.into(),
+            enrolled_on: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        };
+        let cohort = Cohort {
+            patients: vec![p("P1", "north"), p("P2", "north"), p("P3", "south")],
+            sessions: vec![
+                s(0, 2, 7.0, Some(false), Some(true), 0.0), // event: continued at 7
+                s(0, 3, 8.0, Some(true), Some(false), 0.0), // stopped: not an event
+                s(0, 4, 6.5, Some(false), Some(true), 0.0), // discomfort below 7
+                s(1, 5, 9.0, None, Some(true), 25.0), // unknown stop, completed: event; persisted: flag
+                s(1, 9, 4.0, Some(false), Some(true), 21.0), // second episode, later
+                s(1, 6, 3.0, Some(false), Some(true), 20.0), // exactly 20 min: not over the limit
+                s(2, 7, 7.5, None, Some(false), 0.0), // unknown stop, not completed: no event
+            ],
+            outcomes: vec![],
+        };
+        let out = safety(&cohort, &Regimen::six_moves());
+        assert_eq!(out.events.len(), 2);
+        assert_eq!(out.flags.len(), 1);
+        assert_eq!(out.flags[0].patient_id, "P2");
+        assert_eq!(out.flags[0].episodes, 2);
+        assert_eq!(
+            out.flags[0].first_date,
+            NaiveDate::from_ymd_opt(2025, 1, 5).unwrap()
+        );
+        let count = |level: &str, group: &str| {
+            out.counts
+                .iter()
+                .find(|c| c.level == level && c.group == group)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(count("patient", "P1").events, 1);
+        assert_eq!(count("patient", "P3").events, 0);
+        let north = count("site", "north");
+        assert_eq!(
+            (
+                north.events,
+                north.unsuitable_flags,
+                north.patients_with_events
+            ),
+            (2, 1, 2)
+        );
+        let all = count("cohort", "all");
+        assert_eq!(
+            (all.events, all.unsuitable_flags, all.patients_with_events),
+            (2, 1, 2)
+        );
+    }
+}
