@@ -216,12 +216,16 @@ impl Cohort {
     }
 
     /// The last day a patient is followed: their latest outcome or session
-    /// of a move for which `prescribed` is true, and at least the enrolment
+    /// of a move for which `prescribed(patient, move)` is true, and at least the enrolment
     /// day. (Logging a move that is not prescribed does not extend the
     /// prescription.)
-    pub fn last_followup(&self, prescribed: impl Fn(&str) -> bool) -> Vec<NaiveDate> {
+    pub fn last_followup(&self, prescribed: impl Fn(usize, &str) -> bool) -> Vec<NaiveDate> {
         let mut last: Vec<NaiveDate> = self.patients.iter().map(|p| p.enrolled_on).collect();
-        for s in self.sessions.iter().filter(|s| prescribed(&s.exercise)) {
+        for s in self
+            .sessions
+            .iter()
+            .filter(|s| prescribed(s.patient, &s.exercise))
+        {
             last[s.patient] = last[s.patient].max(s.performed_at.date());
         }
         for o in &self.outcomes {

@@ -29,6 +29,29 @@ impl DoseRange {
         dose >= self.min && dose <= self.max
     }
 
+    /// Parses `10`, `3-5` or `3–5` (an en dash, as the regimen table writes it).
+    pub fn parse(text: &str) -> Result<DoseRange, String> {
+        let t = text.trim();
+        let num = |s: &str| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| format!("'{t}' is not a dose: write a number or a range like 3-5"))
+        };
+        let r = match t.split_once(['-', '–']) {
+            Some((a, b)) => DoseRange {
+                min: num(a)?,
+                max: num(b)?,
+            },
+            None => DoseRange::exactly(num(t)?),
+        };
+        if r.min > r.max {
+            return Err(format!("'{t}': the lower end is above the upper end"));
+        }
+        Ok(r)
+    }
+
     /// Performed dose as a share of the prescription, capped at 1: reaching
     /// the lower end of the range is a full dose.
     pub fn share_met(&self, dose: f64) -> f64 {
@@ -68,7 +91,8 @@ impl Frequency {
         }
     }
 
-    fn parse(text: &str) -> Result<Self, String> {
+    /// Parses `daily` or `N/week`.
+    pub fn parse(text: &str) -> Result<Self, String> {
         let t = text.trim().to_ascii_lowercase();
         if t == "daily" {
             return Ok(Frequency::Daily);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::{adherence, cohort::Cohort, safety, trends};
 use lumbar_ingest::{Store, output};
 use lumbar_model::Regimen;
@@ -22,6 +23,10 @@ pub struct AnalyzeArgs {
     /// Ingest the table files of this folder into STORE first (as `lumbar ingest --dir`).
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
+    /// Per-patient prescriptions overriding the regimen's defaults (CSV or
+    /// Parquet: patient_id, exercise, frequency, reps, sets, hold_s).
+    #[arg(long, value_name = "F")]
+    pub prescriptions: Option<PathBuf>,
     /// Session adherence at or above which a patient is adherent.
     #[arg(long, default_value_t = 0.70)]
     pub adherent: f64,
@@ -64,7 +69,11 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         odi_points: args.responder_odi_points,
         percent: args.responder_percent,
     };
-    let adh = adherence::adherence(&cohort, regimen, args.adherent);
+    let rx = match &args.prescriptions {
+        Some(f) => Prescriptions::load(regimen, f)?,
+        None => Prescriptions::from_regimen(regimen),
+    };
+    let adh = adherence::adherence_with(&cohort, &rx, args.adherent);
     let saf = safety::safety(&cohort, regimen);
     let tr = trends::trends(&cohort, &rule);
     let model = trends::pain_model(&cohort);
@@ -116,6 +125,10 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         })).collect::<Vec<_>>(),
         "parameters": {
             "regimen": regimen.key,
+            "prescriptions": match &args.prescriptions {
+                Some(f) => serde_json::json!({"file": f, "sha256": lumbar_ingest::sha256_file(f)?}),
+                None => serde_json::Value::Null,
+            },
             "adherent_threshold": args.adherent,
             "responder": rule,
         },
