@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod ingest_corrupted;
 mod lmm;
+mod risk;
 
 use std::path::{Path, PathBuf};
 

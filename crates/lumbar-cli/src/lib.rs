@@ -92,6 +92,11 @@ pub enum StatsModel {
                             lumbar stats lmm --data sleepstudy.csv --response Reaction --time Days --group Subject --json"
     )]
     Lmm(commands::stats::LmmArgs),
+    /// Modified Poisson regression: risk ratios with robust (sandwich) SEs, as statsmodels and R's sandwich.
+    #[command(
+        after_help = "Example:\n  lumbar stats poisson --data cohort.csv --outcome event --covariates walk_cat,age,sex \\\n    --categorical 'walk_cat:<78',sex --json"
+    )]
+    Poisson(commands::stats::PoissonArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -184,6 +189,9 @@ where
         Command::Stats {
             model: StatsModel::Lmm(args),
         } => commands::stats::lmm(args, out),
+        Command::Stats {
+            model: StatsModel::Poisson(args),
+        } => commands::stats::poisson(args, out),
         Command::Analyze(args) => {
             commands::analyze::analyze(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
         }

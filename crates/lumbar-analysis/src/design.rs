@@ -1,0 +1,171 @@
+//! Model matrices from a data file, as R's `model.matrix` builds them for
+//! the formulas lumbar fits: numeric columns as they are, categorical columns
+//! as treatment contrasts (one 0/1 column per level but the reference,
+//! named `COL[LEVEL]`), and complete cases only (R's default
+//! `na.action = na.omit`), with the number of dropped rows.
+
+use std::path::Path;
+
+use polars::prelude::DataFrame;
+
+use crate::data::{self, DataError};
+
+/// A categorical covariate and, optionally, its reference level (otherwise
+/// the first level in sorted order, as R orders a character column's levels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Categorical {
+    pub column: String,
+    pub reference: Option<String>,
+}
+
+impl Categorical {
+    /// Parses `x` or `x:REF`.
+    pub fn parse(spec: &str) -> Categorical {
+        match spec.split_once(':') {
+            Some((c, r)) => Categorical {
+                column: c.trim().into(),
+                reference: Some(r.trim().into()),
+            },
+            None => Categorical {
+                column: spec.trim().into(),
+                reference: None,
+            },
+        }
+    }
+}
+
+/// Columns of a design, complete cases only.
+#[derive(Debug, Clone, Default)]
+pub struct Design {
+    /// Column names: covariates, or `COL[LEVEL]` for a categorical level.
+    pub names: Vec<String>,
+    /// Values by column, one per kept row.
+    pub columns: Vec<Vec<f64>>,
+    /// Extra per-row numeric variables (outcome, time, …), kept rows only.
+    pub extra: Vec<Vec<f64>>,
+    /// Per-row labels (strata, clusters), kept rows only.
+    pub labels: Vec<Vec<String>>,
+    /// Rows dropped for a missing value in a column used.
+    pub dropped: usize,
+    pub rows: usize,
+}
+
+/// Orders levels as R would: numerically when all parse as numbers.
+fn sort_levels(levels: &mut [String]) {
+    if levels.iter().all(|l| l.parse::<f64>().is_ok()) {
+        levels.sort_by(|a, b| {
+            a.parse::<f64>()
+                .unwrap_or(0.0)
+                .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
+        });
+    } else {
+        levels.sort();
+    }
+}
+
+/// Builds a design from a frame. `covariates` lists every covariate in
+/// order; those also named in `categorical` are expanded into levels.
+/// `extra` are numeric per-row variables (outcome, times) and `labels` text
+/// ones (strata, clusters); all take part in the complete-case filter.
+pub fn build(
+    df: &DataFrame,
+    path: &Path,
+    covariates: &[String],
+    categorical: &[Categorical],
+    extra: &[&str],
+    labels: &[&str],
+) -> Result<Design, DataError> {
+    let n = df.height();
+    enum Col {
+        Num(Vec<Option<f64>>),
+        Cat(Vec<Option<String>>, Vec<String>, String),
+    }
+    let mut cols = Vec::with_capacity(covariates.len());
+    for c in covariates {
+        match categorical.iter().find(|k| &k.column == c) {
+            Some(k) => {
+                let v = data::labels(df, path, c)?;
+                let mut levels: Vec<String> = v.iter().flatten().cloned().collect();
+                levels.sort();
+                levels.dedup();
+                sort_levels(&mut levels);
+                let reference = match &k.reference {
+                    Some(r) if levels.contains(r) => r.clone(),
+                    Some(r) => {
+                        return Err(DataError::NotNumeric {
+                            path: path.into(),
+                            column: c.clone(),
+                            value: format!(
+                                "reference level '{r}' does not occur (levels: {})",
+                                levels.join(", ")
+                            ),
+                        });
+                    }
+                    None => levels.first().cloned().unwrap_or_default(),
+                };
+                cols.push(Col::Cat(v, levels, reference));
+            }
+            None => cols.push(Col::Num(data::numeric(df, path, c)?)),
+        }
+    }
+    let extras: Vec<Vec<Option<f64>>> = extra
+        .iter()
+        .map(|c| data::numeric(df, path, c))
+        .collect::<Result<_, _>>()?;
+    let labs: Vec<Vec<Option<String>>> = labels
+        .iter()
+        .map(|c| data::labels(df, path, c))
+        .collect::<Result<_, _>>()?;
+    let keep: Vec<usize> = (0..n)
+        .filter(|&i| {
+            cols.iter().all(|c| match c {
+                Col::Num(v) => v[i].is_some(),
+                Col::Cat(v, _, _) => v[i].is_some(),
+            }) && extras.iter().all(|v| v[i].is_some())
+                && labs.iter().all(|v| v[i].is_some())
+        })
+        .collect();
+    let mut d = Design {
+        dropped: n - keep.len(),
+        rows: keep.len(),
+        ..Default::default()
+    };
+    for (c, name) in cols.iter().zip(covariates) {
+        match c {
+            Col::Num(v) => {
+                d.names.push(name.clone());
+                d.columns
+                    .push(keep.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect());
+            }
+            Col::Cat(v, levels, reference) => {
+                for l in levels.iter().filter(|l| *l != reference) {
+                    d.names.push(format!("{name}[{l}]"));
+                    d.columns.push(
+                        keep.iter()
+                            .map(|&i| {
+                                if v[i].as_deref() == Some(l.as_str()) {
+                                    1.0
+                                } else {
+                                    0.0
+                                }
+                            })
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+    d.extra = extras
+        .iter()
+        .map(|v| keep.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect())
+        .collect();
+    d.labels = labs
+        .iter()
+        .map(|v| {
+            keep.iter()
+                .map(|&i| v[i].clone().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    Ok(d)
+}
