@@ -141,7 +141,7 @@ pub fn modified_poisson(
     if n == 0 {
         return Err(FitError::Empty);
     }
-    if let Some(bad) = y.iter().find(|v| !(**v >= 0.0)) {
+    if let Some(bad) = y.iter().find(|v| v.is_nan() || **v < 0.0) {
         return Err(FitError::Outcome(*bad));
     }
     let p = columns.len() + 1;
@@ -188,7 +188,7 @@ pub fn modified_poisson(
         let mut dev_next = deviance(&mu_next);
         // Step halving if the deviance went up (rare for the canonical link).
         let mut halvings = 0;
-        while !(dev_next <= dev * (1.0 + 1e-12)) && halvings < 30 {
+        while (dev_next.is_nan() || dev_next > dev * (1.0 + 1e-12)) && halvings < 30 {
             next = (&next + &beta) * 0.5;
             mu_next = (&x * &next).map(f64::exp);
             dev_next = deviance(&mu_next);
