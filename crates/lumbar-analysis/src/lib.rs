@@ -43,4 +43,5 @@ pub mod lmm;
 pub mod poisson;
 pub mod prescription;
 pub mod safety;
+pub mod survival;
 pub mod trends;

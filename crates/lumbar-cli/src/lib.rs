@@ -97,6 +97,11 @@ pub enum StatsModel {
         after_help = "Example:\n  lumbar stats poisson --data cohort.csv --outcome event --covariates walk_cat,age,sex \\\n    --categorical 'walk_cat:<78',sex --json"
     )]
     Poisson(commands::stats::PoissonArgs),
+    /// Kaplan–Meier curves with Greenwood CIs (log scale, as survfit) and the log-rank test.
+    #[command(
+        after_help = "Example:\n  lumbar stats km --data lung.csv --time time --event event --group sex"
+    )]
+    Km(commands::stats::KmArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -192,6 +197,9 @@ where
         Command::Stats {
             model: StatsModel::Poisson(args),
         } => commands::stats::poisson(args, out),
+        Command::Stats {
+            model: StatsModel::Km(args),
+        } => commands::stats::km(args, out),
         Command::Analyze(args) => {
             commands::analyze::analyze(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
         }

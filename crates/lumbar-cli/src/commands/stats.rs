@@ -259,3 +259,93 @@ pub fn print_terms(
     }
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct KmArgs {
+    /// Data file (CSV or Parquet).
+    #[arg(long, value_name = "F")]
+    pub data: PathBuf,
+    /// Follow-up time column.
+    #[arg(long, value_name = "COL")]
+    pub time: String,
+    /// Event column (0/1 or true/false).
+    #[arg(long, value_name = "COL")]
+    pub event: String,
+    /// Group column: one curve per group, and the log-rank test.
+    #[arg(long, value_name = "COL")]
+    pub group: Option<String>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
+    use lumbar_analysis::{design, survival};
+    let df = data::read_frame(&args.data)?;
+    let labels: Vec<&str> = args.group.iter().map(String::as_str).collect();
+    let d = design::build(
+        &df,
+        &args.data,
+        &[],
+        &[],
+        &[&args.time, &args.event],
+        &labels,
+    )?;
+    let event = event_flags(&d.extra[1], &args.event)?;
+    let (curves, test) =
+        survival::by_group(&d.extra[0], &event, d.labels.first().map(Vec::as_slice));
+    if args.json {
+        let doc = serde_json::json!({ "n": d.rows, "n_dropped": d.dropped, "curves": curves, "logrank": test });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(0);
+    }
+    for c in &curves {
+        writeln!(
+            out,
+            "{}: n {}, events {}, median {}",
+            c.group.as_deref().unwrap_or("all"),
+            c.n,
+            c.events,
+            c.median
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "not reached".into())
+        )?;
+        writeln!(
+            out,
+            "{:>10} {:>8} {:>7} {:>8} {:>8} {:>17}",
+            "time", "n.risk", "n.event", "surv", "std.err", "95% CI"
+        )?;
+        for s in c.steps.iter().filter(|s| s.n_event > 0.0) {
+            writeln!(
+                out,
+                "{:>10} {:>8} {:>7} {:>8.4} {:>8.4} {:>8.4}–{:<8.4}",
+                s.time, s.n_risk, s.n_event, s.surv, s.std_err, s.lower, s.upper
+            )?;
+        }
+        writeln!(out)?;
+    }
+    if let Some(t) = test {
+        writeln!(
+            out,
+            "log-rank: chisq {:.4} on {} df, p = {:.4e}",
+            t.chisq, t.df, t.p_value
+        )?;
+    }
+    Ok(0)
+}
+
+/// Event indicators from a numeric column: 0/1 (true/false were read as 1/0).
+pub fn event_flags(values: &[f64], column: &str) -> Result<Vec<bool>> {
+    values
+        .iter()
+        .map(|&v| {
+            if v == 1.0 {
+                Ok(true)
+            } else if v == 0.0 {
+                Ok(false)
+            } else {
+                anyhow::bail!("event column '{column}' must hold 0/1 or true/false; found {v}")
+            }
+        })
+        .collect()
+}
