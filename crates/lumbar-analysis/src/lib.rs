@@ -36,6 +36,7 @@
 
 pub mod adherence;
 pub mod cohort;
+pub mod cox;
 pub mod data;
 pub mod describe;
 pub mod design;

@@ -102,6 +102,12 @@ pub enum StatsModel {
         after_help = "Example:\n  lumbar stats km --data lung.csv --time time --event event --group sex"
     )]
     Km(commands::stats::KmArgs),
+    /// Cox proportional hazards: Efron or Breslow ties, strata, weights, delayed entry, robust and cluster SEs, as R's coxph.
+    #[command(
+        after_help = "Example (R: coxph(Surv(time, status) ~ age + sex + ph.ecog, lung)):\n  \
+                            lumbar stats cox --data lung.csv --time time --event event --covariates age,sex,ph.ecog --json"
+    )]
+    Cox(commands::stats::CoxArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -200,6 +206,9 @@ where
         Command::Stats {
             model: StatsModel::Km(args),
         } => commands::stats::km(args, out),
+        Command::Stats {
+            model: StatsModel::Cox(args),
+        } => commands::stats::cox(args, out),
         Command::Analyze(args) => {
             commands::analyze::analyze(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
         }

@@ -349,3 +349,152 @@ pub fn event_flags(values: &[f64], column: &str) -> Result<Vec<bool>> {
         })
         .collect()
 }
+
+#[derive(Args, Debug)]
+pub struct CoxArgs {
+    /// Data file (CSV or Parquet).
+    #[arg(long, value_name = "F")]
+    pub data: PathBuf,
+    /// Follow-up (stop) time column.
+    #[arg(long, value_name = "COL")]
+    pub time: String,
+    /// Event column (0/1 or true/false).
+    #[arg(long, value_name = "COL")]
+    pub event: String,
+    /// Entry time column, for left truncation (delayed entry): at risk on (entry, time].
+    #[arg(long, value_name = "COL")]
+    pub entry: Option<String>,
+    /// Covariates, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub covariates: Vec<String>,
+    /// Categorical covariates, each optionally with its reference level: x or x:REF.
+    #[arg(long, value_delimiter = ',', value_name = "X[:REF]")]
+    pub categorical: Vec<String>,
+    /// Stratum column: a separate baseline hazard per stratum.
+    #[arg(long, value_name = "COL")]
+    pub strata: Option<String>,
+    /// Case-weight column.
+    #[arg(long, value_name = "COL")]
+    pub weights: Option<String>,
+    #[arg(long, value_enum, default_value_t = TiesArg::Efron)]
+    pub ties: TiesArg,
+    /// Robust (sandwich) standard errors.
+    #[arg(long)]
+    pub robust: bool,
+    /// Cluster column: robust standard errors summed within clusters.
+    #[arg(long, value_name = "COL")]
+    pub cluster: Option<String>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum TiesArg {
+    Efron,
+    Breslow,
+}
+
+pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
+    use lumbar_analysis::cox::{self, CoxData, Ties};
+    use lumbar_analysis::design::{self, Categorical};
+    let df = data::read_frame(&args.data)?;
+    let cats: Vec<Categorical> = args
+        .categorical
+        .iter()
+        .map(|c| Categorical::parse(c))
+        .collect();
+    let mut covariates = args.covariates.clone();
+    for c in &cats {
+        if !covariates.contains(&c.column) {
+            covariates.push(c.column.clone());
+        }
+    }
+    let mut extra: Vec<&str> = vec![&args.time, &args.event];
+    extra.extend(args.entry.as_deref());
+    extra.extend(args.weights.as_deref());
+    let mut labels: Vec<&str> = Vec::new();
+    labels.extend(args.strata.as_deref());
+    labels.extend(args.cluster.as_deref());
+    let d = design::build(&df, &args.data, &covariates, &cats, &extra, &labels)?;
+    let mut next = 2;
+    let mut take = |present: bool| {
+        present.then(|| {
+            next += 1;
+            d.extra[next - 1].clone()
+        })
+    };
+    let entry = take(args.entry.is_some());
+    let weights = take(args.weights.is_some());
+    let strata = args.strata.as_ref().map(|_| d.labels[0].clone());
+    let cluster = args
+        .cluster
+        .as_ref()
+        .map(|_| d.labels[labels.len() - 1].clone());
+    let data = CoxData {
+        stop: d.extra[0].clone(),
+        entry,
+        event: event_flags(&d.extra[1], &args.event)?,
+        columns: d.columns.clone(),
+        names: d.names.clone(),
+        strata,
+        weights,
+        cluster,
+    };
+    let ties = match args.ties {
+        TiesArg::Efron => Ties::Efron,
+        TiesArg::Breslow => Ties::Breslow,
+    };
+    let fit = cox::fit(&data, ties, args.robust)?;
+    if args.json {
+        let doc = serde_json::json!({
+            "n": fit.n,
+            "n_dropped": d.dropped,
+            "events": fit.events,
+            "ties": fit.ties,
+            "loglik": fit.loglik[1],
+            "loglik_null": fit.loglik[0],
+            "concordance": fit.concordance,
+            "robust": fit.robust,
+            "terms": fit.terms,
+            "naive_std_error": fit.naive_std_error,
+            "tests": fit.tests,
+            "iterations": fit.iterations,
+            "converged": fit.converged,
+            "warnings": fit.warnings,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "Cox proportional hazards ({:?} ties{}): {} observations, {} events ({} dropped for missing values)\n",
+        fit.ties,
+        if fit.robust { ", robust SEs" } else { "" },
+        fit.n,
+        fit.events,
+        d.dropped
+    )?;
+    print_terms(&fit.terms, "HR", out)?;
+    writeln!(
+        out,
+        "\nlog-likelihood {:.4} (null {:.4}); concordance {:.4}",
+        fit.loglik[1], fit.loglik[0], fit.concordance
+    )?;
+    let t = &fit.tests;
+    writeln!(
+        out,
+        "likelihood ratio {:.3} on {} df (p {:.3e}); Wald {:.3} (p {:.3e}); score {:.3} (p {:.3e})",
+        t.likelihood_ratio.statistic,
+        t.likelihood_ratio.df,
+        t.likelihood_ratio.p_value,
+        t.wald.statistic,
+        t.wald.p_value,
+        t.score.statistic,
+        t.score.p_value
+    )?;
+    for w in &fit.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(0)
+}

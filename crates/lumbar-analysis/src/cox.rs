@@ -1,0 +1,818 @@
+//! Cox proportional hazards regression, as R's `survival::coxph` fits it.
+//!
+//! Partial likelihood over the event times `t` of each stratum, with the
+//! risk set `R(t) = {j : entry_j < t ≤ stop_j}` (left truncation through
+//! `entry`), case weights `w`, risk scores `r = exp(xβ)` and the sums
+//! `S0 = Σ_R w r`, `S1 = Σ_R w r x`, `S2 = Σ_R w r x xᵀ`; `D` are the `d`
+//! tied events at `t`, `w̄` their mean weight:
+//!
+//! - Breslow: `ℓ = Σ_t [Σ_D w x β − (Σ_D w) log S0]`;
+//! - Efron (R's default; Efron 1977): the `d` tied deaths leave the risk
+//!   set gradually, `ℓ = Σ_t [Σ_D w x β − w̄ Σ_{k<d} log(S0 − (k/d) S0_D)]`,
+//!   with score and information from the same partial denominators.
+//!
+//! Newton–Raphson from β = 0 with step halving whenever the log-likelihood
+//! falls, to a relative change below 1e-12. Covariates are centred first, as
+//! R does (this changes nothing but the rounding). Tests: likelihood ratio
+//! `2(ℓ(β̂) − ℓ(0))`, Wald `β̂ᵀ I(β̂) β̂`, score `U(0)ᵀ I(0)⁻¹ U(0)`.
+//!
+//! Robust variance (Lin & Wei 1989; R's `robust = TRUE` / `cluster`, and
+//! R's default when case weights are not whole numbers; Wald's test then
+//! uses it):
+//! `V = Dᵀ D` with `D` the dfbeta residuals `w_i U_i I⁻¹`, summed within
+//! clusters first. The score residual of observation i uses the Efron-
+//! weighted means `a_k = (S1 − (k/d) S1_D)/(S0 − (k/d) S0_D)`:
+//! `U_i = δ_i (x_i − (1/d) Σ_k a_k) − r_i Σ_t Σ_k c_ik (w̄/den_k)(x_i − a_k)`,
+//! where `c_ik = 1` for an observation at risk, `1 − k/d` for one of the
+//! deaths at t (Breslow: one term with k = 0).
+//!
+//! Concordance is Harrell's C as R's `concordance` computes it: over pairs
+//! in the same stratum where one dies while the other is still at risk
+//! (a censoring at the same time counts as still at risk), concordant when
+//! the death has the higher risk score, ties in the score counting one half.
+
+// Index loops mirror the sums in the formulas above.
+#![allow(clippy::needless_range_loop)]
+
+use std::collections::HashMap;
+
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use crate::poisson::{Coefficient, is_singular, worst_column};
+
+/// How tied event times are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ties {
+    Efron,
+    Breslow,
+}
+
+/// The data of a Cox fit, complete cases only.
+#[derive(Debug, Clone, Default)]
+pub struct CoxData {
+    pub stop: Vec<f64>,
+    /// Entry (left-truncation) times; `None`: everyone at risk from time −∞.
+    pub entry: Option<Vec<f64>>,
+    pub event: Vec<bool>,
+    /// Covariates by column.
+    pub columns: Vec<Vec<f64>>,
+    pub names: Vec<String>,
+    pub strata: Option<Vec<String>>,
+    pub weights: Option<Vec<f64>>,
+    /// Cluster labels for a robust variance summed within clusters.
+    pub cluster: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Test {
+    pub statistic: f64,
+    pub df: usize,
+    pub p_value: f64,
+}
+
+impl Test {
+    fn new(statistic: f64, df: usize) -> Test {
+        let p_value = ChiSquared::new(df as f64)
+            .map(|c| c.sf(statistic))
+            .unwrap_or(f64::NAN);
+        Test {
+            statistic,
+            df,
+            p_value,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tests {
+    pub likelihood_ratio: Test,
+    pub wald: Test,
+    pub score: Test,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CoxFit {
+    pub n: usize,
+    pub events: usize,
+    pub ties: Ties,
+    /// Log partial likelihood at β = 0 and at the estimate (R's `loglik`).
+    pub loglik: [f64; 2],
+    pub concordance: f64,
+    pub terms: Vec<Coefficient>,
+    /// Model-based SEs when a robust variance is reported in `terms`.
+    pub naive_std_error: Option<Vec<f64>>,
+    pub robust: bool,
+    pub tests: Tests,
+    pub iterations: usize,
+    pub converged: bool,
+    /// Covariates whose coefficient seems to run to infinity (monotone likelihood).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CoxError {
+    #[error("no complete observations to fit")]
+    Empty,
+    #[error("no events: a Cox model needs at least one")]
+    NoEvents,
+    #[error("covariate '{0}' is constant or collinear with the others; drop it")]
+    Collinear(String),
+    #[error("observation {0} has a stop time not after its entry time")]
+    Interval(usize),
+    #[error("weights must be positive; observation {0} has {1}")]
+    Weight(usize, f64),
+}
+
+/// One stratum's observations in order of decreasing stop time, with the
+/// event times and the observations in order of decreasing entry.
+struct Stratum {
+    by_stop: Vec<usize>,
+    by_entry: Vec<usize>,
+}
+
+struct Problem<'a> {
+    d: &'a CoxData,
+    x: Vec<Vec<f64>>, // centred, by observation
+    p: usize,
+    strata: Vec<Stratum>,
+    ties: Ties,
+}
+
+/// What one pass over the data gives.
+struct Pass {
+    loglik: f64,
+    score: DVector<f64>,
+    info: DMatrix<f64>,
+}
+
+impl<'a> Problem<'a> {
+    fn w(&self, i: usize) -> f64 {
+        self.d.weights.as_ref().map_or(1.0, |w| w[i])
+    }
+    fn entry(&self, i: usize) -> f64 {
+        self.d.entry.as_ref().map_or(f64::NEG_INFINITY, |e| e[i])
+    }
+
+    /// Calls `each` for every event time of every stratum with the risk-set
+    /// sums and the deaths there; observations are added as the sweep goes
+    /// back in time and removed once their entry is at or after the time.
+    fn sweep(&self, beta: &DVector<f64>, mut each: impl FnMut(&RiskSet, &[usize])) {
+        let p = self.p;
+        let r: Vec<f64> = self
+            .x
+            .iter()
+            .map(|xi| {
+                xi.iter()
+                    .zip(beta.iter())
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+                    .exp()
+            })
+            .collect();
+        for s in &self.strata {
+            let mut rs = RiskSet::new(p);
+            let (mut add, mut rem) = (0, 0);
+            let mut i = 0;
+            while i < s.by_stop.len() {
+                let t = self.d.stop[s.by_stop[i]];
+                // Everyone with this stop time enters the sums.
+                let mut deaths = Vec::new();
+                let mut j = i;
+                while j < s.by_stop.len() && self.d.stop[s.by_stop[j]] == t {
+                    let k = s.by_stop[j];
+                    if self.d.event[k] {
+                        deaths.push(k);
+                    }
+                    j += 1;
+                }
+                while add < j {
+                    let k = s.by_stop[add];
+                    rs.add(&self.x[k], self.w(k) * r[k], 1.0);
+                    add += 1;
+                }
+                // Anyone whose entry is at or after t is not at risk at t.
+                while rem < s.by_entry.len() && self.entry(s.by_entry[rem]) >= t {
+                    let k = s.by_entry[rem];
+                    if self.d.stop[k] >= t {
+                        // Only remove what was added.
+                        rs.add(&self.x[k], self.w(k) * r[k], -1.0);
+                    }
+                    rem += 1;
+                }
+                if !deaths.is_empty() {
+                    rs.deaths.clear();
+                    rs.death_sums(&self.x, &deaths, |k| self.w(k) * r[k]);
+                    each(&rs, &deaths);
+                }
+                i = j;
+            }
+        }
+    }
+
+    fn pass(&self, beta: &DVector<f64>) -> Pass {
+        let p = self.p;
+        let mut loglik = 0.0;
+        let mut score = DVector::zeros(p);
+        let mut info = DMatrix::zeros(p, p);
+        let ties = self.ties;
+        self.sweep(beta, |rs, deaths| {
+            let d = deaths.len() as f64;
+            let wsum: f64 = deaths.iter().map(|&k| self.w(k)).sum();
+            for &k in deaths {
+                let w = self.w(k);
+                let xb: f64 = self.x[k].iter().zip(beta.iter()).map(|(a, b)| a * b).sum();
+                loglik += w * xb;
+                for a in 0..p {
+                    score[a] += w * self.x[k][a];
+                }
+            }
+            let terms: Vec<(f64, f64)> = match ties {
+                Ties::Breslow => vec![(0.0, wsum)],
+                Ties::Efron => (0..deaths.len())
+                    .map(|k| (k as f64 / d, wsum / d))
+                    .collect(),
+            };
+            for (f, wt) in terms {
+                let den = rs.s0 - f * rs.d0;
+                loglik -= wt * den.ln();
+                for a in 0..p {
+                    let ma = (rs.s1[a] - f * rs.d1[a]) / den;
+                    score[a] -= wt * ma;
+                    for b in 0..p {
+                        let mb = (rs.s1[b] - f * rs.d1[b]) / den;
+                        info[(a, b)] +=
+                            wt * ((rs.s2[a * p + b] - f * rs.d2[a * p + b]) / den - ma * mb);
+                    }
+                }
+            }
+        });
+        Pass {
+            loglik,
+            score,
+            info,
+        }
+    }
+
+    /// Per-observation score residuals (unweighted), n × p.
+    fn score_residuals(&self, beta: &DVector<f64>) -> Vec<Vec<f64>> {
+        let p = self.p;
+        let n = self.d.stop.len();
+        let r: Vec<f64> = self
+            .x
+            .iter()
+            .map(|xi| {
+                xi.iter()
+                    .zip(beta.iter())
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+                    .exp()
+            })
+            .collect();
+        let mut resid = vec![vec![0.0; p]; n];
+        let ties = self.ties;
+        // Gather each event time's terms, then apply them to everyone at risk.
+        struct EventTerms {
+            t: f64,
+            stratum: usize,
+            deaths: Vec<usize>,
+            // (c for a death, w̄/den, a) per partial term
+            parts: Vec<(f64, f64, Vec<f64>)>,
+        }
+        let mut events: Vec<EventTerms> = Vec::new();
+        let mut stratum_of = vec![0usize; n];
+        for (si, s) in self.strata.iter().enumerate() {
+            for &k in &s.by_stop {
+                stratum_of[k] = si;
+            }
+        }
+        self.sweep(beta, |rs, deaths| {
+            let d = deaths.len() as f64;
+            let wsum: f64 = deaths.iter().map(|&k| self.w(k)).sum();
+            let parts: Vec<(f64, f64, Vec<f64>)> = match ties {
+                Ties::Breslow => {
+                    let den = rs.s0;
+                    vec![(1.0, wsum / den, rs.s1.iter().map(|v| v / den).collect())]
+                }
+                Ties::Efron => (0..deaths.len())
+                    .map(|k| {
+                        let f = k as f64 / d;
+                        let den = rs.s0 - f * rs.d0;
+                        let a: Vec<f64> = (0..p).map(|j| (rs.s1[j] - f * rs.d1[j]) / den).collect();
+                        (1.0 - f, wsum / d / den, a)
+                    })
+                    .collect(),
+            };
+            events.push(EventTerms {
+                t: self.d.stop[deaths[0]],
+                stratum: stratum_of[deaths[0]],
+                deaths: deaths.to_vec(),
+                parts,
+            });
+        });
+        // Deaths: x_i − mean of the partial means.
+        for e in &events {
+            let m = e.parts.len() as f64;
+            for &k in &e.deaths {
+                for j in 0..p {
+                    let abar: f64 = e.parts.iter().map(|pt| pt.2[j]).sum::<f64>() / m;
+                    resid[k][j] += self.x[k][j] - abar;
+                }
+            }
+        }
+        // Risk-set terms: cumulative sums over event times, per stratum.
+        let mut per_stratum: HashMap<usize, Vec<&EventTerms>> = HashMap::new();
+        for e in &events {
+            per_stratum.entry(e.stratum).or_default().push(e);
+        }
+        for (si, mut evs) in per_stratum {
+            evs.sort_by(|a, b| a.t.total_cmp(&b.t));
+            // H(τ) = Σ_k w̄/den_k, G(τ) = Σ_k w̄ a_k/den_k, cumulated over τ.
+            let m = evs.len();
+            let mut hc = vec![0.0; m + 1];
+            let mut gc = vec![vec![0.0; p]; m + 1];
+            for (idx, e) in evs.iter().enumerate() {
+                let h: f64 = e.parts.iter().map(|pt| pt.1).sum();
+                hc[idx + 1] = hc[idx] + h;
+                for j in 0..p {
+                    let g: f64 = e.parts.iter().map(|pt| pt.1 * pt.2[j]).sum();
+                    gc[idx + 1][j] = gc[idx][j] + g;
+                }
+            }
+            let times: Vec<f64> = evs.iter().map(|e| e.t).collect();
+            let death_at: HashMap<usize, usize> = evs
+                .iter()
+                .enumerate()
+                .flat_map(|(idx, e)| e.deaths.iter().map(move |&k| (k, idx)))
+                .collect();
+            for &i in &self.strata[si].by_stop {
+                // Event times τ with entry_i < τ ≤ stop_i.
+                let hi = times.partition_point(|&t| t <= self.d.stop[i]);
+                let lo = times.partition_point(|&t| t <= self.entry(i));
+                if hi <= lo {
+                    continue;
+                }
+                let mut h = hc[hi] - hc[lo];
+                let mut g: Vec<f64> = (0..p).map(|j| gc[hi][j] - gc[lo][j]).collect();
+                if let Some(&idx) = death_at.get(&i) {
+                    // At its own death time the observation counts with c = 1 − k/d.
+                    for pt in &evs[idx].parts {
+                        h -= pt.1 * (1.0 - pt.0);
+                        for j in 0..p {
+                            g[j] -= pt.1 * (1.0 - pt.0) * pt.2[j];
+                        }
+                    }
+                }
+                for j in 0..p {
+                    resid[i][j] -= r[i] * (self.x[i][j] * h - g[j]);
+                }
+            }
+        }
+        resid
+    }
+}
+
+/// Weighted sums over a risk set and over the deaths at one time.
+struct RiskSet {
+    p: usize,
+    s0: f64,
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+    d0: f64,
+    d1: Vec<f64>,
+    d2: Vec<f64>,
+    deaths: Vec<usize>,
+}
+
+impl RiskSet {
+    fn new(p: usize) -> RiskSet {
+        RiskSet {
+            p,
+            s0: 0.0,
+            s1: vec![0.0; p],
+            s2: vec![0.0; p * p],
+            d0: 0.0,
+            d1: vec![0.0; p],
+            d2: vec![0.0; p * p],
+            deaths: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, x: &[f64], wr: f64, sign: f64) {
+        let v = sign * wr;
+        self.s0 += v;
+        for a in 0..self.p {
+            self.s1[a] += v * x[a];
+            for b in 0..self.p {
+                self.s2[a * self.p + b] += v * x[a] * x[b];
+            }
+        }
+    }
+
+    fn death_sums(&mut self, x: &[Vec<f64>], deaths: &[usize], wr: impl Fn(usize) -> f64) {
+        self.d0 = 0.0;
+        self.d1.iter_mut().for_each(|v| *v = 0.0);
+        self.d2.iter_mut().for_each(|v| *v = 0.0);
+        for &k in deaths {
+            let v = wr(k);
+            self.d0 += v;
+            for a in 0..self.p {
+                self.d1[a] += v * x[k][a];
+                for b in 0..self.p {
+                    self.d2[a * self.p + b] += v * x[k][a] * x[k][b];
+                }
+            }
+        }
+    }
+}
+
+/// Harrell's concordance (see the module docs), weighted by `w_i w_j`, by a
+/// sweep back in time with a Fenwick tree over the ranks of the risk scores:
+/// O(n log n).
+fn concordance(prob: &Problem, lp: &[f64]) -> f64 {
+    let n = lp.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| lp[a].total_cmp(&lp[b]));
+    let mut rank = vec![0usize; n];
+    let mut distinct = 0;
+    for (pos, &i) in order.iter().enumerate() {
+        if pos > 0 && lp[i] != lp[order[pos - 1]] {
+            distinct += 1;
+        }
+        rank[i] = distinct;
+    }
+    let size = distinct + 1;
+    let (mut conc, mut disc, mut tied) = (0.0, 0.0, 0.0);
+    for s in &prob.strata {
+        let mut tree = vec![0.0; size + 1];
+        let add = |tree: &mut Vec<f64>, r: usize, v: f64| {
+            let mut i = r + 1;
+            while i <= size {
+                tree[i] += v;
+                i += i & i.wrapping_neg();
+            }
+        };
+        let prefix = |tree: &Vec<f64>, r: usize| -> f64 {
+            // Sum over ranks < r.
+            let mut i = r;
+            let mut acc = 0.0;
+            while i > 0 {
+                acc += tree[i];
+                i -= i & i.wrapping_neg();
+            }
+            acc
+        };
+        let mut rem_at = 0;
+        let mut total = 0.0;
+        let mut i = 0;
+        while i < s.by_stop.len() {
+            let t = prob.d.stop[s.by_stop[i]];
+            let mut j = i;
+            let mut deaths = Vec::new();
+            while j < s.by_stop.len() && prob.d.stop[s.by_stop[j]] == t {
+                let k = s.by_stop[j];
+                if prob.d.event[k] {
+                    deaths.push(k);
+                } else {
+                    // Censored at t: still at risk when the deaths at t happen.
+                    add(&mut tree, rank[k], prob.w(k));
+                    total += prob.w(k);
+                }
+                j += 1;
+            }
+            // Everyone who stopped later was added in earlier rounds (add_at);
+            // remove those who entered at or after t.
+            while rem_at < s.by_entry.len() && prob.entry(s.by_entry[rem_at]) >= t {
+                let k = s.by_entry[rem_at];
+                if prob.d.stop[k] > t || (prob.d.stop[k] == t && !prob.d.event[k]) {
+                    add(&mut tree, rank[k], -prob.w(k));
+                    total -= prob.w(k);
+                }
+                rem_at += 1;
+            }
+            for &k in &deaths {
+                let below = prefix(&tree, rank[k]);
+                let upto = prefix(&tree, rank[k] + 1);
+                let wk = prob.w(k);
+                conc += wk * below;
+                tied += wk * (upto - below);
+                disc += wk * (total - upto);
+            }
+            for &k in &deaths {
+                if prob.entry(k) < t {
+                    add(&mut tree, rank[k], prob.w(k));
+                    total += prob.w(k);
+                }
+            }
+            i = j;
+        }
+    }
+    (conc + tied / 2.0) / (conc + disc + tied)
+}
+
+/// Fits the model.
+pub fn fit(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError> {
+    let n = data.stop.len();
+    if n == 0 {
+        return Err(CoxError::Empty);
+    }
+    if !data.event.iter().any(|e| *e) {
+        return Err(CoxError::NoEvents);
+    }
+    if let Some(e) = &data.entry
+        && let Some(i) =
+            (0..n).find(|&i| data.stop[i].partial_cmp(&e[i]) != Some(std::cmp::Ordering::Greater))
+    {
+        return Err(CoxError::Interval(i + 1));
+    }
+    if let Some(w) = &data.weights
+        && let Some(i) = (0..n).find(|&i| w[i].is_nan() || w[i] <= 0.0)
+    {
+        return Err(CoxError::Weight(i + 1, w[i]));
+    }
+    let p = data.columns.len();
+    // Centre the covariates; a constant or collinear column is named.
+    let means: Vec<f64> = data
+        .columns
+        .iter()
+        .map(|c| c.iter().sum::<f64>() / n as f64)
+        .collect();
+    let x: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..p).map(|j| data.columns[j][i] - means[j]).collect())
+        .collect();
+    if p > 0 {
+        let xtx = DMatrix::from_fn(p, p, |a, b| x.iter().map(|xi| xi[a] * xi[b]).sum());
+        if let Some(j) =
+            (0..p).find(|&j| xtx[(j, j)] <= 1e-12 * (1.0 + means[j].abs()).powi(2) * n as f64)
+        {
+            return Err(CoxError::Collinear(data.names[j].clone()));
+        }
+        if is_singular(&xtx) {
+            let j = if p == 1 {
+                0
+            } else {
+                worst_column_no_intercept(&xtx)
+            };
+            return Err(CoxError::Collinear(data.names[j].clone()));
+        }
+    }
+    // Strata, each sorted by decreasing stop time (events before censorings
+    // does not matter for the sums) and by decreasing entry.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    match &data.strata {
+        Some(s) => {
+            let mut idx: HashMap<&str, usize> = HashMap::new();
+            for (i, label) in s.iter().enumerate() {
+                let g = *idx.entry(label.as_str()).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                groups[g].push(i);
+            }
+        }
+        None => groups.push((0..n).collect()),
+    }
+    let strata: Vec<Stratum> = groups
+        .into_iter()
+        .map(|mut g| {
+            g.sort_by(|&a, &b| data.stop[b].total_cmp(&data.stop[a]));
+            let mut by_entry = g.clone();
+            if let Some(e) = &data.entry {
+                by_entry.sort_by(|&a, &b| e[b].total_cmp(&e[a]));
+            } else {
+                by_entry.clear();
+            }
+            Stratum {
+                by_stop: g,
+                by_entry,
+            }
+        })
+        .collect();
+    let prob = Problem {
+        d: data,
+        x,
+        p,
+        strata,
+        ties,
+    };
+
+    let mut beta = DVector::zeros(p);
+    let null = prob.pass(&beta);
+    let mut cur = prob.pass(&beta);
+    let mut iterations = 0;
+    let mut converged = p == 0;
+    while iterations < 50 && p > 0 {
+        iterations += 1;
+        let Some(ch) = cur.info.clone().cholesky() else {
+            return Err(CoxError::Collinear(
+                data.names[worst_column_no_intercept(&cur.info)].clone(),
+            ));
+        };
+        let step = ch.solve(&cur.score);
+        let mut next = &beta + &step;
+        let mut np = prob.pass(&next);
+        let mut halvings = 0;
+        while (np.loglik.is_nan() || np.loglik < cur.loglik) && halvings < 40 {
+            next = (&next + &beta) * 0.5;
+            np = prob.pass(&next);
+            halvings += 1;
+        }
+        let change = (np.loglik - cur.loglik).abs() / (np.loglik.abs() + 1e-10);
+        beta = next;
+        cur = np;
+        if change < 1e-12 && halvings == 0 {
+            converged = true;
+            break;
+        }
+    }
+    let info_inv = if p > 0 {
+        cur.info.clone().try_inverse().ok_or_else(|| {
+            CoxError::Collinear(data.names[worst_column_no_intercept(&cur.info)].clone())
+        })?
+    } else {
+        DMatrix::zeros(0, 0)
+    };
+    let naive: Vec<f64> = (0..p).map(|j| info_inv[(j, j)].sqrt()).collect();
+    // As coxph: robust with a cluster, or with case weights that are not
+    // whole numbers (they are then sampling weights, not counts).
+    let fractional = data
+        .weights
+        .as_ref()
+        .is_some_and(|w| w.iter().any(|v| v.fract() != 0.0));
+    let use_robust = robust || data.cluster.is_some() || fractional;
+    let (se, var): (Vec<f64>, DMatrix<f64>) = if use_robust && p > 0 {
+        let resid = prob.score_residuals(&beta);
+        // dfbeta rows: w_i U_i I⁻¹, summed within clusters.
+        let mut rows: Vec<DVector<f64>> = Vec::new();
+        let mut cluster_row: HashMap<&str, usize> = HashMap::new();
+        for (i, u) in resid.iter().enumerate() {
+            let db = info_inv.transpose() * DVector::from_fn(p, |j, _| prob.w(i) * u[j]);
+            match &data.cluster {
+                Some(c) => {
+                    let next = rows.len();
+                    let at = *cluster_row.entry(c[i].as_str()).or_insert(next);
+                    if at == rows.len() {
+                        rows.push(db);
+                    } else {
+                        rows[at] += db;
+                    }
+                }
+                None => rows.push(db),
+            }
+        }
+        let mut v = DMatrix::<f64>::zeros(p, p);
+        for r in &rows {
+            v += r * r.transpose();
+        }
+        ((0..p).map(|j| v[(j, j)].sqrt()).collect(), v)
+    } else {
+        (naive.clone(), info_inv.clone())
+    };
+    let lp: Vec<f64> = prob
+        .x
+        .iter()
+        .map(|xi| xi.iter().zip(beta.iter()).map(|(a, b)| a * b).sum())
+        .collect();
+    let concordance = concordance(&prob, &lp);
+    // Wald's test with the variance reported (robust when robust, as R).
+    let wald = if p > 0 {
+        var.clone()
+            .cholesky()
+            .map(|c| beta.dot(&c.solve(&beta)))
+            .unwrap_or(f64::NAN)
+    } else {
+        0.0
+    };
+    let score = if p > 0 {
+        null.info
+            .clone()
+            .cholesky()
+            .map(|c| null.score.dot(&c.solve(&null.score)))
+            .unwrap_or(f64::NAN)
+    } else {
+        0.0
+    };
+    // A coefficient running to infinity (R's coxph.fit check): the log-
+    // likelihood has converged but a Newton step would still move the
+    // coefficient by more than sqrt(ε)(1 + |β|).
+    let step = &info_inv * &cur.score;
+    let warnings = (0..p)
+        .filter(|&j| step[j].abs() > 3.16e-5 * (1.0 + beta[j].abs()))
+        .map(|j| {
+            format!(
+                "the coefficient of '{}' may be infinite (monotone likelihood)",
+                data.names[j]
+            )
+        })
+        .collect();
+    Ok(CoxFit {
+        n,
+        events: data.event.iter().filter(|e| **e).count(),
+        ties,
+        loglik: [null.loglik, cur.loglik],
+        concordance,
+        terms: (0..p)
+            .map(|j| Coefficient::new(&data.names[j], beta[j], se[j]))
+            .collect(),
+        naive_std_error: use_robust.then_some(naive),
+        robust: use_robust,
+        tests: Tests {
+            likelihood_ratio: Test::new(2.0 * (cur.loglik - null.loglik), p),
+            wald: Test::new(wald, p),
+            score: Test::new(score, p),
+        },
+        iterations,
+        converged,
+        warnings,
+    })
+}
+
+/// [`worst_column`] for a cross-product without an intercept column.
+fn worst_column_no_intercept(xtx: &DMatrix<f64>) -> usize {
+    let p = xtx.nrows();
+    // Pad with a dummy intercept so the shared search (which never drops column 0) applies.
+    let padded = DMatrix::from_fn(p + 1, p + 1, |a, b| match (a, b) {
+        (0, 0) => 1.0,
+        (0, _) | (_, 0) => 0.0,
+        _ => xtx[(a - 1, b - 1)],
+    });
+    worst_column(&padded).saturating_sub(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One binary covariate, no ties: the score test is the log-rank test,
+    /// and with Breslow and Efron alike the estimate solves U(β) = 0.
+    #[test]
+    fn score_test_equals_log_rank_without_ties() {
+        let stop = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let event = vec![true, true, false, true, true, true, false, true];
+        let g = vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0];
+        let d = CoxData {
+            stop: stop.clone(),
+            event: event.clone(),
+            columns: vec![g.clone()],
+            names: vec!["g".into()],
+            ..Default::default()
+        };
+        let f = fit(&d, Ties::Efron, false).unwrap();
+        let gid: Vec<usize> = g.iter().map(|v| *v as usize).collect();
+        let lr = crate::survival::log_rank(&stop, &event, &gid, 2);
+        assert!(
+            (f.tests.score.statistic - lr.chisq).abs() < 1e-10,
+            "{} vs {}",
+            f.tests.score.statistic,
+            lr.chisq
+        );
+        assert!(f.converged);
+        let b = fit(&d, Ties::Breslow, false).unwrap();
+        assert!(
+            (b.terms[0].estimate - f.terms[0].estimate).abs() < 1e-12,
+            "no ties: Breslow = Efron"
+        );
+    }
+
+    #[test]
+    fn constant_and_collinear_covariates_are_named() {
+        let d = CoxData {
+            stop: vec![1.0, 2.0, 3.0, 4.0],
+            event: vec![true; 4],
+            columns: vec![vec![1.0, 2.0, 3.0, 5.0], vec![2.0; 4]],
+            names: vec!["age".into(), "site".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            fit(&d, Ties::Efron, false).unwrap_err(),
+            CoxError::Collinear("site".into())
+        );
+        let d = CoxData {
+            columns: vec![vec![1.0, 2.0, 3.0, 5.0], vec![2.0, 4.0, 6.0, 10.0]],
+            names: vec!["age".into(), "age2".into()],
+            ..d
+        };
+        assert_eq!(
+            fit(&d, Ties::Efron, false).unwrap_err(),
+            CoxError::Collinear("age2".into())
+        );
+    }
+
+    #[test]
+    fn a_separating_covariate_is_warned_about_not_nan() {
+        // Everyone with x = 1 dies before everyone with x = 0.
+        let d = CoxData {
+            stop: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            event: vec![true; 6],
+            columns: vec![vec![1.0, 1.0, 1.0, 0.0, 0.0, 0.0]],
+            names: vec!["x".into()],
+            ..Default::default()
+        };
+        let f = fit(&d, Ties::Efron, false).unwrap();
+        assert!(f.terms[0].estimate.is_finite());
+        assert_eq!(f.warnings.len(), 1);
+        assert!(f.warnings[0].contains("'x'"));
+    }
+}
