@@ -94,6 +94,21 @@ pub struct Tests {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct ZphTest {
+    pub term: String,
+    #[serde(flatten)]
+    pub test: Test,
+}
+
+/// The proportional-hazards test of R's `cox.zph` (transform "km").
+#[derive(Debug, Clone, Serialize)]
+pub struct Zph {
+    pub transform: &'static str,
+    pub terms: Vec<ZphTest>,
+    pub global: Test,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct CoxFit {
     pub n: usize,
     pub events: usize,
@@ -106,6 +121,7 @@ pub struct CoxFit {
     pub naive_std_error: Option<Vec<f64>>,
     pub robust: bool,
     pub tests: Tests,
+    pub zph: Option<Zph>,
     pub iterations: usize,
     pub converged: bool,
     /// Covariates whose coefficient seems to run to infinity (monotone likelihood).
@@ -212,21 +228,25 @@ impl<'a> Problem<'a> {
         }
     }
 
-    fn pass(&self, beta: &DVector<f64>) -> Pass {
+    /// Calls `each(t, ℓ_t, u_t, M_t)` with every event time's contribution
+    /// to the log-likelihood, the score and the information.
+    fn contributions(&self, beta: &DVector<f64>, mut each: impl FnMut(f64, f64, &[f64], &[f64])) {
         let p = self.p;
-        let mut loglik = 0.0;
-        let mut score = DVector::zeros(p);
-        let mut info = DMatrix::zeros(p, p);
         let ties = self.ties;
+        let mut u = vec![0.0; p];
+        let mut m = vec![0.0; p * p];
         self.sweep(beta, |rs, deaths| {
+            u.iter_mut().for_each(|v| *v = 0.0);
+            m.iter_mut().for_each(|v| *v = 0.0);
+            let mut l = 0.0;
             let d = deaths.len() as f64;
             let wsum: f64 = deaths.iter().map(|&k| self.w(k)).sum();
             for &k in deaths {
                 let w = self.w(k);
                 let xb: f64 = self.x[k].iter().zip(beta.iter()).map(|(a, b)| a * b).sum();
-                loglik += w * xb;
+                l += w * xb;
                 for a in 0..p {
-                    score[a] += w * self.x[k][a];
+                    u[a] += w * self.x[k][a];
                 }
             }
             let terms: Vec<(f64, f64)> = match ties {
@@ -237,15 +257,32 @@ impl<'a> Problem<'a> {
             };
             for (f, wt) in terms {
                 let den = rs.s0 - f * rs.d0;
-                loglik -= wt * den.ln();
+                l -= wt * den.ln();
                 for a in 0..p {
                     let ma = (rs.s1[a] - f * rs.d1[a]) / den;
-                    score[a] -= wt * ma;
+                    u[a] -= wt * ma;
                     for b in 0..p {
                         let mb = (rs.s1[b] - f * rs.d1[b]) / den;
-                        info[(a, b)] +=
+                        m[a * p + b] +=
                             wt * ((rs.s2[a * p + b] - f * rs.d2[a * p + b]) / den - ma * mb);
                     }
+                }
+            }
+            each(self.d.stop[deaths[0]], l, &u, &m);
+        });
+    }
+
+    fn pass(&self, beta: &DVector<f64>) -> Pass {
+        let p = self.p;
+        let mut loglik = 0.0;
+        let mut score = DVector::zeros(p);
+        let mut info = DMatrix::zeros(p, p);
+        self.contributions(beta, |_, l, u, m| {
+            loglik += l;
+            for a in 0..p {
+                score[a] += u[a];
+                for b in 0..p {
+                    info[(a, b)] += m[a * p + b];
                 }
             }
         });
@@ -253,6 +290,72 @@ impl<'a> Problem<'a> {
             loglik,
             score,
             info,
+        }
+    }
+
+    /// The test of proportional hazards of R's `cox.zph` (survival ≥ 3.0,
+    /// default transform "km"): a score test, at β̂, for adding
+    /// `x · g(t)` to the model, with `g(t) = 1 − KM(t−)` from the
+    /// Kaplan–Meier of all the data (unweighted, strata ignored), centred by
+    /// its mean over the events. With `u_t`, `M_t` the score and
+    /// information contributions of event time t, the augmented score is
+    /// `(0, Σ g u_t)` and the information `[[Σ M_t, Σ g M_t], [Σ g M_t, Σ g² M_t]]`;
+    /// each term is tested with the β block and its own columns, the global
+    /// test with all.
+    fn zph(&self, beta: &DVector<f64>, terms: &[(String, Vec<usize>)]) -> Zph {
+        let p = self.p;
+        let n = self.d.stop.len();
+        // Left-continuous KM of everyone.
+        let km = crate::survival::kaplan_meier(&self.d.stop, &self.d.event, None, None);
+        let g_of = |t: f64| -> f64 {
+            // S(t−): the survival just before t.
+            let idx = km.steps.partition_point(|s| s.time < t);
+            1.0 - if idx == 0 {
+                1.0
+            } else {
+                km.steps[idx - 1].surv
+            }
+        };
+        let events: Vec<usize> = (0..n).filter(|&i| self.d.event[i]).collect();
+        let gbar =
+            events.iter().map(|&i| g_of(self.d.stop[i])).sum::<f64>() / events.len().max(1) as f64;
+        let q = 2 * p;
+        let mut u = DVector::<f64>::zeros(q);
+        let mut info = DMatrix::<f64>::zeros(q, q);
+        self.contributions(beta, |t, _, ut, mt| {
+            let g = g_of(t) - gbar;
+            for a in 0..p {
+                u[p + a] += g * ut[a];
+                for b in 0..p {
+                    let v = mt[a * p + b];
+                    info[(a, b)] += v;
+                    info[(a, p + b)] += g * v;
+                    info[(p + a, b)] += g * v;
+                    info[(p + a, p + b)] += g * g * v;
+                }
+            }
+        });
+        let test = |cols: &[usize]| -> f64 {
+            let kk: Vec<usize> = (0..p).chain(cols.iter().map(|c| p + c)).collect();
+            let sub = DMatrix::from_fn(kk.len(), kk.len(), |a, b| info[(kk[a], kk[b])]);
+            let us = DVector::from_fn(kk.len(), |a, _| u[kk[a]]);
+            sub.clone()
+                .lu()
+                .solve(&us)
+                .map(|x| x.dot(&us))
+                .unwrap_or(f64::NAN)
+        };
+        let all: Vec<usize> = (0..p).collect();
+        Zph {
+            transform: "km",
+            terms: terms
+                .iter()
+                .map(|(name, cols)| ZphTest {
+                    term: name.clone(),
+                    test: Test::new(test(cols), cols.len()),
+                })
+                .collect(),
+            global: Test::new(test(&all), p),
         }
     }
 
@@ -718,6 +821,7 @@ pub fn fit(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError>
             .collect(),
         naive_std_error: use_robust.then_some(naive),
         robust: use_robust,
+        zph: (p > 0).then(|| prob.zph(&beta, &term_groups(&data.names))),
         tests: Tests {
             likelihood_ratio: Test::new(2.0 * (cur.loglik - null.loglik), p),
             wald: Test::new(wald, p),
@@ -727,6 +831,23 @@ pub fn fit(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError>
         converged,
         warnings,
     })
+}
+
+/// Columns grouped into terms as R's `assign` does: the levels `x[a]`,
+/// `x[b]` of a categorical covariate are one term `x`.
+fn term_groups(names: &[String]) -> Vec<(String, Vec<usize>)> {
+    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    for (j, n) in names.iter().enumerate() {
+        let base = match n.find('[') {
+            Some(i) if n.ends_with(']') => &n[..i],
+            _ => n.as_str(),
+        };
+        match out.last_mut() {
+            Some((b, cols)) if b == base => cols.push(j),
+            _ => out.push((base.to_string(), vec![j])),
+        }
+    }
+    out
 }
 
 /// [`worst_column`] for a cross-product without an intercept column.

@@ -459,6 +459,7 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             "terms": fit.terms,
             "naive_std_error": fit.naive_std_error,
             "tests": fit.tests,
+            "zph": fit.zph,
             "iterations": fit.iterations,
             "converged": fit.converged,
             "warnings": fit.warnings,
@@ -493,6 +494,21 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
         t.score.statistic,
         t.score.p_value
     )?;
+    if let Some(z) = &fit.zph {
+        writeln!(out, "\nProportional hazards (cox.zph, transform km):")?;
+        for t in &z.terms {
+            writeln!(
+                out,
+                "  {:<20} chisq {:>8.4} df {} p {:.4}",
+                t.term, t.test.statistic, t.test.df, t.test.p_value
+            )?;
+        }
+        writeln!(
+            out,
+            "  {:<20} chisq {:>8.4} df {} p {:.4}",
+            "GLOBAL", z.global.statistic, z.global.df, z.global.p_value
+        )?;
+    }
     for w in &fit.warnings {
         writeln!(out, "warning: {w}")?;
     }
