@@ -43,6 +43,7 @@ pub mod design;
 pub mod lmm;
 pub mod poisson;
 pub mod prescription;
+pub mod risk;
 pub mod safety;
 pub mod survival;
 pub mod trends;

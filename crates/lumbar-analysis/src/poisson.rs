@@ -76,6 +76,9 @@ pub struct PoissonFit {
     pub deviance: f64,
     pub iterations: usize,
     pub converged: bool,
+    /// The robust covariance of all coefficients, intercept first.
+    #[serde(skip)]
+    pub covariance: DMatrix<f64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -237,6 +240,7 @@ pub fn modified_poisson(
         deviance: dev,
         iterations,
         converged,
+        covariance: cov,
     })
 }
 

@@ -77,6 +77,12 @@ pub enum Command {
                             lumbar analyze out/store --from datasets/demo --out out/analysis   # ingest, then analyse"
     )]
     Analyze(commands::analyze::AnalyzeArgs),
+    /// Walking and the risk of chronic low-back pain: incidence, crude and adjusted RRs, spline, Cox.
+    #[command(
+        after_help = "Examples:\n  lumbar risk --store out/store --covariates age,sex,bmi --categorical sex --time time_years\n  \
+                            lumbar risk --data cohort.csv --exposure walking_min --outcome event --quantiles 4 --json"
+    )]
+    Risk(commands::risk::RiskArgs),
     /// Statistical models on any CSV or Parquet file.
     Stats {
         #[command(subcommand)]
@@ -209,6 +215,7 @@ where
         Command::Stats {
             model: StatsModel::Cox(args),
         } => commands::stats::cox(args, out),
+        Command::Risk(args) => commands::risk::risk(args, out),
         Command::Analyze(args) => {
             commands::analyze::analyze(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
         }

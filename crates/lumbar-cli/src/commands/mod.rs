@@ -1,6 +1,7 @@
 //! One function per subcommand: argument structs and the calls into the libraries.
 
 pub mod analyze;
+pub mod risk;
 pub mod stats;
 
 use std::io::Write;

@@ -1,0 +1,230 @@
+//! `lumbar risk`: walking and the risk of chronic low-back pain.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use lumbar_analysis::data;
+use lumbar_analysis::design::Categorical;
+use lumbar_analysis::risk::{self, Cuts, ExposureRules, RiskSpec};
+use lumbar_ingest::{Store, output};
+use lumbar_model::atomic::write_atomic;
+
+use super::stats::print_terms;
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["store", "data"])))]
+pub struct RiskArgs {
+    /// A store with followup and walking tables: the exposure is derived
+    /// (mean walking minutes over valid days) as column `walking_min`, with
+    /// `followup_years` and `time_years` (to event or end).
+    #[arg(long, value_name = "STORE")]
+    pub store: Option<PathBuf>,
+    /// A data file (CSV or Parquet) with one row per participant.
+    #[arg(long, value_name = "F")]
+    pub data: Option<PathBuf>,
+    /// Exposure column.
+    #[arg(long, value_name = "COL", default_value = "walking_min")]
+    pub exposure: String,
+    /// Left-closed cut points of the exposure categories.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "A,B,C",
+        default_value = "78,101,125",
+        conflicts_with = "quantiles"
+    )]
+    pub cuts: Vec<f64>,
+    /// K groups by quantiles instead of cut points.
+    #[arg(long, value_name = "K")]
+    pub quantiles: Option<usize>,
+    /// Reference category label (default: the lowest).
+    #[arg(long, value_name = "LABEL")]
+    pub reference: Option<String>,
+    /// Binary outcome column (0/1 or true/false).
+    #[arg(long, value_name = "COL", default_value = "event")]
+    pub outcome: String,
+    /// Time-to-event column: adds a Cox model (and person-years).
+    #[arg(long, value_name = "COL")]
+    pub time: Option<String>,
+    /// Person-years column for incidence rates (default: --time).
+    #[arg(long, value_name = "COL")]
+    pub person_years: Option<String>,
+    /// Adjustment covariates, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub covariates: Vec<String>,
+    /// Categorical covariates, each optionally with its reference: x or x:REF.
+    #[arg(long, value_delimiter = ',', value_name = "X[:REF]")]
+    pub categorical: Vec<String>,
+    /// Knots of the restricted cubic spline (3–5).
+    #[arg(long, default_value_t = 4)]
+    pub knots: usize,
+    /// Exposure value the spline's RR curve is relative to.
+    #[arg(long, value_name = "V")]
+    pub reference_value: Option<f64>,
+    /// Minimum wear minutes for a valid day (with --store).
+    #[arg(long, default_value_t = 600.0)]
+    pub min_wear: f64,
+    /// Minimum valid days per participant (with --store).
+    #[arg(long, default_value_t = 1)]
+    pub min_valid_days: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the tables (Parquet and CSV), risk.json and manifest.json here.
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
+    let started = std::time::Instant::now();
+    let rules = ExposureRules {
+        min_wear_min: args.min_wear,
+        min_valid_days: args.min_valid_days,
+    };
+    let (df, path, excluded) = match (&args.store, &args.data) {
+        (Some(s), _) => {
+            let (df, excluded) = risk::store_frame(&Store::open(s)?, &rules)?;
+            (df, s.clone(), Some(excluded))
+        }
+        (None, Some(f)) => (data::read_frame(f)?, f.clone(), None),
+        (None, None) => anyhow::bail!("give --store or --data"),
+    };
+    let spec = RiskSpec {
+        exposure: args.exposure.clone(),
+        cuts: match args.quantiles {
+            Some(k) => Cuts::Quantiles(k),
+            None => Cuts::Points(args.cuts.clone()),
+        },
+        reference: args.reference.clone(),
+        outcome: args.outcome.clone(),
+        time: args.time.clone(),
+        person_years: args
+            .person_years
+            .clone()
+            .or_else(|| args.store.as_ref().map(|_| "followup_years".to_string())),
+        covariates: args.covariates.clone(),
+        categorical: args
+            .categorical
+            .iter()
+            .map(|c| Categorical::parse(c))
+            .collect(),
+        knots: args.knots,
+        reference_value: args.reference_value,
+    };
+    let report = risk::analyze(&df, &path, &spec)?;
+    let mut doc = serde_json::to_value(&report)?;
+    if let Some(o) = doc.as_object_mut()
+        && let Some(e) = o.get_mut("exposure").and_then(|e| e.as_object_mut())
+    {
+        e.insert("excluded_too_few_valid_days".into(), excluded.into());
+        e.insert("rules".into(), serde_json::to_value(rules)?);
+    }
+    if let Some(dir) = &args.out {
+        let ctx = |n: &str| format!("cannot write {n} into {}", dir.display());
+        output::write_rows(&report.incidence, dir, "incidence")
+            .with_context(|| ctx("incidence"))?;
+        output::write_rows(&report.crude.terms, dir, "rr_crude")
+            .with_context(|| ctx("rr_crude"))?;
+        output::write_rows(&report.poisson.terms, dir, "rr_adjusted")
+            .with_context(|| ctx("rr_adjusted"))?;
+        if let Some(s) = &report.spline {
+            output::write_rows(&s.curve, dir, "rr_spline").with_context(|| ctx("rr_spline"))?;
+        }
+        if let Some(c) = &report.cox {
+            output::write_rows(&c.terms, dir, "hr_cox").with_context(|| ctx("hr_cox"))?;
+        }
+        write_atomic(
+            &dir.join("risk.json"),
+            serde_json::to_string_pretty(&doc)?.as_bytes(),
+        )?;
+        let manifest = serde_json::json!({
+            "command": "risk",
+            "lumbar_version": env!("CARGO_PKG_VERSION"),
+            "input": path,
+            "input_sha256": if args.data.is_some() { Some(lumbar_ingest::sha256_file(&path)?) } else { None },
+            "store_inputs": match &args.store {
+                Some(s) => serde_json::to_value(Store::open(s)?.manifest()?.parts)?,
+                None => serde_json::Value::Null,
+            },
+            "parameters": {
+                "exposure": args.exposure, "cuts": args.cuts, "quantiles": args.quantiles, "reference": args.reference,
+                "outcome": args.outcome, "time": args.time, "covariates": args.covariates, "categorical": args.categorical,
+                "knots": args.knots, "rules": rules,
+            },
+            "wall_seconds": started.elapsed().as_secs_f64(),
+        });
+        write_atomic(
+            &dir.join("manifest.json"),
+            serde_json::to_string_pretty(&manifest)?.as_bytes(),
+        )?;
+    }
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(0);
+    }
+    let e = &report.exposure;
+    writeln!(
+        out,
+        "Exposure {}: {} participants ({} dropped for missing values{}), reference {}",
+        e.column,
+        e.n,
+        e.dropped,
+        excluded
+            .map(|x| format!(", {x} with too few valid days"))
+            .unwrap_or_default(),
+        e.reference
+    )?;
+    writeln!(
+        out,
+        "\n{:<10} {:>6} {:>7} {:>7} {:>10} {:>22}",
+        "category", "n", "events", "risk", "PY", "rate /1000 PY (95% CI)"
+    )?;
+    for i in &report.incidence {
+        writeln!(
+            out,
+            "{:<10} {:>6} {:>7} {:>7.3} {:>10} {:>22}",
+            i.category,
+            i.n,
+            i.events,
+            i.risk,
+            i.person_years
+                .map(|p| format!("{p:.0}"))
+                .unwrap_or("—".into()),
+            match (i.rate_per_1000py, i.rate_low, i.rate_high) {
+                (Some(r), Some(l), Some(h)) => format!("{r:.1} ({l:.1}–{h:.1})"),
+                _ => "—".into(),
+            }
+        )?;
+    }
+    writeln!(out, "\nCrude risk ratios (modified Poisson, robust SEs):")?;
+    print_terms(&report.crude.terms[1..], "RR", out)?;
+    writeln!(out, "\nAdjusted risk ratios:")?;
+    print_terms(&report.poisson.terms[1..], "RR", out)?;
+    writeln!(out, "\nContinuous exposure (adjusted):")?;
+    print_terms(&report.continuous.terms[1..2], "RR", out)?;
+    if let Some(s) = &report.spline {
+        writeln!(
+            out,
+            "\nSpline ({} knots at {}): non-linearity chisq {:.3} on {} df, p {:.3}",
+            s.knots.len(),
+            s.knots
+                .iter()
+                .map(|k| format!("{k:.1}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.nonlinearity_chisq,
+            s.nonlinearity_df,
+            s.nonlinearity_p
+        )?;
+    }
+    if let Some(c) = &report.cox {
+        writeln!(out, "\nCox model (Efron), hazard ratios:")?;
+        print_terms(&c.terms, "HR", out)?;
+    }
+    if let Some(dir) = &args.out {
+        writeln!(out, "\nresults: {}", dir.display())?;
+    }
+    Ok(0)
+}
