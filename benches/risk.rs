@@ -6,6 +6,7 @@
 //! - Cox with Efron ties: lumbar in-process, R's `coxph` (`Rscript`) and
 //!   lifelines' `CoxPHFitter`;
 //! - modified Poisson with HC0 SEs: lumbar and statsmodels' `GLM`;
+//!
 //! on the same file, when R and Python have those packages (this script
 //! installs nothing; it says what it skipped). Times exclude reading the
 //! file. Prints the time ratios and the largest relative difference in the
