@@ -168,6 +168,20 @@ impl<'a> Problem<'a> {
     fn w(&self, i: usize) -> f64 {
         self.d.weights.as_ref().map_or(1.0, |w| w[i])
     }
+    /// `exp(x_i β)` of every observation (centred covariates).
+    fn risk_scores(&self, beta: &DVector<f64>) -> Vec<f64> {
+        self.x
+            .iter()
+            .map(|xi| {
+                xi.iter()
+                    .zip(beta.iter())
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+                    .exp()
+            })
+            .collect()
+    }
+
     fn entry(&self, i: usize) -> f64 {
         self.d.entry.as_ref().map_or(f64::NEG_INFINITY, |e| e[i])
     }
@@ -177,17 +191,7 @@ impl<'a> Problem<'a> {
     /// back in time and removed once their entry is at or after the time.
     fn sweep(&self, beta: &DVector<f64>, mut each: impl FnMut(&RiskSet, &[usize])) {
         let p = self.p;
-        let r: Vec<f64> = self
-            .x
-            .iter()
-            .map(|xi| {
-                xi.iter()
-                    .zip(beta.iter())
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-                    .exp()
-            })
-            .collect();
+        let r = self.risk_scores(beta);
         for s in &self.strata {
             let mut rs = RiskSet::new(p);
             let (mut add, mut rem) = (0, 0);
@@ -379,17 +383,7 @@ impl<'a> Problem<'a> {
     fn score_residuals(&self, beta: &DVector<f64>) -> Vec<Vec<f64>> {
         let p = self.p;
         let n = self.d.stop.len();
-        let r: Vec<f64> = self
-            .x
-            .iter()
-            .map(|xi| {
-                xi.iter()
-                    .zip(beta.iter())
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-                    .exp()
-            })
-            .collect();
+        let r = self.risk_scores(beta);
         let mut resid = vec![vec![0.0; p]; n];
         let ties = self.ties;
         // Gather each event time's terms, then apply them to everyone at risk.

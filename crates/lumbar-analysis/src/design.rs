@@ -34,6 +34,22 @@ impl Categorical {
     }
 }
 
+/// Parses `x` / `x:REF` specs and returns them with the covariate list,
+/// where a categorical column not already listed is added at the end.
+pub fn covariates_with(
+    covariates: &[String],
+    categorical: &[String],
+) -> (Vec<String>, Vec<Categorical>) {
+    let cats: Vec<Categorical> = categorical.iter().map(|c| Categorical::parse(c)).collect();
+    let mut all = covariates.to_vec();
+    for c in &cats {
+        if !all.contains(&c.column) {
+            all.push(c.column.clone());
+        }
+    }
+    (all, cats)
+}
+
 /// Columns of a design, complete cases only.
 #[derive(Debug, Clone, Default)]
 pub struct Design {

@@ -546,11 +546,12 @@ pub fn analyze(
     extra.extend(spec.time.as_deref());
     extra.extend(spec.person_years.as_deref());
     let mut covariates = spec.covariates.clone();
-    for c in &spec.categorical {
-        if !covariates.contains(&c.column) {
-            covariates.push(c.column.clone());
-        }
-    }
+    covariates.extend(
+        spec.categorical
+            .iter()
+            .filter(|c| !spec.covariates.contains(&c.column))
+            .map(|c| c.column.clone()),
+    );
     let d = crate::design::build(df, path, &covariates, &spec.categorical, &extra, &[])?;
     if d.rows == 0 {
         return Err(RiskError::Spec(

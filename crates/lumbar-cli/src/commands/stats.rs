@@ -179,21 +179,10 @@ pub enum RobustArg {
 }
 
 pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
-    use lumbar_analysis::design::{self, Categorical};
+    use lumbar_analysis::design;
     use lumbar_analysis::poisson::{Robust, modified_poisson};
     let df = data::read_frame(&args.data)?;
-    let cats: Vec<Categorical> = args
-        .categorical
-        .iter()
-        .map(|c| Categorical::parse(c))
-        .collect();
-    // A categorical column not listed among the covariates is added to them.
-    let mut covariates = args.covariates.clone();
-    for c in &cats {
-        if !covariates.contains(&c.column) {
-            covariates.push(c.column.clone());
-        }
-    }
+    let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
     let d = design::build(
         &df,
         &args.data,
@@ -397,19 +386,9 @@ pub enum TiesArg {
 
 pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::cox::{self, CoxData, Ties};
-    use lumbar_analysis::design::{self, Categorical};
+    use lumbar_analysis::design;
     let df = data::read_frame(&args.data)?;
-    let cats: Vec<Categorical> = args
-        .categorical
-        .iter()
-        .map(|c| Categorical::parse(c))
-        .collect();
-    let mut covariates = args.covariates.clone();
-    for c in &cats {
-        if !covariates.contains(&c.column) {
-            covariates.push(c.column.clone());
-        }
-    }
+    let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
     let mut extra: Vec<&str> = vec![&args.time, &args.event];
     extra.extend(args.entry.as_deref());
     extra.extend(args.weights.as_deref());
