@@ -627,6 +627,37 @@ fn concordance(prob: &Problem, lp: &[f64]) -> f64 {
 
 /// Fits the model.
 pub fn fit(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError> {
+    // The sweeps walk each stratum from the latest stop time back: with the
+    // rows stored in that order, they read memory front to back. Nothing
+    // returned depends on the row order.
+    let n = data.stop.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        let sa = data.strata.as_ref().map(|s| s[a].as_str());
+        let sb = data.strata.as_ref().map(|s| s[b].as_str());
+        sa.cmp(&sb).then(data.stop[b].total_cmp(&data.stop[a]))
+    });
+    let pick = |v: &[f64]| order.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    let pick_s = |v: &[String]| order.iter().map(|&i| v[i].clone()).collect::<Vec<String>>();
+    let sorted = CoxData {
+        stop: pick(&data.stop),
+        entry: data.entry.as_deref().map(pick),
+        event: order.iter().map(|&i| data.event[i]).collect(),
+        columns: data.columns.iter().map(|c| pick(c)).collect(),
+        names: data.names.clone(),
+        strata: data.strata.as_deref().map(pick_s),
+        weights: data.weights.as_deref().map(pick),
+        cluster: data.cluster.as_deref().map(pick_s),
+    };
+    fit_sorted(&sorted, ties, robust).map_err(|e| match e {
+        // Report positions in the caller's order.
+        CoxError::Interval(i) => CoxError::Interval(order[i - 1] + 1),
+        CoxError::Weight(i, w) => CoxError::Weight(order[i - 1] + 1, w),
+        other => other,
+    })
+}
+
+fn fit_sorted(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError> {
     let n = data.stop.len();
     if n == 0 {
         return Err(CoxError::Empty);
