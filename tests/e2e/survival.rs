@@ -266,3 +266,43 @@ fn cox_robust_and_cluster_ses_match_coxph() {
         "lung cluster(inst)",
     );
 }
+
+#[test]
+fn cox_accepts_true_false_events_and_names_categorical_levels() {
+    let r = fixture("cox.json");
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/survival/rossi.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    for l in lines {
+        let mut f: Vec<&str> = l.split(',').collect();
+        f[1] = if f[1] == "1" { "true" } else { "false" };
+        out.push_str(&f.join(","));
+        out.push('\n');
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("rossi_tf.csv");
+    std::fs::write(&p, out).unwrap();
+    let ours = cox(&[
+        "--data",
+        p.to_str().unwrap(),
+        "--time",
+        "week",
+        "--event",
+        "arrest",
+        "--covariates",
+        "fin,age,race,wexp,mar,paro,prio",
+        "--categorical",
+        "fin",
+    ]);
+    // fin is 0/1, so fin[1] is the same column as fin: the same fit as R's.
+    let terms = ours["terms"].as_array().unwrap();
+    assert_eq!(terms[0]["term"], "fin[1]");
+    close(
+        terms[0]["estimate"].as_f64().unwrap(),
+        r["rossi_efron"]["estimate"][0].as_f64().unwrap(),
+        1e-6,
+        "fin[1]",
+    );
+    assert_eq!(ours["events"], 114);
+}
