@@ -516,10 +516,12 @@ impl RiskSet {
     fn add(&mut self, x: &[f64], wr: f64, sign: f64) {
         let v = sign * wr;
         self.s0 += v;
+        // Upper triangle only; `symmetrize` fills the rest when it is read.
         for a in 0..self.p {
             self.s1[a] += v * x[a];
-            for b in 0..self.p {
-                self.s2[a * self.p + b] += v * x[a] * x[b];
+            let va = v * x[a];
+            for b in a..self.p {
+                self.s2[a * self.p + b] += va * x[b];
             }
         }
     }
@@ -533,9 +535,22 @@ impl RiskSet {
             self.d0 += v;
             for a in 0..self.p {
                 self.d1[a] += v * x[k][a];
-                for b in 0..self.p {
-                    self.d2[a * self.p + b] += v * x[k][a] * x[k][b];
+                let va = v * x[k][a];
+                for b in a..self.p {
+                    self.d2[a * self.p + b] += va * x[k][b];
                 }
+            }
+        }
+        self.symmetrize();
+    }
+
+    /// Copies the upper triangles of S2 and D2 to their lower ones.
+    fn symmetrize(&mut self) {
+        let p = self.p;
+        for a in 0..p {
+            for b in 0..a {
+                self.s2[a * p + b] = self.s2[b * p + a];
+                self.d2[a * p + b] = self.d2[b * p + a];
             }
         }
     }
@@ -687,7 +702,16 @@ fn fit_sorted(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxErr
         .map(|i| (0..p).map(|j| data.columns[j][i] - means[j]).collect())
         .collect();
     if p > 0 {
-        let xtx = DMatrix::from_fn(p, p, |a, b| x.iter().map(|xi| xi[a] * xi[b]).sum());
+        // One pass over the rows (not p² passes).
+        let mut xtx = DMatrix::<f64>::zeros(p, p);
+        for xi in &x {
+            for a in 0..p {
+                for b in a..p {
+                    xtx[(a, b)] += xi[a] * xi[b];
+                }
+            }
+        }
+        xtx.fill_lower_triangle_with_upper_triangle();
         if let Some(j) =
             (0..p).find(|&j| xtx[(j, j)] <= 1e-12 * (1.0 + means[j].abs()).powi(2) * n as f64)
         {
