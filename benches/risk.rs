@@ -115,6 +115,25 @@ fn parse(text: &str, key: &str) -> Option<Vec<f64>> {
         })
 }
 
+/// Prints one competitor's time, lumbar's speed-up and the largest relative
+/// difference in the coefficients, from its `seconds=` and `beta=` lines.
+fn report(label: &str, out: Option<String>, ours_secs: f64, ours_beta: &[f64]) {
+    match out {
+        Some(out) => {
+            let secs = parse(&out, "seconds")
+                .and_then(|v| v.first().copied())
+                .unwrap_or(f64::NAN);
+            let b = parse(&out, "beta").unwrap_or_default();
+            println!(
+                "{label}: {secs:.2} s; speed-up {:.1}×; max relative difference in β {:.1e}",
+                secs / ours_secs,
+                max_rel(ours_beta, &b)
+            );
+        }
+        None => println!("{label}: no result (not installed, failed or out of time)"),
+    }
+}
+
 fn max_rel(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
@@ -179,22 +198,12 @@ fn main() {
 t <- system.time(m <- coxph(Surv(time, event) ~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8, d))[["elapsed"]];
 cat("seconds=", t, "\n", sep = ""); cat("beta=", format(coef(m), digits = 12), "\n")"#
     );
-    match run(1800, "Rscript", &["-e", &r]) {
-        Some(out) => {
-            let secs = parse(&out, "seconds")
-                .and_then(|v| v.first().copied())
-                .unwrap_or(f64::NAN);
-            let b = parse(&out, "beta").unwrap_or_default();
-            println!(
-                "R coxph: {secs:.2} s; speed-up {:.1}×; max relative difference in β {:.1e}",
-                secs / ours_cox,
-                max_rel(&cox_beta, &b)
-            );
-        }
-        None => println!(
-            "R coxph: no result (Rscript with survival not installed, failed or out of time)"
-        ),
-    }
+    report(
+        "R coxph",
+        run(1800, "Rscript", &["-e", &r]),
+        ours_cox,
+        &cox_beta,
+    );
     let py = format!(
         r#"import time, pandas as pd
 from lifelines import CoxPHFitter
@@ -204,20 +213,12 @@ m = CoxPHFitter().fit(d.drop(columns=["y"]), "time", "event")
 print(f"seconds={{time.time() - t}}")
 print("beta=" + " ".join(repr(float(m.params_[f"x{{j}}"])) for j in range(1, 9)))"#
     );
-    match run(1800, "python3", &["-c", &py]) {
-        Some(out) => {
-            let secs = parse(&out, "seconds")
-                .and_then(|v| v.first().copied())
-                .unwrap_or(f64::NAN);
-            let b = parse(&out, "beta").unwrap_or_default();
-            println!(
-                "lifelines CoxPHFitter: {secs:.2} s; speed-up {:.1}×; max relative difference in β {:.1e}",
-                secs / ours_cox,
-                max_rel(&cox_beta, &b)
-            );
-        }
-        None => println!("lifelines: no result (not installed, failed or out of time)"),
-    }
+    report(
+        "lifelines CoxPHFitter",
+        run(1800, "python3", &["-c", &py]),
+        ours_cox,
+        &cox_beta,
+    );
     let py = format!(
         r#"import time, pandas as pd, statsmodels.api as sm
 d = pd.read_csv("{csv_s}")
@@ -227,18 +228,10 @@ m = sm.GLM(d["y"], X, family=sm.families.Poisson()).fit(cov_type="HC0", tol=1e-1
 print(f"seconds={{time.time() - t}}")
 print("beta=" + " ".join(repr(float(v)) for v in m.params))"#
     );
-    match run(1800, "python3", &["-c", &py]) {
-        Some(out) => {
-            let secs = parse(&out, "seconds")
-                .and_then(|v| v.first().copied())
-                .unwrap_or(f64::NAN);
-            let b = parse(&out, "beta").unwrap_or_default();
-            println!(
-                "statsmodels GLM Poisson HC0: {secs:.2} s; speed-up {:.1}×; max relative difference in β {:.1e}",
-                secs / ours_pois,
-                max_rel(&pois_beta, &b)
-            );
-        }
-        None => println!("statsmodels: no result (not installed, failed or out of time)"),
-    }
+    report(
+        "statsmodels GLM Poisson HC0",
+        run(1800, "python3", &["-c", &py]),
+        ours_pois,
+        &pois_beta,
+    );
 }

@@ -249,17 +249,24 @@ pub fn print_terms(
     Ok(())
 }
 
+/// The columns every survival command reads.
 #[derive(Args, Debug)]
-pub struct KmArgs {
+pub struct SurvivalColumns {
     /// Data file (CSV or Parquet).
     #[arg(long, value_name = "F")]
     pub data: PathBuf,
-    /// Follow-up time column.
+    /// Follow-up (stop) time column.
     #[arg(long, value_name = "COL")]
     pub time: String,
     /// Event column (0/1 or true/false).
     #[arg(long, value_name = "COL")]
     pub event: String,
+}
+
+#[derive(Args, Debug)]
+pub struct KmArgs {
+    #[command(flatten)]
+    pub surv: SurvivalColumns,
     /// Group column: one curve per group, and the log-rank test.
     #[arg(long, value_name = "COL")]
     pub group: Option<String>,
@@ -270,17 +277,17 @@ pub struct KmArgs {
 
 pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::{design, survival};
-    let df = data::read_frame(&args.data)?;
+    let df = data::read_frame(&args.surv.data)?;
     let labels: Vec<&str> = args.group.iter().map(String::as_str).collect();
     let d = design::build(
         &df,
-        &args.data,
+        &args.surv.data,
         &[],
         &[],
-        &[&args.time, &args.event],
+        &[&args.surv.time, &args.surv.event],
         &labels,
     )?;
-    let event = event_flags(&d.extra[1], &args.event)?;
+    let event = event_flags(&d.extra[1], &args.surv.event)?;
     let (curves, test) =
         survival::by_group(&d.extra[0], &event, d.labels.first().map(Vec::as_slice));
     if args.json {
@@ -341,15 +348,8 @@ pub fn event_flags(values: &[f64], column: &str) -> Result<Vec<bool>> {
 
 #[derive(Args, Debug)]
 pub struct CoxArgs {
-    /// Data file (CSV or Parquet).
-    #[arg(long, value_name = "F")]
-    pub data: PathBuf,
-    /// Follow-up (stop) time column.
-    #[arg(long, value_name = "COL")]
-    pub time: String,
-    /// Event column (0/1 or true/false).
-    #[arg(long, value_name = "COL")]
-    pub event: String,
+    #[command(flatten)]
+    pub surv: SurvivalColumns,
     /// Entry time column, for left truncation (delayed entry): at risk on (entry, time].
     #[arg(long, value_name = "COL")]
     pub entry: Option<String>,
@@ -387,15 +387,15 @@ pub enum TiesArg {
 pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::cox::{self, CoxData, Ties};
     use lumbar_analysis::design;
-    let df = data::read_frame(&args.data)?;
+    let df = data::read_frame(&args.surv.data)?;
     let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
-    let mut extra: Vec<&str> = vec![&args.time, &args.event];
+    let mut extra: Vec<&str> = vec![&args.surv.time, &args.surv.event];
     extra.extend(args.entry.as_deref());
     extra.extend(args.weights.as_deref());
     let mut labels: Vec<&str> = Vec::new();
     labels.extend(args.strata.as_deref());
     labels.extend(args.cluster.as_deref());
-    let d = design::build(&df, &args.data, &covariates, &cats, &extra, &labels)?;
+    let d = design::build(&df, &args.surv.data, &covariates, &cats, &extra, &labels)?;
     let mut next = 2;
     let mut take = |present: bool| {
         present.then(|| {
@@ -413,7 +413,7 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     let data = CoxData {
         stop: d.extra[0].clone(),
         entry,
-        event: event_flags(&d.extra[1], &args.event)?,
+        event: event_flags(&d.extra[1], &args.surv.event)?,
         columns: d.columns.clone(),
         names: d.names.clone(),
         strata,
