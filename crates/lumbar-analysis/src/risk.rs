@@ -310,20 +310,6 @@ pub fn spline(
     })
 }
 
-/// Group labels for categorical analysis, with the reference first.
-pub fn label_column(category: &[usize], labels: &[String]) -> Vec<String> {
-    category.iter().map(|&c| labels[c].clone()).collect()
-}
-
-/// Count participants per label (for reports).
-pub fn counts(labels: &[String]) -> HashMap<&str, usize> {
-    let mut m = HashMap::new();
-    for l in labels {
-        *m.entry(l.as_str()).or_default() += 1;
-    }
-    m
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

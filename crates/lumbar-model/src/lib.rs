@@ -8,7 +8,8 @@
 //!   rules a row must satisfy;
 //! - typed rows ([`rows`]) for code that produces tables (the generator).
 //!
-//! It must not do I/O beyond reading a regimen file, and must not depend on
+//! It must not do I/O beyond reading a regimen file and the shared atomic
+//! file writer ([`atomic`]), and must not depend on
 //! polars or any other lumbar crate: every other crate depends on it, never
 //! the other way round.
 //!
