@@ -6,6 +6,7 @@ mod determinism;
 mod ingest_corrupted;
 mod lmm;
 mod risk;
+mod simulate;
 mod survival;
 
 use std::path::{Path, PathBuf};

@@ -83,6 +83,21 @@ pub enum Command {
                             lumbar risk --data cohort.csv --exposure walking_min --outcome event --quantiles 4 --json"
     )]
     Risk(commands::risk::RiskArgs),
+    /// Simulate a scenario: a synthetic cohort following a regimen and its progression rules.
+    #[command(
+        after_help = "Examples:\n  lumbar simulate datasets/scenarios/pain-contingent.toml --out out/sim/pain\n  \
+                            lumbar simulate datasets/scenarios/graded-activity.toml --patients 100000 --shard 2/4 --out out/sim/graded-2\n  \
+                            lumbar simulate datasets/scenarios/no-exercise.toml --weeks 26 --trajectories --out out/sim/control --json"
+    )]
+    Simulate(commands::simulate::SimulateArgs),
+    /// Merge the result folders of the shards of one simulation (byte-identical to the unsharded run).
+    #[command(
+        after_help = "Example:\n  lumbar merge out/sim/graded-1 out/sim/graded-2 out/sim/graded-3 out/sim/graded-4 --out out/sim/graded"
+    )]
+    Merge(commands::simulate::MergeArgs),
+    /// Differences between two simulated scenarios (B − A), with intervals.
+    #[command(after_help = "Example:\n  lumbar compare out/sim/graded out/sim/pain --json")]
+    Compare(commands::simulate::CompareArgs),
     /// Statistical models on any CSV or Parquet file.
     Stats {
         #[command(subcommand)]
@@ -216,6 +231,9 @@ where
             model: StatsModel::Cox(args),
         } => commands::stats::cox(args, out),
         Command::Risk(args) => commands::risk::risk(args, out),
+        Command::Simulate(args) => commands::simulate::simulate_cmd(args, &ui, out),
+        Command::Merge(args) => commands::simulate::merge(args, out),
+        Command::Compare(args) => commands::simulate::compare_cmd(args, out),
         Command::Analyze(args) => {
             commands::analyze::analyze(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
         }

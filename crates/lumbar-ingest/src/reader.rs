@@ -82,10 +82,10 @@ pub fn detect(path: &Path) -> Result<Format, IngestError> {
     }
     let mut text = open_text(path)?;
     let head = text.fill_buf().map_err(|e| IngestError::io(path, e))?;
-    if let Some(first) = head.iter().find(|b| !b.is_ascii_whitespace()) {
-        if *first == b'{' {
-            return Ok(Format::Ndjson);
-        }
+    if let Some(first) = head.iter().find(|b| !b.is_ascii_whitespace())
+        && *first == b'{'
+    {
+        return Ok(Format::Ndjson);
     }
     let name = path.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".ndjson") || name.ends_with(".jsonl") || name.ends_with(".json") {

@@ -1,14 +1,23 @@
 //! Individual-level simulation of patients following a regimen.
 //!
-//! Today this crate holds the synthetic cohort generator ([`cohort`], behind
-//! `lumbar generate`) and the patient dynamics it shares with the scenario
-//! simulator ([`dynamics`]): the natural course of persistent back pain
-//! (Costa 2012) and the benefit of adherent exercise (Hayden 2021).
+//! * [`scenario`]: scenario files (TOML): programme, progression rules,
+//!   population priors, dynamics, horizon, replications and PSA draws;
+//! * [`rules`]: progression rules as data and their O(1) evaluation;
+//! * [`progression`]: one patient's programme changing under the rules;
+//! * [`prior`]: named distributions;
+//! * [`engine`]: the day-by-day patient model (documented there with its
+//!   sources) and the parallel, shardable run;
+//! * [`tally`] and [`summary`]: integer accumulators that add up exactly
+//!   across threads and shards, and the weekly summaries and comparisons
+//!   made from them;
+//! * [`cohort`]: the synthetic cohort generator behind `lumbar generate`;
+//! * [`dynamics`]: the natural course and exercise benefit both share.
 //!
 //! It must not read or write Parquet, parse user tables or print: it takes a
-//! [`lumbar_model::Regimen`] and parameters, and produces rows. Randomness
-//! comes only from per-patient ChaCha8 streams derived from the master seed
-//! and the patient's index, never from thread identity, so output does not
+//! [`lumbar_model::Regimen`] (inside a [`scenario::Scenario`]) and produces
+//! rows, tallies and trajectory blocks for the CLI to write. Randomness comes
+//! only from per-patient ChaCha8 streams derived from the master seed and
+//! the patient's index, never from thread identity, so output does not
 //! depend on the number of threads.
 //!
 //! ```
@@ -20,6 +29,38 @@
 //! assert_eq!(a.sessions, b.sessions); // same seed and index, same patient
 //! assert_eq!(a.outcomes.iter().filter(|o| o.measure == "nrs_pain").count(), 3);
 //! ```
+//!
+//! A scenario run in two shards adds up to the whole run, bit for bit:
+//!
+//! ```
+//! use lumbar_sim::engine::{simulate, RunOptions, Shard};
+//! use lumbar_sim::scenario::Scenario;
+//! let s = Scenario::parse(
+//!     r#"
+//!     name = "doc"
+//!     weeks = 2
+//!     patients = 3000
+//!     seed = 7
+//!     [programme]
+//!     exercises = "all"
+//!     "#,
+//!     "doc.toml",
+//!     None,
+//! )
+//! .unwrap();
+//! let whole = simulate(&s, RunOptions { shard: Shard::WHOLE }, None, &|_| {}).unwrap();
+//! let mut parts = simulate(&s, RunOptions { shard: Shard::parse("1/2").unwrap() }, None, &|_| {}).unwrap();
+//! let second = simulate(&s, RunOptions { shard: Shard::parse("2/2").unwrap() }, None, &|_| {}).unwrap();
+//! parts.tallies[0].add(&second.tallies[0]);
+//! assert_eq!(parts.tallies, whole.tallies);
+//! ```
 
 pub mod cohort;
 pub mod dynamics;
+pub mod engine;
+pub mod prior;
+pub mod progression;
+pub mod rules;
+pub mod scenario;
+pub mod summary;
+pub mod tally;

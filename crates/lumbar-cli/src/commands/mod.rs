@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod risk;
+pub mod simulate;
 pub mod stats;
 
 use std::io::Write;

@@ -1,0 +1,738 @@
+//! The day-by-day patient model and the parallel, reproducible run.
+//!
+//! # One patient, one day
+//!
+//! At baseline a patient draws, from the scenario's priors ([`Population`]):
+//! baseline pain b, natural-course plateau P (Beta, mean 0.506), adherence propensity q, response r, flare rate, daily
+//! dropout hazard, capacity c₀ (ladder rungs manageable without extra pain),
+//! stenosis, and a personal median of walking minutes. Each day d:
+//!
+//! 1. **Flares** start with the flare rate and last 3–7 days, adding 1.5.
+//! 2. **Underlying pain** (NRS 0–10), with A the cumulative adherent days:
+//!    `pain = max(0, b·N(d/7) − E·r·(1 − e^(−A/K))) + flare`, where
+//!    `N(t) = P + (1 − P)·e^(−t/τ)` is the natural course fitted to the
+//!    persistent-pain cohorts of Costa et al. 2012 (CMAJ 184:E613; 51 → 33
+//!    at 6 weeks → 26 at 26 weeks on 0–100: mean P = 0.506, τ = 4.8 weeks;
+//!    P varies between patients, SD 0.15, so not everyone recovers alike), and
+//!    E is set so that 84 fully adherent days give `exercise_benefit` = 1.5
+//!    NRS points for r = 1, the 15/100 extra improvement at 3 months of
+//!    Hayden et al. 2021 (Cochrane review of exercise therapy for chronic low
+//!    back pain; 95% CI 12–18), with K = 42 days.
+//! 3. **Walking minutes**: the personal median × LogNormal(0, 0.35) noise ×
+//!    (1 − 0.04 per NRS point of pain above 5).
+//! 4. **Dropout**: with the daily hazard the patient leaves the programme
+//!    for good (sessions stop; scheduled sessions still count, intention to
+//!    treat; pain is still followed).
+//! 5. **Exercising today** with probability
+//!    `q·exp(−slope·max(0, m − onset))`, m the mean pain during the last 3
+//!    sessions: adherence falls with pain during exercise (slope 0.2,
+//!    onset 5, as the cohort generator).
+//! 6. **Each scheduled item** (daily, or N/week on N days spread over the
+//!    week) is done with probability 0.95 and at full dose with 0.95. Pain is
+//!    reported on the NRS in halves: before = pain + N(0, 0.7); during =
+//!    pain + 0.3 + 1.0·overload + stenosis + N(0, 1.2), where overload =
+//!    max(0, rung − capacity) and capacity = c₀ + A/42 grows with adherent
+//!    exercise, and stenosis adds 1.5 on stenosis-sensitive ladders (walking)
+//!    until substituted; after = before − 0.3 + 0.5·overload + N(0, 0.7).
+//! 7. **Safety rules** (always on): at pain during ≥ 7 the patient stops
+//!    (with probability 0.93; continuing is a safety event); pain persisting
+//!    over 20 min (probability 0.03·(1 + overload) after an item done at pain
+//!    ≥ 5) flags the item unsuitable for this patient, and a flagged item is
+//!    never advanced.
+//! 8. An item **completes** when done at full dose and not stopped; A grows
+//!    by the share of today's scheduled items completed.
+//! 9. **Rules** ([`crate::rules`]) are checked at the end of the day.
+//!
+//! All constants above are [`Dynamics`] defaults that a scenario can set.
+//!
+//! # Reproducibility
+//!
+//! Each patient has two ChaCha8 streams: a population stream keyed by
+//! (seed, run, patient) for the baseline draws and the natural history
+//! (flares, walking noise), shared by all scenarios run with the same seed
+//! (common random numbers, so `lumbar compare` contrasts the same patients
+//! with the same flares), and a course stream keyed by (seed, scenario name,
+//! run, patient) for everything the programme touches. PSA draws come from a stream keyed by
+//! (seed, draw). Nothing depends on thread identity; tallies are integers
+//! ([`crate::tally`]), so any split of the patients gives the same sums.
+
+use std::ops::Range;
+
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use statrs::distribution::Normal;
+
+use crate::dynamics::to_nrs;
+use crate::prior::{Prior, Sampler};
+use crate::progression::Programme;
+use crate::rules::SessionOutcome;
+use crate::scenario::{Dynamics, Population, Scenario, set_parameter};
+use crate::tally::Tally;
+
+/// Patients are simulated, and trajectories written, in blocks of this many;
+/// shards split the cohort on block boundaries.
+pub const BLOCK: u64 = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("PSA draw {draw}: parameter `{path}` drew {value}: {problem}")]
+    Psa {
+        draw: u32,
+        path: String,
+        value: f64,
+        problem: String,
+    },
+    #[error("writing trajectories: {0}")]
+    Trajectories(String),
+    #[error("shard {0}: {1}")]
+    Shard(String, String),
+}
+
+/// One slice of the cohort: shard `index` (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+
+    /// Parses `i/n` (1 ≤ i ≤ n).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("\"{text}\" is not i/n, e.g. 2/8"))?;
+        let i: u32 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{text}\": shard index is not a number"))?;
+        let n: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{text}\": shard count is not a number"))?;
+        if n == 0 || i == 0 || i > n {
+            return Err(format!("\"{text}\": need 1 ≤ i ≤ n"));
+        }
+        Ok(Shard { index: i, count: n })
+    }
+
+    /// The patients of this shard: a contiguous run of whole blocks.
+    pub fn patients(&self, total: u64) -> Range<u64> {
+        let blocks = total.div_ceil(BLOCK);
+        let at = |k: u64| ((k * blocks / self.count as u64) * BLOCK).min(total);
+        at(self.index as u64 - 1)..at(self.index as u64)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The parameters of one run (a PSA draw × a replication).
+#[derive(Debug, Clone)]
+pub struct RunParams {
+    pub run: u32,
+    pub draw: u32,
+    pub replication: u32,
+    pub population: Population,
+    pub dynamics: Dynamics,
+    /// The PSA values drawn, in the scenario's order.
+    pub drawn: Vec<(String, f64)>,
+}
+
+/// The runs of a scenario with their parameters (PSA draws applied).
+pub fn plan_runs(s: &Scenario) -> Result<Vec<RunParams>, SimError> {
+    let draws = s.psa.as_ref().map_or(1, |p| p.draws);
+    let mut runs = Vec::with_capacity(s.runs() as usize);
+    for draw in 0..draws {
+        let mut population = s.population.clone();
+        let mut dynamics = s.dynamics.clone();
+        let mut drawn = Vec::new();
+        if let Some(psa) = &s.psa {
+            let mut rng = stream(s.seed, 0, draw as u64, PURPOSE_PSA, 0);
+            for p in &psa.parameters {
+                let value = p
+                    .prior
+                    .sampler()
+                    .map(|smp| smp.draw(&mut rng, p.prior.min, p.prior.max))
+                    .map_err(|problem| SimError::Psa {
+                        draw,
+                        path: p.path.clone(),
+                        value: f64::NAN,
+                        problem,
+                    })?;
+                set_parameter(&mut population, &mut dynamics, &p.path, value).map_err(
+                    |problem| SimError::Psa {
+                        draw,
+                        path: p.path.clone(),
+                        value,
+                        problem,
+                    },
+                )?;
+                drawn.push((p.path.clone(), value));
+            }
+        }
+        for replication in 0..s.replications {
+            runs.push(RunParams {
+                run: draw * s.replications + replication,
+                draw,
+                replication,
+                population: population.clone(),
+                dynamics: dynamics.clone(),
+                drawn: drawn.clone(),
+            });
+        }
+    }
+    Ok(runs)
+}
+
+const PURPOSE_POPULATION: u64 = 0x706f_7075_6c61_7469; // "populati"
+const PURPOSE_COURSE: u64 = 0x636f_7572_7365_0000; // "course"
+const PURPOSE_PSA: u64 = 0x7073_6100_0000_0000; // "psa"
+
+/// A ChaCha8 stream keyed by four 64-bit words (the 256-bit key) and
+/// selected by `stream` (the patient index): distinct inputs, distinct
+/// streams, with no hashing that could collide.
+fn stream(seed: u64, scenario: u64, run: u64, purpose: u64, index: u64) -> ChaCha8Rng {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..16].copy_from_slice(&scenario.to_le_bytes());
+    key[16..24].copy_from_slice(&run.to_le_bytes());
+    key[24..].copy_from_slice(&purpose.to_le_bytes());
+    let mut rng = ChaCha8Rng::from_seed(key);
+    rng.set_stream(index);
+    rng
+}
+
+/// The 64-bit identity of a scenario in its course streams: the first 8
+/// bytes of SHA-256 of its name.
+pub fn scenario_id(name: &str) -> u64 {
+    let h = Sha256::digest(name.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    u64::from_le_bytes(b)
+}
+
+/// Everything fixed for one run, precomputed.
+struct RunContext<'a> {
+    s: &'a Scenario,
+    params: &'a RunParams,
+    scenario_id: u64,
+    samplers: [(Sampler, f64, f64); 8],
+    /// `e^(−(d/7)/τ)` for d = 0..=days.
+    decay: Vec<f64>,
+    /// E: the saturating benefit's maximum, NRS points for r = 1.
+    benefit_max: f64,
+    /// Per item: the days of the week it is scheduled (bit k = day k).
+    schedule: Vec<u8>,
+    ladders: Vec<usize>,
+    std_normal: Normal,
+}
+
+impl<'a> RunContext<'a> {
+    fn new(s: &'a Scenario, params: &'a RunParams) -> Result<RunContext<'a>, SimError> {
+        let p = &params.population;
+        let d = &params.dynamics;
+        let sampler = |name: &str, prior: &Prior| {
+            prior
+                .sampler()
+                .map(|smp| (smp, prior.min, prior.max))
+                .map_err(|problem| SimError::Psa {
+                    draw: params.draw,
+                    path: format!("population.{name}"),
+                    value: f64::NAN,
+                    problem,
+                })
+        };
+        let samplers = [
+            sampler("baseline_pain", &p.baseline_pain)?,
+            sampler("plateau", &p.plateau)?,
+            sampler("adherence", &p.adherence)?,
+            sampler("response", &p.response)?,
+            sampler("flare_rate", &p.flare_rate)?,
+            sampler("dropout", &p.dropout)?,
+            sampler("capacity", &p.capacity)?,
+            sampler("walking", &p.walking)?,
+        ];
+        let decay = (0..=s.days())
+            .map(|day| (-(day as f64 / 7.0) / d.natural_tau_weeks).exp())
+            .collect();
+        let benefit_max = d.exercise_benefit / (1.0 - (-84.0 / d.exercise_k_days).exp());
+        let schedule = s
+            .items
+            .iter()
+            .map(|it| {
+                let n = it.frequency.days_per_week().clamp(1, 7) as u32;
+                // N days spread over the week: ⌊k·7/N⌋ for k < N.
+                (0..n).fold(0u8, |m, k| m | (1 << (k * 7 / n)))
+            })
+            .collect();
+        Ok(RunContext {
+            s,
+            params,
+            scenario_id: scenario_id(&s.name),
+            samplers,
+            decay,
+            benefit_max,
+            schedule,
+            ladders: (0..s.items.len())
+                .filter(|&i| s.items[i].is_ladder)
+                .collect(),
+            // ok: constant, valid parameters.
+            std_normal: Normal::new(0.0, 1.0).expect("standard normal"),
+        })
+    }
+}
+
+/// One patient-day of a trajectory, as columns; a block of patients at a time.
+#[derive(Debug, Clone, Default)]
+pub struct TrajectoryBlock {
+    pub run: u32,
+    pub first_patient: u64,
+    pub patient: Vec<u64>,
+    pub day: Vec<u32>,
+    pub pain: Vec<f64>,
+    pub flare: Vec<bool>,
+    pub walking_min: Vec<f64>,
+    pub exercised: Vec<bool>,
+    pub scheduled: Vec<u32>,
+    pub completed: Vec<u32>,
+    pub safety_events: Vec<u32>,
+    pub dropped: Vec<bool>,
+    /// Ladder keys and, per ladder, the rung of each row (None once dropped).
+    pub ladder_keys: Vec<String>,
+    pub rungs: Vec<Vec<Option<u32>>>,
+}
+
+impl TrajectoryBlock {
+    pub fn len(&self) -> usize {
+        self.day.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.day.is_empty()
+    }
+}
+
+/// Where trajectory blocks go (the CLI writes each as a Parquet file).
+pub trait TrajectorySink: Sync {
+    fn write(&self, block: &TrajectoryBlock) -> Result<(), String>;
+}
+
+#[inline]
+fn chance<R: Rng>(rng: &mut R, p: f64) -> bool {
+    rng.random::<f64>() < p
+}
+
+/// Simulates one patient of one run into `tally` (and `traj`).
+fn simulate_patient(
+    cx: &RunContext<'_>,
+    patient: u64,
+    tally: &mut Tally,
+    prog: &mut Programme<'_>,
+    mut traj: Option<&mut TrajectoryBlock>,
+) -> u128 {
+    let s = cx.s;
+    let d = &cx.params.dynamics;
+    let run = cx.params.run as u64;
+    let stop = s.regimen.safety.stop_pain_during;
+
+    // Baseline draws: each prior from its own stream, so that changing one
+    // prior (or fixing it) leaves every other draw of the patient unchanged.
+    let draw = |k: usize| {
+        let (smp, lo, hi) = &cx.samplers[k];
+        let mut r = stream(s.seed, k as u64 + 1, run, PURPOSE_POPULATION, patient);
+        let v = smp.draw(&mut r, *lo, *hi);
+        (v, r.get_word_pos())
+    };
+    let mut words = 0u128;
+    let mut baseline_draws = [0.0f64; 8];
+    for (k, slot) in baseline_draws.iter_mut().enumerate() {
+        let (v, w) = draw(k);
+        *slot = v;
+        words += w;
+    }
+    let [
+        baseline,
+        plateau,
+        propensity,
+        response,
+        flare_rate,
+        hazard,
+        capacity0,
+        walk_median,
+    ] = baseline_draws;
+    // The natural history (stenosis, flares, walking noise): shared by all
+    // scenarios with this seed.
+    let mut pop = stream(s.seed, 0, run, PURPOSE_POPULATION, patient);
+    let stenosis = pop.random::<f64>() < cx.params.population.stenosis_share;
+
+    let mut rng = stream(s.seed, cx.scenario_id, run, PURPOSE_COURSE, patient);
+    let z = cx.std_normal;
+    let n_items = s.items.len();
+    let n_rules = s.rules.len();
+    prog.reset();
+    for (li, &i) in cx.ladders.iter().enumerate() {
+        if prog.items[i].reached_top {
+            tally.ladders[li].reached[0] += 1;
+        }
+    }
+
+    let days = s.days();
+    let mut adherent_days = 0.0f64;
+    let mut benefit = 0.0f64;
+    let mut flare_left = 0u32;
+    let mut dropped = false;
+    let mut recent = [0.0f64; 3];
+    let mut recent_n = 0usize;
+    let mut pain0 = 0.0;
+    let mut week_scheduled = 0u32;
+    let mut week_completed = 0u32;
+
+    for day in 0..=days {
+        if flare_left > 0 {
+            flare_left -= 1;
+        } else if chance(&mut pop, flare_rate) {
+            flare_left = pop.random_range(d.flare_min_days..=d.flare_max_days);
+        }
+        let flare = flare_left > 0;
+        let natural = plateau + (1.0 - plateau) * cx.decay[day as usize];
+        let pain = (baseline * natural - benefit).max(0.0) + if flare { d.flare_pain } else { 0.0 };
+
+        if day % 7 == 0 {
+            let w = &mut tally.weeks[(day / 7) as usize];
+            w.pain(pain);
+            if day == 0 {
+                pain0 = pain;
+            } else if pain0 > 0.0 && pain <= 0.7 * pain0 {
+                w.responders += 1;
+            }
+            if dropped {
+                w.dropped += 1;
+            }
+            if day > 0 && week_scheduled > 0 {
+                w.with_schedule += 1;
+                if week_completed as f64 >= 0.7 * week_scheduled as f64 {
+                    w.adherent += 1;
+                }
+            }
+            week_scheduled = 0;
+            week_completed = 0;
+        }
+        if day == days {
+            if let Some(t) = traj.as_deref_mut() {
+                push_day(
+                    t,
+                    cx,
+                    prog,
+                    patient,
+                    day,
+                    pain,
+                    flare,
+                    f64::NAN,
+                    false,
+                    0,
+                    0,
+                    0,
+                    dropped,
+                );
+            }
+            break;
+        }
+        let week = (day / 7 + 1) as usize;
+
+        let noise = (0.35 * pop.sample(z)).exp();
+        let walking =
+            ((walk_median * noise * (1.0 - 0.04 * (pain - 5.0).max(0.0)).max(0.0)) * 10.0).round()
+                / 10.0;
+        tally.weeks[week].walking_sum += (walking * 10.0).round() as u64;
+        tally.weeks[week].walking_days += 1;
+
+        if n_items == 0 {
+            if let Some(t) = traj.as_deref_mut() {
+                push_day(
+                    t, cx, prog, patient, day, pain, flare, walking, false, 0, 0, 0, dropped,
+                );
+            }
+            continue;
+        }
+        if !dropped && chance(&mut rng, hazard) {
+            dropped = true;
+        }
+        let weekday = 1u8 << (day % 7);
+        let mut scheduled = 0u32;
+        prog.start_day();
+        for (i, st) in prog.items.iter().enumerate() {
+            if st.active && cx.schedule[i] & weekday != 0 {
+                scheduled += 1;
+            }
+        }
+        week_scheduled += scheduled;
+        tally.weeks[week].scheduled += scheduled as u64;
+        if dropped {
+            if let Some(t) = traj.as_deref_mut() {
+                push_day(
+                    t, cx, prog, patient, day, pain, flare, walking, false, scheduled, 0, 0,
+                    dropped,
+                );
+            }
+            continue;
+        }
+
+        let mean_recent = if recent_n == 0 {
+            0.0
+        } else {
+            recent[..recent_n].iter().sum::<f64>() / recent_n as f64
+        };
+        let excess = (mean_recent - d.adherence_pain_onset).max(0.0);
+        let p_today = if excess > 0.0 {
+            propensity * (-d.adherence_pain_slope * excess).exp()
+        } else {
+            propensity
+        };
+        let exercised = scheduled > 0 && chance(&mut rng, p_today);
+        let mut completed = 0u32;
+        let mut safety_events = 0u32;
+        if exercised {
+            let capacity = capacity0 + adherent_days / d.capacity_gain_days;
+            let mut during_sum = 0.0;
+            let mut sessions = 0u32;
+            for i in 0..n_items {
+                let st = prog.items[i];
+                if !st.active || cx.schedule[i] & weekday == 0 {
+                    continue;
+                }
+                if !chance(&mut rng, d.do_item) {
+                    continue;
+                }
+                let item = &s.items[i];
+                let full = chance(&mut rng, d.full_dose);
+                let overload = if st.substituted {
+                    0.0
+                } else {
+                    (st.rung as f64 - capacity).max(0.0)
+                };
+                let sten = if stenosis && item.stenosis_sensitive && !st.substituted {
+                    d.stenosis_pain
+                } else {
+                    0.0
+                };
+                let before = to_nrs(pain + 0.7 * rng.sample(z));
+                let during =
+                    to_nrs(pain + 0.3 + d.overload_pain * overload + sten + 1.2 * rng.sample(z));
+                let at_stop = during >= stop;
+                let stopped = at_stop && chance(&mut rng, d.obey_stop);
+                if at_stop && !stopped {
+                    safety_events += 1;
+                }
+                let after =
+                    to_nrs(before - 0.3 + 0.5 * d.overload_pain * overload + 0.7 * rng.sample(z));
+                let persist = if during >= 5.0
+                    && chance(&mut rng, (d.persist_share * (1.0 + overload)).min(1.0))
+                {
+                    rng.random_range(21..=90) as f64
+                } else if chance(&mut rng, 0.2) {
+                    rng.random_range(1..=15) as f64
+                } else {
+                    0.0
+                };
+                let done = full && !stopped;
+                completed += done as u32;
+                during_sum += during;
+                sessions += 1;
+                let outcome = SessionOutcome {
+                    completed: done,
+                    pain_before: before,
+                    pain_during: during,
+                    pain_after: after,
+                    pain_persist_min: persist,
+                };
+                if prog.record(i, &outcome) {
+                    tally.weeks[week].unsuitable += 1;
+                }
+            }
+            if sessions > 0 {
+                recent.rotate_right(1);
+                recent[0] = during_sum / sessions as f64;
+                recent_n = (recent_n + 1).min(3);
+            }
+        }
+        week_completed += completed;
+        tally.weeks[week].completed += completed as u64;
+        tally.weeks[week].safety_events += safety_events as u64;
+        if scheduled > 0 && completed > 0 {
+            adherent_days += completed as f64 / scheduled as f64;
+            benefit =
+                cx.benefit_max * response * (1.0 - (-adherent_days / d.exercise_k_days).exp());
+        }
+        if n_rules > 0 {
+            let ladders = &cx.ladders;
+            let reached = &mut tally.ladders;
+            prog.end_of_day(
+                day,
+                stenosis,
+                |_| {},
+                |i| {
+                    if let Some(li) = ladders.iter().position(|&j| j == i) {
+                        reached[li].reached[(day + 1) as usize] += 1;
+                    }
+                },
+            );
+        }
+        if let Some(t) = traj.as_deref_mut() {
+            push_day(
+                t,
+                cx,
+                prog,
+                patient,
+                day,
+                pain,
+                flare,
+                walking,
+                exercised,
+                scheduled,
+                completed,
+                safety_events,
+                dropped,
+            );
+        }
+    }
+    for (li, &i) in cx.ladders.iter().enumerate() {
+        if !prog.items[i].reached_top {
+            tally.ladders[li].never += 1;
+        }
+    }
+    words + pop.get_word_pos() + rng.get_word_pos()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_day(
+    t: &mut TrajectoryBlock,
+    cx: &RunContext<'_>,
+    prog: &Programme<'_>,
+    patient: u64,
+    day: u32,
+    pain: f64,
+    flare: bool,
+    walking: f64,
+    exercised: bool,
+    scheduled: u32,
+    completed: u32,
+    safety: u32,
+    dropped: bool,
+) {
+    t.patient.push(patient);
+    t.day.push(day);
+    t.pain.push(pain);
+    t.flare.push(flare);
+    t.walking_min.push(walking);
+    t.exercised.push(exercised);
+    t.scheduled.push(scheduled);
+    t.completed.push(completed);
+    t.safety_events.push(safety);
+    t.dropped.push(dropped);
+    for (li, &i) in cx.ladders.iter().enumerate() {
+        let st = prog.items[i];
+        t.rungs[li].push(st.active.then_some(st.rung as u32));
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub shard: Shard,
+}
+
+/// The result of simulating a slice of the cohort: one tally per run.
+#[derive(Debug, Clone)]
+pub struct Simulated {
+    pub patients: Range<u64>,
+    pub runs: Vec<RunParams>,
+    pub tallies: Vec<Tally>,
+}
+
+/// Keys of the programme's ladders, in item order.
+pub fn ladder_keys(s: &Scenario) -> Vec<String> {
+    s.items
+        .iter()
+        .filter(|i| i.is_ladder)
+        .map(|i| i.key.clone())
+        .collect()
+}
+
+/// Simulates every run of the scenario over this shard's patients, in
+/// parallel over blocks of patients on rayon's current pool. `progress` is
+/// called with the number of patient-runs finished by each block.
+pub fn simulate(
+    s: &Scenario,
+    opts: RunOptions,
+    sink: Option<&dyn TrajectorySink>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Simulated, SimError> {
+    let runs = plan_runs(s)?;
+    let range = opts.shard.patients(s.patients);
+    let ladders = ladder_keys(s);
+    let blocks: Vec<u64> = (range.start..range.end).step_by(BLOCK as usize).collect();
+    let mut tallies = Vec::with_capacity(runs.len());
+    for params in &runs {
+        let cx = RunContext::new(s, params)?;
+        let tally = blocks
+            .par_iter()
+            .try_fold(
+                || Tally::new(s.weeks, &ladders),
+                |mut acc, &start| {
+                    let end = (start + BLOCK).min(range.end);
+                    let mut prog = Programme::new(s);
+                    let mut traj = sink.map(|_| TrajectoryBlock {
+                        run: params.run,
+                        first_patient: start,
+                        ladder_keys: ladders.clone(),
+                        rungs: vec![Vec::new(); ladders.len()],
+                        ..Default::default()
+                    });
+                    for p in start..end {
+                        simulate_patient(&cx, p, &mut acc, &mut prog, traj.as_mut());
+                    }
+                    if let (Some(sink), Some(t)) = (sink, &traj) {
+                        sink.write(t).map_err(SimError::Trajectories)?;
+                    }
+                    progress(end - start);
+                    Ok(acc)
+                },
+            )
+            .try_reduce(
+                || Tally::new(s.weeks, &ladders),
+                |mut a, b| {
+                    a.add(&b);
+                    Ok(a)
+                },
+            )?;
+        tallies.push(tally);
+    }
+    Ok(Simulated {
+        patients: range,
+        runs,
+        tallies,
+    })
+}
+
+/// Random 32-bit words one patient-day draws, measured on real patients
+/// (the ChaCha8 word positions after each patient, baseline draws included,
+/// divided by the days simulated). For the benchmark's generator-bound limit.
+pub fn words_per_patient_day(s: &Scenario, patients: u64) -> Result<f64, SimError> {
+    let runs = plan_runs(s)?;
+    let cx = RunContext::new(s, &runs[0])?;
+    let ladders = ladder_keys(s);
+    let mut tally = Tally::new(s.weeks, &ladders);
+    let mut prog = Programme::new(s);
+    let mut words = 0u128;
+    for p in 0..patients {
+        words += simulate_patient(&cx, p, &mut tally, &mut prog, None);
+    }
+    Ok(words as f64 / (patients as f64 * s.days() as f64))
+}

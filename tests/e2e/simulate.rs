@@ -1,0 +1,292 @@
+//! `lumbar simulate`, `merge` and `compare` on real runs: byte-identical
+//! output at any thread count and for any shard split, the CLI contract, and
+//! clear errors.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde_json::Value;
+
+use crate::{lumbar, lumbar_err, path_str, repo_root};
+
+/// Every file under `dir` (recursively), by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A small scenario: 2 runs, rules of both kinds, every ladder action.
+fn small_scenario(dir: &Path) -> std::path::PathBuf {
+    let regimen = repo_root().join("datasets/regimens/six-moves.toml");
+    let text = format!(
+        r#"
+name = "small"
+regimen = "{}"
+weeks = 3
+patients = 2600
+replications = 2
+seed = 5
+
+[programme]
+exercises = "all"
+ladder = [{{ key = "push_up", frequency = "3/week" }}, {{ key = "aerobic" }}]
+
+[[rule]]
+name = "step back"
+applies_to = "ladders"
+when.session = {{ pain_during = ">= 7" }}
+then = "step_back"
+
+[[rule]]
+name = "advance"
+applies_to = "ladders"
+when.consecutive = 2
+when.session = {{ completed = true, pain_after = "<= 4" }}
+then = "advance"
+"#,
+        regimen.display()
+    );
+    let path = dir.join("small.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn same_bytes_at_any_thread_count_and_shard_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = small_scenario(tmp.path());
+    let s = path_str(&scen);
+    let whole = tmp.path().join("whole");
+    lumbar(&[
+        "simulate",
+        s,
+        "--threads",
+        "1",
+        "--trajectories",
+        "--out",
+        path_str(&whole),
+    ]);
+    let three = tmp.path().join("three");
+    lumbar(&[
+        "simulate",
+        s,
+        "--threads",
+        "3",
+        "--trajectories",
+        "--out",
+        path_str(&three),
+    ]);
+    let a = tree(&whole);
+    assert_eq!(a, tree(&three), "1 and 3 threads differ");
+    for name in [
+        "summary.parquet",
+        "summary.json",
+        "manifest.json",
+        "tally.json",
+    ] {
+        assert!(a.contains_key(name), "{name} missing");
+    }
+    // 2600 patients = 3 blocks: 2 runs × 3 block files.
+    let traj: Vec<&String> = a
+        .keys()
+        .filter(|k| k.starts_with("trajectories/"))
+        .collect();
+    assert_eq!(traj.len(), 6, "{traj:?}");
+
+    let mut parts = Vec::new();
+    for i in 1..=3 {
+        let d = tmp.path().join(format!("shard{i}"));
+        lumbar(&[
+            "simulate",
+            s,
+            "--shard",
+            &format!("{i}/3"),
+            "--trajectories",
+            "--out",
+            path_str(&d),
+        ]);
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(m["shard"], format!("{i}/3"));
+        parts.push(d);
+    }
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge".to_string()];
+    // In any order: merge sorts shards by their patients.
+    for d in parts.iter().rev() {
+        args.push(path_str(d).to_string());
+    }
+    args.extend(["--out".to_string(), path_str(&merged).to_string()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, text) = lumbar(&argv);
+    assert!(
+        text.contains("merged 3 shards of small (2600 patients)"),
+        "{text}"
+    );
+    assert_eq!(
+        a,
+        tree(&merged),
+        "merged shards differ from the unsharded run"
+    );
+
+    // A missing shard is named, not silently summed.
+    let e = lumbar_err(&[
+        "merge",
+        path_str(&parts[0]),
+        path_str(&parts[2]),
+        "--out",
+        path_str(&tmp.path().join("bad")),
+    ]);
+    assert!(e.contains("patients 1024..2048 are missing"), "{e}");
+
+    // The trajectories: one row per patient-day plus the final assessment.
+    let mut rows = 0;
+    let mut pains = Vec::new();
+    for (name, bytes) in a.iter().filter(|(k, _)| k.starts_with("trajectories/")) {
+        let df = ParquetReader::new(std::io::Cursor::new(bytes.clone()))
+            .finish()
+            .unwrap();
+        rows += df.height();
+        if name.contains("run-0000-from-0000000000") {
+            let day = df.column("day").unwrap().u32().unwrap().clone();
+            assert_eq!(day.get(0), Some(0));
+            assert_eq!(day.get(21), Some(21));
+            let pain = df.column("pain").unwrap().f64().unwrap();
+            pains.push(pain.get(0).unwrap());
+            assert!(df.column("rung_push_up").is_ok());
+        }
+    }
+    assert_eq!(rows, 2 * 2600 * 22);
+    // Week-0 mean pain in the summary is the mean of the day-0 trajectory pain
+    // (checked on the first patient's value being a real pain score).
+    assert!(pains.iter().all(|p| (0.0..=10.0).contains(p)));
+}
+
+#[test]
+fn simulate_json_and_compare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = repo_root().join("datasets/scenarios");
+    let graded = tmp.path().join("graded");
+    let control = tmp.path().join("control");
+    let (_, g) = lumbar(&[
+        "simulate",
+        path_str(&scen.join("graded-activity.toml")),
+        "--patients",
+        "1500",
+        "--weeks",
+        "6",
+        "--json",
+        "--out",
+        path_str(&graded),
+    ]);
+    let g: Value = serde_json::from_str(&g).unwrap();
+    assert_eq!(g["scenario"], "graded-activity");
+    assert_eq!(g["patients"], 1500);
+    assert_eq!(g["runs"], 10);
+    let metrics = g["metrics"].as_array().unwrap();
+    let find = |w: u64, m: &str| {
+        metrics
+            .iter()
+            .find(|r| r["week"] == w && r["metric"] == m)
+            .unwrap_or_else(|| panic!("{m} at week {w}"))
+            .clone()
+    };
+    let p6 = find(6, "pain_mean");
+    let (e, lo, hi) = (
+        p6["estimate"].as_f64().unwrap(),
+        p6["lower"].as_f64().unwrap(),
+        p6["upper"].as_f64().unwrap(),
+    );
+    assert!(lo < e && e < hi && e < find(0, "pain_mean")["estimate"].as_f64().unwrap());
+    assert_eq!(p6["runs"], 10);
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(graded.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["run"]["overrides"]["patients"], 1500);
+    assert_eq!(m["run"]["seed"], 20251125);
+    assert_eq!(m["run"]["scenario_sha256"].as_str().unwrap().len(), 64);
+    assert!(m["shard"].is_null());
+
+    lumbar(&[
+        "simulate",
+        path_str(&scen.join("no-exercise.toml")),
+        "--patients",
+        "1500",
+        "--weeks",
+        "6",
+        "--out",
+        path_str(&control),
+    ]);
+    let (_, c) = lumbar(&["compare", path_str(&control), path_str(&graded), "--json"]);
+    let c: Value = serde_json::from_str(&c).unwrap();
+    assert_eq!(c["paired"], true);
+    let d = c["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["week"] == 6 && r["metric"] == "pain_mean")
+        .unwrap();
+    // Exercise lowers pain: B − A < 0, and the paired interval excludes 0.
+    assert!(d["difference"].as_f64().unwrap() < 0.0, "{d}");
+    assert!(d["upper"].as_f64().unwrap() < 0.0, "{d}");
+    assert_eq!(d["interval"], "paired runs");
+    let week0 = c["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["week"] == 0 && r["metric"] == "pain_mean")
+        .unwrap();
+    // Common random numbers: the same patients at baseline.
+    assert_eq!(week0["difference"].as_f64().unwrap(), 0.0);
+    let (_, table) = lumbar(&["compare", path_str(&control), path_str(&graded)]);
+    assert!(
+        table.contains("B − A: graded-activity − no-exercise"),
+        "{table}"
+    );
+}
+
+#[test]
+fn simulate_errors_are_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = repo_root().join("datasets/scenarios/graded-activity.toml");
+    let e = lumbar_err(&[
+        "simulate",
+        path_str(&scen),
+        "--shard",
+        "4/3",
+        "--out",
+        path_str(tmp.path()),
+    ]);
+    assert!(e.contains("--shard \"4/3\": need 1 ≤ i ≤ n"), "{e}");
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nweeks = 4\npatients = 10\nseed = 1\n[programme]\nexercises = [\"plank_jack\"]\n").unwrap();
+    let e = lumbar_err(&["simulate", path_str(&bad), "--out", path_str(tmp.path())]);
+    assert!(
+        e.contains("`programme.exercises`: unknown exercise `plank_jack`"),
+        "{e}"
+    );
+    let e = lumbar_err(&["compare", path_str(tmp.path()), path_str(tmp.path())]);
+    assert!(e.contains("a `lumbar simulate` result folder?"), "{e}");
+    // A shorter horizon makes a 14-day rule impossible only when it is: 1 week.
+    let e = lumbar_err(&[
+        "simulate",
+        path_str(&scen),
+        "--weeks",
+        "1",
+        "--out",
+        path_str(tmp.path()),
+    ]);
+    assert!(e.contains("days_since_change"), "{e}");
+}
