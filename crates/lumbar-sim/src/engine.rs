@@ -64,7 +64,6 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use statrs::distribution::Normal;
 
-use crate::dynamics::to_nrs;
 use crate::prior::{Prior, Sampler};
 use crate::progression::Programme;
 use crate::rules::SessionOutcome;
@@ -322,6 +321,16 @@ impl TrajectoryBlock {
 /// Where trajectory blocks go (the CLI writes each as a Parquet file).
 pub trait TrajectorySink: Sync {
     fn write(&self, block: &TrajectoryBlock) -> Result<(), String>;
+}
+
+/// Pain as reported: clamped to 0–10 and rounded to the nearest half
+/// (halves up). The same as [`crate::dynamics::to_nrs`] up to ties, but with
+/// a truncating cast instead of libm's `round`, which is a function call on
+/// baseline x86-64 (no SSE4.1) and was 15% of the simulator's time.
+#[inline]
+fn to_nrs(x: f64) -> f64 {
+    let c = x.clamp(0.0, 10.0);
+    ((c * 2.0 + 0.5) as u32) as f64 * 0.5
 }
 
 #[inline]
@@ -735,4 +744,16 @@ pub fn words_per_patient_day(s: &Scenario, patients: u64) -> Result<f64, SimErro
         words += simulate_patient(&cx, p, &mut tally, &mut prog, None);
     }
     Ok(words as f64 / (patients as f64 * s.days() as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fast_nrs_rounding_agrees_with_the_generator() {
+        for i in -400..1600 {
+            let x = i as f64 * 0.01 + 0.003;
+            assert_eq!(super::to_nrs(x), crate::dynamics::to_nrs(x), "{x}");
+        }
+        assert_eq!(super::to_nrs(f64::NAN), 0.0);
+    }
 }
