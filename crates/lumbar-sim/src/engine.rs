@@ -435,20 +435,21 @@ fn simulate_patient(
         }
         if day == days {
             if let Some(t) = traj.as_deref_mut() {
-                push_day(
-                    t,
+                t.push(
                     cx,
                     prog,
                     patient,
                     day,
-                    pain,
-                    flare,
-                    f64::NAN,
-                    false,
-                    0,
-                    0,
-                    0,
-                    dropped,
+                    DayRecord {
+                        pain: pain,
+                        flare: flare,
+                        walking: f64::NAN,
+                        exercised: false,
+                        scheduled: 0,
+                        completed: 0,
+                        safety_events: 0,
+                        dropped: dropped,
+                    },
                 );
             }
             break;
@@ -464,8 +465,21 @@ fn simulate_patient(
 
         if n_items == 0 {
             if let Some(t) = traj.as_deref_mut() {
-                push_day(
-                    t, cx, prog, patient, day, pain, flare, walking, false, 0, 0, 0, dropped,
+                t.push(
+                    cx,
+                    prog,
+                    patient,
+                    day,
+                    DayRecord {
+                        pain: pain,
+                        flare: flare,
+                        walking: walking,
+                        exercised: false,
+                        scheduled: 0,
+                        completed: 0,
+                        safety_events: 0,
+                        dropped: dropped,
+                    },
                 );
             }
             continue;
@@ -485,9 +499,21 @@ fn simulate_patient(
         tally.weeks[week].scheduled += scheduled as u64;
         if dropped {
             if let Some(t) = traj.as_deref_mut() {
-                push_day(
-                    t, cx, prog, patient, day, pain, flare, walking, false, scheduled, 0, 0,
-                    dropped,
+                t.push(
+                    cx,
+                    prog,
+                    patient,
+                    day,
+                    DayRecord {
+                        pain: pain,
+                        flare: flare,
+                        walking: walking,
+                        exercised: false,
+                        scheduled: scheduled,
+                        completed: 0,
+                        safety_events: 0,
+                        dropped: dropped,
+                    },
                 );
             }
             continue;
@@ -594,20 +620,21 @@ fn simulate_patient(
             );
         }
         if let Some(t) = traj.as_deref_mut() {
-            push_day(
-                t,
+            t.push(
                 cx,
                 prog,
                 patient,
                 day,
-                pain,
-                flare,
-                walking,
-                exercised,
-                scheduled,
-                completed,
-                safety_events,
-                dropped,
+                DayRecord {
+                    pain: pain,
+                    flare: flare,
+                    walking: walking,
+                    exercised: exercised,
+                    scheduled: scheduled,
+                    completed: completed,
+                    safety_events: safety_events,
+                    dropped: dropped,
+                },
             );
         }
     }
@@ -619,35 +646,41 @@ fn simulate_patient(
     words + pop.get_word_pos() + rng.get_word_pos()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push_day(
-    t: &mut TrajectoryBlock,
-    cx: &RunContext<'_>,
-    prog: &Programme<'_>,
-    patient: u64,
-    day: u32,
+/// What a trajectory row says about one patient-day.
+struct DayRecord {
     pain: f64,
     flare: bool,
     walking: f64,
     exercised: bool,
     scheduled: u32,
     completed: u32,
-    safety: u32,
+    safety_events: u32,
     dropped: bool,
-) {
-    t.patient.push(patient);
-    t.day.push(day);
-    t.pain.push(pain);
-    t.flare.push(flare);
-    t.walking_min.push(walking);
-    t.exercised.push(exercised);
-    t.scheduled.push(scheduled);
-    t.completed.push(completed);
-    t.safety_events.push(safety);
-    t.dropped.push(dropped);
-    for (li, &i) in cx.ladders.iter().enumerate() {
-        let st = prog.items[i];
-        t.rungs[li].push(st.active.then_some(st.rung as u32));
+}
+
+impl TrajectoryBlock {
+    fn push(
+        &mut self,
+        cx: &RunContext<'_>,
+        prog: &Programme<'_>,
+        patient: u64,
+        day: u32,
+        r: DayRecord,
+    ) {
+        self.patient.push(patient);
+        self.day.push(day);
+        self.pain.push(r.pain);
+        self.flare.push(r.flare);
+        self.walking_min.push(r.walking);
+        self.exercised.push(r.exercised);
+        self.scheduled.push(r.scheduled);
+        self.completed.push(r.completed);
+        self.safety_events.push(r.safety_events);
+        self.dropped.push(r.dropped);
+        for (li, &i) in cx.ladders.iter().enumerate() {
+            let st = prog.items[i];
+            self.rungs[li].push(st.active.then_some(st.rung as u32));
+        }
     }
 }
 
@@ -690,8 +723,12 @@ pub fn simulate(
     let mut tallies = Vec::with_capacity(runs.len());
     for params in &runs {
         let cx = RunContext::new(s, params)?;
+        // At most ~4 accumulators per thread, whatever the cohort size:
+        // memory grows with threads × weeks, not with patients.
+        let min_len = (blocks.len() / (rayon::current_num_threads() * 4)).max(1);
         let tally = blocks
             .par_iter()
+            .with_min_len(min_len)
             .try_fold(
                 || Tally::new(s.weeks, &ladders),
                 |mut acc, &start| {
