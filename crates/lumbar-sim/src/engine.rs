@@ -441,14 +441,14 @@ fn simulate_patient(
                     patient,
                     day,
                     DayRecord {
-                        pain: pain,
-                        flare: flare,
+                        pain,
+                        flare,
                         walking: f64::NAN,
                         exercised: false,
                         scheduled: 0,
                         completed: 0,
                         safety_events: 0,
-                        dropped: dropped,
+                        dropped,
                     },
                 );
             }
@@ -471,14 +471,14 @@ fn simulate_patient(
                     patient,
                     day,
                     DayRecord {
-                        pain: pain,
-                        flare: flare,
-                        walking: walking,
+                        pain,
+                        flare,
+                        walking,
                         exercised: false,
                         scheduled: 0,
                         completed: 0,
                         safety_events: 0,
-                        dropped: dropped,
+                        dropped,
                     },
                 );
             }
@@ -505,14 +505,14 @@ fn simulate_patient(
                     patient,
                     day,
                     DayRecord {
-                        pain: pain,
-                        flare: flare,
-                        walking: walking,
+                        pain,
+                        flare,
+                        walking,
                         exercised: false,
-                        scheduled: scheduled,
+                        scheduled,
                         completed: 0,
                         safety_events: 0,
-                        dropped: dropped,
+                        dropped,
                     },
                 );
             }
@@ -626,14 +626,14 @@ fn simulate_patient(
                 patient,
                 day,
                 DayRecord {
-                    pain: pain,
-                    flare: flare,
-                    walking: walking,
-                    exercised: exercised,
-                    scheduled: scheduled,
-                    completed: completed,
-                    safety_events: safety_events,
-                    dropped: dropped,
+                    pain,
+                    flare,
+                    walking,
+                    exercised,
+                    scheduled,
+                    completed,
+                    safety_events,
+                    dropped,
                 },
             );
         }
