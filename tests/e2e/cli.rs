@@ -132,23 +132,46 @@ fn ingest_json_contract_and_errors() {
 
 #[test]
 fn the_readme_main_command_runs_on_the_bundled_demo() {
+    // The README's first command is `lumbar run datasets/batch-demo.toml`;
+    // run that very file with its output folder moved to a temporary one.
     let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let demo = repo_root().join("datasets/demo");
-    let (code, out) = lumbar(&[
+    let datasets = repo_root().join("datasets");
+    let text = std::fs::read_to_string(datasets.join("batch-demo.toml")).unwrap();
+    let out_dir = tmp.path().join("demo");
+    let text = text.replace(
+        "out = \"../out/demo\"",
+        &format!("out = \"{}\"", out_dir.display()),
+    );
+    assert!(
+        text.contains(&out_dir.display().to_string()),
+        "the batch file's `out` line changed"
+    );
+    let batch = datasets.join(format!("batch-test-{}.toml", std::process::id()));
+    std::fs::write(&batch, text).unwrap();
+    let result = crate::lumbar_cli_run(&["run", path_str(&batch)]);
+    let _ = std::fs::remove_file(&batch);
+    let out = result.unwrap();
+    for step in [
         "ingest",
-        "--dir",
-        path_str(&demo),
-        "--out",
-        path_str(&store),
-        "--as-of",
-        "2026-01-01",
-    ]);
-    assert_eq!(code, 0);
-    for line in [
-        "patients: read 200 = accepted 200 + rejected 0",
-        "followup: read 2000 = accepted 2000 + rejected 0",
+        "analyze",
+        "risk",
+        "report",
+        "simulate-graded",
+        "simulate-pain",
+        "compare",
     ] {
-        assert!(out.contains(line), "{line}\n{out}");
+        assert!(out.contains(&format!("ran   {step} (")), "{step}\n{out}");
     }
+    let report = out_dir.join("report/result/report.html");
+    assert!(
+        out.contains(&format!("report: {}", report.display())),
+        "{out}"
+    );
+    let html = std::fs::read_to_string(report).unwrap();
+    assert!(html.contains("200</div><div class=\"k\">patients"));
+    let compare: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out_dir.join("compare/result/compare.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(compare["paired"], true);
 }

@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod ingest_corrupted;
 mod lmm;
+mod report;
 mod risk;
 mod simulate;
 mod survival;
@@ -21,6 +22,18 @@ pub fn lumbar(args: &[&str]) -> (u8, String) {
         Err(e) => panic!("lumbar {args:?} failed: {e:#}"),
     };
     (code, String::from_utf8(out).expect("utf-8 output"))
+}
+
+/// Runs the command line; stdout, or the error with its causes.
+pub fn lumbar_cli_run(args: &[&str]) -> Result<String, String> {
+    let mut out = Vec::new();
+    let mut full = vec!["lumbar", "-q"];
+    full.extend_from_slice(args);
+    match lumbar_cli::run(full, &mut out) {
+        Ok(0) => Ok(String::from_utf8_lossy(&out).into_owned()),
+        Ok(c) => Err(format!("exit code {c}")),
+        Err(e) => Err(format!("{e:#}")),
+    }
 }
 
 /// Runs the command line expecting an error; returns its message.

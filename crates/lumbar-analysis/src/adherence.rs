@@ -262,7 +262,7 @@ mod tests {
             patient,
             performed_at: at(d),
             exercise: exercise.into(),
-            side: side.map(String::from),
+            side: side.map(std::sync::Arc::from),
             sets: Some(sets),
             reps: Some(reps),
             hold_s: hold,

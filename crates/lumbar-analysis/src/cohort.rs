@@ -2,6 +2,7 @@
 //! their exercise sessions and their patient-reported outcomes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use lumbar_ingest::{IngestError, Store};
@@ -22,8 +23,10 @@ pub struct Session {
     /// Index into [`Cohort::patients`].
     pub patient: usize,
     pub performed_at: NaiveDateTime,
-    pub exercise: String,
-    pub side: Option<String>,
+    /// Interned: a cohort has a handful of distinct moves and sides, so
+    /// millions of sessions share a few strings.
+    pub exercise: Arc<str>,
+    pub side: Option<Arc<str>>,
     pub sets: Option<f64>,
     pub reps: Option<f64>,
     pub hold_s: Option<f64>,
@@ -60,6 +63,8 @@ pub enum LoadError {
     Missing(&'static str),
     #[error("column {0}: {1}")]
     Column(String, PolarsError),
+    #[error("{0}")]
+    Data(String),
 }
 
 fn col<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Column, LoadError> {
@@ -81,12 +86,6 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, LoadError> {
     Ok(ca.iter().collect())
 }
 
-fn bools(df: &DataFrame, name: &str) -> Result<Vec<Option<bool>>, LoadError> {
-    let c = col(df, name)?;
-    let ca = c.bool().map_err(|e| LoadError::Column(name.into(), e))?;
-    Ok(ca.iter().collect())
-}
-
 fn dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>, LoadError> {
     let c = col(df, name)?
         .cast(&DataType::Int32)
@@ -95,20 +94,6 @@ fn dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>, LoadError
     Ok(ca
         .iter()
         .map(|d| d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163)))
-        .collect())
-}
-
-fn datetimes(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDateTime>>, LoadError> {
-    let c = col(df, name)?
-        .cast(&DataType::Int64)
-        .map_err(|e| LoadError::Column(name.into(), e))?;
-    let ca = c.i64().map_err(|e| LoadError::Column(name.into(), e))?;
-    Ok(ca
-        .iter()
-        .map(|ms| {
-            ms.and_then(DateTime::from_timestamp_millis)
-                .map(|t| t.naive_utc())
-        })
         .collect())
 }
 
@@ -135,45 +120,114 @@ impl Cohort {
             patients,
             ..Default::default()
         };
-        let index: HashMap<String, usize> = cohort
-            .patients
+        let ids_owned: Vec<String> = cohort.patients.iter().map(|p| p.id.clone()).collect();
+        let index: HashMap<&str, usize> = ids_owned
             .iter()
             .enumerate()
-            .map(|(i, p)| (p.id.clone(), i))
+            .map(|(i, id)| (id.as_str(), i))
             .collect();
         if let Some(s) = store.read_table(Table::Sessions)? {
-            let pid = strs(&s, "patient_id")?;
-            let at = datetimes(&s, "performed_at")?;
-            let ex = strs(&s, "exercise")?;
-            let side = strs(&s, "side")?;
-            let sets = floats(&s, "sets")?;
-            let reps = floats(&s, "reps")?;
-            let hold = floats(&s, "hold_s")?;
-            let during = floats(&s, "pain_during")?;
-            let after = floats(&s, "pain_after")?;
-            let persist = floats(&s, "pain_persist_min")?;
-            let stopped = bools(&s, "stopped_for_pain")?;
-            let completed = bools(&s, "completed")?;
-            for i in 0..s.height() {
-                let (Some(id), Some(t), Some(e)) = (&pid[i], at[i], &ex[i]) else {
+            // Straight from the columns, without a String per cell: ids are
+            // looked up once per run of equal ids (rows come grouped by
+            // patient), moves and sides are interned.
+            let text = |name: &str| -> Result<StringChunked, LoadError> {
+                Ok(col(&s, name)?
+                    .str()
+                    .map_err(|e| LoadError::Column(name.into(), e))?
+                    .clone())
+            };
+            let (pid, ex, side) = (text("patient_id")?, text("exercise")?, text("side")?);
+            // Every column is walked by its own iterator in lock-step: no
+            // per-column Vec of millions of options in between, and no
+            // `get(i)`, which searches the chunks on every call.
+            let cast = |name: &str, to: &DataType| -> Result<Column, LoadError> {
+                col(&s, name)?
+                    .cast(to)
+                    .map_err(|e| LoadError::Column(name.into(), e))
+            };
+            let at_c = cast("performed_at", &DataType::Int64)?;
+            let at = at_c
+                .i64()
+                .map_err(|e| LoadError::Column("performed_at".into(), e))?;
+            let names = [
+                "sets",
+                "reps",
+                "hold_s",
+                "pain_during",
+                "pain_after",
+                "pain_persist_min",
+            ];
+            let mut num_cols = Vec::with_capacity(names.len());
+            for n in names {
+                num_cols.push(cast(n, &DataType::Float64)?);
+            }
+            let mut nums = Vec::with_capacity(names.len());
+            for (c, n) in num_cols.iter().zip(names) {
+                nums.push(c.f64().map_err(|e| LoadError::Column(n.into(), e))?);
+            }
+            let bool_col = |name: &str| -> Result<&BooleanChunked, LoadError> {
+                col(&s, name)?
+                    .bool()
+                    .map_err(|e| LoadError::Column(name.into(), e))
+            };
+            let (stopped, completed) = (bool_col("stopped_for_pain")?, bool_col("completed")?);
+            // Moves and sides are few: intern them by their text.
+            let mut interned: Vec<Arc<str>> = Vec::new();
+            let mut intern = |t: &str| -> Arc<str> {
+                if let Some(a) = interned.iter().find(|a| &***a == t) {
+                    return a.clone();
+                }
+                let a: Arc<str> = Arc::from(t);
+                interned.push(a.clone());
+                a
+            };
+            let mut last: Option<(&str, Option<usize>)> = None;
+            cohort.sessions.reserve(s.height());
+            let (mut i_pid, mut i_ex, mut i_side, mut i_at) =
+                (pid.iter(), ex.iter(), side.iter(), at.iter());
+            let mut i_num: Vec<_> = nums.iter().map(|c| c.iter()).collect();
+            let (mut i_stop, mut i_done) = (stopped.iter(), completed.iter());
+            for _ in 0..s.height() {
+                let (id, e, sd, t) = (
+                    i_pid.next().flatten(),
+                    i_ex.next().flatten(),
+                    i_side.next().flatten(),
+                    i_at.next().flatten(),
+                );
+                let mut v = [None; 6];
+                for (slot, it) in v.iter_mut().zip(i_num.iter_mut()) {
+                    *slot = it.next().flatten();
+                }
+                let (stop, done) = (i_stop.next().flatten(), i_done.next().flatten());
+                let (Some(id), Some(t), Some(e)) =
+                    (id, t.and_then(DateTime::from_timestamp_millis), e)
+                else {
                     continue;
                 };
-                let Some(&patient) = index.get(id.as_str()) else {
+                let patient = match last {
+                    Some((prev, p)) if prev == id => p,
+                    _ => {
+                        let p = index.get(id).copied();
+                        last = Some((id, p));
+                        p
+                    }
+                };
+                let Some(patient) = patient else {
                     continue;
                 };
                 cohort.sessions.push(Session {
                     patient,
-                    performed_at: t,
-                    exercise: e.clone(),
-                    side: side[i].clone(),
-                    sets: sets[i],
-                    reps: reps[i],
-                    hold_s: hold[i],
-                    pain_during: during[i],
-                    pain_after: after[i],
-                    pain_persist_min: persist[i],
-                    stopped_for_pain: stopped[i],
-                    completed: completed[i],
+                    performed_at: t.naive_utc(),
+                    exercise: intern(e),
+                    side: sd.map(&mut intern),
+                    sets: v[0],
+                    reps: v[1],
+                    hold_s: v[2],
+                    pain_during: v[3],
+                    pain_after: v[4],
+                    pain_persist_min: v[5],
+                    stopped_for_pain: stop,
+                    completed: done,
                 });
             }
         }
@@ -199,7 +253,13 @@ impl Cohort {
             }
         }
         // Stores are unions of parts: put rows in time order once, here.
-        cohort.sessions.sort_by_key(|s| (s.patient, s.performed_at));
+        // (Already in order when the store holds one export: skip the sort.)
+        if !cohort
+            .sessions
+            .is_sorted_by_key(|s| (s.patient, s.performed_at))
+        {
+            cohort.sessions.sort_by_key(|s| (s.patient, s.performed_at));
+        }
         cohort
             .outcomes
             .sort_by(|a, b| (a.patient, a.date, &a.measure).cmp(&(b.patient, b.date, &b.measure)));

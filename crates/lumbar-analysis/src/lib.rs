@@ -35,6 +35,7 @@
 //! is tested against R or closed forms.
 
 pub mod adherence;
+pub mod clinic;
 pub mod cohort;
 pub mod cox;
 pub mod data;

@@ -66,14 +66,14 @@ pub fn safety(cohort: &Cohort, regimen: &Regimen) -> Safety {
                     patient_id: p.id.clone(),
                     site: p.site.clone(),
                     performed_at: s.performed_at,
-                    exercise: s.exercise.clone(),
+                    exercise: s.exercise.to_string(),
                     pain_during: d,
                 });
             }
         }
         if s.pain_persist_min.is_some_and(|m| rules.is_unsuitable(m)) {
             let e = flags
-                .entry((s.patient, s.exercise.as_str()))
+                .entry((s.patient, &*s.exercise))
                 .or_insert((s.performed_at.date(), 0));
             e.0 = e.0.min(s.performed_at.date());
             e.1 += 1;

@@ -83,6 +83,17 @@ pub enum Command {
                             lumbar risk --data cohort.csv --exposure walking_min --outcome event --quantiles 4 --json"
     )]
     Risk(commands::risk::RiskArgs),
+    /// Run a batch of steps (ingest, analyze, risk, report, simulate, compare), skipping unchanged ones.
+    #[command(
+        after_help = "Examples:\n  lumbar run datasets/batch-demo.toml\n  lumbar run my-study.toml --force"
+    )]
+    Run(commands::batch::BatchArgs),
+    /// The clinic's cohort report: one self-contained HTML file, small cells suppressed, no identifiers.
+    #[command(
+        after_help = "Examples:\n  lumbar report out/store -o out/report.html\n  \
+                            lumbar report out/store -o north.html --site north --from 2025-01-01 --to 2025-03-31"
+    )]
+    Report(commands::report::ReportArgs),
     /// Simulate a scenario: a synthetic cohort following a regimen and its progression rules.
     #[command(
         after_help = "Examples:\n  lumbar simulate datasets/scenarios/pain-contingent.toml --out out/sim/pain\n  \
@@ -231,6 +242,10 @@ where
             model: StatsModel::Cox(args),
         } => commands::stats::cox(args, out),
         Command::Risk(args) => commands::risk::risk(args, out),
+        Command::Run(args) => commands::batch::run_batch(args, ui.quiet, out),
+        Command::Report(args) => {
+            commands::report::report(args, &load_regimen(cli.regimen.as_deref())?, out)
+        }
         Command::Simulate(args) => commands::simulate::simulate_cmd(args, &ui, out),
         Command::Merge(args) => commands::simulate::merge(args, out),
         Command::Compare(args) => commands::simulate::compare_cmd(args, out),

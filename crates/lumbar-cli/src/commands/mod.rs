@@ -1,6 +1,8 @@
 //! One function per subcommand: argument structs and the calls into the libraries.
 
 pub mod analyze;
+pub mod batch;
+pub mod report;
 pub mod risk;
 pub mod simulate;
 pub mod stats;

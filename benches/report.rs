@@ -1,0 +1,111 @@
+//! The clinic report on a large cohort: time and peak memory from the store
+//! to the HTML file, with the time of each part, and the file's size.
+//!
+//! `cargo bench --bench report [-- PATIENTS]` (default 100,000 patients × 12
+//! weeks, with as many follow-up participants; the cohort and its store are
+//! generated once under benches/data/).
+
+use std::path::Path;
+use std::time::Instant;
+
+use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
+use lumbar_analysis::cohort::Cohort;
+use lumbar_analysis::prescription::Prescriptions;
+use lumbar_ingest::{IngestOptions, Input, Store};
+use lumbar_model::{Regimen, Table};
+use lumbar_report::{ReportMeta, render};
+use lumbar_sim::cohort::{CohortSpec, write_cohort};
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |k| k / 1024.0)
+}
+
+fn main() {
+    let patients: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let regimen = Regimen::six_moves();
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("benches/data/report-{patients}"));
+    let store_dir = data.join("store");
+    if !store_dir.join("manifest.json").exists() {
+        eprintln!("generating and ingesting {patients} patients (once)…");
+        let mut spec = CohortSpec::new(patients, 12, 11);
+        spec.followup = patients;
+        let csv = data.join("csv");
+        write_cohort(&spec, &regimen, &csv, |_, _| {}).expect("generate");
+        let inputs: Vec<Input> = [
+            (Table::Patients, "patients"),
+            (Table::Followup, "followup"),
+            (Table::Sessions, "sessions"),
+            (Table::Walking, "walking"),
+            (Table::Outcomes, "outcomes"),
+        ]
+        .into_iter()
+        .map(|(t, n)| Input::new(t, csv.join(format!("{n}.csv"))))
+        .collect();
+        let opts = IngestOptions {
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            ..Default::default()
+        };
+        lumbar_ingest::ingest(&store_dir, &inputs, &regimen, &opts, &mut |_| {}).expect("ingest");
+        let _ = std::fs::remove_dir_all(&csv);
+    }
+    let rx = Prescriptions::from_regimen(&regimen);
+    let store = Store::open(&store_dir).expect("store");
+    // Where the time goes, part by part (then the whole report, timed alone).
+    let mut parts = Vec::new();
+    let mut lap = {
+        let mut t = Instant::now();
+        move |what: &'static str, parts: &mut Vec<(&'static str, f64)>| {
+            parts.push((what, t.elapsed().as_secs_f64()));
+            t = Instant::now();
+        }
+    };
+    let raw = store.read_table(Table::Sessions).expect("sessions");
+    lap("read the sessions table (polars)", &mut parts);
+    drop(raw);
+    let cohort = Cohort::load(&store).expect("cohort");
+    lap("load cohort (read + convert)", &mut parts);
+    let sessions = cohort.sessions.len();
+    let adh = lumbar_analysis::adherence::adherence_with(&cohort, &rx, 0.7);
+    lap("adherence", &mut parts);
+    let saf = lumbar_analysis::safety::safety(&cohort, &regimen);
+    lap("safety", &mut parts);
+    let risk = lumbar_analysis::risk::store_frame(&store, &Default::default());
+    lap("risk frame (follow-up + walking)", &mut parts);
+    drop((cohort, adh, saf, risk));
+    let load = parts[1].1;
+    let t = Instant::now();
+    let summary =
+        clinic_summary(&store, &regimen, &rx, &ClinicOptions::default()).expect("summary");
+    let meta = ReportMeta {
+        title: "Cohort report".into(),
+        regimen: regimen.name.clone(),
+        exercise_names: regimen
+            .exercises
+            .iter()
+            .map(|e| (e.key.clone(), e.name.clone()))
+            .collect(),
+        lumbar_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let html = render(&summary, &meta);
+    let total = t.elapsed().as_secs_f64();
+    println!(
+        "{patients} patients, {sessions} sessions: report in {total:.2} s (of which loading the cohort {load:.2} s), HTML {:.0} KiB, peak memory {:.0} MiB",
+        html.len() as f64 / 1024.0,
+        peak_rss_mib()
+    );
+    for (what, secs) in &parts {
+        println!("  {what}: {secs:.2} s");
+    }
+    println!("targets: < 5 s and < 2 MiB");
+}

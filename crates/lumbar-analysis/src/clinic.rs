@@ -1,0 +1,486 @@
+//! The numbers of a clinic's cohort report, for one site or the whole
+//! service and an optional date window: cohort size and follow-up,
+//! adherence (distribution, share adherent by site and by exercise), pain
+//! and ODI over programme weeks (median, IQR, responders), safety events
+//! and unsuitable-exercise flags by exercise, walking minutes, and the
+//! walking-risk table when a follow-up cohort exists.
+//!
+//! Every group carries its patient count so that the report can suppress
+//! small cells; nothing here names a patient.
+//!
+//! Programme week w of a patient is days 7w … 7w+6 after enrolment; a
+//! patient's value in a week is their first measurement in it, and the
+//! baseline is their first measurement of the measure. Responders use the
+//! same rule as `lumbar analyze` ([`crate::trends::Responder`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use lumbar_ingest::Store;
+use lumbar_model::{Regimen, Table};
+use serde::Serialize;
+
+use crate::adherence::adherence_with;
+use crate::cohort::{Cohort, LoadError};
+use crate::describe::quantile;
+use crate::prescription::Prescriptions;
+use crate::risk::{Cuts, ExposureRules, HUNT_CUTS, RiskSpec, walking_exposure};
+use crate::trends::Responder;
+
+/// Which patients and dates the report covers.
+#[derive(Debug, Clone)]
+pub struct ClinicOptions {
+    pub site: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub adherent: f64,
+    pub responder: Responder,
+}
+
+impl Default for ClinicOptions {
+    fn default() -> Self {
+        ClinicOptions {
+            site: None,
+            from: None,
+            to: None,
+            adherent: 0.7,
+            responder: Responder::default(),
+        }
+    }
+}
+
+/// Median and quartiles (type 7) of a group, with its size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spread {
+    pub patients: usize,
+    pub median: f64,
+    pub q1: f64,
+    pub q3: f64,
+}
+
+impl Spread {
+    fn of(mut v: Vec<f64>) -> Option<Spread> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(Spread {
+            patients: v.len(),
+            median: quantile(&v, 0.5),
+            q1: quantile(&v, 0.25),
+            q3: quantile(&v, 0.75),
+        })
+    }
+}
+
+/// Adherence of one group (a site, an exercise, the cohort).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupAdherence {
+    pub group: String,
+    pub spread: Spread,
+    /// Patients at or above the adherence threshold.
+    pub adherent: usize,
+}
+
+/// One programme week of a measure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekMeasure {
+    pub week: u32,
+    pub spread: Spread,
+    pub responders: usize,
+}
+
+/// Safety by exercise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SafetyByExercise {
+    pub exercise: String,
+    pub events: usize,
+    pub patients_with_events: usize,
+    pub patients_flagged: usize,
+}
+
+/// One walking category of the risk table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskRow {
+    pub category: String,
+    pub participants: usize,
+    pub events: usize,
+    pub risk: f64,
+    /// Adjusted risk ratio with its 95% CI (None for the reference).
+    pub rr: Option<(f64, f64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskTable {
+    pub rows: Vec<RiskRow>,
+    pub adjusted_for: Vec<String>,
+    pub excluded: usize,
+}
+
+/// Everything the clinic report shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClinicSummary {
+    pub site: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub patients: usize,
+    pub sites: Vec<(String, usize)>,
+    pub enrolled: Option<(NaiveDate, NaiveDate)>,
+    /// Weeks from enrolment to the last session or outcome, per patient.
+    pub followup_weeks: Option<Spread>,
+    pub sessions: usize,
+    /// Patients by session adherence in tenths: [0, 10%), …, [90, 100%].
+    pub adherence_histogram: [usize; 10],
+    pub adherence: Option<GroupAdherence>,
+    pub adherence_threshold: f64,
+    pub adherence_by_site: Vec<GroupAdherence>,
+    pub adherence_by_exercise: Vec<GroupAdherence>,
+    pub pain: Vec<WeekMeasure>,
+    pub odi: Vec<WeekMeasure>,
+    pub safety: Vec<SafetyByExercise>,
+    pub stop_pain_during: f64,
+    pub unsuitable_persist_min: f64,
+    /// Patients by mean walking minutes per valid day, in 20-minute bins
+    /// (the last bin is 200 and over).
+    pub walking_histogram: Vec<usize>,
+    pub walking: Option<Spread>,
+    pub risk: Option<RiskTable>,
+    /// Why the risk table is absent, when the store has a follow-up table.
+    pub risk_note: Option<String>,
+}
+
+/// Programme patients of one site enrolled by `to`, with their sessions and
+/// outcomes inside the window.
+pub fn filter(cohort: Cohort, opts: &ClinicOptions) -> Cohort {
+    if opts.site.is_none() && opts.from.is_none() && opts.to.is_none() {
+        return cohort;
+    }
+    let keep: Vec<bool> = cohort
+        .patients
+        .iter()
+        .map(|p| {
+            opts.site.as_ref().is_none_or(|s| &p.site == s)
+                && opts.to.is_none_or(|t| p.enrolled_on <= t)
+        })
+        .collect();
+    let mut new_index = vec![usize::MAX; cohort.patients.len()];
+    let mut out = Cohort::default();
+    for (i, p) in cohort.patients.iter().enumerate() {
+        if keep[i] {
+            new_index[i] = out.patients.len();
+            out.patients.push(p.clone());
+        }
+    }
+    let inside = |d: NaiveDate| opts.from.is_none_or(|f| d >= f) && opts.to.is_none_or(|t| d <= t);
+    out.sessions = cohort
+        .sessions
+        .iter()
+        .filter(|s| keep[s.patient] && inside(s.performed_at.date()))
+        .map(|s| {
+            let mut s = s.clone();
+            s.patient = new_index[s.patient];
+            s
+        })
+        .collect();
+    out.outcomes = cohort
+        .outcomes
+        .iter()
+        .filter(|o| keep[o.patient] && inside(o.date))
+        .map(|o| {
+            let mut o = o.clone();
+            o.patient = new_index[o.patient];
+            o
+        })
+        .collect();
+    out
+}
+
+fn weekly(cohort: &Cohort, measure: &str, rule: &Responder) -> Vec<WeekMeasure> {
+    // First value per patient and programme week, outcomes in date order.
+    let mut per: BTreeMap<(usize, u32), f64> = BTreeMap::new();
+    let mut outcomes: Vec<_> = cohort
+        .outcomes
+        .iter()
+        .filter(|o| o.measure == measure)
+        .collect();
+    outcomes.sort_by_key(|o| (o.patient, o.date));
+    let mut baseline: HashMap<usize, f64> = HashMap::new();
+    for o in outcomes {
+        let days = (o.date - cohort.patients[o.patient].enrolled_on).num_days();
+        if days < 0 {
+            continue;
+        }
+        baseline.entry(o.patient).or_insert(o.value);
+        per.entry((o.patient, (days / 7) as u32)).or_insert(o.value);
+    }
+    let mut weeks: BTreeMap<u32, (Vec<f64>, usize)> = BTreeMap::new();
+    for ((p, w), v) in per {
+        let e = weeks.entry(w).or_default();
+        e.0.push(v);
+        if w > 0
+            && baseline
+                .get(&p)
+                .is_some_and(|&b| rule.is_response(measure, b, v))
+        {
+            e.1 += 1;
+        }
+    }
+    weeks
+        .into_iter()
+        .filter_map(|(week, (v, responders))| {
+            Some(WeekMeasure {
+                week,
+                spread: Spread::of(v)?,
+                responders,
+            })
+        })
+        .collect()
+}
+
+/// Computes the report's numbers from a store.
+pub fn clinic_summary(
+    store: &Store,
+    regimen: &Regimen,
+    rx: &Prescriptions,
+    opts: &ClinicOptions,
+) -> Result<ClinicSummary, LoadError> {
+    let cohort = filter(Cohort::load(store)?, opts);
+    let adh = adherence_with(&cohort, rx, opts.adherent);
+    let saf = crate::safety::safety(&cohort, regimen);
+
+    let mut sites: BTreeMap<String, usize> = BTreeMap::new();
+    for p in &cohort.patients {
+        *sites.entry(p.site.clone()).or_default() += 1;
+    }
+    let enrolled = cohort
+        .patients
+        .iter()
+        .map(|p| p.enrolled_on)
+        .min()
+        .zip(cohort.patients.iter().map(|p| p.enrolled_on).max());
+    let mut last: Vec<Option<NaiveDate>> = vec![None; cohort.patients.len()];
+    for s in &cohort.sessions {
+        let d = s.performed_at.date();
+        last[s.patient] = Some(last[s.patient].map_or(d, |l| l.max(d)));
+    }
+    for o in &cohort.outcomes {
+        last[o.patient] = Some(last[o.patient].map_or(o.date, |l| l.max(o.date)));
+    }
+    let followup_weeks = Spread::of(
+        last.iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                Some(((*l)? - cohort.patients[i].enrolled_on).num_days() as f64 / 7.0)
+            })
+            .collect(),
+    );
+
+    let mut histogram = [0usize; 10];
+    for p in &adh.patients {
+        histogram[((p.session_adherence * 10.0).floor() as usize).min(9)] += 1;
+    }
+    let group = |name: String, v: Vec<f64>| -> Option<GroupAdherence> {
+        let adherent = v.iter().filter(|&&x| x >= opts.adherent).count();
+        Some(GroupAdherence {
+            group: name,
+            spread: Spread::of(v)?,
+            adherent,
+        })
+    };
+    let adherence = group(
+        "all".into(),
+        adh.patients.iter().map(|p| p.session_adherence).collect(),
+    );
+    let mut by_site: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for p in &adh.patients {
+        by_site
+            .entry(&p.site)
+            .or_default()
+            .push(p.session_adherence);
+    }
+    let adherence_by_site = by_site
+        .into_iter()
+        .filter_map(|(s, v)| group(s.to_string(), v))
+        .collect();
+    // Per patient and exercise: done / scheduled over all weeks.
+    let mut pe: BTreeMap<(&str, &str), (u32, u32)> = BTreeMap::new();
+    for w in &adh.weeks {
+        let e = pe.entry((&w.exercise, &w.patient_id)).or_default();
+        e.0 += w.done;
+        e.1 += w.scheduled;
+    }
+    let mut by_ex: Vec<(String, Vec<f64>)> = regimen
+        .exercises
+        .iter()
+        .map(|e| (e.key.clone(), Vec::new()))
+        .collect();
+    for ((ex, _), (done, sched)) in pe {
+        if sched > 0
+            && let Some(slot) = by_ex.iter_mut().find(|(k, _)| k == ex)
+        {
+            slot.1.push(done as f64 / sched as f64);
+        }
+    }
+    let adherence_by_exercise = by_ex.into_iter().filter_map(|(k, v)| group(k, v)).collect();
+
+    let mut safety: Vec<SafetyByExercise> = regimen
+        .exercises
+        .iter()
+        .map(|e| SafetyByExercise {
+            exercise: e.key.clone(),
+            events: 0,
+            patients_with_events: 0,
+            patients_flagged: 0,
+        })
+        .collect();
+    let mut with_events: HashSet<(&str, &str)> = HashSet::new();
+    for e in &saf.events {
+        if let Some(row) = safety.iter_mut().find(|r| r.exercise == e.exercise) {
+            row.events += 1;
+            if with_events.insert((&e.exercise, &e.patient_id)) {
+                row.patients_with_events += 1;
+            }
+        }
+    }
+    for f in &saf.flags {
+        if let Some(row) = safety.iter_mut().find(|r| r.exercise == f.exercise) {
+            row.patients_flagged += 1;
+        }
+    }
+
+    // Walking of the programme patients.
+    let mut walking_histogram = vec![0usize; 11];
+    let mut walking = None;
+    if let Some(w) = store.read_table(Table::Walking)? {
+        let ids: HashSet<&str> = cohort.patients.iter().map(|p| p.id.as_str()).collect();
+        use polars::prelude::DataType;
+        let column = |name: &str, to: &DataType| {
+            w.column(name)
+                .and_then(|c| c.cast(to))
+                .map_err(|e| LoadError::Column(name.into(), e))
+        };
+        let pid_c = column("patient_id", &DataType::String)?;
+        let min_c = column("walking_min", &DataType::Float64)?;
+        let wear_c = column("wear_min", &DataType::Float64)?;
+        let date_c = column("date", &DataType::Int32)?;
+        let err = |name: &'static str| move |e| LoadError::Column(name.into(), e);
+        let (pid, minutes, wear, days) = (
+            pid_c.str().map_err(err("patient_id"))?,
+            min_c.f64().map_err(err("walking_min"))?,
+            wear_c.f64().map_err(err("wear_min"))?,
+            date_c.i32().map_err(err("date"))?,
+        );
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let inside = |d: Option<i32>| {
+            d.map(|d| epoch + chrono::Duration::days(d as i64))
+                .is_some_and(|d| opts.from.is_none_or(|f| d >= f) && opts.to.is_none_or(|t| d <= t))
+        };
+        let rows = pid
+            .iter()
+            .zip(minutes.iter())
+            .zip(wear.iter())
+            .zip(days.iter())
+            .filter_map(|(((id, m), wear), d)| {
+                let id = id?;
+                (ids.contains(id) && inside(d)).then_some((id, m?, wear))
+            });
+        let (exposure, _) = walking_exposure(rows, &ExposureRules::default());
+        for e in &exposure {
+            walking_histogram[((e.mean_walking_min / 20.0).floor() as usize).min(10)] += 1;
+        }
+        walking = Spread::of(exposure.iter().map(|e| e.mean_walking_min).collect());
+    }
+
+    // The walking-risk table of the follow-up cohort (not filtered by site:
+    // it is a separate population).
+    let (risk, risk_note) = match crate::risk::store_frame(store, &ExposureRules::default()) {
+        Err(LoadError::Missing(_)) => (None, None),
+        Err(e) => (None, Some(e.to_string())),
+        Ok((df, excluded)) => {
+            let present = |c: &str| df.column(c).is_ok();
+            let covariates: Vec<String> = ["age", "sex", "bmi"]
+                .into_iter()
+                .filter(|c| present(c))
+                .map(String::from)
+                .collect();
+            let categorical = if present("sex") {
+                vec![crate::design::Categorical {
+                    column: "sex".into(),
+                    reference: None,
+                }]
+            } else {
+                Vec::new()
+            };
+            let spec = RiskSpec {
+                exposure: "walking_min".into(),
+                cuts: Cuts::Points(HUNT_CUTS.to_vec()),
+                reference: None,
+                outcome: "event".into(),
+                time: None,
+                person_years: None,
+                covariates: covariates.clone(),
+                categorical,
+                knots: 4,
+                reference_value: None,
+            };
+            match crate::risk::analyze(&df, std::path::Path::new("followup"), &spec) {
+                Err(e) => (None, Some(e.to_string())),
+                Ok(r) => {
+                    let rows = r
+                        .incidence
+                        .iter()
+                        .map(|inc| {
+                            let term = format!("walking_min[{}]", inc.category);
+                            let rr = r
+                                .poisson
+                                .terms
+                                .iter()
+                                .find(|t| t.term == term)
+                                .map(|t| (t.exp_estimate, t.conf_low, t.conf_high));
+                            RiskRow {
+                                category: inc.category.clone(),
+                                participants: inc.n,
+                                events: inc.events,
+                                risk: inc.risk,
+                                rr,
+                            }
+                        })
+                        .collect();
+                    (
+                        Some(RiskTable {
+                            rows,
+                            adjusted_for: covariates,
+                            excluded: excluded + r.exposure.dropped,
+                        }),
+                        None,
+                    )
+                }
+            }
+        }
+    };
+
+    Ok(ClinicSummary {
+        site: opts.site.clone(),
+        from: opts.from,
+        to: opts.to,
+        patients: cohort.patients.len(),
+        sites: sites.into_iter().collect(),
+        enrolled,
+        followup_weeks,
+        sessions: cohort.sessions.len(),
+        adherence_histogram: histogram,
+        adherence,
+        adherence_threshold: opts.adherent,
+        adherence_by_site,
+        adherence_by_exercise,
+        pain: weekly(&cohort, "nrs_pain", &opts.responder),
+        odi: weekly(&cohort, "odi", &opts.responder),
+        safety,
+        stop_pain_during: regimen.safety.stop_pain_during,
+        unsuitable_persist_min: regimen.safety.unsuitable_persist_min,
+        walking_histogram,
+        walking,
+        risk,
+        risk_note,
+    })
+}

@@ -1,0 +1,86 @@
+//! `lumbar report`: the clinic's cohort report as one HTML file.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
+use lumbar_analysis::prescription::Prescriptions;
+use lumbar_ingest::Store;
+use lumbar_model::Regimen;
+use lumbar_model::atomic::write_atomic;
+use lumbar_report::{ReportMeta, render};
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Store folder made by `lumbar ingest`.
+    pub store: PathBuf,
+    /// The HTML file to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Only this site's patients.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Only sessions and measurements on or after this day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Only patients enrolled, and sessions and measurements, up to this day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Per-patient prescriptions (as for `lumbar analyze`).
+    #[arg(long, value_name = "F")]
+    pub prescriptions: Option<PathBuf>,
+    /// Report title.
+    #[arg(long, default_value = "Back-pain exercise programme: cohort report")]
+    pub title: String,
+}
+
+pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Result<u8> {
+    if let (Some(f), Some(t)) = (args.from, args.to)
+        && f > t
+    {
+        bail!("--from {f} is after --to {t}");
+    }
+    let store = Store::open(&args.store)?;
+    let rx = match &args.prescriptions {
+        Some(f) => Prescriptions::load(regimen, f)?,
+        None => Prescriptions::from_regimen(regimen),
+    };
+    let opts = ClinicOptions {
+        site: args.site.clone(),
+        from: args.from,
+        to: args.to,
+        ..Default::default()
+    };
+    let summary = clinic_summary(&store, regimen, &rx, &opts)?;
+    if let Some(site) = &args.site
+        && summary.patients == 0
+    {
+        bail!("no patients at site {site:?} in {}", args.store.display());
+    }
+    let meta = ReportMeta {
+        title: args.title.clone(),
+        regimen: regimen.name.clone(),
+        exercise_names: regimen
+            .exercises
+            .iter()
+            .map(|e| (e.key.clone(), e.name.clone()))
+            .collect(),
+        lumbar_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let html = render(&summary, &meta);
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_atomic(&args.out, html.as_bytes())
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    writeln!(
+        out,
+        "report: {} ({} patients, {:.0} KiB)",
+        args.out.display(),
+        summary.patients,
+        html.len() as f64 / 1024.0
+    )?;
+    Ok(0)
+}

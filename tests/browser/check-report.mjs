@@ -1,0 +1,45 @@
+// Opens a lumbar report in headless Chromium and fails on any console error,
+// page error, or network request (the report must be self-contained), then
+// saves a full-page screenshot and an A4 PDF print.
+//
+//   node check-report.mjs REPORT.html SCREENSHOT.png [PRINT.pdf]
+import { chromium } from "playwright-core";
+import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+
+const [report, shot, pdf] = process.argv.slice(2);
+if (!report || !shot) {
+  console.error("usage: node check-report.mjs REPORT.html SCREENSHOT.png [PRINT.pdf]");
+  process.exit(2);
+}
+const url = pathToFileURL(resolve(report)).href;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`); });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => problems.push(`failed request: ${r.url()}`));
+  page.on("request", (r) => { if (r.url() !== url) problems.push(`request to ${r.url()} (the report must need nothing but itself)`); });
+  const response = await page.goto(url, { waitUntil: "load" });
+  if (!response || !response.ok()) problems.push(`could not open ${url}`);
+  const svgs = await page.locator("svg").count();
+  const h1 = await page.locator("h1").innerText();
+  if (svgs < 4) problems.push(`expected at least 4 charts, found ${svgs}`);
+  // Every chart has a non-zero size once laid out.
+  const sizes = await page.locator("svg").evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+  if (sizes.some((w) => !(w > 100))) problems.push(`a chart is not laid out: widths ${sizes.join(", ")}`);
+  await page.screenshot({ path: shot, fullPage: true });
+  if (pdf) await page.pdf({ path: pdf, format: "A4", printBackground: true });
+  console.log(`${report}: "${h1}", ${svgs} charts, screenshot ${shot}${pdf ? `, print ${pdf}` : ""}`);
+} finally {
+  await browser.close();
+}
+if (problems.length) {
+  for (const p of problems) console.error(p);
+  process.exit(1);
+}

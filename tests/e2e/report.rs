@@ -1,0 +1,196 @@
+//! The clinic report (small cells, no identifiers, a site of its own) and
+//! batch runs (skip when unchanged, rerun what changed, name the failing step).
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::{lumbar, lumbar_err, path_str, repo_root};
+
+fn demo_store(dir: &Path) -> std::path::PathBuf {
+    let store = dir.join("store");
+    let demo = repo_root().join("datasets/demo");
+    lumbar(&[
+        "ingest",
+        "--dir",
+        path_str(&demo),
+        "--out",
+        path_str(&store),
+        "--as-of",
+        "2026-01-01",
+    ]);
+    store
+}
+
+fn ids(store: &Path, table: &str) -> Vec<String> {
+    let dir = store.join(table);
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "parquet") {
+            let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+                .finish()
+                .unwrap();
+            let c = df.column("patient_id").unwrap().str().unwrap().clone();
+            out.extend(c.iter().flatten().map(String::from));
+        }
+    }
+    out
+}
+
+#[test]
+fn report_suppresses_small_cells_and_shows_no_identifiers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = demo_store(tmp.path());
+    let html_path = tmp.path().join("report.html");
+    let (_, text) = lumbar(&["report", path_str(&store), "-o", path_str(&html_path)]);
+    assert!(text.contains("200 patients"), "{text}");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+
+    // Self-contained: no scripts, no external fetches.
+    // (The only URL is SVG's namespace name, which is never fetched.)
+    let without_ns = html.replace("http://www.w3.org/2000/svg", "");
+    for bad in [
+        "<script", "http://", "https://", "@import", "url(", "<img", "<link",
+    ] {
+        assert!(!without_ns.contains(bad), "found {bad}");
+    }
+    // The island site has 3 patients: its count is <5 and its adherence is
+    // not shown; with one small site, the next smallest (west) is hidden too.
+    assert!(
+        html.contains("<tr><td>island</td><td>&lt;5</td></tr>"),
+        "island row"
+    );
+    assert!(
+        html.contains("<tr><td>west</td><td>–</td></tr>"),
+        "complementary suppression"
+    );
+    assert!(
+        html.contains("<tr><td>island</td><td>&lt;5</td><td>–</td><td>–</td></tr>"),
+        "island adherence"
+    );
+    // No identifier of any patient or follow-up participant anywhere.
+    let mut all = ids(&store, "patients");
+    all.extend(ids(&store, "followup"));
+    assert!(all.len() >= 2200);
+    for id in &all {
+        assert!(!html.contains(id.as_str()), "identifier {id} in the report");
+    }
+    // Real numbers: the walking-risk table and the pain chart are there.
+    assert!(html.contains("Walking and the risk of chronic low-back pain"));
+    assert!(html.contains("1 (reference)"));
+    assert!(html.contains("<polyline"));
+    assert!(html.len() < 2 * 1024 * 1024);
+
+    // The island's own report: 3 patients, so nothing but suppressed counts.
+    let island = tmp.path().join("island.html");
+    lumbar(&[
+        "report",
+        path_str(&store),
+        "-o",
+        path_str(&island),
+        "--site",
+        "island",
+    ]);
+    let h = std::fs::read_to_string(&island).unwrap();
+    assert!(
+        h.contains("<div class=\"v\">&lt;5</div><div class=\"k\">patients</div>"),
+        "island card"
+    );
+    assert!(!h.contains("median follow-up"));
+    assert!(
+        !h.contains("Pain over the programme"),
+        "no pain chart for 3 patients"
+    );
+    assert!(!h.contains("pain responders"));
+    let e = lumbar_err(&[
+        "report",
+        path_str(&store),
+        "-o",
+        path_str(&island),
+        "--site",
+        "atlantis",
+    ]);
+    assert!(e.contains("no patients at site \"atlantis\""), "{e}");
+}
+
+fn write_batch(dir: &Path, adherent: &str, covariates: &str) -> std::path::PathBuf {
+    let root = repo_root();
+    let text = format!(
+        r#"
+out = "out"
+regimen = "{regimen}"
+[[cohort]]
+name = "demo"
+data = "{demo}"
+[[step]]
+name = "ingest"
+run = "ingest"
+cohort = "demo"
+as_of = "2026-01-01"
+[[step]]
+name = "analyze"
+run = "analyze"
+cohort = "demo"
+adherent = {adherent}
+[[step]]
+name = "risk"
+run = "risk"
+cohort = "demo"
+covariates = [{covariates}]
+[[step]]
+name = "report"
+run = "report"
+cohort = "demo"
+[[step]]
+name = "sim"
+run = "simulate"
+scenario = "{scen}"
+patients = 300
+weeks = 4
+"#,
+        regimen = root.join("datasets/regimens/six-moves.toml").display(),
+        demo = root.join("datasets/demo").display(),
+        scen = root
+            .join("datasets/scenarios/graded-activity.toml")
+            .display(),
+    );
+    let p = dir.join("batch.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn batch_skips_what_has_not_changed_and_names_a_failing_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = write_batch(tmp.path(), "0.7", "\"age\"");
+    let (_, first) = lumbar(&["run", path_str(&b)]);
+    for step in ["ingest", "analyze", "risk", "report", "sim"] {
+        assert!(
+            first.contains(&format!("ran   {step} (")),
+            "{step}\n{first}"
+        );
+    }
+    assert!(first.contains("report: "), "{first}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("out/sim/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["seed"], 20251125);
+    assert_eq!(m["inputs"][1]["sha256"].as_str().unwrap().len(), 64);
+    assert!(m["wall_seconds"].as_f64().unwrap() >= 0.0);
+
+    let (_, second) = lumbar(&["run", path_str(&b)]);
+    assert_eq!(second.matches("skip  ").count(), 5, "{second}");
+
+    // A changed parameter reruns that step only.
+    write_batch(tmp.path(), "0.8", "\"age\"");
+    let (_, third) = lumbar(&["run", path_str(&b)]);
+    assert!(third.contains("ran   analyze ("), "{third}");
+    assert_eq!(third.matches("skip  ").count(), 4, "{third}");
+
+    // A failing step stops the run with its name.
+    write_batch(tmp.path(), "0.8", "\"shoe_size\"");
+    let e = lumbar_err(&["run", path_str(&b)]);
+    assert!(e.starts_with("step 3 \"risk\" (risk) failed:"), "{e}");
+    assert!(e.contains("shoe_size"), "{e}");
+}
