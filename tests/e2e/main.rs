@@ -2,6 +2,7 @@
 //! again, so they share this one).
 
 mod cli;
+mod corpus;
 mod determinism;
 mod ingest_corrupted;
 mod lmm;

@@ -38,6 +38,7 @@ use polars::prelude::{BooleanChunked, NewChunkedArray};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub mod formats;
 pub mod output;
 pub mod parse;
 pub mod reader;
@@ -103,6 +104,11 @@ pub struct Input {
     pub path: PathBuf,
     /// `None`: detect from the content.
     pub format: Option<Format>,
+    /// Whose a single-person export is (Apple Health); `None`: its file name.
+    pub patient_id: Option<String>,
+    /// A second pass over a file given for another table (FHIR pain scores
+    /// of a walking file): it reads only what belongs to this table.
+    pub secondary: bool,
 }
 
 impl Input {
@@ -111,6 +117,8 @@ impl Input {
             table,
             path: path.into(),
             format: None,
+            patient_id: None,
+            secondary: false,
         }
     }
 }
@@ -210,7 +218,25 @@ pub fn ingest(
     progress: &mut dyn FnMut(u64),
 ) -> Result<IngestReport, IngestError> {
     let store = Store::create(root)?;
-    let mut ordered: Vec<&Input> = inputs.iter().collect();
+    // A FHIR file given for walking also holds pain scores: read it again
+    // for the outcomes table (that pass reads only pain observations).
+    let mut all: Vec<Input> = inputs.to_vec();
+    for i in inputs {
+        if i.table == Table::Walking && !i.secondary {
+            let format = match i.format {
+                Some(f) => f,
+                None => reader::detect(&i.path)?,
+            };
+            if format == Format::Fhir {
+                let mut pain = i.clone();
+                pain.table = Table::Outcomes;
+                pain.format = Some(Format::Fhir);
+                pain.secondary = true;
+                all.push(pain);
+            }
+        }
+    }
+    let mut ordered: Vec<&Input> = all.iter().collect();
     ordered.sort_by_key(|i| i.table);
     let mut known = Known {
         patients: store.ids(Table::Patients)?,
@@ -256,7 +282,13 @@ fn ingest_file(
         Some(f) => f,
         None => reader::detect(path)?,
     };
-    let mut source = reader::open_source(path, format, table)?;
+    let mut source = reader::open_input(
+        path,
+        format,
+        table,
+        input.patient_id.as_deref(),
+        !input.secondary,
+    )?;
     let extras: Vec<(String, ExtraKind)> = if source.map().extra_names.is_empty() {
         Vec::new()
     } else {

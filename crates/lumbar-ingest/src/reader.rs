@@ -26,6 +26,12 @@ pub enum Format {
     Csv,
     Ndjson,
     Parquet,
+    /// Apple Health `export.xml` or `export.zip` (walking).
+    Apple,
+    /// GGIR part 5 day summary CSV (walking).
+    Ggir,
+    /// FHIR R4 Observations, NDJSON or a Bundle (walking and pain).
+    Fhir,
 }
 
 impl Format {
@@ -34,6 +40,19 @@ impl Format {
             Format::Csv => "csv",
             Format::Ndjson => "ndjson",
             Format::Parquet => "parquet",
+            Format::Apple => "apple",
+            Format::Ggir => "ggir",
+            Format::Fhir => "fhir",
+        }
+    }
+
+    /// Formats that aggregate or map their records rather than carrying
+    /// the table's columns (and the tables each can fill).
+    pub fn tables(self) -> &'static [Table] {
+        match self {
+            Format::Apple | Format::Ggir => &[Table::Walking],
+            Format::Fhir => &[Table::Walking, Table::Outcomes],
+            _ => &Table::ALL,
         }
     }
 }
@@ -52,7 +71,7 @@ fn open(path: &Path) -> Result<File, IngestError> {
 
 /// Opens a text file, transparently gunzipping it when it starts with the
 /// gzip magic bytes, and skips a UTF-8 byte-order mark.
-fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
+pub(crate) fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
     let mut file = BufReader::with_capacity(1 << 20, open(path)?);
     let magic = file.fill_buf().map_err(|e| IngestError::io(path, e))?;
     let mut reader: Box<dyn BufRead + Send> = if magic.starts_with(&[0x1f, 0x8b]) {
@@ -80,12 +99,27 @@ pub fn detect(path: &Path) -> Result<Format, IngestError> {
     if n == 4 && &magic == b"PAR1" {
         return Ok(Format::Parquet);
     }
+    if n == 4 && &magic == b"PK\x03\x04" {
+        return Ok(Format::Apple); // a zip: only Apple Health exports come zipped
+    }
     let mut text = open_text(path)?;
     let head = text.fill_buf().map_err(|e| IngestError::io(path, e))?;
-    if let Some(first) = head.iter().find(|b| !b.is_ascii_whitespace())
-        && *first == b'{'
-    {
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    if crate::formats::apple::sniff(&head[start..]) {
+        return Ok(Format::Apple);
+    }
+    let head_text = String::from_utf8_lossy(&head[..head.len().min(64 << 10)]);
+    if crate::formats::fhir::sniff(&head_text) {
+        return Ok(Format::Fhir);
+    }
+    if head.get(start) == Some(&b'{') {
         return Ok(Format::Ndjson);
+    }
+    if crate::formats::ggir::sniff(head_text.lines().next().unwrap_or("")) {
+        return Ok(Format::Ggir);
     }
     let name = path.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".ndjson") || name.ends_with(".jsonl") || name.ends_with(".json") {
@@ -232,11 +266,67 @@ pub fn open_source(
     format: Format,
     table: Table,
 ) -> Result<Box<dyn RowSource>, IngestError> {
+    open_input(path, format, table, None, true)
+}
+
+/// Opens a source; `patient` names the person of a single-person export
+/// (Apple Health), `primary` says whether a multi-table format's pass also
+/// rejects what belongs to no table (see [`crate::formats::fhir`]).
+pub fn open_input(
+    path: &Path,
+    format: Format,
+    table: Table,
+    patient: Option<&str>,
+    primary: bool,
+) -> Result<Box<dyn RowSource>, IngestError> {
+    use crate::formats::{PreparedSource, apple, fhir, ggir};
+    if !format.tables().contains(&table) {
+        return Err(IngestError::Header {
+            path: path.to_path_buf(),
+            problem: format!(
+                "{} data cannot fill the {table} table; give the file with --{}",
+                format.name(),
+                format.tables()[0]
+            ),
+        });
+    }
     Ok(match format {
         Format::Csv => Box::new(CsvSource::open(path, table)?),
         Format::Ndjson => Box::new(NdjsonSource::open(path, table)?),
         Format::Parquet => Box::new(ParquetSource::open(path, table)?),
+        Format::Apple => {
+            let id = match patient {
+                Some(p) => p.to_string(),
+                None => apple_patient_from_name(path)?,
+            };
+            Box::new(PreparedSource::new(table, apple::read(path, &id)?))
+        }
+        Format::Ggir => Box::new(PreparedSource::new(table, ggir::read(path)?)),
+        Format::Fhir => Box::new(PreparedSource::new(
+            table,
+            fhir::read(path, table, primary)?,
+        )),
     })
+}
+
+/// An Apple Health export names no one: the file's name must (P00042.zip),
+/// unless `--patient-id` is given.
+fn apple_patient_from_name(path: &Path) -> Result<String, IngestError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or("").to_string();
+    if stem.is_empty()
+        || stem.eq_ignore_ascii_case("export")
+        || stem.eq_ignore_ascii_case("export_cda")
+    {
+        return Err(IngestError::Header {
+            path: path.to_path_buf(),
+            problem: "an Apple Health export does not say whose it is: give --patient-id ID, or name the file after the patient (P00042.zip)".into(),
+        });
+    }
+    Ok(stem)
 }
 
 /// A row's text cells (canonical, extra), or why it has none.
@@ -265,7 +355,7 @@ pub fn for_each_row(
 // ---- CSV --------------------------------------------------------------------
 
 /// Picks the delimiter that splits the header line most often (outside quotes).
-fn sniff_delimiter(header: &[u8]) -> u8 {
+pub(crate) fn sniff_delimiter(header: &[u8]) -> u8 {
     let mut counts = [0usize; 3];
     let mut quoted = false;
     for &b in header {

@@ -55,6 +55,8 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
             followup: vec![],
             dir: Some(dir.clone()),
             format: super::FormatArg::Auto,
+            walking_format: None,
+            patient_id: None,
             as_of: args.as_of,
             json: false,
         };

@@ -89,12 +89,31 @@ pub struct IngestArgs {
     /// Input format; by default detected from each file's content.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
+    /// Format of the --walking files (default: detected from the content):
+    /// apple (export.xml or export.zip), ggir (part 5 day summary), fhir
+    /// (Observation NDJSON or Bundle; pain scores go to outcomes), csv,
+    /// parquet, ndjson.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub walking_format: Option<WalkingFormatArg>,
+    /// Whose the Apple Health exports are (default: each file's name, e.g. P00042.zip).
+    #[arg(long, value_name = "ID")]
+    pub patient_id: Option<String>,
     /// Reject dates after this day (default: today).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkingFormatArg {
+    Apple,
+    Ggir,
+    Fhir,
+    Csv,
+    Parquet,
+    Ndjson,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +170,19 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
     };
     for i in &mut inputs {
         i.format = format;
+        if i.table == Table::Walking {
+            if let Some(w) = args.walking_format {
+                i.format = Some(match w {
+                    WalkingFormatArg::Apple => Format::Apple,
+                    WalkingFormatArg::Ggir => Format::Ggir,
+                    WalkingFormatArg::Fhir => Format::Fhir,
+                    WalkingFormatArg::Csv => Format::Csv,
+                    WalkingFormatArg::Parquet => Format::Parquet,
+                    WalkingFormatArg::Ndjson => Format::Ndjson,
+                });
+            }
+            i.patient_id = args.patient_id.clone();
+        }
     }
     let mut opts = IngestOptions::default();
     if let Some(d) = args.as_of {

@@ -1,0 +1,241 @@
+//! GGIR part 5 day summaries (`part5_daysummary_*.csv`): one row per
+//! participant-day. GGIR puts its intensity thresholds and bout lengths in
+//! the column names, so columns are found by pattern:
+//!
+//! * participant: `ID`; day: `calendar_date` (ISO, as GGIR writes it);
+//! * walking (moderate-to-vigorous) minutes: `dur_day_total_MOD*` +
+//!   `dur_day_total_VIG*` (the first column matching each, e.g.
+//!   `dur_day_total_MOD_min` or `dur_day_total_MOD_100_400_min`); when the
+//!   file has no such totals, the sum of the bouted MVPA columns
+//!   `dur_day_MVPA_bts_*` (e.g. `dur_day_MVPA_bts_10_min`,
+//!   `dur_day_MVPA_bts_5_10_min`), which partition MVPA by bout length;
+//! * valid wear time: `dur_day_spt_min` × (1 − `nonwear_perc_day_spt`/100)
+//!   (the waking day plus sleep period, less its non-wear), or
+//!   `dur_day_min` × (1 − `nonwear_perc_day`/100), else unknown.
+//!
+//! `NA` (GGIR's missing value) is missing. Each data row is one row read;
+//! `source` is `ggir`.
+
+use std::path::Path;
+
+use super::{OwnedRow, walking_cells};
+use crate::IngestError;
+use crate::reader::{normalise_name, open_text, sniff_delimiter};
+use crate::validate::Rejection;
+
+/// Whether a header line looks like a GGIR part 5 day summary.
+pub fn sniff(header: &str) -> bool {
+    let h = header.to_ascii_lowercase();
+    h.contains("calendar_date") && h.contains("dur_day")
+}
+
+struct Columns {
+    id: usize,
+    date: usize,
+    moderate: Option<usize>,
+    vigorous: Option<usize>,
+    bouts: Vec<usize>,
+    wear: Option<(usize, usize)>,
+}
+
+fn find_columns(names: &[String], path: &Path) -> Result<Columns, IngestError> {
+    let exact = |n: &str| names.iter().position(|x| x == n);
+    let first = |prefix: &str| names.iter().position(|x| x.starts_with(prefix));
+    let missing = |what: &str| IngestError::Header {
+        path: path.to_path_buf(),
+        problem: format!(
+            "a GGIR part 5 day summary needs {what}; found: {}",
+            names.join(", ")
+        ),
+    };
+    let id = exact("id").ok_or_else(|| missing("an ID column"))?;
+    let date = exact("calendar_date").ok_or_else(|| missing("a calendar_date column"))?;
+    let moderate = first("dur_day_total_mod");
+    let vigorous = first("dur_day_total_vig");
+    let bouts: Vec<usize> = (0..names.len())
+        .filter(|&i| names[i].starts_with("dur_day_mvpa_bts"))
+        .collect();
+    if moderate.is_none() && vigorous.is_none() && bouts.is_empty() {
+        return Err(missing(
+            "MVPA minutes: dur_day_total_MOD*/dur_day_total_VIG* or dur_day_MVPA_bts_* columns",
+        ));
+    }
+    let wear = match (exact("dur_day_spt_min"), exact("nonwear_perc_day_spt")) {
+        (Some(d), Some(p)) => Some((d, p)),
+        _ => match (exact("dur_day_min"), exact("nonwear_perc_day")) {
+            (Some(d), Some(p)) => Some((d, p)),
+            _ => None,
+        },
+    };
+    Ok(Columns {
+        id,
+        date,
+        moderate,
+        vigorous,
+        bouts,
+        wear,
+    })
+}
+
+/// A number cell: `None` for empty or `NA`, or why it is not a number.
+fn number(
+    fields: &csv::StringRecord,
+    i: usize,
+    names: &[String],
+) -> Result<Option<f64>, Rejection> {
+    let raw = fields.get(i).unwrap_or("").trim();
+    if raw.is_empty() || raw.eq_ignore_ascii_case("na") || raw.eq_ignore_ascii_case("nan") {
+        return Ok(None);
+    }
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+        _ => Err(Rejection {
+            column: Some(names[i].clone()),
+            value: Some(raw.chars().take(80).collect()),
+            reason: "expected a number of minutes ≥ 0".into(),
+        }),
+    }
+}
+
+/// Reads a day summary into walking rows.
+pub fn read(path: &Path) -> Result<Vec<OwnedRow>, IngestError> {
+    let mut text = open_text(path)?;
+    let head = std::io::BufRead::fill_buf(&mut text).map_err(|e| IngestError::io(path, e))?;
+    let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let delimiter = sniff_delimiter(first_line);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(text);
+    let header = reader
+        .headers()
+        .map_err(|e| IngestError::Header {
+            path: path.to_path_buf(),
+            problem: format!("cannot read the header: {e}"),
+        })?
+        .clone();
+    let names: Vec<String> = header.iter().map(normalise_name).collect();
+    let cols = find_columns(&names, path)?;
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut line = 1u64;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                line = record.position().map_or(line + 1, |p| p.line());
+                rows.push(OwnedRow {
+                    line,
+                    cells: day(&record, &cols, &names),
+                });
+            }
+            Err(e) => {
+                line += 1;
+                rows.push(OwnedRow {
+                    line: e.position().map_or(line, |p| p.line()),
+                    cells: Err(Rejection::row(format!(
+                        "cannot split the row into fields: {e}"
+                    ))),
+                });
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn day(
+    r: &csv::StringRecord,
+    c: &Columns,
+    names: &[String],
+) -> Result<Vec<Option<String>>, Rejection> {
+    let id = r.get(c.id).unwrap_or("").trim();
+    let date = r.get(c.date).unwrap_or("").trim();
+    let total = |cols: &[usize]| -> Result<Option<f64>, Rejection> {
+        let mut sum = None;
+        for &i in cols {
+            if let Some(v) = number(r, i, names)? {
+                sum = Some(sum.unwrap_or(0.0) + v);
+            }
+        }
+        Ok(sum)
+    };
+    let totals: Vec<usize> = c.moderate.into_iter().chain(c.vigorous).collect();
+    let minutes = if totals.is_empty() {
+        total(&c.bouts)?
+    } else {
+        total(&totals)?
+    };
+    let Some(minutes) = minutes else {
+        return Err(Rejection {
+            column: Some(
+                names[totals.first().or(c.bouts.first()).copied().unwrap_or(c.id)].clone(),
+            ),
+            value: Some("NA".into()),
+            reason: "no MVPA minutes for this day (NA)".into(),
+        });
+    };
+    let wear = match c.wear {
+        Some((d, p)) => match (number(r, d, names)?, number(r, p, names)?) {
+            (Some(d), Some(p)) if p <= 100.0 => Some(d * (1.0 - p / 100.0)),
+            (Some(_), Some(p)) => {
+                return Err(Rejection {
+                    column: Some(names[c.wear.map_or(0, |w| w.1)].clone()),
+                    value: Some(p.to_string()),
+                    reason: "a non-wear percentage above 100".into(),
+                });
+            }
+            _ => None,
+        },
+        None => None,
+    };
+    let mut cells = walking_cells(id, date, minutes, None, wear, "ggir");
+    if id.is_empty() {
+        cells[0] = None;
+    }
+    if date.is_empty() {
+        cells[1] = None;
+    }
+    Ok(cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_by_pattern_and_wear_from_non_wear() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("part5_daysummary_MM_L40M100V400_T5A5.csv");
+        std::fs::write(
+            &p,
+            "ID,filename,calendar_date,weekday,dur_day_total_IN_min,dur_day_total_LIG_min,dur_day_total_MOD_100_400_min,dur_day_total_VIG_400_min,dur_day_MVPA_bts_10_min,dur_day_spt_min,nonwear_perc_day_spt\n\
+             S01,a.bin,2023-05-01,Monday,600,200,45.5,4.5,30,1440,10\n\
+             S01,a.bin,2023-05-02,Tuesday,600,200,NA,NA,NA,1440,0\n\
+             S01,a.bin,2023-05-03,Wednesday,600,200,-3,1,5,1440,0\n",
+        )
+        .unwrap();
+        let rows = read(&p).unwrap();
+        assert_eq!(rows.len(), 3);
+        let c = rows[0].cells.as_ref().unwrap();
+        assert_eq!(c[0].as_deref(), Some("S01"));
+        assert_eq!(c[1].as_deref(), Some("2023-05-01"));
+        assert_eq!(c[2].as_deref(), Some("50"));
+        assert_eq!(c[4].as_deref(), Some("1296"));
+        assert_eq!(rows[0].line, 2);
+        let r = rows[1].cells.as_ref().unwrap_err();
+        assert!(r.reason.contains("no MVPA minutes"), "{r:?}");
+        let r = rows[2].cells.as_ref().unwrap_err();
+        assert_eq!(r.column.as_deref(), Some("dur_day_total_mod_100_400_min"));
+        assert_eq!(rows[2].line, 4);
+        // Bouted MVPA when there are no totals.
+        std::fs::write(&p, "ID;calendar_date;dur_day_MVPA_bts_10_min;dur_day_MVPA_bts_5_10_min\nS02;2023-05-01;20;7\n").unwrap();
+        let rows = read(&p).unwrap();
+        assert_eq!(rows[0].cells.as_ref().unwrap()[2].as_deref(), Some("27"));
+        std::fs::write(&p, "ID,calendar_date,steps\nS02,2023-05-01,20\n").unwrap();
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("needs MVPA minutes"), "{e}");
+    }
+}
