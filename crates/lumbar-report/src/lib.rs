@@ -273,29 +273,9 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
     // Adherence.
     h.push_str("<section><h2>Adherence to the home programme</h2>");
     let hist_total: usize = s.adherence_histogram.iter().sum();
-    let y_max = (s
-        .adherence_histogram
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(5) as f64
-        * 1.15)
-        .ceil();
-    let bars: Vec<svg::Bar> = s
-        .adherence_histogram
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| svg::Bar {
-            label: format!("{}–{}%", i * 10, i * 10 + 10),
-            value: (n == 0 || shown(n)).then_some(n as f64),
-            text: if n == 0 || shown(n) {
-                n.to_string()
-            } else {
-                String::new()
-            },
-        })
-        .collect();
+    let (bars, y_max) = histogram_bars(&s.adherence_histogram, |i| {
+        format!("{}–{}%", i * 10, i * 10 + 10)
+    });
     let ticks = nice_ticks(y_max);
     let _ = write!(
         h,
@@ -447,33 +427,13 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
     // Walking.
     if let Some(w) = s.walking.as_ref().filter(|w| shown(w.patients)) {
         h.push_str("<section><h2>Walking</h2>");
-        let y_max = (s
-            .walking_histogram
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(0)
-            .max(5) as f64
-            * 1.15)
-            .ceil();
-        let bars: Vec<svg::Bar> = s
-            .walking_histogram
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| svg::Bar {
-                label: if i == 10 {
-                    "200+".into()
-                } else {
-                    format!("{}–{}", i * 20, i * 20 + 20)
-                },
-                value: (n == 0 || shown(n)).then_some(n as f64),
-                text: if n == 0 || shown(n) {
-                    n.to_string()
-                } else {
-                    String::new()
-                },
-            })
-            .collect();
+        let (bars, y_max) = histogram_bars(&s.walking_histogram, |i| {
+            if i == 10 {
+                "200+".into()
+            } else {
+                format!("{}–{}", i * 20, i * 20 + 20)
+            }
+        });
         let _ = write!(
             h,
             "<figure>{}<figcaption>Patients by mean walking minutes per valid day (≥ 600 minutes of wear when wear time is known); median {:.0} min/day (IQR {:.0}–{:.0}), {} patients. Dashed lines: the HUNT study's categories (78, 101 and 125 min/day).</figcaption></figure></section>",
@@ -554,6 +514,29 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
 
     h.push_str("<footer><p class=\"note\">Adherence: scheduled days with the exercise done / scheduled days, from the prescription's frequency (MiSpEx: ≥ 70% is adherent). Programme week w is days 7w to 7w+6 after enrolment. This report contains no patient identifiers; groups of fewer than 5 patients are suppressed.</p></footer></body></html>\n");
     h
+}
+
+/// Bars of a histogram of patient counts (bins of 1–4 patients drawn as
+/// `<5`), and a y-axis maximum with headroom for the labels.
+fn histogram_bars(counts: &[usize], label: impl Fn(usize) -> String) -> (Vec<svg::Bar>, f64) {
+    let y_max = (counts.iter().copied().max().unwrap_or(0).max(5) as f64 * 1.15).ceil();
+    let bars = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let visible = n == 0 || shown(n);
+            svg::Bar {
+                label: label(i),
+                value: visible.then_some(n as f64),
+                text: if visible {
+                    n.to_string()
+                } else {
+                    String::new()
+                },
+            }
+        })
+        .collect();
+    (bars, y_max)
 }
 
 /// Round tick values from 0 to `max`.

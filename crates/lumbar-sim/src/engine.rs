@@ -463,162 +463,131 @@ fn simulate_patient(
         tally.weeks[week].walking_sum += (walking * 10.0).round() as u64;
         tally.weeks[week].walking_days += 1;
 
-        if n_items == 0 {
-            if let Some(t) = traj.as_deref_mut() {
-                t.push(
-                    cx,
-                    prog,
-                    patient,
-                    day,
-                    DayRecord {
-                        pain,
-                        flare,
-                        walking,
-                        exercised: false,
-                        scheduled: 0,
-                        completed: 0,
-                        safety_events: 0,
-                        dropped,
-                    },
-                );
+        let (exercised, scheduled, completed, safety_events) = 'day: {
+            if n_items == 0 {
+                break 'day (false, 0, 0, 0);
             }
-            continue;
-        }
-        if !dropped && chance(&mut rng, hazard) {
-            dropped = true;
-        }
-        let weekday = 1u8 << (day % 7);
-        let mut scheduled = 0u32;
-        prog.start_day();
-        for (i, st) in prog.items.iter().enumerate() {
-            if st.active && cx.schedule[i] & weekday != 0 {
-                scheduled += 1;
+            if !dropped && chance(&mut rng, hazard) {
+                dropped = true;
             }
-        }
-        week_scheduled += scheduled;
-        tally.weeks[week].scheduled += scheduled as u64;
-        if dropped {
-            if let Some(t) = traj.as_deref_mut() {
-                t.push(
-                    cx,
-                    prog,
-                    patient,
-                    day,
-                    DayRecord {
-                        pain,
-                        flare,
-                        walking,
-                        exercised: false,
-                        scheduled,
-                        completed: 0,
-                        safety_events: 0,
-                        dropped,
-                    },
-                );
+            let weekday = 1u8 << (day % 7);
+            let mut scheduled = 0u32;
+            prog.start_day();
+            for (i, st) in prog.items.iter().enumerate() {
+                if st.active && cx.schedule[i] & weekday != 0 {
+                    scheduled += 1;
+                }
             }
-            continue;
-        }
+            week_scheduled += scheduled;
+            tally.weeks[week].scheduled += scheduled as u64;
+            if dropped {
+                break 'day (false, scheduled, 0, 0);
+            }
 
-        let mean_recent = if recent_n == 0 {
-            0.0
-        } else {
-            recent[..recent_n].iter().sum::<f64>() / recent_n as f64
-        };
-        let excess = (mean_recent - d.adherence_pain_onset).max(0.0);
-        let p_today = if excess > 0.0 {
-            propensity * (-d.adherence_pain_slope * excess).exp()
-        } else {
-            propensity
-        };
-        let exercised = scheduled > 0 && chance(&mut rng, p_today);
-        let mut completed = 0u32;
-        let mut safety_events = 0u32;
-        if exercised {
-            let capacity = capacity0 + adherent_days / d.capacity_gain_days;
-            let mut during_sum = 0.0;
-            let mut sessions = 0u32;
-            for i in 0..n_items {
-                let st = prog.items[i];
-                if !st.active || cx.schedule[i] & weekday == 0 {
-                    continue;
-                }
-                if !chance(&mut rng, d.do_item) {
-                    continue;
-                }
-                let item = &s.items[i];
-                let full = chance(&mut rng, d.full_dose);
-                let overload = if st.substituted {
-                    0.0
-                } else {
-                    (st.rung as f64 - capacity).max(0.0)
-                };
-                let sten = if stenosis && item.stenosis_sensitive && !st.substituted {
-                    d.stenosis_pain
-                } else {
-                    0.0
-                };
-                let before = to_nrs(pain + 0.7 * rng.sample(z));
-                let during =
-                    to_nrs(pain + 0.3 + d.overload_pain * overload + sten + 1.2 * rng.sample(z));
-                let at_stop = during >= stop;
-                let stopped = at_stop && chance(&mut rng, d.obey_stop);
-                if at_stop && !stopped {
-                    safety_events += 1;
-                }
-                let after =
-                    to_nrs(before - 0.3 + 0.5 * d.overload_pain * overload + 0.7 * rng.sample(z));
-                let persist = if during >= 5.0
-                    && chance(&mut rng, (d.persist_share * (1.0 + overload)).min(1.0))
-                {
-                    rng.random_range(21..=90) as f64
-                } else if chance(&mut rng, 0.2) {
-                    rng.random_range(1..=15) as f64
-                } else {
-                    0.0
-                };
-                let done = full && !stopped;
-                completed += done as u32;
-                during_sum += during;
-                sessions += 1;
-                let outcome = SessionOutcome {
-                    completed: done,
-                    pain_before: before,
-                    pain_during: during,
-                    pain_after: after,
-                    pain_persist_min: persist,
-                };
-                if prog.record(i, &outcome) {
-                    tally.weeks[week].unsuitable += 1;
-                }
-            }
-            if sessions > 0 {
-                recent.rotate_right(1);
-                recent[0] = during_sum / sessions as f64;
-                recent_n = (recent_n + 1).min(3);
-            }
-        }
-        week_completed += completed;
-        tally.weeks[week].completed += completed as u64;
-        tally.weeks[week].safety_events += safety_events as u64;
-        if scheduled > 0 && completed > 0 {
-            adherent_days += completed as f64 / scheduled as f64;
-            benefit =
-                cx.benefit_max * response * (1.0 - (-adherent_days / d.exercise_k_days).exp());
-        }
-        if n_rules > 0 {
-            let ladders = &cx.ladders;
-            let reached = &mut tally.ladders;
-            prog.end_of_day(
-                day,
-                stenosis,
-                |_| {},
-                |i| {
-                    if let Some(li) = ladders.iter().position(|&j| j == i) {
-                        reached[li].reached[(day + 1) as usize] += 1;
+            let mean_recent = if recent_n == 0 {
+                0.0
+            } else {
+                recent[..recent_n].iter().sum::<f64>() / recent_n as f64
+            };
+            let excess = (mean_recent - d.adherence_pain_onset).max(0.0);
+            let p_today = if excess > 0.0 {
+                propensity * (-d.adherence_pain_slope * excess).exp()
+            } else {
+                propensity
+            };
+            let exercised = scheduled > 0 && chance(&mut rng, p_today);
+            let mut completed = 0u32;
+            let mut safety_events = 0u32;
+            if exercised {
+                let capacity = capacity0 + adherent_days / d.capacity_gain_days;
+                let mut during_sum = 0.0;
+                let mut sessions = 0u32;
+                for i in 0..n_items {
+                    let st = prog.items[i];
+                    if !st.active || cx.schedule[i] & weekday == 0 {
+                        continue;
                     }
-                },
-            );
-        }
+                    if !chance(&mut rng, d.do_item) {
+                        continue;
+                    }
+                    let item = &s.items[i];
+                    let full = chance(&mut rng, d.full_dose);
+                    let overload = if st.substituted {
+                        0.0
+                    } else {
+                        (st.rung as f64 - capacity).max(0.0)
+                    };
+                    let sten = if stenosis && item.stenosis_sensitive && !st.substituted {
+                        d.stenosis_pain
+                    } else {
+                        0.0
+                    };
+                    let before = to_nrs(pain + 0.7 * rng.sample(z));
+                    let during = to_nrs(
+                        pain + 0.3 + d.overload_pain * overload + sten + 1.2 * rng.sample(z),
+                    );
+                    let at_stop = during >= stop;
+                    let stopped = at_stop && chance(&mut rng, d.obey_stop);
+                    if at_stop && !stopped {
+                        safety_events += 1;
+                    }
+                    let after = to_nrs(
+                        before - 0.3 + 0.5 * d.overload_pain * overload + 0.7 * rng.sample(z),
+                    );
+                    let persist = if during >= 5.0
+                        && chance(&mut rng, (d.persist_share * (1.0 + overload)).min(1.0))
+                    {
+                        rng.random_range(21..=90) as f64
+                    } else if chance(&mut rng, 0.2) {
+                        rng.random_range(1..=15) as f64
+                    } else {
+                        0.0
+                    };
+                    let done = full && !stopped;
+                    completed += done as u32;
+                    during_sum += during;
+                    sessions += 1;
+                    let outcome = SessionOutcome {
+                        completed: done,
+                        pain_before: before,
+                        pain_during: during,
+                        pain_after: after,
+                        pain_persist_min: persist,
+                    };
+                    if prog.record(i, &outcome) {
+                        tally.weeks[week].unsuitable += 1;
+                    }
+                }
+                if sessions > 0 {
+                    recent.rotate_right(1);
+                    recent[0] = during_sum / sessions as f64;
+                    recent_n = (recent_n + 1).min(3);
+                }
+            }
+            week_completed += completed;
+            tally.weeks[week].completed += completed as u64;
+            tally.weeks[week].safety_events += safety_events as u64;
+            if scheduled > 0 && completed > 0 {
+                adherent_days += completed as f64 / scheduled as f64;
+                benefit =
+                    cx.benefit_max * response * (1.0 - (-adherent_days / d.exercise_k_days).exp());
+            }
+            if n_rules > 0 {
+                let ladders = &cx.ladders;
+                let reached = &mut tally.ladders;
+                prog.end_of_day(
+                    day,
+                    stenosis,
+                    |_| {},
+                    |i| {
+                        if let Some(li) = ladders.iter().position(|&j| j == i) {
+                            reached[li].reached[(day + 1) as usize] += 1;
+                        }
+                    },
+                );
+            }
+            (exercised, scheduled, completed, safety_events)
+        };
         if let Some(t) = traj.as_deref_mut() {
             t.push(
                 cx,

@@ -31,7 +31,7 @@ use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;
 
 use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::Event;
 
 use super::{OwnedRow, STEPS_PER_WALKING_MINUTE, walking_cells};
 use crate::IngestError;
@@ -138,24 +138,6 @@ fn newlines(event: &Event<'_>) -> u64 {
     bytes.iter().filter(|&&c| c == b'\n').count() as u64
 }
 
-fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, String> {
-    for a in e.attributes() {
-        let a = a.map_err(|err| format!("malformed attribute: {err}"))?;
-        if a.key.as_ref() == name {
-            return a
-                .unescape_value()
-                .map(|v| Some(v.into_owned()))
-                .map_err(|err| {
-                    format!(
-                        "attribute {} cannot be read ({err}); entities are not expanded",
-                        String::from_utf8_lossy(name)
-                    )
-                });
-        }
-    }
-    Ok(None)
-}
-
 /// `YYYY-MM-DD HH:MM:SS ±HHMM` → the local date `YYYY-MM-DD`.
 fn local_date(text: &str) -> Option<String> {
     let b = text.as_bytes();
@@ -249,23 +231,56 @@ fn read_from<R: BufRead>(
                             reason,
                         }),
                     };
-                let kind = match attr(&e, b"type") {
-                    Ok(Some(t)) => t,
-                    Ok(None) => continue,
-                    Err(reason) => {
-                        rejects.push(reject(reason, None, None));
-                        continue;
+                // One pass over the attributes, keeping the four it needs
+                // undecoded; records of other types cost no allocation.
+                let mut wanted: [Option<quick_xml::events::attributes::Attribute<'_>>; 4] =
+                    [None, None, None, None];
+                let mut broken = None;
+                for a in e.attributes().with_checks(false) {
+                    match a {
+                        Ok(a) => {
+                            let slot = match a.key.as_ref() {
+                                b"type" => 0,
+                                b"sourceName" => 1,
+                                b"startDate" => 2,
+                                b"value" => 3,
+                                _ => continue,
+                            };
+                            wanted[slot] = Some(a);
+                        }
+                        Err(err) => {
+                            broken = Some(format!("malformed attribute: {err}"));
+                            break;
+                        }
                     }
+                }
+                let Some(kind) = wanted[0].as_ref().map(|a| a.value.clone()) else {
+                    if let Some(reason) = broken {
+                        rejects.push(reject(reason, None, None));
+                    }
+                    continue;
                 };
-                let kind_b = kind.as_bytes();
+                let kind_b: &[u8] = &kind;
                 if kind_b != STEPS && kind_b != EXERCISE && kind_b != DISTANCE {
                     continue;
                 }
+                if let Some(reason) = broken {
+                    rejects.push(reject(reason, None, None));
+                    continue;
+                }
+                let decode = |slot: usize, name: &str| -> Result<Option<String>, String> {
+                    match &wanted[slot] {
+                        None => Ok(None),
+                        Some(a) => a.unescape_value().map(|v| Some(v.into_owned())).map_err(|err| {
+                            format!("attribute {name} cannot be read ({err}); entities are not expanded")
+                        }),
+                    }
+                };
                 let fields = (|| -> Result<(String, String, f64), Problem> {
-                    let source = attr(&e, b"sourceName")
+                    let source = decode(1, "sourceName")
                         .map_err(|r| (r, "sourceName", None))?
                         .unwrap_or_else(|| "(unnamed source)".into());
-                    let start = attr(&e, b"startDate")
+                    let start = decode(2, "startDate")
                         .map_err(|r| (r, "startDate", None))?
                         .ok_or(("the record has no startDate".to_string(), "startDate", None))?;
                     let date = local_date(&start).ok_or((
@@ -274,7 +289,7 @@ fn read_from<R: BufRead>(
                         "startDate",
                         Some(start.clone()),
                     ))?;
-                    let text = attr(&e, b"value").map_err(|r| (r, "value", None))?.ok_or((
+                    let text = decode(3, "value").map_err(|r| (r, "value", None))?.ok_or((
                         "the record has no value".to_string(),
                         "value",
                         None,

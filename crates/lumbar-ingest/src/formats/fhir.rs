@@ -183,7 +183,20 @@ struct WalkDay {
 /// Reads the rows of `table` (walking or outcomes). `primary`: this pass
 /// also rejects what belongs to no table.
 pub fn read(path: &Path, table: Table, primary: bool) -> Result<Vec<OwnedRow>, IngestError> {
-    let mut text = open_text(path)?;
+    read_from(open_text(path)?, path, table, primary)
+}
+
+/// Reads FHIR JSON held in memory (tests and fuzzing).
+pub fn read_bytes(bytes: &[u8], table: Table, primary: bool) -> Result<Vec<OwnedRow>, IngestError> {
+    read_from(bytes, Path::new("(bytes)"), table, primary)
+}
+
+fn read_from<R: BufRead>(
+    mut text: R,
+    path: &Path,
+    table: Table,
+    primary: bool,
+) -> Result<Vec<OwnedRow>, IngestError> {
     let mut resources: Vec<(u64, Result<Value, Rejection>)> = Vec::new();
     // NDJSON when the first line is a whole JSON object; else one document.
     let mut first = Vec::new();
