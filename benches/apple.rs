@@ -9,24 +9,14 @@
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
+
+mod common;
 
 use lumbar_ingest::{Format, IngestOptions, Input, ingest};
 use lumbar_model::{Regimen, Table};
 use quick_xml::Reader;
 use quick_xml::events::Event;
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// Writes an export of about `mb` megabytes: two years of a phone and a
 /// watch (steps every few minutes from each, exercise minutes, heart rate
@@ -110,37 +100,7 @@ fn child(mode: &str, export: &Path, dir: &Path) {
             c.read
         }
     };
-    println!(
-        "{{\"seconds\":{},\"rows\":{rows},\"peak_kib\":{}}}",
-        t.elapsed().as_secs_f64(),
-        peak_rss_kib()
-    );
-}
-
-fn run_child(mode: &str, export: &Path, dir: &Path) -> (f64, u64, u64) {
-    let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe)
-        .args([
-            "--child",
-            mode,
-            export.to_str().expect("path"),
-            dir.to_str().expect("path"),
-        ])
-        .output()
-        .expect("child runs");
-    assert!(
-        out.status.success(),
-        "{mode}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value =
-        serde_json::from_str(text.lines().last().expect("output")).expect("json");
-    (
-        v["seconds"].as_f64().expect("seconds"),
-        v["rows"].as_u64().expect("rows"),
-        v["peak_kib"].as_u64().expect("peak"),
-    )
+    common::report_child(t.elapsed().as_secs_f64(), rows);
 }
 
 fn main() {
@@ -172,8 +132,9 @@ fn main() {
         let n = f.buffer().len();
         f.consume(n);
     }
-    let (tq, records, mq) = run_child("quick-xml", &export, &dir);
-    let (tl, days, ml) = run_child("lumbar", &export, &dir);
+    let paths = [export.to_str().expect("path"), dir.to_str().expect("path")];
+    let (tq, records, mq) = common::run_child(&["quick-xml", paths[0], paths[1]]);
+    let (tl, days, ml) = common::run_child(&["lumbar", paths[0], paths[1]]);
     println!("Apple Health export: {size:.0} MiB, {records} records");
     println!(
         "quick-xml, counting records only: {tq:.1} s, {:.0} MiB/s, peak {:.0} MiB",

@@ -11,26 +11,15 @@
 //! 3. prints rows/s, peak resident memory (VmHWM) and the ratio, from the
 //!    same run. Each contender runs twice, alternating; the faster run counts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use lumbar_ingest::{IngestOptions, Input, ingest};
 use lumbar_model::{Regimen, Table};
 use lumbar_sim::cohort::{CohortSpec, write_cohort};
 use polars::prelude::*;
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn child(mode: &str, dir: &Path) {
     let sessions = dir.join("sessions.csv");
@@ -74,43 +63,16 @@ fn child(mode: &str, dir: &Path) {
             .expect("sessions ingest");
             let c = r.tables()[&Table::Sessions];
             assert_eq!(c.read, c.accepted + c.rejected);
-            println!(
-                "{{\"seconds\":{},\"rows\":{},\"peak_kib\":{}}}",
-                t0.elapsed().as_secs_f64(),
-                c.read,
-                peak_rss_kib()
-            );
+            common::report_child(t0.elapsed().as_secs_f64(), c.read);
             return;
         }
         _ => panic!("unknown mode {mode}"),
     };
-    println!(
-        "{{\"seconds\":{},\"rows\":{},\"peak_kib\":{}}}",
-        t.elapsed().as_secs_f64(),
-        rows,
-        peak_rss_kib()
-    );
+    common::report_child(t.elapsed().as_secs_f64(), rows);
 }
 
 fn run_child(mode: &str, dir: &Path) -> (f64, u64, u64) {
-    let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe)
-        .args(["--child", mode, dir.to_str().expect("utf-8 path")])
-        .output()
-        .expect("child runs");
-    assert!(
-        out.status.success(),
-        "{mode} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().expect("child output");
-    let v: serde_json::Value = serde_json::from_str(line).expect("child json");
-    (
-        v["seconds"].as_f64().expect("seconds"),
-        v["rows"].as_u64().expect("rows"),
-        v["peak_kib"].as_u64().expect("peak"),
-    )
+    common::run_child(&[mode, dir.to_str().expect("utf-8 path")])
 }
 
 fn main() {

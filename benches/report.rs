@@ -5,6 +5,8 @@
 //! weeks, with as many follow-up participants; the cohort and its store are
 //! generated once under benches/data/).
 
+mod common;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -15,17 +17,6 @@ use lumbar_ingest::{IngestOptions, Input, Store};
 use lumbar_model::{Regimen, Table};
 use lumbar_report::{ReportMeta, render};
 use lumbar_sim::cohort::{CohortSpec, write_cohort};
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |k| k / 1024.0)
-}
 
 fn main() {
     let patients: usize = std::env::args()
@@ -102,7 +93,7 @@ fn main() {
     println!(
         "{patients} patients, {sessions} sessions: report in {total:.2} s (of which loading the cohort {load:.2} s), HTML {:.0} KiB, peak memory {:.0} MiB",
         html.len() as f64 / 1024.0,
-        peak_rss_mib()
+        common::peak_rss_kib() as f64 / 1024.0
     );
     for (what, secs) in &parts {
         println!("  {what}: {secs:.2} s");
