@@ -68,7 +68,11 @@ pub enum Command {
     /// Validate input tables and write them into a store as canonical Parquet.
     #[command(
         after_help = "Examples:\n  lumbar ingest --out store --patients patients.csv --sessions sessions.csv\n  \
-                            lumbar ingest --out store --dir datasets/demo --json"
+                            lumbar ingest --out store --dir datasets/demo --json\n  \
+                            lumbar ingest --out store --walking P00042.zip          # an Apple Health export, named after its patient\n  \
+                            lumbar ingest --out store --walking export.xml --patient-id P00042\n  \
+                            lumbar ingest --out store --walking Observation.ndjson  # FHIR: steps and minutes to walking, pain to outcomes\n  \
+                            lumbar ingest --out store --walking part5_daysummary_MM_L40M100V400_T5A5.csv --walking-format ggir"
     )]
     Ingest(commands::IngestArgs),
     /// Adherence, safety, pain trends and the cohort pain model of a store.
