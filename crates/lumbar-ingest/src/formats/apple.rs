@@ -139,9 +139,16 @@ fn newlines(event: &Event<'_>) -> u64 {
 }
 
 /// `YYYY-MM-DD HH:MM:SS ±HHMM` → the local date `YYYY-MM-DD`.
+#[cfg(test)]
 fn local_date(text: &str) -> Option<String> {
+    local_date_key(text).map(|k| String::from_utf8_lossy(&k).into_owned())
+}
+
+/// The local date's 10 bytes, checked by hand: chrono's format parser per
+/// record was a large share of the time on multi-gigabyte exports.
+fn local_date_key(text: &str) -> Option<[u8; 10]> {
     let b = text.as_bytes();
-    let ok = b.len() == 25
+    let shape = b.len() == 25
         && b[4] == b'-'
         && b[7] == b'-'
         && b[10] == b' '
@@ -149,14 +156,23 @@ fn local_date(text: &str) -> Option<String> {
         && b[16] == b':'
         && b[19] == b' '
         && (b[20] == b'+' || b[20] == b'-');
-    if !ok {
+    if !shape {
         return None;
     }
-    let date = &text[..10];
-    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    chrono::NaiveTime::parse_from_str(&text[11..19], "%H:%M:%S").ok()?;
-    text[21..25].parse::<u16>().ok()?;
-    Some(date.to_string())
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
+        })
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    chrono::NaiveDate::from_ymd_opt(y as i32, m, d)?;
+    if num(11..13)? > 23 || num(14..16)? > 59 || num(17..19)? > 60 {
+        return None;
+    }
+    num(21..25)?;
+    let mut key = [0u8; 10];
+    key.copy_from_slice(&b[..10]);
+    Some(key)
 }
 
 fn read_from<R: BufRead>(
@@ -171,7 +187,7 @@ fn read_from<R: BufRead>(
     let mut depth: u32 = 0;
     let mut correlation_depth: Option<u32> = None;
     let mut saw_root = false;
-    let mut days: BTreeMap<String, Day> = BTreeMap::new();
+    let mut days: BTreeMap<[u8; 10], Day> = BTreeMap::new();
     let mut rejects: Vec<OwnedRow> = Vec::new();
     loop {
         buf.clear();
@@ -276,14 +292,14 @@ fn read_from<R: BufRead>(
                         }),
                     }
                 };
-                let fields = (|| -> Result<(String, String, f64), Problem> {
+                let fields = (|| -> Result<(String, [u8; 10], f64), Problem> {
                     let source = decode(1, "sourceName")
                         .map_err(|r| (r, "sourceName", None))?
                         .unwrap_or_else(|| "(unnamed source)".into());
                     let start = decode(2, "startDate")
                         .map_err(|r| (r, "startDate", None))?
                         .ok_or(("the record has no startDate".to_string(), "startDate", None))?;
-                    let date = local_date(&start).ok_or((
+                    let date = local_date_key(&start).ok_or((
                         "startDate is not 'YYYY-MM-DD HH:MM:SS +HHMM' as Apple Health writes it"
                             .to_string(),
                         "startDate",
@@ -326,7 +342,10 @@ fn read_from<R: BufRead>(
                             first_line: at_line,
                             ..Default::default()
                         });
-                        let t = day.by_source.entry(source).or_default();
+                        let t = match day.by_source.get_mut(source.as_str()) {
+                            Some(t) => t,
+                            None => day.by_source.entry(source).or_default(),
+                        };
                         if kind_b == STEPS {
                             t.steps += v;
                             t.has_steps = true;
@@ -355,7 +374,8 @@ fn read_from<R: BufRead>(
         ));
     }
     let mut rows = rejects;
-    for (date, day) in days {
+    for (key, day) in days {
+        let date = String::from_utf8_lossy(&key).into_owned();
         let steps = day
             .by_source
             .values()
