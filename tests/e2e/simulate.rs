@@ -154,25 +154,39 @@ fn same_bytes_at_any_thread_count_and_shard_split() {
 
     // The trajectories: one row per patient-day plus the final assessment.
     let mut rows = 0;
-    let mut pains = Vec::new();
+    // Run 0's day-0 pain over all its trajectory files, to check against the tally.
+    let mut day0_pains = Vec::new();
     for (name, bytes) in a.iter().filter(|(k, _)| k.starts_with("trajectories/")) {
         let df = ParquetReader::new(std::io::Cursor::new(bytes.clone()))
             .finish()
             .unwrap();
         rows += df.height();
-        if name.contains("run-0000-from-0000000000") {
+        if name.contains("run-0000-") {
             let day = df.column("day").unwrap().u32().unwrap().clone();
-            assert_eq!(day.get(0), Some(0));
-            assert_eq!(day.get(21), Some(21));
-            let pain = df.column("pain").unwrap().f64().unwrap();
-            pains.push(pain.get(0).unwrap());
+            let pain = df.column("pain").unwrap().f64().unwrap().clone();
+            day0_pains.extend(
+                day.iter()
+                    .zip(pain.iter())
+                    .filter(|(d, _)| *d == Some(0))
+                    .map(|(_, p)| p.unwrap()),
+            );
             assert!(df.column("rung_push_up").is_ok());
         }
     }
     assert_eq!(rows, 2 * 2600 * 22);
-    // Week-0 mean pain in the summary is the mean of the day-0 trajectory pain
-    // (checked on the first patient's value being a real pain score).
-    assert!(pains.iter().all(|p| (0.0..=10.0).contains(p)));
+    // The summary's week-0 tally and the trajectories are two records of the
+    // same patients: the tally's mean (pain in 1e-4 units) is the mean of the
+    // trajectories' day-0 pain, to the quantisation.
+    assert_eq!(day0_pains.len(), 2600);
+    let tally: Value = serde_json::from_slice(&a["tally.json"]).unwrap();
+    let week0 = &tally["tallies"][0]["weeks"][0];
+    let tally_mean =
+        week0["pain_sum"].as_f64().unwrap() / 1e4 / week0["patients"].as_f64().unwrap();
+    let traj_mean = day0_pains.iter().sum::<f64>() / day0_pains.len() as f64;
+    assert!(
+        (tally_mean - traj_mean).abs() < 1e-4,
+        "{tally_mean} vs {traj_mean}"
+    );
 }
 
 #[test]
@@ -254,6 +268,17 @@ fn simulate_json_and_compare() {
     assert!(
         table.contains("B − A: graded-activity − no-exercise"),
         "{table}"
+    );
+
+    // A tally file that does not match its header is refused, not indexed.
+    let tally_path = graded.join("tally.json");
+    let mut t: Value = serde_json::from_slice(&std::fs::read(&tally_path).unwrap()).unwrap();
+    t["tallies"][3]["weeks"].as_array_mut().unwrap().pop();
+    std::fs::write(&tally_path, serde_json::to_vec(&t).unwrap()).unwrap();
+    let e = lumbar_err(&["compare", path_str(&control), path_str(&graded)]);
+    assert!(
+        e.contains("does not match its own header (10 runs of 6 weeks)"),
+        "{e}"
     );
 }
 

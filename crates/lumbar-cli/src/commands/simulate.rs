@@ -18,7 +18,7 @@ use lumbar_model::atomic::{PendingPath, write_atomic};
 use lumbar_sim::engine::{RunOptions, Shard, TrajectoryBlock, TrajectorySink, simulate};
 use lumbar_sim::scenario::Scenario;
 use lumbar_sim::summary::{Difference, SummaryRow, compare, summarize};
-use lumbar_sim::tally::Tally;
+use lumbar_sim::tally::{PAIN_BINS, Tally};
 use polars::prelude::{Column, DataFrame, ParquetWriter};
 use serde::{Deserialize, Serialize};
 
@@ -472,7 +472,25 @@ fn read_tally(dir: &Path) -> Result<TallyFile> {
             dir.display()
         )
     })?;
-    serde_json::from_slice(&text).with_context(|| format!("{} is not a tally file", path.display()))
+    let file: TallyFile = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a tally file", path.display()))?;
+    // The file is user data: check its shape before anything indexes into it.
+    let weeks = file.info.weeks as usize + 1;
+    let sound = file.tallies.len() == file.info.runs as usize
+        && file.tallies.iter().all(|t| {
+            t.weeks.len() == weeks
+                && t.weeks.iter().all(|w| w.pain_hist.len() == PAIN_BINS)
+                && t.same_shape(&file.tallies[0])
+        });
+    if !sound {
+        bail!(
+            "{} does not match its own header ({} runs of {} weeks): was it edited or truncated?",
+            path.display(),
+            file.info.runs,
+            file.info.weeks
+        );
+    }
+    Ok(file)
 }
 
 pub fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8> {
