@@ -78,16 +78,7 @@ fn main() {
     let t = Instant::now();
     let summary =
         clinic_summary(&store, &regimen, &rx, &ClinicOptions::default()).expect("summary");
-    let meta = ReportMeta {
-        title: "Cohort report".into(),
-        regimen: regimen.name.clone(),
-        exercise_names: regimen
-            .exercises
-            .iter()
-            .map(|e| (e.key.clone(), e.name.clone()))
-            .collect(),
-        lumbar_version: env!("CARGO_PKG_VERSION").into(),
-    };
+    let meta = ReportMeta::new("Cohort report", &regimen);
     let html = render(&summary, &meta);
     let total = t.elapsed().as_secs_f64();
     println!(

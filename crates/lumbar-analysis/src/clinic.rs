@@ -351,7 +351,9 @@ pub fn clinic_summary(
     // Walking of the programme patients.
     let mut walking_histogram = vec![0usize; 11];
     let mut walking = None;
-    if let Some(w) = store.read_table(Table::Walking)? {
+    // Read once: the programme's walking here, the follow-up cohort's below.
+    let walking_table = store.read_table(Table::Walking)?;
+    if let Some(w) = &walking_table {
         let ids: HashSet<&str> = cohort.patients.iter().map(|p| p.id.as_str()).collect();
         use polars::prelude::DataType;
         let column = |name: &str, to: &DataType| {
@@ -393,10 +395,15 @@ pub fn clinic_summary(
 
     // The walking-risk table of the follow-up cohort (not filtered by site:
     // it is a separate population).
-    let (risk, risk_note) = match crate::risk::store_frame(store, &ExposureRules::default()) {
-        Err(LoadError::Missing(_)) => (None, None),
-        Err(e) => (None, Some(e.to_string())),
-        Ok((df, excluded)) => {
+    let followup = store.read_table(Table::Followup)?;
+    let frame = match (&followup, &walking_table) {
+        (Some(f), Some(w)) => Some(crate::risk::followup_frame(f, w, &ExposureRules::default())),
+        _ => None,
+    };
+    let (risk, risk_note) = match frame {
+        None => (None, None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        Some(Ok((df, excluded))) => {
             let present = |c: &str| df.column(c).is_ok();
             let covariates: Vec<String> = ["age", "sex", "bmi"]
                 .into_iter()
@@ -483,4 +490,80 @@ pub fn clinic_summary(
         risk,
         risk_note,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cohort::{Outcome, Patient};
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// Three patients enrolled on 6 January, NRS measured by hand-picked days.
+    fn cohort() -> Cohort {
+        let patient = |id: &str, site: &str| Patient {
+            id: id.into(),
+            site: site.into(),
+            enrolled_on: d("2025-01-06"),
+        };
+        let o = |p: usize, date: &str, value: f64| Outcome {
+            patient: p,
+            date: d(date),
+            measure: "nrs_pain".into(),
+            value,
+        };
+        Cohort {
+            patients: vec![patient("A", "a"), patient("B", "b"), patient("C", "b")],
+            sessions: Vec::new(),
+            outcomes: vec![
+                o(0, "2025-01-06", 6.0),
+                o(0, "2025-01-13", 4.0), // −2 points: responder
+                o(0, "2025-01-14", 3.0), // a second value in week 1: not used
+                o(1, "2025-01-06", 5.0),
+                o(1, "2025-01-13", 4.5), // −10%: not a responder
+                o(2, "2025-01-06", 8.0),
+                o(2, "2025-01-15", 5.5), // day 9 is week 1; −31%: responder
+            ],
+        }
+    }
+
+    #[test]
+    fn weekly_pain_median_iqr_and_responders_by_hand() {
+        let w = weekly(&cohort(), "nrs_pain", &Responder::default());
+        assert_eq!(w.len(), 2);
+        // Week 0: 5, 6, 8 → median 6, quartiles (type 7) 5.5 and 7.
+        assert_eq!((w[0].week, w[0].spread.patients), (0, 3));
+        assert_eq!(
+            (w[0].spread.median, w[0].spread.q1, w[0].spread.q3),
+            (6.0, 5.5, 7.0)
+        );
+        assert_eq!(w[0].responders, 0);
+        // Week 1: 4, 4.5, 5.5 → median 4.5; two responders.
+        assert_eq!(w[1].spread.median, 4.5);
+        assert_eq!(w[1].responders, 2);
+    }
+
+    #[test]
+    fn filters_keep_one_site_and_a_window() {
+        let site = ClinicOptions {
+            site: Some("b".into()),
+            ..Default::default()
+        };
+        let c = filter(cohort(), &site);
+        assert_eq!(c.patients.len(), 2);
+        let w = weekly(&c, "nrs_pain", &Responder::default());
+        assert_eq!(w[0].spread.median, 6.5); // 5 and 8, re-indexed patients
+        let window = ClinicOptions {
+            to: Some(d("2025-01-13")),
+            ..Default::default()
+        };
+        let w = weekly(
+            &filter(cohort(), &window),
+            "nrs_pain",
+            &Responder::default(),
+        );
+        assert_eq!(w[1].spread.patients, 2); // C's 15 January value is after the window
+    }
 }

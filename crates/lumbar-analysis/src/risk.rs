@@ -415,13 +415,23 @@ pub fn store_frame(
     store: &lumbar_ingest::Store,
     rules: &ExposureRules,
 ) -> Result<(polars::prelude::DataFrame, usize), crate::cohort::LoadError> {
-    use polars::prelude::*;
     let f = store
         .read_table(lumbar_model::Table::Followup)?
         .ok_or(crate::cohort::LoadError::Missing("followup"))?;
     let w = store
         .read_table(lumbar_model::Table::Walking)?
         .ok_or(crate::cohort::LoadError::Missing("walking"))?;
+    followup_frame(&f, &w, rules)
+}
+
+/// [`store_frame`] from tables already read: the follow-up table `f` and
+/// the walking table `w`.
+pub fn followup_frame(
+    f: &polars::prelude::DataFrame,
+    w: &polars::prelude::DataFrame,
+    rules: &ExposureRules,
+) -> Result<(polars::prelude::DataFrame, usize), crate::cohort::LoadError> {
+    use polars::prelude::*;
     let col = |df: &DataFrame, name: &str| -> Result<Column, crate::cohort::LoadError> {
         df.column(name)
             .cloned()
@@ -430,13 +440,13 @@ pub fn store_frame(
     fn err(name: &str) -> impl Fn(PolarsError) -> crate::cohort::LoadError + '_ {
         move |e| crate::cohort::LoadError::Column(name.to_string(), e)
     }
-    let wid = col(&w, "patient_id")?;
+    let wid = col(w, "patient_id")?;
     let wid = wid.str().map_err(err("patient_id"))?;
-    let wmin = col(&w, "walking_min")?
+    let wmin = col(w, "walking_min")?
         .cast(&DataType::Float64)
         .map_err(err("walking_min"))?;
     let wmin = wmin.f64().map_err(err("walking_min"))?;
-    let wear = col(&w, "wear_min")?
+    let wear = col(w, "wear_min")?
         .cast(&DataType::Float64)
         .map_err(err("wear_min"))?;
     let wear = wear.f64().map_err(err("wear_min"))?;
@@ -452,10 +462,10 @@ pub fn store_frame(
         .iter()
         .map(|e| (e.patient_id.as_str(), e))
         .collect();
-    let ids = col(&f, "patient_id")?;
+    let ids = col(f, "patient_id")?;
     let ids = ids.str().map_err(err("patient_id"))?;
     let days = |name: &str| -> Result<Vec<Option<i32>>, crate::cohort::LoadError> {
-        let c = col(&f, name)?.cast(&DataType::Int32).map_err(err(name))?;
+        let c = col(f, name)?.cast(&DataType::Int32).map_err(err(name))?;
         Ok(c.i32().map_err(err(name))?.iter().collect())
     };
     let (base, end, ev) = (

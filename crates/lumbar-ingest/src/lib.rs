@@ -220,17 +220,18 @@ pub fn ingest(
     let store = Store::create(root)?;
     // A FHIR file given for walking also holds pain scores: read it again
     // for the outcomes table (that pass reads only pain observations).
+    // (The format detected here is kept, so the file is not sniffed twice.)
     let mut all: Vec<Input> = inputs.to_vec();
-    for i in inputs {
-        if i.table == Table::Walking && !i.secondary {
-            let format = match i.format {
+    for k in 0..inputs.len() {
+        if all[k].table == Table::Walking && !all[k].secondary {
+            let format = match all[k].format {
                 Some(f) => f,
-                None => reader::detect(&i.path)?,
+                None => reader::detect(&all[k].path)?,
             };
+            all[k].format = Some(format);
             if format == Format::Fhir {
-                let mut pain = i.clone();
+                let mut pain = all[k].clone();
                 pain.table = Table::Outcomes;
-                pain.format = Some(Format::Fhir);
                 pain.secondary = true;
                 all.push(pain);
             }

@@ -688,14 +688,17 @@ fn read_line_capped(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<u
     }
 }
 
-type NdjsonRow = Result<Vec<(bool, usize, String)>, Rejection>;
+/// A row as owned cells: (canonical?, slot, text) for each present value.
+pub(crate) type OwnedRow = Result<Vec<(bool, usize, String)>, Rejection>;
 
-struct NdjsonChunk {
-    rows: Vec<NdjsonRow>,
-    lines: Vec<u64>,
+/// Rows whose text is owned rather than borrowed from a read buffer: NDJSON
+/// values, and the rows the walking-format readers make.
+pub(crate) struct OwnedChunk {
+    pub(crate) rows: Vec<OwnedRow>,
+    pub(crate) lines: Vec<u64>,
 }
 
-impl RawChunk for NdjsonChunk {
+impl RawChunk for OwnedChunk {
     fn len(&self) -> usize {
         self.rows.len()
     }
@@ -718,7 +721,7 @@ impl RawChunk for NdjsonChunk {
 
 impl NdjsonSource {
     /// Splits one line into (slot, text) pairs, or says why it cannot be.
-    fn parse_line(&self, buf: &[u8], n: usize) -> NdjsonRow {
+    fn parse_line(&self, buf: &[u8], n: usize) -> OwnedRow {
         if n > MAX_LINE {
             return Err(Rejection::row(format!(
                 "line is {n} bytes long, over the {MAX_LINE}-byte limit"
@@ -802,7 +805,7 @@ impl RowSource for NdjsonSource {
         if rows.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Box::new(NdjsonChunk { rows, lines })))
+        Ok(Some(Box::new(OwnedChunk { rows, lines })))
     }
 }
 

@@ -101,6 +101,22 @@ pub struct ReportMeta {
     pub lumbar_version: String,
 }
 
+impl ReportMeta {
+    /// A report titled `title` for a cohort on `regimen`, by this lumbar.
+    pub fn new(title: &str, regimen: &lumbar_model::Regimen) -> ReportMeta {
+        ReportMeta {
+            title: title.to_string(),
+            regimen: regimen.name.clone(),
+            exercise_names: regimen
+                .exercises
+                .iter()
+                .map(|e| (e.key.clone(), e.name.clone()))
+                .collect(),
+            lumbar_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
 const CSS: &str = r#"
 :root { --ink: #1b1b1b; --muted: #5a5a5a; --accent: #1f4e79; --rule: #d9d9d9; }
 * { box-sizing: border-box; }

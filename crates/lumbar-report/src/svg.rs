@@ -30,6 +30,14 @@ pub struct Axes<'a> {
     pub y_title: &'a str,
 }
 
+/// An opened chart with its axes drawn.
+fn framed(label: &str, ax: &Axes<'_>) -> String {
+    let mut out = String::new();
+    open(&mut out, label);
+    axes(&mut out, ax);
+    out
+}
+
 fn axes(out: &mut String, a: &Axes<'_>) {
     let (y_max, y_ticks, y_fmt, x_title, y_title) =
         (a.y_max, a.y_ticks, a.y_fmt, a.x_title, a.y_title);
@@ -76,9 +84,7 @@ pub struct Bar {
 /// reference lines at bar positions (`marks`: position in bar units, label).
 pub fn bars(label: &str, bars: &[Bar], ax: &Axes<'_>, marks: &[(f64, &str)]) -> String {
     let y_max = ax.y_max;
-    let mut out = String::new();
-    open(&mut out, label);
-    axes(&mut out, ax);
+    let mut out = framed(label, ax);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let n = bars.len().max(1) as f64;
@@ -148,9 +154,7 @@ pub struct BandPoint {
 /// A median line with a shaded interquartile band over `x` (e.g. weeks).
 pub fn band(label: &str, points: &[BandPoint], x_max: f64, ax: &Axes<'_>) -> String {
     let y_max = ax.y_max;
-    let mut out = String::new();
-    open(&mut out, label);
-    axes(&mut out, ax);
+    let mut out = framed(label, ax);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let px = |x: f64| LEFT + plot_w * (x / x_max.max(1.0));

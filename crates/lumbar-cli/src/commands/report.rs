@@ -59,16 +59,7 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
     {
         bail!("no patients at site {site:?} in {}", args.store.display());
     }
-    let meta = ReportMeta {
-        title: args.title.clone(),
-        regimen: regimen.name.clone(),
-        exercise_names: regimen
-            .exercises
-            .iter()
-            .map(|e| (e.key.clone(), e.name.clone()))
-            .collect(),
-        lumbar_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
+    let meta = ReportMeta::new(&args.title, regimen);
     let html = render(&summary, &meta);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

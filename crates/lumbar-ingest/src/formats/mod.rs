@@ -15,7 +15,7 @@ pub mod ggir;
 use lumbar_model::Table;
 
 use crate::IngestError;
-use crate::reader::{ColumnMap, RawChunk, RowSource};
+use crate::reader::{ColumnMap, OwnedChunk, RawChunk, RowSource};
 use crate::validate::Rejection;
 
 /// One row of canonical cells, or why there is none.
@@ -23,38 +23,6 @@ use crate::validate::Rejection;
 pub struct OwnedRow {
     pub line: u64,
     pub cells: Result<Vec<Option<String>>, Rejection>,
-}
-
-/// A batch of owned rows for the validator.
-pub struct OwnedChunk {
-    rows: Vec<OwnedRow>,
-}
-
-impl RawChunk for OwnedChunk {
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    fn line(&self, i: usize) -> u64 {
-        self.rows[i].line
-    }
-
-    fn cells<'a>(
-        &'a self,
-        i: usize,
-        canonical: &mut [Option<&'a str>],
-        _extra: &mut [Option<&'a str>],
-    ) -> Result<(), Rejection> {
-        match &self.rows[i].cells {
-            Ok(cells) => {
-                for (slot, c) in canonical.iter_mut().zip(cells) {
-                    *slot = c.as_deref();
-                }
-                Ok(())
-            }
-            Err(r) => Err(r.clone()),
-        }
-    }
 }
 
 /// The identity map of a table's own columns (these readers emit cells in
@@ -91,8 +59,22 @@ impl RowSource for PreparedSource {
     }
 
     fn next_chunk(&mut self, max: usize) -> Result<Option<Box<dyn RawChunk>>, IngestError> {
-        let rows: Vec<OwnedRow> = self.rows.by_ref().take(max.max(1)).collect();
-        Ok((!rows.is_empty()).then(|| Box::new(OwnedChunk { rows }) as Box<dyn RawChunk>))
+        let mut chunk = OwnedChunk {
+            rows: Vec::new(),
+            lines: Vec::new(),
+        };
+        for r in self.rows.by_ref().take(max.max(1)) {
+            chunk.lines.push(r.line);
+            // Canonical cells in order: slot i holds column i when present.
+            chunk.rows.push(r.cells.map(|cells| {
+                cells
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| c.map(|c| (true, i, c)))
+                    .collect()
+            }));
+        }
+        Ok((!chunk.rows.is_empty()).then(|| Box::new(chunk) as Box<dyn RawChunk>))
     }
 }
 
