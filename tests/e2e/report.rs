@@ -194,3 +194,88 @@ fn batch_skips_what_has_not_changed_and_names_a_failing_step() {
     assert!(e.starts_with("step 3 \"risk\" (risk) failed:"), "{e}");
     assert!(e.contains("shoe_size"), "{e}");
 }
+
+/// The analyses stream sessions from the store in slices on several threads
+/// and merge them. With each patient's rows split in two (odd and even rows
+/// of the demo sessions, ingested as two files), no slice sees a patient
+/// whole: adherence and safety must still equal those of the cohort loaded
+/// and sorted in memory, on 1, 2 and 3 threads.
+#[test]
+fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
+    use lumbar_analysis::adherence::{AdherenceTally, adherence_with};
+    use lumbar_analysis::cohort::{Cohort, stream_sessions};
+    use lumbar_analysis::prescription::Prescriptions;
+    use lumbar_analysis::safety::{SafetyTally, safety};
+    use std::io::{BufRead, Write};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = repo_root().join("datasets/demo");
+    let gz = std::fs::File::open(demo.join("sessions.csv.gz")).unwrap();
+    let lines: Vec<String> = std::io::BufReader::new(flate2::read::GzDecoder::new(gz))
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    let (odd, even) = (tmp.path().join("odd.csv"), tmp.path().join("even.csv"));
+    let (mut a, mut b) = (
+        std::fs::File::create(&odd).unwrap(),
+        std::fs::File::create(&even).unwrap(),
+    );
+    writeln!(a, "{}", lines[0]).unwrap();
+    writeln!(b, "{}", lines[0]).unwrap();
+    for (i, l) in lines[1..].iter().enumerate() {
+        writeln!(if i % 2 == 0 { &mut a } else { &mut b }, "{l}").unwrap();
+    }
+    drop((a, b));
+    let store_dir = tmp.path().join("store");
+    let patients = demo.join("patients.csv.gz");
+    let outcomes = demo.join("outcomes.csv.gz");
+    for sessions in [&odd, &even] {
+        lumbar(&[
+            "ingest",
+            "--patients",
+            path_str(&patients),
+            "--outcomes",
+            path_str(&outcomes),
+            "--sessions",
+            path_str(sessions),
+            "--out",
+            path_str(&store_dir),
+            "--as-of",
+            "2026-01-01",
+        ]);
+    }
+    let store = lumbar_ingest::Store::open(&store_dir).unwrap();
+    let regimen = lumbar_model::Regimen::six_moves();
+    let rx = Prescriptions::from_regimen(&regimen);
+    let cohort = Cohort::load(&store).unwrap();
+    assert_eq!(cohort.sessions.len(), lines.len() - 1);
+    let want_adh = adherence_with(&cohort, &rx, 0.7);
+    let want_saf = safety(&cohort, &regimen);
+    assert!(want_adh.patients.iter().any(|p| p.done > 0));
+    assert!(!want_saf.events.is_empty());
+
+    let lean = Cohort::load_without_sessions(&store).unwrap();
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let ((adh, saf), n) = pool.install(|| {
+            stream_sessions(&store, &lean.index(), || {
+                (
+                    AdherenceTally::new(&lean, &rx, 0.7, true),
+                    SafetyTally::new(&lean, &regimen),
+                )
+            })
+            .unwrap()
+        });
+        assert_eq!(n, cohort.sessions.len(), "{threads} threads");
+        let (adh, saf) = (adh.finish(), saf.finish());
+        assert_eq!(adh.weeks, want_adh.weeks, "{threads} threads");
+        assert_eq!(adh.patients, want_adh.patients, "{threads} threads");
+        assert_eq!(adh.exercises, want_adh.exercises, "{threads} threads");
+        assert_eq!(saf.events, want_saf.events, "{threads} threads");
+        assert_eq!(saf.flags, want_saf.flags, "{threads} threads");
+        assert_eq!(saf.counts, want_saf.counts, "{threads} threads");
+    }
+}

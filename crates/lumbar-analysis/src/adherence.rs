@@ -28,6 +28,7 @@
 //! session adherence and the share adherent.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use lumbar_model::{Exercise, Frequency, Regimen, Sides};
@@ -35,7 +36,7 @@ use lumbar_model::{Exercise, Frequency, Regimen, Sides};
 use crate::prescription::Prescriptions;
 use serde::Serialize;
 
-use crate::cohort::Cohort;
+use crate::cohort::{Cohort, Session, SessionSink};
 use crate::describe::quantile;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -79,14 +80,34 @@ pub struct GroupAdherence {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Adherence {
+    /// Per patient × move × ISO week (empty when the tally was asked not to
+    /// keep them).
     pub weeks: Vec<WeekAdherence>,
     pub patients: Vec<PatientAdherence>,
     pub groups: Vec<GroupAdherence>,
+    /// Per patient × move over the whole window, patients in cohort order.
+    #[serde(skip)]
+    pub exercises: Vec<ExerciseTotal>,
 }
 
-/// The days a move was done, with the volume per side (left, right); a
-/// move that is not sided keeps its volume in both.
-type DoneDays = BTreeMap<NaiveDate, (f64, f64)>;
+/// Done and scheduled days of one patient and move over the whole window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExerciseTotal {
+    /// Index into the cohort's patients.
+    pub patient: usize,
+    pub exercise: String,
+    pub scheduled: u32,
+    pub done: u32,
+}
+
+/// One day a move was done (days from the common era), with the volume per
+/// side (left, right); a move that is not sided keeps its volume in both.
+#[derive(Debug, Clone, Copy)]
+struct DoneDay {
+    day: i32,
+    left: f64,
+    right: f64,
+}
 
 /// The volume of one logged row against the prescription's lower ends.
 fn volume(ex: &Exercise, sets: Option<f64>, reps: Option<f64>, hold: Option<f64>) -> f64 {
@@ -101,6 +122,16 @@ fn prescribed_volume(ex: &Exercise) -> f64 {
     ex.sets.min * ex.reps.min * ex.hold_s.map(|h| h.min).unwrap_or(1.0)
 }
 
+/// A day's dose share: performed volume over prescribed, capped at 1, the
+/// mean of the two sides for a move done per side.
+fn share(ex: &Exercise, d: &DoneDay) -> f64 {
+    let p = prescribed_volume(ex);
+    match ex.sides {
+        Sides::Each => 0.5 * ((d.left / p).min(1.0) + (d.right / p).min(1.0)),
+        _ => (d.left / p).min(1.0),
+    }
+}
+
 /// Computes adherence for every patient of the cohort, everyone on the
 /// regimen's defaults.
 pub fn adherence(cohort: &Cohort, regimen: &Regimen, threshold: f64) -> Adherence {
@@ -110,107 +141,303 @@ pub fn adherence(cohort: &Cohort, regimen: &Regimen, threshold: f64) -> Adherenc
 /// Computes adherence for every patient of the cohort, each on their own
 /// prescription.
 pub fn adherence_with(cohort: &Cohort, rx: &Prescriptions, threshold: f64) -> Adherence {
-    let last = cohort.last_followup(|p, ex| rx.exercise(&cohort.patients[p].id, ex).is_some());
-    let mut days: HashMap<(usize, &str), DoneDays> = HashMap::new();
-    for s in &cohort.sessions {
-        let Some(ex) = rx.exercise(&cohort.patients[s.patient].id, &s.exercise) else {
-            continue;
-        };
-        if s.completed == Some(false) {
-            continue;
+    let mut tally = AdherenceTally::new(cohort, rx, threshold, true);
+    cohort.feed_sessions(&mut tally);
+    tally.finish()
+}
+
+/// What one patient's adherence came to, kept until [`AdherenceTally::finish`]
+/// puts patients back in cohort order.
+#[derive(Default)]
+struct PatientResult {
+    weeks: Vec<WeekAdherence>,
+    exercises: Vec<ExerciseTotal>,
+    scheduled: u32,
+    done: u32,
+    dose_sum: f64,
+    dose_n: u32,
+}
+
+/// Adherence computed from a stream of sessions (a [`SessionSink`]): each
+/// patient's done days are held only until the patient is done, so a store
+/// of any size is summarised in one pass. [`adherence_with`] feeds it the
+/// sessions of a loaded cohort; the clinic report feeds it straight from the
+/// store's columns. One implementation of the rules serves both.
+pub struct AdherenceTally<'a> {
+    cohort: &'a Cohort,
+    rx: &'a Prescriptions,
+    threshold: f64,
+    /// Keep the rows per patient × move × ISO week (`lumbar analyze` writes
+    /// them; the report needs only the totals).
+    keep_weeks: bool,
+    /// The last day followed: the enrolment day, then the latest outcome,
+    /// then the latest session of a prescribed move.
+    last: Vec<NaiveDate>,
+    /// Done days per prescribed move of the patient of the latest session
+    /// (sessions come grouped by patient, so this is nearly always the one)…
+    streaming: Option<(usize, Vec<Vec<DoneDay>>)>,
+    /// …and of other patients not yet done.
+    open: HashMap<usize, Vec<Vec<DoneDay>>>,
+    /// The prescription slot of each interned move name, for the
+    /// prescription `slots_of` points to: found by pointer, not by text.
+    /// (Holding the name keeps its address from being reused.)
+    slots: Vec<(Arc<str>, Option<usize>)>,
+    slots_of: usize,
+    /// The patient of the previous session with their prescription, so that
+    /// the prescription is looked up once per patient, not per session.
+    current: Option<(usize, &'a [Exercise])>,
+    results: Vec<Option<PatientResult>>,
+}
+
+impl<'a> AdherenceTally<'a> {
+    pub fn new(
+        cohort: &'a Cohort,
+        rx: &'a Prescriptions,
+        threshold: f64,
+        keep_weeks: bool,
+    ) -> AdherenceTally<'a> {
+        let mut last: Vec<NaiveDate> = cohort.patients.iter().map(|p| p.enrolled_on).collect();
+        for o in &cohort.outcomes {
+            last[o.patient] = last[o.patient].max(o.date);
         }
-        let date = s.performed_at.date();
-        let p = &cohort.patients[s.patient];
-        if date < p.enrolled_on || date > last[s.patient] {
-            continue;
+        AdherenceTally {
+            cohort,
+            rx,
+            threshold,
+            keep_weeks,
+            last,
+            streaming: None,
+            open: HashMap::new(),
+            slots: Vec::new(),
+            slots_of: 0,
+            current: None,
+            results: (0..cohort.patients.len()).map(|_| None).collect(),
         }
-        let v = volume(ex, s.sets, s.reps, s.hold_s);
-        let e = days
-            .entry((s.patient, ex.key.as_str()))
-            .or_default()
-            .entry(date)
-            .or_insert((0.0, 0.0));
-        match (ex.sides, s.side.as_deref()) {
-            (Sides::Each, Some("left")) => e.0 += v,
-            (Sides::Each, Some("right")) => e.1 += v,
+    }
+
+    fn prescription(&mut self, patient: usize) -> &'a [Exercise] {
+        match self.current {
+            Some((p, exs)) if p == patient => exs,
             _ => {
-                e.0 += v;
-                e.1 += v;
+                let exs = self.rx.for_patient(&self.cohort.patients[patient].id);
+                self.current = Some((patient, exs));
+                exs
             }
         }
     }
-    let share = |ex: &Exercise, (l, r): (f64, f64)| -> f64 {
-        let p = prescribed_volume(ex);
-        match ex.sides {
-            Sides::Each => 0.5 * ((l / p).min(1.0) + (r / p).min(1.0)),
-            _ => (l / p).min(1.0),
-        }
-    };
 
-    let mut out = Adherence::default();
-    for (pi, p) in cohort.patients.iter().enumerate() {
-        let (mut sched_total, mut done_total) = (0u32, 0u32);
-        let (mut dose_sum, mut dose_n) = (0.0, 0u32);
+    /// Schedules a patient's window week by week against their done days.
+    fn close(&mut self, pi: usize, mut days: Vec<Vec<DoneDay>>) {
+        let p = &self.cohort.patients[pi];
+        let last = self.last[pi];
+        let exs = self.prescription(pi);
+        let mut r = PatientResult::default();
         let first_monday =
             p.enrolled_on - Duration::days(p.enrolled_on.weekday().num_days_from_monday() as i64);
-        for ex in rx.for_patient(&p.id) {
-            let done_days = days.get(&(pi, ex.key.as_str()));
+        days.resize_with(exs.len(), Vec::new);
+        for (ex, dd) in exs.iter().zip(days.iter_mut()) {
+            // Rows of one day may arrive apart: sort (stable) and merge.
+            if !dd.is_sorted_by_key(|d| d.day) {
+                dd.sort_by_key(|d| d.day);
+            }
+            dd.dedup_by(|later, kept| {
+                let same = later.day == kept.day;
+                if same {
+                    kept.left += later.left;
+                    kept.right += later.right;
+                }
+                same
+            });
+            let (mut ex_sched, mut ex_done) = (0u32, 0u32);
+            let mut next = 0usize;
             let mut monday = first_monday;
-            while monday <= last[pi] {
+            while monday <= last {
                 let sunday = monday + Duration::days(6);
                 let from = monday.max(p.enrolled_on);
-                let to = sunday.min(last[pi]);
+                let to = sunday.min(last);
                 let in_window = ((to - from).num_days() + 1) as u32;
                 let scheduled = match ex.frequency {
                     Frequency::Daily => in_window,
                     Frequency::DaysPerWeek(n) => (n as u32).min(in_window),
                 };
+                let (from_d, to_d) = (from.num_days_from_ce(), to.num_days_from_ce());
                 let mut done = 0u32;
                 let (mut wsum, mut wn) = (0.0, 0u32);
-                if let Some(dd) = done_days {
-                    for (_, vol) in dd.range(from..=to) {
-                        done += 1;
-                        let sh = share(ex, *vol);
-                        wsum += sh;
-                        wn += 1;
-                    }
+                while next < dd.len() && dd[next].day < from_d {
+                    next += 1;
+                }
+                while next < dd.len() && dd[next].day <= to_d {
+                    done += 1;
+                    wsum += share(ex, &dd[next]);
+                    wn += 1;
+                    next += 1;
                 }
                 let done_capped = done.min(scheduled);
-                let iso = monday.iso_week();
-                out.weeks.push(WeekAdherence {
-                    patient_id: p.id.clone(),
-                    site: p.site.clone(),
-                    exercise: ex.key.clone(),
-                    iso_year: iso.year(),
-                    iso_week: iso.week(),
-                    week_start: monday,
-                    scheduled,
-                    done: done_capped,
-                    session_adherence: done_capped as f64 / scheduled as f64,
-                    dose_adherence: (wn > 0).then(|| wsum / wn as f64),
-                });
-                sched_total += scheduled;
-                done_total += done_capped;
-                dose_sum += wsum;
-                dose_n += wn;
+                if self.keep_weeks {
+                    let iso = monday.iso_week();
+                    r.weeks.push(WeekAdherence {
+                        patient_id: p.id.clone(),
+                        site: p.site.clone(),
+                        exercise: ex.key.clone(),
+                        iso_year: iso.year(),
+                        iso_week: iso.week(),
+                        week_start: monday,
+                        scheduled,
+                        done: done_capped,
+                        session_adherence: done_capped as f64 / scheduled as f64,
+                        dose_adherence: (wn > 0).then(|| wsum / wn as f64),
+                    });
+                }
+                ex_sched += scheduled;
+                ex_done += done_capped;
+                r.dose_sum += wsum;
+                r.dose_n += wn;
                 monday += Duration::days(7);
             }
+            r.scheduled += ex_sched;
+            r.done += ex_done;
+            r.exercises.push(ExerciseTotal {
+                patient: pi,
+                exercise: ex.key.clone(),
+                scheduled: ex_sched,
+                done: ex_done,
+            });
         }
-        let sa = if sched_total > 0 {
-            done_total as f64 / sched_total as f64
-        } else {
-            0.0
-        };
-        out.patients.push(PatientAdherence {
-            patient_id: p.id.clone(),
-            site: p.site.clone(),
-            scheduled: sched_total,
-            done: done_total,
-            session_adherence: sa,
-            dose_adherence: (dose_n > 0).then(|| dose_sum / dose_n as f64),
-            adherent: sa >= threshold - 1e-12,
-        });
+        self.results[pi] = Some(r);
     }
+
+    /// Every patient's adherence, in cohort order (patients without a
+    /// session are scheduled with nothing done), and the per-site and cohort
+    /// summaries.
+    pub fn finish(mut self) -> Adherence {
+        let mut open: Vec<(usize, Vec<Vec<DoneDay>>)> = self.open.drain().collect();
+        open.extend(self.streaming.take());
+        for (pi, days) in open {
+            self.close(pi, days);
+        }
+        let mut out = Adherence::default();
+        for pi in 0..self.cohort.patients.len() {
+            if self.results[pi].is_none() {
+                self.close(pi, Vec::new());
+            }
+            let Some(r) = self.results[pi].take() else {
+                continue;
+            };
+            let p = &self.cohort.patients[pi];
+            let sa = if r.scheduled > 0 {
+                r.done as f64 / r.scheduled as f64
+            } else {
+                0.0
+            };
+            out.patients.push(PatientAdherence {
+                patient_id: p.id.clone(),
+                site: p.site.clone(),
+                scheduled: r.scheduled,
+                done: r.done,
+                session_adherence: sa,
+                dose_adherence: (r.dose_n > 0).then(|| r.dose_sum / r.dose_n as f64),
+                adherent: sa >= self.threshold - 1e-12,
+            });
+            out.weeks.extend(r.weeks);
+            out.exercises.extend(r.exercises);
+        }
+        summarise_groups(&mut out);
+        out
+    }
+}
+
+impl SessionSink for AdherenceTally<'_> {
+    fn session(&mut self, s: &Session) {
+        let exs = self.prescription(s.patient);
+        if self.slots_of != exs.as_ptr() as usize {
+            self.slots.clear();
+            self.slots_of = exs.as_ptr() as usize;
+        }
+        let slot = match self.slots.iter().find(|(a, _)| Arc::ptr_eq(a, &s.exercise)) {
+            Some((_, slot)) => *slot,
+            None => {
+                let slot = exs.iter().position(|e| *e.key == *s.exercise);
+                if self.slots.len() >= 32 {
+                    self.slots.clear(); // names not interned: keep it small
+                }
+                self.slots.push((s.exercise.clone(), slot));
+                slot
+            }
+        };
+        let Some(slot) = slot else {
+            return; // a move not prescribed: neither scheduled nor counted
+        };
+        let date = s.performed_at.date();
+        let last = &mut self.last[s.patient];
+        *last = (*last).max(date);
+        if s.completed == Some(false) || date < self.cohort.patients[s.patient].enrolled_on {
+            return;
+        }
+        let ex = &exs[slot];
+        let v = volume(ex, s.sets, s.reps, s.hold_s);
+        let (left, right) = match (ex.sides, s.side.as_deref()) {
+            (Sides::Each, Some("left")) => (v, 0.0),
+            (Sides::Each, Some("right")) => (0.0, v),
+            _ => (v, v),
+        };
+        if self.streaming.as_ref().is_none_or(|(p, _)| *p != s.patient) {
+            let days = self.open.remove(&s.patient).unwrap_or_default();
+            if let Some((p, d)) = self.streaming.replace((s.patient, days)) {
+                self.open.insert(p, d);
+            }
+        }
+        let Some((_, days)) = self.streaming.as_mut() else {
+            return;
+        };
+        if days.len() < exs.len() {
+            days.resize_with(exs.len(), Vec::new);
+        }
+        let day = date.num_days_from_ce();
+        match days[slot].last_mut() {
+            Some(d) if d.day == day => {
+                d.left += left;
+                d.right += right;
+            }
+            _ => days[slot].push(DoneDay { day, left, right }),
+        }
+    }
+
+    fn merge(&mut self, later: Self) {
+        for (a, b) in self.last.iter_mut().zip(later.last) {
+            *a = (*a).max(b);
+        }
+        if let Some((p, days)) = self.streaming.take() {
+            self.open.insert(p, days);
+        }
+        // A patient whose rows were split between the two: their days join.
+        for (p, days) in later.open.into_iter().chain(later.streaming) {
+            let mine = self.open.entry(p).or_default();
+            if mine.len() < days.len() {
+                mine.resize_with(days.len(), Vec::new);
+            }
+            for (m, d) in mine.iter_mut().zip(days) {
+                m.extend(d);
+            }
+        }
+        for (mine, r) in self.results.iter_mut().zip(later.results) {
+            if r.is_some() {
+                *mine = r;
+            }
+        }
+    }
+
+    fn patient_done(&mut self, patient: usize) {
+        let days = match self.streaming.take_if(|(p, _)| *p == patient) {
+            Some((_, days)) => days,
+            None => self.open.remove(&patient).unwrap_or_default(),
+        };
+        self.close(patient, days);
+    }
+}
+
+/// Median and quartiles (type 7) and the share adherent, per site and for
+/// the cohort.
+fn summarise_groups(out: &mut Adherence) {
     let mut by_site: BTreeMap<&str, Vec<&PatientAdherence>> = BTreeMap::new();
     for p in &out.patients {
         by_site.entry(p.site.as_str()).or_default().push(p);
@@ -236,7 +463,6 @@ pub fn adherence_with(cohort: &Cohort, rx: &Prescriptions, threshold: f64) -> Ad
     if !all.is_empty() {
         out.groups.push(summarise("cohort", "all", &all));
     }
-    out
 }
 
 #[cfg(test)]

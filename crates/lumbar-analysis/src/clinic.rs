@@ -13,18 +13,19 @@
 //! baseline is their first measurement of the measure. Responders use the
 //! same rule as `lumbar analyze` ([`crate::trends::Responder`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 use lumbar_ingest::Store;
 use lumbar_model::{Regimen, Table};
 use serde::Serialize;
 
-use crate::adherence::adherence_with;
-use crate::cohort::{Cohort, LoadError};
+use crate::adherence::AdherenceTally;
+use crate::cohort::{Cohort, LoadError, Session, SessionSink, stream_sessions};
 use crate::describe::quantile;
 use crate::prescription::Prescriptions;
 use crate::risk::{Cuts, ExposureRules, HUNT_CUTS, RiskSpec, walking_exposure};
+use crate::safety::SafetyTally;
 use crate::trends::Responder;
 
 /// Which patients and dates the report covers.
@@ -196,32 +197,39 @@ pub fn filter(cohort: Cohort, opts: &ClinicOptions) -> Cohort {
 }
 
 fn weekly(cohort: &Cohort, measure: &str, rule: &Responder) -> Vec<WeekMeasure> {
-    // First value per patient and programme week, outcomes in date order.
-    let mut per: BTreeMap<(usize, u32), f64> = BTreeMap::new();
-    let mut outcomes: Vec<_> = cohort
+    // One pass over outcomes in (patient, date) order: the first value of
+    // each patient's measure is the baseline, the first in each programme
+    // week is that week's value.
+    let mut ordered: Vec<&crate::cohort::Outcome> = cohort
         .outcomes
         .iter()
         .filter(|o| o.measure == measure)
         .collect();
-    outcomes.sort_by_key(|o| (o.patient, o.date));
-    let mut baseline: HashMap<usize, f64> = HashMap::new();
-    for o in outcomes {
+    if !ordered.is_sorted_by_key(|o| (o.patient, o.date)) {
+        ordered.sort_by_key(|o| (o.patient, o.date)); // stable
+    }
+    let mut weeks: BTreeMap<u32, (Vec<f64>, usize)> = BTreeMap::new();
+    // (patient, baseline, last week recorded)
+    let mut current: Option<(usize, f64, u32)> = None;
+    for o in ordered {
         let days = (o.date - cohort.patients[o.patient].enrolled_on).num_days();
         if days < 0 {
             continue;
         }
-        baseline.entry(o.patient).or_insert(o.value);
-        per.entry((o.patient, (days / 7) as u32)).or_insert(o.value);
-    }
-    let mut weeks: BTreeMap<u32, (Vec<f64>, usize)> = BTreeMap::new();
-    for ((p, w), v) in per {
-        let e = weeks.entry(w).or_default();
-        e.0.push(v);
-        if w > 0
-            && baseline
-                .get(&p)
-                .is_some_and(|&b| rule.is_response(measure, b, v))
-        {
+        let week = (days / 7) as u32;
+        let baseline = match current {
+            Some((p, b, last)) if p == o.patient => {
+                if week == last {
+                    continue; // not the first value of the week
+                }
+                b
+            }
+            _ => o.value,
+        };
+        current = Some((o.patient, baseline, week));
+        let e = weeks.entry(week).or_default();
+        e.0.push(o.value);
+        if week > 0 && rule.is_response(measure, baseline, o.value) {
             e.1 += 1;
         }
     }
@@ -237,6 +245,45 @@ fn weekly(cohort: &Cohort, measure: &str, rule: &Responder) -> Vec<WeekMeasure> 
         .collect()
 }
 
+/// The report's one pass over the sessions of the patients kept, inside
+/// the window.
+struct ClinicSessions<'a> {
+    adherence: AdherenceTally<'a>,
+    safety: SafetyTally<'a>,
+    /// The day of each patient's latest session.
+    last: Vec<Option<NaiveDate>>,
+    count: usize,
+    opts: &'a ClinicOptions,
+}
+
+impl SessionSink for ClinicSessions<'_> {
+    fn session(&mut self, s: &Session) {
+        let d = s.performed_at.date();
+        if self.opts.from.is_some_and(|f| d < f) || self.opts.to.is_some_and(|t| d > t) {
+            return;
+        }
+        self.count += 1;
+        let last = &mut self.last[s.patient];
+        *last = Some(last.map_or(d, |l| l.max(d)));
+        self.adherence.session(s);
+        self.safety.session(s);
+    }
+
+    fn patient_done(&mut self, patient: usize) {
+        self.adherence.patient_done(patient);
+        self.safety.patient_done(patient);
+    }
+
+    fn merge(&mut self, later: Self) {
+        self.adherence.merge(later.adherence);
+        self.safety.merge(later.safety);
+        for (a, b) in self.last.iter_mut().zip(later.last) {
+            *a = (*a).max(b);
+        }
+        self.count += later.count;
+    }
+}
+
 /// Computes the report's numbers from a store.
 pub fn clinic_summary(
     store: &Store,
@@ -244,9 +291,24 @@ pub fn clinic_summary(
     rx: &Prescriptions,
     opts: &ClinicOptions,
 ) -> Result<ClinicSummary, LoadError> {
-    let cohort = filter(Cohort::load(store)?, opts);
-    let adh = adherence_with(&cohort, rx, opts.adherent);
-    let saf = crate::safety::safety(&cohort, regimen);
+    // Sessions are streamed from the store's columns, never held: one pass
+    // feeds adherence, safety and each patient's last day.
+    let cohort = filter(Cohort::load_without_sessions(store)?, opts);
+    let (sessions, _) = stream_sessions(store, &cohort.index(), || ClinicSessions {
+        adherence: AdherenceTally::new(&cohort, rx, opts.adherent, false),
+        safety: SafetyTally::new(&cohort, regimen),
+        last: vec![None; cohort.patients.len()],
+        count: 0,
+        opts,
+    })?;
+    let ClinicSessions {
+        adherence: adh,
+        safety: saf,
+        last,
+        count: session_count,
+        ..
+    } = sessions;
+    let (adh, saf) = (adh.finish(), saf.finish());
 
     let mut sites: BTreeMap<String, usize> = BTreeMap::new();
     for p in &cohort.patients {
@@ -258,11 +320,7 @@ pub fn clinic_summary(
         .map(|p| p.enrolled_on)
         .min()
         .zip(cohort.patients.iter().map(|p| p.enrolled_on).max());
-    let mut last: Vec<Option<NaiveDate>> = vec![None; cohort.patients.len()];
-    for s in &cohort.sessions {
-        let d = s.performed_at.date();
-        last[s.patient] = Some(last[s.patient].map_or(d, |l| l.max(d)));
-    }
+    let mut last = last;
     for o in &cohort.outcomes {
         last[o.patient] = Some(last[o.patient].map_or(o.date, |l| l.max(o.date)));
     }
@@ -303,22 +361,16 @@ pub fn clinic_summary(
         .filter_map(|(s, v)| group(s.to_string(), v))
         .collect();
     // Per patient and exercise: done / scheduled over all weeks.
-    let mut pe: BTreeMap<(&str, &str), (u32, u32)> = BTreeMap::new();
-    for w in &adh.weeks {
-        let e = pe.entry((&w.exercise, &w.patient_id)).or_default();
-        e.0 += w.done;
-        e.1 += w.scheduled;
-    }
     let mut by_ex: Vec<(String, Vec<f64>)> = regimen
         .exercises
         .iter()
         .map(|e| (e.key.clone(), Vec::new()))
         .collect();
-    for ((ex, _), (done, sched)) in pe {
-        if sched > 0
-            && let Some(slot) = by_ex.iter_mut().find(|(k, _)| k == ex)
+    for t in &adh.exercises {
+        if t.scheduled > 0
+            && let Some(slot) = by_ex.iter_mut().find(|(k, _)| *k == t.exercise)
         {
-            slot.1.push(done as f64 / sched as f64);
+            slot.1.push(t.done as f64 / t.scheduled as f64);
         }
     }
     let adherence_by_exercise = by_ex.into_iter().filter_map(|(k, v)| group(k, v)).collect();
@@ -377,6 +429,8 @@ pub fn clinic_summary(
             d.map(|d| epoch + chrono::Duration::days(d as i64))
                 .is_some_and(|d| opts.from.is_none_or(|f| d >= f) && opts.to.is_none_or(|t| d <= t))
         };
+        // Rows come grouped by patient: look each run's id up once.
+        let mut member: Option<(&str, bool)> = None;
         let rows = pid
             .iter()
             .zip(minutes.iter())
@@ -384,7 +438,15 @@ pub fn clinic_summary(
             .zip(days.iter())
             .filter_map(|(((id, m), wear), d)| {
                 let id = id?;
-                (ids.contains(id) && inside(d)).then_some((id, m?, wear))
+                let is_member = match member {
+                    Some((prev, is)) if prev == id => is,
+                    _ => {
+                        let is = ids.contains(id);
+                        member = Some((id, is));
+                        is
+                    }
+                };
+                (is_member && inside(d)).then_some((id, m?, wear))
             });
         let (exposure, _) = walking_exposure(rows, &ExposureRules::default());
         for e in &exposure {
@@ -474,7 +536,7 @@ pub fn clinic_summary(
         sites: sites.into_iter().collect(),
         enrolled,
         followup_weeks,
-        sessions: cohort.sessions.len(),
+        sessions: session_count,
         adherence_histogram: histogram,
         adherence,
         adherence_threshold: opts.adherent,

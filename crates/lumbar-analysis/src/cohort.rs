@@ -78,14 +78,6 @@ fn strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, LoadError> {
     Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
 }
 
-fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, LoadError> {
-    let c = col(df, name)?
-        .cast(&DataType::Float64)
-        .map_err(|e| LoadError::Column(name.into(), e))?;
-    let ca = c.f64().map_err(|e| LoadError::Column(name.into(), e))?;
-    Ok(ca.iter().collect())
-}
-
 fn dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>, LoadError> {
     let c = col(df, name)?
         .cast(&DataType::Int32)
@@ -97,9 +89,274 @@ fn dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>, LoadError
         .collect())
 }
 
+/// Receives a cohort's sessions one at a time. Sessions of one patient may
+/// arrive in any order, but once `patient_done` is called for a patient none
+/// of theirs follow, so a sink can finish that patient and free what it held:
+/// the analyses of a large store never hold every session at once.
+///
+/// [`stream_sessions`] gives slices of the store to sinks on several threads
+/// and merges them: a patient whose rows are split between slices is never
+/// `patient_done` in either, and is finished after the merge.
+pub trait SessionSink: Send {
+    fn session(&mut self, s: &Session);
+    /// No more sessions of this patient follow.
+    fn patient_done(&mut self, _patient: usize) {}
+    /// Takes in what a sink of the same kind gathered from later rows.
+    fn merge(&mut self, later: Self)
+    where
+        Self: Sized;
+}
+
+/// Two sinks fed by one pass.
+impl<A: SessionSink, B: SessionSink> SessionSink for (A, B) {
+    fn session(&mut self, s: &Session) {
+        self.0.session(s);
+        self.1.session(s);
+    }
+    fn patient_done(&mut self, patient: usize) {
+        self.0.patient_done(patient);
+        self.1.patient_done(patient);
+    }
+    fn merge(&mut self, later: Self) {
+        self.0.merge(later.0);
+        self.1.merge(later.1);
+    }
+}
+
+/// The session columns the analyses read (`level`, `pain_before` and
+/// `source` are never needed, so they are not decoded).
+const SESSION_COLUMNS: [&str; 12] = [
+    "patient_id",
+    "performed_at",
+    "exercise",
+    "side",
+    "sets",
+    "reps",
+    "hold_s",
+    "pain_during",
+    "pain_after",
+    "pain_persist_min",
+    "stopped_for_pain",
+    "completed",
+];
+
+/// Streams the stored sessions of the patients in `index` (id → patient
+/// index) through sinks made by `make`, straight from the Parquet columns,
+/// and returns the merged sink with how many sessions it saw. Rows of other
+/// patients, or without a patient, a time or a move, are not part of the
+/// cohort and are skipped.
+///
+/// The rows are cut, at changes of patient, into two slices per thread; each
+/// slice has its own sink, and the sinks are merged in row order, so the
+/// result does not depend on the number of threads.
+pub fn stream_sessions<S: SessionSink>(
+    store: &Store,
+    index: &HashMap<&str, usize>,
+    make: impl Fn() -> S + Sync,
+) -> Result<(S, usize), LoadError> {
+    let Some(s) = store.read_columns(Table::Sessions, &SESSION_COLUMNS)? else {
+        return Ok((make(), 0));
+    };
+    let err = |name: &str| {
+        let name = name.to_string();
+        move |e| LoadError::Column(name, e)
+    };
+    let cast = |name: &str, to: &DataType| -> Result<Column, LoadError> {
+        col(&s, name)?.cast(to).map_err(err(name))
+    };
+    let text = |name: &str| -> Result<StringChunked, LoadError> {
+        Ok(col(&s, name)?.str().map_err(err(name))?.clone())
+    };
+    let mut pid = text("patient_id")?;
+    let mut ex = text("exercise")?;
+    let mut side = text("side")?;
+    let mut at = cast("performed_at", &DataType::Int64)?
+        .i64()
+        .map_err(err("performed_at"))?
+        .clone();
+    let mut nums = Vec::with_capacity(6);
+    for n in &SESSION_COLUMNS[4..10] {
+        nums.push(cast(n, &DataType::Float64)?.f64().map_err(err(n))?.clone());
+    }
+    let bools = |name: &str| -> Result<BooleanChunked, LoadError> {
+        Ok(col(&s, name)?.bool().map_err(err(name))?.clone())
+    };
+    let (mut stopped, mut completed) = (bools("stopped_for_pain")?, bools("completed")?);
+    // The columns are walked chunk by chunk in lock-step, with typed access
+    // (a chunked array's own iterator is a boxed one, called per cell).
+    // Columns of one Parquet read share their chunks; if not, make them one.
+    let lengths: Vec<usize> = pid.chunk_lengths().collect();
+    let same = |c: Vec<usize>| c == lengths;
+    let aligned = same(ex.chunk_lengths().collect())
+        && same(side.chunk_lengths().collect())
+        && same(at.chunk_lengths().collect())
+        && nums.iter().all(|c| same(c.chunk_lengths().collect()))
+        && same(stopped.chunk_lengths().collect())
+        && same(completed.chunk_lengths().collect());
+    if !aligned {
+        pid.rechunk_mut();
+        ex.rechunk_mut();
+        side.rechunk_mut();
+        at.rechunk_mut();
+        nums.iter_mut().for_each(|c| c.rechunk_mut());
+        stopped.rechunk_mut();
+        completed.rechunk_mut();
+    }
+
+    // First pass, ids only: the runs of equal ids, each looked up once, and
+    // the first and last run of every patient.
+    let mut runs: Vec<(usize, Option<usize>)> = Vec::new(); // (end row, patient)
+    let patients = index.values().copied().max().map_or(0, |m| m + 1);
+    let (mut first_run, mut last_run) = (vec![usize::MAX; patients], vec![0; patients]);
+    {
+        let mut prev: Option<&str> = None;
+        let mut row = 0usize;
+        for arr in pid.downcast_iter() {
+            for id in arr.iter() {
+                match (id, prev, runs.last_mut()) {
+                    (Some(id), Some(p), Some(run)) if id == p => run.0 = row + 1,
+                    (None, None, Some(run)) if run.1.is_none() => run.0 = row + 1,
+                    _ => {
+                        let patient = id.and_then(|id| index.get(id).copied());
+                        if let Some(p) = patient {
+                            first_run[p] = first_run[p].min(runs.len());
+                            last_run[p] = runs.len();
+                        }
+                        runs.push((row + 1, patient));
+                        prev = id;
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+
+    // Slices of whole runs, about equal in rows.
+    let rows = runs.last().map_or(0, |r| r.0);
+    let pieces = 2 * rayon::current_num_threads().max(1);
+    let mut cuts = vec![0usize]; // run indices
+    for (i, r) in runs.iter().enumerate() {
+        if r.0 * pieces >= rows * cuts.len() && i + 1 < runs.len() {
+            cuts.push(i + 1);
+        }
+    }
+    cuts.push(runs.len());
+    cuts.dedup();
+
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(pid.chunk_lengths().scan(0, |acc, l| {
+            *acc += l;
+            Some(*acc)
+        }))
+        .collect();
+    let a_ex: Vec<_> = ex.downcast_iter().collect();
+    let a_side: Vec<_> = side.downcast_iter().collect();
+    let a_at: Vec<_> = at.downcast_iter().collect();
+    let a_num: Vec<Vec<_>> = nums.iter().map(|c| c.downcast_iter().collect()).collect();
+    let a_stop: Vec<_> = stopped.downcast_iter().collect();
+    let a_done: Vec<_> = completed.downcast_iter().collect();
+    // A primitive cell, None where the validity bitmap says null.
+    macro_rules! opt {
+        ($a:expr, $i:expr) => {
+            $a.validity()
+                .is_none_or(|v| v.get_bit($i))
+                .then(|| $a.values()[$i])
+        };
+    }
+    let slice = |from_run: usize, to_run: usize| -> (S, usize) {
+        let mut sink = make();
+        let mut streamed = 0usize;
+        // Moves and sides are few: intern them by their text.
+        let mut interned: Vec<Arc<str>> = Vec::new();
+        let mut intern = |t: &str| -> Arc<str> {
+            if let Some(a) = interned.iter().find(|a| &***a == t) {
+                return a.clone();
+            }
+            let a: Arc<str> = Arc::from(t);
+            interned.push(a.clone());
+            a
+        };
+        for run in from_run..to_run {
+            let (end, Some(patient)) = runs[run] else {
+                continue;
+            };
+            let mut row = if run == 0 { 0 } else { runs[run - 1].0 };
+            while row < end {
+                // The chunk holding `row`, and the rows of the run in it.
+                let k = starts.partition_point(|&s| s <= row) - 1;
+                let (lo, hi) = (row - starts[k], end.min(starts[k + 1]) - starts[k]);
+                let num: Vec<_> = a_num.iter().map(|c| c[k]).collect();
+                for i in lo..hi {
+                    let (Some(e), Some(t)) = (
+                        a_ex[k].get(i),
+                        opt!(a_at[k], i).and_then(DateTime::from_timestamp_millis),
+                    ) else {
+                        continue;
+                    };
+                    sink.session(&Session {
+                        patient,
+                        performed_at: t.naive_utc(),
+                        exercise: intern(e),
+                        side: a_side[k].get(i).map(&mut intern),
+                        sets: opt!(num[0], i),
+                        reps: opt!(num[1], i),
+                        hold_s: opt!(num[2], i),
+                        pain_during: opt!(num[3], i),
+                        pain_after: opt!(num[4], i),
+                        pain_persist_min: opt!(num[5], i),
+                        stopped_for_pain: a_stop[k].get(i),
+                        completed: a_done[k].get(i),
+                    });
+                    streamed += 1;
+                }
+                row = starts[k] + hi;
+            }
+            if last_run[patient] == run && first_run[patient] >= from_run {
+                sink.patient_done(patient);
+            }
+        }
+        (sink, streamed)
+    };
+    use rayon::prelude::*;
+    let done: Vec<(S, usize)> = cuts.par_windows(2).map(|w| slice(w[0], w[1])).collect();
+    let mut done = done.into_iter();
+    let (mut sink, mut streamed) = done.next().unwrap_or_else(|| (make(), 0));
+    for (later, n) in done {
+        sink.merge(later);
+        streamed += n;
+    }
+    Ok((sink, streamed))
+}
+
 impl Cohort {
     /// Loads patients, sessions and outcomes from a store.
     pub fn load(store: &Store) -> Result<Cohort, LoadError> {
+        struct Collect(Vec<Session>);
+        impl SessionSink for Collect {
+            fn session(&mut self, s: &Session) {
+                self.0.push(s.clone());
+            }
+            fn merge(&mut self, later: Self) {
+                self.0.extend(later.0);
+            }
+        }
+        let mut cohort = Cohort::load_without_sessions(store)?;
+        let (all, _) = stream_sessions(store, &cohort.index(), || Collect(Vec::new()))?;
+        cohort.sessions = all.0;
+        // Stores are unions of parts: put rows in time order once, here.
+        // (Already in order when the store holds one export: skip the sort.)
+        if !cohort
+            .sessions
+            .is_sorted_by_key(|s| (s.patient, s.performed_at))
+        {
+            cohort.sessions.sort_by_key(|s| (s.patient, s.performed_at));
+        }
+        Ok(cohort)
+    }
+
+    /// Loads patients and outcomes, leaving the sessions in the store for
+    /// [`stream_sessions`].
+    pub fn load_without_sessions(store: &Store) -> Result<Cohort, LoadError> {
         let p = store
             .read_table(Table::Patients)?
             .ok_or(LoadError::Missing("patients"))?;
@@ -120,88 +377,39 @@ impl Cohort {
             patients,
             ..Default::default()
         };
-        let ids_owned: Vec<String> = cohort.patients.iter().map(|p| p.id.clone()).collect();
-        let index: HashMap<&str, usize> = ids_owned
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        if let Some(s) = store.read_table(Table::Sessions)? {
-            // Straight from the columns, without a String per cell: ids are
-            // looked up once per run of equal ids (rows come grouped by
-            // patient), moves and sides are interned.
-            let text = |name: &str| -> Result<StringChunked, LoadError> {
-                Ok(col(&s, name)?
-                    .str()
-                    .map_err(|e| LoadError::Column(name.into(), e))?
-                    .clone())
+        if let Some(o) = store.read_table(Table::Outcomes)? {
+            let index = cohort.index();
+            let err = |name: &str| {
+                let name = name.to_string();
+                move |e| LoadError::Column(name, e)
             };
-            let (pid, ex, side) = (text("patient_id")?, text("exercise")?, text("side")?);
-            // Every column is walked by its own iterator in lock-step: no
-            // per-column Vec of millions of options in between, and no
-            // `get(i)`, which searches the chunks on every call.
-            let cast = |name: &str, to: &DataType| -> Result<Column, LoadError> {
-                col(&s, name)?
-                    .cast(to)
-                    .map_err(|e| LoadError::Column(name.into(), e))
-            };
-            let at_c = cast("performed_at", &DataType::Int64)?;
-            let at = at_c
-                .i64()
-                .map_err(|e| LoadError::Column("performed_at".into(), e))?;
-            let names = [
-                "sets",
-                "reps",
-                "hold_s",
-                "pain_during",
-                "pain_after",
-                "pain_persist_min",
-            ];
-            let mut num_cols = Vec::with_capacity(names.len());
-            for n in names {
-                num_cols.push(cast(n, &DataType::Float64)?);
-            }
-            let mut nums = Vec::with_capacity(names.len());
-            for (c, n) in num_cols.iter().zip(names) {
-                nums.push(c.f64().map_err(|e| LoadError::Column(n.into(), e))?);
-            }
-            let bool_col = |name: &str| -> Result<&BooleanChunked, LoadError> {
-                col(&s, name)?
-                    .bool()
-                    .map_err(|e| LoadError::Column(name.into(), e))
-            };
-            let (stopped, completed) = (bool_col("stopped_for_pain")?, bool_col("completed")?);
-            // Moves and sides are few: intern them by their text.
-            let mut interned: Vec<Arc<str>> = Vec::new();
-            let mut intern = |t: &str| -> Arc<str> {
-                if let Some(a) = interned.iter().find(|a| &***a == t) {
-                    return a.clone();
-                }
-                let a: Arc<str> = Arc::from(t);
-                interned.push(a.clone());
-                a
-            };
+            let pid = col(&o, "patient_id")?.str().map_err(err("patient_id"))?;
+            let measure = col(&o, "measure")?.str().map_err(err("measure"))?;
+            let date_c = col(&o, "date")?
+                .cast(&DataType::Int32)
+                .map_err(err("date"))?;
+            let value_c = col(&o, "value")?
+                .cast(&DataType::Float64)
+                .map_err(err("value"))?;
+            let (date, value) = (
+                date_c.i32().map_err(err("date"))?,
+                value_c.f64().map_err(err("value"))?,
+            );
+            let mut outcomes = Vec::with_capacity(o.height());
+            // Rows come grouped by patient: each run's id is looked up once.
             let mut last: Option<(&str, Option<usize>)> = None;
-            cohort.sessions.reserve(s.height());
-            let (mut i_pid, mut i_ex, mut i_side, mut i_at) =
-                (pid.iter(), ex.iter(), side.iter(), at.iter());
-            let mut i_num: Vec<_> = nums.iter().map(|c| c.iter()).collect();
-            let (mut i_stop, mut i_done) = (stopped.iter(), completed.iter());
-            for _ in 0..s.height() {
-                let (id, e, sd, t) = (
-                    i_pid.next().flatten(),
-                    i_ex.next().flatten(),
-                    i_side.next().flatten(),
-                    i_at.next().flatten(),
-                );
-                let mut v = [None; 6];
-                for (slot, it) in v.iter_mut().zip(i_num.iter_mut()) {
-                    *slot = it.next().flatten();
-                }
-                let (stop, done) = (i_stop.next().flatten(), i_done.next().flatten());
-                let (Some(id), Some(t), Some(e)) =
-                    (id, t.and_then(DateTime::from_timestamp_millis), e)
-                else {
+            let rows = pid
+                .iter()
+                .zip(measure.iter())
+                .zip(date.iter())
+                .zip(value.iter());
+            for (((id, m), d), v) in rows {
+                let (Some(id), Some(d), Some(m), Some(v)) = (
+                    id,
+                    d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163)),
+                    m,
+                    v,
+                ) else {
                     continue;
                 };
                 let patient = match last {
@@ -212,58 +420,49 @@ impl Cohort {
                         p
                     }
                 };
-                let Some(patient) = patient else {
-                    continue;
-                };
-                cohort.sessions.push(Session {
-                    patient,
-                    performed_at: t.naive_utc(),
-                    exercise: intern(e),
-                    side: sd.map(&mut intern),
-                    sets: v[0],
-                    reps: v[1],
-                    hold_s: v[2],
-                    pain_during: v[3],
-                    pain_after: v[4],
-                    pain_persist_min: v[5],
-                    stopped_for_pain: stop,
-                    completed: done,
-                });
-            }
-        }
-        if let Some(o) = store.read_table(Table::Outcomes)? {
-            let pid = strs(&o, "patient_id")?;
-            let date = dates(&o, "date")?;
-            let measure = strs(&o, "measure")?;
-            let value = floats(&o, "value")?;
-            for i in 0..o.height() {
-                let (Some(id), Some(d), Some(m), Some(v)) =
-                    (&pid[i], date[i], &measure[i], value[i])
-                else {
-                    continue;
-                };
-                if let Some(&patient) = index.get(id.as_str()) {
-                    cohort.outcomes.push(Outcome {
+                if let Some(patient) = patient {
+                    outcomes.push(Outcome {
                         patient,
                         date: d,
-                        measure: m.clone(),
+                        measure: m.to_string(),
                         value: v,
                     });
                 }
             }
+            cohort.outcomes = outcomes;
         }
-        // Stores are unions of parts: put rows in time order once, here.
-        // (Already in order when the store holds one export: skip the sort.)
+        let key = |o: &Outcome| (o.patient, o.date);
         if !cohort
-            .sessions
-            .is_sorted_by_key(|s| (s.patient, s.performed_at))
-        {
-            cohort.sessions.sort_by_key(|s| (s.patient, s.performed_at));
-        }
-        cohort
             .outcomes
-            .sort_by(|a, b| (a.patient, a.date, &a.measure).cmp(&(b.patient, b.date, &b.measure)));
+            .is_sorted_by(|a, b| (key(a), &a.measure) <= (key(b), &b.measure))
+        {
+            cohort.outcomes.sort_by(|a, b| {
+                (a.patient, a.date, &a.measure).cmp(&(b.patient, b.date, &b.measure))
+            });
+        }
         Ok(cohort)
+    }
+
+    /// Feeds the sessions held in memory to a sink, each patient's
+    /// together (they are sorted by patient).
+    pub fn feed_sessions(&self, sink: &mut impl SessionSink) {
+        let mut order: Vec<&Session> = self.sessions.iter().collect();
+        if !order.is_sorted_by_key(|s| s.patient) {
+            order.sort_by_key(|s| s.patient); // stable: time order kept
+        }
+        let mut current = None;
+        for s in order {
+            if let Some(p) = current
+                && p != s.patient
+            {
+                sink.patient_done(p);
+            }
+            current = Some(s.patient);
+            sink.session(s);
+        }
+        if let Some(p) = current {
+            sink.patient_done(p);
+        }
     }
 
     /// Patient index by id.
@@ -273,24 +472,5 @@ impl Cohort {
             .enumerate()
             .map(|(i, p)| (p.id.as_str(), i))
             .collect()
-    }
-
-    /// The last day a patient is followed: their latest outcome or session
-    /// of a move for which `prescribed(patient, move)` is true, and at least the enrolment
-    /// day. (Logging a move that is not prescribed does not extend the
-    /// prescription.)
-    pub fn last_followup(&self, prescribed: impl Fn(usize, &str) -> bool) -> Vec<NaiveDate> {
-        let mut last: Vec<NaiveDate> = self.patients.iter().map(|p| p.enrolled_on).collect();
-        for s in self
-            .sessions
-            .iter()
-            .filter(|s| prescribed(s.patient, &s.exercise))
-        {
-            last[s.patient] = last[s.patient].max(s.performed_at.date());
-        }
-        for o in &self.outcomes {
-            last[o.patient] = last[o.patient].max(o.date);
-        }
-        last
     }
 }

@@ -11,7 +11,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use lumbar_model::Regimen;
 use serde::Serialize;
 
-use crate::cohort::Cohort;
+use std::sync::Arc;
+
+use crate::cohort::{Cohort, Session, SessionSink};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SafetyEvent {
@@ -51,90 +53,144 @@ pub struct Safety {
 }
 
 pub fn safety(cohort: &Cohort, regimen: &Regimen) -> Safety {
-    let rules = regimen.safety;
-    let mut out = Safety::default();
-    let mut flags: BTreeMap<(usize, &str), (NaiveDate, u32)> = BTreeMap::new();
-    for s in &cohort.sessions {
-        let p = &cohort.patients[s.patient];
+    let mut tally = SafetyTally::new(cohort, regimen);
+    cohort.feed_sessions(&mut tally);
+    tally.finish()
+}
+
+/// Safety from a stream of sessions (a [`SessionSink`]), so that the clinic
+/// report and `lumbar analyze` apply the same rules in one pass over the
+/// store's columns.
+pub struct SafetyTally<'a> {
+    cohort: &'a Cohort,
+    rules: lumbar_model::SafetyRules,
+    /// With the patient's index, to put them in cohort and time order.
+    events: Vec<(usize, SafetyEvent)>,
+    /// First date and episodes per patient and move.
+    flags: BTreeMap<(usize, Arc<str>), (NaiveDate, u32)>,
+}
+
+impl<'a> SafetyTally<'a> {
+    pub fn new(cohort: &'a Cohort, regimen: &Regimen) -> SafetyTally<'a> {
+        SafetyTally {
+            cohort,
+            rules: regimen.safety,
+            events: Vec::new(),
+            flags: BTreeMap::new(),
+        }
+    }
+}
+
+impl SessionSink for SafetyTally<'_> {
+    fn session(&mut self, s: &Session) {
         if let Some(d) = s.pain_during {
             let continued = match s.stopped_for_pain {
                 Some(stopped) => !stopped,
                 None => s.completed != Some(false),
             };
-            if rules.is_safety_event(d, !continued) {
-                out.events.push(SafetyEvent {
-                    patient_id: p.id.clone(),
-                    site: p.site.clone(),
-                    performed_at: s.performed_at,
-                    exercise: s.exercise.to_string(),
-                    pain_during: d,
-                });
+            if self.rules.is_safety_event(d, !continued) {
+                let p = &self.cohort.patients[s.patient];
+                self.events.push((
+                    s.patient,
+                    SafetyEvent {
+                        patient_id: p.id.clone(),
+                        site: p.site.clone(),
+                        performed_at: s.performed_at,
+                        exercise: s.exercise.to_string(),
+                        pain_during: d,
+                    },
+                ));
             }
         }
-        if s.pain_persist_min.is_some_and(|m| rules.is_unsuitable(m)) {
-            let e = flags
-                .entry((s.patient, &*s.exercise))
+        if s.pain_persist_min
+            .is_some_and(|m| self.rules.is_unsuitable(m))
+        {
+            let e = self
+                .flags
+                .entry((s.patient, s.exercise.clone()))
                 .or_insert((s.performed_at.date(), 0));
             e.0 = e.0.min(s.performed_at.date());
             e.1 += 1;
         }
     }
-    for ((pi, ex), (first, n)) in &flags {
-        let p = &cohort.patients[*pi];
-        out.flags.push(UnsuitableFlag {
-            patient_id: p.id.clone(),
-            site: p.site.clone(),
-            exercise: ex.to_string(),
-            first_date: *first,
-            episodes: *n,
-        });
-    }
-    // Counts per patient (every patient, zeros included), site and cohort.
-    let mut per_patient = vec![(0u32, 0u32); cohort.patients.len()];
-    let index = cohort.index();
-    for e in &out.events {
-        per_patient[index[e.patient_id.as_str()]].0 += 1;
-    }
-    for f in &out.flags {
-        per_patient[index[f.patient_id.as_str()]].1 += 1;
-    }
-    let mut sites: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
-    let mut total = (0, 0, 0);
-    for (p, (ev, fl)) in cohort.patients.iter().zip(&per_patient) {
-        out.counts.push(SafetyCount {
-            level: "patient".into(),
-            group: p.id.clone(),
-            site: p.site.clone(),
-            events: *ev,
-            unsuitable_flags: *fl,
-            patients_with_events: (*ev > 0) as u32,
-        });
-        let s = sites.entry(p.site.as_str()).or_default();
-        for acc in [s, &mut total] {
-            acc.0 += ev;
-            acc.1 += fl;
-            acc.2 += (*ev > 0) as u32;
+
+    fn merge(&mut self, later: Self) {
+        self.events.extend(later.events);
+        for (k, (first, n)) in later.flags {
+            let e = self.flags.entry(k).or_insert((first, 0));
+            e.0 = e.0.min(first);
+            e.1 += n;
         }
     }
-    for (site, (ev, fl, pw)) in sites {
+}
+
+impl SafetyTally<'_> {
+    /// Events by patient and time, flags by patient and move, and the
+    /// counts per patient, site and cohort, whatever order the sessions came.
+    pub fn finish(mut self) -> Safety {
+        let cohort = self.cohort;
+        self.events.sort_by_key(|(p, e)| (*p, e.performed_at)); // stable
+        let mut out = Safety {
+            events: self.events.into_iter().map(|(_, e)| e).collect(),
+            ..Default::default()
+        };
+        for ((pi, ex), (first, n)) in &self.flags {
+            let p = &cohort.patients[*pi];
+            out.flags.push(UnsuitableFlag {
+                patient_id: p.id.clone(),
+                site: p.site.clone(),
+                exercise: ex.to_string(),
+                first_date: *first,
+                episodes: *n,
+            });
+        }
+        // Counts per patient (every patient, zeros included), site and cohort.
+        let mut per_patient = vec![(0u32, 0u32); cohort.patients.len()];
+        let index = cohort.index();
+        for e in &out.events {
+            per_patient[index[e.patient_id.as_str()]].0 += 1;
+        }
+        for f in &out.flags {
+            per_patient[index[f.patient_id.as_str()]].1 += 1;
+        }
+        let mut sites: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
+        let mut total = (0, 0, 0);
+        for (p, (ev, fl)) in cohort.patients.iter().zip(&per_patient) {
+            out.counts.push(SafetyCount {
+                level: "patient".into(),
+                group: p.id.clone(),
+                site: p.site.clone(),
+                events: *ev,
+                unsuitable_flags: *fl,
+                patients_with_events: (*ev > 0) as u32,
+            });
+            let s = sites.entry(p.site.as_str()).or_default();
+            for acc in [s, &mut total] {
+                acc.0 += ev;
+                acc.1 += fl;
+                acc.2 += (*ev > 0) as u32;
+            }
+        }
+        for (site, (ev, fl, pw)) in sites {
+            out.counts.push(SafetyCount {
+                level: "site".into(),
+                group: site.into(),
+                site: site.into(),
+                events: ev,
+                unsuitable_flags: fl,
+                patients_with_events: pw,
+            });
+        }
         out.counts.push(SafetyCount {
-            level: "site".into(),
-            group: site.into(),
-            site: site.into(),
-            events: ev,
-            unsuitable_flags: fl,
-            patients_with_events: pw,
+            level: "cohort".into(),
+            group: "all".into(),
+            site: "all".into(),
+            events: total.0,
+            unsuitable_flags: total.1,
+            patients_with_events: total.2,
         });
+        out
     }
-    out.counts.push(SafetyCount {
-        level: "cohort".into(),
-        group: "all".into(),
-        site: "all".into(),
-        events: total.0,
-        unsuitable_flags: total.1,
-        patients_with_events: total.2,
-    });
-    out
 }
 
 #[cfg(test)]

@@ -122,12 +122,23 @@ impl Store {
 
     /// A whole table (all parts stacked), or `None` when it has no parts.
     pub fn read_table(&self, table: Table) -> Result<Option<DataFrame>, IngestError> {
-        read_stacked(&self.parts(table))
+        read_stacked(&self.parts(table), None)
+    }
+
+    /// Some columns of a whole table: reading only what an analysis needs
+    /// saves most of the decoding on a large table.
+    pub fn read_columns(
+        &self,
+        table: Table,
+        columns: &[&str],
+    ) -> Result<Option<DataFrame>, IngestError> {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        read_stacked(&self.parts(table), Some(&columns))
     }
 
     /// The whole rejects table, or `None` when nothing was rejected yet.
     pub fn read_rejects(&self) -> Result<Option<DataFrame>, IngestError> {
-        read_stacked(&self.reject_parts())
+        read_stacked(&self.reject_parts(), None)
     }
 
     /// Fingerprints of every stored row of a table.
@@ -246,10 +257,13 @@ fn read_parquet(path: &Path, columns: Option<Vec<String>>) -> Result<DataFrame, 
         .map_err(|e| IngestError::polars(path, e))
 }
 
-fn read_stacked(parts: &[PathBuf]) -> Result<Option<DataFrame>, IngestError> {
+fn read_stacked(
+    parts: &[PathBuf],
+    columns: Option<&[String]>,
+) -> Result<Option<DataFrame>, IngestError> {
     let mut out: Option<DataFrame> = None;
     for p in parts {
-        let df = read_parquet(p, None)?;
+        let df = read_parquet(p, columns.map(<[String]>::to_vec))?;
         out = Some(match out {
             None => df,
             Some(mut acc) => {

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use lumbar_analysis::cohort::{Cohort, stream_sessions};
 use lumbar_analysis::prescription::Prescriptions;
-use lumbar_analysis::{adherence, cohort::Cohort, safety, trends};
+use lumbar_analysis::{adherence, safety, trends};
 use lumbar_ingest::{Store, output};
 use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
@@ -65,7 +66,8 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
     }
     let started = std::time::Instant::now();
     let store = Store::open(&args.store)?;
-    let cohort = Cohort::load(&store)?;
+    // Sessions are streamed from the store, never all held in memory.
+    let cohort = Cohort::load_without_sessions(&store)?;
     let rule = trends::Responder {
         nrs_points: args.responder_points,
         odi_points: args.responder_odi_points,
@@ -75,8 +77,13 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         Some(f) => Prescriptions::load(regimen, f)?,
         None => Prescriptions::from_regimen(regimen),
     };
-    let adh = adherence::adherence_with(&cohort, &rx, args.adherent);
-    let saf = safety::safety(&cohort, regimen);
+    let (tallies, sessions) = stream_sessions(&store, &cohort.index(), || {
+        (
+            adherence::AdherenceTally::new(&cohort, &rx, args.adherent, true),
+            safety::SafetyTally::new(&cohort, regimen),
+        )
+    })?;
+    let (adh, saf) = (tallies.0.finish(), tallies.1.finish());
     let tr = trends::trends(&cohort, &rule);
     let model = trends::pain_model(&cohort);
 
@@ -147,7 +154,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         out,
         "{} patients, {} sessions, {} outcome measurements",
         cohort.patients.len(),
-        cohort.sessions.len(),
+        sessions,
         cohort.outcomes.len()
     )?;
     if let Some(c) = adh.groups.iter().find(|g| g.level == "cohort") {
