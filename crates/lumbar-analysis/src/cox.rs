@@ -37,6 +37,7 @@
 use std::collections::HashMap;
 
 use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
@@ -292,27 +293,6 @@ impl<'a> Problem<'a> {
         });
     }
 
-    fn pass(&self, beta: &DVector<f64>) -> Pass {
-        let p = self.p;
-        let mut loglik = 0.0;
-        let mut score = DVector::zeros(p);
-        let mut info = DMatrix::zeros(p, p);
-        self.contributions(beta, |_, l, u, m| {
-            loglik += l;
-            for a in 0..p {
-                score[a] += u[a];
-                for b in 0..p {
-                    info[(a, b)] += m[a * p + b];
-                }
-            }
-        });
-        Pass {
-            loglik,
-            score,
-            info,
-        }
-    }
-
     /// The test of proportional hazards of R's `cox.zph` (survival ≥ 3.0,
     /// default transform "km"): a score test, at β̂, for adding
     /// `x · g(t)` to the model, with `g(t) = 1 − KM(t−)` from the
@@ -487,6 +467,345 @@ impl<'a> Problem<'a> {
     }
 }
 
+/// The rows of a fit indexed by the event times they are at risk at, for
+/// the Newton passes. No sort of the rows is needed, and a pass costs
+/// O(n p²) flops in two sweeps over contiguous memory that split across
+/// threads, whatever the ties.
+///
+/// Number the distinct event times of every stratum, stratum after
+/// stratum; row i is at risk at those in `[lo_i, hi_i)` (entry_i < τ ≤
+/// stop_i). Then, for the coefficients `c_k` of event time k,
+/// `Σ_k c_k S2(τ_k) = Σ_i w_i r_i x_i x_iᵀ (C[hi_i] − C[lo_i])` with `C` the
+/// prefix sums of `c`: the S2 terms of the information are one weighted
+/// Gram matrix. `S0`, `S1` at each event time are suffix sums, within the
+/// stratum, of each row's `w r` and `w r x` placed at `hi_i − 1` (and taken
+/// off again at `lo_i − 1` for a late entry).
+struct EventTimes {
+    p: usize,
+    /// Centred covariates, row-major n × p.
+    x: Vec<f64>,
+    weights: Option<Vec<f64>>,
+    lo: Vec<u32>,
+    hi: Vec<u32>,
+    event: Vec<bool>,
+    /// Event times in all: k = 0..m.
+    m: usize,
+    /// Whether event time k is the first (earliest) of its stratum.
+    first_in_stratum: Vec<bool>,
+    /// Deaths and their summed weight at each event time.
+    deaths: Vec<f64>,
+    death_weight: Vec<f64>,
+    /// Σ over deaths of w x (the score's first term; ℓ's is βᵀ of it).
+    death_wx: Vec<f64>,
+    ties: Ties,
+    /// Row chunks of the first sweep (each keeps m × (2 + 2p) sums).
+    chunks: usize,
+}
+
+impl EventTimes {
+    fn new(data: &CoxData, x: Vec<f64>, p: usize, ties: Ties) -> EventTimes {
+        let n = data.stop.len();
+        let stratum: Vec<u32> = match &data.strata {
+            Some(s) => {
+                let mut ids: HashMap<&str, u32> = HashMap::new();
+                s.iter()
+                    .map(|l| {
+                        let next = ids.len() as u32;
+                        *ids.entry(l.as_str()).or_insert(next)
+                    })
+                    .collect()
+            }
+            None => vec![0; n],
+        };
+        let strata = stratum.iter().max().map_or(0, |m| *m as usize + 1);
+        // Distinct event times per stratum, ascending.
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); strata];
+        {
+            let mut seen: Vec<std::collections::HashSet<u64>> = vec![Default::default(); strata];
+            for i in 0..n {
+                if data.event[i] && seen[stratum[i] as usize].insert(data.stop[i].to_bits()) {
+                    times[stratum[i] as usize].push(data.stop[i]);
+                }
+            }
+        }
+        let mut offset = vec![0usize; strata + 1];
+        for (s, t) in times.iter_mut().enumerate() {
+            t.sort_by(f64::total_cmp);
+            offset[s + 1] = offset[s] + t.len();
+        }
+        let m = offset[strata];
+        let mut first_in_stratum = vec![false; m];
+        for s in 0..strata {
+            if offset[s] < offset[s + 1] {
+                first_in_stratum[offset[s]] = true;
+            }
+        }
+        // Each row's place among its stratum's event times. Times repeat
+        // (days): search once per distinct (stratum, time), then look rows
+        // up by hash; a binary search per row was most of the setup.
+        let place = |values: &[f64]| -> Vec<u32> {
+            let mut slot: HashMap<(u32, u64), u32, BuildFx> = HashMap::default();
+            let mut distinct: Vec<(u32, f64)> = Vec::new();
+            let ids: Vec<u32> = (0..n)
+                .map(|i| {
+                    let next = distinct.len() as u32;
+                    *slot
+                        .entry((stratum[i], values[i].to_bits()))
+                        .or_insert_with(|| {
+                            distinct.push((stratum[i], values[i]));
+                            next
+                        })
+                })
+                .collect();
+            let at: Vec<u32> = distinct
+                .iter()
+                .map(|&(s, v)| {
+                    let s = s as usize;
+                    (offset[s] + times[s].partition_point(|&t| t <= v)) as u32
+                })
+                .collect();
+            ids.into_iter().map(|id| at[id as usize]).collect()
+        };
+        let hi = place(&data.stop);
+        let lo = match data.entry.as_deref() {
+            Some(e) => place(e),
+            None => (0..n).map(|i| offset[stratum[i] as usize] as u32).collect(),
+        };
+        let w = |i: usize| data.weights.as_ref().map_or(1.0, |w| w[i]);
+        let (mut deaths, mut death_weight) = (vec![0.0; m], vec![0.0; m]);
+        let mut death_wx = vec![0.0; p];
+        for i in 0..n {
+            if data.event[i] {
+                let k = hi[i] as usize - 1;
+                deaths[k] += 1.0;
+                death_weight[k] += w(i);
+                for a in 0..p {
+                    death_wx[a] += w(i) * x[i * p + a];
+                }
+            }
+        }
+        // Enough chunks to share the rows between threads, few enough
+        // that their per-event-time sums stay within about 64 MiB.
+        let per_chunk = (m * (2 + 2 * p) * 8).max(1);
+        let chunks = (n / 65_536).clamp(1, 8).min((64 << 20) / per_chunk).max(1);
+        EventTimes {
+            p,
+            x,
+            weights: data.weights.clone(),
+            lo,
+            hi,
+            event: data.event.clone(),
+            m,
+            first_in_stratum,
+            deaths,
+            death_weight,
+            death_wx,
+            ties,
+            chunks,
+        }
+    }
+
+    fn pass(&self, beta: &DVector<f64>) -> Pass {
+        let (p, m, n) = (self.p, self.m, self.event.len());
+        let w = |i: usize| self.weights.as_ref().map_or(1.0, |w| w[i]);
+        let beta: Vec<f64> = beta.iter().copied().collect();
+        // Sweep 1: w r per row, and each row's w r, w r x placed at its last
+        // event time (less at the one before its entry), deaths apart.
+        let rows_per = n.div_ceil(self.chunks);
+        let mut wr = vec![0.0; n];
+        struct Sums {
+            s0: Vec<f64>,
+            s1: Vec<f64>,
+            d0: Vec<f64>,
+            d1: Vec<f64>,
+        }
+        let parts: Vec<Sums> = wr
+            .par_chunks_mut(rows_per)
+            .enumerate()
+            .map(|(c, out)| {
+                let mut s = Sums {
+                    s0: vec![0.0; m],
+                    s1: vec![0.0; m * p],
+                    d0: vec![0.0; m],
+                    d1: vec![0.0; m * p],
+                };
+                for (j, o) in out.iter_mut().enumerate() {
+                    let i = c * rows_per + j;
+                    let xi = &self.x[i * p..(i + 1) * p];
+                    let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
+                    let v = w(i) * eta.exp();
+                    *o = v;
+                    let (lo, hi) = (self.lo[i] as usize, self.hi[i] as usize);
+                    if hi == lo {
+                        continue; // at risk at no event time
+                    }
+                    let put = |k: usize, v: f64, s0: &mut [f64], s1: &mut [f64]| {
+                        s0[k] += v;
+                        for (acc, xa) in s1[k * p..(k + 1) * p].iter_mut().zip(xi) {
+                            *acc += v * xa;
+                        }
+                    };
+                    put(hi - 1, v, &mut s.s0, &mut s.s1);
+                    if lo > 0 && !self.first_in_stratum[lo] {
+                        put(lo - 1, -v, &mut s.s0, &mut s.s1);
+                    }
+                    if self.event[i] {
+                        put(hi - 1, v, &mut s.d0, &mut s.d1);
+                    }
+                }
+                s
+            })
+            .collect();
+        let mut it = parts.into_iter();
+        let Some(mut t) = it.next() else {
+            unreachable!("at least one chunk")
+        };
+        for s in it {
+            for (a, b) in [
+                (&mut t.s0, s.s0),
+                (&mut t.s1, s.s1),
+                (&mut t.d0, s.d0),
+                (&mut t.d1, s.d1),
+            ] {
+                a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            }
+        }
+        // Suffix sums within each stratum: S0, S1 at each event time.
+        for k in (0..m.saturating_sub(1)).rev() {
+            if !self.first_in_stratum[k + 1] {
+                t.s0[k] += t.s0[k + 1];
+                let (head, tail) = t.s1.split_at_mut((k + 1) * p);
+                for (a, b) in head[k * p..].iter_mut().zip(&tail[..p]) {
+                    *a += b;
+                }
+            }
+        }
+        // Per event time: ℓ, the score and the information but for its S2
+        // terms, and the coefficients c01, c11 of S2 and D2. The Efron terms
+        // differ only in f = j/d, so their sums reduce to five scalars
+        // c_ij = Σ_j wt f^i / den_j (see `contributions`).
+        let mut loglik: f64 = self.death_wx.iter().zip(&beta).map(|(a, b)| a * b).sum();
+        let mut score = DVector::from_column_slice(&self.death_wx);
+        let mut info = DMatrix::<f64>::zeros(p, p);
+        let mut cum = vec![0.0; m + 1]; // prefix sums of c01
+        let mut c11s = vec![0.0; m];
+        for k in 0..m {
+            let (s0, d0) = (t.s0[k], t.d0[k]);
+            let (s1, d1) = (&t.s1[k * p..(k + 1) * p], &t.d1[k * p..(k + 1) * p]);
+            let (d, wsum) = (self.deaths[k], self.death_weight[k]);
+            let (mut c01, mut c11, mut c02, mut c12, mut c22) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            let mut add = |f: f64, wt: f64| {
+                let den = s0 - f * d0;
+                loglik -= wt * den.ln();
+                c01 += wt / den;
+                c11 += wt * f / den;
+                c02 += wt / (den * den);
+                c12 += wt * f / (den * den);
+                c22 += wt * f * f / (den * den);
+            };
+            match self.ties {
+                Ties::Breslow => add(0.0, wsum),
+                Ties::Efron => {
+                    for j in 0..d as usize {
+                        add(j as f64 / d, wsum / d);
+                    }
+                }
+            }
+            for a in 0..p {
+                score[a] -= c01 * s1[a] - c11 * d1[a];
+                for b in 0..p {
+                    info[(a, b)] -= c02 * s1[a] * s1[b] - c12 * (s1[a] * d1[b] + d1[a] * s1[b])
+                        + c22 * d1[a] * d1[b];
+                }
+            }
+            cum[k + 1] = cum[k] + c01;
+            c11s[k] = c11;
+        }
+        // Sweep 2: the S2 and D2 terms, one weighted Gram matrix (upper
+        // triangle), in fixed chunks summed in order.
+        let grams: Vec<Vec<f64>> = wr
+            .par_chunks(32_768)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let mut g = vec![0.0; p * p];
+                for (j, &v) in chunk.iter().enumerate() {
+                    let i = c * 32_768 + j;
+                    let (lo, hi) = (self.lo[i] as usize, self.hi[i] as usize);
+                    if hi == lo {
+                        continue;
+                    }
+                    let mut c = cum[hi] - cum[lo];
+                    if self.event[i] {
+                        c -= c11s[hi - 1];
+                    }
+                    let v = v * c;
+                    let xi = &self.x[i * p..(i + 1) * p];
+                    // The full square: contiguous rows that vectorise beat
+                    // the triangle's half the flops.
+                    for (ga, xa) in g.chunks_exact_mut(p).zip(xi) {
+                        let va = v * xa;
+                        for (gab, xb) in ga.iter_mut().zip(xi) {
+                            *gab += va * xb;
+                        }
+                    }
+                }
+                g
+            })
+            .collect();
+        for g in grams {
+            for a in 0..p {
+                for b in 0..p {
+                    info[(a, b)] += g[a * p + b];
+                }
+            }
+        }
+        Pass {
+            loglik,
+            score,
+            info,
+        }
+    }
+}
+
+/// A multiplicative hash with MurmurHash3's finaliser for the keys of one
+/// fit: the std SipHash guards against adversarial keys, which event times
+/// are not.
+#[derive(Default, Clone, Copy)]
+struct BuildFx;
+
+struct Fx(u64);
+
+impl std::hash::BuildHasher for BuildFx {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn finish(&self) -> u64 {
+        // MurmurHash3's fmix64: the keys are f64 bits whose low bits are
+        // often all zero (whole days), and hash tables index by low bits.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
 /// Weighted sums over a risk set and over the deaths at one time.
 struct RiskSet {
     p: usize,
@@ -640,11 +959,40 @@ fn concordance(prob: &Problem, lp: &[f64]) -> f64 {
     (conc + tied / 2.0) / (conc + disc + tied)
 }
 
-/// Fits the model.
+/// Fits the model, with Harrell's concordance and the cox.zph test.
 pub fn fit(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError> {
-    // The sweeps walk each stratum from the latest stop time back: with the
-    // rows stored in that order, they read memory front to back. Nothing
-    // returned depends on the row order.
+    fit_with(
+        data,
+        &CoxOptions {
+            ties,
+            robust,
+            diagnostics: true,
+        },
+    )
+}
+
+/// What a fit computes.
+#[derive(Debug, Clone, Copy)]
+pub struct CoxOptions {
+    pub ties: Ties,
+    /// A robust (sandwich) variance even without clusters or fractional
+    /// weights.
+    pub robust: bool,
+    /// Harrell's concordance and the cox.zph test. Without them (and
+    /// without a robust variance) the rows are never sorted: the fit is the
+    /// model only, as lifelines' `fit` gives it; `concordance` is then NaN
+    /// and `zph` None.
+    pub diagnostics: bool,
+}
+
+/// Fits the model with the options given.
+pub fn fit_with(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
+    if !opts.diagnostics && !needs_robust(data, opts.robust) {
+        return fit_sorted(data, opts);
+    }
+    // The sweeps of the diagnostics walk each stratum from the latest stop
+    // time back: with the rows stored in that order, they read memory front
+    // to back. Nothing returned depends on the row order.
     let n = data.stop.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| {
@@ -664,7 +1012,7 @@ pub fn fit(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError>
         weights: data.weights.as_deref().map(pick),
         cluster: data.cluster.as_deref().map(pick_s),
     };
-    fit_sorted(&sorted, ties, robust).map_err(|e| match e {
+    fit_sorted(&sorted, opts).map_err(|e| match e {
         // Report positions in the caller's order.
         CoxError::Interval(i) => CoxError::Interval(order[i - 1] + 1),
         CoxError::Weight(i, w) => CoxError::Weight(order[i - 1] + 1, w),
@@ -672,7 +1020,19 @@ pub fn fit(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError>
     })
 }
 
-fn fit_sorted(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError> {
+/// As coxph: robust when asked, with a cluster, or with case weights that
+/// are not whole numbers (they are then sampling weights, not counts).
+fn needs_robust(data: &CoxData, robust: bool) -> bool {
+    robust
+        || data.cluster.is_some()
+        || data
+            .weights
+            .as_ref()
+            .is_some_and(|w| w.iter().any(|v| v.fract() != 0.0))
+}
+
+fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
+    let ties = opts.ties;
     let n = data.stop.len();
     if n == 0 {
         return Err(CoxError::Empty);
@@ -698,20 +1058,39 @@ fn fit_sorted(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxErr
         .iter()
         .map(|c| c.iter().sum::<f64>() / n as f64)
         .collect();
-    let x: Vec<Vec<f64>> = (0..n)
-        .map(|i| (0..p).map(|j| data.columns[j][i] - means[j]).collect())
-        .collect();
+    // Row-major: a row's covariates are read together by every sweep.
+    let mut x = vec![0.0; n * p];
     if p > 0 {
-        // One pass over the rows (not p² passes).
+        // Centre and take XᵀX in one pass over the rows (not p² passes), in
+        // fixed chunks summed in order.
+        const ROWS: usize = 32_768;
+        let parts: Vec<Vec<f64>> = x
+            .par_chunks_mut(ROWS * p)
+            .enumerate()
+            .map(|(c, rows)| {
+                let mut g = vec![0.0; p * p];
+                for (r, xi) in rows.chunks_exact_mut(p).enumerate() {
+                    let i = c * ROWS + r;
+                    for (j, v) in xi.iter_mut().enumerate() {
+                        *v = data.columns[j][i] - means[j];
+                    }
+                    for (ga, xa) in g.chunks_exact_mut(p).zip(xi.iter()) {
+                        for (gab, xb) in ga.iter_mut().zip(xi.iter()) {
+                            *gab += xa * xb;
+                        }
+                    }
+                }
+                g
+            })
+            .collect();
         let mut xtx = DMatrix::<f64>::zeros(p, p);
-        for xi in &x {
+        for g in parts {
             for a in 0..p {
-                for b in a..p {
-                    xtx[(a, b)] += xi[a] * xi[b];
+                for b in 0..p {
+                    xtx[(a, b)] += g[a * p + b];
                 }
             }
         }
-        xtx.fill_lower_triangle_with_upper_triangle();
         if let Some(j) =
             (0..p).find(|&j| xtx[(j, j)] <= 1e-12 * (1.0 + means[j].abs()).powi(2) * n as f64)
         {
@@ -726,48 +1105,10 @@ fn fit_sorted(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxErr
             return Err(CoxError::Collinear(data.names[j].clone()));
         }
     }
-    // Strata, each sorted by decreasing stop time (events before censorings
-    // does not matter for the sums) and by decreasing entry.
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    match &data.strata {
-        Some(s) => {
-            let mut idx: HashMap<&str, usize> = HashMap::new();
-            for (i, label) in s.iter().enumerate() {
-                let g = *idx.entry(label.as_str()).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
-                groups[g].push(i);
-            }
-        }
-        None => groups.push((0..n).collect()),
-    }
-    let strata: Vec<Stratum> = groups
-        .into_iter()
-        .map(|mut g| {
-            g.sort_by(|&a, &b| data.stop[b].total_cmp(&data.stop[a]));
-            let mut by_entry = g.clone();
-            if let Some(e) = &data.entry {
-                by_entry.sort_by(|&a, &b| e[b].total_cmp(&e[a]));
-            } else {
-                by_entry.clear();
-            }
-            Stratum {
-                by_stop: g,
-                by_entry,
-            }
-        })
-        .collect();
-    let prob = Problem {
-        d: data,
-        x,
-        p,
-        strata,
-        ties,
-    };
+    let times = EventTimes::new(data, x, p, ties);
 
     let mut beta = DVector::zeros(p);
-    let null = prob.pass(&beta);
+    let null = times.pass(&beta);
     let mut cur = Pass {
         loglik: null.loglik,
         score: null.score.clone(),
@@ -784,11 +1125,11 @@ fn fit_sorted(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxErr
         };
         let step = ch.solve(&cur.score);
         let mut next = &beta + &step;
-        let mut np = prob.pass(&next);
+        let mut np = times.pass(&next);
         let mut halvings = 0;
         while (np.loglik.is_nan() || np.loglik < cur.loglik) && halvings < 40 {
             next = (&next + &beta) * 0.5;
-            np = prob.pass(&next);
+            np = times.pass(&next);
             halvings += 1;
         }
         let change = (np.loglik - cur.loglik).abs() / (np.loglik.abs() + 1e-10);
@@ -807,47 +1148,93 @@ fn fit_sorted(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxErr
         DMatrix::zeros(0, 0)
     };
     let naive: Vec<f64> = (0..p).map(|j| info_inv[(j, j)].sqrt()).collect();
-    // As coxph: robust with a cluster, or with case weights that are not
-    // whole numbers (they are then sampling weights, not counts).
-    let fractional = data
-        .weights
-        .as_ref()
-        .is_some_and(|w| w.iter().any(|v| v.fract() != 0.0));
-    let use_robust = robust || data.cluster.is_some() || fractional;
-    let (se, var): (Vec<f64>, DMatrix<f64>) = if use_robust && p > 0 {
-        let resid = prob.score_residuals(&beta);
-        // dfbeta rows: w_i U_i I⁻¹, summed within clusters.
-        let mut rows: Vec<DVector<f64>> = Vec::new();
-        let mut cluster_row: HashMap<&str, usize> = HashMap::new();
-        for (i, u) in resid.iter().enumerate() {
-            let db = info_inv.transpose() * DVector::from_fn(p, |j, _| prob.w(i) * u[j]);
-            match &data.cluster {
-                Some(c) => {
-                    let next = rows.len();
-                    let at = *cluster_row.entry(c[i].as_str()).or_insert(next);
-                    if at == rows.len() {
-                        rows.push(db);
-                    } else {
-                        rows[at] += db;
-                    }
+    let use_robust = needs_robust(data, opts.robust);
+    // The sweeps over sorted rows (robust variance and diagnostics), only
+    // when asked for: each stratum by decreasing stop time and by
+    // decreasing entry.
+    let prob = (use_robust || opts.diagnostics).then(|| {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        match &data.strata {
+            Some(s) => {
+                let mut idx: HashMap<&str, usize> = HashMap::new();
+                for (i, label) in s.iter().enumerate() {
+                    let g = *idx.entry(label.as_str()).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[g].push(i);
                 }
-                None => rows.push(db),
             }
+            None => groups.push((0..n).collect()),
         }
-        let mut v = DMatrix::<f64>::zeros(p, p);
-        for r in &rows {
-            v += r * r.transpose();
+        let strata: Vec<Stratum> = groups
+            .into_iter()
+            .map(|mut g| {
+                g.sort_by(|&a, &b| data.stop[b].total_cmp(&data.stop[a]));
+                let mut by_entry = g.clone();
+                if let Some(e) = &data.entry {
+                    by_entry.sort_by(|&a, &b| e[b].total_cmp(&e[a]));
+                } else {
+                    by_entry.clear();
+                }
+                Stratum {
+                    by_stop: g,
+                    by_entry,
+                }
+            })
+            .collect();
+        Problem {
+            d: data,
+            x: if p > 0 {
+                times.x.chunks_exact(p).map(<[f64]>::to_vec).collect()
+            } else {
+                vec![Vec::new(); n]
+            },
+            p,
+            strata,
+            ties,
         }
-        ((0..p).map(|j| v[(j, j)].sqrt()).collect(), v)
-    } else {
-        (naive.clone(), info_inv.clone())
+    });
+    let (se, var): (Vec<f64>, DMatrix<f64>) =
+        if let Some(prob) = prob.as_ref().filter(|_| use_robust && p > 0) {
+            let resid = prob.score_residuals(&beta);
+            // dfbeta rows: w_i U_i I⁻¹, summed within clusters.
+            let mut rows: Vec<DVector<f64>> = Vec::new();
+            let mut cluster_row: HashMap<&str, usize> = HashMap::new();
+            for (i, u) in resid.iter().enumerate() {
+                let db = info_inv.transpose() * DVector::from_fn(p, |j, _| prob.w(i) * u[j]);
+                match &data.cluster {
+                    Some(c) => {
+                        let next = rows.len();
+                        let at = *cluster_row.entry(c[i].as_str()).or_insert(next);
+                        if at == rows.len() {
+                            rows.push(db);
+                        } else {
+                            rows[at] += db;
+                        }
+                    }
+                    None => rows.push(db),
+                }
+            }
+            let mut v = DMatrix::<f64>::zeros(p, p);
+            for r in &rows {
+                v += r * r.transpose();
+            }
+            ((0..p).map(|j| v[(j, j)].sqrt()).collect(), v)
+        } else {
+            (naive.clone(), info_inv.clone())
+        };
+    let concordance = match prob.as_ref().filter(|_| opts.diagnostics) {
+        Some(prob) => {
+            let lp: Vec<f64> = prob
+                .x
+                .iter()
+                .map(|xi| xi.iter().zip(beta.iter()).map(|(a, b)| a * b).sum())
+                .collect();
+            concordance(prob, &lp)
+        }
+        None => f64::NAN,
     };
-    let lp: Vec<f64> = prob
-        .x
-        .iter()
-        .map(|xi| xi.iter().zip(beta.iter()).map(|(a, b)| a * b).sum())
-        .collect();
-    let concordance = concordance(&prob, &lp);
     // Wald's test with the variance reported (robust when robust, as R).
     let wald = if p > 0 {
         var.clone()
@@ -890,7 +1277,10 @@ fn fit_sorted(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxErr
             .collect(),
         naive_std_error: use_robust.then_some(naive),
         robust: use_robust,
-        zph: (p > 0).then(|| prob.zph(&beta, &term_groups(&data.names))),
+        zph: prob
+            .as_ref()
+            .filter(|_| p > 0 && opts.diagnostics)
+            .map(|prob| prob.zph(&beta, &term_groups(&data.names))),
         tests: Tests {
             likelihood_ratio: Test::new(2.0 * (cur.loglik - null.loglik), p),
             wald: Test::new(wald, p),
@@ -937,6 +1327,81 @@ mod tests {
 
     /// One binary covariate, no ties: the score test is the log-rank test,
     /// and with Breslow and Efron alike the estimate solves U(β) = 0.
+    /// The model-only fit never sorts the rows; with strata, late entry,
+    /// case weights and ties it must give the full fit's numbers.
+    #[test]
+    fn the_model_alone_equals_the_full_fit_with_strata_entry_and_weights() {
+        let mut seed = 12345u64;
+        let mut unif = || {
+            // SplitMix64.
+            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let n = 600;
+        let mut d = CoxData {
+            names: vec!["a".into(), "b".into()],
+            columns: vec![Vec::new(), Vec::new()],
+            entry: Some(Vec::new()),
+            strata: Some(Vec::new()),
+            weights: Some(Vec::new()),
+            ..Default::default()
+        };
+        for _ in 0..n {
+            let (a, b) = (unif() * 2.0 - 1.0, (unif() < 0.4) as u8 as f64);
+            let entry = (unif() * 5.0).floor();
+            let stop = entry + 1.0 + (unif() * 20.0 * (-0.5 * a - 0.3 * b).exp()).floor();
+            d.columns[0].push(a);
+            d.columns[1].push(b);
+            d.entry.as_mut().unwrap().push(entry);
+            d.stop.push(stop);
+            d.event.push(unif() < 0.7);
+            d.strata
+                .as_mut()
+                .unwrap()
+                .push(if unif() < 0.5 { "x" } else { "y" }.into());
+            d.weights
+                .as_mut()
+                .unwrap()
+                .push(1.0 + (unif() * 3.0).floor());
+        }
+        for ties in [Ties::Efron, Ties::Breslow] {
+            let full = fit(&d, ties, false).unwrap();
+            let model = fit_with(
+                &d,
+                &CoxOptions {
+                    ties,
+                    robust: false,
+                    diagnostics: false,
+                },
+            )
+            .unwrap();
+            // Rows summed in another order stop Newton at another point
+            // within the convergence tolerance: β agrees to ~1e-9.
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-10 * (1.0 + y.abs());
+            let near = |x: f64, y: f64| (x - y).abs() <= 1e-8 * (1.0 + y.abs());
+            for (m, f) in model.terms.iter().zip(&full.terms) {
+                assert!(near(m.estimate, f.estimate), "{ties:?} {m:?} {f:?}");
+                assert!(near(m.std_error, f.std_error), "{ties:?} {m:?} {f:?}");
+            }
+            assert!(close(model.loglik[0], full.loglik[0]));
+            assert!(close(model.loglik[1], full.loglik[1]));
+            assert!(close(
+                model.tests.score.statistic,
+                full.tests.score.statistic
+            ));
+            assert!(
+                full.terms[0].estimate > 0.2,
+                "the planted effect is found: {:?}",
+                full.terms[0]
+            );
+            assert!(model.concordance.is_nan() && model.zph.is_none());
+            assert!(full.concordance > 0.5 && full.zph.is_some());
+        }
+    }
+
     #[test]
     fn score_test_equals_log_rank_without_ties() {
         let stop = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
