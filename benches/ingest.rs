@@ -33,7 +33,9 @@ fn child(mode: &str, dir: &Path) {
                 .expect("polars reads the file");
             let out = dir.join("polars-raw.parquet");
             let f = std::fs::File::create(&out).expect("create output");
+            // The codec the store writes, so both do the same work.
             ParquetWriter::new(f)
+                .with_compression(ParquetCompression::Lz4Raw)
                 .finish(&mut df)
                 .expect("polars writes parquet");
             df.height() as u64

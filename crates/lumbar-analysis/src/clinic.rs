@@ -291,6 +291,110 @@ pub fn clinic_summary(
     rx: &Prescriptions,
     opts: &ClinicOptions,
 ) -> Result<ClinicSummary, LoadError> {
+    // The follow-up cohort's risk table needs nothing of the programme: it
+    // is computed on a thread of its own while the sessions stream.
+    std::thread::scope(|scope| {
+        let side = scope.spawn(|| follow_up_risk(store));
+        programme_summary(store, regimen, rx, opts, || {
+            side.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })
+}
+
+/// The walking table, the risk table and why it is absent.
+type FollowUp = (
+    Option<polars::prelude::DataFrame>,
+    Option<RiskTable>,
+    Option<String>,
+);
+
+/// The walking table (for the programme's walking) and the walking-risk
+/// table of the follow-up cohort (not filtered by site: it is a separate
+/// population), or why there is none.
+fn follow_up_risk(store: &Store) -> Result<FollowUp, LoadError> {
+    let walking_table = store.read_table(Table::Walking)?;
+    let followup = store.read_table(Table::Followup)?;
+    let frame = match (&followup, &walking_table) {
+        (Some(f), Some(w)) => Some(crate::risk::followup_frame(f, w, &ExposureRules::default())),
+        _ => None,
+    };
+    let (risk, risk_note) = match frame {
+        None => (None, None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        Some(Ok((df, excluded))) => {
+            let present = |c: &str| df.column(c).is_ok();
+            let covariates: Vec<String> = ["age", "sex", "bmi"]
+                .into_iter()
+                .filter(|c| present(c))
+                .map(String::from)
+                .collect();
+            let categorical = if present("sex") {
+                vec![crate::design::Categorical {
+                    column: "sex".into(),
+                    reference: None,
+                }]
+            } else {
+                Vec::new()
+            };
+            let spec = RiskSpec {
+                exposure: "walking_min".into(),
+                cuts: Cuts::Points(HUNT_CUTS.to_vec()),
+                reference: None,
+                outcome: "event".into(),
+                time: None,
+                person_years: None,
+                covariates: covariates.clone(),
+                categorical,
+                knots: 4,
+                reference_value: None,
+            };
+            match crate::risk::analyze(&df, std::path::Path::new("followup"), &spec) {
+                Err(e) => (None, Some(e.to_string())),
+                Ok(r) => {
+                    let rows = r
+                        .incidence
+                        .iter()
+                        .map(|inc| {
+                            let term = format!("walking_min[{}]", inc.category);
+                            let rr = r
+                                .poisson
+                                .terms
+                                .iter()
+                                .find(|t| t.term == term)
+                                .map(|t| (t.exp_estimate, t.conf_low, t.conf_high));
+                            RiskRow {
+                                category: inc.category.clone(),
+                                participants: inc.n,
+                                events: inc.events,
+                                risk: inc.risk,
+                                rr,
+                            }
+                        })
+                        .collect();
+                    (
+                        Some(RiskTable {
+                            rows,
+                            adjusted_for: covariates,
+                            excluded: excluded + r.exposure.dropped,
+                        }),
+                        None,
+                    )
+                }
+            }
+        }
+    };
+
+    Ok((walking_table, risk, risk_note))
+}
+
+fn programme_summary(
+    store: &Store,
+    regimen: &Regimen,
+    rx: &Prescriptions,
+    opts: &ClinicOptions,
+    side: impl FnOnce() -> Result<FollowUp, LoadError>,
+) -> Result<ClinicSummary, LoadError> {
     // Sessions are streamed from the store's columns, never held: one pass
     // feeds adherence, safety and each patient's last day.
     let cohort = filter(Cohort::load_without_sessions(store)?, opts);
@@ -403,8 +507,9 @@ pub fn clinic_summary(
     // Walking of the programme patients.
     let mut walking_histogram = vec![0usize; 11];
     let mut walking = None;
-    // Read once: the programme's walking here, the follow-up cohort's below.
-    let walking_table = store.read_table(Table::Walking)?;
+    // Read once (by the side thread): the programme's walking here, the
+    // follow-up cohort's in the risk table.
+    let (walking_table, risk, risk_note) = side()?;
     if let Some(w) = &walking_table {
         let ids: HashSet<&str> = cohort.patients.iter().map(|p| p.id.as_str()).collect();
         use polars::prelude::DataType;
@@ -454,79 +559,6 @@ pub fn clinic_summary(
         }
         walking = Spread::of(exposure.iter().map(|e| e.mean_walking_min).collect());
     }
-
-    // The walking-risk table of the follow-up cohort (not filtered by site:
-    // it is a separate population).
-    let followup = store.read_table(Table::Followup)?;
-    let frame = match (&followup, &walking_table) {
-        (Some(f), Some(w)) => Some(crate::risk::followup_frame(f, w, &ExposureRules::default())),
-        _ => None,
-    };
-    let (risk, risk_note) = match frame {
-        None => (None, None),
-        Some(Err(e)) => (None, Some(e.to_string())),
-        Some(Ok((df, excluded))) => {
-            let present = |c: &str| df.column(c).is_ok();
-            let covariates: Vec<String> = ["age", "sex", "bmi"]
-                .into_iter()
-                .filter(|c| present(c))
-                .map(String::from)
-                .collect();
-            let categorical = if present("sex") {
-                vec![crate::design::Categorical {
-                    column: "sex".into(),
-                    reference: None,
-                }]
-            } else {
-                Vec::new()
-            };
-            let spec = RiskSpec {
-                exposure: "walking_min".into(),
-                cuts: Cuts::Points(HUNT_CUTS.to_vec()),
-                reference: None,
-                outcome: "event".into(),
-                time: None,
-                person_years: None,
-                covariates: covariates.clone(),
-                categorical,
-                knots: 4,
-                reference_value: None,
-            };
-            match crate::risk::analyze(&df, std::path::Path::new("followup"), &spec) {
-                Err(e) => (None, Some(e.to_string())),
-                Ok(r) => {
-                    let rows = r
-                        .incidence
-                        .iter()
-                        .map(|inc| {
-                            let term = format!("walking_min[{}]", inc.category);
-                            let rr = r
-                                .poisson
-                                .terms
-                                .iter()
-                                .find(|t| t.term == term)
-                                .map(|t| (t.exp_estimate, t.conf_low, t.conf_high));
-                            RiskRow {
-                                category: inc.category.clone(),
-                                participants: inc.n,
-                                events: inc.events,
-                                risk: inc.risk,
-                                rr,
-                            }
-                        })
-                        .collect();
-                    (
-                        Some(RiskTable {
-                            rows,
-                            adjusted_for: covariates,
-                            excluded: excluded + r.exposure.dropped,
-                        }),
-                        None,
-                    )
-                }
-            }
-        }
-    };
 
     Ok(ClinicSummary {
         site: opts.site.clone(),

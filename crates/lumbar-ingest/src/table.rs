@@ -197,7 +197,12 @@ impl ParquetSink {
             return Ok(());
         }
         let file = File::create(self.pending.temp())?;
-        let mut batched = ParquetWriter::new(file).batched(df.schema())?;
+        // LZ4: the store is written once and read by every analysis, and
+        // LZ4 decodes the session columns in 0.49 s where zstd takes 0.84 s
+        // (27.5 M rows), for files about twice the size.
+        let mut batched = ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Lz4Raw)
+            .batched(df.schema())?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(2);
         let handle = std::thread::spawn(move || -> PolarsResult<()> {
             for mut df in rx {
@@ -243,7 +248,9 @@ impl ParquetSink {
         if self.writer.is_none() {
             // No rows at all: an empty file that still has the table's columns.
             let mut empty = self.builder.take()?;
-            ParquetWriter::new(File::create(self.pending.temp())?).finish(&mut empty)?;
+            ParquetWriter::new(File::create(self.pending.temp())?)
+                .with_compression(ParquetCompression::Lz4Raw)
+                .finish(&mut empty)?;
         }
         self.join_writer()?;
         self.pending.commit()?;
