@@ -63,14 +63,6 @@ fn main() {
             t = Instant::now();
         }
     };
-    let raw = store
-        .read_columns(
-            Table::Sessions,
-            &["patient_id", "performed_at", "exercise", "side"],
-        )
-        .expect("sessions");
-    lap("read 4 session columns (polars)", &mut parts);
-    drop(raw);
     let cohort = Cohort::load_without_sessions(&store).expect("cohort");
     lap("patients and outcomes", &mut parts);
     let (tallies, sessions) = stream_sessions(&store, &cohort.index(), || {

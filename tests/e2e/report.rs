@@ -199,11 +199,12 @@ fn batch_skips_what_has_not_changed_and_names_a_failing_step() {
 /// and merge them. With each patient's rows split in two (odd and even rows
 /// of the demo sessions, ingested as two files), no slice sees a patient
 /// whole: adherence and safety must still equal those of the cohort loaded
-/// and sorted in memory, on 1, 2 and 3 threads.
+/// and sorted in memory, on 1, 2 and 3 threads, read 60, 500 or all rows at
+/// a time.
 #[test]
 fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
     use lumbar_analysis::adherence::{AdherenceTally, adherence_with};
-    use lumbar_analysis::cohort::{Cohort, stream_sessions};
+    use lumbar_analysis::cohort::{Cohort, stream_sessions_sliced};
     use lumbar_analysis::prescription::Prescriptions;
     use lumbar_analysis::safety::{SafetyTally, safety};
     use std::io::{BufRead, Write};
@@ -255,27 +256,54 @@ fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
     assert!(!want_saf.events.is_empty());
 
     let lean = Cohort::load_without_sessions(&store).unwrap();
-    for threads in [1, 2, 3] {
+    for (threads, slice) in [(1, 60), (2, 500), (3, usize::MAX), (3, 60), (1, usize::MAX)] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
         let ((adh, saf), n) = pool.install(|| {
-            stream_sessions(&store, &lean.index(), || {
-                (
-                    AdherenceTally::new(&lean, &rx, 0.7, true),
-                    SafetyTally::new(&lean, &regimen),
-                )
-            })
+            stream_sessions_sliced(
+                &store,
+                &lean.index(),
+                || {
+                    (
+                        AdherenceTally::new(&lean, &rx, 0.7, true),
+                        SafetyTally::new(&lean, &regimen),
+                    )
+                },
+                slice,
+            )
             .unwrap()
         });
-        assert_eq!(n, cohort.sessions.len(), "{threads} threads");
+        assert_eq!(
+            n,
+            cohort.sessions.len(),
+            "{threads} threads, slices of {slice}"
+        );
         let (adh, saf) = (adh.finish(), saf.finish());
-        assert_eq!(adh.weeks, want_adh.weeks, "{threads} threads");
-        assert_eq!(adh.patients, want_adh.patients, "{threads} threads");
-        assert_eq!(adh.exercises, want_adh.exercises, "{threads} threads");
-        assert_eq!(saf.events, want_saf.events, "{threads} threads");
-        assert_eq!(saf.flags, want_saf.flags, "{threads} threads");
-        assert_eq!(saf.counts, want_saf.counts, "{threads} threads");
+        assert_eq!(
+            adh.weeks, want_adh.weeks,
+            "{threads} threads, slices of {slice}"
+        );
+        assert_eq!(
+            adh.patients, want_adh.patients,
+            "{threads} threads, slices of {slice}"
+        );
+        assert_eq!(
+            adh.exercises, want_adh.exercises,
+            "{threads} threads, slices of {slice}"
+        );
+        assert_eq!(
+            saf.events, want_saf.events,
+            "{threads} threads, slices of {slice}"
+        );
+        assert_eq!(
+            saf.flags, want_saf.flags,
+            "{threads} threads, slices of {slice}"
+        );
+        assert_eq!(
+            saf.counts, want_saf.counts,
+            "{threads} threads, slices of {slice}"
+        );
     }
 }

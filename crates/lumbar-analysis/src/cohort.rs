@@ -140,34 +140,141 @@ const SESSION_COLUMNS: [&str; 12] = [
     "completed",
 ];
 
+/// Rows read and decoded at a time: about 200 MB of session columns.
+const SLICE_ROWS: usize = 1 << 21;
+
 /// Streams the stored sessions of the patients in `index` (id → patient
 /// index) through sinks made by `make`, straight from the Parquet columns,
 /// and returns the merged sink with how many sessions it saw. Rows of other
 /// patients, or without a patient, a time or a move, are not part of the
 /// cohort and are skipped.
 ///
-/// The rows are cut, at changes of patient, into two slices per thread; each
-/// slice has its own sink, and the sinks are merged in row order, so the
-/// result does not depend on the number of threads.
+/// First the patient ids of every part are read (a slice at a time) into
+/// runs of equal ids. Then each part is read in slices of whole runs of
+/// about 2 million rows; a slice is cut, at changes of patient, into two
+/// pieces per thread, each piece with its own sink, and the sinks are merged
+/// in row order. Memory holds one decoded slice, whatever the store's size,
+/// and the result does not depend on the number of threads.
 pub fn stream_sessions<S: SessionSink>(
     store: &Store,
     index: &HashMap<&str, usize>,
     make: impl Fn() -> S + Sync,
 ) -> Result<(S, usize), LoadError> {
-    let Some(s) = store.read_columns(Table::Sessions, &SESSION_COLUMNS)? else {
-        return Ok((make(), 0));
-    };
+    stream_sessions_sliced(store, index, make, SLICE_ROWS)
+}
+
+/// [`stream_sessions`] reading about `slice_rows` rows at a time (a run of
+/// one patient's rows is never cut; tests use small slices).
+pub fn stream_sessions_sliced<S: SessionSink>(
+    store: &Store,
+    index: &HashMap<&str, usize>,
+    make: impl Fn() -> S + Sync,
+    slice_rows: usize,
+) -> Result<(S, usize), LoadError> {
+    let slice_rows = slice_rows.max(1);
+    let parts = store.parts(Table::Sessions);
+    let patients = index.values().copied().max().map_or(0, |m| m + 1);
+    // Runs of equal ids: (end row, patient), rows numbered across parts; a
+    // part always starts a run. With the first and last run of each patient.
+    let mut runs: Vec<(usize, Option<usize>)> = Vec::new();
+    let (mut first_run, mut last_run) = (vec![usize::MAX; patients], vec![0; patients]);
+    let mut part_start = Vec::with_capacity(parts.len() + 1);
+    let mut row = 0usize;
+    for part in &parts {
+        part_start.push(row);
+        let rows = store.part_rows(part)?;
+        let mut prev: Option<String> = None;
+        let mut at = 0;
+        while at < rows {
+            let len = slice_rows.min(rows - at);
+            let df = store.read_part(part, &["patient_id"], Some((at, len)))?;
+            let ids = col(&df, "patient_id")?
+                .str()
+                .map_err(|e| LoadError::Column("patient_id".into(), e))?;
+            for arr in ids.downcast_iter() {
+                for id in arr.iter() {
+                    let same = match (&prev, runs.last()) {
+                        _ if row == part_start[part_start.len() - 1] => false,
+                        (Some(p), Some(_)) => id == Some(p.as_str()),
+                        (None, Some(run)) => id.is_none() && run.1.is_none(),
+                        (_, None) => false,
+                    };
+                    if same {
+                        if let Some(run) = runs.last_mut() {
+                            run.0 = row + 1;
+                        }
+                    } else {
+                        let patient = id.and_then(|id| index.get(id).copied());
+                        if let Some(p) = patient {
+                            first_run[p] = first_run[p].min(runs.len());
+                            last_run[p] = runs.len();
+                        }
+                        runs.push((row + 1, patient));
+                        prev = id.map(str::to_string);
+                    }
+                    row += 1;
+                }
+            }
+            at += len;
+        }
+    }
+    part_start.push(row);
+
+    let mut total = make();
+    let mut streamed = 0usize;
+    let mut run = 0usize;
+    for (pi, part) in parts.iter().enumerate() {
+        let end_of_part = part_start[pi + 1];
+        while run < runs.len() && runs[run].0 <= end_of_part {
+            // A slice of whole runs of this part.
+            let start = if run == 0 { 0 } else { runs[run - 1].0 };
+            let mut to = run + 1;
+            while to < runs.len() && runs[to].0 <= end_of_part && runs[to].0 - start <= slice_rows {
+                to += 1;
+            }
+            let len = runs[to - 1].0 - start;
+            let df = store.read_part(
+                part,
+                &SESSION_COLUMNS[1..],
+                Some((start - part_start[pi], len)),
+            )?;
+            let (sink, n, unfinished) =
+                stream_slice(&df, start, &runs[..to], run, &first_run, &last_run, &make)?;
+            total.merge(sink);
+            for p in unfinished {
+                total.patient_done(p);
+            }
+            streamed += n;
+            run = to;
+        }
+    }
+    Ok((total, streamed))
+}
+
+/// The sessions of runs `from..runs.len()`, whose rows start at `start` and
+/// are the rows of `df`: sinks on pieces in parallel, merged in row order.
+/// Returns the merged sink, the sessions seen, and the patients whose last
+/// run is here but who were split between pieces (to be finished by the
+/// caller, after the merge).
+fn stream_slice<S: SessionSink>(
+    df: &DataFrame,
+    start: usize,
+    runs: &[(usize, Option<usize>)],
+    from: usize,
+    first_run: &[usize],
+    last_run: &[usize],
+    make: &(impl Fn() -> S + Sync),
+) -> Result<(S, usize, Vec<usize>), LoadError> {
     let err = |name: &str| {
         let name = name.to_string();
         move |e| LoadError::Column(name, e)
     };
     let cast = |name: &str, to: &DataType| -> Result<Column, LoadError> {
-        col(&s, name)?.cast(to).map_err(err(name))
+        col(df, name)?.cast(to).map_err(err(name))
     };
     let text = |name: &str| -> Result<StringChunked, LoadError> {
-        Ok(col(&s, name)?.str().map_err(err(name))?.clone())
+        Ok(col(df, name)?.str().map_err(err(name))?.clone())
     };
-    let mut pid = text("patient_id")?;
     let mut ex = text("exercise")?;
     let mut side = text("side")?;
     let mut at = cast("performed_at", &DataType::Int64)?
@@ -179,22 +286,20 @@ pub fn stream_sessions<S: SessionSink>(
         nums.push(cast(n, &DataType::Float64)?.f64().map_err(err(n))?.clone());
     }
     let bools = |name: &str| -> Result<BooleanChunked, LoadError> {
-        Ok(col(&s, name)?.bool().map_err(err(name))?.clone())
+        Ok(col(df, name)?.bool().map_err(err(name))?.clone())
     };
     let (mut stopped, mut completed) = (bools("stopped_for_pain")?, bools("completed")?);
     // The columns are walked chunk by chunk in lock-step, with typed access
     // (a chunked array's own iterator is a boxed one, called per cell).
     // Columns of one Parquet read share their chunks; if not, make them one.
-    let lengths: Vec<usize> = pid.chunk_lengths().collect();
+    let lengths: Vec<usize> = ex.chunk_lengths().collect();
     let same = |c: Vec<usize>| c == lengths;
-    let aligned = same(ex.chunk_lengths().collect())
-        && same(side.chunk_lengths().collect())
+    let aligned = same(side.chunk_lengths().collect())
         && same(at.chunk_lengths().collect())
         && nums.iter().all(|c| same(c.chunk_lengths().collect()))
         && same(stopped.chunk_lengths().collect())
         && same(completed.chunk_lengths().collect());
     if !aligned {
-        pid.rechunk_mut();
         ex.rechunk_mut();
         side.rechunk_mut();
         at.rechunk_mut();
@@ -203,40 +308,12 @@ pub fn stream_sessions<S: SessionSink>(
         completed.rechunk_mut();
     }
 
-    // First pass, ids only: the runs of equal ids, each looked up once, and
-    // the first and last run of every patient.
-    let mut runs: Vec<(usize, Option<usize>)> = Vec::new(); // (end row, patient)
-    let patients = index.values().copied().max().map_or(0, |m| m + 1);
-    let (mut first_run, mut last_run) = (vec![usize::MAX; patients], vec![0; patients]);
-    {
-        let mut prev: Option<&str> = None;
-        let mut row = 0usize;
-        for arr in pid.downcast_iter() {
-            for id in arr.iter() {
-                match (id, prev, runs.last_mut()) {
-                    (Some(id), Some(p), Some(run)) if id == p => run.0 = row + 1,
-                    (None, None, Some(run)) if run.1.is_none() => run.0 = row + 1,
-                    _ => {
-                        let patient = id.and_then(|id| index.get(id).copied());
-                        if let Some(p) = patient {
-                            first_run[p] = first_run[p].min(runs.len());
-                            last_run[p] = runs.len();
-                        }
-                        runs.push((row + 1, patient));
-                        prev = id;
-                    }
-                }
-                row += 1;
-            }
-        }
-    }
-
-    // Slices of whole runs, about equal in rows.
-    let rows = runs.last().map_or(0, |r| r.0);
+    // Pieces of whole runs, about equal in rows.
+    let rows = runs.last().map_or(start, |r| r.0) - start;
     let pieces = 2 * rayon::current_num_threads().max(1);
-    let mut cuts = vec![0usize]; // run indices
-    for (i, r) in runs.iter().enumerate() {
-        if r.0 * pieces >= rows * cuts.len() && i + 1 < runs.len() {
+    let mut cuts = vec![from]; // run indices
+    for i in from..runs.len() {
+        if (runs[i].0 - start) * pieces >= rows * (cuts.len()) && i + 1 < runs.len() {
             cuts.push(i + 1);
         }
     }
@@ -244,7 +321,7 @@ pub fn stream_sessions<S: SessionSink>(
     cuts.dedup();
 
     let starts: Vec<usize> = std::iter::once(0)
-        .chain(pid.chunk_lengths().scan(0, |acc, l| {
+        .chain(ex.chunk_lengths().scan(0, |acc, l| {
             *acc += l;
             Some(*acc)
         }))
@@ -263,7 +340,7 @@ pub fn stream_sessions<S: SessionSink>(
                 .then(|| $a.values()[$i])
         };
     }
-    let slice = |from_run: usize, to_run: usize| -> (S, usize) {
+    let piece = |from_run: usize, to_run: usize| -> (S, usize) {
         let mut sink = make();
         let mut streamed = 0usize;
         // Moves and sides are few: intern them by their text.
@@ -280,7 +357,12 @@ pub fn stream_sessions<S: SessionSink>(
             let (end, Some(patient)) = runs[run] else {
                 continue;
             };
-            let mut row = if run == 0 { 0 } else { runs[run - 1].0 };
+            let end = end - start;
+            let mut row = if run == from {
+                0
+            } else {
+                runs[run - 1].0 - start
+            };
             while row < end {
                 // The chunk holding `row`, and the rows of the run in it.
                 let k = starts.partition_point(|&s| s <= row) - 1;
@@ -318,14 +400,26 @@ pub fn stream_sessions<S: SessionSink>(
         (sink, streamed)
     };
     use rayon::prelude::*;
-    let done: Vec<(S, usize)> = cuts.par_windows(2).map(|w| slice(w[0], w[1])).collect();
+    let done: Vec<(S, usize)> = cuts.par_windows(2).map(|w| piece(w[0], w[1])).collect();
     let mut done = done.into_iter();
     let (mut sink, mut streamed) = done.next().unwrap_or_else(|| (make(), 0));
     for (later, n) in done {
         sink.merge(later);
         streamed += n;
     }
-    Ok((sink, streamed))
+    // Patients whose last run is here but who were not whole in one piece.
+    let mut unfinished = Vec::new();
+    for w in cuts.windows(2) {
+        for (run, r) in runs.iter().enumerate().take(w[1]).skip(w[0]) {
+            if let Some(p) = r.1
+                && last_run[p] == run
+                && first_run[p] < w[0]
+            {
+                unfinished.push(p);
+            }
+        }
+    }
+    Ok((sink, streamed, unfinished))
 }
 
 impl Cohort {

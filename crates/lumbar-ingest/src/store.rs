@@ -136,6 +136,36 @@ impl Store {
         read_stacked(&self.parts(table), Some(&columns))
     }
 
+    /// Rows `offset .. offset + len` (all of them with `None`) of some
+    /// columns of one part: large tables are read a slice at a time.
+    pub fn read_part(
+        &self,
+        part: &Path,
+        columns: &[&str],
+        slice: Option<(usize, usize)>,
+    ) -> Result<DataFrame, IngestError> {
+        let f = std::fs::File::open(part).map_err(|source| IngestError::Open {
+            path: part.to_path_buf(),
+            source,
+        })?;
+        ParquetReader::new(f)
+            .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
+            .with_slice(slice)
+            .finish()
+            .map_err(|e| IngestError::polars(part, e))
+    }
+
+    /// The number of rows of one part, from its footer.
+    pub fn part_rows(&self, part: &Path) -> Result<usize, IngestError> {
+        let f = std::fs::File::open(part).map_err(|source| IngestError::Open {
+            path: part.to_path_buf(),
+            source,
+        })?;
+        ParquetReader::new(f)
+            .num_rows()
+            .map_err(|e| IngestError::polars(part, e))
+    }
+
     /// The whole rejects table, or `None` when nothing was rejected yet.
     pub fn read_rejects(&self) -> Result<Option<DataFrame>, IngestError> {
         read_stacked(&self.reject_parts(), None)
