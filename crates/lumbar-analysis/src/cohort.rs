@@ -238,6 +238,14 @@ pub fn stream_sessions_sliced<S: SessionSink>(
                 &SESSION_COLUMNS[1..],
                 Some((start - part_start[pi], len)),
             )?;
+            if df.height() != len {
+                return Err(LoadError::Data(format!(
+                    "{}: {} rows read at row {} where the file's footer promises {len}; the part is damaged, re-ingest it",
+                    part.display(),
+                    df.height(),
+                    start - part_start[pi] + 1,
+                )));
+            }
             let (sink, n, unfinished) =
                 stream_slice(&df, start, &runs[..to], run, &first_run, &last_run, &make)?;
             total.merge(sink);
