@@ -188,6 +188,15 @@ impl serde::ser::Error for NotACell {
     }
 }
 
+/// Whole numbers that fit an i64 losslessly are whole-number cells.
+macro_rules! whole_numbers {
+    ($($f:ident($t:ty)),* $(,)?) => {$(
+        fn $f(self, v: $t) -> Result<Cell, NotACell> {
+            Ok(Cell::Int(v.into()))
+        }
+    )*};
+}
+
 /// Serialises one field's value into a [`Cell`]. As serde_json writes them:
 /// non-finite numbers are null, unit variants their (renamed) name.
 struct CellSerializer;
@@ -208,27 +217,15 @@ impl serde::Serializer for CellSerializer {
     fn serialize_bool(self, v: bool) -> Result<Cell, NotACell> {
         Ok(Cell::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<Cell, NotACell> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_i16(self, v: i16) -> Result<Cell, NotACell> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_i32(self, v: i32) -> Result<Cell, NotACell> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_i64(self, v: i64) -> Result<Cell, NotACell> {
-        Ok(Cell::Int(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result<Cell, NotACell> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_u16(self, v: u16) -> Result<Cell, NotACell> {
-        Ok(Cell::Int(v.into()))
-    }
-    fn serialize_u32(self, v: u32) -> Result<Cell, NotACell> {
-        Ok(Cell::Int(v.into()))
-    }
+    whole_numbers!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+    );
     fn serialize_u64(self, v: u64) -> Result<Cell, NotACell> {
         Ok(i64::try_from(v).map_or(Cell::Float(v as f64), Cell::Int))
     }
