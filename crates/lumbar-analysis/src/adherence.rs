@@ -28,7 +28,6 @@
 //! session adherence and the share adherent.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use lumbar_model::{Exercise, Frequency, Regimen, Sides};
@@ -178,11 +177,6 @@ pub struct AdherenceTally<'a> {
     streaming: Option<(usize, Vec<Vec<DoneDay>>)>,
     /// …and of other patients not yet done.
     open: HashMap<usize, Vec<Vec<DoneDay>>>,
-    /// The prescription slot of each interned move name, for the
-    /// prescription `slots_of` points to: found by pointer, not by text.
-    /// (Holding the name keeps its address from being reused.)
-    slots: Vec<(Arc<str>, Option<usize>)>,
-    slots_of: usize,
     /// The patient of the previous session with their prescription, so that
     /// the prescription is looked up once per patient, not per session.
     current: Option<(usize, &'a [Exercise])>,
@@ -208,8 +202,6 @@ impl<'a> AdherenceTally<'a> {
             last,
             streaming: None,
             open: HashMap::new(),
-            slots: Vec::new(),
-            slots_of: 0,
             current: None,
             results: (0..cohort.patients.len()).map(|_| None).collect(),
         }
@@ -349,22 +341,7 @@ impl<'a> AdherenceTally<'a> {
 impl SessionSink for AdherenceTally<'_> {
     fn session(&mut self, s: &Session) {
         let exs = self.prescription(s.patient);
-        if self.slots_of != exs.as_ptr() as usize {
-            self.slots.clear();
-            self.slots_of = exs.as_ptr() as usize;
-        }
-        let slot = match self.slots.iter().find(|(a, _)| Arc::ptr_eq(a, &s.exercise)) {
-            Some((_, slot)) => *slot,
-            None => {
-                let slot = exs.iter().position(|e| *e.key == *s.exercise);
-                if self.slots.len() >= 32 {
-                    self.slots.clear(); // names not interned: keep it small
-                }
-                self.slots.push((s.exercise.clone(), slot));
-                slot
-            }
-        };
-        let Some(slot) = slot else {
+        let Some(slot) = exs.iter().position(|e| *e.key == *s.exercise) else {
             return; // a move not prescribed: neither scheduled nor counted
         };
         let date = s.performed_at.date();
