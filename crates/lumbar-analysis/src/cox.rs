@@ -254,39 +254,14 @@ impl<'a> Problem<'a> {
                     u[a] += w * self.x[k][a];
                 }
             }
-            // The partial terms k = 0..d (Breslow: k = 0 with weight Σw)
-            // differ only in f = k/d, so their sums over k reduce to five
-            // scalars c_ij = Σ_k wt f^i / den_k^j. Then
-            //   Σ wt a_k          = c01 S1 − c11 D1,
-            //   Σ wt M2_k / den_k = c01 S2 − c11 D2,
-            //   Σ wt a_k a_kᵀ     = c02 S1S1ᵀ − c12 (S1D1ᵀ + D1S1ᵀ) + c22 D1D1ᵀ:
-            // O(d + p²) per event time instead of O(d p²).
-            let (mut c01, mut c11, mut c02, mut c12, mut c22) = (0.0, 0.0, 0.0, 0.0, 0.0);
-            let mut add = |f: f64, wt: f64| {
-                let den = rs.s0 - f * rs.d0;
-                l -= wt * den.ln();
-                c01 += wt / den;
-                c11 += wt * f / den;
-                c02 += wt / (den * den);
-                c12 += wt * f / (den * den);
-                c22 += wt * f * f / (den * den);
-            };
-            match ties {
-                Ties::Breslow => add(0.0, wsum),
-                Ties::Efron => {
-                    for k in 0..deaths.len() {
-                        add(k as f64 / d, wsum / d);
-                    }
-                }
-            }
+            let c = TieTerms::new(ties, rs.s0, rs.d0, d, wsum);
+            l -= c.log_den;
             for a in 0..p {
-                u[a] -= c01 * rs.s1[a] - c11 * rs.d1[a];
+                u[a] -= c.c01 * rs.s1[a] - c.c11 * rs.d1[a];
                 for b in 0..p {
-                    m[a * p + b] += c01 * rs.s2[a * p + b]
-                        - c11 * rs.d2[a * p + b]
-                        - (c02 * rs.s1[a] * rs.s1[b]
-                            - c12 * (rs.s1[a] * rs.d1[b] + rs.d1[a] * rs.s1[b])
-                            + c22 * rs.d1[a] * rs.d1[b]);
+                    m[a * p + b] += c.c01 * rs.s2[a * p + b]
+                        - c.c11 * rs.d2[a * p + b]
+                        - c.outer(&rs.s1, &rs.d1, a, b);
                 }
             }
             each(self.d.stop[deaths[0]], l, &u, &m);
@@ -619,16 +594,17 @@ impl EventTimes {
             d0: Vec<f64>,
             d1: Vec<f64>,
         }
+        let zeros = || Sums {
+            s0: vec![0.0; m],
+            s1: vec![0.0; m * p],
+            d0: vec![0.0; m],
+            d1: vec![0.0; m * p],
+        };
         let parts: Vec<Sums> = wr
             .par_chunks_mut(rows_per)
             .enumerate()
             .map(|(c, out)| {
-                let mut s = Sums {
-                    s0: vec![0.0; m],
-                    s1: vec![0.0; m * p],
-                    d0: vec![0.0; m],
-                    d1: vec![0.0; m * p],
-                };
+                let mut s = zeros();
                 for (j, o) in out.iter_mut().enumerate() {
                     let i = c * rows_per + j;
                     let xi = &self.x[i * p..(i + 1) * p];
@@ -656,11 +632,9 @@ impl EventTimes {
                 s
             })
             .collect();
-        let mut it = parts.into_iter();
-        let Some(mut t) = it.next() else {
-            unreachable!("at least one chunk")
-        };
-        for s in it {
+        // Chunk sums added in chunk order.
+        let mut t = zeros();
+        for s in parts {
             for (a, b) in [
                 (&mut t.s0, s.s0),
                 (&mut t.s1, s.s1),
@@ -681,45 +655,30 @@ impl EventTimes {
             }
         }
         // Per event time: ℓ, the score and the information but for its S2
-        // terms, and the coefficients c01, c11 of S2 and D2. The Efron terms
-        // differ only in f = j/d, so their sums reduce to five scalars
-        // c_ij = Σ_j wt f^i / den_j (see `contributions`).
+        // terms, and the coefficients c01, c11 of S2 and D2 (`TieTerms`).
         let mut loglik: f64 = self.death_wx.iter().zip(&beta).map(|(a, b)| a * b).sum();
         let mut score = DVector::from_column_slice(&self.death_wx);
         let mut info = DMatrix::<f64>::zeros(p, p);
         let mut cum = vec![0.0; m + 1]; // prefix sums of c01
         let mut c11s = vec![0.0; m];
         for k in 0..m {
-            let (s0, d0) = (t.s0[k], t.d0[k]);
             let (s1, d1) = (&t.s1[k * p..(k + 1) * p], &t.d1[k * p..(k + 1) * p]);
-            let (d, wsum) = (self.deaths[k], self.death_weight[k]);
-            let (mut c01, mut c11, mut c02, mut c12, mut c22) = (0.0, 0.0, 0.0, 0.0, 0.0);
-            let mut add = |f: f64, wt: f64| {
-                let den = s0 - f * d0;
-                loglik -= wt * den.ln();
-                c01 += wt / den;
-                c11 += wt * f / den;
-                c02 += wt / (den * den);
-                c12 += wt * f / (den * den);
-                c22 += wt * f * f / (den * den);
-            };
-            match self.ties {
-                Ties::Breslow => add(0.0, wsum),
-                Ties::Efron => {
-                    for j in 0..d as usize {
-                        add(j as f64 / d, wsum / d);
-                    }
-                }
-            }
+            let c = TieTerms::new(
+                self.ties,
+                t.s0[k],
+                t.d0[k],
+                self.deaths[k],
+                self.death_weight[k],
+            );
+            loglik -= c.log_den;
             for a in 0..p {
-                score[a] -= c01 * s1[a] - c11 * d1[a];
+                score[a] -= c.c01 * s1[a] - c.c11 * d1[a];
                 for b in 0..p {
-                    info[(a, b)] -= c02 * s1[a] * s1[b] - c12 * (s1[a] * d1[b] + d1[a] * s1[b])
-                        + c22 * d1[a] * d1[b];
+                    info[(a, b)] -= c.outer(s1, d1, a, b);
                 }
             }
-            cum[k + 1] = cum[k] + c01;
-            c11s[k] = c11;
+            cum[k + 1] = cum[k] + c.c01;
+            c11s[k] = c.c11;
         }
         // Sweep 2: the S2 and D2 terms, one weighted Gram matrix (upper
         // triangle), in fixed chunks summed in order.
@@ -803,6 +762,63 @@ impl std::hash::Hasher for Fx {
         h ^= h >> 33;
         h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         h ^ (h >> 33)
+    }
+}
+
+/// The tied deaths of one event time. Their partial terms j = 0..d
+/// (Breslow: j = 0 with weight Σw) differ only in f = j/d, so their sums
+/// over j reduce to five scalars c_ij = Σ_j wt f^i / den_j^j with
+/// den_j = S0 − f D0. Then
+///   Σ wt a_j          = c01 S1 − c11 D1,
+///   Σ wt M2_j / den_j = c01 S2 − c11 D2,
+///   Σ wt a_j a_jᵀ     = c02 S1S1ᵀ − c12 (S1D1ᵀ + D1S1ᵀ) + c22 D1D1ᵀ:
+/// O(d + p²) per event time instead of O(d p²).
+struct TieTerms {
+    /// Σ_j wt log den_j, the log-likelihood's denominator.
+    log_den: f64,
+    c01: f64,
+    c11: f64,
+    c02: f64,
+    c12: f64,
+    c22: f64,
+}
+
+impl TieTerms {
+    /// `deaths` tied deaths of summed weight `wsum`, with the risk set's S0
+    /// and the deaths' D0.
+    fn new(ties: Ties, s0: f64, d0: f64, deaths: f64, wsum: f64) -> TieTerms {
+        let mut t = TieTerms {
+            log_den: 0.0,
+            c01: 0.0,
+            c11: 0.0,
+            c02: 0.0,
+            c12: 0.0,
+            c22: 0.0,
+        };
+        let mut add = |f: f64, wt: f64| {
+            let den = s0 - f * d0;
+            t.log_den += wt * den.ln();
+            t.c01 += wt / den;
+            t.c11 += wt * f / den;
+            t.c02 += wt / (den * den);
+            t.c12 += wt * f / (den * den);
+            t.c22 += wt * f * f / (den * den);
+        };
+        match ties {
+            Ties::Breslow => add(0.0, wsum),
+            Ties::Efron => {
+                for j in 0..deaths as usize {
+                    add(j as f64 / deaths, wsum / deaths);
+                }
+            }
+        }
+        t
+    }
+
+    /// Entry (a, b) of Σ wt a_j a_jᵀ, from S1 and D1.
+    fn outer(&self, s1: &[f64], d1: &[f64], a: usize, b: usize) -> f64 {
+        self.c02 * s1[a] * s1[b] - self.c12 * (s1[a] * d1[b] + d1[a] * s1[b])
+            + self.c22 * d1[a] * d1[b]
     }
 }
 
