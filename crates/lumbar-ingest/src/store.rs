@@ -122,18 +122,7 @@ impl Store {
 
     /// A whole table (all parts stacked), or `None` when it has no parts.
     pub fn read_table(&self, table: Table) -> Result<Option<DataFrame>, IngestError> {
-        read_stacked(&self.parts(table), None)
-    }
-
-    /// Some columns of a whole table: reading only what an analysis needs
-    /// saves most of the decoding on a large table.
-    pub fn read_columns(
-        &self,
-        table: Table,
-        columns: &[&str],
-    ) -> Result<Option<DataFrame>, IngestError> {
-        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        read_stacked(&self.parts(table), Some(&columns))
+        read_stacked(&self.parts(table))
     }
 
     /// Rows `offset .. offset + len` (all of them with `None`) of some
@@ -144,15 +133,8 @@ impl Store {
         columns: &[&str],
         slice: Option<(usize, usize)>,
     ) -> Result<DataFrame, IngestError> {
-        let f = std::fs::File::open(part).map_err(|source| IngestError::Open {
-            path: part.to_path_buf(),
-            source,
-        })?;
-        ParquetReader::new(f)
-            .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
-            .with_slice(slice)
-            .finish()
-            .map_err(|e| IngestError::polars(part, e))
+        let columns = columns.iter().map(|c| c.to_string()).collect();
+        read_parquet(part, Some(columns), slice)
     }
 
     /// The number of rows of one part, from its footer.
@@ -168,7 +150,7 @@ impl Store {
 
     /// The whole rejects table, or `None` when nothing was rejected yet.
     pub fn read_rejects(&self) -> Result<Option<DataFrame>, IngestError> {
-        read_stacked(&self.reject_parts(), None)
+        read_stacked(&self.reject_parts())
     }
 
     /// Fingerprints of every stored row of a table.
@@ -222,7 +204,7 @@ impl Store {
     pub fn ids(&self, table: Table) -> Result<HashSet<String>, IngestError> {
         let mut ids = HashSet::new();
         for part in self.parts(table) {
-            let df = read_parquet(&part, Some(vec!["patient_id".to_string()]))?;
+            let df = read_parquet(&part, Some(vec!["patient_id".to_string()]), None)?;
             let col = df
                 .column("patient_id")
                 .and_then(|c| c.str().cloned())
@@ -276,24 +258,26 @@ fn list_parquet(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn read_parquet(path: &Path, columns: Option<Vec<String>>) -> Result<DataFrame, IngestError> {
+fn read_parquet(
+    path: &Path,
+    columns: Option<Vec<String>>,
+    slice: Option<(usize, usize)>,
+) -> Result<DataFrame, IngestError> {
     let f = std::fs::File::open(path).map_err(|source| IngestError::Open {
         path: path.to_path_buf(),
         source,
     })?;
     ParquetReader::new(f)
         .with_columns(columns)
+        .with_slice(slice)
         .finish()
         .map_err(|e| IngestError::polars(path, e))
 }
 
-fn read_stacked(
-    parts: &[PathBuf],
-    columns: Option<&[String]>,
-) -> Result<Option<DataFrame>, IngestError> {
+fn read_stacked(parts: &[PathBuf]) -> Result<Option<DataFrame>, IngestError> {
     let mut out: Option<DataFrame> = None;
     for p in parts {
-        let df = read_parquet(p, columns.map(<[String]>::to_vec))?;
+        let df = read_parquet(p, None, None)?;
         out = Some(match out {
             None => df,
             Some(mut acc) => {
