@@ -3,8 +3,10 @@
 //! `cargo bench --bench risk [-- ROWS] [--lumbar-only]` (default 1,000,000
 //! rows × 8 covariates, event times in whole days so there are many ties):
 //! writes the data once to `benches/data/risk-ROWS.csv`, then fits
-//! - Cox with Efron ties: lumbar in-process, R's `coxph` (`Rscript`) and
-//!   lifelines' `CoxPHFitter`;
+//! - Cox with Efron ties: lumbar in-process, the model alone against
+//!   lifelines' `CoxPHFitter().fit` (which leaves its concordance for
+//!   later) and the fit with concordance and cox.zph against R's `coxph`
+//!   (`Rscript`; it computes the concordance);
 //! - modified Poisson with HC0 SEs: lumbar and statsmodels' `GLM`;
 //!
 //! on the same file, when R and Python have those packages (this script
