@@ -1773,15 +1773,7 @@ mod tests {
     /// case weights and ties it must give the full fit's numbers.
     #[test]
     fn the_model_alone_equals_the_full_fit_with_strata_entry_and_weights() {
-        let mut seed = 12345u64;
-        let mut unif = || {
-            // SplitMix64.
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = seed;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut unif = uniforms(12345);
         let n = 600;
         let mut d = CoxData {
             names: vec!["a".into(), "b".into()],
@@ -1844,18 +1836,21 @@ mod tests {
         }
     }
 
-    /// n rows of p covariates (every third binary) with two strata, late
-    /// entry, whole-number weights and tied times.
-    fn tied_data(n: usize, p: usize, seed: u64) -> CoxData {
-        let mut seed = seed;
-        let mut unif = || {
-            // SplitMix64.
+    /// Uniform draws on [0, 1) from SplitMix64.
+    fn uniforms(mut seed: u64) -> impl FnMut() -> f64 {
+        move || {
             seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = seed;
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        };
+        }
+    }
+
+    /// n rows of p covariates (every third binary) with two strata, late
+    /// entry, whole-number weights and tied times.
+    fn tied_data(n: usize, p: usize, seed: u64) -> CoxData {
+        let mut unif = uniforms(seed);
         let mut d = CoxData {
             names: (0..p).map(|j| format!("x{j}")).collect(),
             columns: vec![Vec::new(); p],
