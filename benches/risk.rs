@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+mod common;
+
 use lumbar_analysis::cox::{self, CoxData, CoxOptions, Ties};
 use lumbar_analysis::poisson::{Robust, modified_poisson};
 use rand::{RngExt, SeedableRng};
@@ -167,27 +169,18 @@ fn main() {
     };
     // The model alone (coefficients, SEs, the three tests), as lifelines'
     // `fit` computes it (its concordance is computed lazily, on first use)…
-    // Best of five in this process (the machine is shared and noisy);
-    // lifelines gets its best of three.
-    let mut model_times = Vec::new();
-    let mut model = None;
-    for _ in 0..5 {
-        let t = Instant::now();
-        model = Some(
-            cox::fit_with(
-                &data,
-                &CoxOptions {
-                    ties: Ties::Efron,
-                    robust: false,
-                    diagnostics: false,
-                },
-            )
-            .expect("cox"),
-        );
-        model_times.push(t.elapsed().as_secs_f64());
-    }
-    let model = model.expect("five fits");
-    model_times.sort_by(f64::total_cmp);
+    // Best of five in this process; lifelines gets its best of three.
+    let (model, model_times) = common::timings(5, || {
+        cox::fit_with(
+            &data,
+            &CoxOptions {
+                ties: Ties::Efron,
+                robust: false,
+                diagnostics: false,
+            },
+        )
+        .expect("cox")
+    });
     let ours_model = model_times[0];
     if std::env::args().any(|a| a == "--model-only") {
         // For profiling the model fit alone.

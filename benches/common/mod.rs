@@ -1,5 +1,6 @@
-//! Pieces the bench binaries share: peak memory, and running a measurement
-//! in a child process of the same binary so that each has its own peak.
+//! Pieces the bench binaries share: peak memory, running a measurement
+//! in a child process of the same binary so that each has its own peak,
+//! and repeated timings in one process.
 
 #![allow(dead_code)] // each bench uses some of these
 
@@ -47,4 +48,19 @@ pub fn run_child(args: &[&str]) -> (f64, u64, u64) {
         v["rows"].as_u64().expect("rows"),
         v["peak_kib"].as_u64().expect("peak"),
     )
+}
+
+/// Runs `f` `runs` times: the last result, and the times in seconds,
+/// fastest first (the machines are shared and noisy, so a bench reports
+/// the best and the median).
+pub fn timings<T>(runs: usize, mut f: impl FnMut() -> T) -> (T, Vec<f64>) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = std::time::Instant::now();
+        last = Some(f());
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (last.expect("at least one run"), times)
 }

@@ -177,20 +177,16 @@ impl<'a> Problem<'a> {
     /// the passes, in the data's order.
     fn new(data: &'a CoxData, means: &[f64], ties: Ties) -> Problem<'a> {
         let (n, p) = (data.stop.len(), data.columns.len());
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        match &data.strata {
-            Some(s) => {
-                let mut idx: HashMap<&str, usize> = HashMap::new();
-                for (i, label) in s.iter().enumerate() {
-                    let g = *idx.entry(label.as_str()).or_insert_with(|| {
-                        groups.push(Vec::new());
-                        groups.len() - 1
-                    });
-                    groups[g].push(i);
+        let groups: Vec<Vec<usize>> = match stratum_ids(data) {
+            Some((ids, strata)) => {
+                let mut groups = vec![Vec::new(); strata];
+                for (i, &s) in ids.iter().enumerate() {
+                    groups[s as usize].push(i);
                 }
+                groups
             }
-            None => groups.push((0..n).collect()),
-        }
+            None => vec![(0..n).collect()],
+        };
         let strata: Vec<Stratum> = groups
             .into_iter()
             .map(|mut g| {
@@ -667,19 +663,11 @@ impl EventTimes {
     fn new(data: &CoxData, means: &[f64], ties: Ties) -> EventTimes {
         let n = data.stop.len();
         let p = data.columns.len();
-        let stratum: Option<Vec<u32>> = data.strata.as_ref().map(|s| {
-            let mut ids: HashMap<&str, u32> = HashMap::new();
-            s.iter()
-                .map(|l| {
-                    let next = ids.len() as u32;
-                    *ids.entry(l.as_str()).or_insert(next)
-                })
-                .collect()
-        });
+        let (stratum, strata) = match stratum_ids(data) {
+            Some((ids, strata)) => (Some(ids), strata),
+            None => (None, 1),
+        };
         let stratum_of = |i: usize| stratum.as_ref().map_or(0, |s| s[i]);
-        let strata = stratum
-            .as_ref()
-            .map_or(1, |s| s.iter().max().map_or(0, |m| *m as usize + 1));
         // The distinct (stratum, value) pairs of a column: times repeat
         // (days), so each row is looked up by hash and each distinct value
         // placed among the event times once (a binary search per row was
@@ -1206,6 +1194,21 @@ fn exp_reduced(x: f64) -> f64 {
     // k sits in the low bits of t's mantissa, offset by SHIFTER's.
     let k_int = t.to_bits().wrapping_sub(SHIFTER.to_bits()) as i64;
     er * f64::from_bits(((k_int + 1023) << 52) as u64)
+}
+
+/// Each row's stratum numbered in order of first appearance, and how many
+/// there are; `None` without strata.
+fn stratum_ids(data: &CoxData) -> Option<(Vec<u32>, usize)> {
+    let labels = data.strata.as_ref()?;
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let of_row = labels
+        .iter()
+        .map(|l| {
+            let next = ids.len() as u32;
+            *ids.entry(l.as_str()).or_insert(next)
+        })
+        .collect();
+    Some((of_row, ids.len()))
 }
 
 /// A multiplicative hash with MurmurHash3's finaliser for the keys of one
