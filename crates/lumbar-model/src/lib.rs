@@ -36,6 +36,7 @@
 //! ```
 
 pub mod atomic;
+pub mod numeric;
 pub mod regimen;
 pub mod rows;
 pub mod schema;

@@ -58,11 +58,14 @@
 
 use std::ops::Range;
 
-use rand::{Rng, RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use statrs::distribution::Normal;
+
+use lumbar_model::numeric::exp;
+
+use crate::draws::Draws;
 
 use crate::prior::{Prior, Sampler};
 use crate::progression::Programme;
@@ -227,10 +230,13 @@ struct RunContext<'a> {
     decay: Vec<f64>,
     /// E: the saturating benefit's maximum, NRS points for r = 1.
     benefit_max: f64,
-    /// Per item: the days of the week it is scheduled (bit k = day k).
-    schedule: Vec<u8>,
+    /// Per day of the week, the items scheduled on it (bit i: item i).
+    scheduled_on: [u64; 7],
+    /// Items whose pain rises with stenosis (walking), as bits.
+    stenosis_sensitive: u64,
     ladders: Vec<usize>,
-    std_normal: Normal,
+    /// Per item, its index among the ladders (`u8::MAX` if not a ladder).
+    ladder_of: Vec<u8>,
 }
 
 impl<'a> RunContext<'a> {
@@ -262,15 +268,24 @@ impl<'a> RunContext<'a> {
             .map(|day| (-(day as f64 / 7.0) / d.natural_tau_weeks).exp())
             .collect();
         let benefit_max = d.exercise_benefit / (1.0 - (-84.0 / d.exercise_k_days).exp());
-        let schedule = s
-            .items
-            .iter()
-            .map(|it| {
-                let n = it.frequency.days_per_week().clamp(1, 7) as u32;
-                // N days spread over the week: ⌊k·7/N⌋ for k < N.
-                (0..n).fold(0u8, |m, k| m | (1 << (k * 7 / n)))
-            })
+        let mut scheduled_on = [0u64; 7];
+        let mut stenosis_sensitive = 0u64;
+        for (i, it) in s.items.iter().enumerate() {
+            let n = it.frequency.days_per_week().clamp(1, 7) as u32;
+            // N days spread over the week: ⌊k·7/N⌋ for k < N.
+            for k in 0..n {
+                scheduled_on[(k * 7 / n) as usize] |= 1 << i;
+            }
+            stenosis_sensitive |= (it.stenosis_sensitive as u64) << i;
+        }
+        let ladders: Vec<usize> = (0..s.items.len())
+            .filter(|&i| s.items[i].is_ladder)
             .collect();
+        let mut ladder_of = vec![u8::MAX; s.items.len()];
+        for (li, &i) in ladders.iter().enumerate() {
+            // ok: at most 64 items, so at most 64 ladders.
+            ladder_of[i] = u8::try_from(li).expect("at most 64 ladders");
+        }
         Ok(RunContext {
             s,
             params,
@@ -278,12 +293,10 @@ impl<'a> RunContext<'a> {
             samplers,
             decay,
             benefit_max,
-            schedule,
-            ladders: (0..s.items.len())
-                .filter(|&i| s.items[i].is_ladder)
-                .collect(),
-            // ok: constant, valid parameters.
-            std_normal: Normal::new(0.0, 1.0).expect("standard normal"),
+            scheduled_on,
+            stenosis_sensitive,
+            ladders,
+            ladder_of,
         })
     }
 }
@@ -333,19 +346,39 @@ fn to_nrs(x: f64) -> f64 {
     ((c * 2.0 + 0.5) as u32) as f64 * 0.5
 }
 
-#[inline]
-fn chance<R: Rng>(rng: &mut R, p: f64) -> bool {
-    rng.random::<f64>() < p
+/// A week's exercise counts, kept in registers through the week and added
+/// to the run's tally when it ends.
+#[derive(Default)]
+struct WeekCounts {
+    scheduled: u64,
+    completed: u64,
+    safety_events: u64,
+    unsuitable: u64,
+    walking_sum: u64,
+    walking_days: u64,
 }
 
-/// Simulates one patient of one run into `tally` (and `traj`).
+impl WeekCounts {
+    fn add_to(&mut self, w: &mut crate::tally::WeekTally) {
+        w.scheduled += self.scheduled;
+        w.completed += self.completed;
+        w.safety_events += self.safety_events;
+        w.unsuitable += self.unsuitable;
+        w.walking_sum += self.walking_sum;
+        w.walking_days += self.walking_days;
+        *self = WeekCounts::default();
+    }
+}
+
+/// Simulates one patient of one run into `tally` (and `traj`). Returns the
+/// 32-bit random words the patient drew.
 fn simulate_patient(
     cx: &RunContext<'_>,
     patient: u64,
     tally: &mut Tally,
     prog: &mut Programme<'_>,
     mut traj: Option<&mut TrajectoryBlock>,
-) -> u128 {
+) -> u64 {
     let s = cx.s;
     let d = &cx.params.dynamics;
     let run = cx.params.run as u64;
@@ -353,18 +386,13 @@ fn simulate_patient(
 
     // Baseline draws: each prior from its own stream, so that changing one
     // prior (or fixing it) leaves every other draw of the patient unchanged.
-    let draw = |k: usize| {
-        let (smp, lo, hi) = &cx.samplers[k];
-        let mut r = stream(s.seed, k as u64 + 1, run, PURPOSE_POPULATION, patient);
-        let v = smp.draw(&mut r, *lo, *hi);
-        (v, r.get_word_pos())
-    };
-    let mut words = 0u128;
+    let mut words = 0u64;
     let mut baseline_draws = [0.0f64; 8];
     for (k, slot) in baseline_draws.iter_mut().enumerate() {
-        let (v, w) = draw(k);
-        *slot = v;
-        words += w;
+        let (smp, lo, hi) = &cx.samplers[k];
+        let mut r = stream(s.seed, k as u64 + 1, run, PURPOSE_POPULATION, patient);
+        *slot = smp.draw(&mut r, *lo, *hi);
+        words += r.get_word_pos() as u64;
     }
     let [
         baseline,
@@ -378,13 +406,13 @@ fn simulate_patient(
     ] = baseline_draws;
     // The natural history (stenosis, flares, walking noise): shared by all
     // scenarios with this seed.
-    let mut pop = stream(s.seed, 0, run, PURPOSE_POPULATION, patient);
-    let stenosis = pop.random::<f64>() < cx.params.population.stenosis_share;
+    let mut pop = Draws::new(stream(s.seed, 0, run, PURPOSE_POPULATION, patient));
+    let stenosis = pop.uniform() < cx.params.population.stenosis_share;
 
-    let mut rng = stream(s.seed, cx.scenario_id, run, PURPOSE_COURSE, patient);
-    let z = cx.std_normal;
-    let n_items = s.items.len();
-    let n_rules = s.rules.len();
+    let mut rng = Draws::new(stream(s.seed, cx.scenario_id, run, PURPOSE_COURSE, patient));
+    let has_items = !s.items.is_empty();
+    let has_rules = !s.rules.is_empty();
+    let sensitive = if stenosis { cx.stenosis_sensitive } else { 0 };
     prog.reset();
     for (li, &i) in cx.ladders.iter().enumerate() {
         if prog.items[i].reached_top {
@@ -402,12 +430,13 @@ fn simulate_patient(
     let mut pain0 = 0.0;
     let mut week_scheduled = 0u32;
     let mut week_completed = 0u32;
+    let mut counts = WeekCounts::default();
 
     for day in 0..=days {
         if flare_left > 0 {
             flare_left -= 1;
-        } else if chance(&mut pop, flare_rate) {
-            flare_left = pop.random_range(d.flare_min_days..=d.flare_max_days);
+        } else if pop.chance(flare_rate) {
+            flare_left = pop.between(d.flare_min_days, d.flare_max_days);
         }
         let flare = flare_left > 0;
         let natural = plateau + (1.0 - plateau) * cx.decay[day as usize];
@@ -456,30 +485,27 @@ fn simulate_patient(
         }
         let week = (day / 7 + 1) as usize;
 
-        let noise = (0.35 * pop.sample(z)).exp();
-        let walking =
-            ((walk_median * noise * (1.0 - 0.04 * (pain - 5.0).max(0.0)).max(0.0)) * 10.0).round()
-                / 10.0;
-        tally.weeks[week].walking_sum += (walking * 10.0).round() as u64;
-        tally.weeks[week].walking_days += 1;
+        // Walking minutes to 0.1 min (non-negative, so rounding half up is
+        // a truncating cast).
+        let noise = exp(0.35 * pop.normal());
+        let tenths = (walk_median * noise * (1.0 - 0.04 * (pain - 5.0).max(0.0)).max(0.0) * 10.0
+            + 0.5) as u64;
+        let walking = tenths as f64 / 10.0;
+        counts.walking_sum += tenths;
+        counts.walking_days += 1;
 
         let (exercised, scheduled, completed, safety_events) = 'day: {
-            if n_items == 0 {
+            if !has_items {
                 break 'day (false, 0, 0, 0);
             }
-            if !dropped && chance(&mut rng, hazard) {
+            if !dropped && rng.chance(hazard) {
                 dropped = true;
             }
-            let weekday = 1u8 << (day % 7);
-            let mut scheduled = 0u32;
+            let today = cx.scheduled_on[(day % 7) as usize] & prog.active_items();
+            let scheduled = today.count_ones();
             prog.start_day();
-            for (i, st) in prog.items.iter().enumerate() {
-                if st.active && cx.schedule[i] & weekday != 0 {
-                    scheduled += 1;
-                }
-            }
             week_scheduled += scheduled;
-            tally.weeks[week].scheduled += scheduled as u64;
+            counts.scheduled += scheduled as u64;
             if dropped {
                 break 'day (false, scheduled, 0, 0);
             }
@@ -491,55 +517,51 @@ fn simulate_patient(
             };
             let excess = (mean_recent - d.adherence_pain_onset).max(0.0);
             let p_today = if excess > 0.0 {
-                propensity * (-d.adherence_pain_slope * excess).exp()
+                propensity * exp(-d.adherence_pain_slope * excess)
             } else {
                 propensity
             };
-            let exercised = scheduled > 0 && chance(&mut rng, p_today);
+            let exercised = scheduled > 0 && rng.chance(p_today);
             let mut completed = 0u32;
             let mut safety_events = 0u32;
             if exercised {
                 let capacity = capacity0 + adherent_days / d.capacity_gain_days;
                 let mut during_sum = 0.0;
                 let mut sessions = 0u32;
-                for i in 0..n_items {
+                let mut left = today;
+                while left != 0 {
+                    let i = left.trailing_zeros() as usize;
+                    left &= left - 1;
+                    if !rng.chance(d.do_item) {
+                        continue;
+                    }
                     let st = prog.items[i];
-                    if !st.active || cx.schedule[i] & weekday == 0 {
-                        continue;
-                    }
-                    if !chance(&mut rng, d.do_item) {
-                        continue;
-                    }
-                    let item = &s.items[i];
-                    let full = chance(&mut rng, d.full_dose);
+                    let full = rng.chance(d.full_dose);
                     let overload = if st.substituted {
                         0.0
                     } else {
                         (st.rung as f64 - capacity).max(0.0)
                     };
-                    let sten = if stenosis && item.stenosis_sensitive && !st.substituted {
+                    let sten = if (sensitive >> i) & 1 == 1 && !st.substituted {
                         d.stenosis_pain
                     } else {
                         0.0
                     };
-                    let before = to_nrs(pain + 0.7 * rng.sample(z));
-                    let during = to_nrs(
-                        pain + 0.3 + d.overload_pain * overload + sten + 1.2 * rng.sample(z),
-                    );
+                    let before = to_nrs(pain + 0.7 * rng.normal());
+                    let during =
+                        to_nrs(pain + 0.3 + d.overload_pain * overload + sten + 1.2 * rng.normal());
                     let at_stop = during >= stop;
-                    let stopped = at_stop && chance(&mut rng, d.obey_stop);
-                    if at_stop && !stopped {
-                        safety_events += 1;
-                    }
+                    let stopped = at_stop && rng.chance(d.obey_stop);
+                    safety_events += (at_stop && !stopped) as u32;
                     let after = to_nrs(
-                        before - 0.3 + 0.5 * d.overload_pain * overload + 0.7 * rng.sample(z),
+                        before - 0.3 + 0.5 * d.overload_pain * overload + 0.7 * rng.normal(),
                     );
                     let persist = if during >= 5.0
-                        && chance(&mut rng, (d.persist_share * (1.0 + overload)).min(1.0))
+                        && rng.chance((d.persist_share * (1.0 + overload)).min(1.0))
                     {
-                        rng.random_range(21..=90) as f64
-                    } else if chance(&mut rng, 0.2) {
-                        rng.random_range(1..=15) as f64
+                        rng.between(21, 90) as f64
+                    } else if rng.chance(0.2) {
+                        rng.between(1, 15) as f64
                     } else {
                         0.0
                     };
@@ -554,9 +576,7 @@ fn simulate_patient(
                         pain_after: after,
                         pain_persist_min: persist,
                     };
-                    if prog.record(i, &outcome) {
-                        tally.weeks[week].unsuitable += 1;
-                    }
+                    counts.unsuitable += prog.record(i, &outcome) as u64;
                 }
                 if sessions > 0 {
                     recent.rotate_right(1);
@@ -565,29 +585,32 @@ fn simulate_patient(
                 }
             }
             week_completed += completed;
-            tally.weeks[week].completed += completed as u64;
-            tally.weeks[week].safety_events += safety_events as u64;
+            counts.completed += completed as u64;
+            counts.safety_events += safety_events as u64;
             if scheduled > 0 && completed > 0 {
                 adherent_days += completed as f64 / scheduled as f64;
                 benefit =
-                    cx.benefit_max * response * (1.0 - (-adherent_days / d.exercise_k_days).exp());
+                    cx.benefit_max * response * (1.0 - exp(-adherent_days / d.exercise_k_days));
             }
-            if n_rules > 0 {
-                let ladders = &cx.ladders;
+            if has_rules {
+                let ladder_of = &cx.ladder_of;
                 let reached = &mut tally.ladders;
                 prog.end_of_day(
                     day,
                     stenosis,
                     |_| {},
                     |i| {
-                        if let Some(li) = ladders.iter().position(|&j| j == i) {
-                            reached[li].reached[(day + 1) as usize] += 1;
+                        if let Some(l) = reached.get_mut(ladder_of[i] as usize) {
+                            l.reached[(day + 1) as usize] += 1;
                         }
                     },
                 );
             }
             (exercised, scheduled, completed, safety_events)
         };
+        if day % 7 == 6 || day + 1 == days {
+            counts.add_to(&mut tally.weeks[week]);
+        }
         if let Some(t) = traj.as_deref_mut() {
             t.push(
                 cx,
@@ -612,7 +635,7 @@ fn simulate_patient(
             tally.ladders[li].never += 1;
         }
     }
-    words + pop.get_word_pos() + rng.get_word_pos()
+    words + pop.words_used() + rng.words_used()
 }
 
 /// What a trajectory row says about one patient-day.
@@ -745,7 +768,7 @@ pub fn words_per_patient_day(s: &Scenario, patients: u64) -> Result<f64, SimErro
     let ladders = ladder_keys(s);
     let mut tally = Tally::new(s.weeks, &ladders);
     let mut prog = Programme::new(s);
-    let mut words = 0u128;
+    let mut words = 0u64;
     for p in 0..patients {
         words += simulate_patient(&cx, p, &mut tally, &mut prog, None);
     }

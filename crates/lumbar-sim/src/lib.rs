@@ -56,6 +56,7 @@
 //! ```
 
 pub mod cohort;
+pub mod draws;
 pub mod dynamics;
 pub mod engine;
 pub mod prior;
@@ -64,3 +65,4 @@ pub mod rules;
 pub mod scenario;
 pub mod summary;
 pub mod tally;
+mod ziggurat_tables;

@@ -5,8 +5,14 @@
 //! [`Programme::record`] for each session done, then
 //! [`Programme::end_of_day`], which applies the first rule that holds to
 //! each item. Tests drive it the same way with hand-built histories.
+//!
+//! The rules are compiled once per scenario ([`Programme::new`]): each
+//! item's rules sit in one flat list with their session tests as closed
+//! intervals, checked without branches, and the end of a day visits only the
+//! items done that day (plus those with a time-contingent rule), since a rule
+//! with a session test cannot fire on a day its item was not done.
 
-use crate::rules::{Action, RuleTally, Scope, SessionOutcome};
+use crate::rules::{Action, RuleTally, Scope, SessionOutcome, SessionTest};
 use crate::scenario::Scenario;
 
 /// The state of one programme item for one patient.
@@ -20,7 +26,6 @@ pub struct ItemState {
     /// The day the current rung took effect.
     pub since: u32,
     pub reached_top: bool,
-    pub done_today: bool,
 }
 
 /// What changed at the end of a day.
@@ -31,29 +36,109 @@ pub struct Change {
     pub action: Action,
 }
 
+/// A session test as closed intervals on (before, during, after, persist)
+/// and the completions it accepts (bit 0: not completed, bit 1: completed).
+/// A strict bound `x > a` becomes `x ≥ next_up(a)`, the same set of finite
+/// values, so [`SessionTest::passes`] and [`ClosedTest::passes`] agree on
+/// every outcome the simulator makes (tested on random ones).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClosedTest {
+    lo: [f64; 4],
+    hi: [f64; 4],
+    completed: u8,
+}
+
+impl ClosedTest {
+    pub fn of(t: &SessionTest) -> ClosedTest {
+        let mut c = ClosedTest {
+            lo: [f64::NEG_INFINITY; 4],
+            hi: [f64::INFINITY; 4],
+            completed: match t.completed {
+                None => 0b11,
+                Some(false) => 0b01,
+                Some(true) => 0b10,
+            },
+        };
+        let bounds = [
+            t.pain_before,
+            t.pain_during,
+            t.pain_after,
+            t.pain_persist_min,
+        ];
+        for (k, b) in bounds.iter().enumerate() {
+            if let Some(b) = b {
+                c.lo[k] = if b.lo_incl { b.lo } else { b.lo.next_up() };
+                c.hi[k] = if b.hi_incl { b.hi } else { b.hi.next_down() };
+            }
+        }
+        c
+    }
+
+    #[inline(always)]
+    pub fn passes(&self, o: &SessionOutcome) -> bool {
+        let v = [
+            o.pain_before,
+            o.pain_during,
+            o.pain_after,
+            o.pain_persist_min,
+        ];
+        let mut ok = (self.completed >> o.completed as u8) & 1 == 1;
+        for ((x, lo), hi) in v.iter().zip(&self.lo).zip(&self.hi) {
+            ok &= (x >= lo) & (x <= hi);
+        }
+        ok
+    }
+}
+
+/// One rule as it applies to one item.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    rule: usize,
+    test: Option<ClosedTest>,
+}
+
 /// A patient's programme under a scenario's rules.
 #[derive(Debug, Clone)]
 pub struct Programme<'a> {
     scenario: &'a Scenario,
-    /// Per item, the rules that apply to it, in file order.
-    item_rules: Vec<Vec<usize>>,
+    /// Every item's rules in file order, item after item; item i's are
+    /// `slots[first[i]..first[i + 1]]`.
+    slots: Vec<Slot>,
+    first: Vec<usize>,
+    /// Items with a rule that has no session test: checked every day.
+    every_day: u64,
     pub items: Vec<ItemState>,
+    /// Items done today, and items still in the programme (bit i: item i).
+    done_today: u64,
+    active: u64,
     tallies: Vec<RuleTally>,
 }
 
 impl<'a> Programme<'a> {
     pub fn new(scenario: &'a Scenario) -> Programme<'a> {
-        let item_rules = (0..scenario.items.len())
-            .map(|i| {
-                (0..scenario.rules.len())
-                    .filter(|&r| scenario.rules[r].targets.contains(&i))
-                    .collect()
-            })
-            .collect();
+        let mut slots = Vec::new();
+        let mut first = vec![0];
+        let mut every_day = 0u64;
+        for i in 0..scenario.items.len() {
+            for (r, rule) in scenario.rules.iter().enumerate() {
+                if rule.targets.contains(&i) {
+                    let test = rule.when.session.as_ref().map(ClosedTest::of);
+                    if test.is_none() {
+                        every_day |= 1 << i;
+                    }
+                    slots.push(Slot { rule: r, test });
+                }
+            }
+            first.push(slots.len());
+        }
         let mut p = Programme {
             scenario,
-            item_rules,
+            slots,
+            first,
+            every_day,
             items: Vec::with_capacity(scenario.items.len()),
+            done_today: 0,
+            active: 0,
             tallies: Vec::new(),
         };
         p.reset();
@@ -70,34 +155,46 @@ impl<'a> Programme<'a> {
             reached_top: it.start >= it.top,
             ..Default::default()
         }));
+        self.done_today = 0;
+        // At most 64 items (the scenario checks), so this fits.
+        self.active = u64::MAX >> (64 - s.items.len().max(1));
+        if s.items.is_empty() {
+            self.active = 0;
+        }
         self.tallies.clear();
         self.tallies
             .resize(s.items.len() * s.rules.len(), RuleTally::default());
     }
 
+    /// The items still in the programme, as bits (bit i: item i).
+    #[inline]
+    pub fn active_items(&self) -> u64 {
+        self.active
+    }
+
+    #[inline]
     pub fn start_day(&mut self) {
-        for st in &mut self.items {
-            st.done_today = false;
-        }
+        self.done_today = 0;
     }
 
     /// Records a session of `item`. Returns true when the safety rule flags
     /// the item unsuitable for the first time (pain persisting past the
     /// regimen's limit).
+    #[inline]
     pub fn record(&mut self, item: usize, outcome: &SessionOutcome) -> bool {
         let s = self.scenario;
         let n_rules = s.rules.len();
-        self.items[item].done_today = true;
-        for &r in &self.item_rules[item] {
-            if let Some(test) = &s.rules[r].when.session {
-                self.tallies[item * n_rules + r].record(test.passes(outcome));
+        self.done_today |= 1 << item;
+        let tallies = &mut self.tallies[item * n_rules..(item + 1) * n_rules];
+        for slot in &self.slots[self.first[item]..self.first[item + 1]] {
+            if let Some(test) = &slot.test {
+                tallies[slot.rule].record(test.passes(outcome));
             }
         }
-        let newly = outcome.pain_persist_min > s.regimen.safety.unsuitable_persist_min
-            && !self.items[item].flagged;
-        if newly {
-            self.items[item].flagged = true;
-        }
+        let st = &mut self.items[item];
+        let newly =
+            outcome.pain_persist_min > s.regimen.safety.unsuitable_persist_min && !st.flagged;
+        st.flagged |= newly;
         newly
     }
 
@@ -105,6 +202,7 @@ impl<'a> Programme<'a> {
     /// `on_change` for every rule that fired (a rule that holds but cannot
     /// move the item, e.g. advancing at the top, still fires and stops
     /// later rules) and `on_top(item)` when an item first reaches its top.
+    #[inline]
     pub fn end_of_day(
         &mut self,
         day: u32,
@@ -114,15 +212,16 @@ impl<'a> Programme<'a> {
     ) {
         let s = self.scenario;
         let n_rules = s.rules.len();
-        for i in 0..s.items.len() {
+        let mut visit = (self.done_today | self.every_day) & self.active;
+        while visit != 0 {
+            let i = visit.trailing_zeros() as usize;
+            visit &= visit - 1;
+            let done = self.done_today >> i & 1 == 1;
             let st = self.items[i];
-            if !st.active {
-                continue;
-            }
-            for &r in &self.item_rules[i] {
-                let rule = &s.rules[r];
+            for slot in &self.slots[self.first[i]..self.first[i + 1]] {
+                let rule = &s.rules[slot.rule];
                 let c = &rule.when;
-                if c.session.is_some() && !st.done_today {
+                if slot.test.is_some() && !done {
                     continue;
                 }
                 if c.stenosis.is_some_and(|want| want != stenosis) {
@@ -133,7 +232,7 @@ impl<'a> Programme<'a> {
                 {
                     continue;
                 }
-                if !c.evidence_holds(&self.tallies[i * n_rules + r]) {
+                if !c.evidence_holds(&self.tallies[i * n_rules + slot.rule]) {
                     continue;
                 }
                 // The safety rule outranks progression: a flagged item is never advanced.
@@ -157,13 +256,14 @@ impl<'a> Programme<'a> {
                     }
                     Action::Drop => {
                         state.active = false;
+                        self.active &= !(1 << i);
                         false
                     }
                     _ => false,
                 };
                 on_change(Change {
                     item: i,
-                    rule: r,
+                    rule: slot.rule,
                     action: rule.then,
                 });
                 if moved {
@@ -182,6 +282,50 @@ impl<'a> Programme<'a> {
                     }
                 }
                 break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClosedTest;
+    use crate::rules::{Bound, SessionOutcome, SessionTest};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn closed_tests_agree_with_the_rule_text_on_every_outcome() {
+        let ops = ["<=", "<", ">=", ">", "=="];
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut pick = move |n: u64| rng.next_u64() % n;
+        // Pain on its grid of halves (0–10), minutes 0–45 in halves.
+        let half = |k: u64| k as f64 * 0.5;
+        let bound = |pick: &mut dyn FnMut(u64) -> u64, top: u64| {
+            if pick(3) == 0 {
+                return None;
+            }
+            let op = ops[pick(5) as usize];
+            Some(Bound::parse(&format!("{op} {}", half(pick(2 * top + 1)))).unwrap())
+        };
+        for _ in 0..2000 {
+            let test = SessionTest {
+                completed: [None, Some(false), Some(true)][pick(3) as usize],
+                pain_before: bound(&mut pick, 10),
+                pain_during: bound(&mut pick, 10),
+                pain_after: bound(&mut pick, 10),
+                pain_persist_min: bound(&mut pick, 45),
+            };
+            let closed = ClosedTest::of(&test);
+            for _ in 0..50 {
+                let o = SessionOutcome {
+                    completed: pick(2) == 0,
+                    pain_before: half(pick(21)),
+                    pain_during: half(pick(21)),
+                    pain_after: half(pick(21)),
+                    pain_persist_min: pick(91) as f64,
+                };
+                assert_eq!(closed.passes(&o), test.passes(&o), "{test:?} on {o:?}");
             }
         }
     }
