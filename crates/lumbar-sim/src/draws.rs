@@ -28,6 +28,12 @@ const BLOCK_WORDS: usize = 32;
 /// 2⁻⁵³: a 53-bit integer times this is uniform on [0, 1).
 const UNIT: f64 = 1.0 / (1u64 << 53) as f64;
 
+/// The word `w` as a uniform on [0, 1): its top 53 bits × 2⁻⁵³.
+#[inline(always)]
+pub fn unit(w: u64) -> f64 {
+    (w >> 11) as f64 * UNIT
+}
+
 pub struct Draws {
     rng: ChaCha8Rng,
     block: [u8; BLOCK_WORDS * 8],
@@ -44,6 +50,13 @@ impl Draws {
             at: BLOCK_WORDS,
             refills: 0,
         }
+    }
+
+    /// Starts over on another stream, keeping the block's memory.
+    pub fn restart(&mut self, rng: ChaCha8Rng) {
+        self.rng = rng;
+        self.at = BLOCK_WORDS;
+        self.refills = 0;
     }
 
     #[cold]
@@ -67,10 +80,29 @@ impl Draws {
         u64::from_le_bytes(w)
     }
 
+    /// The next `N` words, as `N` calls of [`Draws::word`] would give them,
+    /// with one check of the block when they are all in it.
+    #[inline(always)]
+    pub fn words<const N: usize>(&mut self) -> [u64; N] {
+        let at = self.at;
+        let mut out = [0u64; N];
+        if at + N <= BLOCK_WORDS {
+            for (k, o) in out.iter_mut().enumerate() {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&self.block[(at + k) * 8..(at + k) * 8 + 8]);
+                *o = u64::from_le_bytes(w);
+            }
+            self.at = at + N;
+        } else {
+            out.iter_mut().for_each(|o| *o = self.word());
+        }
+        out
+    }
+
     /// Uniform on [0, 1).
     #[inline(always)]
     pub fn uniform(&mut self) -> f64 {
-        (self.word() >> 11) as f64 * UNIT
+        unit(self.word())
     }
 
     /// True with probability `p`.
@@ -99,6 +131,13 @@ impl Draws {
     #[inline(always)]
     pub fn normal(&mut self) -> f64 {
         let bits = self.word();
+        self.normal_from(bits)
+    }
+
+    /// The normal deviate that starts from the word `bits` (already drawn);
+    /// the rare rejections draw their further words from the stream.
+    #[inline(always)]
+    pub fn normal_from(&mut self, bits: u64) -> f64 {
         let i = (bits & 0xff) as usize;
         let u = 2.0 * ((bits >> 11) as f64 * UNIT) - 1.0;
         let x = u * ZIG_NORM_X[i];
@@ -173,6 +212,23 @@ mod tests {
             assert_eq!(d.word(), r.next_u64(), "word {k}");
         }
         assert_eq!(d.words_used(), 2000);
+    }
+
+    #[test]
+    fn words_in_a_chunk_are_the_same_words() {
+        let mut a = Draws::new(rng(8));
+        let mut b = Draws::new(rng(8));
+        // Chunks of 5 cross the 32-word block boundary at every offset.
+        for _ in 0..200 {
+            let chunk = a.words::<5>();
+            for w in chunk {
+                assert_eq!(w, b.word());
+            }
+        }
+        assert_eq!(a.words_used(), b.words_used());
+        a.restart(rng(8));
+        assert_eq!(a.word(), Draws::new(rng(8)).word());
+        assert_eq!(a.words_used(), 2);
     }
 
     #[test]

@@ -65,7 +65,7 @@ use sha2::{Digest, Sha256};
 
 use lumbar_model::numeric::exp;
 
-use crate::draws::Draws;
+use crate::draws::{Draws, unit};
 
 use crate::prior::{Prior, Sampler};
 use crate::progression::Programme;
@@ -370,6 +370,13 @@ impl WeekCounts {
     }
 }
 
+/// A patient's two day-by-day streams (natural history, course), restarted
+/// for each patient so that their blocks are allocated once per block of
+/// patients.
+fn new_streams() -> [Draws; 2] {
+    [(); 2].map(|_| Draws::new(ChaCha8Rng::from_seed([0; 32])))
+}
+
 /// Simulates one patient of one run into `tally` (and `traj`). Returns the
 /// 32-bit random words the patient drew.
 fn simulate_patient(
@@ -377,6 +384,7 @@ fn simulate_patient(
     patient: u64,
     tally: &mut Tally,
     prog: &mut Programme<'_>,
+    streams: &mut [Draws; 2],
     mut traj: Option<&mut TrajectoryBlock>,
 ) -> u64 {
     let s = cx.s;
@@ -406,10 +414,11 @@ fn simulate_patient(
     ] = baseline_draws;
     // The natural history (stenosis, flares, walking noise): shared by all
     // scenarios with this seed.
-    let mut pop = Draws::new(stream(s.seed, 0, run, PURPOSE_POPULATION, patient));
+    let [pop, rng] = streams;
+    pop.restart(stream(s.seed, 0, run, PURPOSE_POPULATION, patient));
     let stenosis = pop.uniform() < cx.params.population.stenosis_share;
 
-    let mut rng = Draws::new(stream(s.seed, cx.scenario_id, run, PURPOSE_COURSE, patient));
+    rng.restart(stream(s.seed, cx.scenario_id, run, PURPOSE_COURSE, patient));
     let has_items = !s.items.is_empty();
     let has_rules = !s.rules.is_empty();
     let sensitive = if stenosis { cx.stenosis_sensitive } else { 0 };
@@ -535,8 +544,10 @@ fn simulate_patient(
                     if !rng.chance(d.do_item) {
                         continue;
                     }
+                    // The dose and the three pain reports' deviates.
+                    let [w_full, w_before, w_during, w_after] = rng.words::<4>();
                     let st = prog.items[i];
-                    let full = rng.chance(d.full_dose);
+                    let full = unit(w_full) < d.full_dose;
                     let overload = if st.substituted {
                         0.0
                     } else {
@@ -547,14 +558,20 @@ fn simulate_patient(
                     } else {
                         0.0
                     };
-                    let before = to_nrs(pain + 0.7 * rng.normal());
-                    let during =
-                        to_nrs(pain + 0.3 + d.overload_pain * overload + sten + 1.2 * rng.normal());
+                    let before = to_nrs(pain + 0.7 * rng.normal_from(w_before));
+                    let during = to_nrs(
+                        pain + 0.3
+                            + d.overload_pain * overload
+                            + sten
+                            + 1.2 * rng.normal_from(w_during),
+                    );
                     let at_stop = during >= stop;
                     let stopped = at_stop && rng.chance(d.obey_stop);
                     safety_events += (at_stop && !stopped) as u32;
                     let after = to_nrs(
-                        before - 0.3 + 0.5 * d.overload_pain * overload + 0.7 * rng.normal(),
+                        before - 0.3
+                            + 0.5 * d.overload_pain * overload
+                            + 0.7 * rng.normal_from(w_after),
                     );
                     let persist = if during >= 5.0
                         && rng.chance((d.persist_share * (1.0 + overload)).min(1.0))
@@ -733,8 +750,9 @@ pub fn simulate(
                         rungs: vec![Vec::new(); ladders.len()],
                         ..Default::default()
                     });
+                    let mut streams = new_streams();
                     for p in start..end {
-                        simulate_patient(&cx, p, &mut acc, &mut prog, traj.as_mut());
+                        simulate_patient(&cx, p, &mut acc, &mut prog, &mut streams, traj.as_mut());
                     }
                     if let (Some(sink), Some(t)) = (sink, &traj) {
                         sink.write(t).map_err(SimError::Trajectories)?;
@@ -769,8 +787,9 @@ pub fn words_per_patient_day(s: &Scenario, patients: u64) -> Result<f64, SimErro
     let mut tally = Tally::new(s.weeks, &ladders);
     let mut prog = Programme::new(s);
     let mut words = 0u64;
+    let mut streams = new_streams();
     for p in 0..patients {
-        words += simulate_patient(&cx, p, &mut tally, &mut prog, None);
+        words += simulate_patient(&cx, p, &mut tally, &mut prog, &mut streams, None);
     }
     Ok(words as f64 / (patients as f64 * s.days() as f64))
 }
