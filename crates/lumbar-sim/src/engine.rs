@@ -55,6 +55,16 @@
 //! run, patient) for everything the programme touches. PSA draws come from a stream keyed by
 //! (seed, draw). Nothing depends on thread identity; tallies are integers
 //! ([`crate::tally`]), so any split of the patients gives the same sums.
+//!
+//! # Speed
+//!
+//! The day loop takes its words through [`crate::draws::Draws`] (a local
+//! block of 32 words, inline samplers), visits the scheduled items as bits
+//! of a mask, keeps the week's counts in registers, and uses
+//! [`lumbar_model::numeric::exp`] (inlined, the same bits on every
+//! machine) for walking noise, adherence and the exercise benefit. The
+//! baseline priors still go through statrs on a `ChaCha8Rng` each: they are
+//! drawn once per patient.
 
 use std::ops::Range;
 
