@@ -8,9 +8,11 @@
 //!
 //! The rules are compiled once per scenario ([`Programme::new`]): each
 //! item's rules sit in one flat list with their session tests as closed
-//! intervals, checked without branches, and the end of a day visits only the
-//! items done that day (plus those with a time-contingent rule), since a rule
-//! with a session test cannot fire on a day its item was not done.
+//! intervals, checked without branches. Recording a session also notes which
+//! of the item's rules now have their evidence (the tallies change only
+//! there), so the end of a day visits only the items done that day (plus
+//! those with a time-contingent rule), and of each only the rules that can
+//! fire.
 
 use crate::rules::{Action, RuleTally, Scope, SessionOutcome, SessionTest};
 use crate::scenario::Scenario;
@@ -107,10 +109,15 @@ pub struct Programme<'a> {
     first: Vec<usize>,
     /// Items with a rule that has no session test: checked every day.
     every_day: u64,
+    /// Per item, its rules without a session test (bit j: its j-th slot).
+    untested: Vec<u64>,
     pub items: Vec<ItemState>,
     /// Items done today, and items still in the programme (bit i: item i).
     done_today: u64,
     active: u64,
+    /// Per item, the rules whose evidence holds after its latest session
+    /// (bit j: its j-th slot); read only on a day the item was done.
+    armed: Vec<u64>,
     tallies: Vec<RuleTally>,
 }
 
@@ -119,16 +126,21 @@ impl<'a> Programme<'a> {
         let mut slots = Vec::new();
         let mut first = vec![0];
         let mut every_day = 0u64;
+        let mut untested = Vec::new();
         for i in 0..scenario.items.len() {
+            let mut mask = 0u64;
+            // At most 64 rules (the scenario checks), so j < 64.
             for (r, rule) in scenario.rules.iter().enumerate() {
                 if rule.targets.contains(&i) {
                     let test = rule.when.session.as_ref().map(ClosedTest::of);
                     if test.is_none() {
                         every_day |= 1 << i;
+                        mask |= 1 << (slots.len() - first[i]);
                     }
                     slots.push(Slot { rule: r, test });
                 }
             }
+            untested.push(mask);
             first.push(slots.len());
         }
         let mut p = Programme {
@@ -136,9 +148,11 @@ impl<'a> Programme<'a> {
             slots,
             first,
             every_day,
+            untested,
             items: Vec::with_capacity(scenario.items.len()),
             done_today: 0,
             active: 0,
+            armed: vec![0; scenario.items.len()],
             tallies: Vec::new(),
         };
         p.reset();
@@ -186,11 +200,18 @@ impl<'a> Programme<'a> {
         let n_rules = s.rules.len();
         self.done_today |= 1 << item;
         let tallies = &mut self.tallies[item * n_rules..(item + 1) * n_rules];
-        for slot in &self.slots[self.first[item]..self.first[item + 1]] {
+        let mut armed = 0u64;
+        for (j, slot) in self.slots[self.first[item]..self.first[item + 1]]
+            .iter()
+            .enumerate()
+        {
             if let Some(test) = &slot.test {
-                tallies[slot.rule].record(test.passes(outcome));
+                let t = &mut tallies[slot.rule];
+                t.record(test.passes(outcome));
+                armed |= (s.rules[slot.rule].when.evidence_holds(t) as u64) << j;
             }
         }
+        self.armed[item] = armed;
         let st = &mut self.items[item];
         let newly =
             outcome.pain_persist_min > s.regimen.safety.unsuitable_persist_min && !st.flagged;
@@ -218,21 +239,21 @@ impl<'a> Programme<'a> {
             visit &= visit - 1;
             let done = self.done_today >> i & 1 == 1;
             let st = self.items[i];
-            for slot in &self.slots[self.first[i]..self.first[i + 1]] {
+            let slots = &self.slots[self.first[i]..self.first[i + 1]];
+            // Rules with a session test fire only on a day the item was
+            // done, and only if `record` found their evidence.
+            let mut can_fire = self.untested[i] | if done { self.armed[i] } else { 0 };
+            while can_fire != 0 {
+                let slot = slots[can_fire.trailing_zeros() as usize];
+                can_fire &= can_fire - 1;
                 let rule = &s.rules[slot.rule];
                 let c = &rule.when;
-                if slot.test.is_some() && !done {
-                    continue;
-                }
                 if c.stenosis.is_some_and(|want| want != stenosis) {
                     continue;
                 }
                 if let Some(b) = c.days_since_change
                     && !b.contains((day + 1 - st.since) as f64)
                 {
-                    continue;
-                }
-                if !c.evidence_holds(&self.tallies[i * n_rules + slot.rule]) {
                     continue;
                 }
                 // The safety rule outranks progression: a flagged item is never advanced.

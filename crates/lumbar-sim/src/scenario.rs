@@ -561,6 +561,9 @@ impl Scenario {
                     .iter()
                     .any(|q| q.path == "population.stenosis_share")
             });
+        if raw.rule.len() > 64 {
+            return Err(invalid("rule", "at most 64 rules".into()));
+        }
         let mut rules = Vec::new();
         let mut names = HashSet::new();
         for (i, r) in raw.rule.iter().enumerate() {
