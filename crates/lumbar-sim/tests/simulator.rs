@@ -114,6 +114,13 @@ fn scenario_errors_name_the_key() {
         let e = scenario(extra).unwrap_err();
         assert!(e.contains(want), "{extra}\n  gave: {e}\n  want: {want}");
     }
+    // Rules are tracked as bits of a 64-bit mask.
+    let many: String = (0..65)
+        .map(|k| format!("[[rule]]\nname = \"hold {k}\"\napplies_to = \"ladders\"\nwhen.session = {{ pain_after = \">= 6\" }}\nthen = \"hold\"\n"))
+        .collect();
+    let e = scenario(&many).unwrap_err();
+    assert!(e.contains("`rule`: at most 64 rules"), "{e}");
+    assert!(scenario(&many[..many.rfind("[[rule]]").unwrap()]).is_ok());
     let e = Scenario::parse(
         "name = \"t\"\nweeks = 12\npatients = 10\nseed = 1\n[programme]\nladder = [{ key = \"push_up\", start = \"pull_up\" }]",
         "t.toml",
