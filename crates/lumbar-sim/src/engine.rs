@@ -742,9 +742,11 @@ pub fn simulate(
     let mut tallies = Vec::with_capacity(runs.len());
     for params in &runs {
         let cx = RunContext::new(s, params)?;
-        // At most ~4 accumulators per thread, whatever the cohort size:
-        // memory grows with threads × weeks, not with patients.
-        let min_len = (blocks.len() / (rayon::current_num_threads() * 4)).max(1);
+        // At most ~16 accumulators per thread, whatever the cohort size:
+        // memory grows with threads × weeks, not with patients. Sixteen
+        // pieces per thread, not four, so that a thread slowed by a
+        // neighbour on a shared machine leaves less for the others to wait on.
+        let min_len = (blocks.len() / (rayon::current_num_threads() * 16)).max(1);
         let tally = blocks
             .par_iter()
             .with_min_len(min_len)
