@@ -245,8 +245,8 @@ struct RunContext<'a> {
     /// Items whose pain rises with stenosis (walking), as bits.
     stenosis_sensitive: u64,
     ladders: Vec<usize>,
-    /// Per item, its index among the ladders (`u8::MAX` if not a ladder).
-    ladder_of: Vec<u8>,
+    /// Per item, its index among the ladders.
+    ladder_of: Vec<Option<usize>>,
 }
 
 impl<'a> RunContext<'a> {
@@ -291,10 +291,9 @@ impl<'a> RunContext<'a> {
         let ladders: Vec<usize> = (0..s.items.len())
             .filter(|&i| s.items[i].is_ladder)
             .collect();
-        let mut ladder_of = vec![u8::MAX; s.items.len()];
+        let mut ladder_of = vec![None; s.items.len()];
         for (li, &i) in ladders.iter().enumerate() {
-            // ok: at most 64 items, so at most 64 ladders.
-            ladder_of[i] = u8::try_from(li).expect("at most 64 ladders");
+            ladder_of[i] = Some(li);
         }
         Ok(RunContext {
             s,
@@ -357,7 +356,7 @@ fn to_nrs(x: f64) -> f64 {
 }
 
 /// A week's exercise counts, kept in registers through the week and added
-/// to the run's tally when it ends.
+/// to the run's tally (with the week's adherence) when it ends.
 #[derive(Default)]
 struct WeekCounts {
     scheduled: u64,
@@ -370,6 +369,11 @@ struct WeekCounts {
 
 impl WeekCounts {
     fn add_to(&mut self, w: &mut crate::tally::WeekTally) {
+        // Adherent: at least 70% of the week's scheduled sessions completed.
+        if self.scheduled > 0 {
+            w.with_schedule += 1;
+            w.adherent += (self.completed as f64 >= 0.7 * self.scheduled as f64) as u64;
+        }
         w.scheduled += self.scheduled;
         w.completed += self.completed;
         w.safety_events += self.safety_events;
@@ -447,8 +451,6 @@ fn simulate_patient(
     let mut recent = [0.0f64; 3];
     let mut recent_n = 0usize;
     let mut pain0 = 0.0;
-    let mut week_scheduled = 0u32;
-    let mut week_completed = 0u32;
     let mut counts = WeekCounts::default();
 
     for day in 0..=days {
@@ -472,14 +474,6 @@ fn simulate_patient(
             if dropped {
                 w.dropped += 1;
             }
-            if day > 0 && week_scheduled > 0 {
-                w.with_schedule += 1;
-                if week_completed as f64 >= 0.7 * week_scheduled as f64 {
-                    w.adherent += 1;
-                }
-            }
-            week_scheduled = 0;
-            week_completed = 0;
         }
         if day == days {
             if let Some(t) = traj.as_deref_mut() {
@@ -523,7 +517,6 @@ fn simulate_patient(
             let today = cx.scheduled_on[(day % 7) as usize] & prog.active_items();
             let scheduled = today.count_ones();
             prog.start_day();
-            week_scheduled += scheduled;
             counts.scheduled += scheduled as u64;
             if dropped {
                 break 'day (false, scheduled, 0, 0);
@@ -611,7 +604,6 @@ fn simulate_patient(
                     recent_n = (recent_n + 1).min(3);
                 }
             }
-            week_completed += completed;
             counts.completed += completed as u64;
             counts.safety_events += safety_events as u64;
             if scheduled > 0 && completed > 0 {
@@ -627,15 +619,16 @@ fn simulate_patient(
                     stenosis,
                     |_| {},
                     |i| {
-                        if let Some(l) = reached.get_mut(ladder_of[i] as usize) {
-                            l.reached[(day + 1) as usize] += 1;
+                        if let Some(li) = ladder_of[i] {
+                            reached[li].reached[(day + 1) as usize] += 1;
                         }
                     },
                 );
             }
             (exercised, scheduled, completed, safety_events)
         };
-        if day % 7 == 6 || day + 1 == days {
+        // The week w = days 7(w − 1) … 7w − 1 ends (the horizon is whole weeks).
+        if day % 7 == 6 {
             counts.add_to(&mut tally.weeks[week]);
         }
         if let Some(t) = traj.as_deref_mut() {

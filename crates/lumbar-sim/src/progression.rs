@@ -14,7 +14,7 @@
 //! those with a time-contingent rule), and of each only the rules that can
 //! fire.
 
-use crate::rules::{Action, Evidence, RuleTally, Scope, SessionOutcome, SessionTest};
+use crate::rules::{Action, Need, RuleTally, Scope, SessionOutcome, SessionTest};
 use crate::scenario::Scenario;
 
 /// The state of one programme item for one patient.
@@ -89,47 +89,6 @@ impl ClosedTest {
             ok &= (x >= lo) & (x <= hi);
         }
         ok
-    }
-}
-
-/// A rule's evidence as thresholds on its tally, checked without a match:
-/// the latest session passing is a run of ≥ 1, N consecutive a run of ≥ N,
-/// at least N a count of ≥ N, and N of the last M as many set bits among
-/// the last M of `recent` (the same as [`crate::rules::Condition::evidence_holds`]
-/// for rules with a session test; tested).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Need {
-    run: u32,
-    count: u32,
-    window: u64,
-    in_window: u32,
-}
-
-impl Need {
-    pub fn of(e: Evidence) -> Need {
-        let none = Need {
-            run: 0,
-            count: 0,
-            window: 0,
-            in_window: 0,
-        };
-        match e {
-            Evidence::Latest => Need { run: 1, ..none },
-            Evidence::Consecutive(n) => Need { run: n, ..none },
-            Evidence::Count { n, window: None } => Need { count: n, ..none },
-            Evidence::Count { n, window: Some(w) } => Need {
-                window: if w >= 64 { u64::MAX } else { (1u64 << w) - 1 },
-                in_window: n,
-                ..none
-            },
-        }
-    }
-
-    #[inline(always)]
-    pub fn holds(&self, t: &RuleTally) -> bool {
-        (t.run >= self.run)
-            & (t.count >= self.count)
-            & (self.in_window == 0 || (t.recent & self.window).count_ones() >= self.in_window)
     }
 }
 
@@ -356,8 +315,8 @@ impl<'a> Programme<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ClosedTest, Need};
-    use crate::rules::{Bound, Condition, Evidence, RuleTally, Scope, SessionOutcome, SessionTest};
+    use super::ClosedTest;
+    use crate::rules::{Bound, SessionOutcome, SessionTest};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -394,51 +353,6 @@ mod tests {
                 };
                 assert_eq!(closed.passes(&o), test.passes(&o), "{test:?} on {o:?}");
             }
-        }
-    }
-
-    #[test]
-    fn needs_agree_with_the_evidence_rules_on_every_history() {
-        let mut rng = ChaCha8Rng::seed_from_u64(12);
-        let evidences = [
-            Evidence::Latest,
-            Evidence::Consecutive(1),
-            Evidence::Consecutive(3),
-            Evidence::Count { n: 2, window: None },
-            Evidence::Count {
-                n: 3,
-                window: Some(5),
-            },
-            Evidence::Count {
-                n: 1,
-                window: Some(1),
-            },
-            Evidence::Count {
-                n: 40,
-                window: Some(64),
-            },
-        ];
-        for e in evidences {
-            let c = Condition {
-                session: Some(SessionTest::default()),
-                evidence: e,
-                scope: Scope::SinceChange,
-                days_since_change: None,
-                stenosis: None,
-            };
-            let need = Need::of(e);
-            let mut t = RuleTally::default();
-            let mut held = 0;
-            for k in 0..5000 {
-                // Passing sessions three times in four, a reset now and then.
-                if rng.next_u64() % 97 == 0 {
-                    t = RuleTally::default();
-                }
-                t.record(rng.next_u64() % 4 != 0);
-                assert_eq!(need.holds(&t), c.evidence_holds(&t), "{e:?} at {k}: {t:?}");
-                held += need.holds(&t) as u32;
-            }
-            assert!(held > 0, "{e:?} never held");
         }
     }
 }

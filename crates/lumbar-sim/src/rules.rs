@@ -235,14 +235,11 @@ pub struct RuleTally {
     pub count: u32,
     /// Pass/fail of the last 64 sessions in scope, bit 0 = latest.
     pub recent: u64,
-    /// Sessions in scope.
-    pub sessions: u32,
 }
 
 impl RuleTally {
     #[inline]
     pub fn record(&mut self, passed: bool) {
-        self.sessions += 1;
         self.recent = (self.recent << 1) | passed as u64;
         if passed {
             self.run += 1;
@@ -253,22 +250,52 @@ impl RuleTally {
     }
 }
 
+/// Evidence as thresholds on a tally, checked without a match: the latest
+/// session passing is a run of ≥ 1, N consecutive a run of ≥ N, at least N
+/// a count of ≥ N, and N of the last M as many set bits among the last M of
+/// `recent`. The simulator compiles each rule's once ([`Need::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    run: u32,
+    count: u32,
+    window: u64,
+    in_window: u32,
+}
+
+impl Need {
+    pub fn of(e: Evidence) -> Need {
+        let none = Need {
+            run: 0,
+            count: 0,
+            window: 0,
+            in_window: 0,
+        };
+        match e {
+            Evidence::Latest => Need { run: 1, ..none },
+            Evidence::Consecutive(n) => Need { run: n, ..none },
+            Evidence::Count { n, window: None } => Need { count: n, ..none },
+            Evidence::Count { n, window: Some(w) } => Need {
+                window: if w >= 64 { u64::MAX } else { (1u64 << w) - 1 },
+                in_window: n,
+                ..none
+            },
+        }
+    }
+
+    #[inline(always)]
+    pub fn holds(&self, t: &RuleTally) -> bool {
+        (t.run >= self.run)
+            & (t.count >= self.count)
+            & (self.in_window == 0 || (t.recent & self.window).count_ones() >= self.in_window)
+    }
+}
+
 impl Condition {
-    /// Whether the evidence part holds for a tally.
+    /// Whether the evidence part holds for a tally (always, for a rule
+    /// without a session test).
     #[inline]
     pub fn evidence_holds(&self, t: &RuleTally) -> bool {
-        if self.session.is_none() {
-            return true;
-        }
-        match self.evidence {
-            Evidence::Latest => t.sessions > 0 && t.recent & 1 == 1,
-            Evidence::Consecutive(n) => t.run >= n,
-            Evidence::Count { n, window: None } => t.count >= n,
-            Evidence::Count { n, window: Some(w) } => {
-                let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-                (t.recent & mask).count_ones() >= n
-            }
-        }
+        self.session.is_none() || Need::of(self.evidence).holds(t)
     }
 }
 
@@ -578,5 +605,24 @@ mod tests {
         }
         // 2 of the last 3: only after the third episode-free gap closes.
         assert_eq!(fired, [false, false, false, false, false, true]);
+
+        // The latest session alone, and at least 2 ever.
+        let latest = when("session = { pain_persist_min = \"> 20\" }").unwrap();
+        let ever = when("count = 2\nsession = { pain_persist_min = \"> 20\" }").unwrap();
+        let t = latest.session.unwrap();
+        let mut tally = RuleTally::default();
+        assert!(!latest.evidence_holds(&tally), "no session yet");
+        let mut seen = Vec::new();
+        for m in [25.0, 0.0, 30.0, 0.0] {
+            tally.record(t.passes(&persist(m)));
+            seen.push((latest.evidence_holds(&tally), ever.evidence_holds(&tally)));
+        }
+        assert_eq!(
+            seen,
+            [(true, false), (false, false), (true, true), (false, true)]
+        );
+        // A rule without a session test needs no evidence.
+        let timed = when("days_since_change = \">= 14\"").unwrap();
+        assert!(timed.evidence_holds(&RuleTally::default()));
     }
 }
