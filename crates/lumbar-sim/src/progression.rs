@@ -175,11 +175,8 @@ impl<'a> Programme<'a> {
             ..Default::default()
         }));
         self.done_today = 0;
-        // At most 64 items (the scenario checks), so this fits.
-        self.active = u64::MAX >> (64 - s.items.len().max(1));
-        if s.items.is_empty() {
-            self.active = 0;
-        }
+        // At most 64 items (the scenario checks), so bit i fits.
+        self.active = (0..self.items.len()).fold(0, |m, i| m | 1 << i);
         self.tallies.clear();
         self.tallies
             .resize(s.items.len() * s.rules.len(), RuleTally::default());

@@ -26,7 +26,7 @@
 //! A rule with a `session` test is checked at the end of each day on which
 //! the item was done; a rule without one (time-contingent) at the end of every
 //! day. Rules are tried in file order and the first that holds acts: put
-//! `hold` rules first to block later ones.
+//! `hold` rules first to block later ones. A scenario takes at most 64 rules.
 
 use serde::{Deserialize, Serialize};
 
