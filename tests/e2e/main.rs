@@ -6,6 +6,7 @@ mod corpus;
 mod determinism;
 mod ingest_corrupted;
 mod lmm;
+mod outputs;
 mod report;
 mod risk;
 mod simulate;

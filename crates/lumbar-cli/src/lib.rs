@@ -163,6 +163,10 @@ where
     match run(args, &mut out) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(code),
+        // A reader that closed stdout (`lumbar ... | head`) ends the run
+        // quietly with the shell's SIGPIPE status, as `cat` would; files
+        // were committed before anything is printed.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => {
             let _ = out.flush();
             let mut msg = format!("{e}");
@@ -170,13 +174,25 @@ where
                 msg.push_str(": ");
                 msg.push_str(&cause.to_string());
             }
-            eprintln!("lumbar: error: {msg}");
+            // Not eprintln!: it panics when stderr is closed too.
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "lumbar: error: {msg}");
             if let Some(hint) = hint_for(&e) {
-                eprintln!("hint: {hint}");
+                let _ = writeln!(err, "hint: {hint}");
             }
             ExitCode::from(1)
         }
     }
+}
+
+/// The exit status when stdout was closed by its reader: 128 + SIGPIPE.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn hint_for(e: &anyhow::Error) -> Option<&'static str> {
@@ -207,7 +223,7 @@ where
                     Ok(0)
                 }
                 _ => {
-                    eprint!("{e}");
+                    let _ = write!(std::io::stderr(), "{e}");
                     Ok(2)
                 }
             };
@@ -313,7 +329,7 @@ impl Ui {
 
     pub fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{text}");
+            let _ = writeln!(std::io::stderr(), "{text}");
         }
     }
 }

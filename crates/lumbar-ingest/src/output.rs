@@ -2,6 +2,13 @@
 //! frame (columns in field order, types from the values: whole numbers,
 //! numbers, booleans, ISO dates and date-times, text), written as Parquet and
 //! CSV side by side, each atomically.
+//!
+//! CSV is opened by spreadsheets, which run a cell that begins with `=`,
+//! `+`, `-`, `@`, a tab or a carriage return as a formula (CSV injection).
+//! Text cells that begin so are written with a leading `'` in the CSV
+//! ([`CsvCells::Escaped`], OWASP's advice); numbers are never changed, and
+//! the Parquet file always holds the values as they are. [`CsvCells::Raw`]
+//! (`--raw-csv`) writes text unchanged.
 
 use std::path::Path;
 
@@ -508,19 +515,90 @@ pub fn frame<T: Serialize>(rows: &[T]) -> PolarsResult<DataFrame> {
     DataFrame::new(rows.len(), columns)
 }
 
-/// Writes rows as `DIR/NAME.parquet` and `DIR/NAME.csv`.
+/// How text cells that a spreadsheet would run as a formula are written to CSV.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CsvCells {
+    /// A leading `'` before text that begins with `=`, `+`, `-`, `@`, tab or CR.
+    #[default]
+    Escaped,
+    /// Text as it is.
+    Raw,
+}
+
+/// Whether a spreadsheet would take this text cell for a formula (OWASP's
+/// list of leading characters).
+pub fn looks_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// The frame with every text cell that looks like a formula prefixed by `'`.
+fn defuse_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.dtype() != &DataType::String {
+                return Ok(c.clone());
+            }
+            let text = c.str()?;
+            if !text.iter().flatten().any(looks_like_formula) {
+                return Ok(c.clone());
+            }
+            let safe: StringChunked = text
+                .iter()
+                .map(|v| {
+                    v.map(|t| {
+                        if looks_like_formula(t) {
+                            format!("'{t}")
+                        } else {
+                            t.to_string()
+                        }
+                    })
+                })
+                .collect();
+            Ok(safe.with_name(c.name().clone()).into_column())
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(df.height(), columns)
+}
+
+/// Writes rows as `DIR/NAME.parquet` and `DIR/NAME.csv` (formulas escaped).
 pub fn write_rows<T: Serialize>(rows: &[T], dir: &Path, name: &str) -> PolarsResult<()> {
-    write_table(&mut frame(rows)?, dir, name)
+    write_rows_as(rows, dir, name, CsvCells::Escaped)
+}
+
+/// Writes rows as `DIR/NAME.parquet` and `DIR/NAME.csv`.
+pub fn write_rows_as<T: Serialize>(
+    rows: &[T],
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+) -> PolarsResult<()> {
+    write_table_as(&mut frame(rows)?, dir, name, cells)
+}
+
+/// Writes `DIR/NAME.parquet` and `DIR/NAME.csv` (formulas escaped), each atomically.
+pub fn write_table(df: &mut DataFrame, dir: &Path, name: &str) -> PolarsResult<()> {
+    write_table_as(df, dir, name, CsvCells::Escaped)
 }
 
 /// Writes `DIR/NAME.parquet` and `DIR/NAME.csv`, each atomically.
-pub fn write_table(df: &mut DataFrame, dir: &Path, name: &str) -> PolarsResult<()> {
+pub fn write_table_as(
+    df: &mut DataFrame,
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+) -> PolarsResult<()> {
     std::fs::create_dir_all(dir)?;
     let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
     ParquetWriter::new(std::fs::File::create(pq.temp())?).finish(df)?;
     pq.commit()?;
     let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
-    CsvWriter::new(std::fs::File::create(csv.temp())?).finish(df)?;
+    let file = std::fs::File::create(csv.temp())?;
+    match cells {
+        CsvCells::Escaped => CsvWriter::new(file).finish(&mut defuse_formulas(df)?)?,
+        CsvCells::Raw => CsvWriter::new(file).finish(df)?,
+    }
     csv.commit()?;
     Ok(())
 }
@@ -704,5 +782,61 @@ mod tests {
             ]
         );
         assert_eq!(df.column("maybe").unwrap().null_count(), 1);
+    }
+
+    #[test]
+    fn formulas_are_defused_in_csv_only() {
+        #[derive(Serialize)]
+        struct Row {
+            site: String,
+            change: f64,
+        }
+        let rows = vec![
+            Row {
+                site: "=HYPERLINK(\"http://x\",\"y\")".into(),
+                change: -1.5,
+            },
+            Row {
+                site: "@SUM(A1)".into(),
+                change: 2.0,
+            },
+            Row {
+                site: "north".into(),
+                change: -0.25,
+            },
+            Row {
+                site: "-2+3".into(),
+                change: 0.0,
+            },
+            Row {
+                site: "\tx".into(),
+                change: 0.0,
+            },
+        ];
+        let dir = std::env::temp_dir().join(format!("lumbar-out-csvinj-{}", std::process::id()));
+        write_rows(&rows, &dir, "t").unwrap();
+        let csv = std::fs::read_to_string(dir.join("t.csv")).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[1], "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",-1.5");
+        assert_eq!(lines[2], "'@SUM(A1),2.0");
+        assert_eq!(lines[3], "north,-0.25", "numbers and plain text unchanged");
+        assert_eq!(lines[4], "'-2+3,0.0");
+        assert!(
+            lines[5].starts_with("\"'\tx\"") || lines[5].starts_with("'\tx"),
+            "{:?}",
+            lines[5]
+        );
+        // Parquet keeps the values as they are.
+        let pq = ParquetReader::new(std::fs::File::open(dir.join("t.parquet")).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(
+            pq.column("site").unwrap().str().unwrap().get(1),
+            Some("@SUM(A1)")
+        );
+        write_rows_as(&rows, &dir, "raw", CsvCells::Raw).unwrap();
+        let raw = std::fs::read_to_string(dir.join("raw.csv")).unwrap();
+        assert_eq!(raw.lines().nth(2), Some("@SUM(A1),2.0"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -40,6 +40,12 @@ pub struct AnalyzeArgs {
     /// Improvement as % of baseline that makes a responder.
     #[arg(long, default_value_t = 30.0)]
     pub responder_percent: f64,
+    /// Write text cells to the CSV tables as they are. By default a cell that
+    /// begins with =, +, -, @, tab or CR gets a leading ' so that a
+    /// spreadsheet shows it instead of running it (the Parquet tables always
+    /// hold the values unchanged).
+    #[arg(long)]
+    pub raw_csv: bool,
     /// Reject dates after this day when ingesting with --from (default: today).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
@@ -87,21 +93,28 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
     let tr = trends::trends(&cohort, &rule);
     let model = trends::pain_model(&cohort);
 
-    let dir = &args.out;
+    let cells = if args.raw_csv {
+        output::CsvCells::Raw
+    } else {
+        output::CsvCells::Escaped
+    };
+    let staged = super::result_dir(&args.out)?;
+    let dir = staged.path();
     let mut written = Vec::new();
-    let context = |name: &str| format!("cannot write {name} into {}", dir.display());
-    output::write_rows(&adh.weeks, dir, "adherence_weekly")
+    let context = |name: &str| format!("cannot write {name} into {}", args.out.display());
+    output::write_rows_as(&adh.weeks, dir, "adherence_weekly", cells)
         .with_context(|| context("adherence_weekly"))?;
-    output::write_rows(&adh.patients, dir, "adherence_patients")
+    output::write_rows_as(&adh.patients, dir, "adherence_patients", cells)
         .with_context(|| context("adherence_patients"))?;
-    output::write_rows(&adh.groups, dir, "adherence_groups")
+    output::write_rows_as(&adh.groups, dir, "adherence_groups", cells)
         .with_context(|| context("adherence_groups"))?;
-    output::write_rows(&saf.events, dir, "safety_events")
+    output::write_rows_as(&saf.events, dir, "safety_events", cells)
         .with_context(|| context("safety_events"))?;
-    output::write_rows(&saf.flags, dir, "safety_flags").with_context(|| context("safety_flags"))?;
-    output::write_rows(&saf.counts, dir, "safety_counts")
+    output::write_rows_as(&saf.flags, dir, "safety_flags", cells)
+        .with_context(|| context("safety_flags"))?;
+    output::write_rows_as(&saf.counts, dir, "safety_counts", cells)
         .with_context(|| context("safety_counts"))?;
-    output::write_rows(&tr, dir, "trends").with_context(|| context("trends"))?;
+    output::write_rows_as(&tr, dir, "trends", cells).with_context(|| context("trends"))?;
     for name in [
         "adherence_weekly",
         "adherence_patients",
@@ -148,6 +161,9 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         &dir.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
+    staged
+        .commit()
+        .with_context(|| format!("cannot put the results in place at {}", args.out.display()))?;
 
     // A summary a person can read.
     writeln!(
@@ -196,6 +212,6 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         )?,
         Err(e) => writeln!(out, "pain model: not fitted ({e})")?,
     }
-    writeln!(out, "results: {}", dir.display())?;
+    writeln!(out, "results: {}", args.out.display())?;
     Ok(0)
 }

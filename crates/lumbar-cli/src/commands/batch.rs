@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use lumbar_model::atomic::write_atomic;
+use lumbar_model::atomic::{StagedDir, plain_component, write_atomic};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -143,6 +143,17 @@ fn flag_args(params: &toml::Table, skip: &[&str], step: &str) -> Result<Vec<Stri
     Ok(args)
 }
 
+/// `arg` with the result folder `from` (or a path inside it) moved to `to`.
+fn restage(arg: &str, from: &Path, to: &Path) -> String {
+    let from = from.display().to_string();
+    match arg.strip_prefix(&from) {
+        Some(rest) if rest.is_empty() || rest.starts_with(std::path::MAIN_SEPARATOR) => {
+            format!("{}{rest}", to.display())
+        }
+        _ => arg.to_string(),
+    }
+}
+
 pub fn run_batch(args: &BatchArgs, quiet: bool, out: &mut dyn Write) -> Result<u8> {
     let text = std::fs::read_to_string(&args.batch)
         .with_context(|| format!("cannot open batch file {}", args.batch.display()))?;
@@ -166,6 +177,15 @@ pub fn run_batch(args: &BatchArgs, quiet: bool, out: &mut dyn Write) -> Result<u
             p.to_path_buf()
         })
     };
+    for c in &batch.cohort {
+        plain_component(&c.name).map_err(|problem| {
+            anyhow!(
+                "batch {}: [[cohort]] `name` {:?} {problem}",
+                args.batch.display(),
+                c.name
+            )
+        })?;
+    }
     let out_dir = at(&batch.out);
     let regimen = batch.regimen.as_deref().map(at);
     let version = env!("CARGO_PKG_VERSION");
@@ -187,6 +207,10 @@ pub fn run_batch(args: &BatchArgs, quiet: bool, out: &mut dyn Write) -> Result<u
             })?
             .to_string();
         let label = format!("step {} {name:?}", i + 1);
+        // The name becomes OUT/NAME: one plain folder name, never a way out of OUT.
+        plain_component(&name).map_err(|problem| {
+            anyhow!("batch {}: {label}: `name` {problem}", args.batch.display())
+        })?;
         if !names.insert(name.clone()) {
             bail!("{label}: the name is used twice; each step needs its own folder");
         }
@@ -349,16 +373,18 @@ pub fn run_batch(args: &BatchArgs, quiet: bool, out: &mut dyn Write) -> Result<u
             )?;
             continue;
         }
-        if result.exists() {
-            std::fs::remove_dir_all(&result)
-                .with_context(|| format!("{label}: cannot clear {}", result.display()))?;
-        }
-        std::fs::create_dir_all(&result)
-            .with_context(|| format!("{label}: cannot create {}", result.display()))?;
+        // The step runs into a staging folder that replaces OUT/NAME/result
+        // only when it succeeded: a failed step leaves the previous results.
+        let staged = StagedDir::begin(&result)
+            .with_context(|| format!("{label}: cannot prepare {}", result.display()))?;
         let started = Instant::now();
         let mut buf = Vec::new();
-        let code =
-            crate::run(&argv, &mut buf).map_err(|e| anyhow!("{label} ({kind}) failed: {e:#}"))?;
+        let staged_argv: Vec<String> = argv
+            .iter()
+            .map(|a| restage(a, &result, staged.path()))
+            .collect();
+        let code = crate::run(&staged_argv, &mut buf)
+            .map_err(|e| anyhow!("{label} ({kind}) failed: {e:#}"))?;
         if code != 0 {
             bail!(
                 "{label} ({kind}) failed with exit code {code}: {}",
@@ -366,8 +392,14 @@ pub fn run_batch(args: &BatchArgs, quiet: bool, out: &mut dyn Write) -> Result<u
             );
         }
         if let Some(c) = &capture {
-            write_atomic(c, &buf)?;
+            write_atomic(
+                Path::new(&restage(&c.display().to_string(), &result, staged.path())),
+                &buf,
+            )?;
         }
+        staged
+            .commit()
+            .with_context(|| format!("{label}: cannot put {} in place", result.display()))?;
         let wall = started.elapsed().as_secs_f64();
         let seed = step.get("seed").and_then(|v| v.as_integer()).or_else(|| {
             // A simulation's seed comes from its scenario unless overridden.

@@ -8,11 +8,12 @@ pub mod simulate;
 pub mod stats;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use lumbar_ingest::{Format, IngestOptions, Input};
+use lumbar_model::atomic::StagedDir;
 use lumbar_model::{Regimen, Table};
 use lumbar_sim::cohort::{CohortSpec, describe, write_cohort};
 
@@ -122,6 +123,12 @@ pub enum FormatArg {
     Csv,
     Ndjson,
     Parquet,
+}
+
+/// Starts a result folder that replaces `dir` whole once the command has
+/// succeeded (a failure leaves the previous results as they were).
+pub(crate) fn result_dir(dir: &Path) -> Result<StagedDir> {
+    StagedDir::begin(dir).with_context(|| format!("cannot write results into {}", dir.display()))
 }
 
 fn table_files_in(dir: &std::path::Path) -> Result<Vec<Input>> {

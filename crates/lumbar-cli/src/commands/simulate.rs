@@ -17,7 +17,7 @@ use clap::Args;
 use lumbar_model::atomic::{PendingPath, write_atomic};
 use lumbar_sim::engine::{RunOptions, Shard, TrajectoryBlock, TrajectorySink, simulate};
 use lumbar_sim::scenario::Scenario;
-use lumbar_sim::summary::{Difference, SummaryRow, compare, summarize};
+use lumbar_sim::summary::{Difference, RunLayout, SummaryRow, compare, runs_pair, summarize};
 use lumbar_sim::tally::{PAIN_BINS, Tally};
 use polars::prelude::{Column, DataFrame, ParquetWriter};
 use serde::{Deserialize, Serialize};
@@ -272,9 +272,6 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
     let mut scenario = Scenario::load(&args.scenario)?;
     let mut overrides = serde_json::Map::new();
     if let Some(p) = args.patients {
-        if p == 0 {
-            bail!("--patients must be at least 1");
-        }
         scenario.patients = p;
         overrides.insert("patients".into(), p.into());
     }
@@ -299,6 +296,14 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
         scenario.seed = s;
         overrides.insert("seed".into(), s.into());
     }
+    scenario.check_size().map_err(|(key, problem)| {
+        let flag = match key {
+            "patients" => "--patients",
+            "weeks" => "--weeks",
+            _ => key,
+        };
+        anyhow::anyhow!("{flag} {problem}")
+    })?;
     let shard = match &args.shard {
         Some(s) => Some(Shard::parse(s).map_err(|e| anyhow::anyhow!("--shard {e}"))?),
         None => shard_from_env()?,
@@ -337,8 +342,9 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
         trajectories: args.trajectories,
     };
 
+    let staged = super::result_dir(&args.out)?;
     let sink = if args.trajectories {
-        let dir = args.out.join("trajectories");
+        let dir = staged.path().join("trajectories");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         Some(ParquetTrajectories { dir })
@@ -385,7 +391,10 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
         patients_range: [result.patients.start, result.patients.end],
         tallies: result.tallies,
     };
-    let rows = write_result(&args.out, &file)?;
+    let rows = write_result(staged.path(), &file)?;
+    staged
+        .commit()
+        .with_context(|| format!("cannot put the results in place at {}", args.out.display()))?;
     let elapsed = started.elapsed().as_secs_f64();
     let patient_days = total as f64 * scenario.days() as f64;
     ui.note(&format!(
@@ -546,8 +555,9 @@ pub fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8> {
         patients_range: [0, first.info.patients],
         tallies,
     };
+    let staged = super::result_dir(&args.out)?;
     if merged.info.trajectories {
-        let target = args.out.join("trajectories");
+        let target = staged.path().join("trajectories");
         std::fs::create_dir_all(&target)?;
         for (dir, _) in &parts {
             for entry in std::fs::read_dir(dir.join("trajectories"))? {
@@ -558,7 +568,10 @@ pub fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8> {
             }
         }
     }
-    write_result(&args.out, &merged)?;
+    write_result(staged.path(), &merged)?;
+    staged
+        .commit()
+        .with_context(|| format!("cannot put the results in place at {}", args.out.display()))?;
     writeln!(
         out,
         "merged {} shards of {} ({} patients) into {}",
@@ -588,9 +601,30 @@ pub fn compare_cmd(args: &CompareArgs, out: &mut dyn Write) -> Result<u8> {
             a.info.weeks, b.info.weeks
         );
     }
-    let paired = a.info.seed == b.info.seed
-        && a.info.patients == b.info.patients
-        && a.info.runs == b.info.runs;
+    let layout = |i: &RunInfo| RunLayout {
+        seed: i.seed,
+        patients: i.patients,
+        psa_draws: i.psa_draws,
+        replications: i.replications,
+    };
+    let paired = runs_pair(&layout(&a.info), &layout(&b.info));
+    let pairing = if paired {
+        "paired by run: run k of A and of B share seed, patients, PSA draw and replication"
+            .to_string()
+    } else {
+        let (la, lb) = (layout(&a.info), layout(&b.info));
+        let why = if la.seed != lb.seed {
+            format!("seeds differ ({} vs {})", la.seed, lb.seed)
+        } else if la.patients != lb.patients {
+            format!("patients differ ({} vs {})", la.patients, lb.patients)
+        } else {
+            format!(
+                "runs are made differently ({} PSA draws × {} replications vs {} × {})",
+                la.psa_draws, la.replications, lb.psa_draws, lb.replications
+            )
+        };
+        format!("not paired, {why}: the intervals treat A and B as independent")
+    };
     let diffs = compare(&a.tallies, &b.tallies, paired);
     if args.json {
         serde_json::to_writer_pretty(
@@ -599,6 +633,7 @@ pub fn compare_cmd(args: &CompareArgs, out: &mut dyn Write) -> Result<u8> {
                 "a": {"scenario": a.info.scenario, "folder": args.a, "runs": a.info.runs},
                 "b": {"scenario": b.info.scenario, "folder": args.b, "runs": b.info.runs},
                 "paired": paired,
+                "pairing": pairing,
                 "differences": diffs,
             }),
         )?;
@@ -607,19 +642,13 @@ pub fn compare_cmd(args: &CompareArgs, out: &mut dyn Write) -> Result<u8> {
     }
     writeln!(
         out,
-        "B − A: {} − {} ({})",
-        b.info.scenario,
-        a.info.scenario,
-        if paired {
-            "same seed and patients: paired by run"
-        } else {
-            "independent"
-        }
+        "B − A: {} ({} runs) − {} ({} runs); {pairing}",
+        b.info.scenario, b.info.runs, a.info.scenario, a.info.runs,
     )?;
     writeln!(
         out,
-        "{:>4}  {:<32} {:>10} {:>10} {:>10}  {:<24} from",
-        "week", "metric", "A", "B", "B − A", "95% interval"
+        "{:>4}  {:<32} {:>10} {:>10} {:>10} {:>9}  {:<24} from",
+        "week", "metric", "A", "B", "B − A", "MC SE", "95% interval"
     )?;
     let f = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.4}"));
     for d in &diffs {
@@ -636,12 +665,13 @@ pub fn compare_cmd(args: &CompareArgs, out: &mut dyn Write) -> Result<u8> {
         }
         let print_difference = |d: &Difference| {
             format!(
-                "{:>4}  {:<32} {:>10} {:>10} {:>10}  {:<24} {}",
+                "{:>4}  {:<32} {:>10} {:>10} {:>10} {:>9}  {:<24} {}",
                 d.week.map_or("–".into(), |w| w.to_string()),
                 d.metric,
                 f(d.a),
                 f(d.b),
                 f(d.difference),
+                f(d.mc_se),
                 match (d.lower, d.upper) {
                     (Some(l), Some(u)) => format!("{l:.4} to {u:.4}"),
                     _ => "–".into(),
