@@ -266,7 +266,7 @@ fn simulate_json_and_compare() {
     assert_eq!(week0["difference"].as_f64().unwrap(), 0.0);
     let (_, table) = lumbar(&["compare", path_str(&control), path_str(&graded)]);
     assert!(
-        table.contains("B − A: graded-activity − no-exercise"),
+        table.contains("B − A: graded-activity (10 runs) − no-exercise (10 runs); paired by run"),
         "{table}"
     );
 

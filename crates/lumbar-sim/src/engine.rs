@@ -100,6 +100,8 @@ pub enum SimError {
     Trajectories(String),
     #[error("shard {0}: {1}")]
     Shard(String, String),
+    #[error("`{key}` {problem}")]
+    Size { key: &'static str, problem: String },
 }
 
 /// One slice of the cohort: shard `index` (1-based) of `count`.
@@ -134,7 +136,12 @@ impl Shard {
     /// The patients of this shard: a contiguous run of whole blocks.
     pub fn patients(&self, total: u64) -> Range<u64> {
         let blocks = total.div_ceil(BLOCK);
-        let at = |k: u64| ((k * blocks / self.count as u64) * BLOCK).min(total);
+        // In u128: k × blocks × BLOCK must not wrap for any u64 total.
+        let at = |k: u64| {
+            let first =
+                u128::from(k) * u128::from(blocks) / u128::from(self.count) * u128::from(BLOCK);
+            u64::try_from(first).unwrap_or(u64::MAX).min(total)
+        };
         at(self.index as u64 - 1)..at(self.index as u64)
     }
 }
@@ -159,6 +166,10 @@ pub struct RunParams {
 
 /// The runs of a scenario with their parameters (PSA draws applied).
 pub fn plan_runs(s: &Scenario) -> Result<Vec<RunParams>, SimError> {
+    // Sizes are checked when a scenario is parsed; this guards one built or
+    // changed by hand before anything is allocated for it.
+    s.check_size()
+        .map_err(|(key, problem)| SimError::Size { key, problem })?;
     let draws = s.psa.as_ref().map_or(1, |p| p.draws);
     let mut runs = Vec::with_capacity(s.runs() as usize);
     for draw in 0..draws {

@@ -169,6 +169,10 @@ pub struct Difference {
     /// How the interval was made: `paired runs`, `independent runs`,
     /// `patients` (one run each; normal approximation) or `none`.
     pub interval: &'static str,
+    /// The Monte Carlo standard error of `difference`: SD(B − A)/√R over
+    /// paired runs, √(s²_A/R_A + s²_B/R_B) over independent runs, and the
+    /// patient-level standard error with one run each.
+    pub mc_se: Option<f64>,
 }
 
 /// Differences B − A of every metric the two results share.
@@ -181,6 +185,9 @@ pub struct Difference {
 /// interval from the patient-level SDs, and for shares the two-sample
 /// binomial (Wald) interval; this ignores the pairing of common random
 /// numbers, so it is conservative.
+///
+/// `paired` is the caller's judgement that run k of A and run k of B share
+/// seed, patients, PSA draw and replication ([`runs_pair`]).
 pub fn compare(a: &[Tally], b: &[Tally], paired: bool) -> Vec<Difference> {
     let va: Vec<_> = a.iter().map(run_values).collect();
     let vb: Vec<_> = b.iter().map(run_values).collect();
@@ -206,6 +213,7 @@ pub fn compare(a: &[Tally], b: &[Tally], paired: bool) -> Vec<Difference> {
             lower: None,
             upper: None,
             interval: "none",
+            mc_se: None,
         };
         if difference.is_none() {
             out.push(row);
@@ -218,22 +226,25 @@ pub fn compare(a: &[Tally], b: &[Tally], paired: bool) -> Vec<Difference> {
                 .filter_map(|(x, y)| Some((*y)? - (*x)?))
                 .collect();
             if d.len() >= 2 {
+                row.mc_se = Some(sd(&d) / (d.len() as f64).sqrt());
                 d.sort_by(f64::total_cmp);
                 row.lower = Some(quantile7(&d, 0.025));
                 row.upper = Some(quantile7(&d, 0.975));
                 row.interval = "paired runs";
             }
         } else if xa.len() >= 2 && xb.len() >= 2 {
-            let sd = |x: &[Option<f64>]| {
-                let v: Vec<f64> = x.iter().flatten().copied().collect();
-                let m = v.iter().sum::<f64>() / v.len() as f64;
-                (v.iter().map(|y| (y - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
-            };
-            let half = 1.96 * (sd(&xa).powi(2) + sd(&xb).powi(2)).sqrt();
+            let (fa, fb): (Vec<f64>, Vec<f64>) = (
+                xa.iter().flatten().copied().collect(),
+                xb.iter().flatten().copied().collect(),
+            );
+            let half = 1.96 * (sd(&fa).powi(2) + sd(&fb).powi(2)).sqrt();
             let dd = difference.unwrap_or(f64::NAN);
             row.lower = Some(dd - half);
             row.upper = Some(dd + half);
             row.interval = "independent runs";
+            row.mc_se = Some(
+                (sd(&fa).powi(2) / fa.len() as f64 + sd(&fb).powi(2) / fb.len() as f64).sqrt(),
+            );
         } else if let (Some(w), 1, 1) = (week, a.len(), b.len()) {
             let wa = &a[0].weeks[*w as usize];
             let wb = &b[0].weeks[*w as usize];
@@ -264,11 +275,37 @@ pub fn compare(a: &[Tally], b: &[Tally], paired: bool) -> Vec<Difference> {
                 row.lower = Some(dd - 1.96 * se);
                 row.upper = Some(dd + 1.96 * se);
                 row.interval = "patients";
+                row.mc_se = Some(se);
             }
         }
         out.push(row);
     }
     out
+}
+
+/// The sample standard deviation (n − 1); NaN for fewer than two values.
+fn sd(v: &[f64]) -> f64 {
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|y| (y - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
+}
+
+/// How a simulation's runs were made, as far as pairing is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLayout {
+    pub seed: u64,
+    pub patients: u64,
+    /// PSA draws (0 without PSA).
+    pub psa_draws: u32,
+    pub replications: u32,
+}
+
+/// Whether run k of A and run k of B can be paired: they then share the
+/// seed, the patients, the PSA draw and the replication, hence the
+/// patients' baselines and flares (common random numbers). A PSA scenario
+/// against one with replications only has as many runs but pairs a draw
+/// with a replication, so it is not paired.
+pub fn runs_pair(a: &RunLayout, b: &RunLayout) -> bool {
+    a == b
 }
 
 #[cfg(test)]

@@ -134,6 +134,70 @@ fn scenario_errors_name_the_key() {
     );
 }
 
+#[test]
+fn sizes_from_the_user_are_bounded_with_the_key_named() {
+    let sized = |head: &str, extra: &str| {
+        let text = format!("name = \"t\"\nseed = 1\n{head}\n{PROGRAMME}\n{extra}");
+        Scenario::parse(&text, "t.toml", None).map_err(|e| e.to_string())
+    };
+    let psa = "\"population.adherence\" = { dist = \"beta\", alpha = 6, beta = 4 }";
+    let cases = [
+        (
+            "weeks = 12\npatients = 18446744073709551615",
+            "",
+            "`patients`: must be 1 to 1000000000",
+        ),
+        (
+            "weeks = 12\npatients = 9223372036854775808",
+            "",
+            "`patients`: must be 1 to 1000000000",
+        ),
+        ("weeks = 12\npatients = 0", "", "`patients`: must be 1 to"),
+        (
+            "weeks = 521\npatients = 10",
+            "",
+            "`weeks`: must be 1 to 520",
+        ),
+        (
+            "weeks = 12\npatients = 10\nreplications = 1000000000",
+            "",
+            "`replications`: must be 1 to 10000",
+        ),
+        (
+            "weeks = 12\npatients = 10",
+            &format!("[psa]\ndraws = 1000000000\n[psa.parameters]\n{psa}"),
+            "`psa.draws`: must be 1 to 10000",
+        ),
+        (
+            "weeks = 12\npatients = 10\nreplications = 1000",
+            &format!("[psa]\ndraws = 1000\n[psa.parameters]\n{psa}"),
+            "1000000 runs; at most 10000",
+        ),
+        (
+            "weeks = 520\npatients = 10\nreplications = 200",
+            "",
+            "200 runs × 521 weeks (with week 0) = 104200 run-weeks; at most 65536",
+        ),
+    ];
+    for (head, extra, want) in cases {
+        let e = sized(head, extra).unwrap_err();
+        assert!(e.contains(want), "{head}\n  gave: {e}\n  want: {want}");
+    }
+    assert!(sized("weeks = 12\npatients = 1000000000\nreplications = 5041", "").is_ok());
+    // A scenario changed by hand after parsing is checked before planning.
+    let mut s = sized("weeks = 12\npatients = 10", "").unwrap();
+    s.patients = u64::MAX;
+    let e = lumbar_sim::engine::plan_runs(&s).unwrap_err().to_string();
+    assert!(e.contains("`patients` must be 1 to 1000000000"), "{e}");
+    // Shards of the largest cohorts do not wrap.
+    let r = Shard { index: 2, count: 3 }.patients(u64::MAX);
+    assert!(r.start < r.end && r.end < u64::MAX, "{r:?}");
+    assert_eq!(
+        Shard { index: 3, count: 3 }.patients(u64::MAX).end,
+        u64::MAX
+    );
+}
+
 fn session(completed: bool, during: f64, after: f64, persist: f64) -> SessionOutcome {
     SessionOutcome {
         completed,
