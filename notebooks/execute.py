@@ -1,4 +1,6 @@
-"""Executes every notebook in this folder headless; fails on any cell error.
+"""Executes every notebook in this folder headless; fails on any cell error,
+and on any plotting cell that produced no image (a figure a researcher would
+not see in Jupyter, e.g. under a non-interactive backend).
 
 Outputs are not written back: notebooks stay committed without outputs.
 """
@@ -18,7 +20,15 @@ for path in sorted(here.glob("*.ipynb")):
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(here)}})
     try:
         client.execute()
-        print(f"ok      {path.name} ({sum(c.cell_type == 'code' for c in nb.cells)} code cells)")
+        plots = [c for c in nb.cells if c.cell_type == "code" and "plt.subplots" in c.source]
+        blank = [i for i, c in enumerate(nb.cells) if c in plots and not any(
+            "image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+        if not plots:
+            failed.append(f"{path.name}: no plotting cell found")
+        elif blank:
+            failed.append(f"{path.name}: plotting cell(s) {blank} showed no image")
+        else:
+            print(f"ok      {path.name} ({sum(c.cell_type == 'code' for c in nb.cells)} code cells, {len(plots)} figures shown)")
     except Exception as e:  # nbclient raises CellExecutionError with the traceback
         failed.append(f"{path.name}: {e}")
 for f in failed:
