@@ -4,6 +4,7 @@
 mod cli;
 mod corpus;
 mod determinism;
+mod hostile;
 mod ingest_corrupted;
 mod lmm;
 mod outputs;
