@@ -1203,9 +1203,13 @@ struct TieTerms {
     log_den: f64,
     c01: f64,
     c11: f64,
+    // c02, c12, c22 times S0², with 1/S0: the products S1S1ᵀ/S0² are formed
+    // from S1/S0, which stays on the covariates' scale. (S0 itself can span
+    // e^±500 when a coefficient runs off; 1/S0² would overflow.)
     c02: f64,
     c12: f64,
     c22: f64,
+    inv_s0: f64,
 }
 
 impl TieTerms {
@@ -1219,9 +1223,10 @@ impl TieTerms {
                 log_den: wsum * s0.ln(),
                 c01: wsum * inv,
                 c11: 0.0,
-                c02: wsum * inv * inv,
+                c02: wsum,
                 c12: 0.0,
                 c22: 0.0,
+                inv_s0: inv,
             };
         }
         // Efron: the d terms share the weight w̄ = Σw / d, which is taken
@@ -1237,7 +1242,8 @@ impl TieTerms {
             let f = j as f64 / deaths;
             let den = s0 - f * d0;
             let inv = 1.0 / den;
-            let inv2 = inv * inv;
+            let ratio = s0 * inv;
+            let inv2 = ratio * ratio;
             c01 += inv;
             c11 += f * inv;
             c02 += inv2;
@@ -1256,13 +1262,15 @@ impl TieTerms {
             c02: wt * c02,
             c12: wt * c12,
             c22: wt * c22,
+            inv_s0,
         }
     }
 
     /// Entry (a, b) of Σ wt a_j a_jᵀ, from S1 and D1.
     fn outer(&self, s1: &[f64], d1: &[f64], a: usize, b: usize) -> f64 {
-        self.c02 * s1[a] * s1[b] - self.c12 * (s1[a] * d1[b] + d1[a] * s1[b])
-            + self.c22 * d1[a] * d1[b]
+        let is = self.inv_s0;
+        let (sa, sb, da, db) = (s1[a] * is, s1[b] * is, d1[a] * is, d1[b] * is);
+        self.c02 * sa * sb - self.c12 * (sa * db + da * sb) + self.c22 * da * db
     }
 }
 
