@@ -186,7 +186,8 @@ fn singular_fit_is_reported_and_still_returns() {
 /// refuses: "grouping factors must have > 1 sampled level").
 #[test]
 fn a_constant_response_and_a_single_group_are_warned_about() {
-    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/lmm/sleepstudy.csv")).unwrap();
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/lmm/sleepstudy.csv")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let constant: String = text
         .lines()
@@ -209,8 +210,16 @@ fn a_constant_response_and_a_single_group_are_warned_about() {
         let p = dir.path().join(name);
         std::fs::write(&p, body).unwrap();
         let args = [
-            "stats", "lmm", "--data", p.to_str().unwrap(), "--response", "Reaction", "--time",
-            "Days", "--group", "Subject",
+            "stats",
+            "lmm",
+            "--data",
+            p.to_str().unwrap(),
+            "--response",
+            "Reaction",
+            "--time",
+            "Days",
+            "--group",
+            "Subject",
         ];
         let (_, human) = lumbar(&args);
         assert!(human.contains(&format!("warning: {expect}")), "{human}");
@@ -219,9 +228,25 @@ fn a_constant_response_and_a_single_group_are_warned_about() {
         let (_, out) = lumbar(&json);
         let v: Value = serde_json::from_str(&out).unwrap();
         let w = v["warnings"].as_array().unwrap();
-        assert!(w.iter().any(|w| w.as_str().unwrap().starts_with(expect)), "{w:?}");
+        assert!(
+            w.iter().any(|w| w.as_str().unwrap().starts_with(expect)),
+            "{w:?}"
+        );
     }
     // sleepstudy itself: no warning.
-    let v = fit(&["sleepstudy.csv", "--response", "Reaction", "--time", "Days", "--group", "Subject"]);
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 0, "{}", v["warnings"]);
+    let v = fit(&[
+        "sleepstudy.csv",
+        "--response",
+        "Reaction",
+        "--time",
+        "Days",
+        "--group",
+        "Subject",
+    ]);
+    assert_eq!(
+        v["warnings"].as_array().unwrap().len(),
+        0,
+        "{}",
+        v["warnings"]
+    );
 }

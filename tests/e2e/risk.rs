@@ -235,11 +235,22 @@ fn poisson_without_events_or_with_separation_is_fitted_as_glm_and_warned() {
     let r = json("tests/fixtures/conventions/expected.json");
     for (file, covariate, key, warning) in [
         ("poisson_zero.csv", "x", "poisson_zero", "no events"),
-        ("poisson_separated.csv", "z", "poisson_separated", "fitted risks numerically 0"),
+        (
+            "poisson_separated.csv",
+            "z",
+            "poisson_separated",
+            "fitted risks numerically 0",
+        ),
     ] {
         let data = repo_root().join("tests/fixtures/conventions").join(file);
         let args = [
-            "stats", "poisson", "--data", data.to_str().unwrap(), "--outcome", "y", "--covariates",
+            "stats",
+            "poisson",
+            "--data",
+            data.to_str().unwrap(),
+            "--outcome",
+            "y",
+            "--covariates",
             covariate,
         ];
         let mut with_json = args.to_vec();
@@ -255,7 +266,10 @@ fn poisson_without_events_or_with_separation_is_fitted_as_glm_and_warned() {
                 g["estimate"][i].as_f64().unwrap(),
             );
             // The intercepts to 1e-9; the slope of the empty outcome is 0 ± 1e-14.
-            assert!((a - b).abs() <= 1e-9 * b.abs().max(1e-5), "{key} term {i}: {a} vs R {b}");
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs().max(1e-5),
+                "{key} term {i}: {a} vs R {b}"
+            );
         }
         let w = v["warnings"].as_array().unwrap();
         assert_eq!(w.len(), 1, "{w:?}");
@@ -269,7 +283,8 @@ fn poisson_without_events_or_with_separation_is_fitted_as_glm_and_warned() {
 /// covariate is dropped and counted, and a missing level is no category.
 #[test]
 fn risk_drops_and_counts_missing_values_and_makes_no_na_level() {
-    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/poisson/hunt_like.csv")).unwrap();
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/poisson/hunt_like.csv")).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     // patient_id,event,walk_cat,walk10,age,sex,bmi: sex NA on rows 1-3, bmi NaN on 4-5.
     for (i, line) in lines.iter_mut().enumerate().skip(1).take(5) {
@@ -286,13 +301,28 @@ fn risk_drops_and_counts_missing_values_and_makes_no_na_level() {
     std::fs::write(&p, lines.join("\n") + "\n").unwrap();
     let risk = |file: &str| {
         let (_, out) = lumbar(&[
-            "risk", "--data", file, "--exposure", "walk10", "--outcome", "event", "--covariates",
-            "age,sex,bmi", "--categorical", "sex", "--json",
+            "risk",
+            "--data",
+            file,
+            "--exposure",
+            "walk10",
+            "--outcome",
+            "event",
+            "--covariates",
+            "age,sex,bmi",
+            "--categorical",
+            "sex",
+            "--json",
         ]);
         serde_json::from_str::<Value>(&out).unwrap()
     };
     // The file has two empty bmi cells of its own (lines 7 and 19).
-    let base = risk(repo_root().join("tests/fixtures/poisson/hunt_like.csv").to_str().unwrap());
+    let base = risk(
+        repo_root()
+            .join("tests/fixtures/poisson/hunt_like.csv")
+            .to_str()
+            .unwrap(),
+    );
     assert_eq!(base["exposure"]["dropped"], 2);
     let v = risk(p.to_str().unwrap());
     assert_eq!(v["exposure"]["dropped"], 2 + 5);

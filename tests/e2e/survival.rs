@@ -369,7 +369,10 @@ fn agrees_with_r(ours: &Value, r: &Value, terms: &[&str], what: &str) {
         1e-9,
         &format!("{what} loglik"),
     );
-    assert_eq!(ours["iterations"], r["iter"], "{what} iterations (R's fit$iter)");
+    assert_eq!(
+        ours["iterations"], r["iter"],
+        "{what} iterations (R's fit$iter)"
+    );
 }
 
 fn cox_r(file: &str, covariates: &str, extra: &[&str]) -> Value {
@@ -403,11 +406,18 @@ fn km_reads_lung_as_r_writes_it() {
     assert_eq!(v["n_dropped"], r["n_dropped"]);
     assert_eq!(v["event_coding"], "1/2");
     let curves = v["curves"].as_array().unwrap();
-    let groups: Vec<&str> = curves.iter().map(|c| c["group"].as_str().unwrap()).collect();
+    let groups: Vec<&str> = curves
+        .iter()
+        .map(|c| c["group"].as_str().unwrap())
+        .collect();
     assert_eq!(groups, ["0", "1", "2", "3"]);
     for (i, c) in curves.iter().enumerate() {
         assert_eq!(c["n"], r["n"][i], "group {i} n");
-        assert_eq!(c["median"].as_f64(), r["median"][i][0].as_f64(), "group {i} median");
+        assert_eq!(
+            c["median"].as_f64(),
+            r["median"][i][0].as_f64(),
+            "group {i} median"
+        );
     }
     close(
         v["logrank"]["chisq"].as_f64().unwrap(),
@@ -435,7 +445,12 @@ fn cox_on_lung_as_r_writes_it_converges_by_coxphs_rule() {
         "lung, ph.ecog categorical",
     );
     let fit = cox_r("lung_r.csv", "age,sex", &["--strata", "ph.ecog"]);
-    agrees_with_r(&fit, &r["cox_lung_strata"], &["age", "sex"], "lung, ph.ecog strata");
+    agrees_with_r(
+        &fit,
+        &r["cox_lung_strata"],
+        &["age", "sex"],
+        "lung, ph.ecog strata",
+    );
 }
 
 /// Times 0 and −1 are kept as coxph keeps them, with a warning; infinite
@@ -445,9 +460,20 @@ fn cox_on_lung_as_r_writes_it_converges_by_coxphs_rule() {
 fn hostile_rows_are_handled_as_coxph_does_and_never_silently() {
     let r = expected();
     let fit = cox_r("lung_hostile.csv", "age,sex,ph.ecog", &[]);
-    agrees_with_r(&fit, &r["cox_hostile"], &["age", "sex", "ph.ecog"], "hostile");
+    agrees_with_r(
+        &fit,
+        &r["cox_hostile"],
+        &["age", "sex", "ph.ecog"],
+        "hostile",
+    );
     let w = fit["warnings"].as_array().unwrap();
-    assert!(w.iter().any(|w| w.as_str().unwrap().contains("2 observation(s) have a time of 0 or less")), "{w:?}");
+    assert!(
+        w.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("2 observation(s) have a time of 0 or less")),
+        "{w:?}"
+    );
     let text = std::fs::read_to_string(conventions("lung_hostile.csv")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let edited = |name: &str, from: &str, to: &str| {
@@ -462,7 +488,15 @@ fn hostile_rows_are_handled_as_coxph_does_and_never_silently() {
     ] {
         let p = edited(name, from, to);
         let e = lumbar_err(&[
-            "stats", "cox", "--data", &p, "--time", "time", "--event", "status", "--covariates",
+            "stats",
+            "cox",
+            "--data",
+            &p,
+            "--time",
+            "time",
+            "--event",
+            "status",
+            "--covariates",
             "age,sex,ph.ecog",
         ]);
         assert!(
@@ -473,10 +507,21 @@ fn hostile_rows_are_handled_as_coxph_does_and_never_silently() {
     }
     let p = edited("huge_age.csv", "3,306,2,74", "3,306,2,1e300");
     let e = lumbar_err(&[
-        "stats", "cox", "--data", &p, "--time", "time", "--event", "status", "--covariates",
+        "stats",
+        "cox",
+        "--data",
+        &p,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
         "age,sex,ph.ecog",
     ]);
-    assert!(e.contains("line 4") && e.contains("column 'age'") && e.contains("too large"), "{e}");
+    assert!(
+        e.contains("line 4") && e.contains("column 'age'") && e.contains("too large"),
+        "{e}"
+    );
 }
 
 /// A monotone likelihood is fitted and warned about as coxph does: a
@@ -488,10 +533,18 @@ fn hostile_rows_are_handled_as_coxph_does_and_never_silently() {
 fn monotone_likelihoods_are_fitted_with_coxphs_warnings() {
     let r = expected();
     let fit = cox_r("lung_monotone.csv", "early,age", &[]);
-    agrees_with_r(&fit, &r["cox_monotone_binary"], &["early", "age"], "monotone binary");
+    agrees_with_r(
+        &fit,
+        &r["cox_monotone_binary"],
+        &["early", "age"],
+        "monotone binary",
+    );
     assert_eq!(fit["converged"], true);
     let w = fit["warnings"][0].as_str().unwrap();
-    assert!(w.starts_with("Loglik converged before variable 1 ('early')"), "{w}");
+    assert!(
+        w.starts_with("Loglik converged before variable 1 ('early')"),
+        "{w}"
+    );
     let fit = cox_r("lung_monotone.csv", "order", &[]);
     assert_eq!(fit["converged"], false);
     assert_eq!(fit["iterations"], 20);
@@ -502,7 +555,15 @@ fn monotone_likelihoods_are_fitted_with_coxphs_warnings() {
     assert!(fit["terms"][0]["estimate"].as_f64().unwrap() > 20.0);
     let data = conventions("lung_monotone.csv");
     let (_, human) = lumbar(&[
-        "stats", "cox", "--data", &data, "--time", "time", "--event", "status", "--covariates",
+        "stats",
+        "cox",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
         "order",
     ]);
     assert!(human.contains("converged: false (20 iterations"), "{human}");
@@ -517,8 +578,19 @@ fn km_quantiles_and_chosen_times_match_survfit_on_veteran() {
     let r = expected();
     let data = conventions("veteran_r.csv");
     let (_, out) = lumbar(&[
-        "stats", "km", "--data", &data, "--time", "time", "--event", "status", "--group", "trt",
-        "--times", "30,90,180,365", "--json",
+        "stats",
+        "km",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--group",
+        "trt",
+        "--times",
+        "30,90,180,365",
+        "--json",
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
     for (k, rk) in r["km_veteran"].as_array().unwrap().iter().enumerate() {
@@ -607,12 +679,22 @@ fn missing_tokens_and_event_codings() {
         "--json",
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((v["n"].as_u64(), v["n_dropped"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(
+        (v["n"].as_u64(), v["n_dropped"].as_u64()),
+        (Some(3), Some(1))
+    );
     let p3 = write("mixed.csv", "time,status\n1,1\n2,2\n3,0\n");
-    let e = lumbar_err(&["stats", "km", "--data", &p3, "--time", "time", "--event", "status"]);
-    assert!(e.contains("line 4") && e.contains("also holds 2 (at line 3)"), "{e}");
+    let e = lumbar_err(&[
+        "stats", "km", "--data", &p3, "--time", "time", "--event", "status",
+    ]);
+    assert!(
+        e.contains("line 4") && e.contains("also holds 2 (at line 3)"),
+        "{e}"
+    );
     let p4 = write("three.csv", "time,status\n1,1\n2,3\n");
-    let e = lumbar_err(&["stats", "cox", "--data", &p4, "--time", "time", "--event", "status"]);
+    let e = lumbar_err(&[
+        "stats", "cox", "--data", &p4, "--time", "time", "--event", "status",
+    ]);
     assert!(e.contains("line 3") && e.contains("event value 3"), "{e}");
 }
 
@@ -624,16 +706,33 @@ fn empty_intervals_are_dropped_as_surv_does() {
     let p = dir.path().join("ag.csv");
     let mut text = String::from("entry,time,status,x\n");
     for i in 0..30 {
-        text.push_str(&format!("{},{},{},{}\n", i % 3, 5 + i, (i % 4 != 0) as u8, (i * 7) % 11));
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            i % 3,
+            5 + i,
+            (i % 4 != 0) as u8,
+            (i * 7) % 11
+        ));
     }
     text.push_str("9,9,1,3\n12,10,1,4\n");
     std::fs::write(&p, text).unwrap();
     let fit = cox(&[
-        "--data", p.to_str().unwrap(), "--entry", "entry", "--time", "time", "--event", "status",
-        "--covariates", "x",
+        "--data",
+        p.to_str().unwrap(),
+        "--entry",
+        "entry",
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
+        "x",
     ]);
     assert_eq!(fit["n"], 30);
     assert_eq!(fit["n_dropped"], 2);
     let w = fit["warnings"][0].as_str().unwrap();
-    assert!(w.starts_with("2 row(s) with stop time <= entry time dropped"), "{w}");
+    assert!(
+        w.starts_with("2 row(s) with stop time <= entry time dropped"),
+        "{w}"
+    );
 }

@@ -140,9 +140,7 @@ pub enum CoxError {
     NoEvents,
     #[error("covariate '{0}' is constant or collinear with the others; drop it")]
     Collinear(String),
-    #[error(
-        "covariate '{0}' has values too large or not finite (its sum of squares overflows)"
-    )]
+    #[error("covariate '{0}' has values too large or not finite (its sum of squares overflows)")]
     NotFinite(String),
     #[error("observation {0} has a stop time not after its entry time")]
     Interval(usize),
@@ -1724,9 +1722,8 @@ fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
         ));
         let max_lp = times_max_lp(data, &means, &beta);
         if max_lp > 500.0 || step.iter().any(|v| !v.is_finite()) {
-            warnings.push(
-                "one or more coefficients may be infinite (monotone likelihood)".to_string(),
-            );
+            warnings
+                .push("one or more coefficients may be infinite (monotone likelihood)".to_string());
         }
     }
     Ok(CoxFit {

@@ -189,7 +189,9 @@ fn read_raw(path: &Path, na: &[String]) -> Result<DataFrame, DataError> {
         .map_parse_options(|o| {
             o.with_separator(sep)
                 .with_missing_is_null(true)
-                .with_null_values((!tokens.is_empty()).then(|| NullValues::AllColumns(tokens.clone())))
+                .with_null_values(
+                    (!tokens.is_empty()).then(|| NullValues::AllColumns(tokens.clone())),
+                )
         })
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|r| r.finish())
@@ -297,6 +299,18 @@ pub fn lmm_data(
     let mut nums: Vec<&[Option<f64>]> = vec![&y, &t];
     nums.extend(covs.iter().map(|c| c.as_slice()));
     let keep = complete_rows(&nums, &[&g], df.height());
+    let mut names = vec![response, time];
+    names.extend(covariates.iter().map(String::as_str));
+    for (c, name) in nums.iter().zip(names) {
+        if let Some(&i) = keep.iter().find(|&&i| c[i].is_some_and(|v| !v.is_finite())) {
+            return Err(DataError::NotFinite {
+                path: path.into(),
+                place: place(path, i),
+                column: name.into(),
+                value: c[i].unwrap_or(f64::NAN),
+            });
+        }
+    }
     let pick = |c: &[Option<f64>]| {
         keep.iter()
             .map(|&i| c[i].unwrap_or(f64::NAN))
@@ -426,7 +440,10 @@ mod tests {
         let err = event_indicator(&[1.0, 2.0, 0.0, 1.0], &[0, 1, 5, 6], &p, "status")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("line 7") && err.contains("also holds 2"), "{err}");
+        assert!(
+            err.contains("line 7") && err.contains("also holds 2"),
+            "{err}"
+        );
         let err = event_indicator(&[1.0, 3.0], &kept, &p, "status")
             .unwrap_err()
             .to_string();

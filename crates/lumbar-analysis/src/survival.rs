@@ -403,14 +403,22 @@ mod tests {
         assert_eq!(km.median, Some(2.5));
         assert_eq!(km.quantiles[0].time, Some(1.5));
         assert_eq!(km.quantiles[2].time, Some(3.5));
-        let km = kaplan_meier(&[1.0, 2.0, 5.0, 5.0], &[true, false, false, false], None, None);
+        let km = kaplan_meier(
+            &[1.0, 2.0, 5.0, 5.0],
+            &[true, false, false, false],
+            None,
+            None,
+        );
         // 0.75 from time 1 on: the 25% quantile is where 1 − S reaches 0.25 and stays.
         assert_eq!(km.quantile(0.25).time, Some((1.0 + 5.0) / 2.0));
         assert_eq!(km.median, None);
         let at = km.at(3.0);
         assert_eq!((at.surv, at.n_risk), (0.75, 2.0));
         let before = km.at(0.5);
-        assert_eq!((before.surv, before.n_risk, before.std_err), (1.0, 4.0, 0.0));
+        assert_eq!(
+            (before.surv, before.n_risk, before.std_err),
+            (1.0, 4.0, 0.0)
+        );
     }
 
     /// Two groups with identical data give a zero statistic; a clear

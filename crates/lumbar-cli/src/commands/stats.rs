@@ -13,7 +13,12 @@ use lumbar_analysis::lmm::{self, Method, RandomEffects};
 pub struct NaArg {
     /// Cells read as missing, comma-separated, replacing the default list:
     /// NA, NaN, nan, NULL, null, . and the empty cell (R, pandas, Excel).
-    #[arg(long, value_name = "TOKENS", value_delimiter = ',', allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKENS",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     pub na: Option<Vec<String>>,
 }
 
