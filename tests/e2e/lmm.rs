@@ -180,3 +180,73 @@ fn singular_fit_is_reported_and_still_returns() {
         "reml_criterion",
     );
 }
+
+/// Data that cannot identify the model are fitted with a warning, never a
+/// silent flag: a constant response, and a single group (which lme4
+/// refuses: "grouping factors must have > 1 sampled level").
+#[test]
+fn a_constant_response_and_a_single_group_are_warned_about() {
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/lmm/sleepstudy.csv")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let constant: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match (i, l.split_once(',')) {
+            (0, _) | (_, None) => format!("{l}\n"),
+            (_, Some((_, rest))) => format!("250,{rest}\n"),
+        })
+        .collect();
+    let one: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.ends_with("\"308\""))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    for (name, body, expect) in [
+        ("constant.csv", constant, "the response is constant"),
+        ("one.csv", one, "only 1 group"),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let args = [
+            "stats",
+            "lmm",
+            "--data",
+            p.to_str().unwrap(),
+            "--response",
+            "Reaction",
+            "--time",
+            "Days",
+            "--group",
+            "Subject",
+        ];
+        let (_, human) = lumbar(&args);
+        assert!(human.contains(&format!("warning: {expect}")), "{human}");
+        let mut json = args.to_vec();
+        json.push("--json");
+        let (_, out) = lumbar(&json);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let w = v["warnings"].as_array().unwrap();
+        assert!(
+            w.iter().any(|w| w.as_str().unwrap().starts_with(expect)),
+            "{w:?}"
+        );
+    }
+    // sleepstudy itself: no warning.
+    let v = fit(&[
+        "sleepstudy.csv",
+        "--response",
+        "Reaction",
+        "--time",
+        "Days",
+        "--group",
+        "Subject",
+    ]);
+    assert_eq!(
+        v["warnings"].as_array().unwrap().len(),
+        0,
+        "{}",
+        v["warnings"]
+    );
+}

@@ -225,3 +225,113 @@ fn confidence_intervals_cover_the_planted_risk_ratios() {
         assert!((0.93..=0.97).contains(s), "category {} covered {s}", k + 1);
     }
 }
+
+/// glm's rule on data that cannot identify the model (R's numbers in
+/// tests/fixtures/conventions/expected.json): no events, and a covariate
+/// that separates the outcome. Both fit as glm fits them, in R's
+/// iterations, and both warn in JSON and in the human output.
+#[test]
+fn poisson_without_events_or_with_separation_is_fitted_as_glm_and_warned() {
+    let r = json("tests/fixtures/conventions/expected.json");
+    for (file, covariate, key, warning) in [
+        ("poisson_zero.csv", "x", "poisson_zero", "no events"),
+        (
+            "poisson_separated.csv",
+            "z",
+            "poisson_separated",
+            "fitted risks numerically 0",
+        ),
+    ] {
+        let data = repo_root().join("tests/fixtures/conventions").join(file);
+        let args = [
+            "stats",
+            "poisson",
+            "--data",
+            data.to_str().unwrap(),
+            "--outcome",
+            "y",
+            "--covariates",
+            covariate,
+        ];
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let (_, out) = lumbar(&with_json);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let g = &r[key];
+        assert_eq!(v["iterations"], g["iter"], "{key}: glm's iterations");
+        assert_eq!(v["converged"], g["converged"], "{key}");
+        for i in 0..2 {
+            let (a, b) = (
+                v["terms"][i]["estimate"].as_f64().unwrap(),
+                g["estimate"][i].as_f64().unwrap(),
+            );
+            // The intercepts to 1e-9; the slope of the empty outcome is 0 ± 1e-14.
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs().max(1e-5),
+                "{key} term {i}: {a} vs R {b}"
+            );
+        }
+        let w = v["warnings"].as_array().unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].as_str().unwrap().starts_with(warning), "{w:?}");
+        let (_, human) = lumbar(&args);
+        assert!(human.contains(&format!("warning: {warning}")), "{human}");
+    }
+}
+
+/// `lumbar risk --data` reads NA as R writes it: a row with a missing
+/// covariate is dropped and counted, and a missing level is no category.
+#[test]
+fn risk_drops_and_counts_missing_values_and_makes_no_na_level() {
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/poisson/hunt_like.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // patient_id,event,walk_cat,walk10,age,sex,bmi: sex NA on rows 1-3, bmi NaN on 4-5.
+    for (i, line) in lines.iter_mut().enumerate().skip(1).take(5) {
+        let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+        if i <= 3 {
+            cells[5] = "NA".into();
+        } else {
+            cells[6] = "NaN".into();
+        }
+        *line = cells.join(",");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("na.csv");
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    let risk = |file: &str| {
+        let (_, out) = lumbar(&[
+            "risk",
+            "--data",
+            file,
+            "--exposure",
+            "walk10",
+            "--outcome",
+            "event",
+            "--covariates",
+            "age,sex,bmi",
+            "--categorical",
+            "sex",
+            "--json",
+        ]);
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    // The file has two empty bmi cells of its own (lines 7 and 19).
+    let base = risk(
+        repo_root()
+            .join("tests/fixtures/poisson/hunt_like.csv")
+            .to_str()
+            .unwrap(),
+    );
+    assert_eq!(base["exposure"]["dropped"], 2);
+    let v = risk(p.to_str().unwrap());
+    assert_eq!(v["exposure"]["dropped"], 2 + 5);
+    let terms: Vec<&str> = v["poisson"]["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["term"].as_str().unwrap())
+        .collect();
+    assert!(terms.contains(&"sex[male]"), "{terms:?}");
+    assert!(!terms.iter().any(|t| t.contains("NA")), "{terms:?}");
+}

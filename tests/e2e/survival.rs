@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::{lumbar, repo_root};
+use crate::{lumbar, lumbar_err, repo_root};
 
 fn fixture(name: &str) -> Value {
     let p = repo_root().join("tests/fixtures/survival").join(name);
@@ -43,12 +43,21 @@ fn compare_curve(ours: &Value, r: &Value, strata: &str) {
         "{strata}: number of distinct times"
     );
     for (s, &i) in steps.iter().zip(&rows) {
+        // survfit stores the SE of log S; summary.survfit prints S times it.
+        if let (Some(se), Some(surv)) = (r["std_err"][i].as_f64(), r["surv"][i].as_f64()) {
+            close(
+                s["std_err"].as_f64().unwrap(),
+                surv * se,
+                1e-9,
+                &format!("{strata} std_err (of S) at row {i}"),
+            );
+        }
         for (k, rk) in [
             ("time", "time"),
             ("n_risk", "n_risk"),
             ("n_event", "n_event"),
             ("surv", "surv"),
-            ("std_err", "std_err"),
+            ("std_err_log", "std_err"),
             ("lower", "lower"),
             ("upper", "upper"),
         ] {
@@ -305,4 +314,425 @@ fn cox_accepts_true_false_events_and_names_categorical_levels() {
         "fin[1]",
     );
     assert_eq!(ours["events"], 114);
+}
+
+// R's conventions (tests/fixtures/conventions/, made by make_fixtures.R
+// there): the data as R writes them, coxph's convergence and warnings,
+// survfit's quantiles.
+
+fn conventions(name: &str) -> String {
+    repo_root()
+        .join("tests/fixtures/conventions")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn expected() -> Value {
+    let p = repo_root().join("tests/fixtures/conventions/expected.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Estimates, SEs, log-likelihoods, n, events, dropped rows and (when R
+/// converged) the iteration count against `expected.json`'s entry.
+fn agrees_with_r(ours: &Value, r: &Value, terms: &[&str], what: &str) {
+    assert_eq!(ours["n"], r["n"], "{what} n");
+    assert_eq!(ours["events"], r["events"], "{what} events");
+    assert_eq!(ours["n_dropped"], r["n_dropped"], "{what} rows dropped");
+    let got: Vec<&str> = ours["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["term"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, terms, "{what} terms");
+    let est = |i: usize| r["estimate"][i].as_f64().or(r["estimate"].as_f64());
+    let se = |i: usize| r["std_error"][i].as_f64().or(r["std_error"].as_f64());
+    for (i, t) in ours["terms"].as_array().unwrap().iter().enumerate() {
+        close(
+            t["estimate"].as_f64().unwrap(),
+            est(i).unwrap(),
+            1e-6,
+            &format!("{what} {} estimate", terms[i]),
+        );
+        close(
+            t["std_error"].as_f64().unwrap(),
+            se(i).unwrap(),
+            1e-6,
+            &format!("{what} {} SE", terms[i]),
+        );
+    }
+    close(
+        ours["loglik"].as_f64().unwrap(),
+        r["loglik"][1].as_f64().unwrap(),
+        1e-9,
+        &format!("{what} loglik"),
+    );
+    assert_eq!(
+        ours["iterations"], r["iter"],
+        "{what} iterations (R's fit$iter)"
+    );
+}
+
+fn cox_r(file: &str, covariates: &str, extra: &[&str]) -> Value {
+    let data = conventions(file);
+    let mut args = vec![
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
+        covariates,
+    ];
+    args.extend_from_slice(extra);
+    cox(&args)
+}
+
+/// `write.csv(survival::lung)`: a first column named "", NA cells, status
+/// 1/2. The NA in ph.ecog is dropped and counted, never a group: survdiff's
+/// 21.96 on 3 df (an NA group made it 29.8 on 4), and survfit's medians.
+#[test]
+fn km_reads_lung_as_r_writes_it() {
+    let r = &expected()["logrank_ph_ecog"];
+    let data = conventions("lung_r.csv");
+    let (_, out) = lumbar(&[
+        "stats", "km", "--data", &data, "--time", "time", "--event", "status", "--group",
+        "ph.ecog", "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["n_dropped"], r["n_dropped"]);
+    assert_eq!(v["event_coding"], "1/2");
+    let curves = v["curves"].as_array().unwrap();
+    let groups: Vec<&str> = curves
+        .iter()
+        .map(|c| c["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["0", "1", "2", "3"]);
+    for (i, c) in curves.iter().enumerate() {
+        assert_eq!(c["n"], r["n"][i], "group {i} n");
+        assert_eq!(
+            c["median"].as_f64(),
+            r["median"][i][0].as_f64(),
+            "group {i} median"
+        );
+    }
+    close(
+        v["logrank"]["chisq"].as_f64().unwrap(),
+        r["chisq"].as_f64().unwrap(),
+        1e-9,
+        "log-rank on ph.ecog",
+    );
+    assert_eq!(v["logrank"]["df"], r["df"]);
+}
+
+/// coxph on lung as R writes it converges in R's 3 iterations with R's
+/// numbers; as categorical and as strata, ph.ecog's NA is no level.
+#[test]
+fn cox_on_lung_as_r_writes_it_converges_by_coxphs_rule() {
+    let r = expected();
+    let fit = cox_r("lung_r.csv", "age,sex,ph.ecog", &[]);
+    agrees_with_r(&fit, &r["cox_lung"], &["age", "sex", "ph.ecog"], "lung");
+    assert_eq!(fit["converged"], true);
+    assert_eq!(fit["warnings"].as_array().unwrap().len(), 0);
+    let fit = cox_r("lung_r.csv", "age", &["--categorical", "ph.ecog"]);
+    agrees_with_r(
+        &fit,
+        &r["cox_lung_categorical"],
+        &["age", "ph.ecog[1]", "ph.ecog[2]", "ph.ecog[3]"],
+        "lung, ph.ecog categorical",
+    );
+    let fit = cox_r("lung_r.csv", "age,sex", &["--strata", "ph.ecog"]);
+    agrees_with_r(
+        &fit,
+        &r["cox_lung_strata"],
+        &["age", "sex"],
+        "lung, ph.ecog strata",
+    );
+}
+
+/// Times 0 and −1 are kept as coxph keeps them, with a warning; infinite
+/// times and covariates, and covariates whose squares overflow, are errors
+/// that name the line and the column (not "collinear").
+#[test]
+fn hostile_rows_are_handled_as_coxph_does_and_never_silently() {
+    let r = expected();
+    let fit = cox_r("lung_hostile.csv", "age,sex,ph.ecog", &[]);
+    agrees_with_r(
+        &fit,
+        &r["cox_hostile"],
+        &["age", "sex", "ph.ecog"],
+        "hostile",
+    );
+    let w = fit["warnings"].as_array().unwrap();
+    assert!(
+        w.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("2 observation(s) have a time of 0 or less")),
+        "{w:?}"
+    );
+    let text = std::fs::read_to_string(conventions("lung_hostile.csv")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let edited = |name: &str, from: &str, to: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // Line 4 is lung's first row: 3,306,2,74,1,1,...
+    for (name, from, to, column, shown) in [
+        ("neginf.csv", "3,306,2,74", "3,-Inf,2,74", "time", "-inf"),
+        ("inf_age.csv", "3,306,2,74", "3,306,2,Inf", "age", "inf"),
+    ] {
+        let p = edited(name, from, to);
+        let e = lumbar_err(&[
+            "stats",
+            "cox",
+            "--data",
+            &p,
+            "--time",
+            "time",
+            "--event",
+            "status",
+            "--covariates",
+            "age,sex,ph.ecog",
+        ]);
+        assert!(
+            e.contains("line 4") && e.contains(&format!("column '{column}'")) && e.contains(shown),
+            "{e}"
+        );
+        assert!(!e.contains("collinear"), "{e}");
+    }
+    let p = edited("huge_age.csv", "3,306,2,74", "3,306,2,1e300");
+    let e = lumbar_err(&[
+        "stats",
+        "cox",
+        "--data",
+        &p,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
+        "age,sex,ph.ecog",
+    ]);
+    assert!(
+        e.contains("line 4") && e.contains("column 'age'") && e.contains("too large"),
+        "{e}"
+    );
+}
+
+/// A monotone likelihood is fitted and warned about as coxph does: a
+/// binary covariate that separates (coxph: "Loglik converged before
+/// variable 1"), with R's estimates and 14 iterations; a continuous one
+/// that orders every event time (SD 10.5) is not refused as collinear but
+/// runs out of iterations, and says so in JSON and in the human output.
+#[test]
+fn monotone_likelihoods_are_fitted_with_coxphs_warnings() {
+    let r = expected();
+    let fit = cox_r("lung_monotone.csv", "early,age", &[]);
+    agrees_with_r(
+        &fit,
+        &r["cox_monotone_binary"],
+        &["early", "age"],
+        "monotone binary",
+    );
+    assert_eq!(fit["converged"], true);
+    let w = fit["warnings"][0].as_str().unwrap();
+    assert!(
+        w.starts_with("Loglik converged before variable 1 ('early')"),
+        "{w}"
+    );
+    let fit = cox_r("lung_monotone.csv", "order", &[]);
+    assert_eq!(fit["converged"], false);
+    assert_eq!(fit["iterations"], 20);
+    let w = fit["warnings"][0].as_str().unwrap();
+    assert!(w.starts_with("did not converge in 20 iterations"), "{w}");
+    // R runs off to 25.4 (loglik −46.9) from the same first 14 steps; past
+    // β ≈ 25 the risk scores span e^±900 and the estimate means nothing.
+    assert!(fit["terms"][0]["estimate"].as_f64().unwrap() > 20.0);
+    let data = conventions("lung_monotone.csv");
+    let (_, human) = lumbar(&[
+        "stats",
+        "cox",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
+        "order",
+    ]);
+    assert!(human.contains("converged: false (20 iterations"), "{human}");
+    assert!(human.contains("warning: did not converge"), "{human}");
+}
+
+/// survfit's quantiles on veteran by treatment: trt 2's curve is 0.5 over
+/// an interval, so its median is 52.5 (the midpoint), not 52; the CIs of
+/// the quartiles, and summary(fit, times =) at 30, 90, 180, 365 days.
+#[test]
+fn km_quantiles_and_chosen_times_match_survfit_on_veteran() {
+    let r = expected();
+    let data = conventions("veteran_r.csv");
+    let (_, out) = lumbar(&[
+        "stats",
+        "km",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--group",
+        "trt",
+        "--times",
+        "30,90,180,365",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    for (k, rk) in r["km_veteran"].as_array().unwrap().iter().enumerate() {
+        let c = &v["curves"][k];
+        assert_eq!(c["group"], rk["group"]);
+        for (i, q) in c["quantiles"].as_array().unwrap().iter().enumerate() {
+            for (ours, theirs) in [("time", "quantile"), ("lower", "lower"), ("upper", "upper")] {
+                assert_eq!(
+                    q[ours].as_f64(),
+                    rk[theirs][i].as_f64(),
+                    "trt {} {theirs} at p {}",
+                    rk["group"],
+                    rk["probs"][i]
+                );
+            }
+        }
+        assert_eq!(c["median"].as_f64(), rk["quantile"][1].as_f64());
+        assert_eq!(c["median_lower"].as_f64(), rk["lower"][1].as_f64());
+        assert_eq!(c["median_upper"].as_f64(), rk["upper"][1].as_f64());
+        for (i, a) in c["at_times"].as_array().unwrap().iter().enumerate() {
+            for (ours, theirs) in [
+                ("time", "times"),
+                ("surv", "surv"),
+                ("std_err", "std_err"),
+                ("lower", "lower_t"),
+                ("upper", "upper_t"),
+                ("n_risk", "n_risk"),
+            ] {
+                close(
+                    a[ours].as_f64().unwrap(),
+                    rk[theirs][i].as_f64().unwrap(),
+                    1e-9,
+                    &format!("trt {} {ours} at time {}", rk["group"], rk["times"][i]),
+                );
+            }
+        }
+    }
+    assert_eq!(v["curves"][1]["median"].as_f64(), Some(52.5));
+    let (_, human) = lumbar(&[
+        "stats", "km", "--data", &data, "--time", "time", "--event", "status", "--group", "trt",
+        "--times", "90",
+    ]);
+    assert!(human.contains("median 52.5 (95% CI 44–95)"), "{human}");
+}
+
+/// Every default token is missing in the columns survival reads, `--na`
+/// replaces the list, and event values outside the codings are errors
+/// naming the line.
+#[test]
+fn missing_tokens_and_event_codings() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let mut text = String::from("time,status,g\n");
+    for (i, g) in ["a", "b"].iter().cycle().take(20).enumerate() {
+        text.push_str(&format!("{},{},{g}\n", i + 1, 1 + (i % 3 != 0) as usize));
+    }
+    for na in ["NA", "NaN", "nan", "NULL", "null", ".", ""] {
+        text.push_str(&format!("5,2,{na}\n{na},2,a\n"));
+    }
+    let p = write("tokens.csv", &text);
+    let km = |extra: &[&str]| {
+        let mut args = vec![
+            "stats", "km", "--data", &p, "--time", "time", "--event", "status", "--group", "g",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let (_, out) = lumbar(&args);
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let v = km(&[]);
+    assert_eq!(v["n"], 20);
+    assert_eq!(v["n_dropped"], 14);
+    assert_eq!(v["curves"].as_array().unwrap().len(), 2, "no NA group");
+    // Only "NA" missing: "." and the others are text in a numeric column.
+    let e = lumbar_err(&[
+        "stats", "km", "--data", &p, "--time", "time", "--event", "status", "--na", "NA",
+    ]);
+    assert!(e.contains("column 'time' is not numeric"), "{e}");
+    let p2 = write("sentinel.csv", "time,status\n1,1\n2,0\n-99,1\n4,1\n");
+    let (_, out) = lumbar(&[
+        "stats", "km", "--data", &p2, "--time", "time", "--event", "status", "--na", "-99",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["n"].as_u64(), v["n_dropped"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let p3 = write("mixed.csv", "time,status\n1,1\n2,2\n3,0\n");
+    let e = lumbar_err(&[
+        "stats", "km", "--data", &p3, "--time", "time", "--event", "status",
+    ]);
+    assert!(
+        e.contains("line 4") && e.contains("also holds 2 (at line 3)"),
+        "{e}"
+    );
+    let p4 = write("three.csv", "time,status\n1,1\n2,3\n");
+    let e = lumbar_err(&[
+        "stats", "cox", "--data", &p4, "--time", "time", "--event", "status",
+    ]);
+    assert!(e.contains("line 3") && e.contains("event value 3"), "{e}");
+}
+
+/// With delayed entry, a row whose stop is not after its entry is dropped
+/// and counted as R's Surv makes it NA, with a warning.
+#[test]
+fn empty_intervals_are_dropped_as_surv_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ag.csv");
+    let mut text = String::from("entry,time,status,x\n");
+    for i in 0..30 {
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            i % 3,
+            5 + i,
+            (i % 4 != 0) as u8,
+            (i * 7) % 11
+        ));
+    }
+    text.push_str("9,9,1,3\n12,10,1,4\n");
+    std::fs::write(&p, text).unwrap();
+    let fit = cox(&[
+        "--data",
+        p.to_str().unwrap(),
+        "--entry",
+        "entry",
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
+        "x",
+    ]);
+    assert_eq!(fit["n"], 30);
+    assert_eq!(fit["n_dropped"], 2);
+    let w = fit["warnings"][0].as_str().unwrap();
+    assert!(
+        w.starts_with("2 row(s) with stop time <= entry time dropped"),
+        "{w}"
+    );
 }

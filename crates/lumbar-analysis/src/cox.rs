@@ -12,7 +12,9 @@
 //!   with score and information from the same partial denominators.
 //!
 //! Newton–Raphson from β = 0 with step halving whenever the log-likelihood
-//! falls, to a relative change below 1e-12. Covariates are centred first, as
+//! falls, to coxph's rule: a relative change below 1e-9, at most 20
+//! iterations (`survival::coxph.control`; the loop of its C code coxfit6,
+//! with the same iteration count). Covariates are centred first, as
 //! R does (this changes nothing but the rounding). Tests: likelihood ratio
 //! `2(ℓ(β̂) − ℓ(0))`, Wald `β̂ᵀ I(β̂) β̂`, score `U(0)ᵀ I(0)⁻¹ U(0)`.
 //!
@@ -138,6 +140,8 @@ pub enum CoxError {
     NoEvents,
     #[error("covariate '{0}' is constant or collinear with the others; drop it")]
     Collinear(String),
+    #[error("covariate '{0}' has values too large or not finite (its sum of squares overflows)")]
+    NotFinite(String),
     #[error("observation {0} has a stop time not after its entry time")]
     Interval(usize),
     #[error("weights must be positive; observation {0} has {1}")]
@@ -1197,9 +1201,13 @@ struct TieTerms {
     log_den: f64,
     c01: f64,
     c11: f64,
+    // c02, c12, c22 times S0², with 1/S0: the products S1S1ᵀ/S0² are formed
+    // from S1/S0, which stays on the covariates' scale. (S0 itself can span
+    // e^±500 when a coefficient runs off; 1/S0² would overflow.)
     c02: f64,
     c12: f64,
     c22: f64,
+    inv_s0: f64,
 }
 
 impl TieTerms {
@@ -1213,9 +1221,10 @@ impl TieTerms {
                 log_den: wsum * s0.ln(),
                 c01: wsum * inv,
                 c11: 0.0,
-                c02: wsum * inv * inv,
+                c02: wsum,
                 c12: 0.0,
                 c22: 0.0,
+                inv_s0: inv,
             };
         }
         // Efron: the d terms share the weight w̄ = Σw / d, which is taken
@@ -1231,7 +1240,8 @@ impl TieTerms {
             let f = j as f64 / deaths;
             let den = s0 - f * d0;
             let inv = 1.0 / den;
-            let inv2 = inv * inv;
+            let ratio = s0 * inv;
+            let inv2 = ratio * ratio;
             c01 += inv;
             c11 += f * inv;
             c02 += inv2;
@@ -1250,13 +1260,15 @@ impl TieTerms {
             c02: wt * c02,
             c12: wt * c12,
             c22: wt * c22,
+            inv_s0,
         }
     }
 
     /// Entry (a, b) of Σ wt a_j a_jᵀ, from S1 and D1.
     fn outer(&self, s1: &[f64], d1: &[f64], a: usize, b: usize) -> f64 {
-        self.c02 * s1[a] * s1[b] - self.c12 * (s1[a] * d1[b] + d1[a] * s1[b])
-            + self.c22 * d1[a] * d1[b]
+        let is = self.inv_s0;
+        let (sa, sb, da, db) = (s1[a] * is, s1[b] * is, d1[a] * is, d1[b] * is);
+        self.c02 * sa * sb - self.c12 * (sa * db + da * sb) + self.c22 * da * db
     }
 }
 
@@ -1520,6 +1532,10 @@ fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
     // cross-product of the rows at risk (the null pass's).
     if p > 0 {
         let xtx = &null.cross;
+        // Values whose squares overflow are not collinear: say what they are.
+        if let Some(j) = (0..p).find(|&j| !means[j].is_finite() || !xtx[(j, j)].is_finite()) {
+            return Err(CoxError::NotFinite(data.names[j].clone()));
+        }
         if let Some(j) =
             (0..p).find(|&j| xtx[(j, j)] <= 1e-12 * (1.0 + means[j].abs()).powi(2) * null.at_risk)
         {
@@ -1534,37 +1550,70 @@ fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
             return Err(CoxError::Collinear(data.names[j].clone()));
         }
     }
+    // Newton–Raphson as coxph.fit's C code (survival's coxfit6.c) runs it:
+    // each iteration evaluates the likelihood at the proposed β; it has
+    // converged when that is finite and |1 − ℓ_best/ℓ_new| ≤ 1e-9; a
+    // proposal that is not finite or lowers ℓ is pulled back towards the
+    // best β, by 1/2, then 2/3, … (each a new iteration); at most 20
+    // iterations, after which the best β is kept. `iterations` counts the
+    // evaluations (R's `fit$iter`, which says 21 when it ran out).
     let mut cur = null.clone();
     let mut iterations = 0;
     let mut converged = p == 0;
-    while iterations < 50 && p > 0 {
-        iterations += 1;
+    let mut halving = 0.0;
+    let mut proposed = beta.clone();
+    if p > 0 {
         let Some(ch) = cur.info.clone().cholesky() else {
             return Err(CoxError::Collinear(
                 data.names[worst_column_no_intercept(&cur.info)].clone(),
             ));
         };
-        let step = ch.solve(&cur.score);
-        let mut next = &beta + &step;
-        let mut np = times.pass(&next);
-        let mut halvings = 0;
-        while (np.loglik.is_nan() || np.loglik < cur.loglik) && halvings < 40 {
-            next = (&next + &beta) * 0.5;
-            np = times.pass(&next);
-            halvings += 1;
-        }
-        let change = (np.loglik - cur.loglik).abs() / (np.loglik.abs() + 1e-10);
-        beta = next;
-        cur = np;
-        if change < 1e-12 && halvings == 0 {
+        proposed = &beta + ch.solve(&cur.score);
+    }
+    while p > 0 && iterations < COX_MAX_ITER {
+        iterations += 1;
+        let np = times.pass(&proposed);
+        let finite = np.loglik.is_finite()
+            && np.score.iter().all(|v| v.is_finite())
+            && np.info.iter().all(|v| v.is_finite());
+        if finite && (1.0 - cur.loglik / np.loglik).abs() <= COX_EPS {
+            beta = proposed.clone();
+            cur = np;
             converged = true;
             break;
         }
+        if !finite || np.loglik < cur.loglik {
+            halving += 1.0;
+            proposed = (&proposed + &beta * halving) / (halving + 1.0);
+            continue;
+        }
+        halving = 0.0;
+        beta = proposed.clone();
+        cur = np;
+        // The information can become singular as a coefficient runs off to
+        // infinity: stop there (coxph's generalised Cholesky stops moving
+        // that coefficient); the warnings below say why.
+        let Some(ch) = cur.info.clone().cholesky() else {
+            break;
+        };
+        proposed = &beta + ch.solve(&cur.score);
     }
     let info_inv = if p > 0 {
-        cur.info.clone().try_inverse().ok_or_else(|| {
-            CoxError::Collinear(data.names[worst_column_no_intercept(&cur.info)].clone())
-        })?
+        match cur.info.clone().try_inverse() {
+            Some(v) => v,
+            // Singular only after moving (identified at β = 0): a coefficient
+            // has run off until its information underflowed. coxph inverts
+            // the identified part and reports the rest (its generalised
+            // inverse); the warnings below say why.
+            None if iterations > 0 => cur.info.clone().pseudo_inverse(1e-12).map_err(|_| {
+                CoxError::Collinear(data.names[worst_column_no_intercept(&cur.info)].clone())
+            })?,
+            None => {
+                return Err(CoxError::Collinear(
+                    data.names[worst_column_no_intercept(&cur.info)].clone(),
+                ));
+            }
+        }
     } else {
         DMatrix::zeros(0, 0)
     };
@@ -1632,19 +1681,51 @@ fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
     } else {
         0.0
     };
-    // A coefficient running to infinity (R's coxph.fit check): the log-
-    // likelihood has converged but a Newton step would still move the
-    // coefficient by more than sqrt(ε)(1 + |β|).
+    // coxph.fit's warnings. Converged: a coefficient runs to infinity when
+    // one more Newton step, |U(β̂) I(β̂)⁻¹|, still exceeds both eps and
+    // sqrt(eps)·|β̂| ("Loglik converged before variable j"). Not converged:
+    // say so, and that a coefficient may be infinite when a centred linear
+    // predictor exceeds 500 or the step is not finite.
     let step = &info_inv * &cur.score;
-    let warnings = (0..p)
-        .filter(|&j| step[j].abs() > 3.16e-5 * (1.0 + beta[j].abs()))
-        .map(|j| {
-            format!(
-                "the coefficient of '{}' may be infinite (monotone likelihood)",
-                data.names[j]
-            )
-        })
-        .collect();
+    let mut warnings: Vec<String> = Vec::new();
+    let nonpositive = (0..n)
+        .filter(|&i| data.entry.is_none() && data.stop[i] <= 0.0)
+        .count();
+    if nonpositive > 0 {
+        warnings.push(format!(
+            "{nonpositive} observation(s) have a time of 0 or less; kept, as coxph keeps \
+             them (only the order of the times enters the partial likelihood)"
+        ));
+    }
+    if p > 0 && converged {
+        let infinite: Vec<usize> = (0..p)
+            .filter(|&j| {
+                !cur.score[j].is_finite()
+                    || (step[j].abs() > COX_EPS && step[j].abs() > COX_EPS.sqrt() * beta[j].abs())
+            })
+            .collect();
+        if !infinite.is_empty() {
+            warnings.push(format!(
+                "Loglik converged before variable {}; coefficient may be infinite \
+                 (monotone likelihood: the covariate orders or separates the events)",
+                infinite
+                    .iter()
+                    .map(|&j| format!("{} ('{}')", j + 1, data.names[j]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    } else if p > 0 {
+        warnings.push(format!(
+            "did not converge in {COX_MAX_ITER} iterations (coxph's rule: relative change in \
+             the log partial likelihood below {COX_EPS:e})"
+        ));
+        let max_lp = times_max_lp(data, &means, &beta);
+        if max_lp > 500.0 || step.iter().any(|v| !v.is_finite()) {
+            warnings
+                .push("one or more coefficients may be infinite (monotone likelihood)".to_string());
+        }
+    }
     Ok(CoxFit {
         n,
         events: data.event.iter().filter(|e| **e).count(),
@@ -1669,6 +1750,23 @@ fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
         converged,
         warnings,
     })
+}
+
+/// coxph's `control$eps`: convergence when the relative change in the log
+/// partial likelihood is at most this.
+pub const COX_EPS: f64 = 1e-9;
+/// coxph's `control$iter.max`.
+pub const COX_MAX_ITER: usize = 20;
+
+/// The largest centred linear predictor, max_i (x_i − x̄)·β (coxph.fit's `lp`).
+fn times_max_lp(data: &CoxData, means: &[f64], beta: &DVector<f64>) -> f64 {
+    (0..data.stop.len())
+        .map(|i| {
+            (0..data.columns.len())
+                .map(|j| (data.columns[j][i] - means[j]) * beta[j])
+                .sum::<f64>()
+        })
+        .fold(f64::NEG_INFINITY, f64::max)
 }
 
 /// Columns grouped into terms as R's `assign` does: the levels `x[a]`,

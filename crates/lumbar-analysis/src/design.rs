@@ -64,6 +64,37 @@ pub struct Design {
     /// Rows dropped for a missing value in a column used.
     pub dropped: usize,
     pub rows: usize,
+    /// The file's 0-based data row of each kept row (for messages naming a row).
+    pub kept: Vec<usize>,
+}
+
+/// Covariates larger than this are refused: their squares (in XᵀX, in the
+/// Cox information) would overflow a double.
+pub const MAX_COVARIATE: f64 = 1e150;
+
+impl Design {
+    /// Drops the kept rows `drop` says to, from every column, and counts
+    /// them with the rows dropped for missing values (as R's `Surv` turns
+    /// an empty interval into NA, which `na.omit` then drops).
+    pub fn drop_rows(&mut self, drop: impl Fn(usize) -> bool) -> usize {
+        let keep: Vec<usize> = (0..self.rows).filter(|&i| !drop(i)).collect();
+        let gone = self.rows - keep.len();
+        if gone == 0 {
+            return 0;
+        }
+        let pick = |v: &Vec<f64>| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        self.columns = self.columns.iter().map(pick).collect();
+        self.extra = self.extra.iter().map(pick).collect();
+        self.labels = self
+            .labels
+            .iter()
+            .map(|v| keep.iter().map(|&i| v[i].clone()).collect())
+            .collect();
+        self.kept = keep.iter().map(|&i| self.kept[i]).collect();
+        self.rows = keep.len();
+        self.dropped += gone;
+        gone
+    }
 }
 
 /// Orders levels as R would: numerically when all parse as numbers.
@@ -141,9 +172,41 @@ pub fn build(
                 && labs.iter().all(|v| v[i].is_some())
         })
         .collect();
+    // An infinite value is not missing (R keeps `Inf`, then coxph and glm
+    // refuse it): name it rather than let it reach a fit as "collinear".
+    let numeric_cols = cols
+        .iter()
+        .zip(covariates)
+        .filter_map(|(c, name)| match c {
+            Col::Num(v) => Some((v, name.as_str(), true)),
+            Col::Cat(..) => None,
+        })
+        .chain(extras.iter().zip(extra).map(|(v, name)| (v, *name, false)));
+    for (v, name, covariate) in numeric_cols {
+        for &i in &keep {
+            let x = v[i].unwrap_or(0.0);
+            if !x.is_finite() {
+                return Err(DataError::NotFinite {
+                    path: path.into(),
+                    place: data::place(path, i),
+                    column: name.into(),
+                    value: x,
+                });
+            }
+            if covariate && x.abs() > MAX_COVARIATE {
+                return Err(DataError::TooLarge {
+                    path: path.into(),
+                    place: data::place(path, i),
+                    column: name.into(),
+                    value: x,
+                });
+            }
+        }
+    }
     let mut d = Design {
         dropped: n - keep.len(),
         rows: keep.len(),
+        kept: keep.clone(),
         ..Default::default()
     };
     for (c, name) in cols.iter().zip(covariates) {

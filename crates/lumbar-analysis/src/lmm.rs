@@ -104,6 +104,9 @@ pub struct LmmFit {
     pub evaluations: usize,
     /// The relative covariance parameters θ (lme4's `getME(fit, "theta")`).
     pub theta: Vec<f64>,
+    /// Non-convergence (lme4's rule), a singular fit, and data that cannot
+    /// identify the model (a constant response, a single group).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -617,6 +620,33 @@ pub fn fit(data: &LmmData, method: Method, re: RandomEffects) -> Result<LmmFit, 
         }
     };
     let _ = best;
+    let mut warnings = Vec::new();
+    let y0 = data.response.first().copied().unwrap_or(0.0);
+    if data.response.iter().all(|&v| v == y0) {
+        warnings.push(
+            "the response is constant: there is no variance to model, and the variance \
+             components and standard errors are not meaningful"
+                .to_string(),
+        );
+    }
+    if stats.groups < 2 {
+        warnings.push(format!(
+            "only {} group: the between-group variance cannot be estimated (lme4 refuses: \
+             grouping factors must have > 1 sampled level)",
+            stats.groups
+        ));
+    }
+    if !converged {
+        warnings.push(format!(
+            "did not converge (lme4's rule: scaled gradient below 0.002; max |gradient| {max_abs_gradient:.2e})"
+        ));
+    }
+    if singular {
+        warnings.push(
+            "boundary (singular) fit: a variance component at zero or a correlation at ±1"
+                .to_string(),
+        );
+    }
     Ok(LmmFit {
         n_obs: stats.n,
         n_groups: stats.groups,
@@ -631,6 +661,7 @@ pub fn fit(data: &LmmData, method: Method, re: RandomEffects) -> Result<LmmFit, 
         max_abs_gradient,
         evaluations,
         theta,
+        warnings,
     })
 }
 

@@ -5,7 +5,16 @@
 //! The GLM is fitted by iteratively reweighted least squares (McCullagh &
 //! Nelder 1989, §2.5): with `μ = exp(Xβ)`, working weights `W = diag(μ)` and
 //! working response `z = Xβ + (y − μ)/μ`, iterate `β ← (XᵀWX)⁻¹ XᵀWz` to
-//! convergence of the deviance `2 Σ [y log(y/μ) − (y − μ)]`.
+//! convergence of the deviance `D = 2 Σ [y log(y/μ) − (y − μ)]`, by R's
+//! `glm.fit` rule: start from `μ = y + 0.1`, stop when
+//! `|D − D_old| / (|D| + 0.1) < 1e-8`, at most 25 iterations, halving a
+//! step only when the deviance is not finite (`glm.control()`'s defaults,
+//! so `iterations` is R's `fit$iter`).
+//!
+//! A model the data cannot identify is fitted and warned about, as glm
+//! fits it: no events (the intercept runs to −∞), or a covariate that
+//! separates the outcome (a fitted risk numerically 0: a coefficient runs
+//! to ±∞); and when the iterations ran out.
 //!
 //! Covariance (the log link is canonical for Poisson, so the score of
 //! observation i is `x_i (y_i − μ_i)` and the bread is `(XᵀWX)⁻¹`):
@@ -76,6 +85,8 @@ pub struct PoissonFit {
     pub deviance: f64,
     pub iterations: usize,
     pub converged: bool,
+    /// Non-convergence, and data that cannot identify the model.
+    pub warnings: Vec<String>,
     /// The robust covariance of all coefficients, intercept first.
     #[serde(skip)]
     pub covariance: DMatrix<f64>,
@@ -87,9 +98,20 @@ pub enum FitError {
     Empty,
     #[error("covariate '{0}' is constant or collinear with the others; drop it")]
     Collinear(String),
+    #[error("covariate '{0}' has values too large or not finite (its sum of squares overflows)")]
+    NotFinite(String),
     #[error("the outcome must be 0 or more; found {0}")]
     Outcome(f64),
 }
+
+/// `glm.control()$epsilon`: converged when the deviance's relative change is below this.
+pub const GLM_EPS: f64 = 1e-8;
+/// `glm.control()$maxit`.
+pub const GLM_MAX_ITER: usize = 25;
+/// A fitted mean below this (for a 0/1 or count outcome) is a coefficient
+/// on its way to −∞: exp(−18.4). glm's own check (10·ε) fires only far
+/// later, after its iterations have stopped.
+const FITTED_ZERO: f64 = 1e-8;
 
 /// The column whose removal leaves the best-conditioned XᵀX: the one to name
 /// when the design is singular.
@@ -152,12 +174,12 @@ pub fn modified_poisson(
     let mut terms = vec!["(Intercept)".to_string()];
     terms.extend(names.iter().cloned());
     let xtx = x.transpose() * &x;
+    if let Some(j) = (1..p).find(|&j| !xtx[(j, j)].is_finite()) {
+        return Err(FitError::NotFinite(terms[j].clone()));
+    }
     if is_singular(&xtx) {
         return Err(FitError::Collinear(terms[worst_column(&xtx)].clone()));
     }
-    let ybar = y.iter().sum::<f64>() / n as f64;
-    let mut beta = DVector::zeros(p);
-    beta[0] = ybar.max(1e-10).ln();
     let deviance = |mu: &DVector<f64>| -> f64 {
         2.0 * y
             .iter()
@@ -171,13 +193,17 @@ pub fn modified_poisson(
             })
             .sum::<f64>()
     };
-    let mut mu = (&x * &beta).map(f64::exp);
-    let mut dev = deviance(&mu);
+    // glm.fit: poisson()$initialize sets mustart = y + 0.1.
+    let mut mu = DVector::from_fn(n, |i, _| y[i] + 0.1);
+    let mut eta = mu.map(f64::ln);
+    let mut dev_old = deviance(&mu);
+    let mut beta = DVector::zeros(p);
+    let mut beta_old: Option<DVector<f64>> = None;
+    let mut dev = dev_old;
     let mut iterations = 0;
     let mut converged = false;
-    while iterations < 100 {
+    while iterations < GLM_MAX_ITER {
         iterations += 1;
-        let eta = &x * &beta;
         // XᵀWX and XᵀWz with W = μ.
         let xw = DMatrix::from_fn(n, p, |i, j| x[(i, j)] * mu[i]);
         let info = x.transpose() * &xw;
@@ -186,24 +212,52 @@ pub fn modified_poisson(
         let Some(ch) = info.clone().cholesky() else {
             return Err(FitError::Collinear(terms[worst_column(&info)].clone()));
         };
-        let mut next = ch.solve(&rhs);
-        let mut mu_next = (&x * &next).map(f64::exp);
-        let mut dev_next = deviance(&mu_next);
-        // Step halving if the deviance went up (rare for the canonical link).
+        beta = ch.solve(&rhs);
+        eta = &x * &beta;
+        mu = eta.map(f64::exp);
+        dev = deviance(&mu);
+        // glm.fit halves the step only when the deviance is not finite.
         let mut halvings = 0;
-        while (dev_next.is_nan() || dev_next > dev * (1.0 + 1e-12)) && halvings < 30 {
-            next = (&next + &beta) * 0.5;
-            mu_next = (&x * &next).map(f64::exp);
-            dev_next = deviance(&mu_next);
+        while !dev.is_finite() && halvings < GLM_MAX_ITER {
+            let Some(old) = &beta_old else { break };
+            beta = (&beta + old) * 0.5;
+            eta = &x * &beta;
+            mu = eta.map(f64::exp);
+            dev = deviance(&mu);
             halvings += 1;
         }
-        let change = (dev - dev_next).abs() / (dev_next.abs() + 0.1);
-        beta = next;
-        mu = mu_next;
-        dev = dev_next;
-        if change < 1e-14 {
+        if (dev - dev_old).abs() / (dev.abs() + 0.1) < GLM_EPS {
             converged = true;
             break;
+        }
+        dev_old = dev;
+        beta_old = Some(beta.clone());
+    }
+    let events: f64 = y.iter().sum();
+    let mut warnings = Vec::new();
+    if !converged {
+        warnings.push(format!(
+            "did not converge in {GLM_MAX_ITER} iterations (glm's rule: relative change in \
+             the deviance below {GLM_EPS:e})"
+        ));
+    }
+    if events == 0.0 {
+        warnings.push(
+            "no events: the model cannot be estimated (the intercept's estimate runs to \
+             minus infinity; the numbers are not meaningful)"
+                .to_string(),
+        );
+    } else {
+        let zero = mu.iter().filter(|&&m| m < FITTED_ZERO).count();
+        if zero > 0 {
+            let worst = (1..p)
+                .max_by(|&a, &b| beta[a].abs().total_cmp(&beta[b].abs()))
+                .map_or_else(|| terms[0].clone(), |j| terms[j].clone());
+            warnings.push(format!(
+                "fitted risks numerically 0 for {zero} observation(s): a covariate separates \
+                 the outcome (a group without events), and its coefficient runs to minus \
+                 infinity (largest: '{worst}'); merge or drop that group"
+            ));
         }
     }
     // Information at the final β.
@@ -230,7 +284,7 @@ pub fn modified_poisson(
     }
     Ok(PoissonFit {
         n,
-        events: y.iter().sum(),
+        events,
         robust,
         terms: terms
             .iter()
@@ -240,6 +294,7 @@ pub fn modified_poisson(
         deviance: dev,
         iterations,
         converged,
+        warnings,
         covariance: cov,
     })
 }
@@ -267,12 +322,48 @@ mod tests {
         }
         let fit = modified_poisson(&y, &[x], &["exposed".into()], Robust::Hc0).unwrap();
         let (p1, p0) = (12.0 / 40.0, 20.0 / 50.0);
+        // glm's rule stops at a relative deviance change of 1e-8, where the
+        // estimates are within a few 1e-9 of the closed form (as R's are).
         let rr = fit.terms[1].exp_estimate;
-        assert!((rr - p1 / p0).abs() < 1e-10, "{rr}");
+        assert!((rr - p1 / p0).abs() < 1e-8, "{rr}");
         let var = (1.0 - p1) / (40.0 * p1) + (1.0 - p0) / (50.0 * p0);
-        assert!((fit.terms[1].std_error - var.sqrt()).abs() < 1e-10);
-        assert!((fit.terms[0].exp_estimate - p0).abs() < 1e-10);
+        assert!((fit.terms[1].std_error - var.sqrt()).abs() < 1e-8);
+        assert!((fit.terms[0].exp_estimate - p0).abs() < 1e-8);
         assert!(fit.converged);
+        assert!(fit.warnings.is_empty(), "{:?}", fit.warnings);
+    }
+
+    /// No events, and a covariate that separates the outcome: fitted as
+    /// glm fits them (R's iterations and estimates, tests/fixtures/
+    /// conventions/expected.json), with a warning.
+    #[test]
+    fn unidentified_models_are_fitted_as_glm_and_warned_about() {
+        let y = vec![0.0; 10];
+        let x: Vec<f64> = (1..=10).map(f64::from).collect();
+        let fit = modified_poisson(&y, &[x], &["x".into()], Robust::Hc0).unwrap();
+        // R: glm(y ~ x, poisson): iter 22, intercept -24.3025850929941.
+        assert_eq!(fit.iterations, 22);
+        assert!(fit.converged);
+        assert!((fit.terms[0].estimate - -24.3025850929941).abs() < 1e-9);
+        assert_eq!(fit.warnings.len(), 1, "{:?}", fit.warnings);
+        assert!(fit.warnings[0].starts_with("no events"));
+        let y = vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+        let z = vec![1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let fit = modified_poisson(&y, &[z], &["z".into()], Robust::Hc0).unwrap();
+        // R: iter 18, coefficients -0.510825623765991, -19.7917594692266.
+        assert_eq!(fit.iterations, 18);
+        assert!((fit.terms[0].estimate - -0.510825623765991).abs() < 1e-9);
+        assert!((fit.terms[1].estimate - -19.7917594692266).abs() < 1e-6);
+        assert_eq!(fit.warnings.len(), 1, "{:?}", fit.warnings);
+        assert!(fit.warnings[0].contains("separates") && fit.warnings[0].contains("'z'"));
+    }
+
+    #[test]
+    fn overflowing_covariates_are_not_called_collinear() {
+        let y = vec![0.0, 1.0, 0.0, 1.0];
+        let big = vec![1e300, 1.0, 2.0, 3.0];
+        let e = modified_poisson(&y, &[big], &["big".into()], Robust::Hc0).unwrap_err();
+        assert_eq!(e, FitError::NotFinite("big".into()));
     }
 
     #[test]

@@ -3,11 +3,23 @@
 //!
 //! Kaplan–Meier (Kaplan & Meier 1958): at each distinct time with `d`
 //! events among `n` at risk (weighted counts when weights are given),
-//! `S(t) = Π (1 − d/n)`. Standard error of the cumulative hazard by
-//! Greenwood's formula, `se = sqrt(Σ d / (n (n − d)))` (R's `std.err`), and
-//! the 95% interval on the log scale, R's default `conf.type = "log"`:
-//! `S · exp(∓ 1.959964 · se)`, the upper limit capped at 1. Events at a time
-//! precede censorings at that time.
+//! `S(t) = Π (1 − d/n)`. Standard error of log S (of the cumulative hazard)
+//! by Greenwood's formula, `se_log = sqrt(Σ d / (n (n − d)))` (the
+//! `std.err` stored in a survfit object, here `std_err_log`), and the SE of
+//! S itself, `S · se_log` (the `std.err` that `summary.survfit` prints, here
+//! `std_err`). The 95% interval on the log scale, R's default
+//! `conf.type = "log"`: `S · exp(∓ 1.959964 · se_log)`, the upper limit
+//! capped at 1. Events at a time precede censorings at that time.
+//!
+//! Quantiles as survival's `quantile.survfit` (its `findq`): the q-quantile
+//! is the first time the curve is at or below 1 − q, except where the curve
+//! equals 1 − q (within sqrt(ε)) over an interval: then the midpoint of that
+//! interval (to the last follow-up time when the curve ends there). The
+//! confidence interval of a quantile is where the interval's limits cross
+//! 1 − q by the same rule (Brookmeyer & Crowley 1982), so the median's CI
+//! is survfit's `0.95LCL`/`0.95UCL`. Survival at chosen times is the step
+//! in force at each time, with the number still at risk then, as
+//! `summary(fit, times =, extend = TRUE)`.
 //!
 //! Log-rank (Mantel 1966; R's `survdiff` with rho = 0): at each event time,
 //! for each group g, `O_g − E_g` with `E_g = d n_g / n`, and the variance
@@ -31,19 +43,145 @@ pub struct KmStep {
     pub n_event: f64,
     pub n_censor: f64,
     pub surv: f64,
+    /// SE of S(t) (`summary.survfit`'s `std.err`).
+    pub std_err: f64,
+    /// SE of log S(t) (the survfit object's `std.err`).
+    pub std_err_log: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// A quantile of survival time with its 95% CI (None: not reached).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KmQuantile {
+    /// The probability of the event by then (0.5 = the median).
+    pub prob: f64,
+    pub time: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+}
+
+/// The curve at a chosen time, as `summary(fit, times = t)`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KmAtTime {
+    pub time: f64,
+    pub n_risk: f64,
+    pub surv: f64,
     pub std_err: f64,
     pub lower: f64,
     pub upper: f64,
 }
+
+/// The quantiles each curve reports.
+pub const KM_PROBS: [f64; 3] = [0.25, 0.5, 0.75];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KmCurve {
     pub group: Option<String>,
     pub n: usize,
     pub events: f64,
-    /// Median survival: the first time the curve is at or below 0.5.
+    /// Median survival by survfit's rule (see [`KmCurve::quantile`]).
     pub median: Option<f64>,
+    /// The median's 95% CI (survfit's `0.95LCL`, `0.95UCL`).
+    pub median_lower: Option<f64>,
+    pub median_upper: Option<f64>,
+    /// The quartiles of [`KM_PROBS`], with CIs.
+    pub quantiles: Vec<KmQuantile>,
+    /// Survival at the times asked for (empty unless asked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub at_times: Vec<KmAtTime>,
     pub steps: Vec<KmStep>,
+}
+
+/// survival's `findq`: where the step function through `(x, y)` (y the
+/// cumulative probability 1 − S, non-decreasing, starting at (first time,
+/// 0)) reaches `p`; the midpoint where it equals `p` over an interval.
+/// `xmax` is the last follow-up time. Points with a NaN `y` are skipped.
+fn findq(x: &[f64], y: &[f64], p: f64, xmax: f64) -> Option<f64> {
+    // sqrt(.Machine$double.eps), quantile.survfit's `tolerance`.
+    const TOL: f64 = 1.490_116_119_384_765_6e-8;
+    let mut xs = Vec::with_capacity(x.len());
+    let mut ys: Vec<f64> = Vec::with_capacity(y.len());
+    for (&xi, &yi) in x.iter().zip(y) {
+        // `duplicated(y)` keeps each value's first time.
+        if !yi.is_nan() && !ys.contains(&yi) {
+            xs.push(xi);
+            ys.push(yi);
+        }
+    }
+    let top = ys.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    if ys.is_empty() || top < p {
+        return None;
+    }
+    if p == 0.0 {
+        return Some(xs[0]);
+    }
+    let first = |shift: f64| ys.iter().position(|&v| v + shift >= p);
+    let i1 = first(TOL)?;
+    let last = ys[ys.len() - 1];
+    if (p - last).abs() < TOL {
+        return Some((xs[i1] + xmax) / 2.0);
+    }
+    let i2 = first(-TOL)?;
+    Some((xs[i1] + xs[i2]) / 2.0)
+}
+
+impl KmCurve {
+    /// The `prob` quantile of survival time (0.5: the median) and its 95%
+    /// CI, by `quantile.survfit`'s rule.
+    pub fn quantile(&self, prob: f64) -> KmQuantile {
+        // survfit's `start.time` is 0 unless given: the curve starts at (0, 1).
+        let mut x = vec![0.0];
+        x.extend(self.steps.iter().map(|s| s.time));
+        let xmax = x[x.len() - 1];
+        let curve = |f: &dyn Fn(&KmStep) -> f64| {
+            let mut y = vec![0.0];
+            y.extend(self.steps.iter().map(|s| 1.0 - f(s)));
+            y
+        };
+        KmQuantile {
+            prob,
+            time: findq(&x, &curve(&|s| s.surv), prob, xmax),
+            lower: findq(&x, &curve(&|s| s.lower), prob, xmax),
+            upper: findq(&x, &curve(&|s| s.upper), prob, xmax),
+        }
+    }
+
+    /// The curve at time `t`, as `summary(fit, times = t, extend = TRUE)`:
+    /// the step in force (S = 1 before the first time) and the number still
+    /// at risk at `t` (follow-up ≥ t).
+    pub fn at(&self, t: f64) -> KmAtTime {
+        let step = self.steps.iter().rev().find(|s| s.time <= t);
+        let n_risk = self
+            .steps
+            .iter()
+            .find(|s| s.time >= t)
+            .map_or(0.0, |s| s.n_risk);
+        match step {
+            Some(s) => KmAtTime {
+                time: t,
+                n_risk,
+                surv: s.surv,
+                std_err: s.std_err,
+                lower: s.lower,
+                upper: s.upper,
+            },
+            None => KmAtTime {
+                time: t,
+                n_risk,
+                surv: 1.0,
+                std_err: 0.0,
+                lower: 1.0,
+                upper: 1.0,
+            },
+        }
+    }
+
+    /// Adds survival at the given times.
+    pub fn with_times(mut self, times: &[f64]) -> KmCurve {
+        self.at_times = times.iter().map(|&t| self.at(t)).collect();
+        self
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,7 +234,9 @@ pub fn kaplan_meier(
             n_event: d,
             n_censor: c,
             surv,
-            std_err: se,
+            // 0 · ∞ once the curve reaches 0: R's NaN.
+            std_err: surv * se,
+            std_err_log: se,
             lower: if surv > 0.0 {
                 surv * (-Z_975 * se).exp()
             } else {
@@ -111,13 +251,21 @@ pub fn kaplan_meier(
         at_risk -= d + c;
         i = j;
     }
-    KmCurve {
+    let mut curve = KmCurve {
         group,
         n: time.len(),
         events: (0..time.len()).filter(|&i| event[i]).map(w).sum(),
-        median: steps.iter().find(|s| s.surv <= 0.5).map(|s| s.time),
+        median: None,
+        median_lower: None,
+        median_upper: None,
+        quantiles: Vec::new(),
+        at_times: Vec::new(),
         steps,
-    }
+    };
+    curve.quantiles = KM_PROBS.iter().map(|&p| curve.quantile(p)).collect();
+    let m = curve.quantile(0.5);
+    (curve.median, curve.median_lower, curve.median_upper) = (m.time, m.lower, m.upper);
+    curve
 }
 
 /// Kaplan–Meier curves per group (in sorted group order) and, with two or
@@ -240,8 +388,37 @@ mod tests {
         assert_eq!(km.steps[2].n_risk, 2.0);
         // Greenwood at time 3: 1/(5·4) + 1/(4·3) + 1/(2·1).
         let v: f64 = 1.0 / 20.0 + 1.0 / 12.0 + 0.5;
-        assert!((km.steps[2].std_err - v.sqrt()).abs() < 1e-12);
+        assert!((km.steps[2].std_err_log - v.sqrt()).abs() < 1e-12);
+        assert!((km.steps[2].std_err - 0.3 * v.sqrt()).abs() < 1e-12);
         assert_eq!(km.median, Some(3.0));
+    }
+
+    /// survfit's midpoint rule: 4 deaths at 1..4 among 4 make the curve
+    /// 0.75, 0.5, 0.25, 0; it equals 0.5 on [2, 3), so the median is 2.5
+    /// (the first time at or below 0.5 would say 2). A curve that ends at
+    /// 0.5 (censored at 5) takes the midpoint with the last time.
+    #[test]
+    fn quantiles_take_the_midpoint_where_the_curve_is_flat_at_the_level() {
+        let km = kaplan_meier(&[1.0, 2.0, 3.0, 4.0], &[true; 4], None, None);
+        assert_eq!(km.median, Some(2.5));
+        assert_eq!(km.quantiles[0].time, Some(1.5));
+        assert_eq!(km.quantiles[2].time, Some(3.5));
+        let km = kaplan_meier(
+            &[1.0, 2.0, 5.0, 5.0],
+            &[true, false, false, false],
+            None,
+            None,
+        );
+        // 0.75 from time 1 on: the 25% quantile is where 1 − S reaches 0.25 and stays.
+        assert_eq!(km.quantile(0.25).time, Some((1.0 + 5.0) / 2.0));
+        assert_eq!(km.median, None);
+        let at = km.at(3.0);
+        assert_eq!((at.surv, at.n_risk), (0.75, 2.0));
+        let before = km.at(0.5);
+        assert_eq!(
+            (before.surv, before.n_risk, before.std_err),
+            (1.0, 4.0, 0.0)
+        );
     }
 
     /// Two groups with identical data give a zero statistic; a clear

@@ -135,13 +135,14 @@ pub enum StatsModel {
     Poisson(commands::stats::PoissonArgs),
     /// Kaplan–Meier curves with Greenwood CIs (log scale, as survfit) and the log-rank test.
     #[command(
-        after_help = "Example:\n  lumbar stats km --data lung.csv --time time --event event --group sex"
+        after_help = "Example (R: write.csv(survival::lung, \"lung.csv\"); survfit(Surv(time, status) ~ sex, lung)):\n  \
+                            lumbar stats km --data lung.csv --time time --event status --group sex --times 180,365"
     )]
     Km(commands::stats::KmArgs),
     /// Cox proportional hazards: Efron or Breslow ties, strata, weights, delayed entry, robust and cluster SEs, as R's coxph.
     #[command(
         after_help = "Example (R: coxph(Surv(time, status) ~ age + sex + ph.ecog, lung)):\n  \
-                            lumbar stats cox --data lung.csv --time time --event event --covariates age,sex,ph.ecog --json"
+                            lumbar stats cox --data lung.csv --time time --event status --covariates age,sex,ph.ecog --json"
     )]
     Cox(commands::stats::CoxArgs),
 }

@@ -5,13 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lumbar_analysis::data;
 use lumbar_analysis::design::Categorical;
 use lumbar_analysis::risk::{self, Cuts, ExposureRules, RiskSpec};
 use lumbar_ingest::{Store, output};
 use lumbar_model::atomic::write_atomic;
 
-use super::stats::print_terms;
+use super::stats::{NaArg, print_terms, print_warnings};
 
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["store", "data"])))]
@@ -69,6 +68,8 @@ pub struct RiskArgs {
     /// Minimum valid days per participant (with --store).
     #[arg(long, default_value_t = 1)]
     pub min_valid_days: usize,
+    #[command(flatten)]
+    pub na: NaArg,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -88,7 +89,7 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
             let (df, excluded) = risk::store_frame(&Store::open(s)?, &rules)?;
             (df, s.clone(), Some(excluded))
         }
-        (None, Some(f)) => (data::read_frame(f)?, f.clone(), None),
+        (None, Some(f)) => (args.na.read(f)?, f.clone(), None),
         (None, None) => anyhow::bail!("give --store or --data"),
     };
     let spec = RiskSpec {
@@ -222,6 +223,22 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
     if let Some(c) = &report.cox {
         writeln!(out, "\nCox model (Efron), hazard ratios:")?;
         print_terms(&c.terms, "HR", out)?;
+    }
+    // Every fit's warnings, named by the fit they come from.
+    let mut warnings: Vec<String> = Vec::new();
+    for (name, fit) in [
+        ("crude", &report.crude),
+        ("adjusted", &report.poisson),
+        ("continuous", &report.continuous),
+    ] {
+        warnings.extend(fit.warnings.iter().map(|w| format!("{name} Poisson: {w}")));
+    }
+    if let Some(c) = &report.cox {
+        warnings.extend(c.warnings.iter().map(|w| format!("Cox: {w}")));
+    }
+    if !warnings.is_empty() {
+        writeln!(out)?;
+        print_warnings(&warnings, out)?;
     }
     if let Some(dir) = &args.out {
         writeln!(out, "\nresults: {}", dir.display())?;

@@ -8,6 +8,39 @@ use clap::Args;
 use lumbar_analysis::data;
 use lumbar_analysis::lmm::{self, Method, RandomEffects};
 
+/// The cells a data file's reader takes as missing.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NaArg {
+    /// Cells read as missing, comma-separated, replacing the default list:
+    /// NA, NaN, nan, NULL, null, . and the empty cell (R, pandas, Excel).
+    #[arg(
+        long,
+        value_name = "TOKENS",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    pub na: Option<Vec<String>>,
+}
+
+impl NaArg {
+    pub fn tokens(&self) -> Vec<String> {
+        self.na.clone().unwrap_or_else(data::default_na)
+    }
+
+    /// Reads a data file with these tokens as missing.
+    pub fn read(&self, path: &std::path::Path) -> Result<polars::prelude::DataFrame> {
+        Ok(data::read_frame_with(path, &self.tokens())?)
+    }
+}
+
+/// Prints each warning on its own line, as R prints them after a fit.
+pub fn print_warnings(warnings: &[String], out: &mut dyn Write) -> Result<()> {
+    for w in warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
+
 #[derive(Args, Debug)]
 pub struct LmmArgs {
     /// Data file (CSV or Parquet), one row per observation.
@@ -29,6 +62,8 @@ pub struct LmmArgs {
     pub method: MethodArg,
     #[arg(long, value_enum, default_value_t = RandomArg::Slope)]
     pub random: RandomArg,
+    #[command(flatten)]
+    pub na: NaArg,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -47,7 +82,7 @@ pub enum RandomArg {
 }
 
 pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
-    let df = data::read_frame(&args.data)?;
+    let df = args.na.read(&args.data)?;
     let (d, dropped) = data::lmm_data(
         &df,
         &args.data,
@@ -146,6 +181,7 @@ pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
         "converged: {} (max |gradient| {:.2e}, {} evaluations)",
         fit.converged, fit.max_abs_gradient, fit.evaluations
     )?;
+    print_warnings(&fit.warnings, out)?;
     Ok(0)
 }
 
@@ -166,6 +202,8 @@ pub struct PoissonArgs {
     /// Sandwich variant for the standard errors.
     #[arg(long, value_enum, default_value_t = RobustArg::Hc0)]
     pub robust: RobustArg,
+    #[command(flatten)]
+    pub na: NaArg,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -181,7 +219,7 @@ pub enum RobustArg {
 pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::design;
     use lumbar_analysis::poisson::{Robust, modified_poisson};
-    let df = data::read_frame(&args.data)?;
+    let df = args.na.read(&args.data)?;
     let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
     let d = design::build(
         &df,
@@ -218,6 +256,12 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
         fit.n, fit.events, d.dropped
     )?;
     print_terms(&fit.terms, "RR", out)?;
+    writeln!(
+        out,
+        "\ndeviance {:.4}; converged: {} ({} iterations, glm's rule)",
+        fit.deviance, fit.converged, fit.iterations
+    )?;
+    print_warnings(&fit.warnings, out)?;
     Ok(0)
 }
 
@@ -258,9 +302,11 @@ pub struct SurvivalColumns {
     /// Follow-up (stop) time column.
     #[arg(long, value_name = "COL")]
     pub time: String,
-    /// Event column (0/1 or true/false).
+    /// Event column: 0/1, true/false, or R's 1/2 (1 = censored, 2 = event).
     #[arg(long, value_name = "COL")]
     pub event: String,
+    #[command(flatten)]
+    pub na: NaArg,
 }
 
 #[derive(Args, Debug)]
@@ -270,6 +316,9 @@ pub struct KmArgs {
     /// Group column: one curve per group, and the log-rank test.
     #[arg(long, value_name = "COL")]
     pub group: Option<String>,
+    /// Survival at these times, comma-separated (as summary(fit, times =)).
+    #[arg(long, value_delimiter = ',', value_name = "T1,T2")]
+    pub times: Vec<f64>,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -277,7 +326,7 @@ pub struct KmArgs {
 
 pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::{design, survival};
-    let df = data::read_frame(&args.surv.data)?;
+    let df = args.surv.na.read(&args.surv.data)?;
     let labels: Vec<&str> = args.group.iter().map(String::as_str).collect();
     let d = design::build(
         &df,
@@ -287,25 +336,69 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
         &[&args.surv.time, &args.surv.event],
         &labels,
     )?;
-    let event = event_flags(&d.extra[1], &args.surv.event)?;
+    let (event, coding) =
+        data::event_indicator(&d.extra[1], &d.kept, &args.surv.data, &args.surv.event)?;
     let (curves, test) =
         survival::by_group(&d.extra[0], &event, d.labels.first().map(Vec::as_slice));
+    let curves: Vec<_> = curves
+        .into_iter()
+        .map(|c| c.with_times(&args.times))
+        .collect();
+    let mut warnings = Vec::new();
+    let nonpositive = d.extra[0].iter().filter(|t| **t <= 0.0).count();
+    if nonpositive > 0 {
+        warnings.push(format!(
+            "{nonpositive} observation(s) have a time of 0 or less; kept, as survfit keeps them"
+        ));
+    }
     if args.json {
-        let doc = serde_json::json!({ "n": d.rows, "n_dropped": d.dropped, "curves": curves, "logrank": test });
+        let doc = serde_json::json!({
+            "n": d.rows, "n_dropped": d.dropped, "event_coding": coding,
+            "curves": curves, "logrank": test, "warnings": warnings,
+        });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);
     }
+    writeln!(
+        out,
+        "Kaplan–Meier: {} observations ({} dropped for missing values); event coding {}\n",
+        d.rows,
+        d.dropped,
+        match coding {
+            data::EventCoding::ZeroOne => "0/1",
+            data::EventCoding::OneTwo => "1/2 (R's Surv: 1 = censored, 2 = event)",
+        }
+    )?;
+    let when = |t: Option<f64>| t.map(|m| m.to_string()).unwrap_or_else(|| "NA".into());
     for c in &curves {
         writeln!(
             out,
-            "{}: n {}, events {}, median {}",
+            "{}: n {}, events {}, median {} (95% CI {}–{})",
             c.group.as_deref().unwrap_or("all"),
             c.n,
             c.events,
             c.median
                 .map(|m| m.to_string())
-                .unwrap_or_else(|| "not reached".into())
+                .unwrap_or_else(|| "not reached".into()),
+            when(c.median_lower),
+            when(c.median_upper)
         )?;
+        writeln!(
+            out,
+            "  quartiles: {}",
+            c.quantiles
+                .iter()
+                .map(|q| format!(
+                    "{:.0}% {} ({}–{})",
+                    q.prob * 100.0,
+                    when(q.time),
+                    when(q.lower),
+                    when(q.upper)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        // std.err is the SE of S(t), as summary.survfit prints it.
         writeln!(
             out,
             "{:>10} {:>8} {:>7} {:>8} {:>8} {:>17}",
@@ -318,6 +411,16 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
                 s.time, s.n_risk, s.n_event, s.surv, s.std_err, s.lower, s.upper
             )?;
         }
+        if !c.at_times.is_empty() {
+            writeln!(out, "  at chosen times:")?;
+            for s in &c.at_times {
+                writeln!(
+                    out,
+                    "{:>10} {:>8} {:>7} {:>8.4} {:>8.4} {:>8.4}–{:<8.4}",
+                    s.time, s.n_risk, "", s.surv, s.std_err, s.lower, s.upper
+                )?;
+            }
+        }
         writeln!(out)?;
     }
     if let Some(t) = test {
@@ -327,23 +430,8 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
             t.chisq, t.df, t.p_value
         )?;
     }
+    print_warnings(&warnings, out)?;
     Ok(0)
-}
-
-/// Event indicators from a numeric column: 0/1 (true/false were read as 1/0).
-pub fn event_flags(values: &[f64], column: &str) -> Result<Vec<bool>> {
-    values
-        .iter()
-        .map(|&v| {
-            if v == 1.0 {
-                Ok(true)
-            } else if v == 0.0 {
-                Ok(false)
-            } else {
-                anyhow::bail!("event column '{column}' must hold 0/1 or true/false; found {v}")
-            }
-        })
-        .collect()
 }
 
 #[derive(Args, Debug)]
@@ -387,7 +475,7 @@ pub enum TiesArg {
 pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::cox::{self, CoxData, Ties};
     use lumbar_analysis::design;
-    let df = data::read_frame(&args.surv.data)?;
+    let df = args.surv.na.read(&args.surv.data)?;
     let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
     let mut extra: Vec<&str> = vec![&args.surv.time, &args.surv.event];
     extra.extend(args.entry.as_deref());
@@ -395,7 +483,21 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     let mut labels: Vec<&str> = Vec::new();
     labels.extend(args.strata.as_deref());
     labels.extend(args.cluster.as_deref());
-    let d = design::build(&df, &args.surv.data, &covariates, &cats, &extra, &labels)?;
+    let mut d = design::build(&df, &args.surv.data, &covariates, &cats, &extra, &labels)?;
+    let mut warnings = Vec::new();
+    if args.entry.is_some() {
+        // R's Surv(entry, stop, event) makes a row with stop <= entry NA
+        // ("Stop time must be > start time, NA created"), which coxph's
+        // na.omit then drops: the same here, counted and said.
+        let (stop, entry) = (d.extra[0].clone(), d.extra[2].clone());
+        let gone = d.drop_rows(|i| stop[i] <= entry[i]);
+        if gone > 0 {
+            warnings.push(format!(
+                "{gone} row(s) with stop time <= entry time dropped (as R's Surv: \
+                 \"Stop time must be > start time, NA created\")"
+            ));
+        }
+    }
     let mut next = 2;
     let mut take = |present: bool| {
         present.then(|| {
@@ -413,7 +515,7 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     let data = CoxData {
         stop: d.extra[0].clone(),
         entry,
-        event: event_flags(&d.extra[1], &args.surv.event)?,
+        event: data::event_indicator(&d.extra[1], &d.kept, &args.surv.data, &args.surv.event)?.0,
         columns: d.columns.clone(),
         names: d.names.clone(),
         strata,
@@ -425,6 +527,7 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
         TiesArg::Breslow => Ties::Breslow,
     };
     let fit = cox::fit(&data, ties, args.robust)?;
+    warnings.extend(fit.warnings.iter().cloned());
     if args.json {
         let doc = serde_json::json!({
             "n": fit.n,
@@ -441,7 +544,7 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             "zph": fit.zph,
             "iterations": fit.iterations,
             "converged": fit.converged,
-            "warnings": fit.warnings,
+            "warnings": warnings,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);
@@ -488,8 +591,11 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             "GLOBAL", z.global.statistic, z.global.df, z.global.p_value
         )?;
     }
-    for w in &fit.warnings {
-        writeln!(out, "warning: {w}")?;
-    }
+    writeln!(
+        out,
+        "converged: {} ({} iterations, coxph's rule)",
+        fit.converged, fit.iterations
+    )?;
+    print_warnings(&warnings, out)?;
     Ok(0)
 }
