@@ -199,7 +199,15 @@ fn result_folders_are_replaced_whole_or_left_as_they_were() {
     assert!(e.contains("holds files lumbar did not write"), "{e}");
     assert_eq!(names_in(&mine), ["thesis.docx"]);
 
-    // The same rule for simulate and merge.
+    // The same rule for risk, simulate and merge.
+    let e = lumbar_err(&[
+        "risk",
+        "--store",
+        path_str(&store),
+        "--out",
+        path_str(&mine),
+    ]);
+    assert!(e.contains("holds files lumbar did not write"), "{e}");
     let scen = repo_root().join("datasets/scenarios/graded-activity.toml");
     let e = lumbar_err(&[
         "simulate",

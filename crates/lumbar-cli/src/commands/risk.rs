@@ -76,6 +76,10 @@ pub struct RiskArgs {
     /// Write the tables (Parquet and CSV), risk.json and manifest.json here.
     #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write text cells to the CSV tables as they are (by default a cell
+    /// beginning with =, +, -, @, tab or CR gets a leading ').
+    #[arg(long)]
+    pub raw_csv: bool,
 }
 
 pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
@@ -122,19 +126,27 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
         e.insert("excluded_too_few_valid_days".into(), excluded.into());
         e.insert("rules".into(), serde_json::to_value(rules)?);
     }
-    if let Some(dir) = &args.out {
-        let ctx = |n: &str| format!("cannot write {n} into {}", dir.display());
-        output::write_rows(&report.incidence, dir, "incidence")
+    if let Some(target) = &args.out {
+        let ctx = |n: &str| format!("cannot write {n} into {}", target.display());
+        let cells = if args.raw_csv {
+            output::CsvCells::Raw
+        } else {
+            output::CsvCells::Escaped
+        };
+        let staged = super::result_dir(target)?;
+        let dir = staged.path();
+        output::write_rows_as(&report.incidence, dir, "incidence", cells)
             .with_context(|| ctx("incidence"))?;
-        output::write_rows(&report.crude.terms, dir, "rr_crude")
+        output::write_rows_as(&report.crude.terms, dir, "rr_crude", cells)
             .with_context(|| ctx("rr_crude"))?;
-        output::write_rows(&report.poisson.terms, dir, "rr_adjusted")
+        output::write_rows_as(&report.poisson.terms, dir, "rr_adjusted", cells)
             .with_context(|| ctx("rr_adjusted"))?;
         if let Some(s) = &report.spline {
-            output::write_rows(&s.curve, dir, "rr_spline").with_context(|| ctx("rr_spline"))?;
+            output::write_rows_as(&s.curve, dir, "rr_spline", cells)
+                .with_context(|| ctx("rr_spline"))?;
         }
         if let Some(c) = &report.cox {
-            output::write_rows(&c.terms, dir, "hr_cox").with_context(|| ctx("hr_cox"))?;
+            output::write_rows_as(&c.terms, dir, "hr_cox", cells).with_context(|| ctx("hr_cox"))?;
         }
         write_atomic(
             &dir.join("risk.json"),
@@ -160,6 +172,9 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
             &dir.join("manifest.json"),
             serde_json::to_string_pretty(&manifest)?.as_bytes(),
         )?;
+        staged
+            .commit()
+            .with_context(|| format!("cannot put the results in place at {}", target.display()))?;
     }
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
