@@ -11,7 +11,8 @@ use chrono::NaiveDate;
 use lumbar_model::schema::{is_pain_score, measure_range};
 use lumbar_model::{Check, Column, Kind, Regimen, Table};
 
-use crate::parse;
+use crate::limits::excerpt;
+use crate::parse::{self, Missing};
 
 /// A validated value.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,14 +119,16 @@ impl Rejection {
     fn cell(column: &str, value: Option<&str>, reason: String) -> Rejection {
         Rejection {
             column: Some(column.to_string()),
-            value: value.map(|v| clip(v, 200)),
+            value: value.map(excerpt),
             reason,
         }
     }
 }
 
 /// Shortens huge values kept in the rejects table (a field of megabytes
-/// should not become a reject of megabytes).
+/// should not become a reject of megabytes): at most `max` bytes, cut on a
+/// character boundary, with a marker giving the whole length. Messages use
+/// [`excerpt`], which also escapes control characters.
 pub fn clip(v: &str, max: usize) -> String {
     if v.len() <= max {
         return v.to_string();
@@ -146,6 +149,15 @@ pub enum ExtraKind {
     Str,
 }
 
+/// The day (since 1970-01-01) of a date or date-time cell.
+fn day_of(cell: &Cell<'_>) -> Option<i32> {
+    match cell {
+        Cell::Date(d) => Some(*d),
+        Cell::DateTime(ms) => i32::try_from(ms.div_euclid(86_400_000)).ok(),
+        _ => None,
+    }
+}
+
 /// Validates rows of one table.
 pub struct TableValidator<'r> {
     pub table: Table,
@@ -154,6 +166,9 @@ pub struct TableValidator<'r> {
     regimen: &'r Regimen,
     as_of: NaiveDate,
     as_of_days: i32,
+    min_date: NaiveDate,
+    min_days: i32,
+    missing: Missing,
 }
 
 impl<'r> TableValidator<'r> {
@@ -170,7 +185,24 @@ impl<'r> TableValidator<'r> {
             regimen,
             as_of,
             as_of_days: parse::date_to_days(as_of),
+            min_date: crate::DEFAULT_MIN_DATE,
+            min_days: parse::date_to_days(crate::DEFAULT_MIN_DATE),
+            missing: Missing::default(),
         }
+    }
+
+    /// Rejects dates before `min_date` (default 1900-01-01) in every date
+    /// and date-time column.
+    pub fn with_min_date(mut self, min_date: NaiveDate) -> Self {
+        self.min_date = min_date;
+        self.min_days = parse::date_to_days(min_date);
+        self
+    }
+
+    /// The spellings of a missing value (default [`parse::DEFAULT_MISSING`]).
+    pub fn with_missing(mut self, missing: Missing) -> Self {
+        self.missing = missing;
+        self
     }
 
     /// Validates one row given as text cells: `canonical[i]` for the i-th
@@ -198,7 +230,7 @@ impl<'r> TableValidator<'r> {
             cells.push(self.cell(col, *raw)?);
         }
         for ((name, kind), raw) in self.extras.iter().zip(extra) {
-            let cell = match raw.filter(|t| !parse::is_missing(t)) {
+            let cell = match raw.filter(|t| !self.missing.is_missing(t)) {
                 None => Cell::Null,
                 Some(t) => match kind {
                     ExtraKind::Float => Cell::Float(
@@ -217,14 +249,18 @@ impl<'r> TableValidator<'r> {
     }
 
     fn cell<'a>(&self, col: &Column, raw: Option<&'a str>) -> Result<Cell<'a>, Rejection> {
-        let text = match raw.filter(|t| !parse::is_missing(t)) {
+        let text = match raw.filter(|t| !self.missing.is_missing(t)) {
             Some(t) => t.trim_ascii(),
             None if col.required => {
-                return Err(Rejection::cell(
-                    col.name,
-                    raw,
-                    format!("{} is required but empty", col.name),
-                ));
+                let reason = match raw.map(str::trim_ascii).filter(|t| !t.is_empty()) {
+                    Some(t) => format!(
+                        "{} is required but missing ('{}' means no value); fill it in or drop the row",
+                        col.name,
+                        excerpt(t)
+                    ),
+                    None => format!("{} is required but empty", col.name),
+                };
+                return Err(Rejection::cell(col.name, raw, reason));
             }
             None => return Ok(Cell::Null),
         };
@@ -250,6 +286,16 @@ impl<'r> TableValidator<'r> {
                 Cell::DateTime(parse::datetime_to_ms(t))
             }
         };
+        if let Some(days) = day_of(&cell)
+            && days < self.min_days
+        {
+            return Err(bad(format!(
+                "{} {} is before {}: not a plausible date for these data (a placeholder such as 0001-01-01, or a typo in the year?); correct it, leave it empty if the column is optional, or lower --min-date",
+                col.name,
+                excerpt(text),
+                self.min_date
+            )));
+        }
         self.check(col, text, cell)
     }
 
@@ -268,24 +314,27 @@ impl<'r> TableValidator<'r> {
                     Ok(cell)
                 } else if (0.0..=10.0).contains(&x) {
                     Err(bad(format!(
-                        "{} {text} is not on the 0–10 scale in steps of 0.5 (round it to the nearest half)",
-                        col.name
+                        "{} {} is not on the 0–10 scale in steps of 0.5 (round it to the nearest half)",
+                        col.name,
+                        excerpt(text)
                     )))
                 } else {
                     Err(bad(format!(
-                        "{} {text} is outside the 0–10 pain scale",
-                        col.name
+                        "{} {} is outside the 0–10 pain scale",
+                        col.name,
+                        excerpt(text)
                     )))
                 }
             }
             Check::Range { min, max } => {
                 let x = cell.as_f64().unwrap_or(f64::NAN);
                 if x < 0.0 && min >= 0.0 {
-                    Err(bad(format!("{} {text} is negative", col.name)))
+                    Err(bad(format!("{} {} is negative", col.name, excerpt(text))))
                 } else if !(x >= min && x <= max) {
                     Err(bad(format!(
-                        "{} {text} is implausible: expected {min}–{max}",
-                        col.name
+                        "{} {} is implausible: expected {min}–{max}",
+                        col.name,
+                        excerpt(text)
                     )))
                 } else {
                     Ok(cell)
@@ -301,8 +350,9 @@ impl<'r> TableValidator<'r> {
                 match words.iter().find(|w| **w == t) {
                     Some(w) => Ok(Cell::Str(Cow::Borrowed(w))),
                     None => Err(bad(format!(
-                        "{} '{text}' is not one of: {}",
+                        "{} '{}' is not one of: {}",
                         col.name,
+                        excerpt(text),
                         words.join(", ")
                     ))),
                 }
@@ -313,13 +363,15 @@ impl<'r> TableValidator<'r> {
                 } else if let Some(l) = self.regimen.excluded_by(text) {
                     let allowed: Vec<&str> = l.rungs.iter().map(|r| r.key.as_str()).collect();
                     Err(bad(format!(
-                        "exercise '{text}' is excluded by the regimen's {} ladder (use {})",
+                        "exercise '{}' is excluded by the regimen's {} ladder (use {})",
+                        excerpt(text),
                         l.key,
                         allowed.join(" or ")
                     )))
                 } else {
                     Err(bad(format!(
-                        "exercise '{text}' is not in regimen '{}' (see `lumbar regimen show` for its keys)",
+                        "exercise '{}' is not in regimen '{}' (see `lumbar regimen show` for its keys)",
+                        excerpt(text),
                         self.regimen.key
                     )))
                 }
@@ -329,21 +381,22 @@ impl<'r> TableValidator<'r> {
                     Ok(cell)
                 } else {
                     Err(bad(format!(
-                        "level '{text}' is not a rung of any ladder in regimen '{}'",
+                        "level '{}' is not a rung of any ladder in regimen '{}'",
+                        excerpt(text),
                         self.regimen.key
                     )))
                 }
             }
             Check::NotFuture => {
-                let days = match cell {
-                    Cell::Date(d) => d,
-                    Cell::DateTime(ms) => ms.div_euclid(86_400_000) as i32,
-                    _ => return Ok(cell),
+                let Some(days) = day_of(&cell) else {
+                    return Ok(cell);
                 };
                 if days > self.as_of_days {
                     Err(bad(format!(
-                        "{} {text} is in the future (after {}); check the date or pass --as-of",
-                        col.name, self.as_of
+                        "{} {} is in the future (after {}); check the date or pass --as-of",
+                        col.name,
+                        excerpt(text),
+                        self.as_of
                     )))
                 } else {
                     Ok(cell)
@@ -356,7 +409,7 @@ impl<'r> TableValidator<'r> {
     fn row_rules(&self, cells: &[Cell<'_>], raw: &[Option<&str>]) -> Result<(), Rejection> {
         let idx = |name: &str| self.columns.iter().position(|c| c.name == name);
         let get = |name: &str| idx(name).map(|i| &cells[i]);
-        let raw_of = |name: &str| idx(name).and_then(|i| raw[i]).map(str::to_string);
+        let raw_of = |name: &str| idx(name).and_then(|i| raw[i]).map(excerpt);
         match self.table {
             Table::Patients => {
                 if let Some(Cell::Str(r)) = get("regimen")
@@ -364,9 +417,10 @@ impl<'r> TableValidator<'r> {
                 {
                     return Err(Rejection {
                         column: Some("regimen".into()),
-                        value: Some(r.to_string()),
+                        value: Some(excerpt(r)),
                         reason: format!(
-                            "regimen '{r}' is not the one loaded ('{}'); pass --regimen with its file",
+                            "regimen '{}' is not the one loaded ('{}'); pass --regimen with its file",
+                            excerpt(r),
                             self.regimen.key
                         ),
                     });

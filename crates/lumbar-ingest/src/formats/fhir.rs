@@ -30,12 +30,12 @@ use serde_json::Value;
 
 use super::{OwnedRow, STEPS_PER_WALKING_MINUTE, walking_cells};
 use crate::IngestError;
+use crate::limits::{Limits, excerpt};
 use crate::reader::open_text;
 use crate::validate::Rejection;
 
 const LOINC: &str = "http://loinc.org";
-/// Longest NDJSON line or Bundle file read.
-const MAX_LINE: usize = 16 << 20;
+/// Longest Bundle file read (NDJSON lines are bounded by `Limits::max_line`).
 const MAX_BUNDLE: u64 = 256 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,10 +83,14 @@ fn observation(v: &Value) -> Result<Obs, Rejection> {
         return Err(reject(
             format!(
                 "a {} resource, not an Observation",
-                if rt.is_empty() { "typeless" } else { rt }
+                if rt.is_empty() {
+                    "typeless".to_string()
+                } else {
+                    excerpt(rt)
+                }
             ),
             Some("resourceType"),
-            Some(rt.to_string()),
+            Some(excerpt(rt)),
         ));
     }
     if v.get("status").and_then(Value::as_str) == Some("entered-in-error") {
@@ -113,7 +117,7 @@ fn observation(v: &Value) -> Result<Obs, Rejection> {
         reject(
             "no LOINC code lumbar maps (steps 41950-7, 55423-8; activity minutes 68516-4 per day, 82290-8 per week; pain 72514-3)",
             Some("code"),
-            Some(codes.join(", ")),
+            Some(excerpt(&codes.join(", "))),
         )
     })?;
     let reference = v
@@ -129,7 +133,7 @@ fn observation(v: &Value) -> Result<Obs, Rejection> {
         return Err(reject(
             "subject.reference names no patient",
             Some("subject"),
-            Some(reference.to_string()),
+            Some(excerpt(reference)),
         ));
     }
     let when = v
@@ -154,7 +158,7 @@ fn observation(v: &Value) -> Result<Obs, Rejection> {
         reject(
             "the value is not a number",
             Some("valueQuantity"),
-            Some(value.to_string()),
+            Some(excerpt(&value.to_string())),
         )
     })?;
     if !value.is_finite() || value < 0.0 {
@@ -183,12 +187,28 @@ struct WalkDay {
 /// Reads the rows of `table` (walking or outcomes). `primary`: this pass
 /// also rejects what belongs to no table.
 pub fn read(path: &Path, table: Table, primary: bool) -> Result<Vec<OwnedRow>, IngestError> {
-    read_from(open_text(path)?, path, table, primary)
+    read_with(path, table, primary, &Limits::default())
+}
+
+/// [`read`] within `limits` (line length, gzip expansion).
+pub fn read_with(
+    path: &Path,
+    table: Table,
+    primary: bool,
+    limits: &Limits,
+) -> Result<Vec<OwnedRow>, IngestError> {
+    read_from(open_text(path, limits)?, path, table, primary, limits)
 }
 
 /// Reads FHIR JSON held in memory (tests and fuzzing).
 pub fn read_bytes(bytes: &[u8], table: Table, primary: bool) -> Result<Vec<OwnedRow>, IngestError> {
-    read_from(bytes, Path::new("(bytes)"), table, primary)
+    read_from(
+        bytes,
+        Path::new("(bytes)"),
+        table,
+        primary,
+        &Limits::default(),
+    )
 }
 
 fn read_from<R: BufRead>(
@@ -196,12 +216,14 @@ fn read_from<R: BufRead>(
     path: &Path,
     table: Table,
     primary: bool,
+    limits: &Limits,
 ) -> Result<Vec<OwnedRow>, IngestError> {
+    let max_line = limits.max_line;
     let mut resources: Vec<(u64, Result<Value, Rejection>)> = Vec::new();
     // NDJSON when the first line is a whole JSON object; else one document.
     let mut first = Vec::new();
     let n = (&mut text)
-        .take(MAX_LINE as u64)
+        .take(max_line as u64)
         .read_until(b'\n', &mut first)
         .map_err(|e| IngestError::io(path, e))?;
     let first_is_object = serde_json::from_slice::<Value>(&first).is_ok_and(|v| v.is_object());
@@ -225,15 +247,15 @@ fn read_from<R: BufRead>(
             }
             line = Vec::new();
             let n = (&mut text)
-                .take(MAX_LINE as u64 + 1)
+                .take(max_line as u64 + 1)
                 .read_until(b'\n', &mut line)
                 .map_err(|e| IngestError::io(path, e))?;
             if n == 0 {
                 break;
             }
             line_no += 1;
-            if line.len() > MAX_LINE {
-                resources.push((line_no, Err(Rejection::row("a line longer than 16 MiB"))));
+            if line.len() > max_line && !line.ends_with(b"\n") {
+                resources.push((line_no, Err(crate::reader::too_long(max_line))));
                 // Skip the rest of the oversized line.
                 let mut sink = Vec::new();
                 loop {
