@@ -5,6 +5,7 @@ mod cli;
 mod corpus;
 mod determinism;
 mod ingest_corrupted;
+mod limits;
 mod lmm;
 mod report;
 mod risk;

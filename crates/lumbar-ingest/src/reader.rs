@@ -353,21 +353,26 @@ pub fn open_input_with(
         Format::Csv => Box::new(CsvSource::open_with(path, table, limits)?),
         Format::Ndjson => Box::new(NdjsonSource::open_with(path, table, limits)?),
         Format::Parquet => Box::new(ParquetSource::open_with(path, table, limits)?),
+        // The aggregating readers run on a thread of their own and hand
+        // rows on as they go, so their rejects are never all held.
         Format::Apple => {
             let id = match patient {
                 Some(p) => p.to_string(),
                 None => apple_patient_from_name(path)?,
             };
-            Box::new(PreparedSource::new(
-                table,
-                apple::read_with(path, &id, limits)?,
-            ))
+            let (path, limits) = (path.to_path_buf(), *limits);
+            Box::new(PreparedSource::streamed(table, move |emit| {
+                apple::read_into(&path, &id, &limits, emit)
+            }))
         }
         Format::Ggir => Box::new(ggir::GgirSource::open(path, reading)?),
-        Format::Fhir => Box::new(PreparedSource::new(
-            table,
-            fhir::read_with(path, table, primary, limits)?,
-        )),
+        Format::Fhir => {
+            let text = open_text(path, limits)?;
+            let (path, limits) = (path.to_path_buf(), *limits);
+            Box::new(PreparedSource::streamed(table, move |emit| {
+                fhir::read_into(text, &path, table, primary, &limits, emit)
+            }))
+        }
     })
 }
 

@@ -661,6 +661,160 @@ mod tests {
     }
 
     #[test]
+    fn dates_before_the_lower_bound_are_rejected_in_every_date_column() {
+        // One date column of each table at a time, at 0001-01-01.
+        let rows: [(Table, Vec<Option<&str>>, &str); 5] = [
+            (
+                Table::Patients,
+                vec![
+                    Some("P1"),
+                    Some("s"),
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some("0001-01-01"),
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
+                "enrolled_on",
+            ),
+            (
+                Table::Walking,
+                vec![
+                    Some("P1"),
+                    Some("1899-12-31"),
+                    Some("30"),
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
+                "date",
+            ),
+            (
+                Table::Outcomes,
+                vec![Some("P1"), Some("0001-01-01"), Some("odi"), Some("30")],
+                "date",
+            ),
+            (
+                Table::Followup,
+                vec![
+                    Some("R1"),
+                    Some("2020-01-01"),
+                    Some("1800-01-01"),
+                    Some("false"),
+                    None,
+                ],
+                "end_date",
+            ),
+            (
+                Table::Sessions,
+                vec![
+                    Some("P1"),
+                    Some("0001-01-01T08:00"),
+                    Some("bridge"),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
+                "performed_at",
+            ),
+        ];
+        for (table, row, col) in rows {
+            let e = v(table).validate(&row, &[]).unwrap_err();
+            assert_eq!(e.column.as_deref(), Some(col), "{table}: {e:?}");
+            assert!(
+                e.reason.contains("is before 1900-01-01") && e.reason.contains("--min-date"),
+                "{e:?}"
+            );
+        }
+        // The bound itself is accepted, and it can be moved.
+        let w = |d: &'static str| vec![Some("P1"), Some(d), Some("30"), None, None, None, None];
+        assert!(v(Table::Walking).validate(&w("1900-01-01"), &[]).is_ok());
+        let later = v(Table::Walking).with_min_date(NaiveDate::from_ymd_opt(2020, 1, 1).unwrap());
+        assert!(
+            later
+                .validate(&w("2019-12-31"), &[])
+                .unwrap_err()
+                .reason
+                .contains("before 2020-01-01")
+        );
+    }
+
+    #[test]
+    fn missing_words_are_missing_in_every_column() {
+        // Optional columns: null.
+        for na in ["NA", "NaN", "nan", "NULL", "null", ".", ""] {
+            let cells = session("pain_after", na).unwrap();
+            assert_eq!(cells[10], Cell::Null, "{na:?}");
+            let cells = session("completed", na).unwrap();
+            assert_eq!(cells[13], Cell::Null, "{na:?}");
+        }
+        // Required columns: a reject saying the value is missing.
+        let e = session("exercise", "NA").unwrap_err();
+        assert!(
+            e.reason
+                .contains("required but missing ('NA' means no value)"),
+            "{e:?}"
+        );
+        let e = session("performed_at", ".").unwrap_err();
+        assert!(e.reason.contains("required but missing"), "{e:?}");
+        // Extra (covariate) columns too, and --na replaces the words.
+        let regimen = Regimen::six_moves();
+        let f = TableValidator::new(
+            Table::Followup,
+            vec![("bmi".into(), ExtraKind::Float)],
+            &regimen,
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        );
+        let row = [
+            Some("R1"),
+            Some("2020-01-01"),
+            Some("2024-01-01"),
+            Some("false"),
+            None,
+        ];
+        assert_eq!(f.validate(&row, &[Some("NaN")]).unwrap()[5], Cell::Null);
+        let f = f.with_missing(Missing::new(["-99".to_string()]));
+        assert_eq!(f.validate(&row, &[Some("-99")]).unwrap()[5], Cell::Null);
+        assert!(
+            f.validate(&row, &[Some("NA")]).is_err(),
+            "NA is a value once --na drops it"
+        );
+    }
+
+    #[test]
+    fn messages_quote_at_most_an_escaped_excerpt() {
+        let huge: &'static str =
+            Box::leak(format!("\u{1b}[2J{}", "x".repeat(1 << 20)).into_boxed_str());
+        let e = session("exercise", huge).unwrap_err();
+        assert!(e.reason.len() < 400, "{} bytes", e.reason.len());
+        assert!(
+            e.reason.contains("\\u{1b}[2J") && !e.reason.contains('\u{1b}'),
+            "{}",
+            &e.reason[..80]
+        );
+        let value = e.value.unwrap();
+        assert!(
+            value.ends_with(&format!("… ({} bytes)", huge.len())),
+            "{value}"
+        );
+        assert!(value.chars().count() < 240);
+    }
+
+    #[test]
     fn fingerprint_ignores_spelling_but_not_values() {
         let a = session("sets", "2").unwrap();
         let b = session("sets", "2.0").unwrap();

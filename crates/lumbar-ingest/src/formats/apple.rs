@@ -91,6 +91,24 @@ pub fn read_with(
     patient: &str,
     limits: &Limits,
 ) -> Result<Vec<OwnedRow>, IngestError> {
+    let mut rows = Vec::new();
+    read_into(path, patient, limits, &mut |r| {
+        rows.push(r);
+        true
+    })?;
+    rows.sort_by_key(|r| r.line);
+    Ok(rows)
+}
+
+/// [`read_with`] streaming: unusable records go to `emit` as they are
+/// found, the days at the end (in the order of their first record); stops
+/// early when `emit` returns false.
+pub fn read_into(
+    path: &Path,
+    patient: &str,
+    limits: &Limits,
+    emit: &mut dyn FnMut(OwnedRow) -> bool,
+) -> Result<(), IngestError> {
     let mut file = File::open(path).map_err(|source| IngestError::Open {
         path: path.to_path_buf(),
         source,
@@ -169,18 +187,20 @@ pub fn read_with(
         }
         // The declared size is not trusted: the inflated bytes are counted.
         let entry = Inflated::new(entry, limits, compressed, "the zip entry export.xml");
-        return read_from(
+        return read_events(
             BufReader::with_capacity(1 << 20, entry),
             path,
             patient,
             limits,
+            emit,
         );
     }
-    read_from(
+    read_events(
         BufReader::with_capacity(1 << 20, file),
         path,
         patient,
         limits,
+        emit,
     )
 }
 
@@ -241,6 +261,25 @@ fn read_from<R: BufRead>(
     patient: &str,
     limits: &Limits,
 ) -> Result<Vec<OwnedRow>, IngestError> {
+    let mut rows = Vec::new();
+    read_events(input, path, patient, limits, &mut |r| {
+        rows.push(r);
+        true
+    })?;
+    rows.sort_by_key(|r| r.line);
+    Ok(rows)
+}
+
+/// Rejects are handed on in batches of this many.
+const REJECT_BATCH: usize = 1024;
+
+fn read_events<R: BufRead>(
+    input: R,
+    path: &Path,
+    patient: &str,
+    limits: &Limits,
+    emit: &mut dyn FnMut(OwnedRow) -> bool,
+) -> Result<(), IngestError> {
     // quick-xml grows its buffer until an event ends: a gigabyte of
     // whitespace between two tags was one gigabyte-long event.
     let input = Bounded::new(input, limits, |l| {
@@ -259,6 +298,13 @@ fn read_from<R: BufRead>(
     let mut days: BTreeMap<[u8; 10], Day> = BTreeMap::new();
     let mut rejects: Vec<OwnedRow> = Vec::new();
     loop {
+        if rejects.len() >= REJECT_BATCH {
+            for r in rejects.drain(..) {
+                if !emit(r) {
+                    return Ok(());
+                }
+            }
+        }
         buf.clear();
         // Each event is counted from zero; keep the buffer from holding on
         // to the memory of one long event.
@@ -452,7 +498,12 @@ fn read_from<R: BufRead>(
             ),
         ));
     }
-    let mut rows = rejects;
+    for r in rejects {
+        if !emit(r) {
+            return Ok(());
+        }
+    }
+    let mut rows = Vec::with_capacity(days.len());
     for (key, day) in days {
         let date = String::from_utf8_lossy(&key).into_owned();
         let steps = day
@@ -485,7 +536,12 @@ fn read_from<R: BufRead>(
         });
     }
     rows.sort_by_key(|r| r.line);
-    Ok(rows)
+    for r in rows {
+        if !emit(r) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Reads an export held in memory (tests and fuzzing).
