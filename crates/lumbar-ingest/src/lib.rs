@@ -391,7 +391,9 @@ fn ingest_file(
     // Room for the expected rows up front: growing a map of millions of
     // entries rehashes it several times.
     let size_hint = std::fs::metadata(path).map(|m| m.len() / 64).unwrap_or(0);
-    seen.reserve(size_hint.min(50_000_000) as usize);
+    // At most 4 M entries (~130 MB): the file's size comes from input, and
+    // 50 M asked for 1.7 GB up front for a 3 GB file of anything.
+    seen.reserve(size_hint.min(4_000_000) as usize);
     let mut seen_ids: HashMap<String, u64> = HashMap::new();
     let mut new_fps: Vec<u128> = Vec::new();
     let mut new_ids: Vec<String> = Vec::new();

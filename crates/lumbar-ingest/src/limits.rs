@@ -72,16 +72,14 @@ impl Limits {
 
 /// A byte count as a person reads it: whole KiB/MiB/GiB when exact, else bytes.
 pub fn bytes_words(n: u64) -> String {
-    for (unit, name) in [(1u64 << 30, "GiB"), (1 << 20, "MiB")] {
-        if n >= unit && n % unit == 0 {
-            return format!("{} {name}", n / unit);
+    for (unit, name) in [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
+        if n >= unit {
+            return if n.is_multiple_of(unit) {
+                format!("{} {name}", n / unit)
+            } else {
+                format!("{:.1} {name}", n as f64 / unit as f64)
+            };
         }
-    }
-    if n >= 1 << 20 {
-        return format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64);
-    }
-    if n >= 1 << 10 && n % (1 << 10) == 0 {
-        return format!("{} KiB", n >> 10);
     }
     format!("{n} bytes")
 }
@@ -319,7 +317,7 @@ mod tests {
             max_line: 10,
             ..Limits::default()
         };
-        let data = vec![b' '; 100];
+        let data = [b' '; 100];
         let mut r = Bounded::new(
             std::io::BufReader::with_capacity(4, &data[..]),
             &limits,
@@ -327,7 +325,7 @@ mod tests {
         );
         let mut buf = [0u8; 4];
         for _ in 0..3 {
-            r.read(&mut buf).unwrap();
+            assert_eq!(r.read(&mut buf).unwrap(), 4);
         }
         assert_eq!(r.read(&mut buf).unwrap_err().to_string(), "over 10");
         r.reset();
@@ -341,5 +339,6 @@ mod tests {
         assert_eq!(bytes_words(4096), "4 KiB");
         assert_eq!(bytes_words(1000), "1000 bytes");
         assert_eq!(bytes_words(3 << 19), "1.5 MiB");
+        assert_eq!(bytes_words(1536 << 20), "1.5 GiB");
     }
 }

@@ -118,8 +118,8 @@ pub fn read(path: &Path) -> Result<Vec<OwnedRow>, IngestError> {
     };
     let mut source = GgirSource::open(path, &reading)?;
     let mut rows = Vec::new();
-    while let Some((line, cells)) = source.next_row()? {
-        rows.push(OwnedRow { line, cells });
+    while let Some(row) = source.next_row()? {
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -184,9 +184,7 @@ impl GgirSource {
     }
 
     /// The next day (its line and cells, or why it has none).
-    fn next_row(
-        &mut self,
-    ) -> Result<Option<(u64, Result<Vec<Option<String>>, Rejection>)>, IngestError> {
+    fn next_row(&mut self) -> Result<Option<OwnedRow>, IngestError> {
         loop {
             let info = match self.reader.next() {
                 Ok(Some(info)) => info,
@@ -225,7 +223,10 @@ impl GgirSource {
                     }
                 }
             };
-            return Ok(Some((info.line, cells)));
+            return Ok(Some(OwnedRow {
+                line: info.line,
+                cells,
+            }));
         }
     }
 }
@@ -241,7 +242,7 @@ impl RowSource for GgirSource {
             lines: Vec::new(),
         };
         while chunk.rows.len() < max.max(1) {
-            let Some((line, cells)) = self.next_row()? else {
+            let Some(OwnedRow { line, cells }) = self.next_row()? else {
                 break;
             };
             chunk.lines.push(line);
