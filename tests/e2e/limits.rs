@@ -255,14 +255,43 @@ fn wide_and_endless_headers_are_one_line_errors() {
     assert_one_line_failure(&o, &blob, "longer than 1 MiB");
 }
 
-/// A zip archive of (name, method, declared size, data, crc) entries,
-/// written by hand (stored = 0, deflate = 8).
-fn zip_bytes(entries: &[(Vec<u8>, u16, u32, Vec<u8>, u32)]) -> Vec<u8> {
+/// One entry of a hand-written zip.
+struct Entry {
+    name: Vec<u8>,
+    /// 0 stored, 8 deflate.
+    method: u16,
+    /// The uncompressed size the archive claims.
+    declared: u32,
+    data: Vec<u8>,
+}
+
+impl Entry {
+    fn new(name: &[u8], method: u16, declared: u32, data: Vec<u8>) -> Entry {
+        Entry {
+            name: name.to_vec(),
+            method,
+            declared,
+            data,
+        }
+    }
+}
+
+/// A zip archive written by hand (the zip crate is not a dependency here).
+/// CRCs are 0: they are checked only at the end of an entry, which these
+/// tests never reach.
+fn zip_bytes(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     let le16 = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&x.to_le_bytes());
     let le32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
-    for (name, method, size, data, crc) in entries {
+    for Entry {
+        name,
+        method,
+        declared: size,
+        data,
+    } in entries
+    {
+        let crc = &0u32;
         let offset = out.len() as u32;
         le32(&mut out, 0x0403_4b50);
         for x in [20u16, 0, *method, 0, 0] {
@@ -338,12 +367,11 @@ fn zip_bombs_entry_floods_and_hostile_names_are_refused_briefly() {
     let flood = tmp.path().join("P1_flood.zip");
     let entries: Vec<_> = (0..50_000)
         .map(|i| {
-            (
-                format!("dir/\u{1b}[2J\r{i}.txt").into_bytes(),
-                0u16,
-                0u32,
+            Entry::new(
+                format!("dir/\u{1b}[2J\r{i}.txt").as_bytes(),
+                0,
+                0,
                 Vec::new(),
-                0u32,
             )
         })
         .collect();
@@ -364,12 +392,11 @@ fn zip_bombs_entry_floods_and_hostile_names_are_refused_briefly() {
     let honest = tmp.path().join("P1_honest.zip");
     std::fs::write(
         &honest,
-        zip_bytes(&[(
-            b"apple_health_export/export.xml".to_vec(),
+        zip_bytes(&[Entry::new(
+            b"apple_health_export/export.xml",
             8,
             declared,
             data.clone(),
-            0,
         )]),
     )
     .unwrap();
@@ -380,12 +407,11 @@ fn zip_bombs_entry_floods_and_hostile_names_are_refused_briefly() {
     let liar = tmp.path().join("P1_liar.zip");
     std::fs::write(
         &liar,
-        zip_bytes(&[(
-            b"apple_health_export/export.xml".to_vec(),
+        zip_bytes(&[Entry::new(
+            b"apple_health_export/export.xml",
             8,
             1000 << 20,
             data,
-            0,
         )]),
     )
     .unwrap();
@@ -447,6 +473,26 @@ fn absurd_dates_and_missing_words_in_a_followup_file() {
     let store2 = tmp.path().join("store2");
     let mut args = ingest_args(&store2, "--followup", &file);
     args.extend(["--na", "NA"]);
-    let (code, _) = crate::lumbar(&args);
+    let (code, out) = crate::lumbar(&args);
     assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let f = &v["files"][0];
+    // NULL is now a value: R3's event is rejected as not a boolean.
+    assert!(
+        f["top_reasons"].to_string().contains("is not true/false"),
+        "{f}"
+    );
+    let part = std::fs::read_dir(store2.join("followup"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .expect("a followup part");
+    let df = polars::prelude::ParquetReader::new(std::fs::File::open(&part).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(
+        df.column("bmi").unwrap().dtype(),
+        &polars::prelude::DataType::String,
+        "with only NA missing, NaN and . are text"
+    );
 }

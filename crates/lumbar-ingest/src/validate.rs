@@ -118,7 +118,8 @@ impl Rejection {
     }
     fn cell(column: &str, value: Option<&str>, reason: String) -> Rejection {
         Rejection {
-            column: Some(column.to_string()),
+            // A covariate's name comes from the file's header.
+            column: Some(excerpt(column)),
             value: value.map(excerpt),
             reason,
         }
