@@ -1468,6 +1468,45 @@ mod tests {
         assert_eq!(ok[1].2, Some(Overflow::TooLong));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Within the limits the bounded reader splits exactly as the csv
+        /// crate does (same fields, blank lines skipped), whatever the bytes.
+        #[test]
+        fn splits_as_the_csv_crate_does(
+            pieces in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b",".to_vec()),
+                proptest::strategy::Just(b"\"".to_vec()),
+                proptest::strategy::Just(b"\n".to_vec()),
+                proptest::strategy::Just(b"\r\n".to_vec()),
+                proptest::strategy::Just(b"ab".to_vec()),
+                proptest::strategy::Just(b" ".to_vec()),
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
+            ], 0..40)
+        ) {
+            let text = pieces.concat();
+            let mut theirs = csv::ReaderBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .flexible(true)
+                .has_headers(false)
+                .from_reader(&text[..]);
+            let mut expected = Vec::new();
+            let mut record = csv::ByteRecord::new();
+            while theirs.read_byte_record(&mut record).unwrap() {
+                expected.push(record.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+            }
+            let stream: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(text.clone()));
+            let mut ours = RecordReader::new(stream, b',', 1 << 20, 1000, 1);
+            let mut got = Vec::new();
+            while let Some(info) = ours.next().unwrap() {
+                proptest::prop_assert!(info.overflow.is_none());
+                got.push(ours.fields().map(<[u8]>::to_vec).collect::<Vec<_>>());
+            }
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
     #[test]
     fn wide_records_are_counted_but_not_kept() {
         let got = records(b"a,b,c,d,e,f\n1,2\n", 1 << 20, 3);

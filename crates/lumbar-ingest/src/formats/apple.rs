@@ -270,6 +270,10 @@ fn read_from<R: BufRead>(
     Ok(rows)
 }
 
+/// Sources kept per day: a phone, a watch and a few apps; a file naming
+/// thousands would otherwise grow one total per name.
+const MAX_SOURCES_PER_DAY: usize = 64;
+
 /// Rejects are handed on in batches of this many.
 const REJECT_BATCH: usize = 1024;
 
@@ -467,6 +471,18 @@ fn read_events<R: BufRead>(
                             first_line: at_line,
                             ..Default::default()
                         });
+                        if day.by_source.len() >= MAX_SOURCES_PER_DAY
+                            && !day.by_source.contains_key(source.as_str())
+                        {
+                            rejects.push(reject(
+                                format!(
+                                    "more than {MAX_SOURCES_PER_DAY} sources record this day; this record's source is not counted"
+                                ),
+                                Some("sourceName"),
+                                Some(excerpt(&source)),
+                            ));
+                            continue;
+                        }
                         let t = match day.by_source.get_mut(source.as_str()) {
                             Some(t) => t,
                             None => day.by_source.entry(source).or_default(),
@@ -636,6 +652,22 @@ mod tests {
                 .reason
                 .contains("entities are not expanded")
         );
+    }
+
+    #[test]
+    fn sources_per_day_are_bounded() {
+        let records: String = (0..70)
+            .map(|i| format!(r#"<Record type="HKQuantityTypeIdentifierStepCount" sourceName="app{i}" startDate="2024-03-10 08:00:00 +0100" value="{}"/>"#, 100 + i))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let xml = format!("<HealthData>\n{records}\n</HealthData>\n");
+        let rows = read_bytes(xml.as_bytes(), "P1").unwrap();
+        let bad: Vec<&Rejection> = rows.iter().filter_map(|r| r.cells.as_ref().err()).collect();
+        assert_eq!(bad.len(), 6);
+        assert_eq!(bad[0].value.as_deref(), Some("app64"));
+        // The day is the largest of the 64 sources kept (app63: 163 steps).
+        let day = rows.iter().find_map(|r| r.cells.as_ref().ok()).unwrap();
+        assert_eq!(day[3].as_deref(), Some("163"));
     }
 
     #[test]
