@@ -134,4 +134,29 @@ w("walking/fhir_string_values.ndjson", obs(value="many") + "\n" + obs(value=-3) 
 w("walking/fhir_pain_out_of_range.ndjson", obs(code="72514-3", value=14) + "\n" + obs(code="72514-3", value=4) + "\n")
 w("walking/fhir_empty_bundle.json", '{"resourceType": "Bundle", "type": "collection"}\n')
 
+# --- hostile but small: limits, escaping, absurd dates, missing spellings ---
+ESC = "\x1b[2J\x1b[31m"
+w("sessions/control_chars_in_values.csv", SES + OK_SES + f"P00001,2025-01-06 09:00,bri{ESC}dge\u202e,,,2,12,5,3,4,3,0,false,true,app\n")
+w("sessions/header_control_chars.csv", SES.replace("exercise", f"exer{ESC}cise") + OK_SES)
+w("sessions/wide_header_5000_columns.csv", SES.rstrip("\n") + "".join(f",x{i}" for i in range(5000)) + "\n" + OK_SES)
+w("sessions/missing_words_required.csv", SES + OK_SES + "NA,2025-01-06 09:00,bridge,,,2,12,5,3,4,3,0,false,true,app\n"
+  + "P00001,.,bridge,,,2,12,5,3,4,3,0,false,true,app\n" + "P00001,2025-01-06 10:00,NULL,,,2,12,5,3,4,3,0,false,true,app\n"
+  + "P00001,2025-01-06 11:00,bridge,NA,nan,NaN,null,.,NULL,,NA,.,null,nan,NA\n")
+P = "patient_id,site,sex,birth_year,bmi,enrolled_on,stenosis,baseline_pain,baseline_odi,regimen\n"
+w("patients/dates_before_1900.csv", P + "P00001,north,female,1970,27,0001-01-01,false,5,30,six-moves\n"
+  "P00002,north,female,1970,27,1899-12-31,false,5,30,six-moves\nP00003,north,male,1970,27,1900-01-01,false,5,30,six-moves\n")
+w("followup/missing_spellings.csv", "patient_id,baseline_date,end_date,event,event_date,bmi,smoker\n"
+  "R1,2020-01-01,2024-01-01,false,NA,27.5,yes\nR2,2020-01-01,2024-01-01,false,.,NaN,NULL\n"
+  "R3,2020-01-01,2024-01-01,NA,,nan,no\nR4,0001-01-01,2024-01-01,false,,31,\nR5,2020-01-01,2024-01-01,true,2022-02-02,.,null\n")
+w("outcomes/missing_words.csv", "patient_id,date,measure,value\nP00001,2025-01-06,odi,NA\nP00001,.,odi,30\nP00001,2025-01-06,nrs_pain,4\n")
+w("walking/ggir_missing_words.csv", G + "P00001,a.bin,2025-01-06,Monday,NULL,.,NaN,null\nP00001,a.bin,2025-01-07,Tuesday,30,.,1440,0\n")
+w("walking/ndjson_control_keys.ndjson", '{"patient_id":"P00001","date":"2025-01-06","walking_min":45}\n'
+  + json.dumps({"patient_id": "P0\x1b[31m1", "date": "2025-01-06", "walking_min": 45, "\x1b]0;title\x07": 1}) + "\n")
+zb = io.BytesIO()
+with zipfile.ZipFile(zb, "w") as z:
+    for i in range(40):
+        # Fixed dates, so the file is the same every time the corpus is made.
+        z.writestr(zipfile.ZipInfo(f"apple_health_export/{ESC}\r{i}.xml", (2025, 1, 1, 0, 0, 0)), "<x/>")
+w("walking/apple_zip_control_names.zip", zb.getvalue())
+
 print(sum(1 for p in here.rglob("*") if p.is_file() and p.suffix not in (".py", ".md")), "files")

@@ -254,7 +254,13 @@ fn corrupted_cohort_is_ingested_with_exact_rejects() {
     let w = rejects_of(&store, "walking");
     expect(&w, 2, "walking_min", "exceeds the day's wear time");
     expect(&w, 3, "date", "not a real calendar date");
-    expect(&w, 4, "walking_min", "not a finite number");
+    // NaN is a missing value (SPEC §3), and walking_min is required.
+    expect(
+        &w,
+        4,
+        "walking_min",
+        "required but missing ('NaN' means no value)",
+    );
     let orphans = w
         .iter()
         .filter(|r| {

@@ -6,6 +6,7 @@ mod corpus;
 mod determinism;
 mod hostile;
 mod ingest_corrupted;
+mod limits;
 mod lmm;
 mod outputs;
 mod report;

@@ -39,6 +39,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub mod formats;
+pub mod limits;
 pub mod output;
 pub mod parse;
 pub mod reader;
@@ -46,6 +47,8 @@ pub mod store;
 pub mod table;
 pub mod validate;
 
+pub use limits::Limits;
+pub use parse::Missing;
 pub use reader::Format;
 pub use store::{Store, sha256_file};
 use table::ParquetSink;
@@ -128,15 +131,31 @@ impl Input {
 pub struct IngestOptions {
     /// Dates after this day are rejected as in the future.
     pub as_of: NaiveDate,
+    /// Dates before this day are rejected as implausible (default 1900-01-01).
+    pub min_date: NaiveDate,
     /// Rows per Parquet row group.
     pub batch_rows: usize,
+    /// Bounds on record length, column count and expansion of compressed input.
+    pub limits: Limits,
+    /// The spellings of a missing value, in every column.
+    pub missing: Missing,
 }
+
+/// The earliest date ingest accepts by default: no one in these tables was
+/// enrolled, measured or followed up before 1900.
+pub const DEFAULT_MIN_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
 
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             as_of: chrono::Utc::now().date_naive(),
+            min_date: DEFAULT_MIN_DATE,
             batch_rows: 65_536,
+            limits: Limits::default(),
+            missing: Missing::default(),
         }
     }
 }
@@ -283,20 +302,27 @@ fn ingest_file(
         Some(f) => f,
         None => reader::detect(path)?,
     };
-    let mut source = reader::open_input(
+    let reading = reader::Reading {
+        limits: opts.limits,
+        missing: &opts.missing,
+    };
+    let mut source = reader::open_input_with(
         path,
         format,
         table,
         input.patient_id.as_deref(),
         !input.secondary,
+        &reading,
     )?;
     let extras: Vec<(String, ExtraKind)> = if source.map().extra_names.is_empty() {
         Vec::new()
     } else {
-        let mut scan = reader::open_source(path, format, table)?;
-        reader::infer_extra_kinds(&mut *scan)?
+        let mut scan = reader::open_input_with(path, format, table, None, true, &reading)?;
+        reader::infer_extra_kinds_with(&mut *scan, &opts.missing)?
     };
-    let validator = TableValidator::new(table, extras.clone(), regimen, opts.as_of);
+    let validator = TableValidator::new(table, extras.clone(), regimen, opts.as_of)
+        .with_min_date(opts.min_date)
+        .with_missing(opts.missing.clone());
 
     store.prepare_dirs(table)?;
     let stored = store.fingerprints(table)?; // a set keyed by FingerprintHasher
@@ -365,7 +391,9 @@ fn ingest_file(
     // Room for the expected rows up front: growing a map of millions of
     // entries rehashes it several times.
     let size_hint = std::fs::metadata(path).map(|m| m.len() / 64).unwrap_or(0);
-    seen.reserve(size_hint.min(50_000_000) as usize);
+    // At most 4 M entries (~130 MB): the file's size comes from input, and
+    // 50 M asked for 1.7 GB up front for a 3 GB file of anything.
+    seen.reserve(size_hint.min(4_000_000) as usize);
     let mut seen_ids: HashMap<String, u64> = HashMap::new();
     let mut new_fps: Vec<u128> = Vec::new();
     let mut new_ids: Vec<String> = Vec::new();
@@ -457,9 +485,10 @@ fn ingest_file(
                             if let Some(first) = seen_ids.get(id) {
                                 return Err(Rejection {
                                     column: Some("patient_id".into()),
-                                    value: Some(id.clone()),
+                                    value: Some(limits::excerpt(id)),
                                     reason: format!(
-                                        "patient_id '{id}' is already defined at line {first} with other values"
+                                        "patient_id '{}' is already defined at line {first} with other values",
+                                        limits::excerpt(id)
                                     ),
                                 });
                             }
@@ -473,9 +502,10 @@ fn ingest_file(
                         {
                             return Err(Rejection {
                                 column: Some("patient_id".into()),
-                                value: Some(id.clone()),
+                                value: Some(limits::excerpt(id)),
                                 reason: format!(
-                                    "patient_id '{id}' is already in the store with other values; correct the file or start a new store"
+                                    "patient_id '{}' is already in the store with other values; correct the file or start a new store",
+                                    limits::excerpt(id)
                                 ),
                             });
                         }
@@ -627,14 +657,16 @@ impl RowCheck<'_> {
             if !ok {
                 return Err(Rejection {
                     column: Some("patient_id".into()),
-                    value: Some(id.to_string()),
+                    value: Some(limits::excerpt(id)),
                     reason: if self.table == Table::Sessions {
                         format!(
-                            "patient_id '{id}' is not in the patients table; ingest the patient's row first"
+                            "patient_id '{}' is not in the patients table; ingest the patient's row first",
+                            limits::excerpt(id)
                         )
                     } else {
                         format!(
-                            "patient_id '{id}' is in neither the patients nor the followup table"
+                            "patient_id '{}' is in neither the patients nor the followup table",
+                            limits::excerpt(id)
                         )
                     },
                 });
@@ -714,6 +746,7 @@ mod no_panic {
         let opts = IngestOptions {
             as_of: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             batch_rows: 7,
+            ..IngestOptions::default()
         };
         let r = ingest(
             &dir.join("store"),

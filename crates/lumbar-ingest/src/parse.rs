@@ -7,17 +7,66 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+/// Input text as messages show it (escaped, at most 200 characters).
+fn q(t: &str) -> String {
+    crate::limits::excerpt(t)
+}
+
 /// Days from 0001-01-01 (chrono's CE day 1) to 1970-01-01.
 const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
 
-/// Whether a cell means "no value": empty, or NA / N/A / null / NULL / None.
+/// The spellings of a missing value (SPEC §3): R writes `NA`, pandas `NaN`
+/// and `nan`, databases and Excel `NULL`/`null`, SAS and Stata `.`; `N/A`,
+/// `n/a` and `None` are pandas' too. An empty cell is always missing.
+pub const DEFAULT_MISSING: &[&str] = &[
+    "NA", "NaN", "nan", "NULL", "null", ".", "N/A", "n/a", "None",
+];
+
+/// The words that mean "no value" in every column ingest reads, matched
+/// exactly (case and all, as R's `na.strings` and pandas' `na_values` are)
+/// after trimming spaces. Empty text is always missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    tokens: Vec<String>,
+    /// The longest token, so most cells are told apart by length alone.
+    longest: usize,
+}
+
+impl Default for Missing {
+    fn default() -> Self {
+        Missing::new(DEFAULT_MISSING.iter().map(|s| s.to_string()))
+    }
+}
+
+impl Missing {
+    /// These words (trimmed; empty ones dropped, since empty is always missing).
+    pub fn new(tokens: impl IntoIterator<Item = String>) -> Missing {
+        let tokens: Vec<String> = tokens
+            .into_iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let longest = tokens.iter().map(String::len).max().unwrap_or(0);
+        Missing { tokens, longest }
+    }
+
+    /// The words, as given.
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// Whether `text` means "no value".
+    #[inline]
+    pub fn is_missing(&self, text: &str) -> bool {
+        let t = text.trim_ascii();
+        t.is_empty() || (t.len() <= self.longest && self.tokens.iter().any(|w| w == t))
+    }
+}
+
+/// Whether a cell means "no value" with the default spellings ([`DEFAULT_MISSING`]).
 pub fn is_missing(text: &str) -> bool {
-    let t = text.trim_ascii();
-    t.is_empty()
-        || t.eq_ignore_ascii_case("na")
-        || t.eq_ignore_ascii_case("n/a")
-        || t.eq_ignore_ascii_case("null")
-        || t.eq_ignore_ascii_case("none")
+    static DEFAULT: std::sync::OnceLock<Missing> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(Missing::default).is_missing(text)
 }
 
 /// true/false, t/f, yes/no, y/n, 1/0, case-insensitive.
@@ -40,7 +89,8 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
         }
     }
     Err(format!(
-        "'{t}' is not true/false (also accepted: 1/0, yes/no)"
+        "'{}' is not true/false (also accepted: 1/0, yes/no)",
+        q(t)
     ))
 }
 
@@ -49,15 +99,16 @@ pub fn parse_f64(text: &str) -> Result<f64, String> {
     let t = text.trim_ascii();
     match t.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x),
-        Ok(_) => Err(format!("'{t}' is not a finite number")),
+        Ok(_) => Err(format!("'{}' is not a finite number", q(t))),
         Err(_) => {
             if t.contains(',') && t.replace(',', ".").parse::<f64>().is_ok() {
                 Err(format!(
-                    "'{t}' uses a decimal comma; write it with a point ('{}')",
-                    t.replace(',', ".")
+                    "'{}' uses a decimal comma; write it with a point ('{}')",
+                    q(t),
+                    q(&t.replace(',', "."))
                 ))
             } else {
-                Err(format!("'{t}' is not a number"))
+                Err(format!("'{}' is not a number", q(t)))
             }
         }
     }
@@ -71,8 +122,8 @@ pub fn parse_int(text: &str) -> Result<i64, String> {
     }
     match t.parse::<f64>() {
         Ok(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
-        Ok(_) => Err(format!("'{t}' is not a whole number")),
-        Err(_) => Err(format!("'{t}' is not a whole number")),
+        Ok(_) => Err(format!("'{}' is not a whole number", q(t))),
+        Err(_) => Err(format!("'{}' is not a whole number", q(t))),
     }
 }
 
@@ -107,9 +158,9 @@ fn date_problem(t: &str, wanted: &str) -> String {
     let b = t.as_bytes();
     if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' && digits(&b[0..4]).is_some() {
         // Shaped like ISO but not a real day (2025-02-30, month 13).
-        format!("'{t}' is not a real calendar date")
+        format!("'{}' is not a real calendar date", q(t))
     } else {
-        format!("'{t}' is not {wanted}")
+        format!("'{}' is not {wanted}", q(t))
     }
 }
 
@@ -124,7 +175,7 @@ pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
     if b.len() == 10 {
         return Ok(NaiveDateTime::new(date, NaiveTime::MIN));
     }
-    let bad = || format!("'{t}' is not {wanted}");
+    let bad = || format!("'{}' is not {wanted}", q(t));
     if !(b[10] == b'T' || b[10] == b' ') || b.len() < 16 || b[13] != b':' {
         return Err(bad());
     }
@@ -155,7 +206,7 @@ pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
         }
     }
     let time = NaiveTime::from_hms_nano_opt(h, mi, s, nanos)
-        .ok_or_else(|| format!("'{t}' is not a real time of day"))?;
+        .ok_or_else(|| format!("'{}' is not a real time of day", q(t)))?;
     let local = NaiveDateTime::new(date, time);
     let rest = &b[i..];
     let offset_min: i64 = match rest {
@@ -165,7 +216,7 @@ pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
             let oh = digits(&[*h1, *h2]).ok_or_else(bad)? as i64;
             let om = digits(&[*m1, *m2]).ok_or_else(bad)? as i64;
             if oh > 14 || om > 59 {
-                return Err(format!("'{t}' has an impossible UTC offset"));
+                return Err(format!("'{}' has an impossible UTC offset", q(t)));
             }
             let sign = if *sign == b'+' { 1 } else { -1 };
             sign * (oh * 60 + om)
@@ -273,5 +324,13 @@ mod tests {
         assert!(is_missing(" NA "));
         assert!(is_missing("null"));
         assert!(!is_missing("0"));
+        for t in ["NA", "NaN", "nan", "NULL", "null", ".", " . ", "\t"] {
+            assert!(is_missing(t), "{t:?}");
+        }
+        // Matched exactly: a site called "Na" or a value "NAN" is not missing.
+        assert!(!is_missing("Na") && !is_missing("NAN") && !is_missing(".5"));
+        let only_dash = Missing::new(["-".to_string(), " ".to_string()]);
+        assert!(only_dash.is_missing("-") && only_dash.is_missing(""));
+        assert!(!only_dash.is_missing("NA"));
     }
 }

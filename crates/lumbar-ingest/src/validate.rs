@@ -11,7 +11,8 @@ use chrono::NaiveDate;
 use lumbar_model::schema::{is_pain_score, measure_range};
 use lumbar_model::{Check, Column, Kind, Regimen, Table};
 
-use crate::parse;
+use crate::limits::excerpt;
+use crate::parse::{self, Missing};
 
 /// A validated value.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,15 +118,18 @@ impl Rejection {
     }
     fn cell(column: &str, value: Option<&str>, reason: String) -> Rejection {
         Rejection {
-            column: Some(column.to_string()),
-            value: value.map(|v| clip(v, 200)),
+            // A covariate's name comes from the file's header.
+            column: Some(excerpt(column)),
+            value: value.map(excerpt),
             reason,
         }
     }
 }
 
 /// Shortens huge values kept in the rejects table (a field of megabytes
-/// should not become a reject of megabytes).
+/// should not become a reject of megabytes): at most `max` bytes, cut on a
+/// character boundary, with a marker giving the whole length. Messages use
+/// [`excerpt`], which also escapes control characters.
 pub fn clip(v: &str, max: usize) -> String {
     if v.len() <= max {
         return v.to_string();
@@ -146,6 +150,15 @@ pub enum ExtraKind {
     Str,
 }
 
+/// The day (since 1970-01-01) of a date or date-time cell.
+fn day_of(cell: &Cell<'_>) -> Option<i32> {
+    match cell {
+        Cell::Date(d) => Some(*d),
+        Cell::DateTime(ms) => i32::try_from(ms.div_euclid(86_400_000)).ok(),
+        _ => None,
+    }
+}
+
 /// Validates rows of one table.
 pub struct TableValidator<'r> {
     pub table: Table,
@@ -154,6 +167,9 @@ pub struct TableValidator<'r> {
     regimen: &'r Regimen,
     as_of: NaiveDate,
     as_of_days: i32,
+    min_date: NaiveDate,
+    min_days: i32,
+    missing: Missing,
 }
 
 impl<'r> TableValidator<'r> {
@@ -170,7 +186,24 @@ impl<'r> TableValidator<'r> {
             regimen,
             as_of,
             as_of_days: parse::date_to_days(as_of),
+            min_date: crate::DEFAULT_MIN_DATE,
+            min_days: parse::date_to_days(crate::DEFAULT_MIN_DATE),
+            missing: Missing::default(),
         }
+    }
+
+    /// Rejects dates before `min_date` (default 1900-01-01) in every date
+    /// and date-time column.
+    pub fn with_min_date(mut self, min_date: NaiveDate) -> Self {
+        self.min_date = min_date;
+        self.min_days = parse::date_to_days(min_date);
+        self
+    }
+
+    /// The spellings of a missing value (default [`parse::DEFAULT_MISSING`]).
+    pub fn with_missing(mut self, missing: Missing) -> Self {
+        self.missing = missing;
+        self
     }
 
     /// Validates one row given as text cells: `canonical[i]` for the i-th
@@ -198,7 +231,7 @@ impl<'r> TableValidator<'r> {
             cells.push(self.cell(col, *raw)?);
         }
         for ((name, kind), raw) in self.extras.iter().zip(extra) {
-            let cell = match raw.filter(|t| !parse::is_missing(t)) {
+            let cell = match raw.filter(|t| !self.missing.is_missing(t)) {
                 None => Cell::Null,
                 Some(t) => match kind {
                     ExtraKind::Float => Cell::Float(
@@ -217,14 +250,18 @@ impl<'r> TableValidator<'r> {
     }
 
     fn cell<'a>(&self, col: &Column, raw: Option<&'a str>) -> Result<Cell<'a>, Rejection> {
-        let text = match raw.filter(|t| !parse::is_missing(t)) {
+        let text = match raw.filter(|t| !self.missing.is_missing(t)) {
             Some(t) => t.trim_ascii(),
             None if col.required => {
-                return Err(Rejection::cell(
-                    col.name,
-                    raw,
-                    format!("{} is required but empty", col.name),
-                ));
+                let reason = match raw.map(str::trim_ascii).filter(|t| !t.is_empty()) {
+                    Some(t) => format!(
+                        "{} is required but missing ('{}' means no value); fill it in or drop the row",
+                        col.name,
+                        excerpt(t)
+                    ),
+                    None => format!("{} is required but empty", col.name),
+                };
+                return Err(Rejection::cell(col.name, raw, reason));
             }
             None => return Ok(Cell::Null),
         };
@@ -250,6 +287,16 @@ impl<'r> TableValidator<'r> {
                 Cell::DateTime(parse::datetime_to_ms(t))
             }
         };
+        if let Some(days) = day_of(&cell)
+            && days < self.min_days
+        {
+            return Err(bad(format!(
+                "{} {} is before {}: not a plausible date for these data (a placeholder such as 0001-01-01, or a typo in the year?); correct it, leave it empty if the column is optional, or lower --min-date",
+                col.name,
+                excerpt(text),
+                self.min_date
+            )));
+        }
         self.check(col, text, cell)
     }
 
@@ -268,24 +315,27 @@ impl<'r> TableValidator<'r> {
                     Ok(cell)
                 } else if (0.0..=10.0).contains(&x) {
                     Err(bad(format!(
-                        "{} {text} is not on the 0–10 scale in steps of 0.5 (round it to the nearest half)",
-                        col.name
+                        "{} {} is not on the 0–10 scale in steps of 0.5 (round it to the nearest half)",
+                        col.name,
+                        excerpt(text)
                     )))
                 } else {
                     Err(bad(format!(
-                        "{} {text} is outside the 0–10 pain scale",
-                        col.name
+                        "{} {} is outside the 0–10 pain scale",
+                        col.name,
+                        excerpt(text)
                     )))
                 }
             }
             Check::Range { min, max } => {
                 let x = cell.as_f64().unwrap_or(f64::NAN);
                 if x < 0.0 && min >= 0.0 {
-                    Err(bad(format!("{} {text} is negative", col.name)))
+                    Err(bad(format!("{} {} is negative", col.name, excerpt(text))))
                 } else if !(x >= min && x <= max) {
                     Err(bad(format!(
-                        "{} {text} is implausible: expected {min}–{max}",
-                        col.name
+                        "{} {} is implausible: expected {min}–{max}",
+                        col.name,
+                        excerpt(text)
                     )))
                 } else {
                     Ok(cell)
@@ -301,8 +351,9 @@ impl<'r> TableValidator<'r> {
                 match words.iter().find(|w| **w == t) {
                     Some(w) => Ok(Cell::Str(Cow::Borrowed(w))),
                     None => Err(bad(format!(
-                        "{} '{text}' is not one of: {}",
+                        "{} '{}' is not one of: {}",
                         col.name,
+                        excerpt(text),
                         words.join(", ")
                     ))),
                 }
@@ -313,13 +364,15 @@ impl<'r> TableValidator<'r> {
                 } else if let Some(l) = self.regimen.excluded_by(text) {
                     let allowed: Vec<&str> = l.rungs.iter().map(|r| r.key.as_str()).collect();
                     Err(bad(format!(
-                        "exercise '{text}' is excluded by the regimen's {} ladder (use {})",
+                        "exercise '{}' is excluded by the regimen's {} ladder (use {})",
+                        excerpt(text),
                         l.key,
                         allowed.join(" or ")
                     )))
                 } else {
                     Err(bad(format!(
-                        "exercise '{text}' is not in regimen '{}' (see `lumbar regimen show` for its keys)",
+                        "exercise '{}' is not in regimen '{}' (see `lumbar regimen show` for its keys)",
+                        excerpt(text),
                         self.regimen.key
                     )))
                 }
@@ -329,21 +382,22 @@ impl<'r> TableValidator<'r> {
                     Ok(cell)
                 } else {
                     Err(bad(format!(
-                        "level '{text}' is not a rung of any ladder in regimen '{}'",
+                        "level '{}' is not a rung of any ladder in regimen '{}'",
+                        excerpt(text),
                         self.regimen.key
                     )))
                 }
             }
             Check::NotFuture => {
-                let days = match cell {
-                    Cell::Date(d) => d,
-                    Cell::DateTime(ms) => ms.div_euclid(86_400_000) as i32,
-                    _ => return Ok(cell),
+                let Some(days) = day_of(&cell) else {
+                    return Ok(cell);
                 };
                 if days > self.as_of_days {
                     Err(bad(format!(
-                        "{} {text} is in the future (after {}); check the date or pass --as-of",
-                        col.name, self.as_of
+                        "{} {} is in the future (after {}); check the date or pass --as-of",
+                        col.name,
+                        excerpt(text),
+                        self.as_of
                     )))
                 } else {
                     Ok(cell)
@@ -356,7 +410,7 @@ impl<'r> TableValidator<'r> {
     fn row_rules(&self, cells: &[Cell<'_>], raw: &[Option<&str>]) -> Result<(), Rejection> {
         let idx = |name: &str| self.columns.iter().position(|c| c.name == name);
         let get = |name: &str| idx(name).map(|i| &cells[i]);
-        let raw_of = |name: &str| idx(name).and_then(|i| raw[i]).map(str::to_string);
+        let raw_of = |name: &str| idx(name).and_then(|i| raw[i]).map(excerpt);
         match self.table {
             Table::Patients => {
                 if let Some(Cell::Str(r)) = get("regimen")
@@ -364,9 +418,10 @@ impl<'r> TableValidator<'r> {
                 {
                     return Err(Rejection {
                         column: Some("regimen".into()),
-                        value: Some(r.to_string()),
+                        value: Some(excerpt(r)),
                         reason: format!(
-                            "regimen '{r}' is not the one loaded ('{}'); pass --regimen with its file",
+                            "regimen '{}' is not the one loaded ('{}'); pass --regimen with its file",
+                            excerpt(r),
                             self.regimen.key
                         ),
                     });
@@ -604,6 +659,160 @@ mod tests {
             .reason
             .contains("outside")
         );
+    }
+
+    #[test]
+    fn dates_before_the_lower_bound_are_rejected_in_every_date_column() {
+        // One date column of each table at a time, at 0001-01-01.
+        let rows: [(Table, Vec<Option<&str>>, &str); 5] = [
+            (
+                Table::Patients,
+                vec![
+                    Some("P1"),
+                    Some("s"),
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some("0001-01-01"),
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
+                "enrolled_on",
+            ),
+            (
+                Table::Walking,
+                vec![
+                    Some("P1"),
+                    Some("1899-12-31"),
+                    Some("30"),
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
+                "date",
+            ),
+            (
+                Table::Outcomes,
+                vec![Some("P1"), Some("0001-01-01"), Some("odi"), Some("30")],
+                "date",
+            ),
+            (
+                Table::Followup,
+                vec![
+                    Some("R1"),
+                    Some("2020-01-01"),
+                    Some("1800-01-01"),
+                    Some("false"),
+                    None,
+                ],
+                "end_date",
+            ),
+            (
+                Table::Sessions,
+                vec![
+                    Some("P1"),
+                    Some("0001-01-01T08:00"),
+                    Some("bridge"),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
+                "performed_at",
+            ),
+        ];
+        for (table, row, col) in rows {
+            let e = v(table).validate(&row, &[]).unwrap_err();
+            assert_eq!(e.column.as_deref(), Some(col), "{table}: {e:?}");
+            assert!(
+                e.reason.contains("is before 1900-01-01") && e.reason.contains("--min-date"),
+                "{e:?}"
+            );
+        }
+        // The bound itself is accepted, and it can be moved.
+        let w = |d: &'static str| vec![Some("P1"), Some(d), Some("30"), None, None, None, None];
+        assert!(v(Table::Walking).validate(&w("1900-01-01"), &[]).is_ok());
+        let later = v(Table::Walking).with_min_date(NaiveDate::from_ymd_opt(2020, 1, 1).unwrap());
+        assert!(
+            later
+                .validate(&w("2019-12-31"), &[])
+                .unwrap_err()
+                .reason
+                .contains("before 2020-01-01")
+        );
+    }
+
+    #[test]
+    fn missing_words_are_missing_in_every_column() {
+        // Optional columns: null.
+        for na in ["NA", "NaN", "nan", "NULL", "null", ".", ""] {
+            let cells = session("pain_after", na).unwrap();
+            assert_eq!(cells[10], Cell::Null, "{na:?}");
+            let cells = session("completed", na).unwrap();
+            assert_eq!(cells[13], Cell::Null, "{na:?}");
+        }
+        // Required columns: a reject saying the value is missing.
+        let e = session("exercise", "NA").unwrap_err();
+        assert!(
+            e.reason
+                .contains("required but missing ('NA' means no value)"),
+            "{e:?}"
+        );
+        let e = session("performed_at", ".").unwrap_err();
+        assert!(e.reason.contains("required but missing"), "{e:?}");
+        // Extra (covariate) columns too, and --na replaces the words.
+        let regimen = Regimen::six_moves();
+        let f = TableValidator::new(
+            Table::Followup,
+            vec![("bmi".into(), ExtraKind::Float)],
+            &regimen,
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        );
+        let row = [
+            Some("R1"),
+            Some("2020-01-01"),
+            Some("2024-01-01"),
+            Some("false"),
+            None,
+        ];
+        assert_eq!(f.validate(&row, &[Some("NaN")]).unwrap()[5], Cell::Null);
+        let f = f.with_missing(Missing::new(["-99".to_string()]));
+        assert_eq!(f.validate(&row, &[Some("-99")]).unwrap()[5], Cell::Null);
+        assert!(
+            f.validate(&row, &[Some("NA")]).is_err(),
+            "NA is a value once --na drops it"
+        );
+    }
+
+    #[test]
+    fn messages_quote_at_most_an_escaped_excerpt() {
+        let huge: &'static str =
+            Box::leak(format!("\u{1b}[2J{}", "x".repeat(1 << 20)).into_boxed_str());
+        let e = session("exercise", huge).unwrap_err();
+        assert!(e.reason.len() < 400, "{} bytes", e.reason.len());
+        assert!(
+            e.reason.contains("\\u{1b}[2J") && !e.reason.contains('\u{1b}'),
+            "{}",
+            &e.reason[..80]
+        );
+        let value = e.value.unwrap();
+        assert!(
+            value.ends_with(&format!("… ({} bytes)", huge.len())),
+            "{value}"
+        );
+        assert!(value.chars().count() < 240);
     }
 
     #[test]

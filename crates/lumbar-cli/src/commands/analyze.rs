@@ -65,6 +65,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
             walking_format: None,
             patient_id: None,
             as_of: args.as_of,
+            checks: super::IngestCheckArgs::default(),
             json: false,
         };
         super::ingest(&ingest, regimen, ui, out)?;

@@ -102,9 +102,74 @@ pub struct IngestArgs {
     /// Reject dates after this day (default: today).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    pub checks: IngestCheckArgs,
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What ingest accepts: dates, missing-value words and the size limits.
+#[derive(Args, Debug, Clone)]
+pub struct IngestCheckArgs {
+    /// Reject dates before this day, in every date column.
+    #[arg(long, value_name = "YYYY-MM-DD", default_value = "1900-01-01")]
+    pub min_date: chrono::NaiveDate,
+    /// Words that mean "missing" in every column, comma-separated (an empty
+    /// cell always does); `--na ''` leaves only empty cells missing.
+    #[arg(long, value_name = "LIST", default_value_t = lumbar_ingest::parse::DEFAULT_MISSING.join(","))]
+    pub na: String,
+    /// Longest record (CSV record, NDJSON line, XML element) and so longest
+    /// value; longer rows are rejected. Bytes, or with KiB/MiB/GiB.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_line: u64,
+    /// Most columns a header may have.
+    #[arg(long, value_name = "N", default_value_t = lumbar_ingest::limits::DEFAULT_MAX_COLUMNS)]
+    pub max_columns: usize,
+    /// Compressed input (gzip, zip) may always expand to this size ...
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub max_expanded: u64,
+    /// ... or to this many times its compressed size, if that is more.
+    #[arg(long, value_name = "N", default_value_t = lumbar_ingest::limits::DEFAULT_MAX_RATIO)]
+    pub max_ratio: u64,
+    /// Most entries a zip (Apple Health export) may list.
+    #[arg(long, value_name = "N", default_value_t = lumbar_ingest::limits::DEFAULT_MAX_ZIP_ENTRIES)]
+    pub max_zip_entries: usize,
+}
+
+impl Default for IngestCheckArgs {
+    /// The flags' defaults (parsed from an empty command line, so they
+    /// cannot drift from the `--help` text).
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            checks: IngestCheckArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["lumbar"]).checks
+    }
+}
+
+/// A size in bytes: `1048576`, `64KiB`, `1MiB`, `2GiB` (also `K`/`M`/`G`, `KB`/`MB`/`GB` as binary units).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (e.g. 1048576, 64KiB, 1MiB, 2GiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("'{text}': unknown unit (use KiB, MiB or GiB)")),
+    };
+    let size = n
+        .checked_mul(1u64 << shift)
+        .filter(|&s| s > 0)
+        .ok_or_else(|| format!("'{text}' is not a size above zero that fits in 64 bits"))?;
+    Ok(size)
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +260,23 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
     if let Some(d) = args.as_of {
         opts.as_of = d;
     }
+    let checks = &args.checks;
+    if checks.min_date > opts.as_of {
+        anyhow::bail!(
+            "--min-date {} is after --as-of {}: no date could be accepted",
+            checks.min_date,
+            opts.as_of
+        );
+    }
+    opts.min_date = checks.min_date;
+    opts.missing = lumbar_ingest::Missing::new(checks.na.split(',').map(str::to_string));
+    opts.limits = lumbar_ingest::Limits {
+        max_line: usize::try_from(checks.max_line).unwrap_or(usize::MAX),
+        max_columns: checks.max_columns.max(1),
+        max_expanded: checks.max_expanded,
+        max_ratio: checks.max_ratio,
+        max_zip_entries: checks.max_zip_entries,
+    };
     let bar = ui.spinner("ingest");
     let report = lumbar_ingest::ingest(&args.out, &inputs, regimen, &opts, &mut |n| {
         bar.set_message(format!("{n} rows"))
@@ -249,7 +331,7 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
             writeln!(
                 out,
                 "            ignored columns: {}",
-                f.ignored_columns.join(", ")
+                lumbar_ingest::limits::excerpt(&f.ignored_columns.join(", "))
             )?;
         }
     }

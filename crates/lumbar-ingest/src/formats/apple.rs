@@ -35,6 +35,7 @@ use quick_xml::events::Event;
 
 use super::{OwnedRow, STEPS_PER_WALKING_MINUTE, walking_cells};
 use crate::IngestError;
+use crate::limits::{Bounded, Inflated, Limits, bytes_words, excerpt};
 use crate::validate::Rejection;
 
 const STEPS: &[u8] = b"HKQuantityTypeIdentifierStepCount";
@@ -79,6 +80,35 @@ fn header_error(path: &Path, problem: impl Into<String>) -> IngestError {
 /// a zip's `export.xml` entry (decompressed as it is parsed), or the XML
 /// file itself.
 pub fn read(path: &Path, patient: &str) -> Result<Vec<OwnedRow>, IngestError> {
+    read_with(path, patient, &Limits::default())
+}
+
+/// [`read`] within `limits`: a zip lists at most `max_zip_entries` entries
+/// and its export.xml inflates to at most the expansion limit; an XML event
+/// (element or text) is at most `max_line` bytes.
+pub fn read_with(
+    path: &Path,
+    patient: &str,
+    limits: &Limits,
+) -> Result<Vec<OwnedRow>, IngestError> {
+    let mut rows = Vec::new();
+    read_into(path, patient, limits, &mut |r| {
+        rows.push(r);
+        true
+    })?;
+    rows.sort_by_key(|r| r.line);
+    Ok(rows)
+}
+
+/// [`read_with`] streaming: unusable records go to `emit` as they are
+/// found, the days at the end (in the order of their first record); stops
+/// early when `emit` returns false.
+pub fn read_into(
+    path: &Path,
+    patient: &str,
+    limits: &Limits,
+    emit: &mut dyn FnMut(OwnedRow) -> bool,
+) -> Result<(), IngestError> {
     let mut file = File::open(path).map_err(|source| IngestError::Open {
         path: path.to_path_buf(),
         source,
@@ -92,9 +122,23 @@ pub fn read(path: &Path, patient: &str) -> Result<Vec<OwnedRow>, IngestError> {
         let mut zip = zip::ZipArchive::new(file).map_err(|e| {
             header_error(
                 path,
-                format!("starts like a zip but is not a readable one ({e})"),
+                format!(
+                    "starts like a zip but is not a readable one ({})",
+                    excerpt(&e.to_string())
+                ),
             )
         })?;
+        if zip.len() > limits.max_zip_entries {
+            return Err(header_error(
+                path,
+                format!(
+                    "a zip of {} entries, more than the {} an Apple Health export holds (--max-zip-entries)",
+                    zip.len(),
+                    limits.max_zip_entries
+                ),
+            ));
+        }
+        // Entry names are only compared and quoted, never made into paths.
         let names: Vec<String> = zip
             .file_names()
             .filter_map(|n| n.ok().map(|c| c.into_owned()))
@@ -104,24 +148,60 @@ pub fn read(path: &Path, patient: &str) -> Result<Vec<OwnedRow>, IngestError> {
             .find(|n| n.ends_with("export.xml") && !n.ends_with("export_cda.xml"))
             .and_then(|n| zip.index_for_name(n))
         else {
+            let shown: Vec<String> = names
+                .iter()
+                .take(3)
+                .map(|n| format!("'{}'", excerpt(n)))
+                .collect();
             return Err(header_error(
                 path,
                 format!(
-                    "a zip without an Apple Health export.xml inside (it holds: {})",
-                    if names.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        names.join(", ")
-                    }
+                    "a zip without an Apple Health export.xml inside (it holds {} entries{}{})",
+                    names.len(),
+                    if shown.is_empty() { "" } else { ": " },
+                    excerpt(&shown.join(", ")) + if names.len() > 3 { ", …" } else { "" }
                 ),
             ));
         };
-        let entry = zip
-            .by_index(index)
-            .map_err(|e| header_error(path, format!("cannot read export.xml in the zip ({e})")))?;
-        return read_from(BufReader::with_capacity(1 << 20, entry), path, patient);
+        let entry = zip.by_index(index).map_err(|e| {
+            header_error(
+                path,
+                format!(
+                    "cannot read export.xml in the zip ({})",
+                    excerpt(&e.to_string())
+                ),
+            )
+        })?;
+        let (declared, compressed) = (entry.size(), entry.compressed_size());
+        let allowed = limits.expanded_limit(compressed);
+        if declared > allowed {
+            return Err(header_error(
+                path,
+                format!(
+                    "its export.xml says it expands to {} ({} compressed), over the {} limit (--max-expanded, --max-ratio)",
+                    bytes_words(declared),
+                    bytes_words(compressed),
+                    bytes_words(allowed)
+                ),
+            ));
+        }
+        // The declared size is not trusted: the inflated bytes are counted.
+        let entry = Inflated::new(entry, limits, compressed, "the zip entry export.xml");
+        return read_events(
+            BufReader::with_capacity(1 << 20, entry),
+            path,
+            patient,
+            limits,
+            emit,
+        );
     }
-    read_from(BufReader::with_capacity(1 << 20, file), path, patient)
+    read_events(
+        BufReader::with_capacity(1 << 20, file),
+        path,
+        patient,
+        limits,
+        emit,
+    )
 }
 
 /// Newlines inside an event's raw bytes, so every event's line is known.
@@ -179,7 +259,39 @@ fn read_from<R: BufRead>(
     input: R,
     path: &Path,
     patient: &str,
+    limits: &Limits,
 ) -> Result<Vec<OwnedRow>, IngestError> {
+    let mut rows = Vec::new();
+    read_events(input, path, patient, limits, &mut |r| {
+        rows.push(r);
+        true
+    })?;
+    rows.sort_by_key(|r| r.line);
+    Ok(rows)
+}
+
+/// Sources kept per day: a phone, a watch and a few apps; a file naming
+/// thousands would otherwise grow one total per name.
+const MAX_SOURCES_PER_DAY: usize = 64;
+
+/// Rejects are handed on in batches of this many.
+const REJECT_BATCH: usize = 1024;
+
+fn read_events<R: BufRead>(
+    input: R,
+    path: &Path,
+    patient: &str,
+    limits: &Limits,
+    emit: &mut dyn FnMut(OwnedRow) -> bool,
+) -> Result<(), IngestError> {
+    // quick-xml grows its buffer until an event ends: a gigabyte of
+    // whitespace between two tags was one gigabyte-long event.
+    let input = Bounded::new(input, limits, |l| {
+        format!(
+            "an XML element or text longer than {} (--max-line)",
+            l.line_words()
+        )
+    });
     let mut reader = Reader::from_reader(input);
     reader.config_mut().trim_text(false);
     let mut buf = Vec::with_capacity(4096);
@@ -190,13 +302,30 @@ fn read_from<R: BufRead>(
     let mut days: BTreeMap<[u8; 10], Day> = BTreeMap::new();
     let mut rejects: Vec<OwnedRow> = Vec::new();
     loop {
+        if rejects.len() >= REJECT_BATCH {
+            for r in rejects.drain(..) {
+                if !emit(r) {
+                    return Ok(());
+                }
+            }
+        }
         buf.clear();
+        // Each event is counted from zero; keep the buffer from holding on
+        // to the memory of one long event.
+        if buf.capacity() > 1 << 16 {
+            buf = Vec::with_capacity(4096);
+        }
+        reader.get_mut().reset();
         let at_line = line;
         let event = reader.read_event_into(&mut buf).map_err(|e| {
+            let problem = match &e {
+                quick_xml::Error::Io(io) => io.to_string(),
+                e => excerpt(&e.to_string()),
+            };
             header_error(
                 path,
                 format!(
-                    "malformed XML at line {line} (byte {}): {e}",
+                    "malformed XML at line {line} (byte {}): {problem}",
                     reader.error_position()
                 ),
             )
@@ -226,7 +355,7 @@ fn read_from<R: BufRead>(
                     path,
                     format!(
                         "not an Apple Health export: the root element is <{}>, not <HealthData>",
-                        String::from_utf8_lossy(name.as_ref())
+                        crate::limits::excerpt_bytes(name.as_ref())
                     ),
                 ));
             }
@@ -303,7 +432,7 @@ fn read_from<R: BufRead>(
                         "startDate is not 'YYYY-MM-DD HH:MM:SS +HHMM' as Apple Health writes it"
                             .to_string(),
                         "startDate",
-                        Some(start.clone()),
+                        Some(excerpt(&start)),
                     ))?;
                     let text = decode(3, "value").map_err(|r| (r, "value", None))?.ok_or((
                         "the record has no value".to_string(),
@@ -314,21 +443,21 @@ fn read_from<R: BufRead>(
                         (
                             "value is not a number".to_string(),
                             "value",
-                            Some(text.clone()),
+                            Some(excerpt(&text)),
                         )
                     })?;
                     if !v.is_finite() || v < 0.0 {
                         return Err((
                             "value must be a finite number ≥ 0".to_string(),
                             "value",
-                            Some(text),
+                            Some(excerpt(&text)),
                         ));
                     }
                     if kind_b == EXERCISE && v > 1440.0 {
                         return Err((
                             "exercise minutes above 1440 in one record".to_string(),
                             "value",
-                            Some(text),
+                            Some(excerpt(&text)),
                         ));
                     }
                     Ok((source, date, v))
@@ -342,6 +471,18 @@ fn read_from<R: BufRead>(
                             first_line: at_line,
                             ..Default::default()
                         });
+                        if day.by_source.len() >= MAX_SOURCES_PER_DAY
+                            && !day.by_source.contains_key(source.as_str())
+                        {
+                            rejects.push(reject(
+                                format!(
+                                    "more than {MAX_SOURCES_PER_DAY} sources record this day; this record's source is not counted"
+                                ),
+                                Some("sourceName"),
+                                Some(excerpt(&source)),
+                            ));
+                            continue;
+                        }
                         let t = match day.by_source.get_mut(source.as_str()) {
                             Some(t) => t,
                             None => day.by_source.entry(source).or_default(),
@@ -373,7 +514,12 @@ fn read_from<R: BufRead>(
             ),
         ));
     }
-    let mut rows = rejects;
+    for r in rejects {
+        if !emit(r) {
+            return Ok(());
+        }
+    }
+    let mut rows = Vec::with_capacity(days.len());
     for (key, day) in days {
         let date = String::from_utf8_lossy(&key).into_owned();
         let steps = day
@@ -406,12 +552,17 @@ fn read_from<R: BufRead>(
         });
     }
     rows.sort_by_key(|r| r.line);
-    Ok(rows)
+    for r in rows {
+        if !emit(r) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Reads an export held in memory (tests and fuzzing).
 pub fn read_bytes(bytes: &[u8], patient: &str) -> Result<Vec<OwnedRow>, IngestError> {
-    read_from(bytes, Path::new("(bytes)"), patient)
+    read_from(bytes, Path::new("(bytes)"), patient, &Limits::default())
 }
 
 #[cfg(test)]
@@ -501,6 +652,22 @@ mod tests {
                 .reason
                 .contains("entities are not expanded")
         );
+    }
+
+    #[test]
+    fn sources_per_day_are_bounded() {
+        let records: String = (0..70)
+            .map(|i| format!(r#"<Record type="HKQuantityTypeIdentifierStepCount" sourceName="app{i}" startDate="2024-03-10 08:00:00 +0100" value="{}"/>"#, 100 + i))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let xml = format!("<HealthData>\n{records}\n</HealthData>\n");
+        let rows = read_bytes(xml.as_bytes(), "P1").unwrap();
+        let bad: Vec<&Rejection> = rows.iter().filter_map(|r| r.cells.as_ref().err()).collect();
+        assert_eq!(bad.len(), 6);
+        assert_eq!(bad[0].value.as_deref(), Some("app64"));
+        // The day is the largest of the 64 sources kept (app63: 163 steps).
+        let day = rows.iter().find_map(|r| r.cells.as_ref().ok()).unwrap();
+        assert_eq!(day[3].as_deref(), Some("163"));
     }
 
     #[test]

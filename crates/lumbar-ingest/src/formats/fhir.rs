@@ -30,13 +30,15 @@ use serde_json::Value;
 
 use super::{OwnedRow, STEPS_PER_WALKING_MINUTE, walking_cells};
 use crate::IngestError;
+use crate::limits::{Limits, excerpt};
 use crate::reader::open_text;
 use crate::validate::Rejection;
 
 const LOINC: &str = "http://loinc.org";
-/// Longest NDJSON line or Bundle file read.
-const MAX_LINE: usize = 16 << 20;
-const MAX_BUNDLE: u64 = 256 << 20;
+/// Longest Bundle document read whole (NDJSON lines are bounded by
+/// `Limits::max_line`): parsed JSON takes several times its text, so a
+/// 64 MiB Bundle can already cost hundreds of megabytes.
+const MAX_BUNDLE: u64 = 64 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -83,10 +85,14 @@ fn observation(v: &Value) -> Result<Obs, Rejection> {
         return Err(reject(
             format!(
                 "a {} resource, not an Observation",
-                if rt.is_empty() { "typeless" } else { rt }
+                if rt.is_empty() {
+                    "typeless".to_string()
+                } else {
+                    excerpt(rt)
+                }
             ),
             Some("resourceType"),
-            Some(rt.to_string()),
+            Some(excerpt(rt)),
         ));
     }
     if v.get("status").and_then(Value::as_str) == Some("entered-in-error") {
@@ -113,7 +119,7 @@ fn observation(v: &Value) -> Result<Obs, Rejection> {
         reject(
             "no LOINC code lumbar maps (steps 41950-7, 55423-8; activity minutes 68516-4 per day, 82290-8 per week; pain 72514-3)",
             Some("code"),
-            Some(codes.join(", ")),
+            Some(excerpt(&codes.join(", "))),
         )
     })?;
     let reference = v
@@ -129,7 +135,7 @@ fn observation(v: &Value) -> Result<Obs, Rejection> {
         return Err(reject(
             "subject.reference names no patient",
             Some("subject"),
-            Some(reference.to_string()),
+            Some(excerpt(reference)),
         ));
     }
     let when = v
@@ -154,7 +160,7 @@ fn observation(v: &Value) -> Result<Obs, Rejection> {
         reject(
             "the value is not a number",
             Some("valueQuantity"),
-            Some(value.to_string()),
+            Some(excerpt(&value.to_string())),
         )
     })?;
     if !value.is_finite() || value < 0.0 {
@@ -183,30 +189,75 @@ struct WalkDay {
 /// Reads the rows of `table` (walking or outcomes). `primary`: this pass
 /// also rejects what belongs to no table.
 pub fn read(path: &Path, table: Table, primary: bool) -> Result<Vec<OwnedRow>, IngestError> {
-    read_from(open_text(path)?, path, table, primary)
+    read_with(path, table, primary, &Limits::default())
+}
+
+/// [`read`] within `limits` (line length, gzip expansion).
+pub fn read_with(
+    path: &Path,
+    table: Table,
+    primary: bool,
+    limits: &Limits,
+) -> Result<Vec<OwnedRow>, IngestError> {
+    read_from(open_text(path, limits)?, path, table, primary, limits)
 }
 
 /// Reads FHIR JSON held in memory (tests and fuzzing).
 pub fn read_bytes(bytes: &[u8], table: Table, primary: bool) -> Result<Vec<OwnedRow>, IngestError> {
-    read_from(bytes, Path::new("(bytes)"), table, primary)
+    read_from(
+        bytes,
+        Path::new("(bytes)"),
+        table,
+        primary,
+        &Limits::default(),
+    )
 }
 
 fn read_from<R: BufRead>(
+    text: R,
+    path: &Path,
+    table: Table,
+    primary: bool,
+    limits: &Limits,
+) -> Result<Vec<OwnedRow>, IngestError> {
+    let mut rows = Vec::new();
+    read_into(text, path, table, primary, limits, &mut |r| {
+        rows.push(r);
+        true
+    })?;
+    rows.sort_by_key(|r| r.line);
+    Ok(rows)
+}
+
+/// Streams the rows of `table` to `emit` as each line is read (rejects and
+/// pain scores at once, walking days at the end, since a day gathers
+/// observations from anywhere in the file); only the days are held, never
+/// the resources. Stops early when `emit` returns false.
+pub(crate) fn read_into<R: BufRead>(
     mut text: R,
     path: &Path,
     table: Table,
     primary: bool,
-) -> Result<Vec<OwnedRow>, IngestError> {
-    let mut resources: Vec<(u64, Result<Value, Rejection>)> = Vec::new();
+    limits: &Limits,
+    emit: &mut dyn FnMut(OwnedRow) -> bool,
+) -> Result<(), IngestError> {
+    let max_line = limits.max_line;
+    let mut fold = Fold {
+        table,
+        primary,
+        days: BTreeMap::new(),
+        emit,
+        open: true,
+    };
     // NDJSON when the first line is a whole JSON object; else one document.
     let mut first = Vec::new();
     let n = (&mut text)
-        .take(MAX_LINE as u64)
+        .take(max_line as u64)
         .read_until(b'\n', &mut first)
         .map_err(|e| IngestError::io(path, e))?;
     let first_is_object = serde_json::from_slice::<Value>(&first).is_ok_and(|v| v.is_object());
     if n == 0 || first.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
+        return Ok(());
     }
     if first_is_object {
         let mut line_no = 1u64;
@@ -221,19 +272,22 @@ fn read_from<R: BufRead>(
                     Ok(s) => serde_json::from_str::<Value>(s)
                         .map_err(|e| Rejection::row(format!("not a JSON object: {e}"))),
                 };
-                resources.push((line_no, parsed));
+                fold.resource(line_no, parsed, false);
             }
-            line = Vec::new();
+            if !fold.open {
+                return Ok(());
+            }
+            line.clear();
             let n = (&mut text)
-                .take(MAX_LINE as u64 + 1)
+                .take(max_line as u64 + 1)
                 .read_until(b'\n', &mut line)
                 .map_err(|e| IngestError::io(path, e))?;
             if n == 0 {
                 break;
             }
             line_no += 1;
-            if line.len() > MAX_LINE {
-                resources.push((line_no, Err(Rejection::row("a line longer than 16 MiB"))));
+            if line.len() > max_line && !line.ends_with(b"\n") {
+                fold.resource(line_no, Err(crate::reader::too_long(max_line)), false);
                 // Skip the rest of the oversized line.
                 let mut sink = Vec::new();
                 loop {
@@ -258,9 +312,10 @@ fn read_from<R: BufRead>(
         if all.len() as u64 >= MAX_BUNDLE {
             return Err(IngestError::Header {
                 path: path.to_path_buf(),
-                problem:
-                    "a JSON document over 256 MiB: export it as NDJSON (FHIR Bulk Data) instead"
-                        .into(),
+                problem: format!(
+                    "a JSON document over {}: export it as NDJSON (FHIR Bulk Data) instead",
+                    crate::limits::bytes_words(MAX_BUNDLE)
+                ),
             });
         }
         let doc: Value = serde_json::from_slice(&all).map_err(|e| IngestError::Header {
@@ -271,78 +326,99 @@ fn read_from<R: BufRead>(
                 e.column()
             ),
         })?;
-        resources.push((1, Ok(doc)));
+        drop(all);
+        fold.resource(1, Ok(doc), true);
     }
-    // Bundles (a whole document, or one NDJSON line) stand for their
-    // entries; a Bundle without entries holds nothing. Entries have no line
-    // of their own: a document's entries are numbered 1, 2, …; an NDJSON
-    // line's entries keep the line.
-    let whole_document = !first_is_object;
-    let mut expanded = Vec::with_capacity(resources.len());
-    for (line, r) in resources {
-        match r {
-            Ok(v) if v.get("resourceType").and_then(Value::as_str) == Some("Bundle") => {
-                let entries = v
-                    .get("entry")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                for (i, e) in entries.into_iter().enumerate() {
-                    let at = if whole_document { (i + 1) as u64 } else { line };
-                    let r = e.get("resource").cloned().ok_or_else(|| {
-                        Rejection::row(format!("Bundle entry {} has no resource", i + 1))
-                    });
-                    expanded.push((at, r));
-                }
-            }
-            other => expanded.push((line, other)),
+    fold.finish();
+    Ok(())
+}
+
+/// What the resources read so far have made: rows sent on, walking days
+/// still being summed.
+struct Fold<'e> {
+    table: Table,
+    primary: bool,
+    days: BTreeMap<(String, String), WalkDay>,
+    emit: &'e mut dyn FnMut(OwnedRow) -> bool,
+    /// False once the receiver has gone.
+    open: bool,
+}
+
+impl Fold<'_> {
+    fn send(&mut self, line: u64, cells: Result<Vec<Option<String>>, Rejection>) {
+        if self.open {
+            self.open = (self.emit)(OwnedRow { line, cells });
         }
     }
-    let resources = expanded;
 
-    let mut rows = Vec::new();
-    let mut days: BTreeMap<(String, String), WalkDay> = BTreeMap::new();
-    for (line, r) in resources {
+    /// One resource (or broken line). Bundles (a whole document, or one
+    /// NDJSON line) stand for their entries; a Bundle without entries holds
+    /// nothing. Entries have no line of their own: a document's entries are
+    /// numbered 1, 2, …; an NDJSON line's entries keep the line.
+    fn resource(&mut self, line: u64, r: Result<Value, Rejection>, whole_document: bool) {
+        match r {
+            Ok(mut v) if v.get("resourceType").and_then(Value::as_str) == Some("Bundle") => {
+                let entries = match v.get_mut("entry").map(Value::take) {
+                    Some(Value::Array(entries)) => entries,
+                    _ => Vec::new(),
+                };
+                for (i, mut e) in entries.into_iter().enumerate() {
+                    let at = if whole_document { (i + 1) as u64 } else { line };
+                    let r = match e.get_mut("resource").map(Value::take) {
+                        Some(r) => Ok(r),
+                        None => Err(Rejection::row(format!(
+                            "Bundle entry {} has no resource",
+                            i + 1
+                        ))),
+                    };
+                    self.observation(at, r);
+                }
+            }
+            other => self.observation(line, other),
+        }
+    }
+
+    fn observation(&mut self, line: u64, r: Result<Value, Rejection>) {
         let obs = r.and_then(|v| observation(&v));
         match obs {
             Err(rej) => {
-                if primary {
-                    rows.push(OwnedRow {
-                        line,
-                        cells: Err(rej),
-                    });
+                if self.primary {
+                    self.send(line, Err(rej));
                 }
             }
             Ok(o) if o.kind == Kind::Pain => {
-                if table == Table::Outcomes {
+                if self.table == Table::Outcomes {
                     if o.value > 10.0 {
-                        rows.push(OwnedRow {
+                        self.send(
                             line,
-                            cells: Err(reject(
+                            Err(reject(
                                 "pain above 10 on the 0–10 scale",
                                 Some("valueQuantity"),
                                 Some(o.value.to_string()),
                             )),
-                        });
-                        continue;
+                        );
+                        return;
                     }
-                    rows.push(OwnedRow {
+                    self.send(
                         line,
-                        cells: Ok(vec![
+                        Ok(vec![
                             Some(o.patient),
                             Some(o.date),
                             Some("nrs_pain".into()),
                             Some(o.value.to_string()),
                         ]),
-                    });
+                    );
                 }
             }
             Ok(o) => {
-                if table == Table::Walking {
-                    let d = days.entry((o.patient, o.date)).or_insert_with(|| WalkDay {
-                        line,
-                        ..Default::default()
-                    });
+                if self.table == Table::Walking {
+                    let d = self
+                        .days
+                        .entry((o.patient, o.date))
+                        .or_insert_with(|| WalkDay {
+                            line,
+                            ..Default::default()
+                        });
                     let add =
                         |slot: &mut Option<f64>, v: f64| *slot = Some(slot.unwrap_or(0.0) + v);
                     match o.kind {
@@ -354,22 +430,27 @@ fn read_from<R: BufRead>(
             }
         }
     }
-    for ((patient, date), d) in days {
-        let (minutes, source) = match (d.daily, d.weekly, d.steps) {
-            (Some(m), _, _) => (m, "fhir:68516-4"),
-            (None, Some(w), _) => (w / 7.0, "fhir:82290-8/7"),
-            (None, None, Some(s)) => (s / STEPS_PER_WALKING_MINUTE, "fhir:steps-estimate"),
-            (None, None, None) => continue,
-        };
-        rows.push(OwnedRow {
-            line: d.line,
-            cells: Ok(walking_cells(
-                &patient, &date, minutes, d.steps, None, source,
-            )),
-        });
+
+    /// The walking days, in the order of their first observation.
+    fn finish(mut self) {
+        let mut days: Vec<((String, String), WalkDay)> =
+            std::mem::take(&mut self.days).into_iter().collect();
+        days.sort_by_key(|d| d.1.line);
+        for ((patient, date), d) in days {
+            let (minutes, source) = match (d.daily, d.weekly, d.steps) {
+                (Some(m), _, _) => (m, "fhir:68516-4"),
+                (None, Some(w), _) => (w / 7.0, "fhir:82290-8/7"),
+                (None, None, Some(s)) => (s / STEPS_PER_WALKING_MINUTE, "fhir:steps-estimate"),
+                (None, None, None) => continue,
+            };
+            self.send(
+                d.line,
+                Ok(walking_cells(
+                    &patient, &date, minutes, d.steps, None, source,
+                )),
+            );
+        }
     }
-    rows.sort_by_key(|r| r.line);
-    Ok(rows)
 }
 
 #[cfg(test)]

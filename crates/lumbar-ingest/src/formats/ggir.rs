@@ -13,14 +13,22 @@
 //!   (the waking day plus sleep period, less its non-wear), or
 //!   `dur_day_min` × (1 − `nonwear_perc_day`/100), else unknown.
 //!
-//! `NA` (GGIR's missing value) is missing. Each data row is one row read;
-//! `source` is `ggir`.
+//! `NA` (GGIR's missing value) and the run's other missing-value spellings
+//! are missing. Each data row is one row read; `source` is `ggir`. Rows are
+//! read as they are validated (a record at a time, bounded like CSV).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{OwnedRow, walking_cells};
+use lumbar_model::Table;
+
+use super::{OwnedRow, identity_map, walking_cells};
 use crate::IngestError;
-use crate::reader::{normalise_name, open_text, sniff_delimiter};
+use crate::limits::{Limits, excerpt};
+use crate::parse::Missing;
+use crate::reader::{
+    ColumnMap, OwnedChunk, RawChunk, Reading, RecordReader, RowSource, normalise_name, open_text,
+    sniff_delimiter,
+};
 use crate::validate::Rejection;
 
 /// Whether a header line looks like a GGIR part 5 day summary.
@@ -45,7 +53,7 @@ fn find_columns(names: &[String], path: &Path) -> Result<Columns, IngestError> {
         path: path.to_path_buf(),
         problem: format!(
             "a GGIR part 5 day summary needs {what}; found: {}",
-            names.join(", ")
+            excerpt(&names.join(", "))
         ),
     };
     let id = exact("id").ok_or_else(|| missing("an ID column"))?;
@@ -77,86 +85,191 @@ fn find_columns(names: &[String], path: &Path) -> Result<Columns, IngestError> {
     })
 }
 
-/// A number cell: `None` for empty or `NA`, or why it is not a number.
+/// A number cell: `None` for a missing value (empty, `NA`, …), or why it
+/// is not a number.
 fn number(
-    fields: &csv::StringRecord,
+    fields: &[&str],
     i: usize,
     names: &[String],
+    missing: &Missing,
 ) -> Result<Option<f64>, Rejection> {
-    let raw = fields.get(i).unwrap_or("").trim();
-    if raw.is_empty() || raw.eq_ignore_ascii_case("na") || raw.eq_ignore_ascii_case("nan") {
+    let raw = fields.get(i).copied().unwrap_or("").trim();
+    if missing.is_missing(raw) || raw.eq_ignore_ascii_case("na") || raw.eq_ignore_ascii_case("nan")
+    {
         return Ok(None);
     }
     match raw.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
         _ => Err(Rejection {
-            column: Some(names[i].clone()),
-            value: Some(raw.chars().take(80).collect()),
+            column: Some(excerpt(&names[i])),
+            value: Some(excerpt(raw)),
             reason: "expected a number of minutes ≥ 0".into(),
         }),
     }
 }
 
-/// Reads a day summary into walking rows.
+/// Reads a day summary into walking rows (all of them; ingest streams
+/// them through [`GgirSource`]).
 pub fn read(path: &Path) -> Result<Vec<OwnedRow>, IngestError> {
-    let mut text = open_text(path)?;
-    let head = std::io::BufRead::fill_buf(&mut text).map_err(|e| IngestError::io(path, e))?;
-    let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let delimiter = sniff_delimiter(first_line);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(text);
-    let header = reader
-        .headers()
-        .map_err(|e| IngestError::Header {
-            path: path.to_path_buf(),
-            problem: format!("cannot read the header: {e}"),
-        })?
-        .clone();
-    let names: Vec<String> = header.iter().map(normalise_name).collect();
-    let cols = find_columns(&names, path)?;
+    let missing = Missing::default();
+    let reading = Reading {
+        limits: Limits::default(),
+        missing: &missing,
+    };
+    let mut source = GgirSource::open(path, &reading)?;
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    let mut line = 1u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                line = record.position().map_or(line + 1, |p| p.line());
-                rows.push(OwnedRow {
-                    line,
-                    cells: day(&record, &cols, &names),
-                });
-            }
-            Err(e) => {
-                line += 1;
-                rows.push(OwnedRow {
-                    line: e.position().map_or(line, |p| p.line()),
-                    cells: Err(Rejection::row(format!(
-                        "cannot split the row into fields: {e}"
-                    ))),
-                });
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-            }
-        }
+    while let Some(row) = source.next_row()? {
+        rows.push(row);
     }
     Ok(rows)
 }
 
+/// A GGIR day summary read a record at a time.
+pub struct GgirSource {
+    path: PathBuf,
+    reader: RecordReader,
+    names: Vec<String>,
+    cols: Columns,
+    missing: Missing,
+    map: ColumnMap,
+    max_line: usize,
+}
+
+impl GgirSource {
+    pub fn open(path: &Path, reading: &Reading<'_>) -> Result<GgirSource, IngestError> {
+        let limits = &reading.limits;
+        let mut text = open_text(path, limits)?;
+        let head = std::io::BufRead::fill_buf(&mut text).map_err(|e| IngestError::io(path, e))?;
+        let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        let delimiter = sniff_delimiter(first_line);
+        let mut reader = RecordReader::new(text, delimiter, limits.max_line, limits.max_columns, 1);
+        let header_problem = |problem: String| IngestError::Header {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let info = reader
+            .next()
+            .map_err(|e| header_problem(format!("cannot read the header: {e}")))?
+            .ok_or_else(|| header_problem("the file is empty: no header line".into()))?;
+        match info.overflow {
+            Some(crate::reader::Overflow::TooLong) => {
+                return Err(header_problem(format!(
+                    "the header line is longer than {} (--max-line)",
+                    limits.line_words()
+                )));
+            }
+            Some(crate::reader::Overflow::TooManyFields) => {
+                return Err(header_problem(format!(
+                    "the header has {} columns, more than the {} allowed (--max-columns)",
+                    info.fields, limits.max_columns
+                )));
+            }
+            None => {}
+        }
+        let names: Vec<String> = reader
+            .fields()
+            .map(|f| normalise_name(&String::from_utf8_lossy(f)))
+            .collect();
+        let cols = find_columns(&names, path)?;
+        reader.max_fields = names.len();
+        Ok(GgirSource {
+            path: path.to_path_buf(),
+            reader,
+            names,
+            cols,
+            missing: reading.missing.clone(),
+            map: identity_map(Table::Walking),
+            max_line: limits.max_line,
+        })
+    }
+
+    /// The next day (its line and cells, or why it has none).
+    fn next_row(&mut self) -> Result<Option<OwnedRow>, IngestError> {
+        loop {
+            let info = match self.reader.next() {
+                Ok(Some(info)) => info,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    return Err(IngestError::Read {
+                        path: self.path.clone(),
+                        line: self.reader.line(),
+                        problem: e.to_string(),
+                    });
+                }
+            };
+            let cells = match info.overflow {
+                Some(crate::reader::Overflow::TooLong) => {
+                    Err(crate::reader::too_long(self.max_line))
+                }
+                Some(crate::reader::Overflow::TooManyFields) => Err(Rejection::row(format!(
+                    "expected {} fields as in the header, found {}",
+                    self.names.len(),
+                    info.fields
+                ))),
+                None => {
+                    let fields: Vec<&[u8]> = self.reader.fields().collect();
+                    if fields.len() == 1 && fields[0].iter().all(u8::is_ascii_whitespace) {
+                        continue; // a blank line
+                    }
+                    match fields
+                        .iter()
+                        .map(|f| std::str::from_utf8(f))
+                        .collect::<Result<Vec<&str>, _>>()
+                    {
+                        Ok(text) => day(&text, &self.cols, &self.names, &self.missing),
+                        Err(_) => Err(Rejection::row(
+                            "the row is not valid UTF-8; save the file as UTF-8",
+                        )),
+                    }
+                }
+            };
+            return Ok(Some(OwnedRow {
+                line: info.line,
+                cells,
+            }));
+        }
+    }
+}
+
+impl RowSource for GgirSource {
+    fn map(&self) -> &ColumnMap {
+        &self.map
+    }
+
+    fn next_chunk(&mut self, max: usize) -> Result<Option<Box<dyn RawChunk>>, IngestError> {
+        let mut chunk = OwnedChunk {
+            rows: Vec::new(),
+            lines: Vec::new(),
+        };
+        while chunk.rows.len() < max.max(1) {
+            let Some(OwnedRow { line, cells }) = self.next_row()? else {
+                break;
+            };
+            chunk.lines.push(line);
+            chunk.rows.push(cells.map(|cells| {
+                cells
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| c.map(|c| (true, i, c)))
+                    .collect()
+            }));
+        }
+        Ok((!chunk.rows.is_empty()).then(|| Box::new(chunk) as Box<dyn RawChunk>))
+    }
+}
+
 fn day(
-    r: &csv::StringRecord,
+    r: &[&str],
     c: &Columns,
     names: &[String],
+    missing: &Missing,
 ) -> Result<Vec<Option<String>>, Rejection> {
-    let id = r.get(c.id).unwrap_or("").trim();
-    let date = r.get(c.date).unwrap_or("").trim();
+    let id = r.get(c.id).copied().unwrap_or("").trim();
+    let date = r.get(c.date).copied().unwrap_or("").trim();
     let total = |cols: &[usize]| -> Result<Option<f64>, Rejection> {
         let mut sum = None;
         for &i in cols {
-            if let Some(v) = number(r, i, names)? {
+            if let Some(v) = number(r, i, names, missing)? {
                 sum = Some(sum.unwrap_or(0.0) + v);
             }
         }
@@ -170,19 +283,19 @@ fn day(
     };
     let Some(minutes) = minutes else {
         return Err(Rejection {
-            column: Some(
-                names[totals.first().or(c.bouts.first()).copied().unwrap_or(c.id)].clone(),
-            ),
+            column: Some(excerpt(
+                &names[totals.first().or(c.bouts.first()).copied().unwrap_or(c.id)],
+            )),
             value: Some("NA".into()),
             reason: "no MVPA minutes for this day (NA)".into(),
         });
     };
     let wear = match c.wear {
-        Some((d, p)) => match (number(r, d, names)?, number(r, p, names)?) {
+        Some((d, p)) => match (number(r, d, names, missing)?, number(r, p, names, missing)?) {
             (Some(d), Some(p)) if p <= 100.0 => Some(d * (1.0 - p / 100.0)),
             (Some(_), Some(p)) => {
                 return Err(Rejection {
-                    column: Some(names[c.wear.map_or(0, |w| w.1)].clone()),
+                    column: Some(excerpt(&names[c.wear.map_or(0, |w| w.1)])),
                     value: Some(p.to_string()),
                     reason: "a non-wear percentage above 100".into(),
                 });
