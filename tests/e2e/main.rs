@@ -1,12 +1,14 @@
 //! End-to-end tests of lumbar, in one binary (each test binary links polars
 //! again, so they share this one).
 
+mod attack;
 mod cli;
 mod corpus;
 mod determinism;
 mod ingest_corrupted;
 mod lmm;
 mod report;
+mod report_windows;
 mod risk;
 mod simulate;
 mod survival;

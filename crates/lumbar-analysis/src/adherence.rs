@@ -301,8 +301,7 @@ impl<'a> AdherenceTally<'a> {
             return;
         };
         r.span = Some((start, last));
-        let first_monday =
-            start - Duration::days(start.weekday().num_days_from_monday() as i64);
+        let first_monday = start - Duration::days(start.weekday().num_days_from_monday() as i64);
         days.resize_with(exs.len(), Vec::new);
         for (ex, dd) in exs.iter().zip(days.iter_mut()) {
             // Rows of one day may arrive apart: sort (stable) and merge.

@@ -228,8 +228,11 @@ pub fn site_only(cohort: Cohort, site: Option<&str>) -> Cohort {
 
 #[cfg(test)]
 fn weekly(cohort: &Cohort, measure: &str, rule: &Responder) -> Vec<WeekMeasure> {
-    let start: Vec<Option<NaiveDate>> =
-        cohort.patients.iter().map(|p| Some(p.enrolled_on)).collect();
+    let start: Vec<Option<NaiveDate>> = cohort
+        .patients
+        .iter()
+        .map(|p| Some(p.enrolled_on))
+        .collect();
     weekly_in(cohort, measure, rule, &start, &ClinicOptions::default())
 }
 
@@ -583,7 +586,11 @@ fn programme_summary(
         .collect();
     let mut with_events: HashSet<(&str, &str)> = HashSet::new();
     let mut any_event: HashSet<&str> = HashSet::new();
-    for e in saf.events.iter().filter(|e| kept_ids.contains(e.patient_id.as_str())) {
+    for e in saf
+        .events
+        .iter()
+        .filter(|e| kept_ids.contains(e.patient_id.as_str()))
+    {
         if let Some(row) = safety.iter_mut().find(|r| r.exercise == e.exercise) {
             row.events += 1;
             any_event.insert(&e.patient_id);
@@ -592,7 +599,11 @@ fn programme_summary(
             }
         }
     }
-    for f in saf.flags.iter().filter(|f| kept_ids.contains(f.patient_id.as_str())) {
+    for f in saf
+        .flags
+        .iter()
+        .filter(|f| kept_ids.contains(f.patient_id.as_str()))
+    {
         if let Some(row) = safety.iter_mut().find(|r| r.exercise == f.exercise) {
             row.patients_flagged += 1;
         }

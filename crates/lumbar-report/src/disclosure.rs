@@ -108,19 +108,28 @@ impl Model {
         self.close_links(&mut hidden);
         // Each round hides at least one more cell, so this ends.
         for _ in 0..=self.cells.len() {
-            let Some(cell) = (0..self.cells.len()).find(|&c| hidden[c] && self.determined(c, &hidden))
+            let Some(cell) =
+                (0..self.cells.len()).find(|&c| hidden[c] && self.determined(c, &hidden))
             else {
                 break;
             };
             let mut parts: Vec<Cell> = Vec::new();
             let mut totals: Vec<Cell> = Vec::new();
-            for (t, ps) in self.sums.iter().filter(|(t, ps)| *t == cell || ps.contains(&cell)) {
+            for (t, ps) in self
+                .sums
+                .iter()
+                .filter(|(t, ps)| *t == cell || ps.contains(&cell))
+            {
                 parts.extend(ps.iter().copied().filter(|&p| !hidden[p]));
                 if !hidden[*t] {
                     totals.push(*t);
                 }
             }
-            for &(a, b) in self.at_most.iter().filter(|(a, b)| *a == cell || *b == cell) {
+            for &(a, b) in self
+                .at_most
+                .iter()
+                .filter(|(a, b)| *a == cell || *b == cell)
+            {
                 for x in [a, b] {
                     if !hidden[x] {
                         totals.push(x);
@@ -413,7 +422,10 @@ mod tests {
 
     #[test]
     fn one_small_part_takes_the_next_smallest_with_it() {
-        assert_eq!(decide_counts(&[70, 60, 40, 27, 3]), ["70", "60", "40", "–", "<5"]);
+        assert_eq!(
+            decide_counts(&[70, 60, 40, 27, 3]),
+            ["70", "60", "40", "–", "<5"]
+        );
         assert_eq!(decide_counts(&[70, 0, 30]), ["70", "0", "30"]);
     }
 

@@ -75,7 +75,6 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", 100.0 * x)
 }
 
-
 /// What the report says about itself.
 #[derive(Debug, Clone)]
 pub struct ReportMeta {
@@ -183,7 +182,11 @@ fn model(s: &ClinicSummary) -> (disclosure::Model, Cells) {
             m.sum(a, sites.iter().map(|c| c.1).collect());
         }
     }
-    let histogram: Vec<_> = s.adherence_histogram.iter().map(|&n| m.patients(n)).collect();
+    let histogram: Vec<_> = s
+        .adherence_histogram
+        .iter()
+        .map(|&n| m.patients(n))
+        .collect();
     m.sum(patients, histogram.clone());
     // With a threshold on a tenth, the adherent are the bins from it up.
     let tenth = s.adherence_threshold * 10.0;
@@ -366,8 +369,14 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         let _ = write!(
             h,
             "<section><h2>Nothing scheduled</h2><p id=\"empty\">No patient{} had anything scheduled {}: there is no adherence, pain or safety figure to show.</p></section>",
-            s.site.as_ref().map_or(String::new(), |site| format!(" of site {}", esc(site))),
-            esc(if window.is_empty() { "in the store" } else { &window })
+            s.site
+                .as_ref()
+                .map_or(String::new(), |site| format!(" of site {}", esc(site))),
+            esc(if window.is_empty() {
+                "in the store"
+            } else {
+                &window
+            })
         );
         footer(&mut h);
         return h;
@@ -397,7 +406,11 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
             esc(k)
         );
     };
-    card(&mut h, plan.text(cells.patients), &format!("patients{within}"));
+    card(
+        &mut h,
+        plan.text(cells.patients),
+        &format!("patients{within}"),
+    );
     if let Some((a, b)) = s.enrolled.filter(|_| cohort_shown) {
         card(
             &mut h,
@@ -419,7 +432,10 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         card(
             &mut h,
             pct(a.adherent as f64 / a.spread.patients as f64),
-            &format!("adherent (≥ {} of sessions){within}", pct(s.adherence_threshold)),
+            &format!(
+                "adherent (≥ {} of sessions){within}",
+                pct(s.adherence_threshold)
+            ),
         );
     }
     if let Some((w, _)) = s
@@ -468,7 +484,10 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
     }
 
     // Adherence.
-    let _ = write!(h, "<section><h2>Adherence to the home programme{within}</h2>");
+    let _ = write!(
+        h,
+        "<section><h2>Adherence to the home programme{within}</h2>"
+    );
     let (bars, y_max) = histogram_bars(&cells.histogram, &plan, |i| {
         format!("{}–{}%", i * 10, i * 10 + 10)
     });
@@ -603,7 +622,10 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
                 },
             )
         );
-        let _ = write!(h, "<table id=\"{id}\"><thead><tr><th>week</th><th>patients</th><th>median (IQR)</th><th>responders</th></tr></thead><tbody>");
+        let _ = write!(
+            h,
+            "<table id=\"{id}\"><thead><tr><th>week</th><th>patients</th><th>median (IQR)</th><th>responders</th></tr></thead><tbody>"
+        );
         for (w, (n, r)) in &visible {
             let resp = if w.week == 0 || !plan.shown(*r) {
                 "–".to_string()
@@ -741,7 +763,6 @@ fn risk_section(h: &mut String, s: &ClinicSummary, cells: &Cells, plan: &disclos
             esc(note)
         );
     }
-
 }
 
 /// Bars of a histogram of patient counts as the plan shows them (hidden

@@ -73,7 +73,10 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
         args.out.display(),
         summary.patients,
         if summary.left_out > 0 {
-            format!("; {} with nothing scheduled in the window left out", summary.left_out)
+            format!(
+                "; {} with nothing scheduled in the window left out",
+                summary.left_out
+            )
         } else {
             String::new()
         },
