@@ -71,8 +71,11 @@ fn between<'a>(h: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(&h[a..b])
 }
 
+/// Rows of a table, each its cells' text.
+pub type Rows = Vec<Vec<String>>;
+
 /// Rows of cells (`td`) of a table's body and foot, by its id.
-pub fn table(h: &str, id: &str) -> Option<(Vec<Vec<String>>, Vec<Vec<String>>)> {
+pub fn table(h: &str, id: &str) -> Option<(Rows, Rows)> {
     let t = between(h, &format!("<table id=\"{id}\">"), "</table>")?;
     let rows = |part: &str| -> Vec<Vec<String>> {
         part.split("<tr>")

@@ -759,6 +759,61 @@ mod tests {
     }
 
     #[test]
+    fn a_window_narrows_scheduled_and_done_days_alike() {
+        let cohort = small_cohort();
+        let rx = Prescriptions::from_regimen(&Regimen::six_moves());
+        let day = |s: &str| Some(s.parse::<NaiveDate>().unwrap());
+        // Wednesday 8 to Tuesday 14 January: 5 days of ISO week 2, 2 of week 3.
+        let mut tally = AdherenceTally::new(&cohort, &rx, 0.7, true)
+            .within(day("2025-01-08"), day("2025-01-14"));
+        cohort.feed_sessions(&mut tally);
+        let a = tally.finish();
+        // P1's hip flexor on the 8th, 9th, 10th, 13th (one side) and 14th.
+        let w = week(&a, "P1", "hip_flexor_stretch", 2);
+        assert_eq!((w.scheduled, w.done), (5, 3));
+        let w = week(&a, "P1", "hip_flexor_stretch", 3);
+        assert_eq!((w.scheduled, w.done), (2, 2));
+        // The bridge: 2 asked in each cut week; the 7th is before the window,
+        // the 16th after it.
+        let w = week(&a, "P1", "bridge", 2);
+        assert_eq!((w.scheduled, w.done), (2, 1));
+        let w = week(&a, "P1", "bridge", 3);
+        assert_eq!((w.scheduled, w.done), (2, 0));
+        let p1 = a.patients.iter().find(|p| p.patient_id == "P1").unwrap();
+        assert_eq!((p1.scheduled, p1.done), (5 * 7 + 4, 6));
+        // P2 (8th to 12th) lies inside the window: as without it.
+        let p2 = a.patients.iter().find(|p| p.patient_id == "P2").unwrap();
+        assert_eq!((p2.scheduled, p2.done), (27, 3));
+        assert_eq!(a.unscheduled, 0);
+
+        // A window before P2's enrolment: P2 is left out and counted; P1
+        // is scheduled on the 6th and 7th only.
+        let mut tally = AdherenceTally::new(&cohort, &rx, 0.7, false)
+            .within(day("2025-01-01"), day("2025-01-07"));
+        cohort.feed_sessions(&mut tally);
+        let a = tally.finish();
+        assert_eq!(a.unscheduled, 1);
+        assert_eq!(a.patients.len(), 1);
+        assert_eq!(
+            (a.patients[0].scheduled, a.patients[0].done),
+            (5 * 2 + 2, 3)
+        );
+    }
+
+    #[test]
+    fn no_week_before_the_first_day_observed() {
+        // P1 enrolled on 0001-01-01: scheduled from the first session (the
+        // 6th of January 2025), as if enrolled that day.
+        let mut ancient = small_cohort();
+        ancient.patients[0].enrolled_on = NaiveDate::from_ymd_opt(1, 1, 1).unwrap();
+        let r = Regimen::six_moves();
+        let a = adherence(&ancient, &r, 0.7);
+        let b = adherence(&small_cohort(), &r, 0.7);
+        assert_eq!(a.weeks, b.weeks);
+        assert_eq!(a.patients, b.patients);
+    }
+
+    #[test]
     fn threshold_is_inclusive() {
         let r = Regimen::six_moves();
         let a = adherence(&small_cohort(), &r, 10.0 / 74.0);

@@ -343,7 +343,7 @@ fn div_ceil(a: i128, b: i128) -> i128 {
 
 /// Depth-first search by halving the narrowest open unknown, with
 /// propagation at every node.
-fn search(lo: &mut Vec<i64>, hi: &mut Vec<i64>, cons: &[Lin], budget: &mut u32) -> Option<bool> {
+fn search(lo: &mut [i64], hi: &mut [i64], cons: &[Lin], budget: &mut u32) -> Option<bool> {
     if *budget == 0 {
         return None;
     }
@@ -361,7 +361,7 @@ fn search(lo: &mut Vec<i64>, hi: &mut Vec<i64>, cons: &[Lin], budget: &mut u32) 
     let mid = lo[v] + (hi[v] - lo[v]) / 2;
     let mut unknown = false;
     for (a, b) in [(lo[v], mid), (mid + 1, hi[v])] {
-        let (mut l, mut h) = (lo.clone(), hi.clone());
+        let (mut l, mut h) = (lo.to_vec(), hi.to_vec());
         l[v] = a;
         h[v] = b;
         match search(&mut l, &mut h, cons, budget) {
