@@ -353,7 +353,7 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
     let footer = |h: &mut String| {
         let _ = writeln!(
             h,
-            "<footer><p class=\"note\">Adherence: scheduled days with the exercise done / scheduled days, from the prescription's frequency (MiSpEx: ≥ 70% is adherent); a date window restricts scheduled and done days alike, each patient's from enrolment (or the store's first day) to their last follow-up. Programme week w is days 7w to 7w+6 after enrolment. This report contains no patient identifiers.</p><p class=\"note\" id=\"suppression\">{}</p></footer></body></html>",
+            "<footer><p class=\"note\">Adherence: scheduled days with the exercise done / scheduled days, from the prescription's frequency (MiSpEx: ≥ 70% is adherent); a date window restricts scheduled and done days alike, each patient's from enrolment (or the store's first day) to their last follow-up. Programme week w is days 7w to 7w+6 after the programme start (enrolment, or the store's first day if later). This report contains no patient identifiers.</p><p class=\"note\" id=\"suppression\">{}</p></footer></body></html>",
             esc(SUPPRESSION_RULE)
         );
     };
