@@ -1,6 +1,7 @@
 //! End-to-end tests of lumbar, in one binary (each test binary links polars
 //! again, so they share this one).
 
+mod attack;
 mod cli;
 mod corpus;
 mod determinism;
@@ -10,6 +11,7 @@ mod limits;
 mod lmm;
 mod outputs;
 mod report;
+mod report_windows;
 mod risk;
 mod simulate;
 mod survival;

@@ -1,9 +1,16 @@
 //! Adherence to the prescribed regimen (SPEC §3).
 //!
 //! For each patient, every exercise of the regimen is scheduled from the
-//! enrolment date to the last follow-up (the patient's latest outcome or
+//! programme start to the last follow-up (the patient's latest outcome or
 //! session of a prescribed move); days outside that window are not
-//! scheduled, and sessions outside it are not counted.
+//! scheduled, and sessions outside it are not counted. The programme start
+//! is the later of enrolment and the first day observed in the store (the
+//! earliest session or outcome), so an absurd enrolment date (0001-01-01)
+//! schedules no weeks the store cannot have seen, and no patient is
+//! scheduled more than [`MAX_SCHEDULED_WEEKS`]. A date window
+//! ([`AdherenceTally::within`]) narrows scheduled and done days alike;
+//! a patient with nothing scheduled is left out and counted
+//! ([`Adherence::unscheduled`]).
 //!
 //! Per patient × exercise × ISO week:
 //! - `scheduled`: days of the week inside the window for a daily move; for
@@ -87,7 +94,25 @@ pub struct Adherence {
     /// Per patient × move over the whole window, patients in cohort order.
     #[serde(skip)]
     pub exercises: Vec<ExerciseTotal>,
+    /// Per patient with something scheduled, in cohort order: their index
+    /// in the cohort and the first and last day scheduled.
+    #[serde(skip)]
+    pub spans: Vec<(usize, NaiveDate, NaiveDate)>,
+    /// Patients with nothing scheduled (in the window, if there is one):
+    /// they are in none of the tables above.
+    #[serde(skip)]
+    pub unscheduled: usize,
+    /// The first day observed in the store, where it was told: no patient's
+    /// programme starts before it.
+    #[serde(skip)]
+    pub observed_from: Option<NaiveDate>,
 }
+
+/// The most weeks one patient is scheduled: 100 years. Only a store whose
+/// own dates span more than that reaches it (ingest refuses dates before
+/// 1900); the schedule then ends at the last follow-up and starts this
+/// many weeks before, so memory stays bounded whatever the dates.
+pub const MAX_SCHEDULED_WEEKS: i64 = 5_218;
 
 /// Done and scheduled days of one patient and move over the whole window.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +174,8 @@ pub fn adherence_with(cohort: &Cohort, rx: &Prescriptions, threshold: f64) -> Ad
 /// puts patients back in cohort order.
 #[derive(Default)]
 struct PatientResult {
+    /// First and last day scheduled (None: nothing was).
+    span: Option<(NaiveDate, NaiveDate)>,
     weeks: Vec<WeekAdherence>,
     exercises: Vec<ExerciseTotal>,
     scheduled: u32,
@@ -181,6 +208,12 @@ pub struct AdherenceTally<'a> {
     /// the prescription is looked up once per patient, not per session.
     current: Option<(usize, &'a [Exercise])>,
     results: Vec<Option<PatientResult>>,
+    /// The first day observed in the store (session or outcome): no patient
+    /// is scheduled before it.
+    observed_from: Option<NaiveDate>,
+    /// The date window, inclusive at both ends.
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
 }
 
 impl<'a> AdherenceTally<'a> {
@@ -191,10 +224,15 @@ impl<'a> AdherenceTally<'a> {
         keep_weeks: bool,
     ) -> AdherenceTally<'a> {
         let mut last: Vec<NaiveDate> = cohort.patients.iter().map(|p| p.enrolled_on).collect();
+        let mut observed_from: Option<NaiveDate> = None;
         for o in &cohort.outcomes {
             last[o.patient] = last[o.patient].max(o.date);
+            observed_from = Some(observed_from.map_or(o.date, |f| f.min(o.date)));
         }
         AdherenceTally {
+            observed_from,
+            from: None,
+            to: None,
             cohort,
             rx,
             threshold,
@@ -205,6 +243,41 @@ impl<'a> AdherenceTally<'a> {
             current: None,
             results: (0..cohort.patients.len()).map(|_| None).collect(),
         }
+    }
+
+    /// Schedules and counts only the days from `from` to `to` (inclusive;
+    /// `None` leaves that end open). Sessions outside still mark the last
+    /// follow-up, so a window ending before it schedules to the window's end.
+    pub fn within(mut self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Self {
+        self.from = from;
+        self.to = to;
+        self
+    }
+
+    /// Notes that the store holds data from `day` (no patient is scheduled
+    /// before the first day observed). The streams call it through
+    /// [`SessionSink::sessions_span`]; callers holding other tables may too.
+    pub fn observe(&mut self, day: NaiveDate) {
+        self.observed_from = Some(self.observed_from.map_or(day, |f| f.min(day)));
+    }
+
+    /// The days a patient is scheduled: from the latest of enrolment, the
+    /// first day observed and the window's start, to the earlier of the last
+    /// follow-up and the window's end, at most [`MAX_SCHEDULED_WEEKS`] long;
+    /// `None` when that is empty.
+    fn schedule(&self, pi: usize) -> Option<(NaiveDate, NaiveDate)> {
+        let p = &self.cohort.patients[pi];
+        let end = self.to.map_or(self.last[pi], |t| t.min(self.last[pi]));
+        let start = [Some(p.enrolled_on), self.observed_from, self.from]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(p.enrolled_on);
+        let earliest = end
+            .checked_sub_signed(Duration::weeks(MAX_SCHEDULED_WEEKS))
+            .unwrap_or(NaiveDate::MIN);
+        let start = start.max(earliest);
+        (start <= end).then_some((start, end))
     }
 
     fn prescription(&mut self, patient: usize) -> &'a [Exercise] {
@@ -221,11 +294,14 @@ impl<'a> AdherenceTally<'a> {
     /// Schedules a patient's window week by week against their done days.
     fn close(&mut self, pi: usize, mut days: Vec<Vec<DoneDay>>) {
         let p = &self.cohort.patients[pi];
-        let last = self.last[pi];
         let exs = self.prescription(pi);
         let mut r = PatientResult::default();
-        let first_monday =
-            p.enrolled_on - Duration::days(p.enrolled_on.weekday().num_days_from_monday() as i64);
+        let Some((start, last)) = self.schedule(pi) else {
+            self.results[pi] = Some(r);
+            return;
+        };
+        r.span = Some((start, last));
+        let first_monday = start - Duration::days(start.weekday().num_days_from_monday() as i64);
         days.resize_with(exs.len(), Vec::new);
         for (ex, dd) in exs.iter().zip(days.iter_mut()) {
             // Rows of one day may arrive apart: sort (stable) and merge.
@@ -245,7 +321,7 @@ impl<'a> AdherenceTally<'a> {
             let mut monday = first_monday;
             while monday <= last {
                 let sunday = monday + Duration::days(6);
-                let from = monday.max(p.enrolled_on);
+                let from = monday.max(start);
                 let to = sunday.min(last);
                 let in_window = ((to - from).num_days() + 1) as u32;
                 let scheduled = match ex.frequency {
@@ -307,7 +383,10 @@ impl<'a> AdherenceTally<'a> {
         for (pi, days) in open {
             self.close(pi, days);
         }
-        let mut out = Adherence::default();
+        let mut out = Adherence {
+            observed_from: self.observed_from,
+            ..Default::default()
+        };
         for pi in 0..self.cohort.patients.len() {
             if self.results[pi].is_none() {
                 self.close(pi, Vec::new());
@@ -315,6 +394,11 @@ impl<'a> AdherenceTally<'a> {
             let Some(r) = self.results[pi].take() else {
                 continue;
             };
+            let Some((first, last)) = r.span.filter(|_| r.scheduled > 0) else {
+                out.unscheduled += 1;
+                continue;
+            };
+            out.spans.push((pi, first, last));
             let p = &self.cohort.patients[pi];
             let sa = if r.scheduled > 0 {
                 r.done as f64 / r.scheduled as f64
@@ -339,6 +423,10 @@ impl<'a> AdherenceTally<'a> {
 }
 
 impl SessionSink for AdherenceTally<'_> {
+    fn sessions_span(&mut self, first: NaiveDate, _last: NaiveDate) {
+        self.observe(first);
+    }
+
     fn session(&mut self, s: &Session) {
         let exs = self.prescription(s.patient);
         let Some(slot) = exs.iter().position(|e| *e.key == *s.exercise) else {
@@ -668,6 +756,61 @@ mod tests {
         let (s1, s2) = (10.0 / 74.0, 3.0 / 27.0);
         assert!((cohort.median - (s1 + s2) / 2.0).abs() < 1e-12);
         assert_eq!(cohort.share_adherent, 0.0);
+    }
+
+    #[test]
+    fn a_window_narrows_scheduled_and_done_days_alike() {
+        let cohort = small_cohort();
+        let rx = Prescriptions::from_regimen(&Regimen::six_moves());
+        let day = |s: &str| Some(s.parse::<NaiveDate>().unwrap());
+        // Wednesday 8 to Tuesday 14 January: 5 days of ISO week 2, 2 of week 3.
+        let mut tally = AdherenceTally::new(&cohort, &rx, 0.7, true)
+            .within(day("2025-01-08"), day("2025-01-14"));
+        cohort.feed_sessions(&mut tally);
+        let a = tally.finish();
+        // P1's hip flexor on the 8th, 9th, 10th, 13th (one side) and 14th.
+        let w = week(&a, "P1", "hip_flexor_stretch", 2);
+        assert_eq!((w.scheduled, w.done), (5, 3));
+        let w = week(&a, "P1", "hip_flexor_stretch", 3);
+        assert_eq!((w.scheduled, w.done), (2, 2));
+        // The bridge: 2 asked in each cut week; the 7th is before the window,
+        // the 16th after it.
+        let w = week(&a, "P1", "bridge", 2);
+        assert_eq!((w.scheduled, w.done), (2, 1));
+        let w = week(&a, "P1", "bridge", 3);
+        assert_eq!((w.scheduled, w.done), (2, 0));
+        let p1 = a.patients.iter().find(|p| p.patient_id == "P1").unwrap();
+        assert_eq!((p1.scheduled, p1.done), (5 * 7 + 4, 6));
+        // P2 (8th to 12th) lies inside the window: as without it.
+        let p2 = a.patients.iter().find(|p| p.patient_id == "P2").unwrap();
+        assert_eq!((p2.scheduled, p2.done), (27, 3));
+        assert_eq!(a.unscheduled, 0);
+
+        // A window before P2's enrolment: P2 is left out and counted; P1
+        // is scheduled on the 6th and 7th only.
+        let mut tally = AdherenceTally::new(&cohort, &rx, 0.7, false)
+            .within(day("2025-01-01"), day("2025-01-07"));
+        cohort.feed_sessions(&mut tally);
+        let a = tally.finish();
+        assert_eq!(a.unscheduled, 1);
+        assert_eq!(a.patients.len(), 1);
+        assert_eq!(
+            (a.patients[0].scheduled, a.patients[0].done),
+            (5 * 2 + 2, 3)
+        );
+    }
+
+    #[test]
+    fn no_week_before_the_first_day_observed() {
+        // P1 enrolled on 0001-01-01: scheduled from the first session (the
+        // 6th of January 2025), as if enrolled that day.
+        let mut ancient = small_cohort();
+        ancient.patients[0].enrolled_on = NaiveDate::from_ymd_opt(1, 1, 1).unwrap();
+        let r = Regimen::six_moves();
+        let a = adherence(&ancient, &r, 0.7);
+        let b = adherence(&small_cohort(), &r, 0.7);
+        assert_eq!(a.weeks, b.weeks);
+        assert_eq!(a.patients, b.patients);
     }
 
     #[test]

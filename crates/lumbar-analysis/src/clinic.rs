@@ -8,10 +8,18 @@
 //! Every group carries its patient count so that the report can suppress
 //! small cells; nothing here names a patient.
 //!
-//! Programme week w of a patient is days 7w … 7w+6 after enrolment; a
-//! patient's value in a week is their first measurement in it, and the
-//! baseline is their first measurement of the measure. Responders use the
-//! same rule as `lumbar analyze` ([`crate::trends::Responder`]).
+//! Programme week w of a patient is days 7w … 7w+6 after their programme
+//! start (enrolment, or the store's first observed day if that is later);
+//! a patient's value in a week is their first measurement in it, and the
+//! baseline is their first measurement of the measure (before the window
+//! too). Responders use the same rule as `lumbar analyze`
+//! ([`crate::trends::Responder`]).
+//!
+//! A date window (`from`, `to`) restricts scheduled days and done days
+//! alike, each patient's cut to their own programme start and last
+//! follow-up ([`AdherenceTally::within`]). The report covers the patients
+//! with something scheduled in it; the others are counted in
+//! [`ClinicSummary::left_out`] and are in no other figure.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -124,13 +132,20 @@ pub struct ClinicSummary {
     pub site: Option<String>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// Patients covered: those with something scheduled (in the window).
     pub patients: usize,
+    /// Patients of the site(s) with nothing scheduled in the window
+    /// (enrolled after it or followed up before it): in no other figure.
+    pub left_out: usize,
     pub sites: Vec<(String, usize)>,
     pub enrolled: Option<(NaiveDate, NaiveDate)>,
-    /// Weeks from enrolment to the last session or outcome, per patient.
+    /// Weeks followed per patient: from the first to the last day
+    /// scheduled (in the window).
     pub followup_weeks: Option<Spread>,
     pub sessions: usize,
-    /// Patients by session adherence in tenths: [0, 10%), …, [90, 100%].
+    /// Patients by session adherence in tenths: [0, 10%), …, [90, 100%]
+    /// (bin ⌊10 · done / scheduled⌋, in integers, so that with a threshold
+    /// of 70% the adherent are exactly the last three bins).
     pub adherence_histogram: [usize; 10],
     pub adherence: Option<GroupAdherence>,
     pub adherence_threshold: f64,
@@ -139,6 +154,8 @@ pub struct ClinicSummary {
     pub pain: Vec<WeekMeasure>,
     pub odi: Vec<WeekMeasure>,
     pub safety: Vec<SafetyByExercise>,
+    /// Distinct patients with a safety event in any exercise.
+    pub patients_with_events: usize,
     pub stop_pain_during: f64,
     pub unsuitable_persist_min: f64,
     /// Patients by mean walking minutes per valid day, in 20-minute bins
@@ -150,8 +167,9 @@ pub struct ClinicSummary {
     pub risk_note: Option<String>,
 }
 
-/// Programme patients of one site enrolled by `to`, with their sessions and
-/// outcomes inside the window.
+/// Programme patients of one site, with their sessions and outcomes inside
+/// the window. (The report itself keeps every outcome of the site's
+/// patients, [`site_only`], and windows them where it counts them.)
 pub fn filter(cohort: Cohort, opts: &ClinicOptions) -> Cohort {
     if opts.site.is_none() && opts.from.is_none() && opts.to.is_none() {
         return cohort;
@@ -159,10 +177,7 @@ pub fn filter(cohort: Cohort, opts: &ClinicOptions) -> Cohort {
     let keep: Vec<bool> = cohort
         .patients
         .iter()
-        .map(|p| {
-            opts.site.as_ref().is_none_or(|s| &p.site == s)
-                && opts.to.is_none_or(|t| p.enrolled_on <= t)
-        })
+        .map(|p| opts.site.as_ref().is_none_or(|s| &p.site == s))
         .collect();
     let mut new_index = vec![usize::MAX; cohort.patients.len()];
     let mut out = Cohort::default();
@@ -196,7 +211,42 @@ pub fn filter(cohort: Cohort, opts: &ClinicOptions) -> Cohort {
     out
 }
 
+/// The patients of one site (all of them without `--site`), with all their
+/// sessions and outcomes.
+pub fn site_only(cohort: Cohort, site: Option<&str>) -> Cohort {
+    match site {
+        None => cohort,
+        Some(_) => filter(
+            cohort,
+            &ClinicOptions {
+                site: site.map(String::from),
+                ..Default::default()
+            },
+        ),
+    }
+}
+
+#[cfg(test)]
 fn weekly(cohort: &Cohort, measure: &str, rule: &Responder) -> Vec<WeekMeasure> {
+    let start: Vec<Option<NaiveDate>> = cohort
+        .patients
+        .iter()
+        .map(|p| Some(p.enrolled_on))
+        .collect();
+    weekly_in(cohort, measure, rule, &start, &ClinicOptions::default())
+}
+
+/// Pain or ODI by programme week over the patients whose `start` is
+/// `Some`, counting values inside the window; the baseline is the first
+/// value, inside the window or not.
+fn weekly_in(
+    cohort: &Cohort,
+    measure: &str,
+    rule: &Responder,
+    start: &[Option<NaiveDate>],
+    opts: &ClinicOptions,
+) -> Vec<WeekMeasure> {
+    let inside = |d: NaiveDate| opts.from.is_none_or(|f| d >= f) && opts.to.is_none_or(|t| d <= t);
     // One pass over outcomes in (patient, date) order: the first value of
     // each patient's measure is the baseline, the first in each programme
     // week is that week's value.
@@ -212,11 +262,23 @@ fn weekly(cohort: &Cohort, measure: &str, rule: &Responder) -> Vec<WeekMeasure> 
     // (patient, baseline, last week recorded)
     let mut current: Option<(usize, f64, u32)> = None;
     for o in ordered {
-        let days = (o.date - cohort.patients[o.patient].enrolled_on).num_days();
+        let Some(start) = start[o.patient] else {
+            continue;
+        };
+        let days = (o.date - start).num_days();
         if days < 0 {
             continue;
         }
         let week = (days / 7) as u32;
+        if !matches!(current, Some((p, _, _)) if p == o.patient) && !inside(o.date) {
+            // The baseline, before the window: kept, not counted (and no
+            // week marked, so the window's first value counts).
+            current = Some((o.patient, o.value, u32::MAX));
+            continue;
+        }
+        if !inside(o.date) {
+            continue;
+        }
         let baseline = match current {
             Some((p, b, last)) if p == o.patient => {
                 if week == last {
@@ -245,27 +307,29 @@ fn weekly(cohort: &Cohort, measure: &str, rule: &Responder) -> Vec<WeekMeasure> 
         .collect()
 }
 
-/// The report's one pass over the sessions of the patients kept, inside
-/// the window.
+/// The report's one pass over the sessions of the patients kept: every
+/// session to adherence (sessions outside the window still mark the last
+/// follow-up), those inside the window to safety and the counts.
 struct ClinicSessions<'a> {
     adherence: AdherenceTally<'a>,
     safety: SafetyTally<'a>,
-    /// The day of each patient's latest session.
-    last: Vec<Option<NaiveDate>>,
-    count: usize,
+    /// Sessions inside the window, per patient.
+    count: Vec<usize>,
     opts: &'a ClinicOptions,
 }
 
 impl SessionSink for ClinicSessions<'_> {
+    fn sessions_span(&mut self, first: NaiveDate, last: NaiveDate) {
+        self.adherence.sessions_span(first, last);
+    }
+
     fn session(&mut self, s: &Session) {
+        self.adherence.session(s);
         let d = s.performed_at.date();
         if self.opts.from.is_some_and(|f| d < f) || self.opts.to.is_some_and(|t| d > t) {
             return;
         }
-        self.count += 1;
-        let last = &mut self.last[s.patient];
-        *last = Some(last.map_or(d, |l| l.max(d)));
-        self.adherence.session(s);
+        self.count[s.patient] += 1;
         self.safety.session(s);
     }
 
@@ -277,10 +341,9 @@ impl SessionSink for ClinicSessions<'_> {
     fn merge(&mut self, later: Self) {
         self.adherence.merge(later.adherence);
         self.safety.merge(later.safety);
-        for (a, b) in self.last.iter_mut().zip(later.last) {
-            *a = (*a).max(b);
+        for (a, b) in self.count.iter_mut().zip(later.count) {
+            *a += b;
         }
-        self.count += later.count;
     }
 }
 
@@ -396,53 +459,85 @@ fn programme_summary(
     side: impl FnOnce() -> Result<FollowUp, LoadError>,
 ) -> Result<ClinicSummary, LoadError> {
     // Sessions are streamed from the store's columns, never held: one pass
-    // feeds adherence, safety and each patient's last day.
-    let cohort = filter(Cohort::load_without_sessions(store)?, opts);
-    let (sessions, _) = stream_sessions(store, &cohort.index(), || ClinicSessions {
-        adherence: AdherenceTally::new(&cohort, rx, opts.adherent, false),
-        safety: SafetyTally::new(&cohort, regimen),
-        last: vec![None; cohort.patients.len()],
-        count: 0,
-        opts,
+    // feeds adherence, safety and the session counts.
+    let all = Cohort::load_without_sessions(store)?;
+    // The store's first observed day counts every patient's outcomes, not
+    // only this site's (sessions: the stream tells every sink).
+    let first_outcome = all.outcomes.iter().map(|o| o.date).min();
+    let cohort = site_only(all, opts.site.as_deref());
+    let (sessions, _) = stream_sessions(store, &cohort.index(), || {
+        let mut adherence =
+            AdherenceTally::new(&cohort, rx, opts.adherent, false).within(opts.from, opts.to);
+        if let Some(d) = first_outcome {
+            adherence.observe(d);
+        }
+        ClinicSessions {
+            adherence,
+            safety: SafetyTally::new(&cohort, regimen),
+            count: vec![0; cohort.patients.len()],
+            opts,
+        }
     })?;
     let ClinicSessions {
         adherence: adh,
         safety: saf,
-        last,
-        count: session_count,
+        count,
         ..
     } = sessions;
     let (adh, saf) = (adh.finish(), saf.finish());
 
+    // The patients covered: something scheduled (in the window). Their
+    // programme start is the first day the schedule could have: enrolment
+    // or the store's first observed day.
+    let mut covered: Vec<Option<(NaiveDate, NaiveDate)>> = vec![None; cohort.patients.len()];
+    for &(pi, first, last) in &adh.spans {
+        covered[pi] = Some((first, last));
+    }
+    let start: Vec<Option<NaiveDate>> = (0..cohort.patients.len())
+        .map(|pi| {
+            let enrolled = cohort.patients[pi].enrolled_on;
+            covered[pi].map(|_| adh.observed_from.map_or(enrolled, |f| f.max(enrolled)))
+        })
+        .collect();
+    let kept: Vec<&crate::cohort::Patient> = cohort
+        .patients
+        .iter()
+        .zip(&covered)
+        .filter_map(|(p, c)| c.map(|_| p))
+        .collect();
+    let kept_ids: HashSet<&str> = kept.iter().map(|p| p.id.as_str()).collect();
+    let session_count: usize = count
+        .iter()
+        .zip(&covered)
+        .filter_map(|(n, c)| c.map(|_| *n))
+        .sum();
+
     let mut sites: BTreeMap<String, usize> = BTreeMap::new();
-    for p in &cohort.patients {
+    for p in &kept {
         *sites.entry(p.site.clone()).or_default() += 1;
     }
-    let enrolled = cohort
-        .patients
+    let enrolled = kept
         .iter()
         .map(|p| p.enrolled_on)
         .min()
-        .zip(cohort.patients.iter().map(|p| p.enrolled_on).max());
-    let mut last = last;
-    for o in &cohort.outcomes {
-        last[o.patient] = Some(last[o.patient].map_or(o.date, |l| l.max(o.date)));
-    }
+        .zip(kept.iter().map(|p| p.enrolled_on).max());
     let followup_weeks = Spread::of(
-        last.iter()
-            .enumerate()
-            .filter_map(|(i, l)| {
-                Some(((*l)? - cohort.patients[i].enrolled_on).num_days() as f64 / 7.0)
-            })
+        adh.spans
+            .iter()
+            .map(|(_, first, last)| (*last - *first).num_days() as f64 / 7.0)
             .collect(),
     );
 
     let mut histogram = [0usize; 10];
     for p in &adh.patients {
-        histogram[((p.session_adherence * 10.0).floor() as usize).min(9)] += 1;
+        // Integers: ⌊10 · done / scheduled⌋, the last bin closed at 100%.
+        let bin = (10 * p.done as u64)
+            .checked_div(p.scheduled as u64)
+            .unwrap_or(0);
+        histogram[(bin as usize).min(9)] += 1;
     }
     let group = |name: String, v: Vec<f64>| -> Option<GroupAdherence> {
-        let adherent = v.iter().filter(|&&x| x >= opts.adherent).count();
+        let adherent = v.iter().filter(|&&x| x >= opts.adherent - 1e-12).count();
         Some(GroupAdherence {
             group: name,
             spread: Spread::of(v)?,
@@ -490,15 +585,25 @@ fn programme_summary(
         })
         .collect();
     let mut with_events: HashSet<(&str, &str)> = HashSet::new();
-    for e in &saf.events {
+    let mut any_event: HashSet<&str> = HashSet::new();
+    for e in saf
+        .events
+        .iter()
+        .filter(|e| kept_ids.contains(e.patient_id.as_str()))
+    {
         if let Some(row) = safety.iter_mut().find(|r| r.exercise == e.exercise) {
             row.events += 1;
+            any_event.insert(&e.patient_id);
             if with_events.insert((&e.exercise, &e.patient_id)) {
                 row.patients_with_events += 1;
             }
         }
     }
-    for f in &saf.flags {
+    for f in saf
+        .flags
+        .iter()
+        .filter(|f| kept_ids.contains(f.patient_id.as_str()))
+    {
         if let Some(row) = safety.iter_mut().find(|r| r.exercise == f.exercise) {
             row.patients_flagged += 1;
         }
@@ -511,7 +616,7 @@ fn programme_summary(
     // follow-up cohort's in the risk table.
     let (walking_table, risk, risk_note) = side()?;
     if let Some(w) = &walking_table {
-        let ids: HashSet<&str> = cohort.patients.iter().map(|p| p.id.as_str()).collect();
+        let ids = &kept_ids;
         use polars::prelude::DataType;
         let column = |name: &str, to: &DataType| {
             w.column(name)
@@ -564,7 +669,8 @@ fn programme_summary(
         site: opts.site.clone(),
         from: opts.from,
         to: opts.to,
-        patients: cohort.patients.len(),
+        patients: kept.len(),
+        left_out: adh.unscheduled,
         sites: sites.into_iter().collect(),
         enrolled,
         followup_weeks,
@@ -574,9 +680,10 @@ fn programme_summary(
         adherence_threshold: opts.adherent,
         adherence_by_site,
         adherence_by_exercise,
-        pain: weekly(&cohort, "nrs_pain", &opts.responder),
-        odi: weekly(&cohort, "odi", &opts.responder),
+        pain: weekly_in(&cohort, "nrs_pain", &opts.responder, &start, opts),
+        odi: weekly_in(&cohort, "odi", &opts.responder, &start, opts),
         safety,
+        patients_with_events: any_event.len(),
         stop_pain_during: regimen.safety.stop_pain_during,
         unsuitable_persist_min: regimen.safety.unsuitable_persist_min,
         walking_histogram,

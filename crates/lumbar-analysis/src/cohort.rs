@@ -98,6 +98,10 @@ fn dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>, LoadError
 /// and merges them: a patient whose rows are split between slices is never
 /// `patient_done` in either, and is finished after the merge.
 pub trait SessionSink: Send {
+    /// The days of the earliest and the latest session in the store (of
+    /// any patient), told once, before any session: the store's observed
+    /// span bounds what a sink schedules.
+    fn sessions_span(&mut self, _first: NaiveDate, _last: NaiveDate) {}
     fn session(&mut self, s: &Session);
     /// No more sessions of this patient follow.
     fn patient_done(&mut self, _patient: usize) {}
@@ -109,6 +113,10 @@ pub trait SessionSink: Send {
 
 /// Two sinks fed by one pass.
 impl<A: SessionSink, B: SessionSink> SessionSink for (A, B) {
+    fn sessions_span(&mut self, first: NaiveDate, last: NaiveDate) {
+        self.0.sessions_span(first, last);
+        self.1.sessions_span(first, last);
+    }
     fn session(&mut self, s: &Session) {
         self.0.session(s);
         self.1.session(s);
@@ -180,6 +188,8 @@ pub fn stream_sessions_sliced<S: SessionSink>(
     let (mut first_run, mut last_run) = (vec![usize::MAX; patients], vec![0; patients]);
     let mut part_start = Vec::with_capacity(parts.len() + 1);
     let mut row = 0usize;
+    // The earliest and latest session time (ms), of any patient.
+    let mut span: Option<(i64, i64)> = None;
     for part in &parts {
         part_start.push(row);
         let rows = store.part_rows(part)?;
@@ -187,7 +197,16 @@ pub fn stream_sessions_sliced<S: SessionSink>(
         let mut at = 0;
         while at < rows {
             let len = slice_rows.min(rows - at);
-            let df = store.read_part(part, &["patient_id"], Some((at, len)))?;
+            let df = store.read_part(part, &["patient_id", "performed_at"], Some((at, len)))?;
+            let times = col(&df, "performed_at")?
+                .cast(&DataType::Int64)
+                .map_err(|e| LoadError::Column("performed_at".into(), e))?;
+            let times = times
+                .i64()
+                .map_err(|e| LoadError::Column("performed_at".into(), e))?;
+            if let (Some(lo), Some(hi)) = (times.min(), times.max()) {
+                span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
             let ids = col(&df, "patient_id")?
                 .str()
                 .map_err(|e| LoadError::Column("patient_id".into(), e))?;
@@ -219,6 +238,15 @@ pub fn stream_sessions_sliced<S: SessionSink>(
         }
     }
     part_start.push(row);
+    let day = |ms: i64| DateTime::from_timestamp_millis(ms).map(|t| t.date_naive());
+    let span = span.and_then(|(lo, hi)| day(lo).zip(day(hi)));
+    let make = || {
+        let mut sink = make();
+        if let Some((first, last)) = span {
+            sink.sessions_span(first, last);
+        }
+        sink
+    };
 
     let mut total = make();
     let mut streamed = 0usize;
@@ -548,6 +576,10 @@ impl Cohort {
     /// Feeds the sessions held in memory to a sink, each patient's
     /// together (they are sorted by patient).
     pub fn feed_sessions(&self, sink: &mut impl SessionSink) {
+        let days = self.sessions.iter().map(|s| s.performed_at.date());
+        if let (Some(first), Some(last)) = (days.clone().min(), days.max()) {
+            sink.sessions_span(first, last);
+        }
         let mut order: Vec<&Session> = self.sessions.iter().collect();
         if !order.is_sorted_by_key(|s| s.patient) {
             order.sort_by_key(|s| s.patient); // stable: time order kept

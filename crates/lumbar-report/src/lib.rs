@@ -4,12 +4,13 @@
 //!
 //! # Small cells
 //!
-//! Any count of 1 to 4 patients is shown as `<5`, and any statistic of a
-//! group of fewer than 5 patients (a median, a share) is left out. Where a
-//! table shows a total, a single suppressed cell could be recovered by
-//! subtraction, so the next smallest cell is suppressed too (complementary
-//! suppression), and totals say how many patients they leave out only when
-//! that number is itself 0 or at least 5. Zero is shown: it identifies no one.
+//! Suppression is decided once for the whole report ([`disclosure`]): every
+//! count in a table, tile, chart or caption is a cell of one model with the
+//! sums that hold between them; counts of 1 to 4 patients are shown as
+//! `<5`, statistics of groups of fewer than 5 patients are left out, a
+//! group hidden in one place is hidden everywhere, and further cells are
+//! hidden (`–`) until no hidden cell can be worked out from the shown ones.
+//! Zero is shown: it identifies no one.
 //!
 //! # Identifiers
 //!
@@ -21,15 +22,21 @@
 //! statistics beyond suppression and must never reach the network.
 //!
 //! ```
-//! use lumbar_report::{count, suppress_with_total};
+//! use lumbar_report::count;
+//! use lumbar_report::disclosure::Model;
 //! assert_eq!(count(3), "<5");
 //! assert_eq!(count(0), "0");
-//! assert_eq!(count(12), "12");
-//! // One small cell in a table with a total: the next smallest goes too.
-//! let cells = suppress_with_total(&[70, 60, 3, 27]);
-//! assert_eq!(cells, ["70", "60", "<5", "–"]);
+//! // One small site in a table with a total: the next smallest goes too.
+//! let mut m = Model::default();
+//! let total = m.patients(160);
+//! let sites: Vec<_> = [70, 60, 3, 27].iter().map(|&n| m.patients(n)).collect();
+//! m.sum(total, sites.clone());
+//! let plan = m.decide();
+//! let shown: Vec<String> = sites.iter().map(|&c| plan.text(c)).collect();
+//! assert_eq!(shown, ["70", "60", "<5", "–"]);
 //! ```
 
+pub mod disclosure;
 pub mod svg;
 
 use std::fmt::Write;
@@ -64,31 +71,8 @@ pub fn count(n: usize) -> String {
     }
 }
 
-/// Counts of a table that also shows their total: small cells become `<5`,
-/// and if exactly one cell is small the next smallest is hidden (`–`) so
-/// the small one cannot be recovered from the total.
-pub fn suppress_with_total(counts: &[usize]) -> Vec<String> {
-    let mut out: Vec<String> = counts.iter().map(|&n| count(n)).collect();
-    let small: Vec<usize> = (0..counts.len())
-        .filter(|&i| counts[i] > 0 && counts[i] < MIN_CELL)
-        .collect();
-    if small.len() == 1 {
-        let other = (0..counts.len())
-            .filter(|&i| i != small[0] && counts[i] > 0)
-            .min_by_key(|&i| counts[i]);
-        if let Some(i) = other {
-            out[i] = "–".into();
-        }
-    }
-    out
-}
-
 fn pct(x: f64) -> String {
     format!("{:.0}%", 100.0 * x)
-}
-
-fn shown(n: usize) -> bool {
-    n >= MIN_CELL
 }
 
 /// What the report says about itself.
@@ -152,43 +136,181 @@ section { break-inside: avoid-page; }
 }
 "#;
 
+/// The cells of a report: which [`disclosure::Cell`] each published count is.
+struct Cells {
+    patients: disclosure::Cell,
+    left_out: disclosure::Cell,
+    /// Per site (when the report covers all sites): patients, adherent.
+    sites: Vec<(disclosure::Cell, disclosure::Cell)>,
+    adherent: Option<disclosure::Cell>,
+    histogram: Vec<disclosure::Cell>,
+    /// Per exercise: patients scheduled, adherent.
+    exercises: Vec<(disclosure::Cell, disclosure::Cell)>,
+    /// Per week: patients measured, responders.
+    pain: Vec<(disclosure::Cell, disclosure::Cell)>,
+    odi: Vec<(disclosure::Cell, disclosure::Cell)>,
+    /// Per exercise: events, patients with events, patients flagged.
+    safety: Vec<(disclosure::Cell, disclosure::Cell, disclosure::Cell)>,
+    events: disclosure::Cell,
+    walking: disclosure::Cell,
+    walking_histogram: Vec<disclosure::Cell>,
+    /// Per walking category: participants, with the event.
+    risk: Vec<(disclosure::Cell, disclosure::Cell)>,
+}
+
+/// Every count the report publishes, with the sums a reader can use.
+fn model(s: &ClinicSummary) -> (disclosure::Model, Cells) {
+    let mut m = disclosure::Model::default();
+    let patients = m.patients(s.patients);
+    let left_out = m.patients(s.left_out);
+    let adherent = s.adherence.as_ref().map(|a| m.share(a.adherent, patients));
+    let mut sites = Vec::new();
+    if s.site.is_none() {
+        for (name, n) in &s.sites {
+            let cell = m.patients(*n);
+            // Every patient covered has adherence: the site's group is the
+            // site's patients.
+            let a = s
+                .adherence_by_site
+                .iter()
+                .find(|g| &g.group == name)
+                .map_or(0, |g| g.adherent);
+            sites.push((cell, m.share(a, cell)));
+        }
+        m.sum(patients, sites.iter().map(|c| c.0).collect());
+        if let Some(a) = adherent {
+            m.sum(a, sites.iter().map(|c| c.1).collect());
+        }
+    }
+    let histogram: Vec<_> = s
+        .adherence_histogram
+        .iter()
+        .map(|&n| m.patients(n))
+        .collect();
+    m.sum(patients, histogram.clone());
+    // With a threshold on a tenth, the adherent are the bins from it up.
+    let tenth = s.adherence_threshold * 10.0;
+    if let Some(a) = adherent
+        && (tenth - tenth.round()).abs() < 1e-9
+        && (1.0..=9.0).contains(&tenth.round())
+    {
+        m.sum(a, histogram[tenth.round() as usize..].to_vec());
+    }
+    let exercises = s
+        .adherence_by_exercise
+        .iter()
+        .map(|g| {
+            let n = m.patients(g.spread.patients);
+            (n, m.share(g.adherent, n))
+        })
+        .collect();
+    let mut weeks = |ws: &[lumbar_analysis::clinic::WeekMeasure]| -> Vec<_> {
+        ws.iter()
+            .map(|w| {
+                let n = m.patients(w.spread.patients);
+                (n, m.share(w.responders, n))
+            })
+            .collect()
+    };
+    let (pain, odi) = (weeks(&s.pain), weeks(&s.odi));
+    let safety: Vec<_> = s
+        .safety
+        .iter()
+        .map(|r| {
+            let with = m.patients(r.patients_with_events);
+            let ev = m.events(r.events, r.patients_with_events, Some(with));
+            (ev, with, m.patients(r.patients_flagged))
+        })
+        .collect();
+    let total_events: usize = s.safety.iter().map(|r| r.events).sum();
+    let events = m.events(total_events, s.patients_with_events, None);
+    m.sum(events, safety.iter().map(|c| c.0).collect());
+    let walking = m.patients(s.walking.as_ref().map_or(0, |w| w.patients));
+    let walking_histogram: Vec<_> = s.walking_histogram.iter().map(|&n| m.patients(n)).collect();
+    m.sum(walking, walking_histogram.clone());
+    let risk = s
+        .risk
+        .iter()
+        .flat_map(|r| &r.rows)
+        .map(|row| {
+            let n = m.patients(row.participants);
+            (n, m.share(row.events, n))
+        })
+        .collect();
+    let cells = Cells {
+        patients,
+        left_out,
+        sites,
+        adherent,
+        histogram,
+        exercises,
+        pain,
+        odi,
+        safety,
+        events,
+        walking,
+        walking_histogram,
+        risk,
+    };
+    (m, cells)
+}
+
+/// What the report says of its suppression, in the footer.
+pub const SUPPRESSION_RULE: &str = "Small cells: suppression is decided once for the whole report. \
+A count of 1–4 patients is shown as <5, and a count of events among 1–4 patients as –; \
+medians, quartiles and shares of groups of fewer than 5 patients are not shown, nor shares whose \
+patients, or the rest of whose group, number 1–4. A group hidden in one place is hidden everywhere. \
+Further counts are hidden (–), a part before a total and the smallest first, until no hidden count \
+can be worked out from the shown ones by the sums that hold within and across tables \
+(sites add up to the cohort, histogram bins to their total, exercises' events to the tile). \
+Zero is shown.";
+
 fn adherence_table(
     out: &mut String,
     title: &str,
-    rows: &[GroupAdherence],
+    rows: &[(&GroupAdherence, (disclosure::Cell, disclosure::Cell))],
+    plan: &disclosure::Plan,
     names: &dyn Fn(&str) -> String,
 ) {
     let _ = write!(
         out,
-        "<table><thead><tr><th>{}</th><th>patients</th><th>median adherence (IQR)</th><th>adherent</th></tr></thead><tbody>",
+        "<table id=\"adherence-{}\"><thead><tr><th>{}</th><th>patients</th><th>median adherence (IQR)</th><th>adherent</th></tr></thead><tbody>",
+        esc(title),
         esc(title)
     );
-    for g in rows {
-        let n = g.spread.patients;
-        if shown(n) {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{n}</td><td>{} ({}–{})</td><td>{}</td></tr>",
-                esc(&names(&g.group)),
+    for (g, (n, a)) in rows {
+        let stats = plan.shown(*n) && g.spread.patients >= MIN_CELL;
+        let spread = if stats {
+            format!(
+                "{} ({}–{})",
                 pct(g.spread.median),
                 pct(g.spread.q1),
-                pct(g.spread.q3),
-                pct(g.adherent as f64 / n as f64)
-            );
+                pct(g.spread.q3)
+            )
         } else {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>–</td><td>–</td></tr>",
-                esc(&names(&g.group)),
-                esc(&count(n))
-            );
-        }
+            "–".into()
+        };
+        let share = if stats && plan.shown(*a) {
+            pct(g.adherent as f64 / g.spread.patients as f64)
+        } else {
+            "–".into()
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&names(&g.group)),
+            esc(&plan.text(*n)),
+            spread,
+            share
+        );
     }
     out.push_str("</tbody></table>");
 }
 
 /// Renders the report as one HTML document.
 pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
+    let (model, cells) = model(s);
+    let plan = model.decide();
     let name_of = |key: &str| -> String {
         meta.exercise_names
             .iter()
@@ -202,10 +324,16 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         None => "all sites".to_string(),
     };
     let window = match (s.from, s.to) {
-        (Some(f), Some(t)) => format!(", {f} to {t}"),
-        (Some(f), None) => format!(", from {f}"),
-        (None, Some(t)) => format!(", to {t}"),
+        (Some(f), Some(t)) => format!("{f} to {t}"),
+        (Some(f), None) => format!("from {f}"),
+        (None, Some(t)) => format!("to {t}"),
         (None, None) => String::new(),
+    };
+    // Every windowed figure names its window.
+    let within = if window.is_empty() {
+        String::new()
+    } else {
+        format!(", {window}")
     };
     let _ = write!(
         h,
@@ -218,10 +346,55 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         "<header><h1>{}</h1><p class=\"lede\">{}{} · regimen: {} · groups of fewer than {MIN_CELL} patients are shown as &lt;5 or left out · made by lumbar {}</p></header>",
         esc(&meta.title),
         esc(&scope),
-        esc(&window),
+        esc(&within),
         esc(&meta.regimen),
         esc(&meta.lumbar_version)
     );
+    let footer = |h: &mut String| {
+        let _ = writeln!(
+            h,
+            "<footer><p class=\"note\">Adherence: scheduled days with the exercise done / scheduled days, from the prescription's frequency (MiSpEx: ≥ 70% is adherent); a date window restricts scheduled and done days alike, each patient's from enrolment (or the store's first day) to their last follow-up. Programme week w is days 7w to 7w+6 after the programme start (enrolment, or the store's first day if later). This report contains no patient identifiers.</p><p class=\"note\" id=\"suppression\">{}</p></footer></body></html>",
+            esc(SUPPRESSION_RULE)
+        );
+    };
+    if !window.is_empty() && s.left_out > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"note\" id=\"left-out\">{} patients had nothing scheduled {} (enrolled after it or followed up before it) and are in no figure below.</p>",
+            esc(&plan.text(cells.left_out)),
+            esc(&window)
+        );
+    }
+    if s.patients == 0 {
+        let _ = write!(
+            h,
+            "<section><h2>Nothing scheduled</h2><p id=\"empty\">No patient{} had anything scheduled {}: there is no adherence, pain or safety figure to show.</p></section>",
+            s.site
+                .as_ref()
+                .map_or(String::new(), |site| format!(" of site {}", esc(site))),
+            esc(if window.is_empty() {
+                "in the store"
+            } else {
+                &window
+            })
+        );
+        footer(&mut h);
+        return h;
+    }
+    let cohort_shown = plan.shown(cells.patients) && s.patients >= MIN_CELL;
+    if !cohort_shown {
+        // Every figure of the programme would describe fewer than 5
+        // people (even a zero does: "none of them"), so none is shown.
+        let _ = write!(
+            h,
+            "<section><div class=\"cards\"><div class=\"card\"><div class=\"v\">{}</div><div class=\"k\">patients{}</div></div></div><p class=\"note\" id=\"too-few\">Fewer than {MIN_CELL} patients: no adherence, pain, safety or walking figure is shown, so that no one can be recognised.</p></section>",
+            esc(&plan.text(cells.patients)),
+            esc(&within)
+        );
+        risk_section(&mut h, s, &cells, &plan);
+        footer(&mut h);
+        return h;
+    }
 
     // Key figures.
     h.push_str("<section><div class=\"cards\">");
@@ -233,69 +406,95 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
             esc(k)
         );
     };
-    card(&mut h, count(s.patients), "patients");
-    if let Some((a, b)) = s.enrolled {
+    card(
+        &mut h,
+        plan.text(cells.patients),
+        &format!("patients{within}"),
+    );
+    if let Some((a, b)) = s.enrolled.filter(|_| cohort_shown) {
         card(
             &mut h,
             format!("{} – {}", a.format("%b %Y"), b.format("%b %Y")),
             "enrolled",
         );
     }
-    if let Some(f) = s.followup_weeks.as_ref().filter(|f| shown(f.patients)) {
-        card(&mut h, format!("{:.1} weeks", f.median), "median follow-up");
-    }
-    if let Some(a) = s.adherence.as_ref().filter(|a| shown(a.spread.patients)) {
+    if let Some(f) = s.followup_weeks.as_ref().filter(|_| cohort_shown) {
         card(
             &mut h,
-            pct(a.adherent as f64 / a.spread.patients as f64),
-            &format!("adherent (≥ {} of sessions)", pct(s.adherence_threshold)),
+            format!("{:.1} weeks", f.median),
+            &format!("median follow-up{within}"),
         );
     }
-    if let Some(last) = s
-        .pain
-        .iter()
-        .rev()
-        .find(|w| w.week > 0 && shown(w.spread.patients))
+    if let (Some(a), Some(c)) = (&s.adherence, cells.adherent)
+        && cohort_shown
+        && plan.shown(c)
     {
         card(
             &mut h,
-            pct(last.responders as f64 / last.spread.patients as f64),
-            &format!("pain responders at week {}", last.week),
+            pct(a.adherent as f64 / a.spread.patients as f64),
+            &format!(
+                "adherent (≥ {} of sessions){within}",
+                pct(s.adherence_threshold)
+            ),
         );
     }
-    let events: usize = s.safety.iter().map(|r| r.events).sum();
-    card(&mut h, events.to_string(), "sessions continued at pain ≥ 7");
+    if let Some((w, _)) = s
+        .pain
+        .iter()
+        .zip(&cells.pain)
+        .rev()
+        .find(|(w, (n, r))| w.week > 0 && plan.shown(*n) && plan.shown(*r))
+    {
+        card(
+            &mut h,
+            pct(w.responders as f64 / w.spread.patients as f64),
+            &format!("pain responders at week {}{within}", w.week),
+        );
+    }
+    card(
+        &mut h,
+        plan.text(cells.events),
+        &format!("sessions continued at pain ≥ 7{within}"),
+    );
     h.push_str("</div></section>");
 
     // Cohort by site.
     if s.site.is_none() && !s.sites.is_empty() {
-        h.push_str("<section><h2>Patients by site</h2><table><thead><tr><th>site</th><th>patients</th></tr></thead><tbody>");
-        let counts: Vec<usize> = s.sites.iter().map(|(_, n)| *n).collect();
-        let cells = suppress_with_total(&counts);
-        for ((site, _), cell) in s.sites.iter().zip(&cells) {
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(site), esc(cell));
+        let _ = write!(
+            h,
+            "<section><h2>Patients by site{within}</h2><table id=\"sites\"><thead><tr><th>site</th><th>patients</th></tr></thead><tbody>"
+        );
+        for ((site, _), (cell, _)) in s.sites.iter().zip(&cells.sites) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                esc(site),
+                esc(&plan.text(*cell))
+            );
         }
         let _ = write!(
             h,
             "</tbody><tfoot><tr><td>all sites</td><td>{}</td></tr></tfoot></table>",
-            esc(&count(s.patients))
+            esc(&plan.text(cells.patients))
         );
-        if cells.iter().any(|c| c == "<5" || c == "–") {
-            h.push_str("<p class=\"note\">&lt;5: fewer than 5 patients. –: hidden so that a small site cannot be worked out from the total.</p>");
+        if cells.sites.iter().any(|(c, _)| !plan.shown(*c)) {
+            h.push_str("<p class=\"note\">&lt;5: fewer than 5 patients. –: hidden, here and everywhere in this report, so that a small site cannot be worked out from the totals.</p>");
         }
         h.push_str("</section>");
     }
 
     // Adherence.
-    h.push_str("<section><h2>Adherence to the home programme</h2>");
-    let hist_total: usize = s.adherence_histogram.iter().sum();
-    let (bars, y_max) = histogram_bars(&s.adherence_histogram, |i| {
+    let _ = write!(
+        h,
+        "<section><h2>Adherence to the home programme{within}</h2>"
+    );
+    let (bars, y_max) = histogram_bars(&cells.histogram, &plan, |i| {
         format!("{}–{}%", i * 10, i * 10 + 10)
     });
     let ticks = nice_ticks(y_max);
     let _ = write!(
         h,
-        "<figure>{}<figcaption>Patients by the share of their scheduled exercise days on which they did each exercise (session adherence), {} patients. The dashed line marks the {} threshold for “adherent”.</figcaption></figure>",
+        "<figure id=\"adherence-histogram\">{}<figcaption>Patients by the share of their scheduled exercise days{within} on which they did each exercise (session adherence), <span class=\"total\">{}</span> patients. The dashed line marks the {} threshold for “adherent”.</figcaption></figure>",
         svg::bars(
             "Histogram of patients by session adherence",
             &bars,
@@ -308,17 +507,32 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
             },
             &[(s.adherence_threshold * 10.0, "adherent")],
         ),
-        esc(&count(hist_total)),
+        esc(&plan.text(cells.patients)),
         pct(s.adherence_threshold)
     );
     if s.site.is_none() {
-        adherence_table(&mut h, "site", &s.adherence_by_site, &|g| g.to_string());
+        let rows: Vec<_> = s
+            .sites
+            .iter()
+            .zip(&cells.sites)
+            .filter_map(|((name, _), c)| {
+                s.adherence_by_site
+                    .iter()
+                    .find(|g| &g.group == name)
+                    .map(|g| (g, *c))
+            })
+            .collect();
+        adherence_table(&mut h, "site", &rows, &plan, &|g| g.to_string());
     }
-    let ex_bars: Vec<svg::Bar> = s
+    let ex_rows: Vec<_> = s
         .adherence_by_exercise
         .iter()
-        .map(|g| {
-            let ok = shown(g.spread.patients);
+        .zip(cells.exercises.iter().copied())
+        .collect();
+    let ex_bars: Vec<svg::Bar> = ex_rows
+        .iter()
+        .map(|(g, (n, a))| {
+            let ok = plan.shown(*n) && plan.shown(*a) && g.spread.patients >= MIN_CELL;
             let share = g.adherent as f64 / g.spread.patients.max(1) as f64;
             svg::Bar {
                 label: name_of(&g.group)
@@ -327,13 +541,13 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
                     .collect::<Vec<_>>()
                     .join(" "),
                 value: ok.then_some(100.0 * share),
-                text: if ok { pct(share) } else { String::new() },
+                text: if ok { pct(share) } else { "–".into() },
             }
         })
         .collect();
     let _ = write!(
         h,
-        "<figure>{}<figcaption>Share of patients adherent to each exercise (≥ {} of its scheduled days done).</figcaption></figure>",
+        "<figure>{}<figcaption>Share of patients adherent to each exercise (≥ {} of its scheduled days{within} done).</figcaption></figure>",
         svg::bars(
             "Share of patients adherent, by exercise",
             &ex_bars,
@@ -348,41 +562,49 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         ),
         pct(s.adherence_threshold)
     );
-    adherence_table(&mut h, "exercise", &s.adherence_by_exercise, &name_of);
+    adherence_table(&mut h, "exercise", &ex_rows, &plan, &name_of);
     h.push_str("</section>");
 
     // Pain and ODI.
-    for (title, weeks, y_max, unit, measure) in [
+    for (title, weeks, week_cells, y_max, unit, measure, id) in [
         (
             "Pain over the programme",
             &s.pain,
+            &cells.pain,
             10.0,
             "pain (NRS 0–10)",
+            "pain",
             "pain",
         ),
         (
             "Disability (Oswestry Disability Index)",
             &s.odi,
+            &cells.odi,
             100.0,
             "ODI (0–100)",
             "ODI",
+            "odi",
         ),
     ] {
-        let visible: Vec<_> = weeks.iter().filter(|w| shown(w.spread.patients)).collect();
+        let visible: Vec<_> = weeks
+            .iter()
+            .zip(week_cells.iter().copied())
+            .filter(|(w, (n, _))| plan.shown(*n) && w.spread.patients >= MIN_CELL)
+            .collect();
         if visible.is_empty() {
             continue;
         }
-        let _ = write!(h, "<section><h2>{}</h2>", esc(title));
+        let _ = write!(h, "<section><h2>{}{within}</h2>", esc(title));
         let points: Vec<svg::BandPoint> = visible
             .iter()
-            .map(|w| svg::BandPoint {
+            .map(|(w, _)| svg::BandPoint {
                 x: w.week as f64,
                 median: w.spread.median,
                 q1: w.spread.q1,
                 q3: w.spread.q3,
             })
             .collect();
-        let x_max = visible.last().map_or(1.0, |w| w.week as f64);
+        let x_max = visible.last().map_or(1.0, |(w, _)| w.week as f64);
         let ticks: Vec<f64> = (0..=5).map(|i| y_max * i as f64 / 5.0).collect();
         let _ = write!(
             h,
@@ -400,9 +622,12 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
                 },
             )
         );
-        h.push_str("<table><thead><tr><th>week</th><th>patients</th><th>median (IQR)</th><th>responders</th></tr></thead><tbody>");
-        for w in &visible {
-            let resp = if w.week == 0 {
+        let _ = write!(
+            h,
+            "<table id=\"{id}\"><thead><tr><th>week</th><th>patients</th><th>median (IQR)</th><th>responders</th></tr></thead><tbody>"
+        );
+        for (w, (n, r)) in &visible {
+            let resp = if w.week == 0 || !plan.shown(*r) {
                 "–".to_string()
             } else {
                 pct(w.responders as f64 / w.spread.patients as f64)
@@ -410,7 +635,12 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{:.1} ({:.1}–{:.1})</td><td>{}</td></tr>",
-                w.week, w.spread.patients, w.spread.median, w.spread.q1, w.spread.q3, resp
+                w.week,
+                plan.text(*n),
+                w.spread.median,
+                w.spread.q1,
+                w.spread.q3,
+                resp
             );
         }
         h.push_str("</tbody></table><p class=\"note\">Responder: improved from the first measurement by ≥ 2 NRS points (10 ODI points) or ≥ 30% (IMMPACT).</p></section>");
@@ -419,31 +649,34 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
     // Safety.
     let _ = write!(
         h,
-        "<section><h2>Safety</h2><p>A <b>safety event</b> is an exercise continued at pain during of {}/10 or more (the rule is to stop). An exercise is <b>flagged unsuitable</b> for a patient when pain persisted more than {} minutes after it.</p>\
-         <table><thead><tr><th>exercise</th><th>safety events</th><th>patients with events</th><th>patients flagged unsuitable</th></tr></thead><tbody>",
+        "<section><h2>Safety{within}</h2><p>A <b>safety event</b> is an exercise continued at pain during of {}/10 or more (the rule is to stop). An exercise is <b>flagged unsuitable</b> for a patient when pain persisted more than {} minutes after it.</p>\
+         <table id=\"safety\"><thead><tr><th>exercise</th><th>safety events</th><th>patients with events</th><th>patients flagged unsuitable</th></tr></thead><tbody>",
         s.stop_pain_during, s.unsuitable_persist_min
     );
-    for r in &s.safety {
-        let events = if r.patients_with_events > 0 && !shown(r.patients_with_events) {
-            "–".to_string()
-        } else {
-            r.events.to_string()
-        };
+    for (r, (ev, with, flagged)) in s.safety.iter().zip(&cells.safety) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&name_of(&r.exercise)),
-            events,
-            esc(&count(r.patients_with_events)),
-            esc(&count(r.patients_flagged))
+            esc(&plan.text(*ev)),
+            esc(&plan.text(*with)),
+            esc(&plan.text(*flagged))
         );
     }
-    h.push_str("</tbody></table><p class=\"note\">Event counts are hidden (–) where fewer than 5 patients had them.</p></section>");
+    let _ = write!(
+        h,
+        "</tbody><tfoot><tr><td>all exercises</td><td>{}</td><td></td><td></td></tr></tfoot></table><p class=\"note\">Event counts are hidden (–) where fewer than 5 patients had them, or where they would give away a hidden count.</p></section>",
+        esc(&plan.text(cells.events))
+    );
 
     // Walking.
-    if let Some(w) = s.walking.as_ref().filter(|w| shown(w.patients)) {
-        h.push_str("<section><h2>Walking</h2>");
-        let (bars, y_max) = histogram_bars(&s.walking_histogram, |i| {
+    if let Some(w) = s
+        .walking
+        .as_ref()
+        .filter(|w| plan.shown(cells.walking) && w.patients >= MIN_CELL)
+    {
+        let _ = write!(h, "<section><h2>Walking{within}</h2>");
+        let (bars, y_max) = histogram_bars(&cells.walking_histogram, &plan, |i| {
             if i == 10 {
                 "200+".into()
             } else {
@@ -452,7 +685,7 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         });
         let _ = write!(
             h,
-            "<figure>{}<figcaption>Patients by mean walking minutes per valid day (≥ 600 minutes of wear when wear time is known); median {:.0} min/day (IQR {:.0}–{:.0}), {} patients. Dashed lines: the HUNT study's categories (78, 101 and 125 min/day).</figcaption></figure></section>",
+            "<figure id=\"walking-histogram\">{}<figcaption>Patients by mean walking minutes per valid day (≥ 600 minutes of wear when wear time is known); median {:.0} min/day (IQR {:.0}–{:.0}), <span class=\"total\">{}</span> patients. Dashed lines: the HUNT study's categories (78, 101 and 125 min/day).</figcaption></figure></section>",
             svg::bars(
                 "Histogram of patients by mean walking minutes per day",
                 &bars,
@@ -472,20 +705,27 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
             w.median,
             w.q1,
             w.q3,
-            w.patients
+            esc(&plan.text(cells.walking))
         );
     }
 
+    risk_section(&mut h, s, &cells, &plan);
+    footer(&mut h);
+    h
+}
+
+/// The follow-up cohort's walking-risk table (a population of its own).
+fn risk_section(h: &mut String, s: &ClinicSummary, cells: &Cells, plan: &disclosure::Plan) {
     // Walking and risk.
     if let Some(r) = &s.risk {
-        h.push_str("<section><h2>Walking and the risk of chronic low-back pain</h2><p>In the follow-up cohort: chronic low-back pain at follow-up by mean daily walking, as in the HUNT study (JAMA Netw Open 2025). Risk ratios from modified Poisson regression with robust standard errors");
+        h.push_str("<section><h2>Walking and the risk of chronic low-back pain</h2><p>In the follow-up cohort (all of it: not limited to a site or the window): chronic low-back pain at follow-up by mean daily walking, as in the HUNT study (JAMA Netw Open 2025). Risk ratios from modified Poisson regression with robust standard errors");
         if !r.adjusted_for.is_empty() {
             let _ = write!(h, ", adjusted for {}", esc(&r.adjusted_for.join(", ")));
         }
-        h.push_str(".</p><table><thead><tr><th>walking (min/day)</th><th>participants</th><th>with chronic pain</th><th>risk</th><th>risk ratio (95% CI)</th></tr></thead><tbody>");
+        h.push_str(".</p><table id=\"risk\"><thead><tr><th>walking (min/day)</th><th>participants</th><th>with chronic pain</th><th>risk</th><th>risk ratio (95% CI)</th></tr></thead><tbody>");
         let mut rows = Vec::new();
-        for row in &r.rows {
-            let ok = shown(row.participants) && (row.events == 0 || shown(row.events));
+        for (row, (n, ev)) in r.rows.iter().zip(&cells.risk) {
+            let ok = plan.shown(*n) && plan.shown(*ev);
             let rr = match (ok, row.rr) {
                 (false, _) => "–".to_string(),
                 (true, None) => "1 (reference)".to_string(),
@@ -495,12 +735,8 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&row.category),
-                esc(&count(row.participants)),
-                if ok {
-                    esc(&count(row.events))
-                } else {
-                    "–".into()
-                },
+                esc(&plan.text(*n)),
+                esc(&plan.text(*ev)),
                 if ok { pct(row.risk) } else { "–".into() },
                 rr
             );
@@ -527,28 +763,32 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
             esc(note)
         );
     }
-
-    h.push_str("<footer><p class=\"note\">Adherence: scheduled days with the exercise done / scheduled days, from the prescription's frequency (MiSpEx: ≥ 70% is adherent). Programme week w is days 7w to 7w+6 after enrolment. This report contains no patient identifiers; groups of fewer than 5 patients are suppressed.</p></footer></body></html>\n");
-    h
 }
 
-/// Bars of a histogram of patient counts (bins of 1–4 patients drawn as
-/// `<5`), and a y-axis maximum with headroom for the labels.
-fn histogram_bars(counts: &[usize], label: impl Fn(usize) -> String) -> (Vec<svg::Bar>, f64) {
-    let y_max = (counts.iter().copied().max().unwrap_or(0).max(5) as f64 * 1.15).ceil();
-    let bars = counts
+/// Bars of a histogram of patient counts as the plan shows them (hidden
+/// bins drawn as a marker with `<5` or `–`), and a y-axis maximum from the
+/// shown bins only (a hidden bin must not set the scale).
+fn histogram_bars(
+    cells: &[disclosure::Cell],
+    plan: &disclosure::Plan,
+    label: impl Fn(usize) -> String,
+) -> (Vec<svg::Bar>, f64) {
+    let shown_max = cells
+        .iter()
+        .filter(|&&c| plan.shown(c))
+        .map(|&c| plan.value(c))
+        .max()
+        .unwrap_or(0);
+    let y_max = (shown_max.max(5) as f64 * 1.15).ceil();
+    let bars = cells
         .iter()
         .enumerate()
-        .map(|(i, &n)| {
-            let visible = n == 0 || shown(n);
+        .map(|(i, &c)| {
+            let visible = plan.shown(c);
             svg::Bar {
                 label: label(i),
-                value: visible.then_some(n as f64),
-                text: if visible {
-                    n.to_string()
-                } else {
-                    String::new()
-                },
+                value: visible.then_some(plan.value(c) as f64),
+                text: plan.text(c),
             }
         })
         .collect();
@@ -576,17 +816,6 @@ fn nice_ticks(max: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn complementary_suppression() {
-        assert_eq!(
-            suppress_with_total(&[70, 60, 40, 27, 3]),
-            ["70", "60", "40", "–", "<5"]
-        );
-        // Two small cells protect each other.
-        assert_eq!(suppress_with_total(&[70, 2, 3]), ["70", "<5", "<5"]);
-        assert_eq!(suppress_with_total(&[70, 0, 30]), ["70", "0", "30"]);
-    }
 
     #[test]
     fn escaping() {

@@ -72,7 +72,8 @@ fn axes(out: &mut String, a: &Axes<'_>) {
     );
 }
 
-/// A bar; `None` is a suppressed small cell, drawn as a marker labelled `<5`.
+/// A bar; `None` is a suppressed cell, drawn as a marker labelled with
+/// `text` (`<5` or `–`).
 pub struct Bar {
     pub label: String,
     pub value: Option<f64>,
@@ -113,10 +114,11 @@ pub fn bars(label: &str, bars: &[Bar], ax: &Axes<'_>, marks: &[(f64, &str)]) -> 
             None => {
                 let _ = write!(
                     out,
-                    r##"<rect x="{x:.1}" y="{:.1}" width="{bw:.1}" height="3" fill="#999"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="val">&lt;5</text>"##,
+                    r##"<rect x="{x:.1}" y="{:.1}" width="{bw:.1}" height="3" fill="#999"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="val">{}</text>"##,
                     H - BOTTOM - 3.0,
                     x + bw / 2.0,
-                    H - BOTTOM - 8.0
+                    H - BOTTOM - 8.0,
+                    esc(if b.text.is_empty() { "<5" } else { &b.text })
                 );
             }
         }

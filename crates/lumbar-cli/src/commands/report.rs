@@ -22,10 +22,11 @@ pub struct ReportArgs {
     /// Only this site's patients.
     #[arg(long)]
     pub site: Option<String>,
-    /// Only sessions and measurements on or after this day.
+    /// Only days from this one: scheduled days, sessions and measurements
+    /// alike (patients with nothing scheduled in the window are left out and counted).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub from: Option<chrono::NaiveDate>,
-    /// Only patients enrolled, and sessions and measurements, up to this day.
+    /// Only days up to this one (inclusive), as for --from.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<chrono::NaiveDate>,
     /// Per-patient prescriptions (as for `lumbar analyze`).
@@ -55,7 +56,7 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
     };
     let summary = clinic_summary(&store, regimen, &rx, &opts)?;
     if let Some(site) = &args.site
-        && summary.patients == 0
+        && summary.patients + summary.left_out == 0
     {
         bail!("no patients at site {site:?} in {}", args.store.display());
     }
@@ -68,9 +69,17 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     writeln!(
         out,
-        "report: {} ({} patients, {:.0} KiB)",
+        "report: {} ({} patients{}, {:.0} KiB)",
         args.out.display(),
         summary.patients,
+        if summary.left_out > 0 {
+            format!(
+                "; {} with nothing scheduled in the window left out",
+                summary.left_out
+            )
+        } else {
+            String::new()
+        },
         html.len() as f64 / 1024.0
     )?;
     Ok(0)

@@ -1,0 +1,474 @@
+//! Disclosure control over the whole report: every count the report
+//! publishes (in a table, a headline tile, a chart or a caption) is one
+//! [`Cell`] of one [`Model`], with the linear relations a reader can use
+//! between cells (a total is the sum of its parts, a numerator is at most
+//! its denominator); [`Model::decide`] chooses once what is hidden, and
+//! every place a cell appears asks the [`Plan`].
+//!
+//! The rule:
+//! - a count of 1–4 patients is hidden (`<5`), and so is a count of events
+//!   among 1–4 patients (`–`); a share is hidden when its group has fewer
+//!   than 5 patients or when its numerator or the rest of the group is 1–4
+//!   patients (a rounded percentage of a group under 100 gives the count);
+//! - a group hidden in one place is hidden everywhere: a cell is one value
+//!   wherever it appears, and hiding a group's count hides its shares
+//!   (links);
+//! - complementary suppression: while some hidden cell is determined by the
+//!   shown cells and the relations (its value is the same in every
+//!   assignment of non-negative integers to the hidden cells that satisfies
+//!   the relations and what their marks say: `<5` is 1–4), another cell of
+//!   a relation that determines it is hidden: a part before a total, the
+//!   smallest first, the first that leaves the cell undetermined if one
+//!   does. A shown share counts as giving its numerator exactly (more than
+//!   a rounded percentage gives), so the check errs on the side of hiding.
+//!
+//! Zero is shown: it identifies no one.
+
+/// A published count.
+pub type Cell = usize;
+
+/// Bounds of a count the reader does not see (far above any cohort).
+const UNBOUNDED: i64 = 1 << 40;
+
+#[derive(Debug, Clone)]
+struct CellInfo {
+    value: i64,
+    /// Hidden by the rule itself (not to protect another cell).
+    primary: bool,
+    /// A primary cell is shown as `<5` (so a reader knows it is 1–4);
+    /// otherwise hidden cells are `–`.
+    small_mark: bool,
+}
+
+/// The cells of a report and the relations between them.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    cells: Vec<CellInfo>,
+    /// total = Σ parts.
+    sums: Vec<(Cell, Vec<Cell>)>,
+    /// a ≤ b.
+    at_most: Vec<(Cell, Cell)>,
+    /// a hidden ⇒ b hidden.
+    links: Vec<(Cell, Cell)>,
+}
+
+/// Whether a count of patients is small (1–4).
+pub fn small(n: usize) -> bool {
+    n > 0 && n < crate::MIN_CELL
+}
+
+impl Model {
+    fn push(&mut self, value: usize, primary: bool, small_mark: bool) -> Cell {
+        self.cells.push(CellInfo {
+            value: value as i64,
+            primary,
+            small_mark,
+        });
+        self.cells.len() - 1
+    }
+
+    /// A count of patients: hidden (`<5`) when 1–4.
+    pub fn patients(&mut self, n: usize) -> Cell {
+        self.push(n, small(n), true)
+    }
+
+    /// The numerator of a share of the group counted by `of`: hidden when
+    /// the group has fewer than 5 patients or is hidden, or when the
+    /// numerator or the rest of the group is 1–4 patients.
+    pub fn share(&mut self, numerator: usize, of: Cell) -> Cell {
+        let n = self.cells[of].value.max(0) as usize;
+        let primary = n < crate::MIN_CELL || small(numerator) || small(n.saturating_sub(numerator));
+        let c = self.push(numerator, primary, false);
+        self.at_most.push((c, of));
+        self.links.push((of, c));
+        c
+    }
+
+    /// A count of events among `patients` patients (a cell or not): hidden
+    /// (`–`) when they are 1–4, and at least as many as those patients.
+    pub fn events(&mut self, events: usize, patients: usize, cell: Option<Cell>) -> Cell {
+        let c = self.push(events, small(patients), false);
+        if let Some(p) = cell {
+            self.at_most.push((p, c));
+            self.links.push((p, c));
+        }
+        c
+    }
+
+    /// `total` is the sum of `parts`.
+    pub fn sum(&mut self, total: Cell, parts: Vec<Cell>) {
+        if !parts.is_empty() {
+            self.sums.push((total, parts));
+        }
+    }
+
+    /// Decides what is hidden (see the module's rule).
+    pub fn decide(self) -> Plan {
+        let mut hidden: Vec<bool> = self.cells.iter().map(|c| c.primary).collect();
+        self.close_links(&mut hidden);
+        // Each round hides at least one more cell, so this ends.
+        for _ in 0..=self.cells.len() {
+            let Some(cell) =
+                (0..self.cells.len()).find(|&c| hidden[c] && self.determined(c, &hidden))
+            else {
+                break;
+            };
+            let mut parts: Vec<Cell> = Vec::new();
+            let mut totals: Vec<Cell> = Vec::new();
+            for (t, ps) in self
+                .sums
+                .iter()
+                .filter(|(t, ps)| *t == cell || ps.contains(&cell))
+            {
+                parts.extend(ps.iter().copied().filter(|&p| !hidden[p]));
+                if !hidden[*t] {
+                    totals.push(*t);
+                }
+            }
+            for &(a, b) in self
+                .at_most
+                .iter()
+                .filter(|(a, b)| *a == cell || *b == cell)
+            {
+                for x in [a, b] {
+                    if !hidden[x] {
+                        totals.push(x);
+                    }
+                }
+            }
+            let by_value = |v: &mut Vec<Cell>| {
+                v.sort_by_key(|&c| (self.cells[c].value, c));
+                v.dedup();
+            };
+            by_value(&mut parts);
+            by_value(&mut totals);
+            let candidates: Vec<Cell> = parts.into_iter().chain(totals).collect();
+            let Some(&first) = candidates.first() else {
+                break; // determined by nothing shown: e.g. a share of an empty group
+            };
+            let pick = candidates
+                .iter()
+                .copied()
+                .find(|&c| {
+                    let mut trial = hidden.clone();
+                    trial[c] = true;
+                    self.close_links(&mut trial);
+                    !self.determined(cell, &trial)
+                })
+                .unwrap_or(first);
+            hidden[pick] = true;
+            self.close_links(&mut hidden);
+        }
+        Plan {
+            cells: self.cells,
+            hidden,
+        }
+    }
+
+    fn close_links(&self, hidden: &mut [bool]) {
+        loop {
+            let mut changed = false;
+            for &(a, b) in &self.links {
+                if hidden[a] && !hidden[b] {
+                    hidden[b] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// The system a reader faces: hidden cells are unknowns with the bounds
+    /// their marks give, shown cells are constants.
+    fn system(&self, hidden: &[bool]) -> System {
+        let mut var = vec![usize::MAX; self.cells.len()];
+        let mut lo = Vec::new();
+        let mut hi = Vec::new();
+        for (c, info) in self.cells.iter().enumerate() {
+            if hidden[c] {
+                var[c] = lo.len();
+                let marked = info.primary && info.small_mark;
+                lo.push(if marked { 1 } else { 0 });
+                hi.push(if marked {
+                    crate::MIN_CELL as i64 - 1
+                } else {
+                    UNBOUNDED
+                });
+            }
+        }
+        let mut cons = Vec::new();
+        let mut add = |terms: &[(Cell, i64)], lo: i64, hi: i64| {
+            let mut k = 0i64;
+            let mut t = Vec::new();
+            for &(c, coef) in terms {
+                if hidden[c] {
+                    t.push((var[c], coef));
+                } else {
+                    k += coef * self.cells[c].value;
+                }
+            }
+            cons.push(Lin {
+                terms: t,
+                lo: lo.saturating_sub(k),
+                hi: hi.saturating_sub(k),
+            });
+        };
+        for (t, ps) in &self.sums {
+            let mut terms = vec![(*t, 1)];
+            terms.extend(ps.iter().map(|&p| (p, -1)));
+            add(&terms, 0, 0);
+        }
+        for &(a, b) in &self.at_most {
+            add(&[(a, 1), (b, -1)], -UNBOUNDED, 0);
+        }
+        System { var, lo, hi, cons }
+    }
+
+    /// Whether hidden `cell` has its true value in every solution.
+    fn determined(&self, cell: Cell, hidden: &[bool]) -> bool {
+        let sys = self.system(hidden);
+        let v = sys.var[cell];
+        let t = self.cells[cell].value;
+        let below = sys.solvable_with(v, sys.lo[v], t - 1);
+        let above = sys.solvable_with(v, t + 1, sys.hi[v]);
+        // Out of budget counts as no other value: hide more.
+        !(below == Some(true) || above == Some(true))
+    }
+}
+
+/// lo ≤ Σ coef · x ≤ hi.
+#[derive(Debug, Clone)]
+pub struct Lin {
+    pub terms: Vec<(usize, i64)>,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// Integer unknowns with bounds and linear constraints.
+#[derive(Debug, Clone)]
+pub struct System {
+    /// The unknown of each cell (`usize::MAX`: shown).
+    var: Vec<usize>,
+    pub lo: Vec<i64>,
+    pub hi: Vec<i64>,
+    pub cons: Vec<Lin>,
+}
+
+/// Search nodes per question; past it the answer is "unknown".
+const BUDGET: u32 = 20_000;
+
+impl System {
+    /// A system of `lo.len()` unknowns.
+    pub fn new(lo: Vec<i64>, hi: Vec<i64>, cons: Vec<Lin>) -> System {
+        System {
+            var: Vec::new(),
+            lo,
+            hi,
+            cons,
+        }
+    }
+
+    /// Whether some integer solution has unknown `v` in `lo..=hi`
+    /// (`None`: the search ran out of budget).
+    pub fn solvable_with(&self, v: usize, lo: i64, hi: i64) -> Option<bool> {
+        let (mut l, mut h) = (self.lo.clone(), self.hi.clone());
+        l[v] = l[v].max(lo);
+        h[v] = h[v].min(hi);
+        let mut budget = BUDGET;
+        search(&mut l, &mut h, &self.cons, &mut budget)
+    }
+}
+
+/// Bounds propagation: narrows each unknown by each constraint until
+/// nothing moves (or a round limit); false when a constraint cannot hold.
+fn propagate(lo: &mut [i64], hi: &mut [i64], cons: &[Lin]) -> bool {
+    for _ in 0..200 {
+        let mut changed = false;
+        for c in cons {
+            let (mut min_s, mut max_s) = (0i128, 0i128);
+            for &(v, k) in &c.terms {
+                let (a, b) = (k as i128 * lo[v] as i128, k as i128 * hi[v] as i128);
+                min_s += a.min(b);
+                max_s += a.max(b);
+            }
+            let (clo, chi) = (c.lo as i128, c.hi as i128);
+            if min_s > chi || max_s < clo {
+                return false;
+            }
+            for &(v, k) in &c.terms {
+                let k = k as i128;
+                let (a, b) = (k * lo[v] as i128, k * hi[v] as i128);
+                let (rest_min, rest_max) = (min_s - a.min(b), max_s - a.max(b));
+                // k·x within [clo − rest_max, chi − rest_min].
+                let (tlo, thi) = (clo - rest_max, chi - rest_min);
+                let (nlo, nhi) = if k > 0 {
+                    (div_ceil(tlo, k), div_floor(thi, k))
+                } else {
+                    (div_ceil(thi, k), div_floor(tlo, k))
+                };
+                if nlo > lo[v] as i128 {
+                    lo[v] = nlo.min(i64::MAX as i128) as i64;
+                    changed = true;
+                }
+                if nhi < hi[v] as i128 {
+                    hi[v] = nhi.max(i64::MIN as i128) as i64;
+                    changed = true;
+                }
+                if lo[v] > hi[v] {
+                    return false;
+                }
+            }
+        }
+        if !changed {
+            return true;
+        }
+    }
+    true
+}
+
+fn div_floor(a: i128, b: i128) -> i128 {
+    let q = a / b;
+    if (a % b != 0) && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+fn div_ceil(a: i128, b: i128) -> i128 {
+    -div_floor(-a, b)
+}
+
+/// Depth-first search by halving the narrowest open unknown, with
+/// propagation at every node.
+fn search(lo: &mut [i64], hi: &mut [i64], cons: &[Lin], budget: &mut u32) -> Option<bool> {
+    if *budget == 0 {
+        return None;
+    }
+    *budget -= 1;
+    if !propagate(lo, hi, cons) {
+        return Some(false);
+    }
+    let open = (0..lo.len())
+        .filter(|&v| lo[v] < hi[v])
+        .min_by_key(|&v| (hi[v] - lo[v], v));
+    let Some(v) = open else {
+        // All fixed, and propagation found every constraint can hold.
+        return Some(true);
+    };
+    let mid = lo[v] + (hi[v] - lo[v]) / 2;
+    let mut unknown = false;
+    for (a, b) in [(lo[v], mid), (mid + 1, hi[v])] {
+        let (mut l, mut h) = (lo.to_vec(), hi.to_vec());
+        l[v] = a;
+        h[v] = b;
+        match search(&mut l, &mut h, cons, budget) {
+            Some(true) => return Some(true),
+            Some(false) => {}
+            None => unknown = true,
+        }
+    }
+    if unknown { None } else { Some(false) }
+}
+
+/// What the report shows of each cell.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    cells: Vec<CellInfo>,
+    hidden: Vec<bool>,
+}
+
+impl Plan {
+    pub fn shown(&self, c: Cell) -> bool {
+        !self.hidden[c]
+    }
+
+    pub fn value(&self, c: Cell) -> usize {
+        self.cells[c].value.max(0) as usize
+    }
+
+    /// The cell as printed: its value, `<5` or `–`.
+    pub fn text(&self, c: Cell) -> String {
+        let info = &self.cells[c];
+        if !self.hidden[c] {
+            info.value.to_string()
+        } else if info.primary && info.small_mark {
+            "<5".into()
+        } else {
+            "–".into()
+        }
+    }
+
+    /// Whether any cell is hidden to protect another.
+    pub fn any_complementary(&self) -> bool {
+        (0..self.cells.len()).any(|c| self.hidden[c] && !self.cells[c].primary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide_counts(values: &[usize]) -> Vec<String> {
+        let mut m = Model::default();
+        let total = m.patients(values.iter().sum());
+        let parts: Vec<Cell> = values.iter().map(|&v| m.patients(v)).collect();
+        m.sum(total, parts.clone());
+        let plan = m.decide();
+        parts.iter().map(|&c| plan.text(c)).collect()
+    }
+
+    #[test]
+    fn one_small_part_takes_the_next_smallest_with_it() {
+        assert_eq!(
+            decide_counts(&[70, 60, 40, 27, 3]),
+            ["70", "60", "40", "–", "<5"]
+        );
+        assert_eq!(decide_counts(&[70, 0, 30]), ["70", "0", "30"]);
+    }
+
+    #[test]
+    fn two_small_parts_that_pin_each_other_take_a_third() {
+        // 1 + 1 = 2 with both in 1–4: both are 1. A third part must go.
+        let cells = decide_counts(&[70, 1, 1]);
+        assert_eq!(cells, ["–", "<5", "<5"]);
+        // 2 + 3 = 5: either could be 1–4, so they protect each other.
+        assert_eq!(decide_counts(&[70, 2, 3]), ["70", "<5", "<5"]);
+    }
+
+    #[test]
+    fn a_share_that_is_all_hidden_parts_hides_its_total() {
+        // Site counts 45, 3, 35; adherent 0, 0, 0: the total of 0 would pin
+        // every hidden site's adherent count at 0, so the total goes.
+        let mut m = Model::default();
+        let n = m.patients(83);
+        let sites: Vec<Cell> = [45, 3, 35].iter().map(|&v| m.patients(v)).collect();
+        m.sum(n, sites.clone());
+        let a = m.share(0, n);
+        let parts: Vec<Cell> = sites.iter().map(|&s| m.share(0, s)).collect();
+        m.sum(a, parts.clone());
+        let plan = m.decide();
+        assert!(!plan.shown(sites[1]) && !plan.shown(parts[1]));
+        assert!(!plan.shown(a), "the cohort's adherent count must go");
+    }
+
+    #[test]
+    fn solver_finds_what_elimination_finds() {
+        // x + y = 5, x + z = 4, y + z = 3 (all 0..∞): x = 3, y = 2, z = 1.
+        let con = |a: usize, b: usize, k: i64| Lin {
+            terms: vec![(a, 1), (b, 1)],
+            lo: k,
+            hi: k,
+        };
+        let s = System::new(
+            vec![0; 3],
+            vec![UNBOUNDED; 3],
+            vec![con(0, 1, 5), con(0, 2, 4), con(1, 2, 3)],
+        );
+        assert_eq!(s.solvable_with(0, 3, 3), Some(true));
+        assert_eq!(s.solvable_with(0, 0, 2), Some(false));
+        assert_eq!(s.solvable_with(0, 4, UNBOUNDED), Some(false));
+    }
+}

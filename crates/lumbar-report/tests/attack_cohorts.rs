@@ -1,0 +1,195 @@
+//! The attacker of `tests/e2e/attack.rs` on reports of generated cohorts:
+//! several sites of which one, two or three are small (1–4 patients, random
+//! sizes), random adherence, safety events and walking. No hidden cell may
+//! be recovered, and the small sites' counts are always hidden.
+
+#[path = "../../../tests/e2e/attack.rs"]
+mod attack;
+
+use lumbar_analysis::clinic::{
+    ClinicSummary, GroupAdherence, SafetyByExercise, Spread, WeekMeasure,
+};
+use lumbar_report::{ReportMeta, render};
+use proptest::prelude::*;
+
+/// One generated patient.
+#[derive(Debug, Clone)]
+struct Patient {
+    site: usize,
+    /// Session adherence in tenths (0–9).
+    tenth: usize,
+    /// Safety events per exercise (of six).
+    events: [u8; 6],
+    flagged: [bool; 6],
+    /// Walking bin (0–10), or none.
+    walking: Option<usize>,
+    responder: bool,
+}
+
+fn spread(v: &mut [f64]) -> Option<Spread> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    Some(Spread {
+        patients: v.len(),
+        median: q(0.5),
+        q1: q(0.25),
+        q3: q(0.75),
+    })
+}
+
+/// The clinic summary of a generated cohort, as `clinic_summary` would
+/// aggregate it.
+fn summary(patients: &[Patient], sites: usize) -> ClinicSummary {
+    let names: Vec<String> = (0..sites).map(|s| format!("site{s:02}")).collect();
+    let share = |p: &Patient| (p.tenth as f64 * 10.0 + 5.0) / 100.0;
+    let group = |name: &str, ps: &[&Patient]| {
+        let mut v: Vec<f64> = ps.iter().map(|p| share(p)).collect();
+        spread(&mut v).map(|spread| GroupAdherence {
+            group: name.to_string(),
+            spread,
+            adherent: ps.iter().filter(|p| p.tenth >= 7).count(),
+        })
+    };
+    let all: Vec<&Patient> = patients.iter().collect();
+    let mut histogram = [0usize; 10];
+    for p in patients {
+        histogram[p.tenth] += 1;
+    }
+    let mut walking_histogram = vec![0usize; 11];
+    let mut walking = Vec::new();
+    for p in patients {
+        if let Some(b) = p.walking {
+            walking_histogram[b] += 1;
+            walking.push(b as f64 * 20.0 + 10.0);
+        }
+    }
+    let exercises = ["a", "b", "c", "d", "e", "f"];
+    let safety = (0..6)
+        .map(|e| SafetyByExercise {
+            exercise: exercises[e].into(),
+            events: patients.iter().map(|p| p.events[e] as usize).sum(),
+            patients_with_events: patients.iter().filter(|p| p.events[e] > 0).count(),
+            patients_flagged: patients.iter().filter(|p| p.flagged[e]).count(),
+        })
+        .collect();
+    let mut pain_values: Vec<f64> = patients.iter().map(|p| p.tenth as f64 / 2.0).collect();
+    ClinicSummary {
+        site: None,
+        from: None,
+        to: None,
+        patients: patients.len(),
+        left_out: 0,
+        sites: names
+            .iter()
+            .enumerate()
+            .map(|(s, n)| (n.clone(), patients.iter().filter(|p| p.site == s).count()))
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        enrolled: None,
+        followup_weeks: None,
+        sessions: 0,
+        adherence_histogram: histogram,
+        adherence: group("all", &all),
+        adherence_threshold: 0.7,
+        adherence_by_site: names
+            .iter()
+            .enumerate()
+            .filter_map(|(s, n)| {
+                let ps: Vec<&Patient> = patients.iter().filter(|p| p.site == s).collect();
+                group(n, &ps)
+            })
+            .collect(),
+        adherence_by_exercise: exercises.iter().filter_map(|e| group(e, &all)).collect(),
+        pain: spread(&mut pain_values)
+            .map(|spread| WeekMeasure {
+                week: 4,
+                spread,
+                responders: patients.iter().filter(|p| p.responder).count(),
+            })
+            .into_iter()
+            .collect(),
+        odi: Vec::new(),
+        safety,
+        patients_with_events: patients
+            .iter()
+            .filter(|p| p.events.iter().any(|&e| e > 0))
+            .count(),
+        stop_pain_during: 7.0,
+        unsuitable_persist_min: 20.0,
+        walking_histogram,
+        walking: spread(&mut walking),
+        risk: None,
+        risk_note: None,
+    }
+}
+
+fn meta() -> ReportMeta {
+    ReportMeta::new("generated", &lumbar_model::Regimen::six_moves())
+}
+
+/// Site sizes: two to four larger sites (5–60) and one to three small ones
+/// (1–4), then patients with random attributes.
+fn cohort() -> impl Strategy<Value = (Vec<Patient>, usize, Vec<usize>)> {
+    (
+        proptest::collection::vec(5usize..60, 2..5),
+        proptest::collection::vec(1usize..5, 1..4),
+    )
+        .prop_flat_map(|(big, small)| {
+            let sizes: Vec<usize> = big.iter().chain(&small).copied().collect();
+            let sites = sizes.len();
+            let n: usize = sizes.iter().sum();
+            let small_sites: Vec<usize> = (big.len()..sites).collect();
+            let patient = (
+                0usize..10,
+                proptest::array::uniform6(prop_oneof![8 => Just(0u8), 1 => 1u8..3]),
+                proptest::array::uniform6(proptest::bool::weighted(0.08)),
+                proptest::option::weighted(0.9, 0usize..11),
+                proptest::bool::ANY,
+            );
+            (
+                proptest::collection::vec(patient, n),
+                Just(sizes),
+                Just(small_sites),
+            )
+                .prop_map(|(attrs, sizes, small_sites)| {
+                    let mut site_of = Vec::new();
+                    for (s, &k) in sizes.iter().enumerate() {
+                        site_of.extend(std::iter::repeat_n(s, k));
+                    }
+                    let patients = attrs
+                        .into_iter()
+                        .zip(site_of)
+                        .map(
+                            |((tenth, events, flagged, walking, responder), site)| Patient {
+                                site,
+                                tenth,
+                                events,
+                                flagged,
+                                walking,
+                                responder,
+                            },
+                        )
+                        .collect();
+                    (patients, sizes.len(), small_sites)
+                })
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn no_hidden_cell_of_a_generated_report_can_be_recovered((patients, sites, small) in cohort()) {
+        let s = summary(&patients, sites);
+        let html = render(&s, &meta());
+        let a = attack::attack(&html);
+        prop_assert!(a.recovered.is_empty(), "recovered {:?}", a.recovered);
+        prop_assert!(a.shown > 0 && a.hidden > 0, "{a:?}");
+        for site in small {
+            let row = format!("<tr><td>site{site:02}</td><td>&lt;5</td></tr>");
+            prop_assert!(html.contains(&row), "small site {site} shown");
+        }
+    }
+}
