@@ -60,6 +60,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
             patient_id: None,
             as_of: args.as_of,
             json: false,
+            no_wait: false,
         };
         super::ingest(&ingest, regimen, ui, out)?;
         writeln!(out)?;

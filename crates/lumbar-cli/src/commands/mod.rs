@@ -6,6 +6,7 @@ pub mod report;
 pub mod risk;
 pub mod simulate;
 pub mod stats;
+pub mod store;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -104,6 +105,9 @@ pub struct IngestArgs {
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Fail at once when another ingest is writing the store, instead of waiting for it.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,10 +192,15 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
     if let Some(d) = args.as_of {
         opts.as_of = d;
     }
+    // One writer per store: said even when quiet, since it explains the wait.
+    let lock = lumbar_ingest::WriterLock::acquire(&args.out, !args.no_wait, &mut |holder| {
+        eprintln!("waiting for the store's lock held by {holder}")
+    })?;
     let bar = ui.spinner("ingest");
-    let report = lumbar_ingest::ingest(&args.out, &inputs, regimen, &opts, &mut |n| {
+    let report = lumbar_ingest::ingest_locked(&lock, &inputs, regimen, &opts, &mut |n| {
         bar.set_message(format!("{n} rows"))
     })?;
+    drop(lock);
     bar.finish_and_clear();
     let tables: serde_json::Map<String, serde_json::Value> = report
         .tables()
@@ -209,9 +218,13 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
             "tables": tables,
             "files": report.files,
             "notes": report.notes,
+            "repairs": report.repairs,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);
+    }
+    for r in &report.repairs {
+        writeln!(out, "store: {r}")?;
     }
     writeln!(
         out,
