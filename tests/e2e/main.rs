@@ -9,6 +9,7 @@ mod lmm;
 mod report;
 mod risk;
 mod simulate;
+mod store;
 mod survival;
 
 use std::path::{Path, PathBuf};

@@ -153,26 +153,48 @@ struct Hashing {
     bytes: u64,
 }
 
-/// A file that hashes what it writes (unbuffered: polars writes whole pages,
-/// and a buffer would hide a failed write until a flush on drop).
+/// A file that hashes what it writes, as it is written, buffered in 1 MiB
+/// blocks (the footer's Thrift encoder writes field by field). Its own
+/// buffer rather than a `BufWriter`, whose flush on drop would hide a failed
+/// write: polars' footer writer ends with `flush`, whose error is returned.
 struct HashingFile {
     file: File,
+    buf: Vec<u8>,
     hashing: Arc<Mutex<Hashing>>,
 }
 
-impl Write for HashingFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+const HASHING_BLOCK: usize = 1 << 20;
+
+impl HashingFile {
+    fn drain(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
         fault::step("write a Parquet file")?;
-        let n = self.file.write(buf)?;
-        let mut h = self
-            .hashing
-            .lock()
-            .map_err(|_| std::io::Error::other("checksum state poisoned"))?;
-        h.sha.update(&buf[..n]);
-        h.bytes += n as u64;
-        Ok(n)
+        self.file.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        {
+            let mut h = self
+                .hashing
+                .lock()
+                .map_err(|_| std::io::Error::other("checksum state poisoned"))?;
+            h.sha.update(data);
+            h.bytes += data.len() as u64;
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= HASHING_BLOCK {
+            self.drain()?;
+        }
+        Ok(data.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
+        self.drain()?;
         self.file.flush()
     }
 }
@@ -246,6 +268,7 @@ impl ParquetSink {
         let hashing = Arc::new(Mutex::new(Hashing::default()));
         let file = HashingFile {
             file: File::create(self.pending.temp())?,
+            buf: Vec::with_capacity(HASHING_BLOCK),
             hashing: hashing.clone(),
         };
         // LZ4: the store is written once and read by every analysis, and
