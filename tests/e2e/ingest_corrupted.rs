@@ -364,7 +364,11 @@ fn the_same_rows_as_ndjson_and_parquet_give_the_same_table() {
         .unwrap();
 
     // The stored Parquet part itself, and an NDJSON rendering of the CSV.
-    let part = Store::open(&csv_store).unwrap().parts(Table::Sessions).unwrap()[0].clone();
+    let part = Store::open(&csv_store)
+        .unwrap()
+        .parts(Table::Sessions)
+        .unwrap()[0]
+        .clone();
     let (h, rows) = read_csv(&cohort_dir.join("sessions.csv"));
     let names: Vec<&str> = h.split(',').collect();
     let mut nd = String::new();

@@ -53,12 +53,20 @@ fn spawn(dir: &Path, tag: &str, args: &[&str], fault: Option<&str>) -> Lumbar {
     let out = dir.join(format!("{tag}.out"));
     let err = dir.join(format!("{tag}.err"));
     let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args(["--exact", "store::child_lumbar", "--nocapture", "--test-threads=1"])
-        .env("LUMBAR_E2E_CHILD_ARGS", serde_json::to_string(args).unwrap())
-        .env("LUMBAR_E2E_CHILD_OUT", &out)
-        .env_remove("LUMBAR_FAULT")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err).unwrap());
+    cmd.args([
+        "--exact",
+        "store::child_lumbar",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(
+        "LUMBAR_E2E_CHILD_ARGS",
+        serde_json::to_string(args).unwrap(),
+    )
+    .env("LUMBAR_E2E_CHILD_OUT", &out)
+    .env_remove("LUMBAR_FAULT")
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&err).unwrap());
     if let Some(f) = fault {
         cmd.env("LUMBAR_FAULT", f);
     }
@@ -104,8 +112,11 @@ fn row_counts(c: &BTreeMap<String, Vec<String>>) -> BTreeMap<&str, usize> {
 
 fn check(store: &Path) -> (u8, String) {
     let mut out = Vec::new();
-    let code = lumbar_cli::run(["lumbar", "-q", "store", "check", path_str(store)], &mut out)
-        .expect("store check runs");
+    let code = lumbar_cli::run(
+        ["lumbar", "-q", "store", "check", path_str(store)],
+        &mut out,
+    )
+    .expect("store check runs");
     (code, String::from_utf8(out).unwrap())
 }
 
@@ -122,15 +133,28 @@ impl Files {
         let dir = tmp.path().to_path_buf();
         let cohort = dir.join("gen");
         lumbar(&[
-            "generate", "--patients", "24", "--weeks", "2", "--followup", "10", "--seed", "7",
-            "--out", path_str(&cohort),
+            "generate",
+            "--patients",
+            "24",
+            "--weeks",
+            "2",
+            "--followup",
+            "10",
+            "--seed",
+            "7",
+            "--out",
+            path_str(&cohort),
         ]);
         let sessions = std::fs::read_to_string(cohort.join("sessions.csv")).unwrap();
         let mut lines = sessions.lines();
         let header = lines.next().unwrap();
         let rows: Vec<&str> = lines.collect();
         let n = rows.len();
-        for (name, from, to) in [("s1", 0, n * 7 / 10), ("s2", n * 3 / 10, n), ("s3", n / 7, n * 6 / 7)] {
+        for (name, from, to) in [
+            ("s1", 0, n * 7 / 10),
+            ("s2", n * 3 / 10, n),
+            ("s3", n / 7, n * 6 / 7),
+        ] {
             let mut text = format!("{header}\n");
             for r in &rows[from..to] {
                 text.push_str(r);
@@ -258,7 +282,11 @@ fn two_and_three_concurrent_ingests_equal_the_same_ingests_in_turn() {
     concurrent_equals_serial(&files, &[&["patients", "s1"], &["patients", "s2"]]);
     concurrent_equals_serial(
         &files,
-        &[&["patients", "s1"], &["patients", "s2"], &["patients", "s3"]],
+        &[
+            &["patients", "s1"],
+            &["patients", "s2"],
+            &["patients", "s3"],
+        ],
     );
 }
 
@@ -273,8 +301,16 @@ fn concurrent_conflicting_patients_files_store_one_version_of_each_patient() {
         .unwrap()
         .unwrap();
     assert_eq!(patients.height(), 24, "one row per patient");
-    let rejects = Store::open(&store).unwrap().read_rejects().unwrap().unwrap();
-    assert_eq!(rejects.height(), 12, "the 12 changed patients of the later file");
+    let rejects = Store::open(&store)
+        .unwrap()
+        .read_rejects()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rejects.height(),
+        12,
+        "the 12 changed patients of the later file"
+    );
 }
 
 #[test]
@@ -305,7 +341,10 @@ fn a_second_writer_waits_naming_the_holder_or_fails_with_no_wait() {
             assert_eq!(err.matches("waiting for").count(), 1, "said once: {err}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "no wait message: {err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no wait message: {err}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // Nothing is written while it waits.
@@ -337,10 +376,14 @@ fn fault_at_every_step(mode: &str) {
         let a = files.ingest_args(&store, names);
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         let fault = format!("{n}:{mode}");
-        let (code, out, err) = spawn(&files.dir, &format!("{mode}-{n}"), &refs, Some(&fault)).wait();
+        let (code, out, err) =
+            spawn(&files.dir, &format!("{mode}-{n}"), &refs, Some(&fault)).wait();
         if code == Some(0) {
             eprintln!("{mode}: a fault at each of {failed} write steps");
-            assert!(failed > 10, "only {failed} write steps before the ingest completed");
+            assert!(
+                failed > 10,
+                "only {failed} write steps before the ingest completed"
+            );
             assert_eq!(contents(&store), want, "{out}");
             break;
         }
@@ -348,7 +391,10 @@ fn fault_at_every_step(mode: &str) {
         match mode {
             "abort" => assert_eq!(code, None, "killed at step {n}: {err}"),
             "enospc" => assert!(err.contains("No space left on device"), "step {n}: {err}"),
-            _ => assert!(err.contains(&format!("injected failure at write step {n}")), "{err}"),
+            _ => assert!(
+                err.contains(&format!("injected failure at write step {n}")),
+                "{err}"
+            ),
         }
         // What readers see before any repair: each table whole or absent.
         let seen = contents(&store);
@@ -361,7 +407,11 @@ fn fault_at_every_step(mode: &str) {
             );
         }
         let again = files.ingest(&store, names);
-        assert_eq!(contents(&store), want, "step {n}, after re-ingest:\n{again}");
+        assert_eq!(
+            contents(&store),
+            want,
+            "step {n}, after re-ingest:\n{again}"
+        );
         let (code, report) = check(&store);
         assert_eq!(code, 0, "step {n}:\n{report}");
         std::fs::remove_dir_all(&store).unwrap();
@@ -412,7 +462,12 @@ fn damaged_parts_are_named_never_read_and_healed_by_a_reingest() {
         ("truncated part", |s| {
             let p = sessions_part(s);
             let len = std::fs::metadata(&p).unwrap().len();
-            std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(len / 2).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_len(len / 2)
+                .unwrap();
         }),
         ("flipped row index", |s| {
             let part = sessions_part(s);
@@ -422,7 +477,10 @@ fn damaged_parts_are_named_never_read_and_healed_by_a_reingest() {
         ("flipped rejects byte", |s| {
             let part = sessions_part(s);
             let stem = part.file_stem().unwrap().to_str().unwrap().to_string();
-            flip_byte(&s.join("rejects").join(format!("sessions-{stem}.parquet")), 100)
+            flip_byte(
+                &s.join("rejects").join(format!("sessions-{stem}.parquet")),
+                100,
+            )
         }),
     ];
     for (what, damage) in cases {
@@ -433,7 +491,10 @@ fn damaged_parts_are_named_never_read_and_healed_by_a_reingest() {
         damage(&store);
         let (code, report) = check(&store);
         assert_eq!(code, 1, "{what}: {report}");
-        let bad: Vec<&str> = report.lines().filter(|l| l.starts_with("problem")).collect();
+        let bad: Vec<&str> = report
+            .lines()
+            .filter(|l| l.starts_with("problem"))
+            .collect();
         assert_eq!(bad.len(), 1, "{what}: one file named: {report}");
         assert!(bad[0].contains(&stem), "{what}: {report}");
         // Readers refuse it rather than read it (the row index is read only by ingest).
@@ -444,38 +505,96 @@ fn damaged_parts_are_named_never_read_and_healed_by_a_reingest() {
             } else {
                 s.read_table(Table::Sessions).unwrap_err()
             };
-            assert!(e.to_string().contains(&stem) && e.to_string().contains("damaged"), "{what}: {e}");
+            assert!(
+                e.to_string().contains(&stem) && e.to_string().contains("damaged"),
+                "{what}: {e}"
+            );
         }
         let out = files.ingest(&store, names);
         assert!(
             out.contains("moved to _quarantine/") && out.contains(&format!("sessions/{stem}")),
             "{what}: {out}"
         );
-        assert!(!out.contains("s1.csv  (already ingested"), "{what}: ingested again: {out}");
+        assert!(
+            !out.contains("s1.csv  (already ingested"),
+            "{what}: ingested again: {out}"
+        );
         assert_eq!(contents(&store), want, "{what}");
         assert_eq!(check(&store).0, 0, "{what}");
-        assert!(store.join("_quarantine/sessions").join(format!("{stem}.parquet")).exists());
+        assert!(
+            store
+                .join("_quarantine/sessions")
+                .join(format!("{stem}.parquet"))
+                .exists()
+        );
     }
 
     // A lost manifest: the parts stay unread until an ingest rebuilds it.
     let store = files.dir.join("no-manifest");
     files.ingest(&store, names);
     std::fs::remove_file(store.join("manifest.json")).unwrap();
-    assert!(Store::open(&store).unwrap().read_table(Table::Sessions).unwrap().is_none());
+    assert!(
+        Store::open(&store)
+            .unwrap()
+            .read_table(Table::Sessions)
+            .unwrap()
+            .is_none()
+    );
     let (code, report) = check(&store);
     assert_eq!(code, 1, "{report}");
-    assert!(report.contains("problem  manifest.json: missing"), "{report}");
+    assert!(
+        report.contains("problem  manifest.json: missing"),
+        "{report}"
+    );
     let out = files.ingest(&store, names);
-    assert!(out.contains("manifest.json was missing: rebuilt from 3 part(s)"), "{out}");
-    assert_eq!(out.matches("(already ingested: unchanged)").count(), 3, "{out}");
+    assert!(
+        out.contains("manifest.json was missing: rebuilt from 3 part(s)"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("(already ingested: unchanged)").count(),
+        3,
+        "{out}"
+    );
     assert_eq!(contents(&store), want);
     assert_eq!(check(&store).0, 0);
 
     // A manifest that is not JSON any more.
     std::fs::write(store.join("manifest.json"), b"{\"parts\": [").unwrap();
-    assert!(Store::open(&store).unwrap().read_table(Table::Sessions).is_err());
+    assert!(
+        Store::open(&store)
+            .unwrap()
+            .read_table(Table::Sessions)
+            .is_err()
+    );
     let out = files.ingest(&store, names);
     assert!(out.contains("manifest.json could not be read"), "{out}");
+    assert_eq!(contents(&store), want);
+    assert_eq!(check(&store).0, 0);
+
+    // A lost manifest and a damaged part: the part is not adopted from its
+    // own record (its data checksum fails) but quarantined, and its file is
+    // ingested again; the two sound parts are adopted.
+    let part = sessions_part(&store);
+    std::fs::remove_file(store.join("manifest.json")).unwrap();
+    flip_byte(&part, 300);
+    let (code, report) = check(&store);
+    assert_eq!(code, 1);
+    assert!(
+        report.contains("damaged: content checksum mismatch"),
+        "{report}"
+    );
+    let out = files.ingest(&store, names);
+    assert!(
+        out.contains("not listed and not complete (content checksum mismatch")
+            && out.contains("manifest.json was missing: rebuilt from 2 part(s)"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("(already ingested: unchanged)").count(),
+        2,
+        "{out}"
+    );
     assert_eq!(contents(&store), want);
     assert_eq!(check(&store).0, 0);
 }
@@ -503,5 +622,11 @@ fn store_check_json_lists_every_file() {
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "part").count(), 2);
-    assert!(doc["files"].as_array().unwrap().iter().all(|f| f["status"] == "ok"));
+    assert!(
+        doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"] == "ok")
+    );
 }

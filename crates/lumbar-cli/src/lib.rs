@@ -114,7 +114,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  lumbar compare out/sim/graded out/sim/pain --json")]
     Compare(commands::simulate::CompareArgs),
     /// Check a store: every part, row index and rejects file against its checksum.
-    #[command(after_help = "Examples:\n  lumbar store check out/store\n  lumbar store check out/store --json")]
+    #[command(
+        after_help = "Examples:\n  lumbar store check out/store\n  lumbar store check out/store --json"
+    )]
     Store {
         #[command(subcommand)]
         action: commands::store::StoreAction,

@@ -441,6 +441,21 @@ impl Store {
                 continue;
             }
             let idx = self.index_path(table, &rec.part);
+            let sum = rec.checksums.as_ref().and_then(|c| c.index.as_ref());
+            // The recorded size bounds the read: a damaged index is not loaded whole.
+            if let (Some(s), Ok(m)) = (sum, std::fs::metadata(&idx))
+                && m.len() != s.bytes
+            {
+                return Err(IngestError::Store {
+                    path: idx,
+                    problem: format!(
+                        "the row index of part {} is {} bytes where {} were written; the next ingest moves the part to _quarantine/",
+                        rec.part,
+                        m.len(),
+                        s.bytes
+                    ),
+                });
+            }
             let bytes = match std::fs::read(&idx) {
                 Ok(b) => b,
                 Err(e) => {
@@ -453,7 +468,6 @@ impl Store {
                     });
                 }
             };
-            let sum = rec.checksums.as_ref().and_then(|c| c.index.as_ref());
             let damaged = match sum {
                 Some(s) => bytes.len() as u64 != s.bytes || sha256_hex(&bytes) != s.sha256,
                 None => bytes.len() % 16 != 0,
@@ -530,7 +544,9 @@ impl Store {
         };
         serde_json::from_slice(&bytes).map_err(|e| IngestError::Store {
             path,
-            problem: format!("manifest is not valid: {e}; the next ingest rebuilds it from the parts"),
+            problem: format!(
+                "manifest is not valid: {e}; the next ingest rebuilds it from the parts"
+            ),
         })
     }
 
@@ -666,7 +682,9 @@ impl Store {
             (self.index_path(table, part), &c.index),
             (self.rejects_path(table, part), &c.rejects),
         ] {
-            let sum = sum.as_ref().ok_or("its record has no checksum of its index or rejects")?;
+            let sum = sum
+                .as_ref()
+                .ok_or("its record has no checksum of its index or rejects")?;
             check_file_sum(&file, sum).map_err(|p| format!("{}: {p}", self.rel(&file)))?;
         }
         c.part = Some(file_sum(path).map_err(|e| e.to_string())?);
@@ -771,7 +789,10 @@ impl Store {
                 kept.push(rec); // a later version's table: not ours to judge
                 continue;
             };
-            if kept.iter().any(|k| k.table == rec.table && k.part == rec.part) {
+            if kept
+                .iter()
+                .any(|k| k.table == rec.table && k.part == rec.part)
+            {
                 dirty = true; // a duplicate entry
                 continue;
             }
@@ -798,7 +819,10 @@ impl Store {
         for table in Table::ALL {
             for path in list_parquet(&self.root.join(table.name())) {
                 let part = stem(&path);
-                if kept.iter().any(|r| r.table == table.name() && r.part == part) {
+                if kept
+                    .iter()
+                    .any(|r| r.table == table.name() && r.part == part)
+                {
                     continue;
                 }
                 dirty = true;
@@ -986,7 +1010,9 @@ fn verify_self(path: &Path) -> Result<SelfCheck, String> {
     }
     let footer = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
     if footer > len - 12 || footer > MAX_FOOTER_BYTES {
-        return Err(format!("damaged footer (length {footer} in a {len}-byte file)"));
+        return Err(format!(
+            "damaged footer (length {footer} in a {len}-byte file)"
+        ));
     }
     let meta = std::panic::catch_unwind(|| {
         let f = File::open(path).map_err(|e| e.to_string())?;

@@ -303,9 +303,10 @@ impl ParquetSink {
             let mut kv = vec![schema_to_metadata_key(writer.schema())];
             kv.push(KeyValue {
                 key: KEY_CHECKSUM.into(),
-                value: Some(serde_json::to_string(&data).map_err(
-                    |e| polars_err!(ComputeError: "checksum record: {e}"),
-                )?),
+                value: Some(
+                    serde_json::to_string(&data)
+                        .map_err(|e| polars_err!(ComputeError: "checksum record: {e}"))?,
+                ),
             });
             for (key, value) in footer_kv.lock().map_err(|_| poisoned())?.drain(..) {
                 kv.push(KeyValue {
@@ -320,11 +321,7 @@ impl ParquetSink {
                 bytes: h.bytes,
             })
         });
-        self.writer = Some(Writer {
-            tx,
-            footer,
-            handle,
-        });
+        self.writer = Some(Writer { tx, footer, handle });
         Ok(())
     }
 
