@@ -175,6 +175,18 @@ impl Files {
             changed.push('\n');
         }
         std::fs::write(dir.join("patients2.csv"), changed).unwrap();
+        // Every third patient with another age: a third version.
+        let mut third = String::new();
+        for (i, line) in patients.lines().enumerate() {
+            let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+            if i > 0 && i % 3 == 0 {
+                let age: i64 = cells[4].parse().unwrap();
+                cells[4] = (age + 1).to_string();
+            }
+            third.push_str(&cells.join(","));
+            third.push('\n');
+        }
+        std::fs::write(dir.join("patients3.csv"), third).unwrap();
         Files { _tmp: tmp, dir }
     }
 
@@ -200,7 +212,7 @@ impl Files {
         ];
         for n in names {
             let flag = match *n {
-                "patients" | "patients2" => "--patients",
+                "patients" | "patients2" | "patients3" => "--patients",
                 "walking" => "--walking",
                 "outcomes" => "--outcomes",
                 "followup" => "--followup",
@@ -268,7 +280,7 @@ fn concurrent_equals_serial(files: &Files, runs: &[&[&str]]) {
         serial.push(contents(&s));
     }
     assert!(
-        serial.iter().any(|s| *s == got),
+        serial.contains(&got),
         "the concurrent ingests stored {:?}; one after another they store {:?}",
         row_counts(&got),
         serial.iter().map(row_counts).collect::<Vec<_>>()
@@ -310,6 +322,15 @@ fn concurrent_conflicting_patients_files_store_one_version_of_each_patient() {
         rejects.height(),
         12,
         "the 12 changed patients of the later file"
+    );
+    // Three versions at once, each run with an overlapping sessions file.
+    concurrent_equals_serial(
+        &files,
+        &[
+            &["patients", "s1"],
+            &["patients2", "s2"],
+            &["patients3", "s3"],
+        ],
     );
 }
 
@@ -441,6 +462,9 @@ fn flip_byte(path: &Path, at: u64) {
     std::fs::write(path, b).unwrap();
 }
 
+/// A way to damage a store.
+type Damage = fn(&Path);
+
 fn sessions_part(store: &Path) -> PathBuf {
     Store::open(store).unwrap().parts(Table::Sessions).unwrap()[0].clone()
 }
@@ -452,7 +476,7 @@ fn damaged_parts_are_named_never_read_and_healed_by_a_reingest() {
     let clean = files.dir.join("clean");
     files.ingest(&clean, names);
     let want = contents(&clean);
-    let cases: [(&str, fn(&Path)); 5] = [
+    let cases: [(&str, Damage); 5] = [
         ("flipped data byte", |s| flip_byte(&sessions_part(s), 200)),
         ("flipped footer byte", |s| {
             let p = sessions_part(s);
