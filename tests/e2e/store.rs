@@ -654,3 +654,25 @@ fn store_check_json_lists_every_file() {
             .all(|f| f["status"] == "ok")
     );
 }
+
+#[test]
+fn a_reader_keeps_the_snapshot_it_first_read() {
+    let files = Files::new();
+    let store = files.dir.join("store");
+    files.ingest(&store, &["patients", "s1"]);
+    let reader = Store::open(&store).unwrap();
+    let before = reader
+        .read_table(Table::Sessions)
+        .unwrap()
+        .unwrap()
+        .height();
+    files.ingest(&store, &["s2"]);
+    // The same handle (and its clones) still reads the parts it first listed.
+    let again = reader.clone().read_table(Table::Sessions).unwrap().unwrap();
+    assert_eq!(again.height(), before);
+    assert_eq!(reader.parts(Table::Sessions).unwrap().len(), 1);
+    // A new handle sees the second part.
+    let now = Store::open(&store).unwrap();
+    assert_eq!(now.parts(Table::Sessions).unwrap().len(), 2);
+    assert!(now.read_table(Table::Sessions).unwrap().unwrap().height() > before);
+}

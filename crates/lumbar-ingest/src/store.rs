@@ -215,6 +215,10 @@ pub struct Store {
     /// Files verified against the manifest by this handle: each is hashed
     /// once, before its first read.
     verified: Arc<Mutex<HashSet<PathBuf>>>,
+    /// A reader's snapshot: the manifest as first read by this handle (and
+    /// its clones), so every table it reads comes from the same ingests even
+    /// while a writer adds parts. `None` for the writer, which reads it fresh.
+    snapshot: Option<Arc<Mutex<Option<Arc<Manifest>>>>>,
 }
 
 /// Which of a part's files a path is.
@@ -225,17 +229,19 @@ enum FileKind {
 }
 
 impl Store {
-    fn at(root: &Path) -> Store {
+    fn at(root: &Path, snapshot: bool) -> Store {
         Store {
             root: root.to_path_buf(),
             verified: Arc::default(),
+            snapshot: snapshot.then(Arc::default),
         }
     }
 
-    /// Opens a store, creating its folder when missing.
+    /// Opens a store for writing, creating its folder when missing (it sees
+    /// the manifest as it is at each call; see [`Store::open`]).
     pub fn create(root: &Path) -> Result<Store, IngestError> {
         std::fs::create_dir_all(root).map_err(|e| IngestError::io(root, e))?;
-        Ok(Store::at(root))
+        Ok(Store::at(root, false))
     }
 
     /// Opens an existing store.
@@ -246,7 +252,7 @@ impl Store {
                 problem: "no such store folder; create one with `lumbar ingest --out`".into(),
             });
         }
-        Ok(Store::at(root))
+        Ok(Store::at(root, true))
     }
 
     pub fn root(&self) -> &Path {
@@ -292,7 +298,7 @@ impl Store {
 
     /// The parts of a table the manifest lists, in name order.
     pub fn parts(&self, table: Table) -> Result<Vec<PathBuf>, IngestError> {
-        let m = self.manifest()?;
+        let m = self.listing()?;
         let mut v: Vec<PathBuf> = m
             .parts
             .iter()
@@ -306,7 +312,7 @@ impl Store {
 
     /// The reject parts of the manifest's parts, in name order.
     pub fn reject_parts(&self) -> Result<Vec<PathBuf>, IngestError> {
-        let m = self.manifest()?;
+        let m = self.listing()?;
         let mut v: Vec<PathBuf> = m
             .parts
             .iter()
@@ -320,7 +326,7 @@ impl Store {
     /// Whether the manifest lists the part (the file it was made from was ingested).
     pub fn has_part(&self, table: Table, part: &str) -> Result<bool, IngestError> {
         Ok(self
-            .manifest()?
+            .listing()?
             .parts
             .iter()
             .any(|r| r.table == table.name() && r.part == part))
@@ -390,7 +396,7 @@ impl Store {
         {
             return Ok(());
         }
-        let m = self.manifest()?;
+        let m = self.listing()?;
         let found = m.parts.iter().find_map(|r| {
             let table = Table::from_name(&r.table)?;
             if self.part_path(table, &r.part) == path {
@@ -436,7 +442,7 @@ impl Store {
         table: Table,
     ) -> Result<HashSet<u128, FingerprintHasher>, IngestError> {
         let mut set = HashSet::default();
-        for rec in self.manifest()?.parts {
+        for rec in &self.listing()?.parts {
             if rec.table != table.name() {
                 continue;
             }
@@ -534,8 +540,31 @@ impl Store {
         Ok(ids)
     }
 
-    /// The manifest; empty when the store has none yet.
+    /// The manifest this handle reads by (a reader's snapshot); empty when
+    /// the store has none yet.
     pub fn manifest(&self) -> Result<Manifest, IngestError> {
+        Ok((*self.listing()?).clone())
+    }
+
+    fn listing(&self) -> Result<Arc<Manifest>, IngestError> {
+        let Some(pin) = &self.snapshot else {
+            return self.read_manifest().map(Arc::new);
+        };
+        let poisoned = || IngestError::Store {
+            path: self.manifest_path(),
+            problem: "the manifest snapshot's lock was poisoned".into(),
+        };
+        let mut pinned = pin.lock().map_err(|_| poisoned())?;
+        if let Some(m) = pinned.as_ref() {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(self.read_manifest()?);
+        *pinned = Some(m.clone());
+        Ok(m)
+    }
+
+    /// The manifest file as it is now.
+    fn read_manifest(&self) -> Result<Manifest, IngestError> {
         let path = self.manifest_path();
         let bytes = match read_bounded(&path, MAX_MANIFEST_BYTES) {
             Ok(b) => b,
@@ -552,7 +581,7 @@ impl Store {
 
     /// Adds or replaces the manifest entry of a part.
     pub fn record(&self, rec: PartRecord) -> Result<(), IngestError> {
-        let mut m = self.manifest()?;
+        let mut m = self.read_manifest()?;
         m.parts
             .retain(|p| !(p.table == rec.table && p.part == rec.part));
         m.parts.push(rec);
@@ -772,7 +801,7 @@ impl Store {
         let had_manifest = manifest_path.exists();
         let mut rebuilt = !had_manifest;
         let mut dirty = false;
-        let listed = match self.manifest() {
+        let listed = match self.read_manifest() {
             Ok(m) => m.parts,
             Err(e) => {
                 self.quarantine(&manifest_path)?;
@@ -894,7 +923,7 @@ impl Store {
     /// adds a complete part and quarantines the rest).
     pub fn check(&self) -> Vec<FileCheck> {
         let mut out = Vec::new();
-        let entries = match self.manifest() {
+        let entries = match self.read_manifest() {
             Ok(m) => {
                 let problem = (!self.manifest_path().exists() && self.has_files())
                     .then(|| "missing: the next ingest rebuilds it from the parts".to_string());
