@@ -660,7 +660,7 @@ fn a_reader_keeps_the_snapshot_it_first_read() {
     let files = Files::new();
     let store = files.dir.join("store");
     files.ingest(&store, &["patients", "s1"]);
-    let reader = Store::open(&store).unwrap();
+    let reader = Store::open(&store).unwrap().snapshot().unwrap();
     let before = reader
         .read_table(Table::Sessions)
         .unwrap()
@@ -671,7 +671,7 @@ fn a_reader_keeps_the_snapshot_it_first_read() {
     let again = reader.clone().read_table(Table::Sessions).unwrap().unwrap();
     assert_eq!(again.height(), before);
     assert_eq!(reader.parts(Table::Sessions).unwrap().len(), 1);
-    // A new handle sees the second part.
+    // A handle that is not a snapshot sees the second part.
     let now = Store::open(&store).unwrap();
     assert_eq!(now.parts(Table::Sessions).unwrap().len(), 2);
     assert!(now.read_table(Table::Sessions).unwrap().unwrap().height() > before);

@@ -215,10 +215,9 @@ pub struct Store {
     /// Files verified against the manifest by this handle: each is hashed
     /// once, before its first read.
     verified: Arc<Mutex<HashSet<PathBuf>>>,
-    /// A reader's snapshot: the manifest as first read by this handle (and
-    /// its clones), so every table it reads comes from the same ingests even
-    /// while a writer adds parts. `None` for the writer, which reads it fresh.
-    snapshot: Option<Arc<Mutex<Option<Arc<Manifest>>>>>,
+    /// A reader's snapshot (see [`Store::snapshot`]): the manifest as read
+    /// when it was taken. `None`: the manifest is read at each call.
+    snapshot: Option<Arc<Manifest>>,
 }
 
 /// Which of a part's files a path is.
@@ -229,19 +228,29 @@ enum FileKind {
 }
 
 impl Store {
-    fn at(root: &Path, snapshot: bool) -> Store {
+    fn at(root: &Path) -> Store {
         Store {
             root: root.to_path_buf(),
             verified: Arc::default(),
-            snapshot: snapshot.then(Arc::default),
+            snapshot: None,
         }
     }
 
-    /// Opens a store for writing, creating its folder when missing (it sees
-    /// the manifest as it is at each call; see [`Store::open`]).
+    /// Opens a store, creating its folder when missing.
     pub fn create(root: &Path) -> Result<Store, IngestError> {
         std::fs::create_dir_all(root).map_err(|e| IngestError::io(root, e))?;
-        Ok(Store::at(root, false))
+        Ok(Store::at(root))
+    }
+
+    /// A handle that reads by the manifest as it is now, whatever a writer
+    /// adds later: every table it reads comes from the same ingests (an
+    /// analysis reads patients, then streams sessions).
+    pub fn snapshot(&self) -> Result<Store, IngestError> {
+        Ok(Store {
+            root: self.root.clone(),
+            verified: self.verified.clone(),
+            snapshot: Some(Arc::new(self.read_manifest()?)),
+        })
     }
 
     /// Opens an existing store.
@@ -252,7 +261,7 @@ impl Store {
                 problem: "no such store folder; create one with `lumbar ingest --out`".into(),
             });
         }
-        Ok(Store::at(root, true))
+        Ok(Store::at(root))
     }
 
     pub fn root(&self) -> &Path {
@@ -540,27 +549,17 @@ impl Store {
         Ok(ids)
     }
 
-    /// The manifest this handle reads by (a reader's snapshot); empty when
-    /// the store has none yet.
+    /// The manifest this handle reads by (its snapshot, or the file as it is
+    /// now); empty when the store has none yet.
     pub fn manifest(&self) -> Result<Manifest, IngestError> {
         Ok((*self.listing()?).clone())
     }
 
     fn listing(&self) -> Result<Arc<Manifest>, IngestError> {
-        let Some(pin) = &self.snapshot else {
-            return self.read_manifest().map(Arc::new);
-        };
-        let poisoned = || IngestError::Store {
-            path: self.manifest_path(),
-            problem: "the manifest snapshot's lock was poisoned".into(),
-        };
-        let mut pinned = pin.lock().map_err(|_| poisoned())?;
-        if let Some(m) = pinned.as_ref() {
-            return Ok(m.clone());
+        match &self.snapshot {
+            Some(m) => Ok(m.clone()),
+            None => self.read_manifest().map(Arc::new),
         }
-        let m = Arc::new(self.read_manifest()?);
-        *pinned = Some(m.clone());
-        Ok(m)
     }
 
     /// The manifest file as it is now.
