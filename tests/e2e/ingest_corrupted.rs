@@ -319,7 +319,7 @@ fn corrupted_cohort_is_ingested_with_exact_rejects() {
         store.read_table(Table::Sessions).unwrap().unwrap().height(),
         sessions.height()
     );
-    assert_eq!(store.reject_parts().len(), 5);
+    assert_eq!(store.reject_parts().unwrap().len(), 5);
 
     // A cumulative export that overlaps what is stored adds only the new rows:
     // the clean file holds the 14 rows that were corrupted and every stored row.
@@ -370,7 +370,11 @@ fn the_same_rows_as_ndjson_and_parquet_give_the_same_table() {
         .unwrap();
 
     // The stored Parquet part itself, and an NDJSON rendering of the CSV.
-    let part = Store::open(&csv_store).unwrap().parts(Table::Sessions)[0].clone();
+    let part = Store::open(&csv_store)
+        .unwrap()
+        .parts(Table::Sessions)
+        .unwrap()[0]
+        .clone();
     let (h, rows) = read_csv(&cohort_dir.join("sessions.csv"));
     let names: Vec<&str> = h.split(',').collect();
     let mut nd = String::new();

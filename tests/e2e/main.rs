@@ -14,6 +14,7 @@ mod report;
 mod report_windows;
 mod risk;
 mod simulate;
+mod store;
 mod survival;
 
 use std::path::{Path, PathBuf};

@@ -180,7 +180,7 @@ pub fn stream_sessions_sliced<S: SessionSink>(
     slice_rows: usize,
 ) -> Result<(S, usize), LoadError> {
     let slice_rows = slice_rows.max(1);
-    let parts = store.parts(Table::Sessions);
+    let parts = store.parts(Table::Sessions)?;
     let patients = index.values().copied().max().map_or(0, |m| m + 1);
     // Runs of equal ids: (end row, patient), rows numbered across parts; a
     // part always starts a run. With the first and last run of each patient.

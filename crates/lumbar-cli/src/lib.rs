@@ -113,6 +113,14 @@ pub enum Command {
     /// Differences between two simulated scenarios (B − A), with intervals.
     #[command(after_help = "Example:\n  lumbar compare out/sim/graded out/sim/pain --json")]
     Compare(commands::simulate::CompareArgs),
+    /// Check a store: every part, row index and rejects file against its checksum.
+    #[command(
+        after_help = "Examples:\n  lumbar store check out/store\n  lumbar store check out/store --json"
+    )]
+    Store {
+        #[command(subcommand)]
+        action: commands::store::StoreAction,
+    },
     /// Statistical models on any CSV or Parquet file.
     Stats {
         #[command(subcommand)]
@@ -263,6 +271,7 @@ where
             model: StatsModel::Cox(args),
         } => commands::stats::cox(args, out),
         Command::Risk(args) => commands::risk::risk(args, out),
+        Command::Store { action } => commands::store::store(action, out),
         Command::Run(args) => commands::batch::run_batch(args, ui.quiet, out),
         Command::Report(args) => {
             commands::report::report(args, &load_regimen(cli.regimen.as_deref())?, out)

@@ -38,6 +38,7 @@ use polars::prelude::{BooleanChunked, NewChunkedArray};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub mod fault;
 pub mod formats;
 pub mod limits;
 pub mod output;
@@ -50,7 +51,7 @@ pub mod validate;
 pub use limits::Limits;
 pub use parse::Missing;
 pub use reader::Format;
-pub use store::{Store, sha256_file};
+pub use store::{Store, WriterLock, sha256_file};
 use table::ParquetSink;
 use validate::{Cell, ExtraKind, Rejection, TableValidator, fingerprint_with};
 
@@ -204,6 +205,9 @@ pub struct IngestReport {
     pub files: Vec<FileReport>,
     /// Notes for the person running it (e.g. checks that could not be made).
     pub notes: Vec<String>,
+    /// What bringing the store's manifest and parts into agreement did
+    /// before this run wrote (one line each; see [`Store::reconcile`]).
+    pub repairs: Vec<String>,
 }
 
 impl IngestReport {
@@ -228,7 +232,8 @@ struct Known {
 /// Ingests the inputs into the store at `root`: patients first, then the
 /// follow-up registry, then sessions, walking and outcomes, so that rows can
 /// be checked against the patients they name. `progress` is called with the
-/// running count of rows read.
+/// running count of rows read. Waits for the store's writer lock when
+/// another process holds it (see [`ingest_locked`] to say so, or not wait).
 pub fn ingest(
     root: &Path,
     inputs: &[Input],
@@ -236,7 +241,21 @@ pub fn ingest(
     opts: &IngestOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<IngestReport, IngestError> {
-    let store = Store::create(root)?;
+    let lock = WriterLock::acquire(root, true, &mut |_| {})?;
+    ingest_locked(&lock, inputs, regimen, opts, progress)
+}
+
+/// [`ingest`] into the store whose writer lock is held: first reconciles
+/// the manifest with the parts (the report's `repairs` say what that did).
+pub fn ingest_locked(
+    lock: &WriterLock,
+    inputs: &[Input],
+    regimen: &Regimen,
+    opts: &IngestOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<IngestReport, IngestError> {
+    let store = lock.store().clone();
+    let repairs = store.reconcile(lock)?;
     // A FHIR file given for walking also holds pain scores: read it again
     // for the outcomes table (that pass reads only pain observations).
     // (The format detected here is kept, so the file is not sniffed twice.)
@@ -262,7 +281,10 @@ pub fn ingest(
         patients: store.ids(Table::Patients)?,
         participants: store.ids(Table::Followup)?,
     };
-    let mut report = IngestReport::default();
+    let mut report = IngestReport {
+        repairs,
+        ..IngestReport::default()
+    };
     let mut rows_before = 0u64;
     for input in ordered {
         let mut file_progress = |n: u64| progress(rows_before + n);
@@ -548,28 +570,16 @@ fn ingest_file(
         problem: "hashing the file failed".into(),
     })??;
     let part = format!("part-{}", &sha256[..16]);
-    let already_ingested = store.part_path(table, &part).exists();
+    // The manifest, not the folder, says what was ingested: a part left
+    // unlisted by a crash was adopted or quarantined by the reconcile.
+    let already_ingested = store.has_part(table, &part)?;
     if already_ingested {
         // Same content as a part already stored: leave the store as it is.
         counts.added = 0;
         drop(sink);
         drop(rejects);
     } else {
-        store.write_index(table, &part, &new_fps)?;
-        rejects
-            .commit_as(&store.rejects_path(table, &part))
-            .map_err(write_err)?;
-        // The part is written last: its presence marks the file as ingested.
-        sink.commit_as(&store.part_path(table, &part))
-            .map_err(write_err)?;
-    }
-    match table {
-        Table::Patients => known.patients.extend(new_ids),
-        Table::Followup => known.participants.extend(new_ids),
-        _ => {}
-    }
-    if !already_ingested {
-        store.record(store::PartRecord {
+        let record = store::PartRecord {
             table: table.name().into(),
             part: part.clone(),
             source: path.display().to_string(),
@@ -582,7 +592,14 @@ fn ingest_file(
             regimen: regimen.key.clone(),
             as_of: opts.as_of.to_string(),
             lumbar_version: env!("CARGO_PKG_VERSION").into(),
-        })?;
+            checksums: None,
+        };
+        store.commit_part(table, record, &new_fps, rejects, sink)?;
+    }
+    match table {
+        Table::Patients => known.patients.extend(new_ids),
+        Table::Followup => known.participants.extend(new_ids),
+        _ => {}
     }
     let mut top: Vec<(String, u64)> = reasons.into_iter().collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -1,32 +1,88 @@
-//! The store: a folder of canonical Parquet tables.
+//! The store: a folder of canonical Parquet tables, one writer at a time.
 //!
 //! ```text
 //! STORE/
-//!   manifest.json                       what was ingested: source, sha256, counts
+//!   manifest.json                        what the store holds: one entry per part, with
+//!                                        source, sha256, counts and the parts' checksums
+//!   _writer.lock                         the writer's advisory lock (pid and command inside)
 //!   patients/part-<sha256[..16]>.parquet one part per ingested source file
 //!   sessions/part-….parquet
 //!   walking/ outcomes/ followup/
-//!   rejects/part-<table>-<sha…>.parquet  the rows that were not accepted, and why
+//!   rejects/<table>-part-<sha…>.parquet  the rows that were not accepted, and why
 //!   _index/<table>/part-….fp             row fingerprints of each part (for dedup)
+//!   _quarantine/…                        damaged or orphaned files, moved aside by ingest
 //! ```
 //!
-//! A table is the union of its parts: `pl.read_parquet("STORE/sessions/*.parquet")`
-//! in Python, `arrow::open_dataset("STORE/sessions")` in R, or
-//! [`Store::read_table`] here. A part is named by the content hash of its
-//! source, so ingesting the same file again finds its part and changes
-//! nothing; rows already stored by another part are not stored twice.
-//! `_index` starts with `_`, which Arrow's dataset readers skip.
+//! A table is the union of the parts **the manifest lists**: a part file the
+//! manifest does not name (an ingest killed between the part's rename and the
+//! manifest's) is never read as data. [`Store::read_table`] and the other
+//! readers verify each part against the whole-file SHA-256 recorded in the
+//! manifest before the first read of it, and a mismatch is an error naming
+//! the part. `pl.read_parquet("STORE/sessions/*.parquet")` in Python and
+//! `arrow::open_dataset("STORE/sessions")` in R read the folder; after a
+//! completed ingest the folder holds exactly the listed parts. `_index`,
+//! `_quarantine` and `_writer.lock` start with `_`, which Arrow's dataset
+//! readers skip.
+//!
+//! Each part also carries its own record in its Parquet key-value metadata
+//! (`lumbar.part`: the manifest entry without the part's own checksum, and
+//! `lumbar.checksum`: the SHA-256 of the file's bytes before the page indexes
+//! and footer), so [`Store::reconcile`] can rebuild a lost manifest entry
+//! from the part alone and tell a complete part from a damaged one.
+//!
+//! A part is named by the content hash of its source, so ingesting the same
+//! file again finds its manifest entry and changes nothing; rows already
+//! stored by another part are not stored twice.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use fs4::{FileExt, TryLockError};
 use lumbar_model::Table;
-use lumbar_model::atomic::{AtomicFile, write_atomic};
+use lumbar_model::atomic::AtomicFile;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::IngestError;
+use crate::{IngestError, fault};
+
+/// Parquet key-value metadata key of a part's own record (a [`PartRecord`]
+/// as JSON, without the part's own whole-file checksum).
+pub const KEY_PART: &str = "lumbar.part";
+/// Key of the checksum of a store file's bytes before its page indexes and
+/// footer (a [`FileSum`] as JSON).
+pub const KEY_CHECKSUM: &str = "lumbar.checksum";
+/// Key naming the part a rejects file belongs to.
+pub const KEY_REJECTS_OF: &str = "lumbar.rejects_of";
+
+/// Largest manifest read (a store of a million parts stays below it).
+const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// Largest Parquet footer read when a part is checked by its own record.
+const MAX_FOOTER_BYTES: u64 = 64 << 20;
+/// Largest lock-file content read (pid and command).
+const MAX_HOLDER_BYTES: u64 = 4096;
+
+/// A SHA-256 over a file's first `bytes` bytes (the whole file in the
+/// manifest; in a part's own `lumbar.checksum`, the bytes before its page
+/// indexes and footer).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileSum {
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// The checksums of the three files of a part (whole files).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Checksums {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<FileSum>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<FileSum>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects: Option<FileSum>,
+}
 
 /// The manifest entry of one ingested source file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +99,9 @@ pub struct PartRecord {
     pub regimen: String,
     pub as_of: String,
     pub lumbar_version: String,
+    /// Absent in stores written before checksums: such parts are read unverified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksums: Option<Checksums>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -50,18 +109,147 @@ pub struct Manifest {
     pub parts: Vec<PartRecord>,
 }
 
+/// The one writer of a store: an exclusive advisory lock (`flock`) on
+/// `STORE/_writer.lock`, held for a whole ingest and released when dropped or
+/// when the process ends, however it ends. The file holds the holder's pid
+/// and command, so a second writer can say whom it waits for.
+#[derive(Debug)]
+pub struct WriterLock {
+    store: Store,
+    file: File,
+}
+
+impl WriterLock {
+    /// Takes the store's writer lock, creating the store folder when missing.
+    /// When another process holds it: with `wait`, calls `on_wait` once with
+    /// the holder ("pid N (command)") and blocks until it is free; without,
+    /// fails at once with an error naming the holder.
+    pub fn acquire(
+        root: &Path,
+        wait: bool,
+        on_wait: &mut dyn FnMut(&str),
+    ) -> Result<WriterLock, IngestError> {
+        let store = Store::create(root)?;
+        let path = store.lock_path();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false) // the holder's pid is in it until we hold the lock
+            .open(&path)
+            .map_err(|e| IngestError::io(&path, e))?;
+        match FileExt::try_lock(&file) {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = read_holder(&path);
+                if !wait {
+                    return Err(IngestError::Store {
+                        path,
+                        problem: format!(
+                            "another ingest is writing this store ({holder}); run again when it has finished, or without --no-wait to wait for it"
+                        ),
+                    });
+                }
+                on_wait(&holder);
+                FileExt::lock(&file).map_err(|e| IngestError::io(&path, e))?;
+            }
+            Err(TryLockError::Error(e)) => return Err(IngestError::io(&path, e)),
+        }
+        let mut lock = WriterLock { store, file };
+        lock.write_holder()
+            .map_err(|e| IngestError::io(&lock.store.lock_path(), e))?;
+        Ok(lock)
+    }
+
+    /// The store this lock lets one write.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn write_holder(&mut self) -> std::io::Result<()> {
+        let command: String = std::env::args()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(300)
+            .collect();
+        self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        writeln!(self.file, "pid {}", std::process::id())?;
+        writeln!(self.file, "command {command}")?;
+        self.file.flush()
+    }
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        // The lock itself goes with the file handle; clearing the holder
+        // first keeps a stale pid from being named later.
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// "pid N (command)" from a lock file, read while another process holds it.
+fn read_holder(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(f) = File::open(path) {
+        let _ = f.take(MAX_HOLDER_BYTES).read_to_string(&mut text);
+    }
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.trim().to_string())
+    };
+    match (field("pid "), field("command ")) {
+        (Some(pid), Some(cmd)) if !cmd.is_empty() => format!("pid {pid} ({cmd})"),
+        (Some(pid), _) => format!("pid {pid}"),
+        _ => "a process that has not written its pid yet".to_string(),
+    }
+}
+
 /// A store folder.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Files verified against the manifest by this handle: each is hashed
+    /// once, before its first read.
+    verified: Arc<Mutex<HashSet<PathBuf>>>,
+    /// A reader's snapshot (see [`Store::snapshot`]): the manifest as read
+    /// when it was taken. `None`: the manifest is read at each call.
+    snapshot: Option<Arc<Manifest>>,
+}
+
+/// Which of a part's files a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Data,
+    Rejects,
 }
 
 impl Store {
+    fn at(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+            verified: Arc::default(),
+            snapshot: None,
+        }
+    }
+
     /// Opens a store, creating its folder when missing.
     pub fn create(root: &Path) -> Result<Store, IngestError> {
         std::fs::create_dir_all(root).map_err(|e| IngestError::io(root, e))?;
+        Ok(Store::at(root))
+    }
+
+    /// A handle that reads by the manifest as it is now, whatever a writer
+    /// adds later: every table it reads comes from the same ingests (an
+    /// analysis reads patients, then streams sessions).
+    pub fn snapshot(&self) -> Result<Store, IngestError> {
         Ok(Store {
-            root: root.to_path_buf(),
+            root: self.root.clone(),
+            verified: self.verified.clone(),
+            snapshot: Some(Arc::new(self.read_manifest()?)),
         })
     }
 
@@ -73,13 +261,19 @@ impl Store {
                 problem: "no such store folder; create one with `lumbar ingest --out`".into(),
             });
         }
-        Ok(Store {
-            root: root.to_path_buf(),
-        })
+        Ok(Store::at(root))
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn manifest_path(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join("_writer.lock")
     }
 
     pub fn part_path(&self, table: Table, part: &str) -> PathBuf {
@@ -100,6 +294,7 @@ impl Store {
     }
 
     pub fn prepare_dirs(&self, table: Table) -> Result<(), IngestError> {
+        fault::step("create the table's folders").map_err(|e| IngestError::io(&self.root, e))?;
         for d in [
             self.root.join(table.name()),
             self.root.join("_index").join(table.name()),
@@ -110,36 +305,65 @@ impl Store {
         Ok(())
     }
 
-    /// The parts of a table, in name order.
-    pub fn parts(&self, table: Table) -> Vec<PathBuf> {
-        list_parquet(&self.root.join(table.name()))
+    /// The parts of a table the manifest lists, in name order.
+    pub fn parts(&self, table: Table) -> Result<Vec<PathBuf>, IngestError> {
+        let m = self.listing()?;
+        let mut v: Vec<PathBuf> = m
+            .parts
+            .iter()
+            .filter(|r| r.table == table.name())
+            .map(|r| self.part_path(table, &r.part))
+            .collect();
+        v.sort();
+        v.dedup();
+        Ok(v)
     }
 
-    /// The reject parts, in name order.
-    pub fn reject_parts(&self) -> Vec<PathBuf> {
-        list_parquet(&self.root.join("rejects"))
+    /// The reject parts of the manifest's parts, in name order.
+    pub fn reject_parts(&self) -> Result<Vec<PathBuf>, IngestError> {
+        let m = self.listing()?;
+        let mut v: Vec<PathBuf> = m
+            .parts
+            .iter()
+            .filter_map(|r| Some(self.rejects_path(Table::from_name(&r.table)?, &r.part)))
+            .collect();
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+
+    /// Whether the manifest lists the part (the file it was made from was ingested).
+    pub fn has_part(&self, table: Table, part: &str) -> Result<bool, IngestError> {
+        Ok(self
+            .listing()?
+            .parts
+            .iter()
+            .any(|r| r.table == table.name() && r.part == part))
     }
 
     /// A whole table (all parts stacked), or `None` when it has no parts.
     pub fn read_table(&self, table: Table) -> Result<Option<DataFrame>, IngestError> {
-        read_stacked(&self.parts(table))
+        self.read_stacked(&self.parts(table)?)
     }
 
     /// Rows `offset .. offset + len` (all of them with `None`) of some
-    /// columns of one part: large tables are read a slice at a time.
+    /// columns of one part: large tables are read a slice at a time. The
+    /// part is verified against the manifest before its first read.
     pub fn read_part(
         &self,
         part: &Path,
         columns: &[&str],
         slice: Option<(usize, usize)>,
     ) -> Result<DataFrame, IngestError> {
+        self.verify_for_read(part)?;
         let columns = columns.iter().map(|c| c.to_string()).collect();
         read_parquet(part, Some(columns), slice)
     }
 
-    /// The number of rows of one part, from its footer.
+    /// The number of rows of one part, from its footer (verified first).
     pub fn part_rows(&self, part: &Path) -> Result<usize, IngestError> {
-        let f = std::fs::File::open(part).map_err(|source| IngestError::Open {
+        self.verify_for_read(part)?;
+        let f = File::open(part).map_err(|source| IngestError::Open {
             path: part.to_path_buf(),
             source,
         })?;
@@ -150,36 +374,128 @@ impl Store {
 
     /// The whole rejects table, or `None` when nothing was rejected yet.
     pub fn read_rejects(&self) -> Result<Option<DataFrame>, IngestError> {
-        read_stacked(&self.reject_parts())
+        self.read_stacked(&self.reject_parts()?)
     }
 
-    /// Fingerprints of every stored row of a table.
+    fn read_stacked(&self, parts: &[PathBuf]) -> Result<Option<DataFrame>, IngestError> {
+        let mut out: Option<DataFrame> = None;
+        for p in parts {
+            self.verify_for_read(p)?;
+            let df = read_parquet(p, None, None)?;
+            out = Some(match out {
+                None => df,
+                Some(mut acc) => {
+                    acc.vstack_mut(&df).map_err(|e| IngestError::polars(p, e))?;
+                    acc
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Checks a part (or rejects part) against the whole-file checksum the
+    /// manifest holds for it, once per handle. A file the manifest does not
+    /// list is refused: only listed parts are data.
+    fn verify_for_read(&self, path: &Path) -> Result<(), IngestError> {
+        if self
+            .verified
+            .lock()
+            .map(|s| s.contains(path))
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let m = self.listing()?;
+        let found = m.parts.iter().find_map(|r| {
+            let table = Table::from_name(&r.table)?;
+            if self.part_path(table, &r.part) == path {
+                Some((r, FileKind::Data))
+            } else if self.rejects_path(table, &r.part) == path {
+                Some((r, FileKind::Rejects))
+            } else {
+                None
+            }
+        });
+        let Some((rec, kind)) = found else {
+            return Err(IngestError::Store {
+                path: path.to_path_buf(),
+                problem: "is not a part the store's manifest lists, so it is not read".into(),
+            });
+        };
+        let sum = rec.checksums.as_ref().and_then(|c| match kind {
+            FileKind::Data => c.part.as_ref(),
+            FileKind::Rejects => c.rejects.as_ref(),
+        });
+        if let Some(sum) = sum
+            && let Err(problem) = check_file_sum(path, sum)
+        {
+            return Err(IngestError::Store {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "{problem}: the part is damaged and none of it was read; `lumbar store check {}` lists the damage, and the next ingest moves it to _quarantine/ so {} can be ingested again",
+                    self.root.display(),
+                    rec.source
+                ),
+            });
+        }
+        if let Ok(mut s) = self.verified.lock() {
+            s.insert(path.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// Fingerprints of every stored row of a table (of the listed parts,
+    /// each index checked against its recorded checksum).
     pub fn fingerprints(
         &self,
         table: Table,
     ) -> Result<HashSet<u128, FingerprintHasher>, IngestError> {
         let mut set = HashSet::default();
-        for part in self.parts(table) {
-            let stem = part
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let idx = self.index_path(table, &stem);
-            let mut bytes = Vec::new();
-            match std::fs::File::open(&idx) {
-                Ok(mut f) => f
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| IngestError::io(&idx, e))?,
+        for rec in &self.listing()?.parts {
+            if rec.table != table.name() {
+                continue;
+            }
+            let idx = self.index_path(table, &rec.part);
+            let sum = rec.checksums.as_ref().and_then(|c| c.index.as_ref());
+            // The recorded size bounds the read: a damaged index is not loaded whole.
+            if let (Some(s), Ok(m)) = (sum, std::fs::metadata(&idx))
+                && m.len() != s.bytes
+            {
+                return Err(IngestError::Store {
+                    path: idx,
+                    problem: format!(
+                        "the row index of part {} is {} bytes where {} were written; the next ingest moves the part to _quarantine/",
+                        rec.part,
+                        m.len(),
+                        s.bytes
+                    ),
+                });
+            }
+            let bytes = match std::fs::read(&idx) {
+                Ok(b) => b,
                 Err(e) => {
                     return Err(IngestError::Store {
                         path: idx,
                         problem: format!(
-                            "the row index of {} is missing ({e}); re-create the store",
-                            part.display()
+                            "the row index of part {} is missing ({e}); the next ingest moves the part to _quarantine/",
+                            rec.part
                         ),
                     });
                 }
             };
+            let damaged = match sum {
+                Some(s) => bytes.len() as u64 != s.bytes || sha256_hex(&bytes) != s.sha256,
+                None => bytes.len() % 16 != 0,
+            };
+            if damaged {
+                return Err(IngestError::Store {
+                    path: idx,
+                    problem: format!(
+                        "the row index of part {} does not match its checksum; run `lumbar store check`",
+                        rec.part
+                    ),
+                });
+            }
             for chunk in bytes.chunks_exact(16) {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(chunk);
@@ -189,22 +505,41 @@ impl Store {
         Ok(set)
     }
 
-    /// Writes the fingerprints of a new part.
-    pub fn write_index(&self, table: Table, part: &str, fps: &[u128]) -> Result<(), IngestError> {
+    /// Writes the fingerprints of a new part; returns the file's checksum.
+    pub fn write_index(
+        &self,
+        table: Table,
+        part: &str,
+        fps: &[u128],
+    ) -> Result<FileSum, IngestError> {
         let path = self.index_path(table, part);
-        let mut f = AtomicFile::create(&path).map_err(|e| IngestError::io(&path, e))?;
-        for fp in fps {
-            f.write_all(&fp.to_le_bytes())
-                .map_err(|e| IngestError::io(&path, e))?;
+        let io = |e| IngestError::io(&path, e);
+        fault::step("create the row index").map_err(io)?;
+        let mut f = AtomicFile::create(&path).map_err(io)?;
+        let mut sha = Sha256::new();
+        let mut buf = Vec::with_capacity(1 << 20);
+        for chunk in fps.chunks(1 << 16) {
+            buf.clear();
+            for fp in chunk {
+                buf.extend_from_slice(&fp.to_le_bytes());
+            }
+            fault::step("write the row index").map_err(io)?;
+            f.write_all(&buf).map_err(io)?;
+            sha.update(&buf);
         }
-        f.commit().map_err(|e| IngestError::io(&path, e))
+        fault::step("sync and rename the row index").map_err(io)?;
+        f.commit().map_err(io)?;
+        Ok(FileSum {
+            sha256: hex(&sha.finalize()),
+            bytes: fps.len() as u64 * 16,
+        })
     }
 
     /// The patient ids stored in a table (patients or followup).
     pub fn ids(&self, table: Table) -> Result<HashSet<String>, IngestError> {
         let mut ids = HashSet::new();
-        for part in self.parts(table) {
-            let df = read_parquet(&part, Some(vec!["patient_id".to_string()]), None)?;
+        for part in self.parts(table)? {
+            let df = self.read_part(&part, &["patient_id"], None)?;
             let col = df
                 .column("patient_id")
                 .and_then(|c| c.str().cloned())
@@ -214,39 +549,628 @@ impl Store {
         Ok(ids)
     }
 
+    /// The manifest this handle reads by (its snapshot, or the file as it is
+    /// now); empty when the store has none yet.
     pub fn manifest(&self) -> Result<Manifest, IngestError> {
-        let path = self.root.join("manifest.json");
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| IngestError::Store {
-                path,
-                problem: format!("manifest is not valid: {e}"),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
-            Err(e) => Err(IngestError::io(&path, e)),
+        Ok((*self.listing()?).clone())
+    }
+
+    fn listing(&self) -> Result<Arc<Manifest>, IngestError> {
+        match &self.snapshot {
+            Some(m) => Ok(m.clone()),
+            None => self.read_manifest().map(Arc::new),
         }
+    }
+
+    /// The manifest file as it is now.
+    fn read_manifest(&self) -> Result<Manifest, IngestError> {
+        let path = self.manifest_path();
+        let bytes = match read_bounded(&path, MAX_MANIFEST_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(e) => return Err(IngestError::io(&path, e)),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| IngestError::Store {
+            path,
+            problem: format!(
+                "manifest is not valid: {e}; the next ingest rebuilds it from the parts"
+            ),
+        })
     }
 
     /// Adds or replaces the manifest entry of a part.
     pub fn record(&self, rec: PartRecord) -> Result<(), IngestError> {
-        let mut m = self.manifest()?;
+        let mut m = self.read_manifest()?;
         m.parts
             .retain(|p| !(p.table == rec.table && p.part == rec.part));
         m.parts.push(rec);
-        let path = self.root.join("manifest.json");
-        let bytes = serde_json::to_vec_pretty(&m).map_err(|e| IngestError::Store {
+        self.write_manifest(&m)
+    }
+
+    fn write_manifest(&self, m: &Manifest) -> Result<(), IngestError> {
+        let path = self.manifest_path();
+        let io = |e| IngestError::io(&path, e);
+        let bytes = serde_json::to_vec_pretty(m).map_err(|e| IngestError::Store {
             path: path.clone(),
             problem: e.to_string(),
         })?;
-        write_atomic(&path, &bytes).map_err(|e| IngestError::io(&path, e))
+        fault::step("create the manifest").map_err(io)?;
+        let mut f = AtomicFile::create(&path).map_err(io)?;
+        fault::step("write the manifest").map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        fault::step("sync and rename the manifest").map_err(io)?;
+        f.commit().map_err(io)
+    }
+
+    /// Commits a part's three files and its manifest entry, in the order that
+    /// makes each crash point recoverable: the row index and the rejects,
+    /// then the part (whose own record names both checksums: from here on
+    /// [`Store::reconcile`] can adopt it), then the manifest.
+    pub fn commit_part(
+        &self,
+        table: Table,
+        mut record: PartRecord,
+        fps: &[u128],
+        rejects: crate::table::ParquetSink,
+        rows: crate::table::ParquetSink,
+    ) -> Result<(), IngestError> {
+        let part = record.part.clone();
+        let index = self.write_index(table, &part, fps)?;
+        let rejects_path = self.rejects_path(table, &part);
+        let rejects = rejects
+            .commit_as(&rejects_path, vec![(KEY_REJECTS_OF.into(), part.clone())])
+            .map_err(|e| IngestError::polars(&rejects_path, e))?;
+        record.checksums = Some(Checksums {
+            part: None,
+            index: Some(index),
+            rejects: Some(rejects),
+        });
+        let own = serde_json::to_string(&record).map_err(|e| IngestError::Store {
+            path: self.part_path(table, &part),
+            problem: e.to_string(),
+        })?;
+        let part_path = self.part_path(table, &part);
+        let sum = rows
+            .commit_as(&part_path, vec![(KEY_PART.into(), own)])
+            .map_err(|e| IngestError::polars(&part_path, e))?;
+        if let Some(c) = record.checksums.as_mut() {
+            c.part = Some(sum);
+        }
+        self.record(record)
     }
 }
 
+/// What `lumbar store check` found for one file of the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileCheck {
+    /// Path relative to the store.
+    pub path: String,
+    /// `manifest`, `part`, `index` or `rejects`.
+    pub kind: &'static str,
+    /// `None`: ok.
+    pub problem: Option<String>,
+}
+
+/// Why a manifest entry cannot stay.
+enum EntryProblem {
+    Missing,
+    Damaged(String),
+}
+
+impl Store {
+    fn rel(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// The three files of an entry checked against their recorded checksums
+    /// (entries written before checksums: that the part is there).
+    fn check_entry(&self, table: Table, rec: &PartRecord) -> Result<(), EntryProblem> {
+        let part = self.part_path(table, &rec.part);
+        if !part.is_file() {
+            return Err(EntryProblem::Missing);
+        }
+        let Some(c) = &rec.checksums else {
+            return Ok(());
+        };
+        for (kind, path, sum) in [
+            ("part", part, &c.part),
+            ("row index", self.index_path(table, &rec.part), &c.index),
+            ("rejects", self.rejects_path(table, &rec.part), &c.rejects),
+        ] {
+            if let Some(sum) = sum {
+                check_file_sum(&path, sum)
+                    .map_err(|p| EntryProblem::Damaged(format!("{kind}: {p}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The manifest entry of a part file the manifest lacks, from the part's
+    /// own record, if the part and its index and rejects are complete.
+    fn adopt(&self, table: Table, part: &str, path: &Path) -> Result<PartRecord, String> {
+        let own = verify_self(path)?;
+        let mut rec = own.record.ok_or("has no lumbar record")?;
+        if rec.table != table.name() || rec.part != part {
+            return Err(format!(
+                "its record names {}/{}, not this file",
+                rec.table, rec.part
+            ));
+        }
+        if own.rows != rec.added {
+            return Err(format!(
+                "its footer counts {} rows where its record says {}",
+                own.rows, rec.added
+            ));
+        }
+        let c = rec.checksums.get_or_insert_with(Checksums::default);
+        for (file, sum) in [
+            (self.index_path(table, part), &c.index),
+            (self.rejects_path(table, part), &c.rejects),
+        ] {
+            let sum = sum
+                .as_ref()
+                .ok_or("its record has no checksum of its index or rejects")?;
+            check_file_sum(&file, sum).map_err(|p| format!("{}: {p}", self.rel(&file)))?;
+        }
+        c.part = Some(file_sum(path).map_err(|e| e.to_string())?);
+        Ok(rec)
+    }
+
+    /// Moves a file under `STORE/_quarantine/` (same relative path; a number
+    /// appended when that name is taken), where no reader looks.
+    fn quarantine(&self, path: &Path) -> Result<(), IngestError> {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        let base = self.root.join("_quarantine").join(rel);
+        let mut dest = base.clone();
+        for n in 1..1000 {
+            if !dest.exists() {
+                break;
+            }
+            dest = PathBuf::from(format!("{}.{n}", base.display()));
+        }
+        let io = |e| IngestError::io(path, e);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        fault::step("move a file to quarantine").map_err(io)?;
+        std::fs::rename(path, &dest).map_err(io)?;
+        if let Ok(mut s) = self.verified.lock() {
+            s.remove(path);
+        }
+        Ok(())
+    }
+
+    fn quarantine_part(&self, table: Table, part: &str) -> Result<(), IngestError> {
+        for p in [
+            self.part_path(table, part),
+            self.index_path(table, part),
+            self.rejects_path(table, part),
+        ] {
+            if p.exists() {
+                self.quarantine(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Temporary files of interrupted writers (`.NAME.PID.tmp`); under the
+    /// writer lock, none of them belongs to a live writer.
+    fn remove_temporaries(&self) -> Result<usize, IngestError> {
+        let mut dirs = vec![self.root.clone(), self.root.join("rejects")];
+        for t in Table::ALL {
+            dirs.push(self.root.join(t.name()));
+            dirs.push(self.root.join("_index").join(t.name()));
+        }
+        let mut n = 0;
+        for d in dirs {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let p = e.path();
+                    std::fs::remove_file(&p).map_err(|e| IngestError::io(&p, e))?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Brings the manifest and the folder into agreement before an ingest
+    /// writes: removes writers' temporary files; moves to `_quarantine/` a
+    /// listed part whose part, index or rejects file fails its checksum (its
+    /// entry is dropped, so its source can be ingested again) and any part,
+    /// index or rejects file no complete entry owns; adds a complete part the
+    /// manifest lacks, from the part's own record; rebuilds a missing or
+    /// unreadable manifest. Returns one line per thing done.
+    pub fn reconcile(&self, _writer: &WriterLock) -> Result<Vec<String>, IngestError> {
+        let mut said = Vec::new();
+        let removed = self.remove_temporaries()?;
+        if removed > 0 {
+            said.push(format!(
+                "removed {removed} temporary file(s) left by an interrupted ingest"
+            ));
+        }
+        let manifest_path = self.manifest_path();
+        let had_manifest = manifest_path.exists();
+        let mut rebuilt = !had_manifest;
+        let mut dirty = false;
+        let listed = match self.read_manifest() {
+            Ok(m) => m.parts,
+            Err(e) => {
+                self.quarantine(&manifest_path)?;
+                said.push(format!(
+                    "manifest.json could not be read ({e}): moved to _quarantine/, rebuilt from the parts"
+                ));
+                rebuilt = true;
+                Vec::new()
+            }
+        };
+        let mut kept: Vec<PartRecord> = Vec::with_capacity(listed.len());
+        for rec in listed {
+            let Some(table) = Table::from_name(&rec.table) else {
+                kept.push(rec); // a later version's table: not ours to judge
+                continue;
+            };
+            if kept
+                .iter()
+                .any(|k| k.table == rec.table && k.part == rec.part)
+            {
+                dirty = true; // a duplicate entry
+                continue;
+            }
+            match self.check_entry(table, &rec) {
+                Ok(()) => kept.push(rec),
+                Err(EntryProblem::Missing) => {
+                    dirty = true;
+                    said.push(format!(
+                        "{}/{}.parquet is listed but missing: entry removed (ingest {} again to restore its rows)",
+                        rec.table, rec.part, rec.source
+                    ));
+                }
+                Err(EntryProblem::Damaged(problem)) => {
+                    dirty = true;
+                    self.quarantine_part(table, &rec.part)?;
+                    said.push(format!(
+                        "{}/{}.parquet and its row index and rejects moved to _quarantine/ (damaged {problem}); ingest {} again to restore its rows",
+                        rec.table, rec.part, rec.source
+                    ));
+                }
+            }
+        }
+        let mut adopted = 0usize;
+        for table in Table::ALL {
+            for path in list_parquet(&self.root.join(table.name())) {
+                let part = stem(&path);
+                if kept
+                    .iter()
+                    .any(|r| r.table == table.name() && r.part == part)
+                {
+                    continue;
+                }
+                dirty = true;
+                match self.adopt(table, &part, &path) {
+                    Ok(rec) => {
+                        if !rebuilt {
+                            said.push(format!(
+                                "{}: a complete part the manifest did not list (from {}, {} rows): added",
+                                self.rel(&path),
+                                rec.source,
+                                rec.added
+                            ));
+                        }
+                        adopted += 1;
+                        kept.push(rec);
+                    }
+                    Err(problem) => {
+                        self.quarantine_part(table, &part)?;
+                        said.push(format!(
+                            "{}: not listed and not complete ({problem}): moved to _quarantine/",
+                            self.rel(&path)
+                        ));
+                    }
+                }
+            }
+        }
+        for path in self.orphans(&kept, &[]) {
+            self.quarantine(&path)?;
+            said.push(format!(
+                "{}: belongs to no listed part (left by an interrupted ingest): moved to _quarantine/",
+                self.rel(&path)
+            ));
+        }
+        if rebuilt && (adopted > 0 || had_manifest) {
+            if !had_manifest {
+                said.push(format!(
+                    "manifest.json was missing: rebuilt from {adopted} part(s)"
+                ));
+            }
+            dirty = true;
+        }
+        if dirty {
+            self.write_manifest(&Manifest { parts: kept })?;
+        }
+        Ok(said)
+    }
+
+    /// Index and rejects files that belong neither to an entry nor to one of
+    /// the `unlisted` part files (table, part name).
+    fn orphans(&self, entries: &[PartRecord], unlisted: &[(Table, String)]) -> Vec<PathBuf> {
+        let owned: HashSet<PathBuf> = entries
+            .iter()
+            .filter_map(|r| Table::from_name(&r.table).map(|t| (t, r.part.clone())))
+            .chain(unlisted.iter().cloned())
+            .flat_map(|(t, part)| [self.index_path(t, &part), self.rejects_path(t, &part)])
+            .collect();
+        let mut files = list_parquet(&self.root.join("rejects"));
+        for t in Table::ALL {
+            files.extend(list_files(&self.root.join("_index").join(t.name()), "fp"));
+        }
+        files.retain(|f| !owned.contains(f));
+        files
+    }
+
+    /// Verifies every file of the store, as SQLite's `integrity_check` does:
+    /// the manifest; each listed part, row index and rejects file against its
+    /// recorded whole-file checksum; and any part, index or rejects file the
+    /// manifest does not list (a problem: it is not read; the next ingest
+    /// adds a complete part and quarantines the rest).
+    pub fn check(&self) -> Vec<FileCheck> {
+        let mut out = Vec::new();
+        let entries = match self.read_manifest() {
+            Ok(m) => {
+                let problem = (!self.manifest_path().exists() && self.has_files())
+                    .then(|| "missing: the next ingest rebuilds it from the parts".to_string());
+                out.push(FileCheck {
+                    path: "manifest.json".into(),
+                    kind: "manifest",
+                    problem,
+                });
+                m.parts
+            }
+            Err(e) => {
+                out.push(FileCheck {
+                    path: "manifest.json".into(),
+                    kind: "manifest",
+                    problem: Some(e.to_string()),
+                });
+                Vec::new()
+            }
+        };
+        for rec in &entries {
+            let Some(table) = Table::from_name(&rec.table) else {
+                continue;
+            };
+            let c = rec.checksums.clone().unwrap_or_default();
+            for (kind, path, sum) in [
+                ("part", self.part_path(table, &rec.part), c.part),
+                ("index", self.index_path(table, &rec.part), c.index),
+                ("rejects", self.rejects_path(table, &rec.part), c.rejects),
+            ] {
+                let problem = match &sum {
+                    Some(sum) => check_file_sum(&path, sum).err(),
+                    None if path.is_file() => None, // written before checksums
+                    None => Some("missing".to_string()),
+                };
+                out.push(FileCheck {
+                    path: self.rel(&path),
+                    kind,
+                    problem,
+                });
+            }
+        }
+        let mut unlisted = Vec::new();
+        let mut unlisted_parts = Vec::new();
+        for table in Table::ALL {
+            for path in list_parquet(&self.root.join(table.name())) {
+                let part = stem(&path);
+                if !entries
+                    .iter()
+                    .any(|r| r.table == table.name() && r.part == part)
+                {
+                    unlisted_parts.push((table, part.clone()));
+                    let why = match self.adopt(table, &part, &path) {
+                        Ok(_) => "complete".to_string(),
+                        Err(p) => format!("damaged: {p}"),
+                    };
+                    unlisted.push(FileCheck {
+                        path: self.rel(&path),
+                        kind: "part",
+                        problem: Some(format!(
+                            "not listed in the manifest, so not read ({why}); the next ingest adds a complete part and quarantines a damaged one"
+                        )),
+                    });
+                }
+            }
+        }
+        out.extend(unlisted);
+        for path in self.orphans(&entries, &unlisted_parts) {
+            out.push(FileCheck {
+                kind: if path.extension().is_some_and(|e| e == "fp") {
+                    "index"
+                } else {
+                    "rejects"
+                },
+                path: self.rel(&path),
+                problem: Some(
+                    "belongs to no listed part; the next ingest moves it to _quarantine/".into(),
+                ),
+            });
+        }
+        out
+    }
+
+    fn has_files(&self) -> bool {
+        Table::ALL
+            .iter()
+            .any(|t| !list_parquet(&self.root.join(t.name())).is_empty())
+    }
+}
+
+/// What a part says of itself: its record, its footer's row count, and
+/// that its data bytes match its own checksum.
+struct SelfCheck {
+    record: Option<PartRecord>,
+    rows: u64,
+}
+
+/// Checks a store Parquet file by its own `lumbar.checksum` (used when the
+/// manifest has no entry for it). The footer is read only after its length
+/// is checked against the file's, and parsing it cannot take the process
+/// down.
+fn verify_self(path: &Path) -> Result<SelfCheck, String> {
+    let mut f = File::open(path).map_err(|e| format!("cannot be opened: {e}"))?;
+    let len = f.metadata().map_err(|e| e.to_string())?.len();
+    if len < 12 {
+        return Err(format!("truncated ({len} bytes)"));
+    }
+    let mut tail = [0u8; 8];
+    f.seek(SeekFrom::End(-8))
+        .and_then(|_| f.read_exact(&mut tail))
+        .map_err(|e| e.to_string())?;
+    if &tail[4..] != b"PAR1" {
+        return Err("truncated or not Parquet (no footer magic)".into());
+    }
+    let footer = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+    if footer > len - 12 || footer > MAX_FOOTER_BYTES {
+        return Err(format!(
+            "damaged footer (length {footer} in a {len}-byte file)"
+        ));
+    }
+    let meta = std::panic::catch_unwind(|| {
+        let f = File::open(path).map_err(|e| e.to_string())?;
+        let mut r = ParquetReader::new(f);
+        let m = r.get_metadata().map_err(|e| e.to_string())?;
+        let kv: Vec<(String, String)> = m
+            .key_value_metadata
+            .iter()
+            .flatten()
+            .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+            .collect();
+        Ok::<_, String>((m.num_rows as u64, kv))
+    })
+    .map_err(|_| "damaged footer (it could not be parsed)".to_string())?
+    .map_err(|e| format!("damaged footer: {e}"))?;
+    let (rows, kv) = meta;
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let sum: FileSum = get(KEY_CHECKSUM)
+        .ok_or("has no lumbar checksum")
+        .and_then(|v| serde_json::from_str(v).map_err(|_| "has an unreadable lumbar checksum"))?;
+    if sum.bytes > len - 8 - footer {
+        return Err("its checksum covers more bytes than the file has before its footer".into());
+    }
+    let got = sha256_prefix(path, sum.bytes).map_err(|e| e.to_string())?;
+    if got != sum.sha256 {
+        return Err("content checksum mismatch (its data bytes changed)".into());
+    }
+    let record = match get(KEY_PART) {
+        Some(v) => Some(serde_json::from_str(v).map_err(|_| "has an unreadable lumbar record")?),
+        None => None,
+    };
+    Ok(SelfCheck { record, rows })
+}
+
+/// A file against a whole-file checksum: size first (a truncated file is
+/// named as such without reading it), then SHA-256.
+fn check_file_sum(path: &Path, sum: &FileSum) -> Result<(), String> {
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("missing".into()),
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    if len != sum.bytes {
+        return Err(format!(
+            "{len} bytes where {} were written (truncated or overwritten)",
+            sum.bytes
+        ));
+    }
+    let got = sha256_prefix(path, len).map_err(|e| format!("cannot be read: {e}"))?;
+    if got != sum.sha256 {
+        return Err(format!(
+            "checksum mismatch (SHA-256 {}…, recorded {}…)",
+            &got[..12],
+            sum.sha256.get(..12).unwrap_or(&sum.sha256)
+        ));
+    }
+    Ok(())
+}
+
+/// The whole-file checksum of a file.
+pub fn file_sum(path: &Path) -> std::io::Result<FileSum> {
+    let bytes = std::fs::metadata(path)?.len();
+    Ok(FileSum {
+        sha256: sha256_prefix(path, bytes)?,
+        bytes,
+    })
+}
+
+/// SHA-256 of a file's first `n` bytes, as lowercase hex.
+fn sha256_prefix(path: &Path, n: u64) -> std::io::Result<String> {
+    let mut f = File::open(path)?.take(n);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut seen = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        seen += k as u64;
+    }
+    if seen != n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{seen} bytes where {n} were expected"),
+        ));
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > max {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes, more than the {max} a store file of this kind may have"
+        )));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.take(max).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 fn list_parquet(dir: &Path) -> Vec<PathBuf> {
+    list_files(dir, "parquet")
+}
+
+/// Files of a folder with an extension, hidden (temporary) ones left out, in name order.
+fn list_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    p.extension().is_some_and(|x| x == "parquet")
+                    p.extension().is_some_and(|x| x == ext)
+                        && p.is_file()
                         && !p
                             .file_name()
                             .is_some_and(|n| n.to_string_lossy().starts_with('.'))
@@ -263,7 +1187,7 @@ fn read_parquet(
     columns: Option<Vec<String>>,
     slice: Option<(usize, usize)>,
 ) -> Result<DataFrame, IngestError> {
-    let f = std::fs::File::open(path).map_err(|source| IngestError::Open {
+    let f = File::open(path).map_err(|source| IngestError::Open {
         path: path.to_path_buf(),
         source,
     })?;
@@ -274,24 +1198,9 @@ fn read_parquet(
         .map_err(|e| IngestError::polars(path, e))
 }
 
-fn read_stacked(parts: &[PathBuf]) -> Result<Option<DataFrame>, IngestError> {
-    let mut out: Option<DataFrame> = None;
-    for p in parts {
-        let df = read_parquet(p, None, None)?;
-        out = Some(match out {
-            None => df,
-            Some(mut acc) => {
-                acc.vstack_mut(&df).map_err(|e| IngestError::polars(p, e))?;
-                acc
-            }
-        });
-    }
-    Ok(out)
-}
-
 /// SHA-256 of a file's bytes, as lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
-    let mut f = std::fs::File::open(path).map_err(|source| IngestError::Open {
+    let mut f = File::open(path).map_err(|source| IngestError::Open {
         path: path.to_path_buf(),
         source,
     })?;
@@ -304,7 +1213,7 @@ pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
         }
         h.update(&buf[..n]);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&h.finalize()))
 }
 
 /// Row fingerprints are already uniformly distributed hashes, so sets and

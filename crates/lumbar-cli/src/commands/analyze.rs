@@ -67,12 +67,13 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
             as_of: args.as_of,
             checks: super::IngestCheckArgs::default(),
             json: false,
+            no_wait: false,
         };
         super::ingest(&ingest, regimen, ui, out)?;
         writeln!(out)?;
     }
     let started = std::time::Instant::now();
-    let store = Store::open(&args.store)?;
+    let store = Store::open(&args.store)?.snapshot()?;
     // Sessions are streamed from the store, never all held in memory.
     let cohort = Cohort::load_without_sessions(&store)?;
     let rule = trends::Responder {

@@ -6,6 +6,7 @@ pub mod report;
 pub mod risk;
 pub mod simulate;
 pub mod stats;
+pub mod store;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -107,6 +108,9 @@ pub struct IngestArgs {
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Fail at once when another ingest is writing the store, instead of waiting for it.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// What ingest accepts: dates, missing-value words and the size limits.
@@ -277,10 +281,18 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
         max_ratio: checks.max_ratio,
         max_zip_entries: checks.max_zip_entries,
     };
+    // One writer per store: said even when quiet, since it explains the wait.
+    let lock = lumbar_ingest::WriterLock::acquire(&args.out, !args.no_wait, &mut |holder| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "waiting for the store's lock held by {holder}"
+        );
+    })?;
     let bar = ui.spinner("ingest");
-    let report = lumbar_ingest::ingest(&args.out, &inputs, regimen, &opts, &mut |n| {
+    let report = lumbar_ingest::ingest_locked(&lock, &inputs, regimen, &opts, &mut |n| {
         bar.set_message(format!("{n} rows"))
     })?;
+    drop(lock);
     bar.finish_and_clear();
     let tables: serde_json::Map<String, serde_json::Value> = report
         .tables()
@@ -298,9 +310,13 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
             "tables": tables,
             "files": report.files,
             "notes": report.notes,
+            "repairs": report.repairs,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);
+    }
+    for r in &report.repairs {
+        writeln!(out, "store: {r}")?;
     }
     writeln!(
         out,

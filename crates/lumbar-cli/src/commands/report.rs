@@ -43,7 +43,7 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
     {
         bail!("--from {f} is after --to {t}");
     }
-    let store = Store::open(&args.store)?;
+    let store = Store::open(&args.store)?.snapshot()?;
     let rx = match &args.prescriptions {
         Some(f) => Prescriptions::load(regimen, f)?,
         None => Prescriptions::from_regimen(regimen),

@@ -90,7 +90,7 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
     };
     let (df, path, excluded) = match (&args.store, &args.data) {
         (Some(s), _) => {
-            let (df, excluded) = risk::store_frame(&Store::open(s)?, &rules)?;
+            let (df, excluded) = risk::store_frame(&Store::open(s)?.snapshot()?, &rules)?;
             (df, s.clone(), Some(excluded))
         }
         (None, Some(f)) => (args.na.read(f)?, f.clone(), None),

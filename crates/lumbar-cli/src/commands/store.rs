@@ -1,0 +1,65 @@
+//! `lumbar store check`: every file of a store against its checksum, one
+//! line per file (as SQLite's `integrity_check`), exit 0 when all are ok.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use lumbar_ingest::Store;
+
+#[derive(Subcommand, Debug)]
+pub enum StoreAction {
+    /// Verify the manifest, each part, row index and rejects file; exit 1 when any has a problem.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The store folder.
+    pub store: PathBuf,
+    /// Print one JSON object on stdout instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn store(action: &StoreAction, out: &mut dyn Write) -> Result<u8> {
+    match action {
+        StoreAction::Check(args) => check(args, out),
+    }
+}
+
+fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<u8> {
+    let store = Store::open(&args.store)?;
+    let files = store.check();
+    let problems = files.iter().filter(|f| f.problem.is_some()).count();
+    if args.json {
+        let doc = serde_json::json!({
+            "store": args.store,
+            "ok": problems == 0,
+            "checked": files.len(),
+            "problems": problems,
+            "files": files.iter().map(|f| serde_json::json!({
+                "path": f.path,
+                "kind": f.kind,
+                "status": if f.problem.is_some() { "problem" } else { "ok" },
+                "problem": f.problem,
+            })).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        for f in &files {
+            match &f.problem {
+                None => writeln!(out, "ok       {}", f.path)?,
+                Some(p) => writeln!(out, "problem  {}: {p}", f.path)?,
+            }
+        }
+        writeln!(
+            out,
+            "{} file(s) checked: {} ok, {problems} with a problem",
+            files.len(),
+            files.len() - problems
+        )?;
+    }
+    Ok(if problems == 0 { 0 } else { 1 })
+}
