@@ -241,32 +241,36 @@ fn probe_kills(r: &mut Reliability, work: &Path) {
     }
 }
 
-/// Three ingests of the demo into one store at once: the rows of one.
-fn probe_concurrent(r: &mut Reliability, work: &Path) {
-    let demo = repo_root().join("datasets/demo");
-    let store = work.join("concurrent");
-    let clean = work.join("kill-clean");
-    let children: Vec<_> = (0..3)
-        .map(|_| {
+/// Starts one `lumbar ingest --out STORE FLAG FILE` per entry at once and
+/// waits for them all.
+fn ingest_at_once(store: &Path, inputs: &[[&str; 2]]) -> Vec<Output> {
+    let children: Vec<_> = inputs
+        .iter()
+        .map(|[flag, file]| {
             Command::new(lumbar_exe())
-                .args([
-                    "-q",
-                    "ingest",
-                    "--out",
-                    path_str(&store),
-                    "--dir",
-                    path_str(&demo),
-                    "--as-of",
-                    "2026-01-01",
-                ])
+                .args(["-q", "ingest", "--out", path_str(store), flag, file])
+                .args(["--as-of", "2026-01-01"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+/// Three ingests of the demo into one store at once: the rows of one.
+fn probe_concurrent(r: &mut Reliability, work: &Path) {
+    let demo = repo_root().join("datasets/demo");
+    let store = work.join("concurrent");
+    let clean = work.join("kill-clean");
+    let ingests = (0..3)
+        .map(|_| ["--dir", path_str(&demo)])
+        .collect::<Vec<_>>();
+    for out in ingest_at_once(&store, &ingests) {
         r.probe("three concurrent ingests into one store", "demo", &out);
     }
     let (want, got) = (stored_rows(&clean), stored_rows(&store));
@@ -314,28 +318,8 @@ fn probe_concurrent(r: &mut Reliability, work: &Path) {
         ],
     );
     r.probe("three concurrent ingests into one store", "patients", &out);
-    let children: Vec<_> = files
-        .iter()
-        .map(|f| {
-            Command::new(lumbar_exe())
-                .args([
-                    "-q",
-                    "ingest",
-                    "--out",
-                    path_str(&store),
-                    "--sessions",
-                    path_str(f),
-                    "--as-of",
-                    "2026-01-01",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
+    let ingests: Vec<[&str; 2]> = files.iter().map(|f| ["--sessions", path_str(f)]).collect();
+    for out in ingest_at_once(&store, &ingests) {
         r.probe(
             "three concurrent ingests into one store",
             "overlapping sessions",
@@ -346,6 +330,74 @@ fn probe_concurrent(r: &mut Reliability, work: &Path) {
     let got = stored_rows(&store).get("sessions").copied().unwrap_or(0);
     r.rows_lost += want.saturating_sub(got);
     r.rows_doubled += got.saturating_sub(want);
+}
+
+/// Bombs under a 1 GiB address-space cap (as tests/e2e/limits.rs, through
+/// the real binary): a gigabyte of commas in a megabyte of gzip, a header of
+/// a million columns, 64 MB without a line break, a 16 MiB line between two
+/// good rows.
+fn probe_bombs(r: &mut Reliability, work: &Path) {
+    let header = "patient_id,performed_at,exercise,level,side,sets,reps,hold_s,pain_before,pain_during,pain_after,pain_persist_min,stopped_for_pain,completed,source\n";
+    let row = "P1,2025-02-03T08:00,bridge,,,2,12,5,3,4.5,3,0,false,true,app\n";
+    let gz = work.join("commas.csv.gz");
+    crate::limits::gzip_bomb(&gz, header.as_bytes(), b',', 1 << 30, b"\n");
+    let wide = work.join("wide.csv");
+    std::fs::write(
+        &wide,
+        (0..1_000_000)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+            + "\n",
+    )
+    .unwrap();
+    let endless = work.join("endless.csv");
+    std::fs::write(&endless, vec![b'x'; 64 << 20]).unwrap();
+    let long = work.join("long.csv");
+    std::fs::write(
+        &long,
+        [
+            header.as_bytes(),
+            row.as_bytes(),
+            &vec![b'y'; 16 << 20],
+            b"\n",
+            row.replace("08:00", "09:00").as_bytes(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let bombs = [
+        ("gzip bomb", &gz),
+        ("1,000,000 columns", &wide),
+        ("64 MB, no newline", &endless),
+        ("16 MiB line", &long),
+    ];
+    for (k, (name, file)) in bombs.into_iter().enumerate() {
+        let store = work.join(format!("bomb-{k}"));
+        let out = Command::new("prlimit")
+            .arg(format!("--as={}", 1u64 << 30))
+            .arg("--")
+            .arg(lumbar_exe())
+            .args([
+                "-q",
+                "ingest",
+                "--out",
+                path_str(&store),
+                "--sessions",
+                path_str(file),
+                "--as-of",
+                "2026-01-01",
+                "--json",
+            ])
+            .current_dir(work)
+            .output()
+            .unwrap();
+        r.probe("bombs under a 1 GiB memory cap", name, &out);
+        if let Some(v) = ingest_json(&out) {
+            r.rows_lost += unaccounted(&v);
+        }
+        let _ = std::fs::remove_file(file);
+    }
 }
 
 fn probe_names(r: &mut Reliability, sandbox: &Path, work: &Path) {
@@ -447,6 +499,7 @@ fn hostile_probes_crash_nothing_lose_nothing_double_nothing_and_stay_inside() {
     probe_corpus(&mut r, &work);
     probe_kills(&mut r, &work);
     probe_concurrent(&mut r, &work);
+    probe_bombs(&mut r, &work);
     probe_names(&mut r, sandbox, &work);
     probe_sizes(&mut r, &work);
     probe_result_folders(&mut r, sandbox, &work);
@@ -495,5 +548,5 @@ fn hostile_probes_crash_nothing_lose_nothing_double_nothing_and_stay_inside() {
         "{table}\n{}",
         r.notes.join("\n")
     );
-    assert!(total >= 140, "{total} probes");
+    assert!(total >= 160, "{total} probes");
 }

@@ -102,7 +102,13 @@ fn lumbar_child() {
 /// `suffix`: the repeated part is one member compressed once and written
 /// again and again (gzip allows concatenated members), so a gigabyte costs
 /// milliseconds and about a megabyte.
-fn gzip_bomb(path: &Path, prefix: &[u8], pattern: u8, repeat_bytes: u64, suffix: &[u8]) -> u64 {
+pub(crate) fn gzip_bomb(
+    path: &Path,
+    prefix: &[u8],
+    pattern: u8,
+    repeat_bytes: u64,
+    suffix: &[u8],
+) -> u64 {
     let member = |data: &[u8]| {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::best());
         gz.write_all(data).expect("gzip");

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::{lumbar, lumbar_err, path_str, repo_root};
 
-/// A small generated cohort ingested into a store: (tmp, cohort folder, store).
-fn small_store() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let cohort = tmp.path().join("cohort");
+/// A small generated cohort in `tmp/cohort`.
+fn small_cohort(tmp: &Path) -> PathBuf {
+    let cohort = tmp.join("cohort");
     lumbar(&[
         "generate",
         "--patients",
@@ -24,16 +23,29 @@ fn small_store() -> (tempfile::TempDir, PathBuf, PathBuf) {
         "--out",
         path_str(&cohort),
     ]);
-    let store = tmp.path().join("store");
+    cohort
+}
+
+/// `cohort` ingested into `tmp/store`.
+fn ingest_into_store(tmp: &Path, cohort: &Path) -> PathBuf {
+    let store = tmp.join("store");
     lumbar(&[
         "ingest",
         "--out",
         path_str(&store),
         "--dir",
-        path_str(&cohort),
+        path_str(cohort),
         "--as-of",
         "2030-01-01",
     ]);
+    store
+}
+
+/// A small generated cohort ingested into a store: (tmp, cohort folder, store).
+fn small_store() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cohort = small_cohort(tmp.path());
+    let store = ingest_into_store(tmp.path(), &cohort);
     (tmp, cohort, store)
 }
 
@@ -236,20 +248,7 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn csv_cells_cannot_run_as_formulas() {
     let tmp = tempfile::tempdir().unwrap();
-    let cohort = tmp.path().join("cohort");
-    lumbar(&[
-        "generate",
-        "--patients",
-        "12",
-        "--weeks",
-        "2",
-        "--followup",
-        "5",
-        "--seed",
-        "3",
-        "--out",
-        path_str(&cohort),
-    ]);
+    let cohort = small_cohort(tmp.path());
     // Every site becomes a formula an attacker could plant in a clinic's export.
     let patients = cohort.join("patients.csv");
     let text = std::fs::read_to_string(&patients).unwrap();
@@ -260,16 +259,7 @@ fn csv_cells_cannot_run_as_formulas() {
         *l = cells.join(",");
     }
     std::fs::write(&patients, lines.join("\n") + "\n").unwrap();
-    let store = tmp.path().join("store");
-    lumbar(&[
-        "ingest",
-        "--out",
-        path_str(&store),
-        "--dir",
-        path_str(&cohort),
-        "--as-of",
-        "2030-01-01",
-    ]);
+    let store = ingest_into_store(tmp.path(), &cohort);
     let res = tmp.path().join("res");
     lumbar(&["analyze", path_str(&store), "--out", path_str(&res)]);
     let groups = std::fs::read_to_string(res.join("adherence_groups.csv")).unwrap();

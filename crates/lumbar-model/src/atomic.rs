@@ -458,6 +458,14 @@ mod tests {
         dir
     }
 
+    fn names_in(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
     #[test]
     fn a_failed_commit_leaves_no_temporary_file() {
         let dir = scratch("commit");
@@ -467,12 +475,7 @@ mod tests {
         let mut f = AtomicFile::create(&target).unwrap();
         f.write_all(b"data").unwrap();
         assert!(f.commit().is_err());
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("t")]);
+        assert_eq!(names_in(&dir), ["t"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -539,12 +542,7 @@ mod tests {
         assert_eq!(std::fs::read(target.join("a.csv")).unwrap(), b"2");
         assert!(!target.join("b.csv").exists());
         // Nothing but the result is left beside it.
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("results")]);
+        assert_eq!(names_in(&dir), ["results"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
