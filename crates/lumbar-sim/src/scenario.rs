@@ -328,10 +328,10 @@ pub fn check_size(
             format!("must be 1 to {MAX_RUNS}, not {replications}"),
         ));
     }
-    if let Some(d) = psa_draws {
-        if d == 0 || d > MAX_RUNS {
-            return Err(("psa.draws", format!("must be 1 to {MAX_RUNS}, not {d}")));
-        }
+    if let Some(d) = psa_draws
+        && (d == 0 || d > MAX_RUNS)
+    {
+        return Err(("psa.draws", format!("must be 1 to {MAX_RUNS}, not {d}")));
     }
     let runs = u64::from(psa_draws.unwrap_or(1)) * u64::from(replications);
     if runs > u64::from(MAX_RUNS) {
