@@ -38,7 +38,7 @@
 
 use std::collections::HashMap;
 
-use lumbar_model::numeric::{exp, exp_in_place};
+use crate::numeric::{exp, exp_in_place};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use serde::Serialize;
