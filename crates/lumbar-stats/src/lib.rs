@@ -32,9 +32,15 @@
 //! tested against R on plain vectors. Every estimator cites its formula and
 //! is tested against R or closed forms.
 
+// Unsafe code lives only in `cox::pass` (the parallel scatter and the AVX2
+// kernel); every operation in an `unsafe fn` still needs its own block and
+// SAFETY comment.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod cox;
 pub mod describe;
 pub mod design;
+pub mod linalg;
 pub mod lmm;
 pub mod numeric;
 pub mod poisson;
