@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use lumbar_analysis::lmm::{LmmData, Method, RandomEffects, fit};
+use lumbar_stats::lmm::{LmmData, Method, RandomEffects, fit};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use statrs::distribution::Normal;

@@ -22,8 +22,8 @@ use std::time::Instant;
 
 mod common;
 
-use lumbar_analysis::cox::{self, CoxData, CoxOptions, Ties};
-use lumbar_analysis::poisson::{Robust, modified_poisson};
+use lumbar_stats::cox::{self, CoxData, CoxOptions, Ties};
+use lumbar_stats::poisson::{Robust, modified_poisson};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use statrs::distribution::Normal;

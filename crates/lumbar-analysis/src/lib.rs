@@ -37,14 +37,14 @@
 pub mod adherence;
 pub mod clinic;
 pub mod cohort;
-pub mod cox;
 pub mod data;
-pub mod describe;
 pub mod design;
-pub mod lmm;
-pub mod poisson;
 pub mod prescription;
 pub mod risk;
 pub mod safety;
-pub mod survival;
 pub mod trends;
+
+// The generic estimators live in lumbar-stats; these paths keep
+// `lumbar_analysis::cox::fit` and the like working for the CLI, the
+// end-to-end tests and the benchmarks.
+pub use lumbar_stats::{cox, describe, lmm, poisson, survival};

@@ -36,7 +36,6 @@
 //! ```
 
 pub mod atomic;
-pub mod numeric;
 pub mod regimen;
 pub mod rows;
 pub mod schema;

@@ -61,7 +61,7 @@
 //! The day loop takes its words through [`crate::draws::Draws`] (a local
 //! block of 32 words, inline samplers), visits the scheduled items as bits
 //! of a mask, keeps the week's counts in registers, and uses
-//! [`lumbar_model::numeric::exp`] (inlined, the same bits on every
+//! [`lumbar_stats::numeric::exp`] (inlined, the same bits on every
 //! machine) for walking noise, adherence and the exercise benefit. The
 //! baseline priors still go through statrs on a `ChaCha8Rng` each: they are
 //! drawn once per patient.
@@ -73,7 +73,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use lumbar_model::numeric::exp;
+use lumbar_stats::numeric::exp;
 
 use crate::draws::{Draws, unit};
 

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lumbar_analysis::design::Categorical;
 use lumbar_analysis::risk::{self, Cuts, ExposureRules, RiskSpec};
 use lumbar_ingest::{Store, output};
 use lumbar_model::atomic::write_atomic;
+use lumbar_stats::design::Categorical;
 
 use super::stats::{NaArg, print_terms, print_warnings};
 

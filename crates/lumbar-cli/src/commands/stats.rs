@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use lumbar_analysis::data;
-use lumbar_analysis::lmm::{self, Method, RandomEffects};
+use lumbar_stats::lmm::{self, Method, RandomEffects};
 
 /// The cells a data file's reader takes as missing.
 #[derive(Args, Debug, Clone, Default)]
@@ -218,7 +218,7 @@ pub enum RobustArg {
 
 pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::design;
-    use lumbar_analysis::poisson::{Robust, modified_poisson};
+    use lumbar_stats::poisson::{Robust, modified_poisson};
     let df = args.na.read(&args.data)?;
     let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
     let d = design::build(
@@ -267,7 +267,7 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
 
 /// A table of terms with ratio-scale estimates and 95% CIs.
 pub fn print_terms(
-    terms: &[lumbar_analysis::poisson::Coefficient],
+    terms: &[lumbar_stats::poisson::Coefficient],
     ratio: &str,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -325,7 +325,8 @@ pub struct KmArgs {
 }
 
 pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
-    use lumbar_analysis::{design, survival};
+    use lumbar_analysis::design;
+    use lumbar_stats::survival;
     let df = args.surv.na.read(&args.surv.data)?;
     let labels: Vec<&str> = args.group.iter().map(String::as_str).collect();
     let d = design::build(
@@ -473,8 +474,8 @@ pub enum TiesArg {
 }
 
 pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
-    use lumbar_analysis::cox::{self, CoxData, Ties};
     use lumbar_analysis::design;
+    use lumbar_stats::cox::{self, CoxData, Ties};
     let df = args.surv.na.read(&args.surv.data)?;
     let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
     let mut extra: Vec<&str> = vec![&args.surv.time, &args.surv.event];

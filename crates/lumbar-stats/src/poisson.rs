@@ -31,7 +31,9 @@
 
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
-use statrs::distribution::{ContinuousCDF, Normal};
+
+// Where they were first defined; cox and survival import them from linalg.
+pub use crate::linalg::{Coefficient, Z_975, is_singular, worst_column};
 
 /// The sandwich variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,40 +42,6 @@ pub enum Robust {
     Hc0,
     Hc1,
     Hc3,
-}
-
-/// One term of a fitted model, on the log scale with ratio-scale intervals.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Coefficient {
-    pub term: String,
-    pub estimate: f64,
-    pub std_error: f64,
-    pub z: f64,
-    pub p_value: f64,
-    pub exp_estimate: f64,
-    pub conf_low: f64,
-    pub conf_high: f64,
-}
-
-/// 97.5th percentile of the standard normal.
-pub const Z_975: f64 = 1.959_963_984_540_054;
-
-impl Coefficient {
-    pub fn new(term: &str, estimate: f64, std_error: f64) -> Coefficient {
-        let z = estimate / std_error;
-        // ok: the standard normal's parameters are valid.
-        let n = Normal::new(0.0, 1.0).expect("standard normal");
-        Coefficient {
-            term: term.into(),
-            estimate,
-            std_error,
-            z,
-            p_value: 2.0 * n.sf(z.abs()),
-            exp_estimate: estimate.exp(),
-            conf_low: (estimate - Z_975 * std_error).exp(),
-            conf_high: (estimate + Z_975 * std_error).exp(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,47 +80,6 @@ pub const GLM_MAX_ITER: usize = 25;
 /// on its way to −∞: exp(−18.4). glm's own check (10·ε) fires only far
 /// later, after its iterations have stopped.
 const FITTED_ZERO: f64 = 1e-8;
-
-/// The column whose removal leaves the best-conditioned XᵀX: the one to name
-/// when the design is singular.
-pub fn worst_column(xtx: &DMatrix<f64>) -> usize {
-    let p = xtx.nrows();
-    let scaled = |m: &DMatrix<f64>| -> f64 {
-        let d: Vec<f64> = (0..m.nrows())
-            .map(|i| m[(i, i)].max(1e-300).sqrt())
-            .collect();
-        let c = DMatrix::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] / (d[i] * d[j]));
-        c.symmetric_eigenvalues()
-            .iter()
-            .cloned()
-            .fold(f64::INFINITY, f64::min)
-    };
-    let mut best = (p - 1, f64::NEG_INFINITY);
-    for drop in (1..p).rev() {
-        let keep: Vec<usize> = (0..p).filter(|&j| j != drop).collect();
-        let sub = DMatrix::from_fn(keep.len(), keep.len(), |i, j| xtx[(keep[i], keep[j])]);
-        let e = scaled(&sub);
-        if e > best.1 {
-            best = (drop, e);
-        }
-    }
-    best.0
-}
-
-/// Whether a cross-product matrix is numerically singular (smallest
-/// eigenvalue of its correlation form under 1e-10).
-pub fn is_singular(xtx: &DMatrix<f64>) -> bool {
-    let d: Vec<f64> = (0..xtx.nrows()).map(|i| xtx[(i, i)].sqrt()).collect();
-    if d.iter().any(|v| *v <= 0.0 || !v.is_finite()) {
-        return true;
-    }
-    let c = DMatrix::from_fn(xtx.nrows(), xtx.ncols(), |i, j| xtx[(i, j)] / (d[i] * d[j]));
-    c.symmetric_eigenvalues()
-        .iter()
-        .cloned()
-        .fold(f64::INFINITY, f64::min)
-        < 1e-10
-}
 
 /// Fits `log E[y] = β0 + Σ βj xj` with robust standard errors. `columns` are
 /// the covariates (without the intercept), `names` their terms.

@@ -33,7 +33,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use crate::poisson::Z_975;
+use crate::linalg::Z_975;
 
 /// One step of a Kaplan–Meier curve.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -1,0 +1,356 @@
+//! The reference sweep: each stratum's risk sets by decreasing time, as
+//! survival's agfit/coxfit C code walks them, with the per-event-time
+//! contributions (what the passes are tested against and the zph test
+//! uses) and the score residuals of the robust variance (Lin & Wei 1989).
+
+use std::collections::HashMap;
+
+use nalgebra::DVector;
+
+use super::{CoxData, TieTerms, Ties, stratum_ids};
+
+/// One stratum's observations in order of decreasing stop time, with the
+/// event times and the observations in order of decreasing entry.
+pub(super) struct Stratum {
+    pub(super) by_stop: Vec<usize>,
+    pub(super) by_entry: Vec<usize>,
+}
+
+pub(super) struct Problem<'a> {
+    pub(super) d: &'a CoxData,
+    pub(super) x: Vec<Vec<f64>>, // centred, by observation
+    pub(super) p: usize,
+    pub(super) strata: Vec<Stratum>,
+    pub(super) ties: Ties,
+}
+
+impl<'a> Problem<'a> {
+    /// The rows sorted for the sweeps: each stratum by decreasing stop time
+    /// and by decreasing entry, the covariates centred on `means` as for
+    /// the passes, in the data's order.
+    pub(super) fn new(data: &'a CoxData, means: &[f64], ties: Ties) -> Problem<'a> {
+        let (n, p) = (data.stop.len(), data.columns.len());
+        let groups: Vec<Vec<usize>> = match stratum_ids(data) {
+            Some((ids, strata)) => {
+                let mut groups = vec![Vec::new(); strata];
+                for (i, &s) in ids.iter().enumerate() {
+                    groups[s as usize].push(i);
+                }
+                groups
+            }
+            None => vec![(0..n).collect()],
+        };
+        let strata: Vec<Stratum> = groups
+            .into_iter()
+            .map(|mut g| {
+                g.sort_by(|&a, &b| data.stop[b].total_cmp(&data.stop[a]));
+                let mut by_entry = g.clone();
+                if let Some(e) = &data.entry {
+                    by_entry.sort_by(|&a, &b| e[b].total_cmp(&e[a]));
+                } else {
+                    by_entry.clear();
+                }
+                Stratum {
+                    by_stop: g,
+                    by_entry,
+                }
+            })
+            .collect();
+        Problem {
+            d: data,
+            x: (0..n)
+                .map(|i| (0..p).map(|j| data.columns[j][i] - means[j]).collect())
+                .collect(),
+            p,
+            strata,
+            ties,
+        }
+    }
+
+    pub(super) fn w(&self, i: usize) -> f64 {
+        self.d.weights.as_ref().map_or(1.0, |w| w[i])
+    }
+    /// `exp(x_i β)` of every observation (centred covariates).
+    pub(super) fn risk_scores(&self, beta: &DVector<f64>) -> Vec<f64> {
+        self.x
+            .iter()
+            .map(|xi| {
+                xi.iter()
+                    .zip(beta.iter())
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+                    .exp()
+            })
+            .collect()
+    }
+
+    pub(super) fn entry(&self, i: usize) -> f64 {
+        self.d.entry.as_ref().map_or(f64::NEG_INFINITY, |e| e[i])
+    }
+
+    /// Calls `each` for every event time of every stratum with the risk-set
+    /// sums and the deaths there; observations are added as the sweep goes
+    /// back in time and removed once their entry is at or after the time.
+    pub(super) fn sweep(&self, beta: &DVector<f64>, mut each: impl FnMut(&RiskSet, &[usize])) {
+        let p = self.p;
+        let r = self.risk_scores(beta);
+        for s in &self.strata {
+            let mut rs = RiskSet::new(p);
+            let (mut add, mut rem) = (0, 0);
+            let mut i = 0;
+            while i < s.by_stop.len() {
+                let t = self.d.stop[s.by_stop[i]];
+                // Everyone with this stop time enters the sums.
+                let mut deaths = Vec::new();
+                let mut j = i;
+                while j < s.by_stop.len() && self.d.stop[s.by_stop[j]] == t {
+                    let k = s.by_stop[j];
+                    if self.d.event[k] {
+                        deaths.push(k);
+                    }
+                    j += 1;
+                }
+                while add < j {
+                    let k = s.by_stop[add];
+                    rs.add(&self.x[k], self.w(k) * r[k], 1.0);
+                    add += 1;
+                }
+                // Anyone whose entry is at or after t is not at risk at t.
+                while rem < s.by_entry.len() && self.entry(s.by_entry[rem]) >= t {
+                    let k = s.by_entry[rem];
+                    if self.d.stop[k] >= t {
+                        // Only remove what was added.
+                        rs.add(&self.x[k], self.w(k) * r[k], -1.0);
+                    }
+                    rem += 1;
+                }
+                if !deaths.is_empty() {
+                    rs.deaths.clear();
+                    rs.death_sums(&self.x, &deaths, |k| self.w(k) * r[k]);
+                    each(&rs, &deaths);
+                }
+                i = j;
+            }
+        }
+    }
+
+    /// Calls `each(t, ℓ_t, u_t, M_t)` with every event time's contribution
+    /// to the log-likelihood, the score and the information.
+    pub(super) fn contributions(
+        &self,
+        beta: &DVector<f64>,
+        mut each: impl FnMut(f64, f64, &[f64], &[f64]),
+    ) {
+        let p = self.p;
+        let ties = self.ties;
+        let mut u = vec![0.0; p];
+        let mut m = vec![0.0; p * p];
+        self.sweep(beta, |rs, deaths| {
+            u.iter_mut().for_each(|v| *v = 0.0);
+            m.iter_mut().for_each(|v| *v = 0.0);
+            let mut l = 0.0;
+            let d = deaths.len() as f64;
+            let wsum: f64 = deaths.iter().map(|&k| self.w(k)).sum();
+            for &k in deaths {
+                let w = self.w(k);
+                let xb: f64 = self.x[k].iter().zip(beta.iter()).map(|(a, b)| a * b).sum();
+                l += w * xb;
+                for a in 0..p {
+                    u[a] += w * self.x[k][a];
+                }
+            }
+            let c = TieTerms::new(ties, rs.s0, rs.d0, d, wsum);
+            l -= c.log_den;
+            for a in 0..p {
+                u[a] -= c.c01 * rs.s1[a] - c.c11 * rs.d1[a];
+                for b in 0..p {
+                    m[a * p + b] += c.c01 * rs.s2[a * p + b]
+                        - c.c11 * rs.d2[a * p + b]
+                        - c.outer(&rs.s1, &rs.d1, a, b);
+                }
+            }
+            each(self.d.stop[deaths[0]], l, &u, &m);
+        });
+    }
+
+    /// Per-observation score residuals (unweighted), n × p.
+    pub(super) fn score_residuals(&self, beta: &DVector<f64>) -> Vec<Vec<f64>> {
+        let p = self.p;
+        let n = self.d.stop.len();
+        let r = self.risk_scores(beta);
+        let mut resid = vec![vec![0.0; p]; n];
+        let ties = self.ties;
+        // Gather each event time's terms, then apply them to everyone at risk.
+        struct EventTerms {
+            t: f64,
+            stratum: usize,
+            deaths: Vec<usize>,
+            // (c for a death, w̄/den, a) per partial term
+            parts: Vec<(f64, f64, Vec<f64>)>,
+        }
+        let mut events: Vec<EventTerms> = Vec::new();
+        let mut stratum_of = vec![0usize; n];
+        for (si, s) in self.strata.iter().enumerate() {
+            for &k in &s.by_stop {
+                stratum_of[k] = si;
+            }
+        }
+        self.sweep(beta, |rs, deaths| {
+            let d = deaths.len() as f64;
+            let wsum: f64 = deaths.iter().map(|&k| self.w(k)).sum();
+            let parts: Vec<(f64, f64, Vec<f64>)> = match ties {
+                Ties::Breslow => {
+                    let den = rs.s0;
+                    vec![(1.0, wsum / den, rs.s1.iter().map(|v| v / den).collect())]
+                }
+                Ties::Efron => (0..deaths.len())
+                    .map(|k| {
+                        let f = k as f64 / d;
+                        let den = rs.s0 - f * rs.d0;
+                        let a: Vec<f64> = (0..p).map(|j| (rs.s1[j] - f * rs.d1[j]) / den).collect();
+                        (1.0 - f, wsum / d / den, a)
+                    })
+                    .collect(),
+            };
+            events.push(EventTerms {
+                t: self.d.stop[deaths[0]],
+                stratum: stratum_of[deaths[0]],
+                deaths: deaths.to_vec(),
+                parts,
+            });
+        });
+        // Deaths: x_i − mean of the partial means.
+        for e in &events {
+            let m = e.parts.len() as f64;
+            for &k in &e.deaths {
+                for j in 0..p {
+                    let abar: f64 = e.parts.iter().map(|pt| pt.2[j]).sum::<f64>() / m;
+                    resid[k][j] += self.x[k][j] - abar;
+                }
+            }
+        }
+        // Risk-set terms: cumulative sums over event times, per stratum.
+        let mut per_stratum: HashMap<usize, Vec<&EventTerms>> = HashMap::new();
+        for e in &events {
+            per_stratum.entry(e.stratum).or_default().push(e);
+        }
+        for (si, mut evs) in per_stratum {
+            evs.sort_by(|a, b| a.t.total_cmp(&b.t));
+            // H(τ) = Σ_k w̄/den_k, G(τ) = Σ_k w̄ a_k/den_k, cumulated over τ.
+            let m = evs.len();
+            let mut hc = vec![0.0; m + 1];
+            let mut gc = vec![vec![0.0; p]; m + 1];
+            for (idx, e) in evs.iter().enumerate() {
+                let h: f64 = e.parts.iter().map(|pt| pt.1).sum();
+                hc[idx + 1] = hc[idx] + h;
+                for j in 0..p {
+                    let g: f64 = e.parts.iter().map(|pt| pt.1 * pt.2[j]).sum();
+                    gc[idx + 1][j] = gc[idx][j] + g;
+                }
+            }
+            let times: Vec<f64> = evs.iter().map(|e| e.t).collect();
+            let death_at: HashMap<usize, usize> = evs
+                .iter()
+                .enumerate()
+                .flat_map(|(idx, e)| e.deaths.iter().map(move |&k| (k, idx)))
+                .collect();
+            for &i in &self.strata[si].by_stop {
+                // Event times τ with entry_i < τ ≤ stop_i.
+                let hi = times.partition_point(|&t| t <= self.d.stop[i]);
+                let lo = times.partition_point(|&t| t <= self.entry(i));
+                if hi <= lo {
+                    continue;
+                }
+                let mut h = hc[hi] - hc[lo];
+                let mut g: Vec<f64> = (0..p).map(|j| gc[hi][j] - gc[lo][j]).collect();
+                if let Some(&idx) = death_at.get(&i) {
+                    // At its own death time the observation counts with c = 1 − k/d.
+                    for pt in &evs[idx].parts {
+                        h -= pt.1 * (1.0 - pt.0);
+                        for j in 0..p {
+                            g[j] -= pt.1 * (1.0 - pt.0) * pt.2[j];
+                        }
+                    }
+                }
+                for j in 0..p {
+                    resid[i][j] -= r[i] * (self.x[i][j] * h - g[j]);
+                }
+            }
+        }
+        resid
+    }
+}
+
+/// Weighted sums over a risk set and over the deaths at one time.
+pub(super) struct RiskSet {
+    pub(super) p: usize,
+    pub(super) s0: f64,
+    pub(super) s1: Vec<f64>,
+    pub(super) s2: Vec<f64>,
+    pub(super) d0: f64,
+    pub(super) d1: Vec<f64>,
+    pub(super) d2: Vec<f64>,
+    pub(super) deaths: Vec<usize>,
+}
+
+impl RiskSet {
+    pub(super) fn new(p: usize) -> RiskSet {
+        RiskSet {
+            p,
+            s0: 0.0,
+            s1: vec![0.0; p],
+            s2: vec![0.0; p * p],
+            d0: 0.0,
+            d1: vec![0.0; p],
+            d2: vec![0.0; p * p],
+            deaths: Vec::new(),
+        }
+    }
+
+    pub(super) fn add(&mut self, x: &[f64], wr: f64, sign: f64) {
+        let v = sign * wr;
+        self.s0 += v;
+        // Upper triangle only; `symmetrize` fills the rest when it is read.
+        for a in 0..self.p {
+            self.s1[a] += v * x[a];
+            let va = v * x[a];
+            for b in a..self.p {
+                self.s2[a * self.p + b] += va * x[b];
+            }
+        }
+    }
+
+    pub(super) fn death_sums(
+        &mut self,
+        x: &[Vec<f64>],
+        deaths: &[usize],
+        wr: impl Fn(usize) -> f64,
+    ) {
+        self.d0 = 0.0;
+        self.d1.iter_mut().for_each(|v| *v = 0.0);
+        self.d2.iter_mut().for_each(|v| *v = 0.0);
+        for &k in deaths {
+            let v = wr(k);
+            self.d0 += v;
+            for a in 0..self.p {
+                self.d1[a] += v * x[k][a];
+                let va = v * x[k][a];
+                for b in a..self.p {
+                    self.d2[a * self.p + b] += va * x[k][b];
+                }
+            }
+        }
+        self.symmetrize();
+    }
+
+    /// Copies the upper triangles of S2 and D2 to their lower ones.
+    pub(super) fn symmetrize(&mut self) {
+        let p = self.p;
+        for a in 0..p {
+            for b in 0..a {
+                self.s2[a * p + b] = self.s2[b * p + a];
+                self.d2[a * p + b] = self.d2[b * p + a];
+            }
+        }
+    }
+}
