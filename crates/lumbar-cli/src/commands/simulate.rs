@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use lumbar_sim::engine::{RunOptions, Shard, TrajectorySink, simulate};
 use lumbar_sim::results::{RunInfo, RunSource, TallyFile};
-use lumbar_sim::scenario::Scenario;
+use lumbar_sim::scenario::{Scenario, ScenarioError};
 use lumbar_sim::summary::SummaryRow;
 
 use super::sim_io::{ParquetTrajectories, summary_json, write_result};
@@ -91,43 +91,46 @@ fn shard_from_slurm(
         .map_err(|e| anyhow::anyhow!("from SLURM_ARRAY_TASK_ID/COUNT: {e}"))
 }
 
-pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result<u8> {
-    let started = Instant::now();
+/// The scenario file with the command line's overrides, and those
+/// overrides as recorded in the manifest (in the flags' order).
+fn scenario_from_args(
+    args: &SimulateArgs,
+) -> Result<(Scenario, serde_json::Map<String, serde_json::Value>)> {
     let mut scenario = Scenario::load(&args.scenario)?;
     let mut overrides = serde_json::Map::new();
+    let flag_error = |e: ScenarioError| match e {
+        ScenarioError::Override { key, problem } => {
+            let flag = match key {
+                "patients" => "--patients",
+                "weeks" => "--weeks",
+                _ => key,
+            };
+            anyhow::anyhow!("{flag} {problem}")
+        }
+        e => e.into(),
+    };
     if let Some(p) = args.patients {
-        scenario.patients = p;
         overrides.insert("patients".into(), p.into());
     }
+    // The horizon first, so that its checks see the file's cohort, as
+    // parsing the file with that horizon would.
     if let Some(w) = args.weeks {
-        if w == 0 || w > lumbar_sim::scenario::MAX_WEEKS {
-            bail!("--weeks must be 1 to {}", lumbar_sim::scenario::MAX_WEEKS);
-        }
-        // Rules were checked against the file's horizon; recheck against this one.
-        let text = std::fs::read_to_string(&args.scenario)?;
-        let mut table: toml::Table = toml::from_str(&text)?;
-        table.insert("weeks".into(), toml::Value::Integer(w as i64));
-        let checked = Scenario::parse(
-            &toml::to_string(&table)?,
-            &args.scenario.display().to_string(),
-            args.scenario.parent(),
-        )?;
-        scenario.weeks = checked.weeks;
-        scenario.rules = checked.rules;
+        scenario = scenario.with_weeks(w).map_err(flag_error)?;
         overrides.insert("weeks".into(), w.into());
     }
+    if let Some(p) = args.patients {
+        scenario = scenario.with_patients(p).map_err(flag_error)?;
+    }
     if let Some(s) = args.seed {
-        scenario.seed = s;
+        scenario = scenario.with_seed(s).map_err(flag_error)?;
         overrides.insert("seed".into(), s.into());
     }
-    scenario.check_size().map_err(|(key, problem)| {
-        let flag = match key {
-            "patients" => "--patients",
-            "weeks" => "--weeks",
-            _ => key,
-        };
-        anyhow::anyhow!("{flag} {problem}")
-    })?;
+    Ok((scenario, overrides))
+}
+
+pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result<u8> {
+    let started = Instant::now();
+    let (scenario, overrides) = scenario_from_args(args)?;
     let shard = match &args.shard {
         Some(s) => Some(Shard::parse(s).map_err(|e| anyhow::anyhow!("--shard {e}"))?),
         None => shard_from_env()?,
