@@ -1,12 +1,13 @@
-//! The files of a simulation result folder: `summary.parquet`,
-//! `summary.json`, `tally.json`, `manifest.json` and the trajectory blocks.
-//! Their formats and rules are [`lumbar_sim::results`]'; this module only
-//! reads and writes them.
+//! The files of a simulation result folder (`summary.parquet`,
+//! `summary.json`, `tally.json`, `manifest.json`, the trajectory blocks)
+//! and the summary table `simulate` prints. Their formats and rules are
+//! [`lumbar_sim::results`]'; this module only reads, writes and prints.
 //!
 //! The Parquet writers are local rather than `lumbar_ingest::output`'s:
 //! `write_table` also writes a CSV, and `output::frame` types `week` as
 //! Int64 where summary.parquet has always had UInt32.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -159,4 +160,65 @@ pub(super) fn read_tally(dir: &Path) -> Result<TallyFile> {
     file.check_shape()
         .map_err(|e| anyhow::anyhow!("{} {e}", path.display()))?;
     Ok(file)
+}
+
+fn fmt_est(r: Option<&SummaryRow>, scale: f64, digits: usize) -> String {
+    match r {
+        Some(r) => match (r.estimate, r.lower, r.upper) {
+            (Some(e), Some(l), Some(u)) => format!(
+                "{:.d$} ({:.d$}–{:.d$})",
+                e * scale,
+                l * scale,
+                u * scale,
+                d = digits
+            ),
+            (Some(e), ..) => format!("{:.d$}", e * scale, d = digits),
+            _ => "–".into(),
+        },
+        None => "–".into(),
+    }
+}
+
+/// The weekly summary as a table, then the whole-run metrics.
+pub(super) fn print_summary(
+    info: &RunInfo,
+    rows: &[SummaryRow],
+    shard: &Option<String>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    writeln!(
+        out,
+        "scenario {}: {} patients × {} runs, {} weeks, seed {}{}",
+        info.scenario,
+        info.patients,
+        info.runs,
+        info.weeks,
+        info.seed,
+        shard
+            .as_ref()
+            .map(|s| format!(", shard {s}"))
+            .unwrap_or_default()
+    )?;
+    writeln!(
+        out,
+        "{:>4}  {:<22} {:<22} {:<22} {:<20} {:<16}",
+        "week", "pain mean (95% runs)", "responders %", "adherence %", "dropout %", "safety /100"
+    )?;
+    let get = |w: u32, m: &str| rows.iter().find(|r| r.week == Some(w) && r.metric == m);
+    for w in 0..=info.weeks {
+        writeln!(
+            out,
+            "{:>4}  {:<22} {:<22} {:<22} {:<20} {:<16}",
+            w,
+            fmt_est(get(w, "pain_mean"), 1.0, 2),
+            fmt_est(get(w, "responder_share"), 100.0, 1),
+            fmt_est(get(w, "adherence"), 100.0, 1),
+            fmt_est(get(w, "dropout_share"), 100.0, 1),
+            fmt_est(get(w, "safety_events_per_100"), 1.0, 2),
+        )?;
+    }
+    for r in rows.iter().filter(|r| r.week.is_none()) {
+        writeln!(out, "{:<40} {}", r.metric, fmt_est(Some(r), 1.0, 3))?;
+    }
+    Ok(())
 }

@@ -18,9 +18,8 @@ use clap::Args;
 use lumbar_sim::engine::{RunOptions, Shard, TrajectorySink, simulate};
 use lumbar_sim::results::{RunInfo, RunSource, TallyFile};
 use lumbar_sim::scenario::{Scenario, ScenarioError};
-use lumbar_sim::summary::SummaryRow;
 
-use super::sim_io::{ParquetTrajectories, summary_json, write_result};
+use super::sim_io::{ParquetTrajectories, print_summary, summary_json, write_result};
 use crate::Ui;
 
 #[derive(Args, Debug)]
@@ -220,66 +219,6 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
         writeln!(out, "written to {}", args.out.display())?;
     }
     Ok(0)
-}
-
-fn fmt_est(r: Option<&SummaryRow>, scale: f64, digits: usize) -> String {
-    match r {
-        Some(r) => match (r.estimate, r.lower, r.upper) {
-            (Some(e), Some(l), Some(u)) => format!(
-                "{:.d$} ({:.d$}–{:.d$})",
-                e * scale,
-                l * scale,
-                u * scale,
-                d = digits
-            ),
-            (Some(e), ..) => format!("{:.d$}", e * scale, d = digits),
-            _ => "–".into(),
-        },
-        None => "–".into(),
-    }
-}
-
-fn print_summary(
-    info: &RunInfo,
-    rows: &[SummaryRow],
-    shard: &Option<String>,
-    out: &mut dyn Write,
-) -> Result<()> {
-    writeln!(
-        out,
-        "scenario {}: {} patients × {} runs, {} weeks, seed {}{}",
-        info.scenario,
-        info.patients,
-        info.runs,
-        info.weeks,
-        info.seed,
-        shard
-            .as_ref()
-            .map(|s| format!(", shard {s}"))
-            .unwrap_or_default()
-    )?;
-    writeln!(
-        out,
-        "{:>4}  {:<22} {:<22} {:<22} {:<20} {:<16}",
-        "week", "pain mean (95% runs)", "responders %", "adherence %", "dropout %", "safety /100"
-    )?;
-    let get = |w: u32, m: &str| rows.iter().find(|r| r.week == Some(w) && r.metric == m);
-    for w in 0..=info.weeks {
-        writeln!(
-            out,
-            "{:>4}  {:<22} {:<22} {:<22} {:<20} {:<16}",
-            w,
-            fmt_est(get(w, "pain_mean"), 1.0, 2),
-            fmt_est(get(w, "responder_share"), 100.0, 1),
-            fmt_est(get(w, "adherence"), 100.0, 1),
-            fmt_est(get(w, "dropout_share"), 100.0, 1),
-            fmt_est(get(w, "safety_events_per_100"), 1.0, 2),
-        )?;
-    }
-    for r in rows.iter().filter(|r| r.week.is_none()) {
-        writeln!(out, "{:<40} {}", r.metric, fmt_est(Some(r), 1.0, 3))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
