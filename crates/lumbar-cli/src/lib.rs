@@ -109,10 +109,10 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  lumbar merge out/sim/graded-1 out/sim/graded-2 out/sim/graded-3 out/sim/graded-4 --out out/sim/graded"
     )]
-    Merge(commands::simulate::MergeArgs),
+    Merge(commands::compare::MergeArgs),
     /// Differences between two simulated scenarios (B − A), with intervals.
     #[command(after_help = "Example:\n  lumbar compare out/sim/graded out/sim/pain --json")]
-    Compare(commands::simulate::CompareArgs),
+    Compare(commands::compare::CompareArgs),
     /// Check a store: every part, row index and rejects file against its checksum.
     #[command(
         after_help = "Examples:\n  lumbar store check out/store\n  lumbar store check out/store --json"
@@ -277,8 +277,8 @@ where
             commands::report::report(args, &load_regimen(cli.regimen.as_deref())?, out)
         }
         Command::Simulate(args) => commands::simulate::simulate_cmd(args, &ui, out),
-        Command::Merge(args) => commands::simulate::merge(args, out),
-        Command::Compare(args) => commands::simulate::compare_cmd(args, out),
+        Command::Merge(args) => commands::compare::merge_cmd(args, out),
+        Command::Compare(args) => commands::compare::compare_cmd(args, out),
         Command::Analyze(args) => {
             commands::analyze::analyze(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
         }

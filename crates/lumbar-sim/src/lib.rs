@@ -10,6 +10,9 @@
 //! * [`tally`] and [`summary`]: integer accumulators that add up exactly
 //!   across threads and shards, and the weekly summaries and comparisons
 //!   made from them;
+//! * [`results`]: a run's identity and tally file (the `manifest.json` and
+//!   `tally.json` formats), the shard merge and pairing rules, and the
+//!   headline metrics `compare` prints;
 //! * [`cohort`]: the synthetic cohort generator behind `lumbar generate`;
 //! * [`dynamics`]: the natural course and exercise benefit both share.
 //!
@@ -61,6 +64,7 @@ pub mod dynamics;
 pub mod engine;
 pub mod prior;
 pub mod progression;
+pub mod results;
 pub mod rules;
 pub mod scenario;
 pub mod summary;

@@ -18,7 +18,9 @@ use lumbar_model::{Frequency, Regimen};
 use serde::{Deserialize, Serialize};
 
 use crate::prior::{Dist, Prior, RawPrior};
-use crate::rules::{Action, ProgressionRule, RawRule, RawTargets, parse_condition};
+use crate::rules::{
+    Action, Condition, ProgressionRule, RawRule, RawTargets, RawWhen, parse_condition,
+};
 
 /// What went wrong loading a scenario; always names the key.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,10 @@ pub enum ScenarioError {
         key: String,
         problem: String,
     },
+    /// A setting changed after loading ([`Scenario::with_weeks`] and the
+    /// like) is out of range; `key` is the scenario key.
+    #[error("overriding `{key}`: {problem}")]
+    Override { key: &'static str, problem: String },
     #[error("scenario {origin}: regimen: {source}")]
     Regimen {
         origin: String,
@@ -210,6 +216,13 @@ pub struct Scenario {
     pub population: Population,
     pub dynamics: Dynamics,
     pub psa: Option<Psa>,
+    /// Where it was parsed from, for errors of later overrides.
+    #[serde(skip)]
+    origin: String,
+    /// Each rule's condition as written, so that a new horizon can be
+    /// checked against it as parsing would.
+    #[serde(skip)]
+    raw_conditions: Vec<RawWhen>,
 }
 
 #[derive(Deserialize)]
@@ -610,13 +623,7 @@ impl Scenario {
         };
 
         // The rules.
-        let horizon_days = raw.weeks * 7;
-        let stenosis_possible = population.stenosis_share > 0.0
-            || psa.as_ref().is_some_and(|p| {
-                p.parameters
-                    .iter()
-                    .any(|q| q.path == "population.stenosis_share")
-            });
+        let stenosis_possible = stenosis_possible(&population, &psa);
         if raw.rule.len() > 64 {
             return Err(invalid("rule", "at most 64 rules".into()));
         }
@@ -634,8 +641,8 @@ impl Scenario {
                 ));
             }
             let then = Action::parse(&r.then).map_err(|p| invalid(&format!("{at}.then"), p))?;
-            let when = parse_condition(&r.when, horizon_days, stenosis_possible)
-                .map_err(|(k, p)| invalid(&format!("{at}.{k}"), p))?;
+            let when = rule_condition(i, &r.when, raw.weeks, stenosis_possible)
+                .map_err(|(k, p)| invalid(&k, p))?;
             let words: Vec<String> = match &r.applies_to {
                 RawTargets::One(s) => vec![s.clone()],
                 RawTargets::Many(v) => v.clone(),
@@ -735,7 +742,58 @@ impl Scenario {
             population,
             dynamics: raw.dynamics,
             psa,
+            origin: origin.to_string(),
+            raw_conditions: raw.rule.into_iter().map(|r| r.when).collect(),
         })
+    }
+
+    /// The scenario over `weeks` weeks instead, checked as if the file had
+    /// said `weeks = …`: the sizes (runs × weeks) and every rule's
+    /// condition against the new horizon, with the errors parsing gives.
+    /// Only a horizon outside 1 to [`MAX_WEEKS`] is an
+    /// [`ScenarioError::Override`].
+    pub fn with_weeks(&self, weeks: u32) -> Result<Scenario, ScenarioError> {
+        if weeks == 0 || weeks > MAX_WEEKS {
+            return Err(ScenarioError::Override {
+                key: "weeks",
+                problem: format!("must be 1 to {MAX_WEEKS}"),
+            });
+        }
+        let invalid = |key: String, problem: String| ScenarioError::Invalid {
+            origin: self.origin.clone(),
+            key,
+            problem,
+        };
+        let mut s = self.clone();
+        s.weeks = weeks;
+        s.check_size()
+            .map_err(|(key, problem)| invalid(key.to_string(), problem))?;
+        let stenosis_possible = stenosis_possible(&s.population, &s.psa);
+        for (i, (rule, raw)) in s.rules.iter_mut().zip(&self.raw_conditions).enumerate() {
+            rule.when =
+                rule_condition(i, raw, weeks, stenosis_possible).map_err(|(k, p)| invalid(k, p))?;
+        }
+        Ok(s)
+    }
+
+    /// The scenario with `patients` per run, within [`MAX_PATIENTS`].
+    pub fn with_patients(&self, patients: u64) -> Result<Scenario, ScenarioError> {
+        let mut s = self.clone();
+        s.patients = patients;
+        s.checked_override()
+    }
+
+    /// The scenario with another master seed.
+    pub fn with_seed(&self, seed: u64) -> Result<Scenario, ScenarioError> {
+        let mut s = self.clone();
+        s.seed = seed;
+        s.checked_override()
+    }
+
+    fn checked_override(self) -> Result<Scenario, ScenarioError> {
+        self.check_size()
+            .map_err(|(key, problem)| ScenarioError::Override { key, problem })?;
+        Ok(self)
     }
 
     /// Runs in all: PSA draws × replications (at most [`MAX_RUNS`], checked
@@ -763,6 +821,28 @@ impl Scenario {
     pub fn days(&self) -> u32 {
         self.weeks * 7
     }
+}
+
+/// Whether any patient can have stenosis: a rule testing for it can fire.
+fn stenosis_possible(population: &Population, psa: &Option<Psa>) -> bool {
+    population.stenosis_share > 0.0
+        || psa.as_ref().is_some_and(|p| {
+            p.parameters
+                .iter()
+                .any(|q| q.path == "population.stenosis_share")
+        })
+}
+
+/// Rule `i`'s condition checked against a horizon of `weeks`; the error's
+/// key is the full one (`rule[i].when.consecutive`).
+fn rule_condition(
+    i: usize,
+    raw: &RawWhen,
+    weeks: u32,
+    stenosis_possible: bool,
+) -> Result<Condition, (String, String)> {
+    parse_condition(raw, weeks * 7, stenosis_possible)
+        .map_err(|(k, p)| (format!("rule[{i}].{k}"), p))
 }
 
 fn check_population(p: &Population) -> Result<(), (String, String)> {
@@ -900,5 +980,94 @@ pub fn set_parameter(
         _ => Err(format!(
             "unknown parameter `{path}`; use dynamics.NAME, population.stenosis_share or population.PRIOR.PARAM"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario whose rules depend on the horizon: 10 consecutive
+    /// sessions and 15 days since the last change.
+    fn text(weeks: u32) -> String {
+        format!(
+            r#"
+            name = "horizon"
+            weeks = {weeks}
+            patients = 100
+            seed = 5
+            [programme]
+            exercises = "all"
+            [[rule]]
+            name = "steady"
+            applies_to = "all"
+            when.session = {{ completed = true }}
+            when.consecutive = 10
+            then = "hold"
+            [[rule]]
+            name = "settled"
+            applies_to = "all"
+            when.days_since_change = ">= 15"
+            then = "hold"
+            "#
+        )
+    }
+
+    fn parse(weeks: u32) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(&text(weeks), "h.toml", None)
+    }
+
+    #[test]
+    fn with_weeks_is_parsing_with_that_horizon() {
+        let twelve = parse(12).unwrap();
+        for weeks in [1, 2, 3, 52] {
+            let overridden = twelve
+                .with_weeks(weeks)
+                .map(|s| (serde_json::to_string(&s).unwrap(), format!("{:?}", s.rules)));
+            let parsed = parse(weeks)
+                .map(|s| (serde_json::to_string(&s).unwrap(), format!("{:?}", s.rules)));
+            match (overridden, parsed) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{weeks} weeks"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{weeks} weeks"),
+                (a, b) => panic!("{weeks} weeks: override {a:?}, parse {b:?}"),
+            }
+        }
+        // 1 week (7 days) fails rule 0's 10 sessions first; 2 weeks, rule 1's 15 days.
+        let e = twelve.with_weeks(1).unwrap_err().to_string();
+        assert!(
+            e.starts_with("scenario h.toml: `rule[0].when.consecutive`: 10 sessions"),
+            "{e}"
+        );
+        let e = twelve.with_weeks(2).unwrap_err().to_string();
+        assert!(e.contains("`rule[1].when.days_since_change`"), "{e}");
+        assert_eq!(twelve.with_weeks(3).unwrap().days(), 21);
+    }
+
+    #[test]
+    fn overrides_are_checked_against_the_maxima() {
+        let s = parse(12).unwrap();
+        let e = s.with_weeks(MAX_WEEKS + 1).unwrap_err();
+        assert!(
+            matches!(&e, ScenarioError::Override { key: "weeks", problem } if problem == "must be 1 to 520"),
+            "{e}"
+        );
+        match s.with_patients(0).unwrap_err() {
+            ScenarioError::Override { key, problem } => {
+                assert_eq!(
+                    (key, problem.as_str()),
+                    ("patients", "must be 1 to 1000000000, not 0")
+                );
+            }
+            e => panic!("{e}"),
+        }
+        assert_eq!(
+            s.with_patients(MAX_PATIENTS).unwrap().patients,
+            MAX_PATIENTS
+        );
+        let reseeded = s.with_seed(99).unwrap();
+        assert_eq!(
+            (reseeded.seed, reseeded.weeks, reseeded.patients),
+            (99, 12, 100)
+        );
     }
 }

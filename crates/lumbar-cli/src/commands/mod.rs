@@ -2,8 +2,10 @@
 
 pub mod analyze;
 pub mod batch;
+pub mod compare;
 pub mod report;
 pub mod risk;
+mod sim_io;
 pub mod simulate;
 pub mod stats;
 pub mod store;

@@ -1,0 +1,224 @@
+//! The files of a simulation result folder (`summary.parquet`,
+//! `summary.json`, `tally.json`, `manifest.json`, the trajectory blocks)
+//! and the summary table `simulate` prints. Their formats and rules are
+//! [`lumbar_sim::results`]'; this module only reads, writes and prints.
+//!
+//! The Parquet writers are local rather than `lumbar_ingest::output`'s:
+//! `write_table` also writes a CSV, and `output::frame` types `week` as
+//! Int64 where summary.parquet has always had UInt32.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use lumbar_model::atomic::{PendingPath, write_atomic};
+use lumbar_sim::engine::{TrajectoryBlock, TrajectorySink};
+use lumbar_sim::results::{RunInfo, TallyFile};
+use lumbar_sim::summary::{SummaryRow, summarize};
+use polars::prelude::{Column, DataFrame, ParquetWriter};
+use serde::Serialize;
+
+/// Writes each trajectory block as `run-RRRR-from-PPPPPPPPPP.parquet`.
+pub(super) struct ParquetTrajectories {
+    pub(super) dir: PathBuf,
+}
+
+impl TrajectorySink for ParquetTrajectories {
+    fn write(&self, t: &TrajectoryBlock) -> Result<(), String> {
+        let path = self.dir.join(format!(
+            "run-{:04}-from-{:010}.parquet",
+            t.run, t.first_patient
+        ));
+        let n = t.len();
+        let mut cols = vec![
+            Column::new("run".into(), vec![t.run; n]),
+            Column::new("patient".into(), &t.patient),
+            Column::new("day".into(), &t.day),
+            Column::new("pain".into(), &t.pain),
+            Column::new("flare".into(), &t.flare),
+            Column::new(
+                "walking_min".into(),
+                t.walking_min
+                    .iter()
+                    .map(|w| (!w.is_nan()).then_some(*w))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("exercised".into(), &t.exercised),
+            Column::new("scheduled".into(), &t.scheduled),
+            Column::new("completed".into(), &t.completed),
+            Column::new("safety_events".into(), &t.safety_events),
+            Column::new("dropped".into(), &t.dropped),
+        ];
+        for (k, r) in t.ladder_keys.iter().zip(&t.rungs) {
+            cols.push(Column::new(format!("rung_{k}").into(), r));
+        }
+        let mut df = DataFrame::new(n, cols).map_err(|e| e.to_string())?;
+        write_parquet(&mut df, &path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let pending = PendingPath::new(path);
+    let file = std::fs::File::create(pending.temp())
+        .with_context(|| format!("cannot create {}", pending.temp().display()))?;
+    ParquetWriter::new(file).finish(df)?;
+    pending.commit()?;
+    Ok(())
+}
+
+fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
+    let n = rows.len();
+    Ok(DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                "scenario".into(),
+                rows.iter().map(|r| r.scenario.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "week".into(),
+                rows.iter().map(|r| r.week).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "metric".into(),
+                rows.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "estimate".into(),
+                rows.iter().map(|r| r.estimate).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "lower".into(),
+                rows.iter().map(|r| r.lower).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "upper".into(),
+                rows.iter().map(|r| r.upper).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "runs".into(),
+                rows.iter().map(|r| r.runs).collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
+}
+
+pub(super) fn summary_json(info: &RunInfo, rows: &[SummaryRow]) -> serde_json::Value {
+    serde_json::json!({
+        "scenario": info.scenario,
+        "patients": info.patients,
+        "weeks": info.weeks,
+        "runs": info.runs,
+        "seed": info.seed,
+        "metrics": rows,
+    })
+}
+
+fn to_json_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    let mut b = serde_json::to_vec_pretty(v)?;
+    b.push(b'\n');
+    Ok(b)
+}
+
+/// Writes summary.parquet, summary.json, tally.json and manifest.json.
+pub(super) fn write_result(dir: &Path, file: &TallyFile) -> Result<Vec<SummaryRow>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let rows = summarize(&file.info.scenario, &file.tallies);
+    write_parquet(&mut summary_frame(&rows)?, &dir.join("summary.parquet"))?;
+    write_atomic(
+        &dir.join("summary.json"),
+        &to_json_bytes(&summary_json(&file.info, &rows))?,
+    )?;
+    write_atomic(&dir.join("tally.json"), &to_json_bytes(file)?)?;
+    let mut outputs = vec!["summary.parquet", "summary.json", "tally.json"];
+    if file.info.trajectories {
+        outputs.push("trajectories/");
+    }
+    let manifest = serde_json::json!({
+        "command": "simulate",
+        "run": file.info,
+        "shard": file.shard,
+        "patients_range": file.patients_range,
+        "outputs": outputs,
+    });
+    write_atomic(&dir.join("manifest.json"), &to_json_bytes(&manifest)?)?;
+    Ok(rows)
+}
+
+/// Reads a result folder's `tally.json` and checks its shape.
+pub(super) fn read_tally(dir: &Path) -> Result<TallyFile> {
+    let path = dir.join("tally.json");
+    let text = std::fs::read(&path).with_context(|| {
+        format!(
+            "cannot open {}: is {} a `lumbar simulate` result folder?",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let file: TallyFile = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a tally file", path.display()))?;
+    file.check_shape()
+        .map_err(|e| anyhow::anyhow!("{} {e}", path.display()))?;
+    Ok(file)
+}
+
+fn fmt_est(r: Option<&SummaryRow>, scale: f64, digits: usize) -> String {
+    match r {
+        Some(r) => match (r.estimate, r.lower, r.upper) {
+            (Some(e), Some(l), Some(u)) => format!(
+                "{:.d$} ({:.d$}–{:.d$})",
+                e * scale,
+                l * scale,
+                u * scale,
+                d = digits
+            ),
+            (Some(e), ..) => format!("{:.d$}", e * scale, d = digits),
+            _ => "–".into(),
+        },
+        None => "–".into(),
+    }
+}
+
+/// The weekly summary as a table, then the whole-run metrics.
+pub(super) fn print_summary(
+    info: &RunInfo,
+    rows: &[SummaryRow],
+    shard: &Option<String>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    writeln!(
+        out,
+        "scenario {}: {} patients × {} runs, {} weeks, seed {}{}",
+        info.scenario,
+        info.patients,
+        info.runs,
+        info.weeks,
+        info.seed,
+        shard
+            .as_ref()
+            .map(|s| format!(", shard {s}"))
+            .unwrap_or_default()
+    )?;
+    writeln!(
+        out,
+        "{:>4}  {:<22} {:<22} {:<22} {:<20} {:<16}",
+        "week", "pain mean (95% runs)", "responders %", "adherence %", "dropout %", "safety /100"
+    )?;
+    let get = |w: u32, m: &str| rows.iter().find(|r| r.week == Some(w) && r.metric == m);
+    for w in 0..=info.weeks {
+        writeln!(
+            out,
+            "{:>4}  {:<22} {:<22} {:<22} {:<20} {:<16}",
+            w,
+            fmt_est(get(w, "pain_mean"), 1.0, 2),
+            fmt_est(get(w, "responder_share"), 100.0, 1),
+            fmt_est(get(w, "adherence"), 100.0, 1),
+            fmt_est(get(w, "dropout_share"), 100.0, 1),
+            fmt_est(get(w, "safety_events_per_100"), 1.0, 2),
+        )?;
+    }
+    for r in rows.iter().filter(|r| r.week.is_none()) {
+        writeln!(out, "{:<40} {}", r.metric, fmt_est(Some(r), 1.0, 3))?;
+    }
+    Ok(())
+}
