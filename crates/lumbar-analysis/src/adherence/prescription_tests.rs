@@ -39,7 +39,11 @@ fn a_personal_prescription_changes_what_is_scheduled() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("rx.csv");
     // The hip flexor twice a week at 6–8 reps; no bridge.
-    std::fs::write(&f, "patient_id,exercise,frequency,reps\nP1,hip_flexor_stretch,2/week,6-8\nP1,bridge,none,\n").unwrap();
+    std::fs::write(
+        &f,
+        "patient_id,exercise,frequency,reps\nP1,hip_flexor_stretch,2/week,6-8\nP1,bridge,none,\n",
+    )
+    .unwrap();
     let rx = Prescriptions::load(&Regimen::six_moves(), &f).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let a = adherence_with(&cohort, &rx, 0.7);

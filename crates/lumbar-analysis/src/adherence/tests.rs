@@ -230,8 +230,8 @@ fn a_window_narrows_scheduled_and_done_days_alike() {
     let rx = Prescriptions::from_regimen(&Regimen::six_moves());
     let day = |s: &str| Some(s.parse::<NaiveDate>().unwrap());
     // Wednesday 8 to Tuesday 14 January: 5 days of ISO week 2, 2 of week 3.
-    let mut tally = AdherenceTally::new(&cohort, &rx, 0.7, true)
-        .within(day("2025-01-08"), day("2025-01-14"));
+    let mut tally =
+        AdherenceTally::new(&cohort, &rx, 0.7, true).within(day("2025-01-08"), day("2025-01-14"));
     cohort.feed_sessions(&mut tally);
     let a = tally.finish();
     // P1's hip flexor on the 8th, 9th, 10th, 13th (one side) and 14th.
@@ -254,8 +254,8 @@ fn a_window_narrows_scheduled_and_done_days_alike() {
 
     // A window before P2's enrolment: P2 is left out and counted; P1
     // is scheduled on the 6th and 7th only.
-    let mut tally = AdherenceTally::new(&cohort, &rx, 0.7, false)
-        .within(day("2025-01-01"), day("2025-01-07"));
+    let mut tally =
+        AdherenceTally::new(&cohort, &rx, 0.7, false).within(day("2025-01-01"), day("2025-01-07"));
     cohort.feed_sessions(&mut tally);
     let a = tally.finish();
     assert_eq!(a.unscheduled, 1);
