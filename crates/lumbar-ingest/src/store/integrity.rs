@@ -1,0 +1,496 @@
+//! Verifying a store: `lumbar store check`, the reconcile an ingest runs
+//! first, and the checksums both rely on.
+
+use super::*;
+
+/// What `lumbar store check` found for one file of the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileCheck {
+    /// Path relative to the store.
+    pub path: String,
+    /// `manifest`, `part`, `index` or `rejects`.
+    pub kind: &'static str,
+    /// `None`: ok.
+    pub problem: Option<String>,
+}
+
+/// Why a manifest entry cannot stay.
+enum EntryProblem {
+    Missing,
+    Damaged(String),
+}
+
+impl Store {
+    fn rel(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// The three files of an entry checked against their recorded checksums
+    /// (entries written before checksums: that the part is there).
+    fn check_entry(&self, table: Table, rec: &PartRecord) -> Result<(), EntryProblem> {
+        let part = self.part_path(table, &rec.part);
+        if !part.is_file() {
+            return Err(EntryProblem::Missing);
+        }
+        let Some(c) = &rec.checksums else {
+            return Ok(());
+        };
+        for (kind, path, sum) in [
+            ("part", part, &c.part),
+            ("row index", self.index_path(table, &rec.part), &c.index),
+            ("rejects", self.rejects_path(table, &rec.part), &c.rejects),
+        ] {
+            if let Some(sum) = sum {
+                check_file_sum(&path, sum)
+                    .map_err(|p| EntryProblem::Damaged(format!("{kind}: {p}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The manifest entry of a part file the manifest lacks, from the part's
+    /// own record, if the part and its index and rejects are complete.
+    fn adopt(&self, table: Table, part: &str, path: &Path) -> Result<PartRecord, String> {
+        let own = verify_self(path)?;
+        let mut rec = own.record.ok_or("has no lumbar record")?;
+        if rec.table != table.name() || rec.part != part {
+            return Err(format!(
+                "its record names {}/{}, not this file",
+                rec.table, rec.part
+            ));
+        }
+        if own.rows != rec.added {
+            return Err(format!(
+                "its footer counts {} rows where its record says {}",
+                own.rows, rec.added
+            ));
+        }
+        let c = rec.checksums.get_or_insert_with(Checksums::default);
+        for (file, sum) in [
+            (self.index_path(table, part), &c.index),
+            (self.rejects_path(table, part), &c.rejects),
+        ] {
+            let sum = sum
+                .as_ref()
+                .ok_or("its record has no checksum of its index or rejects")?;
+            check_file_sum(&file, sum).map_err(|p| format!("{}: {p}", self.rel(&file)))?;
+        }
+        c.part = Some(file_sum(path).map_err(|e| e.to_string())?);
+        Ok(rec)
+    }
+
+    /// Moves a file under `STORE/_quarantine/` (same relative path; a number
+    /// appended when that name is taken), where no reader looks.
+    fn quarantine(&self, path: &Path) -> Result<(), IngestError> {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        let base = self.root.join("_quarantine").join(rel);
+        let mut dest = base.clone();
+        for n in 1..1000 {
+            if !dest.exists() {
+                break;
+            }
+            dest = PathBuf::from(format!("{}.{n}", base.display()));
+        }
+        let io = |e| IngestError::io(path, e);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        fault::step("move a file to quarantine").map_err(io)?;
+        std::fs::rename(path, &dest).map_err(io)?;
+        if let Ok(mut s) = self.verified.lock() {
+            s.remove(path);
+        }
+        Ok(())
+    }
+
+    fn quarantine_part(&self, table: Table, part: &str) -> Result<(), IngestError> {
+        for p in [
+            self.part_path(table, part),
+            self.index_path(table, part),
+            self.rejects_path(table, part),
+        ] {
+            if p.exists() {
+                self.quarantine(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Temporary files of interrupted writers (`.NAME.PID.tmp`); under the
+    /// writer lock, none of them belongs to a live writer.
+    fn remove_temporaries(&self) -> Result<usize, IngestError> {
+        let mut dirs = vec![self.root.clone(), self.root.join("rejects")];
+        for t in Table::ALL {
+            dirs.push(self.root.join(t.name()));
+            dirs.push(self.root.join("_index").join(t.name()));
+        }
+        let mut n = 0;
+        for d in dirs {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let p = e.path();
+                    std::fs::remove_file(&p).map_err(|e| IngestError::io(&p, e))?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Brings the manifest and the folder into agreement before an ingest
+    /// writes: removes writers' temporary files; moves to `_quarantine/` a
+    /// listed part whose part, index or rejects file fails its checksum (its
+    /// entry is dropped, so its source can be ingested again) and any part,
+    /// index or rejects file no complete entry owns; adds a complete part the
+    /// manifest lacks, from the part's own record; rebuilds a missing or
+    /// unreadable manifest. Returns one line per thing done.
+    pub fn reconcile(&self, _writer: &WriterLock) -> Result<Vec<String>, IngestError> {
+        let mut said = Vec::new();
+        let removed = self.remove_temporaries()?;
+        if removed > 0 {
+            said.push(format!(
+                "removed {removed} temporary file(s) left by an interrupted ingest"
+            ));
+        }
+        let manifest_path = self.manifest_path();
+        let had_manifest = manifest_path.exists();
+        let mut rebuilt = !had_manifest;
+        let mut dirty = false;
+        let listed = match self.read_manifest() {
+            Ok(m) => m.parts,
+            Err(e) => {
+                self.quarantine(&manifest_path)?;
+                said.push(format!(
+                    "manifest.json could not be read ({e}): moved to _quarantine/, rebuilt from the parts"
+                ));
+                rebuilt = true;
+                Vec::new()
+            }
+        };
+        let mut kept: Vec<PartRecord> = Vec::with_capacity(listed.len());
+        for rec in listed {
+            let Some(table) = Table::from_name(&rec.table) else {
+                kept.push(rec); // a later version's table: not ours to judge
+                continue;
+            };
+            if kept
+                .iter()
+                .any(|k| k.table == rec.table && k.part == rec.part)
+            {
+                dirty = true; // a duplicate entry
+                continue;
+            }
+            match self.check_entry(table, &rec) {
+                Ok(()) => kept.push(rec),
+                Err(EntryProblem::Missing) => {
+                    dirty = true;
+                    said.push(format!(
+                        "{}/{}.parquet is listed but missing: entry removed (ingest {} again to restore its rows)",
+                        rec.table, rec.part, rec.source
+                    ));
+                }
+                Err(EntryProblem::Damaged(problem)) => {
+                    dirty = true;
+                    self.quarantine_part(table, &rec.part)?;
+                    said.push(format!(
+                        "{}/{}.parquet and its row index and rejects moved to _quarantine/ (damaged {problem}); ingest {} again to restore its rows",
+                        rec.table, rec.part, rec.source
+                    ));
+                }
+            }
+        }
+        let mut adopted = 0usize;
+        for table in Table::ALL {
+            for path in list_parquet(&self.root.join(table.name())) {
+                let part = stem(&path);
+                if kept
+                    .iter()
+                    .any(|r| r.table == table.name() && r.part == part)
+                {
+                    continue;
+                }
+                dirty = true;
+                match self.adopt(table, &part, &path) {
+                    Ok(rec) => {
+                        if !rebuilt {
+                            said.push(format!(
+                                "{}: a complete part the manifest did not list (from {}, {} rows): added",
+                                self.rel(&path),
+                                rec.source,
+                                rec.added
+                            ));
+                        }
+                        adopted += 1;
+                        kept.push(rec);
+                    }
+                    Err(problem) => {
+                        self.quarantine_part(table, &part)?;
+                        said.push(format!(
+                            "{}: not listed and not complete ({problem}): moved to _quarantine/",
+                            self.rel(&path)
+                        ));
+                    }
+                }
+            }
+        }
+        for path in self.orphans(&kept, &[]) {
+            self.quarantine(&path)?;
+            said.push(format!(
+                "{}: belongs to no listed part (left by an interrupted ingest): moved to _quarantine/",
+                self.rel(&path)
+            ));
+        }
+        if rebuilt && (adopted > 0 || had_manifest) {
+            if !had_manifest {
+                said.push(format!(
+                    "manifest.json was missing: rebuilt from {adopted} part(s)"
+                ));
+            }
+            dirty = true;
+        }
+        if dirty {
+            self.write_manifest(&Manifest { parts: kept })?;
+        }
+        Ok(said)
+    }
+
+    /// Index and rejects files that belong neither to an entry nor to one of
+    /// the `unlisted` part files (table, part name).
+    fn orphans(&self, entries: &[PartRecord], unlisted: &[(Table, String)]) -> Vec<PathBuf> {
+        let owned: HashSet<PathBuf> = entries
+            .iter()
+            .filter_map(|r| Table::from_name(&r.table).map(|t| (t, r.part.clone())))
+            .chain(unlisted.iter().cloned())
+            .flat_map(|(t, part)| [self.index_path(t, &part), self.rejects_path(t, &part)])
+            .collect();
+        let mut files = list_parquet(&self.root.join("rejects"));
+        for t in Table::ALL {
+            files.extend(list_files(&self.root.join("_index").join(t.name()), "fp"));
+        }
+        files.retain(|f| !owned.contains(f));
+        files
+    }
+
+    /// Verifies every file of the store, as SQLite's `integrity_check` does:
+    /// the manifest; each listed part, row index and rejects file against its
+    /// recorded whole-file checksum; and any part, index or rejects file the
+    /// manifest does not list (a problem: it is not read; the next ingest
+    /// adds a complete part and quarantines the rest).
+    pub fn check(&self) -> Vec<FileCheck> {
+        let mut out = Vec::new();
+        let entries = match self.read_manifest() {
+            Ok(m) => {
+                let problem = (!self.manifest_path().exists() && self.has_files())
+                    .then(|| "missing: the next ingest rebuilds it from the parts".to_string());
+                out.push(FileCheck {
+                    path: "manifest.json".into(),
+                    kind: "manifest",
+                    problem,
+                });
+                m.parts
+            }
+            Err(e) => {
+                out.push(FileCheck {
+                    path: "manifest.json".into(),
+                    kind: "manifest",
+                    problem: Some(e.to_string()),
+                });
+                Vec::new()
+            }
+        };
+        for rec in &entries {
+            let Some(table) = Table::from_name(&rec.table) else {
+                continue;
+            };
+            let c = rec.checksums.clone().unwrap_or_default();
+            for (kind, path, sum) in [
+                ("part", self.part_path(table, &rec.part), c.part),
+                ("index", self.index_path(table, &rec.part), c.index),
+                ("rejects", self.rejects_path(table, &rec.part), c.rejects),
+            ] {
+                let problem = match &sum {
+                    Some(sum) => check_file_sum(&path, sum).err(),
+                    None if path.is_file() => None, // written before checksums
+                    None => Some("missing".to_string()),
+                };
+                out.push(FileCheck {
+                    path: self.rel(&path),
+                    kind,
+                    problem,
+                });
+            }
+        }
+        let mut unlisted = Vec::new();
+        let mut unlisted_parts = Vec::new();
+        for table in Table::ALL {
+            for path in list_parquet(&self.root.join(table.name())) {
+                let part = stem(&path);
+                if !entries
+                    .iter()
+                    .any(|r| r.table == table.name() && r.part == part)
+                {
+                    unlisted_parts.push((table, part.clone()));
+                    let why = match self.adopt(table, &part, &path) {
+                        Ok(_) => "complete".to_string(),
+                        Err(p) => format!("damaged: {p}"),
+                    };
+                    unlisted.push(FileCheck {
+                        path: self.rel(&path),
+                        kind: "part",
+                        problem: Some(format!(
+                            "not listed in the manifest, so not read ({why}); the next ingest adds a complete part and quarantines a damaged one"
+                        )),
+                    });
+                }
+            }
+        }
+        out.extend(unlisted);
+        for path in self.orphans(&entries, &unlisted_parts) {
+            out.push(FileCheck {
+                kind: if path.extension().is_some_and(|e| e == "fp") {
+                    "index"
+                } else {
+                    "rejects"
+                },
+                path: self.rel(&path),
+                problem: Some(
+                    "belongs to no listed part; the next ingest moves it to _quarantine/".into(),
+                ),
+            });
+        }
+        out
+    }
+
+    fn has_files(&self) -> bool {
+        Table::ALL
+            .iter()
+            .any(|t| !list_parquet(&self.root.join(t.name())).is_empty())
+    }
+}
+
+/// What a part says of itself: its record, its footer's row count, and
+/// that its data bytes match its own checksum.
+struct SelfCheck {
+    record: Option<PartRecord>,
+    rows: u64,
+}
+
+/// Checks a store Parquet file by its own `lumbar.checksum` (used when the
+/// manifest has no entry for it). The footer is read only after its length
+/// is checked against the file's, and parsing it cannot take the process
+/// down.
+fn verify_self(path: &Path) -> Result<SelfCheck, String> {
+    let mut f = File::open(path).map_err(|e| format!("cannot be opened: {e}"))?;
+    let len = f.metadata().map_err(|e| e.to_string())?.len();
+    if len < 12 {
+        return Err(format!("truncated ({len} bytes)"));
+    }
+    let mut tail = [0u8; 8];
+    f.seek(SeekFrom::End(-8))
+        .and_then(|_| f.read_exact(&mut tail))
+        .map_err(|e| e.to_string())?;
+    if &tail[4..] != b"PAR1" {
+        return Err("truncated or not Parquet (no footer magic)".into());
+    }
+    let footer = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+    if footer > len - 12 || footer > MAX_FOOTER_BYTES {
+        return Err(format!(
+            "damaged footer (length {footer} in a {len}-byte file)"
+        ));
+    }
+    let meta = std::panic::catch_unwind(|| {
+        let f = File::open(path).map_err(|e| e.to_string())?;
+        let mut r = ParquetReader::new(f);
+        let m = r.get_metadata().map_err(|e| e.to_string())?;
+        let kv: Vec<(String, String)> = m
+            .key_value_metadata
+            .iter()
+            .flatten()
+            .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+            .collect();
+        Ok::<_, String>((m.num_rows as u64, kv))
+    })
+    .map_err(|_| "damaged footer (it could not be parsed)".to_string())?
+    .map_err(|e| format!("damaged footer: {e}"))?;
+    let (rows, kv) = meta;
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let sum: FileSum = get(KEY_CHECKSUM)
+        .ok_or("has no lumbar checksum")
+        .and_then(|v| serde_json::from_str(v).map_err(|_| "has an unreadable lumbar checksum"))?;
+    if sum.bytes > len - 8 - footer {
+        return Err("its checksum covers more bytes than the file has before its footer".into());
+    }
+    let got = sha256_prefix(path, sum.bytes).map_err(|e| e.to_string())?;
+    if got != sum.sha256 {
+        return Err("content checksum mismatch (its data bytes changed)".into());
+    }
+    let record = match get(KEY_PART) {
+        Some(v) => Some(serde_json::from_str(v).map_err(|_| "has an unreadable lumbar record")?),
+        None => None,
+    };
+    Ok(SelfCheck { record, rows })
+}
+
+/// A file against a whole-file checksum: size first (a truncated file is
+/// named as such without reading it), then SHA-256.
+pub(super) fn check_file_sum(path: &Path, sum: &FileSum) -> Result<(), String> {
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("missing".into()),
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    if len != sum.bytes {
+        return Err(format!(
+            "{len} bytes where {} were written (truncated or overwritten)",
+            sum.bytes
+        ));
+    }
+    let got = sha256_prefix(path, len).map_err(|e| format!("cannot be read: {e}"))?;
+    if got != sum.sha256 {
+        return Err(format!(
+            "checksum mismatch (SHA-256 {}…, recorded {}…)",
+            &got[..12],
+            sum.sha256.get(..12).unwrap_or(&sum.sha256)
+        ));
+    }
+    Ok(())
+}
+
+/// The whole-file checksum of a file.
+pub fn file_sum(path: &Path) -> std::io::Result<FileSum> {
+    let bytes = std::fs::metadata(path)?.len();
+    Ok(FileSum {
+        sha256: sha256_prefix(path, bytes)?,
+        bytes,
+    })
+}
+
+/// SHA-256 of a file's first `n` bytes, as lowercase hex.
+fn sha256_prefix(path: &Path, n: u64) -> std::io::Result<String> {
+    let mut f = File::open(path)?.take(n);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut seen = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        seen += k as u64;
+    }
+    if seen != n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{seen} bytes where {n} were expected"),
+        ));
+    }
+    Ok(hex(&h.finalize()))
+}
