@@ -13,7 +13,7 @@ use std::time::Instant;
 
 mod common;
 
-use lumbar_ingest::{Format, IngestOptions, Input, ingest};
+use lumbar_io::{Format, IngestOptions, Input, ingest};
 use lumbar_model::{Regimen, Table};
 use quick_xml::Reader;
 use quick_xml::events::Event;

@@ -16,7 +16,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lumbar_ingest::{IngestOptions, Input, ingest};
+use lumbar_io::{IngestOptions, Input, ingest};
 use lumbar_model::{Regimen, Table};
 use lumbar_sim::cohort::{CohortSpec, write_cohort};
 use polars::prelude::*;

@@ -15,7 +15,7 @@ use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
 use lumbar_analysis::cohort::{Cohort, stream_sessions};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::safety::SafetyTally;
-use lumbar_ingest::{IngestOptions, Input, Store};
+use lumbar_io::{IngestOptions, Input, Store};
 use lumbar_model::{Regimen, Table};
 use lumbar_report::{ReportMeta, render};
 use lumbar_sim::cohort::{CohortSpec, write_cohort};
@@ -49,7 +49,7 @@ fn main() {
             as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
             ..Default::default()
         };
-        lumbar_ingest::ingest(&store_dir, &inputs, &regimen, &opts, &mut |_| {}).expect("ingest");
+        lumbar_io::ingest(&store_dir, &inputs, &regimen, &opts, &mut |_| {}).expect("ingest");
         let _ = std::fs::remove_dir_all(&csv);
     }
     let rx = Prescriptions::from_regimen(&regimen);

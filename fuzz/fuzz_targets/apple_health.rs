@@ -3,7 +3,7 @@
 //! row in canonical order or a rejection.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use lumbar_ingest::formats::apple;
+use lumbar_io::formats::apple;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(rows) = apple::read_bytes(data, "P1") {

@@ -5,8 +5,8 @@
 //! rejects carries a line number after the header's, in order.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use lumbar_ingest::reader::{Reading, for_each_row, open_input_with};
-use lumbar_ingest::{Format, Limits, Missing};
+use lumbar_io::reader::{Reading, for_each_row, open_input_with};
+use lumbar_io::{Format, Limits, Missing};
 use lumbar_model::Table;
 use std::io::Write;
 

@@ -3,7 +3,7 @@
 //! cross-column rules). It must never panic, only accept or reject.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use lumbar_ingest::validate::TableValidator;
+use lumbar_io::validate::TableValidator;
 use lumbar_model::{Regimen, Table};
 use std::sync::OnceLock;
 

@@ -2,7 +2,7 @@
 //! tables: never a panic; read = the rows it returns.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use lumbar_ingest::formats::fhir;
+use lumbar_io::formats::fhir;
 use lumbar_model::Table;
 
 fuzz_target!(|data: &[u8]| {

@@ -97,7 +97,7 @@ fn snapshot(dir: &Path, skip: &Path, into: &mut BTreeMap<PathBuf, (u64, u64)>) {
 /// Rows in each table of a store, read through the library as `analyze` reads them.
 fn stored_rows(store: &Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    let Ok(s) = lumbar_ingest::Store::open(store) else {
+    let Ok(s) = lumbar_io::Store::open(store) else {
         return out;
     };
     for t in lumbar_model::Table::ALL {

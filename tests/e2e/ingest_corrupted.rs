@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use lumbar_ingest::{IngestOptions, Input, Store, ingest};
+use lumbar_io::{IngestOptions, Input, Store, ingest};
 use lumbar_model::{Regimen, Table};
 use polars::prelude::*;
 
@@ -336,7 +336,7 @@ fn corrupted_cohort_is_ingested_with_exact_rejects() {
     );
 }
 
-use lumbar_ingest::Counts;
+use lumbar_io::Counts;
 
 #[test]
 fn the_same_rows_as_ndjson_and_parquet_give_the_same_table() {

@@ -245,7 +245,7 @@ fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
             "2026-01-01",
         ]);
     }
-    let store = lumbar_ingest::Store::open(&store_dir).unwrap();
+    let store = lumbar_io::Store::open(&store_dir).unwrap();
     let regimen = lumbar_model::Regimen::six_moves();
     let rx = Prescriptions::from_regimen(&regimen);
     let cohort = Cohort::load(&store).unwrap();

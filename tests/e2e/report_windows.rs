@@ -225,7 +225,7 @@ fn windowed_adherence_equals_the_weekly_table_and_a_direct_count() {
         ParquetReader::new(std::fs::File::open(analysis.join("adherence_weekly.parquet")).unwrap())
             .finish()
             .unwrap();
-    let store = lumbar_ingest::Store::open(&store_dir).unwrap();
+    let store = lumbar_io::Store::open(&store_dir).unwrap();
     let regimen = Regimen::six_moves();
     let rx = Prescriptions::from_regimen(&regimen);
     let cohort = Cohort::load(&store).unwrap();
@@ -409,7 +409,7 @@ fn no_hidden_cell_of_the_demo_report_can_be_worked_out() {
 fn absurd_enrolment_dates_schedule_only_the_observed_span() {
     let tmp = tempfile::tempdir().unwrap();
     let store = demo_store(tmp.path());
-    let cohort = Cohort::load(&lumbar_ingest::Store::open(&store).unwrap()).unwrap();
+    let cohort = Cohort::load(&lumbar_io::Store::open(&store).unwrap()).unwrap();
     let first_day = cohort
         .sessions
         .iter()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lumbar_ingest::{Store, WriterLock};
+use lumbar_io::{Store, WriterLock};
 use lumbar_model::Table;
 
 use crate::{lumbar, path_str};

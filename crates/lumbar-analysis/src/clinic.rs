@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
-use lumbar_ingest::Store;
+use lumbar_io::Store;
 use lumbar_model::{Regimen, Table};
 use serde::Serialize;
 

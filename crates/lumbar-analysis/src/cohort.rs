@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
-use lumbar_ingest::{IngestError, Store};
+use lumbar_io::{IngestError, Store};
 use lumbar_model::Table;
 use polars::prelude::*;
 

@@ -412,7 +412,7 @@ mod tests {
 /// event when there is one, else to the end), years of 365.25 days. Also
 /// returns how many participants had too few valid days.
 pub fn store_frame(
-    store: &lumbar_ingest::Store,
+    store: &lumbar_io::Store,
     rules: &ExposureRules,
 ) -> Result<(polars::prelude::DataFrame, usize), crate::cohort::LoadError> {
     let f = store

@@ -8,7 +8,7 @@ use clap::Args;
 use lumbar_analysis::cohort::{Cohort, stream_sessions};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::{adherence, safety, trends};
-use lumbar_ingest::{Store, output};
+use lumbar_io::{Store, output};
 use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
 
@@ -150,7 +150,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         "parameters": {
             "regimen": regimen.key,
             "prescriptions": match &args.prescriptions {
-                Some(f) => serde_json::json!({"file": f, "sha256": lumbar_ingest::sha256_file(f)?}),
+                Some(f) => serde_json::json!({"file": f, "sha256": lumbar_io::sha256_file(f)?}),
                 None => serde_json::Value::Null,
             },
             "adherent_threshold": args.adherent,

@@ -70,7 +70,7 @@ fn sha256_bytes(b: &[u8]) -> String {
 }
 
 fn file_hash(p: &Path) -> Result<String> {
-    lumbar_ingest::sha256_file(p).map_err(|e| anyhow!("{e}"))
+    lumbar_io::sha256_file(p).map_err(|e| anyhow!("{e}"))
 }
 
 /// Every file under `dir`, sorted, with its hash (for a folder input).

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lumbar_ingest::{Format, IngestOptions, Input};
+use lumbar_io::{Format, IngestOptions, Input};
 use lumbar_model::atomic::StagedDir;
 use lumbar_model::{Regimen, Table};
 use lumbar_sim::cohort::{CohortSpec, describe, write_cohort};
@@ -123,23 +123,23 @@ pub struct IngestCheckArgs {
     pub min_date: chrono::NaiveDate,
     /// Words that mean "missing" in every column, comma-separated (an empty
     /// cell always does); `--na ''` leaves only empty cells missing.
-    #[arg(long, value_name = "LIST", default_value_t = lumbar_ingest::parse::DEFAULT_MISSING.join(","))]
+    #[arg(long, value_name = "LIST", default_value_t = lumbar_io::parse::DEFAULT_MISSING.join(","))]
     pub na: String,
     /// Longest record (CSV record, NDJSON line, XML element) and so longest
     /// value; longer rows are rejected. Bytes, or with KiB/MiB/GiB.
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_line: u64,
     /// Most columns a header may have.
-    #[arg(long, value_name = "N", default_value_t = lumbar_ingest::limits::DEFAULT_MAX_COLUMNS)]
+    #[arg(long, value_name = "N", default_value_t = lumbar_io::limits::DEFAULT_MAX_COLUMNS)]
     pub max_columns: usize,
     /// Compressed input (gzip, zip) may always expand to this size ...
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     pub max_expanded: u64,
     /// ... or to this many times its compressed size, if that is more.
-    #[arg(long, value_name = "N", default_value_t = lumbar_ingest::limits::DEFAULT_MAX_RATIO)]
+    #[arg(long, value_name = "N", default_value_t = lumbar_io::limits::DEFAULT_MAX_RATIO)]
     pub max_ratio: u64,
     /// Most entries a zip (Apple Health export) may list.
-    #[arg(long, value_name = "N", default_value_t = lumbar_ingest::limits::DEFAULT_MAX_ZIP_ENTRIES)]
+    #[arg(long, value_name = "N", default_value_t = lumbar_io::limits::DEFAULT_MAX_ZIP_ENTRIES)]
     pub max_zip_entries: usize,
 }
 
@@ -275,8 +275,8 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
         );
     }
     opts.min_date = checks.min_date;
-    opts.missing = lumbar_ingest::Missing::new(checks.na.split(',').map(str::to_string));
-    opts.limits = lumbar_ingest::Limits {
+    opts.missing = lumbar_io::Missing::new(checks.na.split(',').map(str::to_string));
+    opts.limits = lumbar_io::Limits {
         max_line: usize::try_from(checks.max_line).unwrap_or(usize::MAX),
         max_columns: checks.max_columns.max(1),
         max_expanded: checks.max_expanded,
@@ -284,14 +284,14 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
         max_zip_entries: checks.max_zip_entries,
     };
     // One writer per store: said even when quiet, since it explains the wait.
-    let lock = lumbar_ingest::WriterLock::acquire(&args.out, !args.no_wait, &mut |holder| {
+    let lock = lumbar_io::WriterLock::acquire(&args.out, !args.no_wait, &mut |holder| {
         let _ = writeln!(
             std::io::stderr(),
             "waiting for the store's lock held by {holder}"
         );
     })?;
     let bar = ui.spinner("ingest");
-    let report = lumbar_ingest::ingest_locked(&lock, &inputs, regimen, &opts, &mut |n| {
+    let report = lumbar_io::ingest_locked(&lock, &inputs, regimen, &opts, &mut |n| {
         bar.set_message(format!("{n} rows"))
     })?;
     drop(lock);
@@ -349,7 +349,7 @@ pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write
             writeln!(
                 out,
                 "            ignored columns: {}",
-                lumbar_ingest::limits::excerpt(&f.ignored_columns.join(", "))
+                lumbar_io::limits::excerpt(&f.ignored_columns.join(", "))
             )?;
         }
     }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
 use lumbar_analysis::prescription::Prescriptions;
-use lumbar_ingest::Store;
+use lumbar_io::Store;
 use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
 use lumbar_report::{ReportMeta, render};

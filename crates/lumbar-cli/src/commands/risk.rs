@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use lumbar_analysis::risk::{self, Cuts, ExposureRules, RiskSpec};
-use lumbar_ingest::{Store, output};
+use lumbar_io::{Store, output};
 use lumbar_model::atomic::write_atomic;
 use lumbar_stats::design::Categorical;
 
@@ -156,7 +156,7 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
             "command": "risk",
             "lumbar_version": env!("CARGO_PKG_VERSION"),
             "input": path,
-            "input_sha256": if args.data.is_some() { Some(lumbar_ingest::sha256_file(&path)?) } else { None },
+            "input_sha256": if args.data.is_some() { Some(lumbar_io::sha256_file(&path)?) } else { None },
             "store_inputs": match &args.store {
                 Some(s) => serde_json::to_value(Store::open(s)?.manifest()?.parts)?,
                 None => serde_json::Value::Null,

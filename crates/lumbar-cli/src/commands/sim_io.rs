@@ -3,7 +3,7 @@
 //! and the summary table `simulate` prints. Their formats and rules are
 //! [`lumbar_sim::results`]'; this module only reads, writes and prints.
 //!
-//! The Parquet writers are local rather than `lumbar_ingest::output`'s:
+//! The Parquet writers are local rather than `lumbar_io::output`'s:
 //! `write_table` also writes a CSV, and `output::frame` types `week` as
 //! Int64 where summary.parquet has always had UInt32.
 

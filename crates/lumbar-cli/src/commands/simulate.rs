@@ -144,7 +144,7 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
         &scenario,
         RunSource {
             scenario_file,
-            scenario_sha256: lumbar_ingest::sha256_file(&args.scenario)?,
+            scenario_sha256: lumbar_io::sha256_file(&args.scenario)?,
             overrides,
             plan: &plan,
             trajectories: args.trajectories,

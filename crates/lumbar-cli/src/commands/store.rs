@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use lumbar_ingest::Store;
+use lumbar_io::Store;
 
 #[derive(Subcommand, Debug)]
 pub enum StoreAction {

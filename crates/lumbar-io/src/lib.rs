@@ -16,7 +16,7 @@
 //! the CLI shows.
 //!
 //! ```no_run
-//! use lumbar_ingest::{ingest, Input, IngestOptions};
+//! use lumbar_io::{ingest, Input, IngestOptions};
 //! use lumbar_model::{Regimen, Table};
 //! let regimen = Regimen::six_moves();
 //! let inputs = [
