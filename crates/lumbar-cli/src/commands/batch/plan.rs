@@ -1,0 +1,296 @@
+//! The batch file and what each of its steps runs: parsing `BATCH.toml`,
+//! resolving its paths, and turning a step into the command line it runs,
+//! its inputs (each with its SHA-256) and its key. Nothing here runs a
+//! command or writes a file; [`super::run_batch`] does.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use lumbar_model::atomic::plain_component;
+use serde::Deserialize;
+
+use super::argv::{flag_args, tidy};
+use super::inputs::{file_hash, sha256_bytes, tree_hashes};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    out: String,
+    regimen: Option<String>,
+    #[serde(default)]
+    cohort: Vec<CohortDef>,
+    #[serde(default)]
+    step: Vec<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CohortDef {
+    name: String,
+    data: String,
+}
+
+const KINDS: [&str; 6] = ["ingest", "analyze", "risk", "report", "simulate", "compare"];
+
+/// One step, ready to run: what it runs, from what, and where to.
+pub(super) struct StepPlan {
+    pub name: String,
+    pub kind: String,
+    /// `step N "NAME"`, the prefix of every message about the step.
+    pub label: String,
+    /// OUT/NAME: holds `manifest.json` and `result/`.
+    pub dir: PathBuf,
+    pub result: PathBuf,
+    /// (path, SHA-256) of every input; empty hash for one not there yet.
+    pub inputs: Vec<(String, String)>,
+    /// `lumbar -q [--regimen R] COMMAND ...`, with paths into `result`.
+    pub argv: Vec<String>,
+    /// Where the command's stdout is kept (compare's JSON), if anywhere.
+    pub capture: Option<PathBuf>,
+    /// The step's own table as JSON, kept in its manifest.
+    pub parameters: serde_json::Value,
+    /// SHA-256 of kind, parameters, inputs, version and command line.
+    pub key: String,
+}
+
+/// Plans the steps of one batch file in order. A step may name what an
+/// earlier one made (a cohort's store, a simulation), so steps are planned
+/// one at a time, each after the one before it has run: an input's hash is
+/// taken when its step comes.
+pub(super) struct Planner {
+    file: PathBuf,
+    batch: Batch,
+    base: PathBuf,
+    out_dir: PathBuf,
+    regimen: Option<PathBuf>,
+    stores: Vec<(String, PathBuf)>,
+    sims: Vec<(String, PathBuf)>,
+    names: HashSet<String>,
+    /// The last report step's HTML file, to print at the end.
+    pub report: Option<PathBuf>,
+}
+
+impl Planner {
+    pub fn open(file: &Path) -> Result<Planner> {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot open batch file {}", file.display()))?;
+        let batch: Batch = toml::from_str(&text).map_err(|e| {
+            anyhow!(
+                "batch {}: {}",
+                file.display(),
+                e.to_string().trim_end().replace('\n', " ")
+            )
+        })?;
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        for c in &batch.cohort {
+            plain_component(&c.name).map_err(|problem| {
+                anyhow!(
+                    "batch {}: [[cohort]] `name` {:?} {problem}",
+                    file.display(),
+                    c.name
+                )
+            })?;
+        }
+        let mut planner = Planner {
+            file: file.to_path_buf(),
+            base,
+            out_dir: PathBuf::new(),
+            regimen: None,
+            stores: Vec::new(),
+            sims: Vec::new(),
+            names: HashSet::new(),
+            report: None,
+            batch,
+        };
+        planner.out_dir = planner.at(&planner.batch.out);
+        planner.regimen = planner.batch.regimen.as_deref().map(|r| planner.at(r));
+        Ok(planner)
+    }
+
+    /// A path of the batch file, relative to the file's folder.
+    fn at(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        tidy(&if p.is_relative() {
+            self.base.join(p)
+        } else {
+            p.to_path_buf()
+        })
+    }
+
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    pub fn len(&self) -> usize {
+        self.batch.step.len()
+    }
+
+    fn store_of(&self, label: &str, kind: &str, cohort: Option<&str>) -> Result<PathBuf> {
+        let c = cohort.ok_or_else(|| anyhow!("{label}: `{kind}` needs `cohort = \"NAME\"`"))?;
+        self.stores
+            .iter()
+            .find(|(n, _)| n == c)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| anyhow!("{label}: cohort {c:?} has no ingest step before this one"))
+    }
+
+    /// Step `i` (0-based) as the command it runs.
+    pub fn plan(&mut self, i: usize) -> Result<StepPlan> {
+        let step = self.batch.step[i].clone();
+        let file = self.file.display().to_string();
+        let name = step
+            .get("name")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| anyhow!("batch {file}: step {} has no `name`", i + 1))?
+            .to_string();
+        let label = format!("step {} {name:?}", i + 1);
+        // The name becomes OUT/NAME: one plain folder name, never a way out of OUT.
+        plain_component(&name)
+            .map_err(|problem| anyhow!("batch {file}: {label}: `name` {problem}"))?;
+        if !self.names.insert(name.clone()) {
+            bail!("{label}: the name is used twice; each step needs its own folder");
+        }
+        let kind = step
+            .get("run")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| anyhow!("{label}: no `run` (one of {})", KINDS.join(", ")))?
+            .to_string();
+        if !KINDS.contains(&kind.as_str()) {
+            bail!(
+                "{label}: `run = {kind:?}` is not one of {}",
+                KINDS.join(", ")
+            );
+        }
+        let dir = self.out_dir.join(&name);
+        let result = dir.join("result");
+        let cohort_name = step.get("cohort").and_then(|v| v.as_str());
+        let mut inputs: Vec<(String, String)> = Vec::new();
+        if let Some(r) = &self.regimen {
+            inputs.push((r.display().to_string(), file_hash(r)?));
+        }
+        let mut argv: Vec<String> = vec!["lumbar".into(), "-q".into()];
+        if let Some(r) = &self.regimen {
+            argv.extend(["--regimen".into(), r.display().to_string()]);
+        }
+        let mut capture = None;
+        match kind.as_str() {
+            "ingest" => {
+                let c = cohort_name
+                    .ok_or_else(|| anyhow!("{label}: ingest needs `cohort = \"NAME\"`"))?;
+                let def = self
+                    .batch
+                    .cohort
+                    .iter()
+                    .find(|d| d.name == c)
+                    .ok_or_else(|| anyhow!("{label}: no [[cohort]] named {c:?}"))?;
+                let data = self.at(&def.data);
+                inputs
+                    .extend(tree_hashes(&data).with_context(|| format!("{label}: cohort {c:?}"))?);
+                let store = result.join("store");
+                argv.extend([
+                    "ingest".into(),
+                    "--out".into(),
+                    store.display().to_string(),
+                    "--dir".into(),
+                    data.display().to_string(),
+                ]);
+                argv.extend(flag_args(&step, &["name", "run", "cohort"], &name)?);
+                self.stores.push((c.to_string(), store));
+            }
+            "analyze" | "risk" | "report" => {
+                let store = self.store_of(&label, &kind, cohort_name)?;
+                let manifest = store.join("manifest.json");
+                inputs.push((
+                    manifest.display().to_string(),
+                    file_hash(&manifest).unwrap_or_default(),
+                ));
+                let store = store.display().to_string();
+                let out = result.display().to_string();
+                match kind.as_str() {
+                    "analyze" => argv.extend(["analyze".into(), store, "--out".into(), out]),
+                    "risk" => {
+                        argv.extend(["risk".into(), "--store".into(), store, "--out".into(), out])
+                    }
+                    _ => {
+                        let html = result.join("report.html");
+                        argv.extend([
+                            "report".into(),
+                            store,
+                            "-o".into(),
+                            html.display().to_string(),
+                        ]);
+                        self.report = Some(html);
+                    }
+                }
+                argv.extend(flag_args(&step, &["name", "run", "cohort"], &name)?);
+            }
+            "simulate" => {
+                let scen = step
+                    .get("scenario")
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| anyhow!("{label}: simulate needs `scenario = \"FILE\"`"))?;
+                let scen = self.at(scen);
+                inputs.push((
+                    scen.display().to_string(),
+                    file_hash(&scen).with_context(|| format!("{label}: scenario"))?,
+                ));
+                argv.extend([
+                    "simulate".into(),
+                    scen.display().to_string(),
+                    "--out".into(),
+                    result.display().to_string(),
+                ]);
+                argv.extend(flag_args(&step, &["name", "run", "scenario"], &name)?);
+                self.sims.push((name.clone(), result.clone()));
+            }
+            _ => {
+                let sim = |key: &str| -> Result<PathBuf> {
+                    let s = step.get(key).and_then(|v| v.as_str()).ok_or_else(|| {
+                        anyhow!("{label}: compare needs `{key} = \"SIMULATE STEP\"`")
+                    })?;
+                    self.sims
+                        .iter()
+                        .find(|(n, _)| n == s)
+                        .map(|(_, p)| p.clone())
+                        .ok_or_else(|| {
+                            anyhow!("{label}: {s:?} is not a simulate step before this one")
+                        })
+                };
+                let (a, b) = (sim("a")?, sim("b")?);
+                for p in [&a, &b] {
+                    let t = p.join("tally.json");
+                    inputs.push((t.display().to_string(), file_hash(&t).unwrap_or_default()));
+                }
+                argv.extend([
+                    "compare".into(),
+                    a.display().to_string(),
+                    b.display().to_string(),
+                    "--json".into(),
+                ]);
+                argv.extend(flag_args(&step, &["name", "run", "a", "b"], &name)?);
+                capture = Some(result.join("compare.json"));
+            }
+        }
+        let parameters = serde_json::to_value(&step)?;
+        let key = sha256_bytes(
+            serde_json::to_string(&serde_json::json!({
+                "run": kind, "parameters": parameters, "inputs": inputs,
+                "lumbar_version": env!("CARGO_PKG_VERSION"), "args": argv,
+            }))?
+            .as_bytes(),
+        );
+        Ok(StepPlan {
+            name,
+            kind,
+            label,
+            dir,
+            result,
+            inputs,
+            argv,
+            capture,
+            parameters,
+            key,
+        })
+    }
+}
