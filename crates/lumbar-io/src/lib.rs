@@ -29,6 +29,10 @@
 //! }
 //! ```
 
+// Only lumbar-stats (the Cox kernels) and the binary's allocator setting
+// need unsafe code; everything else is checked by the compiler.
+#![forbid(unsafe_code)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -125,6 +129,27 @@ impl Input {
             secondary: false,
         }
     }
+}
+
+/// File name endings a folder's table files may have, in the order they
+/// are listed: `patients.csv`, `sessions.csv.gz`, `walking.parquet`, ….
+pub const TABLE_FILE_ENDINGS: [&str; 6] = ["csv", "csv.gz", "tsv", "ndjson", "jsonl", "parquet"];
+
+/// The table files in `dir`: for each table (in [`Table::ALL`] order), each
+/// existing `TABLE.ENDING` file, as an input whose format is detected from
+/// its content. Other files are not inputs, so a folder may hold notes or
+/// an earlier store beside the tables. Empty when there are none.
+pub fn table_files_in(dir: &Path) -> Vec<Input> {
+    let mut found = Vec::new();
+    for table in Table::ALL {
+        for ending in TABLE_FILE_ENDINGS {
+            let p = dir.join(format!("{}.{ending}", table.name()));
+            if p.is_file() {
+                found.push(Input::new(table, p));
+            }
+        }
+    }
+    found
 }
 
 /// Settings of an ingest run.

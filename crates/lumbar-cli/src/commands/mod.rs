@@ -202,16 +202,8 @@ pub(crate) fn result_dir(dir: &Path) -> Result<StagedDir> {
     StagedDir::begin(dir).with_context(|| format!("cannot write results into {}", dir.display()))
 }
 
-fn table_files_in(dir: &std::path::Path) -> Result<Vec<Input>> {
-    let mut found = Vec::new();
-    for table in Table::ALL {
-        for ext in ["csv", "csv.gz", "tsv", "ndjson", "jsonl", "parquet"] {
-            let p = dir.join(format!("{}.{ext}", table.name()));
-            if p.is_file() {
-                found.push(Input::new(table, p));
-            }
-        }
-    }
+fn table_files_in(dir: &Path) -> Result<Vec<Input>> {
+    let found = lumbar_io::table_files_in(dir);
     if found.is_empty() {
         anyhow::bail!(
             "no table files in {} (expected e.g. patients.csv, sessions.csv.gz)",
