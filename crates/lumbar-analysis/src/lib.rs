@@ -34,6 +34,10 @@
 //! the CLI decides where results go. Every estimator cites its formula and
 //! is tested against R or closed forms.
 
+// Only lumbar-stats (the Cox kernels) and the binary's allocator setting
+// need unsafe code; everything else is checked by the compiler.
+#![forbid(unsafe_code)]
+
 pub mod adherence;
 pub mod clinic;
 pub mod cohort;

@@ -12,6 +12,10 @@
 //! assert!(String::from_utf8(out).unwrap().starts_with("lumbar "));
 //! ```
 
+// Only lumbar-stats (the Cox kernels) and the binary's allocator setting
+// need unsafe code; everything else is checked by the compiler.
+#![forbid(unsafe_code)]
+
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

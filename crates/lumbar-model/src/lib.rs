@@ -35,6 +35,10 @@
 //! assert!(!bridge.reps.contains(9.0));
 //! ```
 
+// Only lumbar-stats (the Cox kernels) and the binary's allocator setting
+// need unsafe code; everything else is checked by the compiler.
+#![forbid(unsafe_code)]
+
 pub mod atomic;
 pub mod regimen;
 pub mod rows;

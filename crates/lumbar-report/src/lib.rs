@@ -36,6 +36,10 @@
 //! assert_eq!(shown, ["70", "60", "<5", "–"]);
 //! ```
 
+// Only lumbar-stats (the Cox kernels) and the binary's allocator setting
+// need unsafe code; everything else is checked by the compiler.
+#![forbid(unsafe_code)]
+
 pub mod disclosure;
 pub mod svg;
 

@@ -58,6 +58,10 @@
 //! assert_eq!(parts.tallies, whole.tallies);
 //! ```
 
+// Only lumbar-stats (the Cox kernels) and the binary's allocator setting
+// need unsafe code; everything else is checked by the compiler.
+#![forbid(unsafe_code)]
+
 pub mod cohort;
 pub mod draws;
 pub mod dynamics;
