@@ -386,14 +386,15 @@ fn follow_up_risk(store: &Store) -> Result<FollowUp, LoadError> {
         None => (None, None),
         Some(Err(e)) => (None, Some(e.to_string())),
         Some(Ok((df, excluded))) => {
-            let present = |c: &str| df.column(c).is_ok();
+            let followup = lumbar_io::Frame::from_table(df, std::path::Path::new("followup"));
+            let present = |c: &str| lumbar_model::Columns::has(&followup, c);
             let covariates: Vec<String> = ["age", "sex", "bmi"]
                 .into_iter()
                 .filter(|c| present(c))
                 .map(String::from)
                 .collect();
             let categorical = if present("sex") {
-                vec![crate::design::Categorical {
+                vec![lumbar_stats::design::Categorical {
                     column: "sex".into(),
                     reference: None,
                 }]
@@ -412,7 +413,7 @@ fn follow_up_risk(store: &Store) -> Result<FollowUp, LoadError> {
                 knots: 4,
                 reference_value: None,
             };
-            match crate::risk::analyze(&df, std::path::Path::new("followup"), &spec) {
+            match crate::risk::analyze(&followup, &spec) {
                 Err(e) => (None, Some(e.to_string())),
                 Ok(r) => {
                     let rows = r

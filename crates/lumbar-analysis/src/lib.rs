@@ -1,4 +1,4 @@
-//! Statistics over lumbar's canonical tables.
+//! The domain analyses of lumbar, over typed rows and named columns:
 //!
 //! - [`cohort`]: the programme cohort loaded from a store;
 //! - [`adherence`]: session and dose adherence per patient × exercise × ISO
@@ -7,12 +7,17 @@
 //!   unsuitable (pain persisting > 20 min);
 //! - [`trends`]: per-patient change, OLS and Theil–Sen slopes, responders,
 //!   time to sustained response, and the cohort mixed model of pain;
-//! - [`prescription`]: who is prescribed what (the regimen, or a file of
+//! - [`prescription`]: who is prescribed what (the regimen, or a table of
 //!   per-patient overrides);
-//! - [`lmm`]: linear mixed models (random intercept, optionally random
-//!   slope), REML or ML, agreeing with lme4;
-//! - [`data`]: a user's CSV or Parquet file as complete-case columns, for
-//!   the `lumbar stats` commands; [`describe`]: quantiles and slopes.
+//! - [`risk`]: walking exposure and walking-vs-risk (incidence, modified
+//!   Poisson, splines, Cox);
+//! - [`clinic`]: the figures of a clinic's cohort report;
+//! - [`columns`]: designs, mixed-model data and event indicators read by
+//!   column name from any [`lumbar_model::Columns`] table, with errors
+//!   naming its line and column.
+//!
+//! The estimators are lumbar-stats' (re-exported here as [`cox`],
+//! [`describe`], [`design`], [`lmm`], [`poisson`], [`survival`]).
 //!
 //! ```
 //! use lumbar_analysis::lmm::{fit, LmmData, Method, RandomEffects};
@@ -30,9 +35,10 @@
 //! assert!((m.fixed[1].estimate + 0.5).abs() < 0.1);
 //! ```
 //!
-//! This crate reads the store and data files but never writes or prints:
-//! the CLI decides where results go. Every estimator cites its formula and
-//! is tested against R or closed forms.
+//! This crate never writes or prints: the CLI decides where results go.
+//! It still reads the store's tables for [`cohort`], [`risk`] and
+//! [`clinic`] (ARCHITECTURE.md, "Not yet layered"); data files reach it
+//! only as [`lumbar_model::Columns`].
 
 // Only lumbar-stats (the Cox kernels) and the binary's allocator setting
 // need unsafe code; everything else is checked by the compiler.
@@ -41,8 +47,7 @@
 pub mod adherence;
 pub mod clinic;
 pub mod cohort;
-pub mod data;
-pub mod design;
+pub mod columns;
 pub mod prescription;
 pub mod risk;
 pub mod safety;
@@ -51,4 +56,4 @@ pub mod trends;
 // The generic estimators live in lumbar-stats; these paths keep
 // `lumbar_analysis::cox::fit` and the like working for the CLI, the
 // end-to-end tests and the benchmarks.
-pub use lumbar_stats::{cox, describe, lmm, poisson, survival};
+pub use lumbar_stats::{cox, describe, design, lmm, poisson, survival};

@@ -1,7 +1,8 @@
 //! Who is prescribed what: the regimen's moves and doses for every patient,
 //! unless a prescriptions file says otherwise for a patient and move.
 //!
-//! The file (CSV or Parquet) has one row per patient × move with
+//! The table (a CSV or Parquet file, read by the caller) has one row per
+//! patient × move with
 //! `patient_id`, `exercise` and any of `frequency` (`daily`, `N/week`, or
 //! `none` to take the move off that patient's programme), `reps`, `sets`
 //! and `hold_s` (a number or a range such as `3-5`). A row may also add a
@@ -9,20 +10,19 @@
 //! and `sets` given. Anything else is an error naming the line and column.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use lumbar_model::{DoseRange, Exercise, Frequency, Regimen, Sides};
-
-use crate::data;
+use lumbar_model::{ColumnError, Columns, DoseRange, Exercise, Frequency, Regimen, Sides};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrescriptionError {
     #[error(transparent)]
-    Data(#[from] data::DataError),
-    #[error("{path}, line {line}, column {column}: {problem}")]
+    Column(#[from] ColumnError),
+    #[error("{path}, {place}, column {column}: {problem}")]
     Row {
         path: PathBuf,
-        line: usize,
+        /// "line N" in a CSV, "row N" in Parquet.
+        place: String,
         column: String,
         problem: String,
     },
@@ -44,16 +44,16 @@ impl Prescriptions {
         }
     }
 
-    /// The regimen's defaults with a file's overrides.
-    pub fn load(regimen: &Regimen, path: &Path) -> Result<Prescriptions, PrescriptionError> {
-        let df = data::read_frame(path)?;
-        let ids = data::labels(&df, path, "patient_id")?;
-        let moves = data::labels(&df, path, "exercise")?;
+    /// The regimen's defaults with a table's overrides.
+    pub fn load(regimen: &Regimen, t: &dyn Columns) -> Result<Prescriptions, PrescriptionError> {
+        let path = t.source();
+        let ids = t.labels("patient_id")?;
+        let moves = t.labels("exercise")?;
         let optional = |name: &str| -> Result<Vec<Option<String>>, PrescriptionError> {
-            if df.column(name).is_ok() {
-                Ok(data::labels(&df, path, name)?)
+            if t.has(name) {
+                Ok(t.labels(name)?)
             } else {
-                Ok(vec![None; df.height()])
+                Ok(vec![None; t.height()])
             }
         };
         let (freq, reps, sets, hold) = (
@@ -63,11 +63,10 @@ impl Prescriptions {
             optional("hold_s")?,
         );
         let mut out = Prescriptions::from_regimen(regimen);
-        for i in 0..df.height() {
-            // Line numbers as in the file: the header is line 1.
+        for i in 0..t.height() {
             let err = |column: &str, problem: String| PrescriptionError::Row {
                 path: path.to_path_buf(),
-                line: i + 2,
+                place: t.place(i),
                 column: column.into(),
                 problem,
             };
@@ -205,7 +204,7 @@ mod tests {
              P1,bridge,none,,,\n\
              P1,wall_push_up,daily,5-10,1,\n",
         );
-        let rx = Prescriptions::load(&r, &p).unwrap();
+        let rx = Prescriptions::load(&r, &lumbar_io::Frame::read(&p).unwrap()).unwrap();
         let hip = rx.exercise("P1", "hip_flexor_stretch").unwrap();
         assert_eq!(hip.frequency, Frequency::DaysPerWeek(2));
         assert_eq!(hip.reps, DoseRange { min: 4.0, max: 6.0 });
@@ -228,16 +227,22 @@ mod tests {
     fn errors_name_line_and_column() {
         let r = Regimen::six_moves();
         let (_d, p) = write("patient_id,exercise,frequency\nP1,bridge,daily\nP1,bridge,weekly\n");
-        let e = Prescriptions::load(&r, &p).unwrap_err().to_string();
+        let e = Prescriptions::load(&r, &lumbar_io::Frame::read(&p).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 3, column frequency"), "{e}");
         let (_d, p) = write("patient_id,exercise,frequency\nP1,moonwalk,daily\n");
-        let e = Prescriptions::load(&r, &p).unwrap_err().to_string();
+        let e = Prescriptions::load(&r, &lumbar_io::Frame::read(&p).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("line 2, column exercise") && e.contains("moonwalk"),
             "{e}"
         );
         let (_d, p) = write("patient_id,exercise,reps\nP1,wall_push_up,5\n");
-        let e = Prescriptions::load(&r, &p).unwrap_err().to_string();
+        let e = Prescriptions::load(&r, &lumbar_io::Frame::read(&p).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("give its frequency, reps and sets"), "{e}");
     }
 }

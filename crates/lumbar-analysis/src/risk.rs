@@ -414,14 +414,18 @@ mod tests {
 pub fn store_frame(
     store: &lumbar_io::Store,
     rules: &ExposureRules,
-) -> Result<(polars::prelude::DataFrame, usize), crate::cohort::LoadError> {
+) -> Result<(lumbar_io::Frame, usize), crate::cohort::LoadError> {
     let f = store
         .read_table(lumbar_model::Table::Followup)?
         .ok_or(crate::cohort::LoadError::Missing("followup"))?;
     let w = store
         .read_table(lumbar_model::Table::Walking)?
         .ok_or(crate::cohort::LoadError::Missing("walking"))?;
-    followup_frame(&f, &w, rules)
+    let (df, excluded) = followup_frame(&f, &w, rules)?;
+    Ok((
+        lumbar_io::Frame::from_table(df, std::path::Path::new("followup")),
+        excluded,
+    ))
 }
 
 /// [`store_frame`] from tables already read: the follow-up table `f` and
@@ -516,7 +520,7 @@ pub struct RiskSpec {
     /// Person-years for incidence rates (default: `time`).
     pub person_years: Option<String>,
     pub covariates: Vec<String>,
-    pub categorical: Vec<crate::design::Categorical>,
+    pub categorical: Vec<lumbar_stats::design::Categorical>,
     /// Spline knots (3–5).
     pub knots: usize,
     /// The exposure value the spline's RR curve is relative to (default:
@@ -550,7 +554,7 @@ pub struct RiskReport {
 #[derive(Debug, thiserror::Error)]
 pub enum RiskError {
     #[error(transparent)]
-    Data(#[from] crate::data::DataError),
+    Data(#[from] crate::columns::DataError),
     #[error(transparent)]
     Fit(#[from] crate::poisson::FitError),
     #[error(transparent)]
@@ -559,13 +563,9 @@ pub enum RiskError {
     Spec(String),
 }
 
-/// Runs the walking-vs-risk analysis on a frame (a data file, or
+/// Runs the walking-vs-risk analysis on a table (a data file, or
 /// [`store_frame`]'s).
-pub fn analyze(
-    df: &polars::prelude::DataFrame,
-    path: &std::path::Path,
-    spec: &RiskSpec,
-) -> Result<RiskReport, RiskError> {
+pub fn analyze(t: &dyn lumbar_model::Columns, spec: &RiskSpec) -> Result<RiskReport, RiskError> {
     let mut extra: Vec<&str> = vec![&spec.exposure, &spec.outcome];
     extra.extend(spec.time.as_deref());
     extra.extend(spec.person_years.as_deref());
@@ -576,23 +576,24 @@ pub fn analyze(
             .filter(|c| !spec.covariates.contains(&c.column))
             .map(|c| c.column.clone()),
     );
-    let d = crate::design::build(df, path, &covariates, &spec.categorical, &extra, &[])?;
+    let d = crate::columns::design(t, &covariates, &spec.categorical, &extra, &[])?;
     if d.rows == 0 {
         return Err(RiskError::Spec(
             "no complete rows for the exposure, outcome and covariates".into(),
         ));
     }
-    let x = &d.extra[0];
-    let y = &d.extra[1];
+    let var = |name: &str| d.variable(name).unwrap_or(&[]).to_vec();
+    let x = &var(&spec.exposure);
+    let y = &var(&spec.outcome);
     if let Some(bad) = y.iter().find(|v| **v != 0.0 && **v != 1.0) {
         return Err(RiskError::Spec(format!(
             "outcome '{}' must be 0/1 or true/false; found {bad}",
             spec.outcome
         )));
     }
-    let time = spec.time.as_ref().map(|_| d.extra[2].clone());
+    let time = spec.time.as_deref().map(var);
     let py = match (&spec.person_years, &time) {
-        (Some(_), _) => Some(d.extra[extra.len() - 1].clone()),
+        (Some(p), _) => Some(var(p)),
         (None, Some(t)) => Some(t.clone()),
         _ => None,
     };

@@ -44,6 +44,7 @@ use serde::Serialize;
 
 pub mod fault;
 pub mod formats;
+pub mod frame;
 pub mod limits;
 pub mod output;
 pub mod parse;
@@ -52,6 +53,7 @@ pub mod store;
 pub mod table;
 pub mod validate;
 
+pub use frame::Frame;
 pub use limits::Limits;
 pub use parse::Missing;
 pub use reader::Format;

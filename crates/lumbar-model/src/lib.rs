@@ -6,7 +6,8 @@
 //!   file at run time (`datasets/regimens/six-moves.toml` is the default);
 //! - the canonical tables ([`schema`]): their columns, types and the value
 //!   rules a row must satisfy;
-//! - typed rows ([`rows`]) for code that produces tables (the generator).
+//! - typed rows ([`rows`]) for code that produces tables (the generator);
+//! - [`Columns`]: a table read by column name, whatever its format.
 //!
 //! It must not do I/O beyond reading a regimen file and the shared atomic
 //! file writer ([`atomic`]), and must not depend on
@@ -40,10 +41,12 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic;
+pub mod columns;
 pub mod regimen;
 pub mod rows;
 pub mod schema;
 
+pub use columns::{ColumnError, Columns};
 pub use regimen::{
     DoseRange, Exercise, Frequency, Ladder, Regimen, RegimenError, Rung, SafetyRules, Sides,
 };

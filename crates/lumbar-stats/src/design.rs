@@ -60,6 +60,170 @@ pub struct Design {
     pub rows: usize,
     /// The file's 0-based data row of each kept row (for messages naming a row).
     pub kept: Vec<usize>,
+    /// The names of `extra`, in order.
+    pub extra_names: Vec<String>,
+    /// The names of `labels`, in order.
+    pub label_names: Vec<String>,
+}
+
+/// A covariate's values as read from a table (`None`: missing), before
+/// the design expands it.
+#[derive(Debug, Clone)]
+pub enum Covariate {
+    Numeric(Vec<Option<f64>>),
+    /// Expanded into treatment contrasts against `reference` (default: the
+    /// first level in R's order, [`sort_levels`]).
+    Categorical {
+        values: Vec<Option<String>>,
+        reference: Option<String>,
+    },
+}
+
+/// Why a design cannot be built. `row` is the table's 0-based data row.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DesignError {
+    #[error("column '{column}': reference level '{reference}' does not occur (levels: {levels})")]
+    NoReference {
+        column: String,
+        reference: String,
+        levels: String,
+    },
+    #[error("row {row}, column '{column}': {value} is not a finite number")]
+    NotFinite {
+        row: usize,
+        column: String,
+        value: f64,
+    },
+    #[error(
+        "row {row}, column '{column}': {value:e} is too large to fit \
+         (its square overflows; magnitudes above 1e150 are refused)"
+    )]
+    TooLarge {
+        row: usize,
+        column: String,
+        value: f64,
+    },
+}
+
+/// Builds a design from named columns of `rows` rows: `covariates` in
+/// order (numeric as they are, categorical as treatment contrasts named
+/// `COL[LEVEL]`), `extra` numeric per-row variables (outcome, times) and
+/// `labels` text ones (strata, clusters). A row missing any of them is
+/// dropped and counted (R's `na.omit`); an infinite value of a kept row is
+/// an error (R keeps `Inf`, then coxph and glm refuse it), and so is a
+/// covariate above [`MAX_COVARIATE`].
+pub fn from_columns(
+    rows: usize,
+    covariates: Vec<(String, Covariate)>,
+    extra: Vec<(String, Vec<Option<f64>>)>,
+    labels: Vec<(String, Vec<Option<String>>)>,
+) -> Result<Design, DesignError> {
+    struct Levels {
+        levels: Vec<String>,
+        reference: String,
+    }
+    let mut expanded = Vec::with_capacity(covariates.len());
+    for (name, c) in &covariates {
+        match c {
+            Covariate::Numeric(_) => expanded.push(None),
+            Covariate::Categorical { values, reference } => {
+                let mut levels: Vec<String> = values.iter().flatten().cloned().collect();
+                levels.sort();
+                levels.dedup();
+                sort_levels(&mut levels);
+                let reference = match reference {
+                    Some(r) if levels.contains(r) => r.clone(),
+                    Some(r) => {
+                        return Err(DesignError::NoReference {
+                            column: name.clone(),
+                            reference: r.clone(),
+                            levels: levels.join(", "),
+                        });
+                    }
+                    None => levels.first().cloned().unwrap_or_default(),
+                };
+                expanded.push(Some(Levels { levels, reference }));
+            }
+        }
+    }
+    let present = |c: &Covariate, i: usize| match c {
+        Covariate::Numeric(v) => v[i].is_some(),
+        Covariate::Categorical { values, .. } => values[i].is_some(),
+    };
+    let keep: Vec<usize> = (0..rows)
+        .filter(|&i| {
+            covariates.iter().all(|(_, c)| present(c, i))
+                && extra.iter().all(|(_, v)| v[i].is_some())
+                && labels.iter().all(|(_, v)| v[i].is_some())
+        })
+        .collect();
+    let numeric = covariates
+        .iter()
+        .filter_map(|(name, c)| match c {
+            Covariate::Numeric(v) => Some((v, name, true)),
+            Covariate::Categorical { .. } => None,
+        })
+        .chain(extra.iter().map(|(name, v)| (v, name, false)));
+    for (v, name, covariate) in numeric {
+        for &i in &keep {
+            let x = v[i].unwrap_or(0.0);
+            if !x.is_finite() {
+                return Err(DesignError::NotFinite {
+                    row: i,
+                    column: name.clone(),
+                    value: x,
+                });
+            }
+            if covariate && x.abs() > MAX_COVARIATE {
+                return Err(DesignError::TooLarge {
+                    row: i,
+                    column: name.clone(),
+                    value: x,
+                });
+            }
+        }
+    }
+    let mut d = Design {
+        dropped: rows - keep.len(),
+        rows: keep.len(),
+        ..Default::default()
+    };
+    for ((name, c), levels) in covariates.iter().zip(&expanded) {
+        match (c, levels) {
+            (Covariate::Categorical { values, .. }, Some(l)) => {
+                for level in l.levels.iter().filter(|v| **v != l.reference) {
+                    d.names.push(format!("{name}[{level}]"));
+                    d.columns.push(
+                        keep.iter()
+                            .map(|&i| f64::from(u8::from(values[i].as_deref() == Some(level))))
+                            .collect(),
+                    );
+                }
+            }
+            (Covariate::Numeric(v), _) => {
+                d.names.push(name.clone());
+                d.columns
+                    .push(keep.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect());
+            }
+            // Every categorical covariate has its levels (built above).
+            (Covariate::Categorical { .. }, None) => {}
+        }
+    }
+    for (name, v) in &extra {
+        d.extra_names.push(name.clone());
+        d.extra
+            .push(keep.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect());
+    }
+    for (name, v) in &labels {
+        d.label_names.push(name.clone());
+        d.labels.push(
+            keep.iter()
+                .map(|&i| v[i].clone().unwrap_or_default())
+                .collect(),
+        );
+    }
+    d.kept = keep;
+    Ok(d)
 }
 
 /// Covariates larger than this are refused: their squares (in XᵀX, in the
@@ -67,6 +231,18 @@ pub struct Design {
 pub const MAX_COVARIATE: f64 = 1e150;
 
 impl Design {
+    /// The kept rows of extra variable `name`.
+    pub fn variable(&self, name: &str) -> Option<&[f64]> {
+        let i = self.extra_names.iter().position(|n| n == name)?;
+        self.extra.get(i).map(Vec::as_slice)
+    }
+
+    /// The kept rows of label variable `name`.
+    pub fn label(&self, name: &str) -> Option<&[String]> {
+        let i = self.label_names.iter().position(|n| n == name)?;
+        self.labels.get(i).map(Vec::as_slice)
+    }
+
     /// Drops the kept rows `drop` says to, from every column, and counts
     /// them with the rows dropped for missing values (as R's `Surv` turns
     /// an empty interval into NA, which `na.omit` then drops).
@@ -101,5 +277,59 @@ pub fn sort_levels(levels: &mut [String]) {
         });
     } else {
         levels.sort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Treatment contrasts against the first level in R's order, complete
+    /// cases only, named extras; an infinite kept value names its row.
+    #[test]
+    fn contrasts_complete_cases_and_named_variables() {
+        let d = from_columns(
+            4,
+            vec![
+                (
+                    "age".into(),
+                    Covariate::Numeric(vec![Some(50.0), None, Some(60.0), Some(70.0)]),
+                ),
+                (
+                    "ecog".into(),
+                    Covariate::Categorical {
+                        values: ["2", "1", "10", "1"].map(|s| Some(s.to_string())).to_vec(),
+                        reference: None,
+                    },
+                ),
+            ],
+            vec![(
+                "time".into(),
+                vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)],
+            )],
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(d.names, ["age", "ecog[2]", "ecog[10]"]);
+        assert_eq!(d.columns[1], [1.0, 0.0, 0.0]);
+        assert_eq!(d.columns[2], [0.0, 1.0, 0.0]);
+        assert_eq!((d.rows, d.dropped, d.kept.clone()), (3, 1, vec![0, 2, 3]));
+        assert_eq!(d.variable("time"), Some(&[1.0, 3.0, 4.0][..]));
+        assert_eq!(d.variable("x"), None);
+        let err = from_columns(
+            2,
+            vec![],
+            vec![("t".into(), vec![Some(1.0), Some(f64::INFINITY)])],
+            vec![],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            DesignError::NotFinite {
+                row: 1,
+                column: "t".into(),
+                value: f64::INFINITY
+            }
+        );
     }
 }

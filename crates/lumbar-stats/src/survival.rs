@@ -35,6 +35,79 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::linalg::Z_975;
 
+/// How an event column was coded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EventCoding {
+    /// 0 = censored, 1 = event (also `false`/`true`).
+    #[serde(rename = "0/1")]
+    ZeroOne,
+    /// R's `Surv` coding: 1 = censored, 2 = event.
+    #[serde(rename = "1/2")]
+    OneTwo,
+}
+
+/// A value outside its event column's coding; rows are indices into the
+/// values given to [`event_indicator`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventError {
+    /// A 0 at `row` in a column that holds a 2 at `two`.
+    Mixed { row: usize, two: usize },
+    /// A value that is none of 0, 1, 2.
+    Value { row: usize, value: f64 },
+}
+
+impl EventError {
+    /// The value's index.
+    pub fn row(&self) -> usize {
+        match self {
+            EventError::Mixed { row, .. } | EventError::Value { row, .. } => *row,
+        }
+    }
+
+    /// What is wrong, naming another row (the 2 a 0 conflicts with) by
+    /// `place`.
+    pub fn reason(&self, place: impl Fn(usize) -> String) -> String {
+        match self {
+            EventError::Mixed { two, .. } => format!(
+                "0 in a column that also holds 2 (at {}): code events 0/1 or R's 1/2 \
+                 (1 = censored, 2 = event), not both",
+                place(*two)
+            ),
+            EventError::Value { value, .. } => format!(
+                "event value {value} is not 0/1, true/false or R's 1/2 (1 = censored, 2 = event)"
+            ),
+        }
+    }
+}
+
+/// Event indicators from an event column, as R's `Surv(time, status)` reads
+/// a numeric status: 0/1 (and `true`/`false`, read as 1/0), or 1/2 when the
+/// largest value is 2 (1 = censored, 2 = event). A column of only 1s is all
+/// events, as in `Surv`. Unlike `Surv`, which turns any other value into NA
+/// with a warning, a value outside the coding (a 0 beside a 2, a 3, 0.5) is
+/// an error naming its index.
+pub fn event_indicator(values: &[f64]) -> Result<(Vec<bool>, EventCoding), EventError> {
+    let two = values.iter().position(|&v| v == 2.0);
+    let coding = match two {
+        Some(_) => EventCoding::OneTwo,
+        None => EventCoding::ZeroOne,
+    };
+    let events = values
+        .iter()
+        .enumerate()
+        .map(|(row, &v)| match (coding, v) {
+            (EventCoding::ZeroOne, 0.0) | (EventCoding::OneTwo, 1.0) => Ok(false),
+            (EventCoding::ZeroOne, 1.0) | (EventCoding::OneTwo, 2.0) => Ok(true),
+            (EventCoding::OneTwo, 0.0) => Err(EventError::Mixed {
+                row,
+                two: two.unwrap_or(0),
+            }),
+            _ => Err(EventError::Value { row, value: v }),
+        })
+        .collect::<Result<Vec<bool>, EventError>>()?;
+    Ok((events, coding))
+}
+
 /// One step of a Kaplan–Meier curve.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct KmStep {

@@ -44,7 +44,8 @@ fn a_personal_prescription_changes_what_is_scheduled() {
         "patient_id,exercise,frequency,reps\nP1,hip_flexor_stretch,2/week,6-8\nP1,bridge,none,\n",
     )
     .unwrap();
-    let rx = Prescriptions::load(&Regimen::six_moves(), &f).unwrap();
+    let rx =
+        Prescriptions::load(&Regimen::six_moves(), &lumbar_io::Frame::read(&f).unwrap()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let a = adherence_with(&cohort, &rx, 0.7);
     let hip = a

@@ -82,7 +82,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         percent: args.responder_percent,
     };
     let rx = match &args.prescriptions {
-        Some(f) => Prescriptions::load(regimen, f)?,
+        Some(f) => Prescriptions::load(regimen, &lumbar_io::Frame::read(f)?)?,
         None => Prescriptions::from_regimen(regimen),
     };
     let (tallies, sessions) = stream_sessions(&store, &cohort.index(), || {

@@ -45,7 +45,7 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
     }
     let store = Store::open(&args.store)?.snapshot()?;
     let rx = match &args.prescriptions {
-        Some(f) => Prescriptions::load(regimen, f)?,
+        Some(f) => Prescriptions::load(regimen, &lumbar_io::Frame::read(f)?)?,
         None => Prescriptions::from_regimen(regimen),
     };
     let opts = ClinicOptions {

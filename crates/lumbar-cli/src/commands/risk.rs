@@ -118,7 +118,7 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
         knots: args.knots,
         reference_value: args.reference_value,
     };
-    let report = risk::analyze(&df, &path, &spec)?;
+    let report = risk::analyze(&df, &spec)?;
     let mut doc = serde_json::to_value(&report)?;
     if let Some(o) = doc.as_object_mut()
         && let Some(e) = o.get_mut("exposure").and_then(|e| e.as_object_mut())

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use lumbar_analysis::data;
+use lumbar_analysis::columns;
+use lumbar_io::Frame;
+use lumbar_io::frame::default_na;
 use lumbar_stats::lmm::{self, Method, RandomEffects};
 
 /// The cells a data file's reader takes as missing.
@@ -24,12 +26,12 @@ pub struct NaArg {
 
 impl NaArg {
     pub fn tokens(&self) -> Vec<String> {
-        self.na.clone().unwrap_or_else(data::default_na)
+        self.na.clone().unwrap_or_else(default_na)
     }
 
     /// Reads a data file with these tokens as missing.
-    pub fn read(&self, path: &std::path::Path) -> Result<polars::prelude::DataFrame> {
-        Ok(data::read_frame_with(path, &self.tokens())?)
+    pub fn read(&self, path: &std::path::Path) -> Result<Frame> {
+        Ok(Frame::read_with(path, &self.tokens())?)
     }
 }
 
@@ -83,9 +85,8 @@ pub enum RandomArg {
 
 pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
     let df = args.na.read(&args.data)?;
-    let (d, dropped) = data::lmm_data(
+    let (d, dropped) = columns::lmm_data(
         &df,
-        &args.data,
         &args.response,
         &args.time,
         &args.group,
@@ -221,20 +222,14 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_stats::poisson::{Robust, modified_poisson};
     let df = args.na.read(&args.data)?;
     let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
-    let d = design::build(
-        &df,
-        &args.data,
-        &covariates,
-        &cats,
-        &[args.outcome.as_str()],
-        &[],
-    )?;
+    let d = columns::design(&df, &covariates, &cats, &[args.outcome.as_str()], &[])?;
     let robust = match args.robust {
         RobustArg::Hc0 => Robust::Hc0,
         RobustArg::Hc1 => Robust::Hc1,
         RobustArg::Hc3 => Robust::Hc3,
     };
-    let fit = modified_poisson(&d.extra[0], &d.columns, &d.names, robust)?;
+    let y = d.variable(&args.outcome).unwrap_or(&[]);
+    let fit = modified_poisson(y, &d.columns, &d.names, robust)?;
     if args.json {
         let mut v = serde_json::to_value(&fit)?;
         if let Some(o) = v.as_object_mut() {
@@ -325,28 +320,20 @@ pub struct KmArgs {
 }
 
 pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
-    use lumbar_analysis::design;
     use lumbar_stats::survival;
     let df = args.surv.na.read(&args.surv.data)?;
     let labels: Vec<&str> = args.group.iter().map(String::as_str).collect();
-    let d = design::build(
-        &df,
-        &args.surv.data,
-        &[],
-        &[],
-        &[&args.surv.time, &args.surv.event],
-        &labels,
-    )?;
-    let (event, coding) =
-        data::event_indicator(&d.extra[1], &d.kept, &args.surv.data, &args.surv.event)?;
+    let d = columns::design(&df, &[], &[], &[&args.surv.time, &args.surv.event], &labels)?;
+    let (event, coding) = columns::events(&df, &d, &args.surv.event)?;
+    let time = d.variable(&args.surv.time).unwrap_or(&[]);
     let (curves, test) =
-        survival::by_group(&d.extra[0], &event, d.labels.first().map(Vec::as_slice));
+        survival::by_group(time, &event, args.group.as_deref().and_then(|g| d.label(g)));
     let curves: Vec<_> = curves
         .into_iter()
         .map(|c| c.with_times(&args.times))
         .collect();
     let mut warnings = Vec::new();
-    let nonpositive = d.extra[0].iter().filter(|t| **t <= 0.0).count();
+    let nonpositive = time.iter().filter(|t| **t <= 0.0).count();
     if nonpositive > 0 {
         warnings.push(format!(
             "{nonpositive} observation(s) have a time of 0 or less; kept, as survfit keeps them"
@@ -366,8 +353,8 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
         d.rows,
         d.dropped,
         match coding {
-            data::EventCoding::ZeroOne => "0/1",
-            data::EventCoding::OneTwo => "1/2 (R's Surv: 1 = censored, 2 = event)",
+            survival::EventCoding::ZeroOne => "0/1",
+            survival::EventCoding::OneTwo => "1/2 (R's Surv: 1 = censored, 2 = event)",
         }
     )?;
     let when = |t: Option<f64>| t.map(|m| m.to_string()).unwrap_or_else(|| "NA".into());
@@ -484,13 +471,17 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     let mut labels: Vec<&str> = Vec::new();
     labels.extend(args.strata.as_deref());
     labels.extend(args.cluster.as_deref());
-    let mut d = design::build(&df, &args.surv.data, &covariates, &cats, &extra, &labels)?;
+    let mut d = columns::design(&df, &covariates, &cats, &extra, &labels)?;
     let mut warnings = Vec::new();
     if args.entry.is_some() {
         // R's Surv(entry, stop, event) makes a row with stop <= entry NA
         // ("Stop time must be > start time, NA created"), which coxph's
         // na.omit then drops: the same here, counted and said.
-        let (stop, entry) = (d.extra[0].clone(), d.extra[2].clone());
+        let stop = d.variable(&args.surv.time).unwrap_or(&[]).to_vec();
+        let entry = d
+            .variable(args.entry.as_deref().unwrap_or(""))
+            .unwrap_or(&[])
+            .to_vec();
         let gone = d.drop_rows(|i| stop[i] <= entry[i]);
         if gone > 0 {
             warnings.push(format!(
@@ -499,29 +490,25 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             ));
         }
     }
-    let mut next = 2;
-    let mut take = |present: bool| {
-        present.then(|| {
-            next += 1;
-            d.extra[next - 1].clone()
-        })
+    let variable = |name: &Option<String>| {
+        name.as_deref()
+            .and_then(|n| d.variable(n))
+            .map(<[f64]>::to_vec)
     };
-    let entry = take(args.entry.is_some());
-    let weights = take(args.weights.is_some());
-    let strata = args.strata.as_ref().map(|_| d.labels[0].clone());
-    let cluster = args
-        .cluster
-        .as_ref()
-        .map(|_| d.labels[labels.len() - 1].clone());
+    let label = |name: &Option<String>| {
+        name.as_deref()
+            .and_then(|n| d.label(n))
+            .map(<[String]>::to_vec)
+    };
     let data = CoxData {
-        stop: d.extra[0].clone(),
-        entry,
-        event: data::event_indicator(&d.extra[1], &d.kept, &args.surv.data, &args.surv.event)?.0,
+        stop: d.variable(&args.surv.time).unwrap_or(&[]).to_vec(),
+        entry: variable(&args.entry),
+        event: columns::events(&df, &d, &args.surv.event)?.0,
         columns: d.columns.clone(),
         names: d.names.clone(),
-        strata,
-        weights,
-        cluster,
+        strata: label(&args.strata),
+        weights: variable(&args.weights),
+        cluster: label(&args.cluster),
     };
     let ties = match args.ties {
         TiesArg::Efron => Ties::Efron,

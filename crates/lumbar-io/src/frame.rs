@@ -1,0 +1,303 @@
+//! A user's data file read whole, by column name: the CSV (any of `,` `;`
+//! tab) or Parquet file that `lumbar stats`, `risk --data` and a
+//! prescriptions file are read from, detected by content. [`Frame`]
+//! implements [`lumbar_model::Columns`], so the analyses that read it never
+//! see polars.
+//!
+//! Missing values are read as R, pandas and Excel write them: the tokens of
+//! [`DEFAULT_NA`] (or the caller's list) become nulls when the file is read,
+//! in every column and whatever its type, so a missing value is never a
+//! number, a group, a level or a stratum.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use lumbar_model::{ColumnError, Columns};
+use polars::prelude::*;
+
+/// Why a data file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: PolarsError },
+}
+
+/// Cells read as missing unless `--na` says otherwise: R's `NA` (and `NaN`
+/// for a double), pandas' `nan`/`NaN`, SQL's and JSON's `NULL`/`null`,
+/// SAS/Stata's `.`, and the empty cell Excel and `write.csv(na = "")` write.
+pub const DEFAULT_NA: &[&str] = &["NA", "NaN", "nan", "NULL", "null", ".", ""];
+
+/// The default missing-value tokens as owned strings.
+pub fn default_na() -> Vec<String> {
+    DEFAULT_NA.iter().map(|s| s.to_string()).collect()
+}
+
+/// A whole data file in memory.
+pub struct Frame {
+    df: DataFrame,
+    path: PathBuf,
+    parquet: bool,
+}
+
+impl Frame {
+    /// Reads a whole CSV or Parquet file with the default missing-value
+    /// tokens.
+    pub fn read(path: &Path) -> Result<Frame, FrameError> {
+        Frame::read_with(path, &default_na())
+    }
+
+    /// Reads a whole CSV or Parquet file; cells equal (after trimming
+    /// blanks) to one of `na` are null, and so are NaN doubles (R writes a
+    /// missing double as `NA` but computes NaN; both are missing to
+    /// `na.omit`). The file is opened once.
+    pub fn read_with(path: &Path, na: &[String]) -> Result<Frame, FrameError> {
+        let open_err = |source| FrameError::Open {
+            path: path.into(),
+            source,
+        };
+        let read_err = |source| FrameError::Read {
+            path: path.into(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(open_err)?;
+        let parquet = bytes.starts_with(b"PAR1");
+        let df = if parquet {
+            ParquetReader::new(std::io::Cursor::new(bytes))
+                .finish()
+                .map_err(read_err)?
+        } else {
+            read_csv(bytes, na).map_err(read_err)?
+        };
+        let df = null_missing(df, na).map_err(read_err)?;
+        Ok(Frame {
+            df,
+            path: path.into(),
+            parquet,
+        })
+    }
+
+    /// A table already in memory (a store's, with derived columns), named
+    /// `source` in messages; its rows are "row N".
+    pub fn from_table(df: DataFrame, source: &Path) -> Frame {
+        Frame {
+            df,
+            path: source.into(),
+            parquet: true,
+        }
+    }
+
+    fn column(&self, name: &str) -> Result<&Column, ColumnError> {
+        self.df.column(name).map_err(|_| ColumnError::NoColumn {
+            path: self.path.clone(),
+            column: name.into(),
+            found: self
+                .df
+                .get_column_names()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    fn polars_err(&self, source: PolarsError) -> ColumnError {
+        ColumnError::Read {
+            path: self.path.clone(),
+            message: source.to_string(),
+        }
+    }
+}
+
+impl Columns for Frame {
+    fn source(&self) -> &Path {
+        &self.path
+    }
+
+    fn height(&self) -> usize {
+        self.df.height()
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.df.column(name).is_ok()
+    }
+
+    /// Booleans become 0/1 and `true`/`false` text too.
+    fn numbers(&self, name: &str) -> Result<Vec<Option<f64>>, ColumnError> {
+        let col = self.column(name)?;
+        if let Ok(s) = col.str() {
+            return s
+                .iter()
+                .enumerate()
+                .map(|(row, v)| match v.map(str::trim) {
+                    None | Some("") => Ok(None),
+                    Some(t) if t.eq_ignore_ascii_case("true") => Ok(Some(1.0)),
+                    Some(t) if t.eq_ignore_ascii_case("false") => Ok(Some(0.0)),
+                    // A NaN cannot enter any sum: missing, whatever `--na` lists.
+                    Some(t) => t
+                        .parse::<f64>()
+                        .map(|x| (!x.is_nan()).then_some(x))
+                        .map_err(|_| ColumnError::NotNumeric {
+                            path: self.path.clone(),
+                            column: name.into(),
+                            value: format!("{t}' at {}", self.place(row)),
+                        }),
+                })
+                .collect();
+        }
+        let cast = col
+            .cast(&DataType::Float64)
+            .map_err(|e| self.polars_err(e))?;
+        let ca = cast.f64().map_err(|e| self.polars_err(e))?;
+        Ok(ca.iter().map(|v| v.filter(|x| !x.is_nan())).collect())
+    }
+
+    /// Numbers are formatted as polars casts them to text.
+    fn labels(&self, name: &str) -> Result<Vec<Option<String>>, ColumnError> {
+        let col = self.column(name)?;
+        let cast = col
+            .cast(&DataType::String)
+            .map_err(|e| self.polars_err(e))?;
+        let ca = cast.str().map_err(|e| self.polars_err(e))?;
+        Ok(ca
+            .iter()
+            .map(|v| v.filter(|s| !s.trim().is_empty()).map(str::to_string))
+            .collect())
+    }
+
+    /// "line N" in a CSV (the header is line 1; a record is assumed to hold
+    /// no quoted newline), "row N" in Parquet.
+    fn place(&self, row: usize) -> String {
+        if self.parquet {
+            format!("row {}", row + 1)
+        } else {
+            format!("line {}", row + 2)
+        }
+    }
+}
+
+/// Nulls the missing-value tokens of text columns (a Parquet file's, or a
+/// CSV column polars kept as text, where a token may carry blanks) and the
+/// NaNs of float columns.
+fn null_missing(mut df: DataFrame, na: &[String]) -> PolarsResult<DataFrame> {
+    let names: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+    for name in names {
+        let col = df.column(&name)?;
+        let replaced: Option<Series> = match col.dtype() {
+            DataType::String => {
+                let ca = col.str()?;
+                let hit = |v: &str| na.iter().any(|t| t == v.trim());
+                ca.iter().any(|v| v.is_some_and(hit)).then(|| {
+                    Series::new(
+                        name.clone(),
+                        ca.iter()
+                            .map(|v| v.filter(|v| !hit(v)))
+                            .collect::<Vec<Option<&str>>>(),
+                    )
+                })
+            }
+            DataType::Float64 | DataType::Float32 => {
+                let cast = col.cast(&DataType::Float64)?;
+                let ca = cast.f64()?;
+                ca.iter().any(|v| v.is_some_and(f64::is_nan)).then(|| {
+                    Series::new(
+                        name.clone(),
+                        ca.iter()
+                            .map(|v| v.filter(|x| !x.is_nan()))
+                            .collect::<Vec<Option<f64>>>(),
+                    )
+                })
+            }
+            _ => None,
+        };
+        if let Some(s) = replaced {
+            df.with_column(s.into_column())?;
+        }
+    }
+    Ok(df)
+}
+
+/// A CSV whose separator is the one of `,` `;` tab its header holds most.
+fn read_csv(bytes: Vec<u8>, na: &[String]) -> PolarsResult<DataFrame> {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let count = |c: u8| first.iter().filter(|&&b| b == c).count();
+    let sep = [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|&c| count(c))
+        .unwrap_or(b',');
+    // The tokens are nulls while polars infers the types, so a numeric
+    // column with `NA` cells is read as numbers.
+    let tokens: Vec<PlSmallStr> = na
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| PlSmallStr::from(t.as_str()))
+        .collect();
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(None)
+        .map_parse_options(|o| {
+            o.with_separator(sep)
+                .with_missing_is_null(true)
+                .with_null_values(
+                    (!tokens.is_empty()).then(|| NullValues::AllColumns(tokens.clone())),
+                )
+        })
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("lumbar-frame-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Every default token is missing, in a numeric and in a text column,
+    /// and the numeric column stays numeric.
+    #[test]
+    fn r_pandas_and_excel_missing_values_are_null() {
+        let p = write(
+            "na.csv",
+            "x,g\n1,a\nNA,NA\nNaN,NaN\nnan,nan\nNULL,NULL\nnull,null\n.,.\n,\n2.5,b\n",
+        );
+        let f = Frame::read(&p).unwrap();
+        let x = f.numbers("x").unwrap();
+        assert_eq!(x.iter().flatten().count(), 2, "{x:?}");
+        assert_eq!(x[8], Some(2.5));
+        let g = f.labels("g").unwrap();
+        let present: Vec<&str> = g.iter().flatten().map(String::as_str).collect();
+        assert_eq!(present, ["a", "b"]);
+        // With --na NA only, "." is a value: the column is text and "." is not a number.
+        let f = Frame::read_with(&p, &["NA".to_string()]).unwrap();
+        let g = f.labels("g").unwrap();
+        assert!(g.iter().flatten().any(|v| v == "."));
+        let err = f.numbers("x").unwrap_err().to_string();
+        assert!(err.contains("'.' at line 8"), "{err}");
+    }
+
+    /// A semicolon file is read by its header's separator; a missing column
+    /// names the columns there are.
+    #[test]
+    fn separator_from_the_header_and_missing_columns_named() {
+        let p = write("semi.csv", "a;b\n1;x\n2;y\n");
+        let f = Frame::read(&p).unwrap();
+        assert_eq!(f.height(), 2);
+        assert_eq!(f.numbers("a").unwrap(), [Some(1.0), Some(2.0)]);
+        assert_eq!(f.place(0), "line 2");
+        let err = f.numbers("c").unwrap_err().to_string();
+        assert!(err.ends_with("no column 'c' (columns: a, b)"), "{err}");
+    }
+}
