@@ -257,7 +257,7 @@ pub struct System {
 }
 
 /// Search nodes per question; past it the answer is "unknown".
-const BUDGET: u32 = 20_000;
+pub const BUDGET: u32 = 20_000;
 
 impl System {
     /// A system of `lo.len()` unknowns.
@@ -273,11 +273,24 @@ impl System {
     /// Whether some integer solution has unknown `v` in `lo..=hi`
     /// (`None`: the search ran out of budget).
     pub fn solvable_with(&self, v: usize, lo: i64, hi: i64) -> Option<bool> {
+        self.solution_within(v, lo, hi, BUDGET).map(|s| s.is_some())
+    }
+
+    /// An integer solution with unknown `v` in `lo..=hi`, searching at
+    /// most `budget` nodes: `Some(None)` when there is none, `None` when
+    /// the budget ran out first.
+    pub fn solution_within(
+        &self,
+        v: usize,
+        lo: i64,
+        hi: i64,
+        budget: u32,
+    ) -> Option<Option<Vec<i64>>> {
         let (mut l, mut h) = (self.lo.clone(), self.hi.clone());
         l[v] = l[v].max(lo);
         h[v] = h[v].min(hi);
-        let mut budget = BUDGET;
-        search(&mut l, &mut h, &self.cons, &mut budget)
+        let mut budget = budget;
+        search(&mut l, &mut h, &self.cons, &mut budget).map(|found| found.then_some(l))
     }
 }
 
@@ -342,7 +355,8 @@ fn div_ceil(a: i128, b: i128) -> i128 {
 }
 
 /// Depth-first search by halving the narrowest open unknown, with
-/// propagation at every node.
+/// propagation at every node. On `Some(true)`, `lo` (and `hi`) hold the
+/// solution found.
 fn search(lo: &mut [i64], hi: &mut [i64], cons: &[Lin], budget: &mut u32) -> Option<bool> {
     if *budget == 0 {
         return None;
@@ -365,7 +379,11 @@ fn search(lo: &mut [i64], hi: &mut [i64], cons: &[Lin], budget: &mut u32) -> Opt
         l[v] = a;
         h[v] = b;
         match search(&mut l, &mut h, cons, budget) {
-            Some(true) => return Some(true),
+            Some(true) => {
+                lo.copy_from_slice(&l);
+                hi.copy_from_slice(&h);
+                return Some(true);
+            }
             Some(false) => {}
             None => unknown = true,
         }
