@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use clap::builder::TypedValueParser;
 use lumbar_analysis::columns;
 use lumbar_io::Frame;
 use lumbar_io::frame::default_na;
+use lumbar_stats::cox::Ties;
 use lumbar_stats::lmm::{self, Method, RandomEffects};
 
 /// The cells a data file's reader takes as missing.
@@ -441,8 +443,14 @@ pub struct CoxArgs {
     /// Case-weight column.
     #[arg(long, value_name = "COL")]
     pub weights: Option<String>,
-    #[arg(long, value_enum, default_value_t = TiesArg::Efron)]
-    pub ties: TiesArg,
+    /// Tied event times: efron (R's default) or breslow.
+    #[arg(
+        long,
+        default_value = "efron",
+        value_parser = clap::builder::PossibleValuesParser::new(Ties::ALL.map(|(name, _)| name))
+            .try_map(|s| s.parse::<Ties>())
+    )]
+    pub ties: Ties,
     /// Robust (sandwich) standard errors.
     #[arg(long)]
     pub robust: bool,
@@ -454,15 +462,9 @@ pub struct CoxArgs {
     pub json: bool,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum TiesArg {
-    Efron,
-    Breslow,
-}
-
 pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::design;
-    use lumbar_stats::cox::{self, CoxData, Ties};
+    use lumbar_stats::cox::{self, CoxData};
     let df = args.surv.na.read(&args.surv.data)?;
     let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
     let mut extra: Vec<&str> = vec![&args.surv.time, &args.surv.event];
@@ -510,11 +512,7 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
         weights: variable(&args.weights),
         cluster: label(&args.cluster),
     };
-    let ties = match args.ties {
-        TiesArg::Efron => Ties::Efron,
-        TiesArg::Breslow => Ties::Breslow,
-    };
-    let fit = cox::fit(&data, ties, args.robust)?;
+    let fit = cox::fit(&data, args.ties, args.robust)?;
     warnings.extend(fit.warnings.iter().cloned());
     if args.json {
         let doc = serde_json::json!({

@@ -71,6 +71,24 @@ pub enum Ties {
     Breslow,
 }
 
+impl Ties {
+    /// Every method, by its name (as `coxph(ties = )` spells it).
+    pub const ALL: [(&'static str, Ties); 2] = [("efron", Ties::Efron), ("breslow", Ties::Breslow)];
+}
+
+impl std::str::FromStr for Ties {
+    type Err = String;
+
+    /// `efron` or `breslow`, as R's `coxph(ties = )`.
+    fn from_str(s: &str) -> Result<Ties, String> {
+        Ties::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| format!("unknown ties method '{s}': efron or breslow"))
+    }
+}
+
 /// The data of a Cox fit, complete cases only.
 #[derive(Debug, Clone, Default)]
 pub struct CoxData {
@@ -603,5 +621,22 @@ mod tests {
         assert!(f.terms[0].estimate.is_finite());
         assert_eq!(f.warnings.len(), 1);
         assert!(f.warnings[0].contains("'x'"));
+    }
+}
+
+#[cfg(test)]
+mod ties_tests {
+    use super::Ties;
+
+    /// R's names, and nothing else (`exact` is not implemented).
+    #[test]
+    fn ties_by_coxph_name() {
+        assert_eq!("efron".parse::<Ties>(), Ok(Ties::Efron));
+        assert_eq!("breslow".parse::<Ties>(), Ok(Ties::Breslow));
+        let err = "exact".parse::<Ties>().unwrap_err();
+        assert!(
+            err.contains("'exact'") && err.contains("efron or breslow"),
+            "{err}"
+        );
     }
 }
