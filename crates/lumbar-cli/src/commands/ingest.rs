@@ -1,0 +1,305 @@
+//! `lumbar ingest`: a clinic's files into the store, every row accepted or
+//! rejected with a reason.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+use lumbar_io::{Format, IngestOptions, Input};
+use lumbar_model::{Regimen, Table};
+
+use crate::Ui;
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Store folder that receives the canonical tables (created if missing).
+    #[arg(short, long, value_name = "STORE")]
+    pub out: PathBuf,
+    /// Patients table file(s).
+    #[arg(long, value_name = "F")]
+    pub patients: Vec<PathBuf>,
+    /// Exercise-session file(s).
+    #[arg(long, value_name = "F")]
+    pub sessions: Vec<PathBuf>,
+    /// Walking (patient-day) file(s).
+    #[arg(long, value_name = "F")]
+    pub walking: Vec<PathBuf>,
+    /// Patient-reported outcome file(s).
+    #[arg(long, value_name = "F")]
+    pub outcomes: Vec<PathBuf>,
+    /// Follow-up (risk cohort) file(s); extra columns are kept as covariates.
+    #[arg(long, value_name = "F")]
+    pub followup: Vec<PathBuf>,
+    /// A folder holding any of patients, sessions, walking, outcomes, followup
+    /// as .csv, .csv.gz, .ndjson or .parquet (as `lumbar generate` writes them).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Input format; by default detected from each file's content.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Format of the --walking files (default: detected from the content):
+    /// apple (export.xml or export.zip), ggir (part 5 day summary), fhir
+    /// (Observation NDJSON or Bundle; pain scores go to outcomes), csv,
+    /// parquet, ndjson.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub walking_format: Option<WalkingFormatArg>,
+    /// Whose the Apple Health exports are (default: each file's name, e.g. P00042.zip).
+    #[arg(long, value_name = "ID")]
+    pub patient_id: Option<String>,
+    /// Reject dates after this day (default: today).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    pub checks: IngestCheckArgs,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Fail at once when another ingest is writing the store, instead of waiting for it.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// What ingest accepts: dates, missing-value words and the size limits.
+#[derive(Args, Debug, Clone)]
+pub struct IngestCheckArgs {
+    /// Reject dates before this day, in every date column.
+    #[arg(long, value_name = "YYYY-MM-DD", default_value = "1900-01-01")]
+    pub min_date: chrono::NaiveDate,
+    /// Words that mean "missing" in every column, comma-separated (an empty
+    /// cell always does); `--na ''` leaves only empty cells missing.
+    #[arg(long, value_name = "LIST", default_value_t = lumbar_io::parse::DEFAULT_MISSING.join(","))]
+    pub na: String,
+    /// Longest record (CSV record, NDJSON line, XML element) and so longest
+    /// value; longer rows are rejected. Bytes, or with KiB/MiB/GiB.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_line: u64,
+    /// Most columns a header may have.
+    #[arg(long, value_name = "N", default_value_t = lumbar_io::limits::DEFAULT_MAX_COLUMNS)]
+    pub max_columns: usize,
+    /// Compressed input (gzip, zip) may always expand to this size ...
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub max_expanded: u64,
+    /// ... or to this many times its compressed size, if that is more.
+    #[arg(long, value_name = "N", default_value_t = lumbar_io::limits::DEFAULT_MAX_RATIO)]
+    pub max_ratio: u64,
+    /// Most entries a zip (Apple Health export) may list.
+    #[arg(long, value_name = "N", default_value_t = lumbar_io::limits::DEFAULT_MAX_ZIP_ENTRIES)]
+    pub max_zip_entries: usize,
+}
+
+impl Default for IngestCheckArgs {
+    /// The flags' defaults (parsed from an empty command line, so they
+    /// cannot drift from the `--help` text).
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            checks: IngestCheckArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["lumbar"]).checks
+    }
+}
+
+/// A size in bytes: `1048576`, `64KiB`, `1MiB`, `2GiB` (also `K`/`M`/`G`, `KB`/`MB`/`GB` as binary units).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (e.g. 1048576, 64KiB, 1MiB, 2GiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("'{text}': unknown unit (use KiB, MiB or GiB)")),
+    };
+    let size = n
+        .checked_mul(1u64 << shift)
+        .filter(|&s| s > 0)
+        .ok_or_else(|| format!("'{text}' is not a size above zero that fits in 64 bits"))?;
+    Ok(size)
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkingFormatArg {
+    Apple,
+    Ggir,
+    Fhir,
+    Csv,
+    Parquet,
+    Ndjson,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    Auto,
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+fn table_files_in(dir: &Path) -> Result<Vec<Input>> {
+    let found = lumbar_io::table_files_in(dir);
+    if found.is_empty() {
+        anyhow::bail!(
+            "no table files in {} (expected e.g. patients.csv, sessions.csv.gz)",
+            dir.display()
+        );
+    }
+    Ok(found)
+}
+
+pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write) -> Result<u8> {
+    let mut inputs: Vec<Input> = Vec::new();
+    if let Some(dir) = &args.dir {
+        inputs.extend(table_files_in(dir)?);
+    }
+    for (table, files) in [
+        (Table::Patients, &args.patients),
+        (Table::Sessions, &args.sessions),
+        (Table::Walking, &args.walking),
+        (Table::Outcomes, &args.outcomes),
+        (Table::Followup, &args.followup),
+    ] {
+        inputs.extend(files.iter().map(|f| Input::new(table, f.clone())));
+    }
+    if inputs.is_empty() {
+        anyhow::bail!(
+            "nothing to ingest: give --dir or at least one of --patients/--sessions/--walking/--outcomes/--followup"
+        );
+    }
+    let format = match args.format {
+        FormatArg::Auto => None,
+        FormatArg::Csv => Some(Format::Csv),
+        FormatArg::Ndjson => Some(Format::Ndjson),
+        FormatArg::Parquet => Some(Format::Parquet),
+    };
+    for i in &mut inputs {
+        i.format = format;
+        if i.table == Table::Walking {
+            if let Some(w) = args.walking_format {
+                i.format = Some(match w {
+                    WalkingFormatArg::Apple => Format::Apple,
+                    WalkingFormatArg::Ggir => Format::Ggir,
+                    WalkingFormatArg::Fhir => Format::Fhir,
+                    WalkingFormatArg::Csv => Format::Csv,
+                    WalkingFormatArg::Parquet => Format::Parquet,
+                    WalkingFormatArg::Ndjson => Format::Ndjson,
+                });
+            }
+            i.patient_id = args.patient_id.clone();
+        }
+    }
+    let mut opts = IngestOptions::default();
+    if let Some(d) = args.as_of {
+        opts.as_of = d;
+    }
+    let checks = &args.checks;
+    if checks.min_date > opts.as_of {
+        anyhow::bail!(
+            "--min-date {} is after --as-of {}: no date could be accepted",
+            checks.min_date,
+            opts.as_of
+        );
+    }
+    opts.min_date = checks.min_date;
+    opts.missing = lumbar_io::Missing::new(checks.na.split(',').map(str::to_string));
+    opts.limits = lumbar_io::Limits {
+        max_line: usize::try_from(checks.max_line).unwrap_or(usize::MAX),
+        max_columns: checks.max_columns.max(1),
+        max_expanded: checks.max_expanded,
+        max_ratio: checks.max_ratio,
+        max_zip_entries: checks.max_zip_entries,
+    };
+    // One writer per store: said even when quiet, since it explains the wait.
+    let lock = lumbar_io::WriterLock::acquire(&args.out, !args.no_wait, &mut |holder| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "waiting for the store's lock held by {holder}"
+        );
+    })?;
+    let bar = ui.spinner("ingest");
+    let report = lumbar_io::ingest_locked(&lock, &inputs, regimen, &opts, &mut |n| {
+        bar.set_message(format!("{n} rows"))
+    })?;
+    drop(lock);
+    bar.finish_and_clear();
+    let tables: serde_json::Map<String, serde_json::Value> = report
+        .tables()
+        .into_iter()
+        .map(|(t, c)| {
+            (
+                t.name().to_string(),
+                serde_json::to_value(c).unwrap_or_default(),
+            )
+        })
+        .collect();
+    if args.json {
+        let doc = serde_json::json!({
+            "store": args.out,
+            "tables": tables,
+            "files": report.files,
+            "notes": report.notes,
+            "repairs": report.repairs,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(0);
+    }
+    for r in &report.repairs {
+        writeln!(out, "store: {r}")?;
+    }
+    writeln!(
+        out,
+        "{:<9} {:>9} {:>9} {:>9} {:>9}  file",
+        "table", "read", "accepted", "rejected", "added"
+    )?;
+    for f in &report.files {
+        let c = f.counts;
+        writeln!(
+            out,
+            "{:<9} {:>9} {:>9} {:>9} {:>9}  {}{}",
+            f.table,
+            c.read,
+            c.accepted,
+            c.rejected,
+            c.added,
+            f.path.display(),
+            if f.already_ingested {
+                "  (already ingested: unchanged)"
+            } else {
+                ""
+            }
+        )?;
+        for (reason, n) in &f.top_reasons {
+            writeln!(out, "{:>11} × {reason}", n)?;
+        }
+        if !f.ignored_columns.is_empty() {
+            writeln!(
+                out,
+                "            ignored columns: {}",
+                lumbar_io::limits::excerpt(&f.ignored_columns.join(", "))
+            )?;
+        }
+    }
+    writeln!(out)?;
+    for (t, c) in report.tables() {
+        writeln!(
+            out,
+            "{t}: read {} = accepted {} + rejected {}",
+            c.read, c.accepted, c.rejected
+        )?;
+    }
+    for n in &report.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    writeln!(
+        out,
+        "store: {} (rejected rows and reasons: {}/rejects/)",
+        args.out.display(),
+        args.out.display()
+    )?;
+    Ok(0)
+}
