@@ -1,0 +1,128 @@
+//! `lumbar stats km`: Kaplan–Meier curves and the log-rank test, as
+//! survival's `survfit` and `survdiff`.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::Args;
+use lumbar_analysis::columns;
+
+use super::{SurvivalColumns, print_warnings};
+
+#[derive(Args, Debug)]
+pub struct KmArgs {
+    #[command(flatten)]
+    pub surv: SurvivalColumns,
+    /// Group column: one curve per group, and the log-rank test.
+    #[arg(long, value_name = "COL")]
+    pub group: Option<String>,
+    /// Survival at these times, comma-separated (as summary(fit, times =)).
+    #[arg(long, value_delimiter = ',', value_name = "T1,T2")]
+    pub times: Vec<f64>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
+    use lumbar_stats::survival;
+    let df = args.surv.na.read(&args.surv.data)?;
+    let labels: Vec<&str> = args.group.iter().map(String::as_str).collect();
+    let d = columns::design(&df, &[], &[], &[&args.surv.time, &args.surv.event], &labels)?;
+    let (event, coding) = columns::events(&df, &d, &args.surv.event)?;
+    let time = d.variable(&args.surv.time).unwrap_or(&[]);
+    let (curves, test) =
+        survival::by_group(time, &event, args.group.as_deref().and_then(|g| d.label(g)));
+    let curves: Vec<_> = curves
+        .into_iter()
+        .map(|c| c.with_times(&args.times))
+        .collect();
+    let mut warnings = Vec::new();
+    let nonpositive = time.iter().filter(|t| **t <= 0.0).count();
+    if nonpositive > 0 {
+        warnings.push(format!(
+            "{nonpositive} observation(s) have a time of 0 or less; kept, as survfit keeps them"
+        ));
+    }
+    if args.json {
+        let doc = serde_json::json!({
+            "n": d.rows, "n_dropped": d.dropped, "event_coding": coding,
+            "curves": curves, "logrank": test, "warnings": warnings,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "Kaplan–Meier: {} observations ({} dropped for missing values); event coding {}\n",
+        d.rows,
+        d.dropped,
+        match coding {
+            survival::EventCoding::ZeroOne => "0/1",
+            survival::EventCoding::OneTwo => "1/2 (R's Surv: 1 = censored, 2 = event)",
+        }
+    )?;
+    let when = |t: Option<f64>| t.map(|m| m.to_string()).unwrap_or_else(|| "NA".into());
+    for c in &curves {
+        writeln!(
+            out,
+            "{}: n {}, events {}, median {} (95% CI {}–{})",
+            c.group.as_deref().unwrap_or("all"),
+            c.n,
+            c.events,
+            c.median
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "not reached".into()),
+            when(c.median_lower),
+            when(c.median_upper)
+        )?;
+        writeln!(
+            out,
+            "  quartiles: {}",
+            c.quantiles
+                .iter()
+                .map(|q| format!(
+                    "{:.0}% {} ({}–{})",
+                    q.prob * 100.0,
+                    when(q.time),
+                    when(q.lower),
+                    when(q.upper)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        // std.err is the SE of S(t), as summary.survfit prints it.
+        writeln!(
+            out,
+            "{:>10} {:>8} {:>7} {:>8} {:>8} {:>17}",
+            "time", "n.risk", "n.event", "surv", "std.err", "95% CI"
+        )?;
+        for s in c.steps.iter().filter(|s| s.n_event > 0.0) {
+            writeln!(
+                out,
+                "{:>10} {:>8} {:>7} {:>8.4} {:>8.4} {:>8.4}–{:<8.4}",
+                s.time, s.n_risk, s.n_event, s.surv, s.std_err, s.lower, s.upper
+            )?;
+        }
+        if !c.at_times.is_empty() {
+            writeln!(out, "  at chosen times:")?;
+            for s in &c.at_times {
+                writeln!(
+                    out,
+                    "{:>10} {:>8} {:>7} {:>8.4} {:>8.4} {:>8.4}–{:<8.4}",
+                    s.time, s.n_risk, "", s.surv, s.std_err, s.lower, s.upper
+                )?;
+            }
+        }
+        writeln!(out)?;
+    }
+    if let Some(t) = test {
+        writeln!(
+            out,
+            "log-rank: chisq {:.4} on {} df, p = {:.4e}",
+            t.chisq, t.df, t.p_value
+        )?;
+    }
+    print_warnings(&warnings, out)?;
+    Ok(0)
+}
