@@ -118,14 +118,12 @@ pub fn from_columns(
     extra: Vec<(String, Vec<Option<f64>>)>,
     labels: Vec<(String, Vec<Option<String>>)>,
 ) -> Result<Design, DesignError> {
-    struct Levels {
-        levels: Vec<String>,
-        reference: String,
-    }
-    let mut expanded = Vec::with_capacity(covariates.len());
+    // The contrast levels (all but the reference) of each covariate, in
+    // R's order; none for a numeric one.
+    let mut contrasts: Vec<Vec<String>> = Vec::with_capacity(covariates.len());
     for (name, c) in &covariates {
         match c {
-            Covariate::Numeric(_) => expanded.push(None),
+            Covariate::Numeric(_) => contrasts.push(Vec::new()),
             Covariate::Categorical { values, reference } => {
                 let mut levels: Vec<String> = values.iter().flatten().cloned().collect();
                 levels.sort();
@@ -142,7 +140,8 @@ pub fn from_columns(
                     }
                     None => levels.first().cloned().unwrap_or_default(),
                 };
-                expanded.push(Some(Levels { levels, reference }));
+                levels.retain(|l| *l != reference);
+                contrasts.push(levels);
             }
         }
     }
@@ -188,10 +187,10 @@ pub fn from_columns(
         rows: keep.len(),
         ..Default::default()
     };
-    for ((name, c), levels) in covariates.iter().zip(&expanded) {
-        match (c, levels) {
-            (Covariate::Categorical { values, .. }, Some(l)) => {
-                for level in l.levels.iter().filter(|v| **v != l.reference) {
+    for ((name, c), levels) in covariates.iter().zip(&contrasts) {
+        match c {
+            Covariate::Categorical { values, .. } => {
+                for level in levels {
                     d.names.push(format!("{name}[{level}]"));
                     d.columns.push(
                         keep.iter()
@@ -200,13 +199,11 @@ pub fn from_columns(
                     );
                 }
             }
-            (Covariate::Numeric(v), _) => {
+            Covariate::Numeric(v) => {
                 d.names.push(name.clone());
                 d.columns
                     .push(keep.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect());
             }
-            // Every categorical covariate has its levels (built above).
-            (Covariate::Categorical { .. }, None) => {}
         }
     }
     for (name, v) in &extra {
