@@ -16,15 +16,18 @@ use lumbar_model::{ColumnError, Columns};
 use polars::prelude::*;
 
 /// Why a data file could not be read.
+///
+/// The cause is part of the message, not an error `source`, so the CLI,
+/// which prints a chain of sources, says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}: {error}")]
     Open {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Read { path: PathBuf, source: PolarsError },
+    #[error("{path}: {error}")]
+    Read { path: PathBuf, error: PolarsError },
 }
 
 /// Cells read as missing unless `--na` says otherwise: R's `NA` (and `NaN`
@@ -56,13 +59,13 @@ impl Frame {
     /// missing double as `NA` but computes NaN; both are missing to
     /// `na.omit`). The file is opened once.
     pub fn read_with(path: &Path, na: &[String]) -> Result<Frame, FrameError> {
-        let open_err = |source| FrameError::Open {
+        let open_err = |error| FrameError::Open {
             path: path.into(),
-            source,
+            error,
         };
-        let read_err = |source| FrameError::Read {
+        let read_err = |error| FrameError::Read {
             path: path.into(),
-            source,
+            error,
         };
         let mut bytes = Vec::new();
         std::fs::File::open(path)
@@ -287,6 +290,22 @@ mod tests {
         let err = f.numbers("x").unwrap_err().to_string();
         // NaN and nan parse as (missing) numbers; NULL is the first that does not.
         assert!(err.contains("'NULL' at line 6"), "{err}");
+    }
+
+    /// The cause is said once: in the message, not again as a source the
+    /// CLI would print after it.
+    #[test]
+    fn a_missing_file_is_named_once() {
+        let e = Frame::read(Path::new("/nonexistent/lumbar.csv"))
+            .err()
+            .unwrap();
+        assert!(std::error::Error::source(&e).is_none());
+        let text = e.to_string();
+        assert!(
+            text.starts_with("cannot open /nonexistent/lumbar.csv: "),
+            "{text}"
+        );
+        assert_eq!(text.matches("os error").count(), 1, "{text}");
     }
 
     /// A semicolon file is read by its header's separator; a missing column
