@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use lumbar_analysis::adherence::AdherenceTally;
 use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
-use lumbar_analysis::cohort::{Cohort, stream_sessions};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::safety::SafetyTally;
 use lumbar_io::{IngestOptions, Input, Store};
+use lumbar_model::cohort::CohortSource;
 use lumbar_model::{Regimen, Table};
 use lumbar_report::{ReportMeta, render};
 use lumbar_sim::cohort::{CohortSpec, write_cohort};
@@ -63,15 +63,16 @@ fn main() {
             t = Instant::now();
         }
     };
-    let cohort = Cohort::load_without_sessions(&store).expect("cohort");
+    let cohort = store.cohort_without_sessions().expect("cohort");
     lap("patients and outcomes", &mut parts);
-    let (tallies, sessions) = stream_sessions(&store, &cohort.index(), || {
-        (
-            AdherenceTally::new(&cohort, &rx, 0.7, false),
-            SafetyTally::new(&cohort, &regimen),
-        )
-    })
-    .expect("sessions");
+    let (tallies, sessions) = store
+        .stream_sessions(&cohort.index(), || {
+            (
+                AdherenceTally::new(&cohort, &rx, 0.7, false),
+                SafetyTally::new(&cohort, &regimen),
+            )
+        })
+        .expect("sessions");
     lap("stream the sessions: adherence + safety", &mut parts);
     let (adh, saf) = (tallies.0.finish(), tallies.1.finish());
     lap("finish adherence + safety", &mut parts);

@@ -204,9 +204,9 @@ fn batch_skips_what_has_not_changed_and_names_a_failing_step() {
 #[test]
 fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
     use lumbar_analysis::adherence::{AdherenceTally, adherence_with};
-    use lumbar_analysis::cohort::{Cohort, stream_sessions_sliced};
     use lumbar_analysis::prescription::Prescriptions;
     use lumbar_analysis::safety::{SafetyTally, safety};
+    use lumbar_model::cohort::CohortSource;
     use std::io::{BufRead, Write};
 
     let tmp = tempfile::tempdir().unwrap();
@@ -248,32 +248,32 @@ fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
     let store = lumbar_io::Store::open(&store_dir).unwrap();
     let regimen = lumbar_model::Regimen::six_moves();
     let rx = Prescriptions::from_regimen(&regimen);
-    let cohort = Cohort::load(&store).unwrap();
+    let cohort = store.cohort().unwrap();
     assert_eq!(cohort.sessions.len(), lines.len() - 1);
     let want_adh = adherence_with(&cohort, &rx, 0.7);
     let want_saf = safety(&cohort, &regimen);
     assert!(want_adh.patients.iter().any(|p| p.done > 0));
     assert!(!want_saf.events.is_empty());
 
-    let lean = Cohort::load_without_sessions(&store).unwrap();
+    let lean = store.cohort_without_sessions().unwrap();
     for (threads, slice) in [(1, 60), (2, 500), (3, usize::MAX), (3, 60), (1, usize::MAX)] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
         let ((adh, saf), n) = pool.install(|| {
-            stream_sessions_sliced(
-                &store,
-                &lean.index(),
-                || {
-                    (
-                        AdherenceTally::new(&lean, &rx, 0.7, true),
-                        SafetyTally::new(&lean, &regimen),
-                    )
-                },
-                slice,
-            )
-            .unwrap()
+            store
+                .stream_sessions_sliced(
+                    &lean.index(),
+                    || {
+                        (
+                            AdherenceTally::new(&lean, &rx, 0.7, true),
+                            SafetyTally::new(&lean, &regimen),
+                        )
+                    },
+                    slice,
+                )
+                .unwrap()
         });
         let how = format!("{threads} threads, slices of {slice}");
         assert_eq!(n, cohort.sessions.len(), "{how}");

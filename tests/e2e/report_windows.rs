@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Duration, NaiveDate};
 use lumbar_analysis::clinic::{ClinicOptions, ClinicSummary, clinic_summary};
-use lumbar_analysis::cohort::Cohort;
 use lumbar_analysis::describe::quantile;
 use lumbar_analysis::prescription::Prescriptions;
+use lumbar_model::cohort::{Cohort, CohortSource};
 use lumbar_model::{Frequency, Regimen};
 use polars::prelude::*;
 
@@ -228,7 +228,7 @@ fn windowed_adherence_equals_the_weekly_table_and_a_direct_count() {
     let store = lumbar_io::Store::open(&store_dir).unwrap();
     let regimen = Regimen::six_moves();
     let rx = Prescriptions::from_regimen(&regimen);
-    let cohort = Cohort::load(&store).unwrap();
+    let cohort = store.cohort().unwrap();
     let index = cohort.index();
     let summary = |from: &str, to: &str| {
         let opts = ClinicOptions {
@@ -409,7 +409,7 @@ fn no_hidden_cell_of_the_demo_report_can_be_worked_out() {
 fn absurd_enrolment_dates_schedule_only_the_observed_span() {
     let tmp = tempfile::tempdir().unwrap();
     let store = demo_store(tmp.path());
-    let cohort = Cohort::load(&lumbar_io::Store::open(&store).unwrap()).unwrap();
+    let cohort = lumbar_io::Store::open(&store).unwrap().cohort().unwrap();
     let first_day = cohort
         .sessions
         .iter()

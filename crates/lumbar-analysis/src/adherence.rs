@@ -42,8 +42,8 @@ use lumbar_model::{Exercise, Frequency, Regimen, Sides};
 use crate::prescription::Prescriptions;
 use serde::Serialize;
 
-use crate::cohort::{Cohort, Session, SessionSink};
 use crate::describe::quantile;
+use lumbar_model::cohort::{Cohort, Session, SessionSink};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct WeekAdherence {

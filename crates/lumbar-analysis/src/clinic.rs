@@ -24,17 +24,16 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
-use lumbar_io::Store;
-use lumbar_model::{Regimen, Table};
+use lumbar_model::Regimen;
 use serde::Serialize;
 
 use crate::adherence::AdherenceTally;
-use crate::cohort::{Cohort, LoadError, Session, SessionSink, stream_sessions};
 use crate::describe::quantile;
 use crate::prescription::Prescriptions;
 use crate::risk::{Cuts, ExposureRules, HUNT_CUTS, RiskSpec, walking_exposure};
 use crate::safety::SafetyTally;
 use crate::trends::Responder;
+use lumbar_model::cohort::{Cohort, CohortSource, Session, SessionSink, WalkingDay};
 
 /// Which patients and dates the report covers.
 #[derive(Debug, Clone)]
@@ -250,7 +249,7 @@ fn weekly_in(
     // One pass over outcomes in (patient, date) order: the first value of
     // each patient's measure is the baseline, the first in each programme
     // week is that week's value.
-    let mut ordered: Vec<&crate::cohort::Outcome> = cohort
+    let mut ordered: Vec<&lumbar_model::cohort::Outcome> = cohort
         .outcomes
         .iter()
         .filter(|o| o.measure == measure)
@@ -348,12 +347,12 @@ impl SessionSink for ClinicSessions<'_> {
 }
 
 /// Computes the report's numbers from a store.
-pub fn clinic_summary(
-    store: &Store,
+pub fn clinic_summary<S: CohortSource>(
+    store: &S,
     regimen: &Regimen,
     rx: &Prescriptions,
     opts: &ClinicOptions,
-) -> Result<ClinicSummary, LoadError> {
+) -> Result<ClinicSummary, S::Error> {
     // The follow-up cohort's risk table needs nothing of the programme: it
     // is computed on a thread of its own while the sessions stream.
     std::thread::scope(|scope| {
@@ -366,27 +365,23 @@ pub fn clinic_summary(
 }
 
 /// The walking table, the risk table and why it is absent.
-type FollowUp = (
-    Option<polars::prelude::DataFrame>,
-    Option<RiskTable>,
-    Option<String>,
-);
+type FollowUp = (Option<Vec<WalkingDay>>, Option<RiskTable>, Option<String>);
 
 /// The walking table (for the programme's walking) and the walking-risk
 /// table of the follow-up cohort (not filtered by site: it is a separate
 /// population), or why there is none.
-fn follow_up_risk(store: &Store) -> Result<FollowUp, LoadError> {
-    let walking_table = store.read_table(Table::Walking)?;
-    let followup = store.read_table(Table::Followup)?;
-    let frame = match (&followup, &walking_table) {
+fn follow_up_risk<S: CohortSource>(store: &S) -> Result<FollowUp, S::Error> {
+    let walking_table = store.walking_days()?;
+    let followup = store.followup()?;
+    let frame = match (followup, &walking_table) {
         (Some(f), Some(w)) => Some(crate::risk::followup_frame(f, w, &ExposureRules::default())),
         _ => None,
     };
     let (risk, risk_note) = match frame {
         None => (None, None),
         Some(Err(e)) => (None, Some(e.to_string())),
-        Some(Ok((df, excluded))) => {
-            let followup = lumbar_io::Frame::from_table(df, std::path::Path::new("followup"));
+        Some(Ok(followup)) => {
+            let excluded = followup.excluded();
             let present = |c: &str| lumbar_model::Columns::has(&followup, c);
             let covariates: Vec<String> = ["age", "sex", "bmi"]
                 .into_iter()
@@ -452,21 +447,21 @@ fn follow_up_risk(store: &Store) -> Result<FollowUp, LoadError> {
     Ok((walking_table, risk, risk_note))
 }
 
-fn programme_summary(
-    store: &Store,
+fn programme_summary<S: CohortSource>(
+    store: &S,
     regimen: &Regimen,
     rx: &Prescriptions,
     opts: &ClinicOptions,
-    side: impl FnOnce() -> Result<FollowUp, LoadError>,
-) -> Result<ClinicSummary, LoadError> {
+    side: impl FnOnce() -> Result<FollowUp, S::Error>,
+) -> Result<ClinicSummary, S::Error> {
     // Sessions are streamed from the store's columns, never held: one pass
     // feeds adherence, safety and the session counts.
-    let all = Cohort::load_without_sessions(store)?;
+    let all = store.cohort_without_sessions()?;
     // The store's first observed day counts every patient's outcomes, not
     // only this site's (sessions: the stream tells every sink).
     let first_outcome = all.outcomes.iter().map(|o| o.date).min();
     let cohort = site_only(all, opts.site.as_deref());
-    let (sessions, _) = stream_sessions(store, &cohort.index(), || {
+    let (sessions, _) = store.stream_sessions(&cohort.index(), || {
         let mut adherence =
             AdherenceTally::new(&cohort, rx, opts.adherent, false).within(opts.from, opts.to);
         if let Some(d) = first_outcome {
@@ -500,7 +495,7 @@ fn programme_summary(
             covered[pi].map(|_| adh.observed_from.map_or(enrolled, |f| f.max(enrolled)))
         })
         .collect();
-    let kept: Vec<&crate::cohort::Patient> = cohort
+    let kept: Vec<&lumbar_model::cohort::Patient> = cohort
         .patients
         .iter()
         .zip(&covered)
@@ -618,47 +613,23 @@ fn programme_summary(
     let (walking_table, risk, risk_note) = side()?;
     if let Some(w) = &walking_table {
         let ids = &kept_ids;
-        use polars::prelude::DataType;
-        let column = |name: &str, to: &DataType| {
-            w.column(name)
-                .and_then(|c| c.cast(to))
-                .map_err(|e| LoadError::Column(name.into(), e))
-        };
-        let pid_c = column("patient_id", &DataType::String)?;
-        let min_c = column("walking_min", &DataType::Float64)?;
-        let wear_c = column("wear_min", &DataType::Float64)?;
-        let date_c = column("date", &DataType::Int32)?;
-        let err = |name: &'static str| move |e| LoadError::Column(name.into(), e);
-        let (pid, minutes, wear, days) = (
-            pid_c.str().map_err(err("patient_id"))?,
-            min_c.f64().map_err(err("walking_min"))?,
-            wear_c.f64().map_err(err("wear_min"))?,
-            date_c.i32().map_err(err("date"))?,
-        );
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-        let inside = |d: Option<i32>| {
-            d.map(|d| epoch + chrono::Duration::days(d as i64))
-                .is_some_and(|d| opts.from.is_none_or(|f| d >= f) && opts.to.is_none_or(|t| d <= t))
+        let inside = |d: Option<NaiveDate>| {
+            d.is_some_and(|d| opts.from.is_none_or(|f| d >= f) && opts.to.is_none_or(|t| d <= t))
         };
         // Rows come grouped by patient: look each run's id up once.
         let mut member: Option<(&str, bool)> = None;
-        let rows = pid
-            .iter()
-            .zip(minutes.iter())
-            .zip(wear.iter())
-            .zip(days.iter())
-            .filter_map(|(((id, m), wear), d)| {
-                let id = id?;
-                let is_member = match member {
-                    Some((prev, is)) if prev == id => is,
-                    _ => {
-                        let is = ids.contains(id);
-                        member = Some((id, is));
-                        is
-                    }
-                };
-                (is_member && inside(d)).then_some((id, m?, wear))
-            });
+        let rows = w.iter().filter_map(|d| {
+            let id = &*d.patient_id;
+            let is_member = match member {
+                Some((prev, is)) if prev == id => is,
+                _ => {
+                    let is = ids.contains(id);
+                    member = Some((id, is));
+                    is
+                }
+            };
+            (is_member && inside(d.date)).then_some((id, d.walking_min?, d.wear_min))
+        });
         let (exposure, _) = walking_exposure(rows, &ExposureRules::default());
         for e in &exposure {
             walking_histogram[((e.mean_walking_min / 20.0).floor() as usize).min(10)] += 1;
@@ -697,7 +668,7 @@ fn programme_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cohort::{Outcome, Patient};
+    use lumbar_model::cohort::{Outcome, Patient};
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -1,6 +1,5 @@
 //! The domain analyses of lumbar, over typed rows and named columns:
 //!
-//! - [`cohort`]: the programme cohort loaded from a store;
 //! - [`adherence`]: session and dose adherence per patient × exercise × ISO
 //!   week, per patient, per site and for the cohort;
 //! - [`safety`]: sessions continued at pain ≥ 7 and exercises flagged
@@ -36,9 +35,11 @@
 //! ```
 //!
 //! This crate never writes or prints: the CLI decides where results go.
-//! It still reads the store's tables for [`cohort`], [`risk`] and
-//! [`clinic`] (ARCHITECTURE.md, "Not yet layered"); data files reach it
-//! only as [`lumbar_model::Columns`].
+//! The cohort arrives as lumbar-model's domain types ([`lumbar_model::cohort`]),
+//! read from a store by lumbar-io's typed readers ([`lumbar_io::Store::cohort`],
+//! [`lumbar_io::Store::stream_sessions`]); data files arrive as
+//! [`lumbar_model::Columns`]. The crate does not know polars or any file
+//! format.
 
 // Only lumbar-stats (the Cox kernels) and the binary's allocator setting
 // need unsafe code; everything else is checked by the compiler.
@@ -46,7 +47,6 @@
 
 pub mod adherence;
 pub mod clinic;
-pub mod cohort;
 pub mod columns;
 pub mod prescription;
 pub mod risk;

@@ -24,6 +24,8 @@
 
 use std::collections::HashMap;
 
+use lumbar_model::cohort::{CohortSource, WalkingDay};
+use lumbar_model::{ColumnError, Columns};
 use nalgebra::DVector;
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -409,102 +411,186 @@ mod tests {
 /// The follow-up table of a store with the walking exposure and follow-up
 /// times added: `walking_min` (mean over valid days; null when excluded),
 /// `valid_days`, `followup_years` (end − baseline) and `time_years` (to the
-/// event when there is one, else to the end), years of 365.25 days. Also
-/// returns how many participants had too few valid days.
-pub fn store_frame(
-    store: &lumbar_io::Store,
+/// event when there is one, else to the end), years of 365.25 days, and
+/// how many participants had too few valid days.
+pub fn store_frame<S: CohortSource>(
+    store: &S,
     rules: &ExposureRules,
-) -> Result<(lumbar_io::Frame, usize), crate::cohort::LoadError> {
-    let f = store
-        .read_table(lumbar_model::Table::Followup)?
-        .ok_or(crate::cohort::LoadError::Missing("followup"))?;
-    let w = store
-        .read_table(lumbar_model::Table::Walking)?
-        .ok_or(crate::cohort::LoadError::Missing("walking"))?;
-    let (df, excluded) = followup_frame(&f, &w, rules)?;
-    Ok((
-        lumbar_io::Frame::from_table(df, std::path::Path::new("followup")),
-        excluded,
-    ))
+) -> Result<FollowupTable<S::Followup>, FollowupError<S::Error>> {
+    let source = FollowupError::Source;
+    let f = store.followup().map_err(source)?;
+    let w = store.walking_days().map_err(source)?;
+    let f = f.ok_or(FollowupError::Missing("followup"))?;
+    let w = w.ok_or(FollowupError::Missing("walking"))?;
+    Ok(followup_frame(f, &w, rules)?)
+}
+
+/// Why [`store_frame`] has no table.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowupError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Source(E),
+    #[error("the store has no {0} table; ingest one first")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Column(#[from] ColumnError),
 }
 
 /// [`store_frame`] from tables already read: the follow-up table `f` and
-/// the walking table `w`.
-pub fn followup_frame(
-    f: &polars::prelude::DataFrame,
-    w: &polars::prelude::DataFrame,
+/// the walking days `w`.
+pub fn followup_frame<C: Columns>(
+    f: C,
+    w: &[WalkingDay],
     rules: &ExposureRules,
-) -> Result<(polars::prelude::DataFrame, usize), crate::cohort::LoadError> {
-    use polars::prelude::*;
-    let col = |df: &DataFrame, name: &str| -> Result<Column, crate::cohort::LoadError> {
-        df.column(name)
-            .cloned()
-            .map_err(|e| crate::cohort::LoadError::Column(name.into(), e))
-    };
-    fn err(name: &str) -> impl Fn(PolarsError) -> crate::cohort::LoadError + '_ {
-        move |e| crate::cohort::LoadError::Column(name.to_string(), e)
-    }
-    let wid = col(w, "patient_id")?;
-    let wid = wid.str().map_err(err("patient_id"))?;
-    let wmin = col(w, "walking_min")?
-        .cast(&DataType::Float64)
-        .map_err(err("walking_min"))?;
-    let wmin = wmin.f64().map_err(err("walking_min"))?;
-    let wear = col(w, "wear_min")?
-        .cast(&DataType::Float64)
-        .map_err(err("wear_min"))?;
-    let wear = wear.f64().map_err(err("wear_min"))?;
-    // Zipped iterators: `get(i)` on a many-chunk column searches the chunks
-    // on every call.
-    let rows = wid
+) -> Result<FollowupTable<C>, ColumnError> {
+    let rows = w
         .iter()
-        .zip(wmin.iter())
-        .zip(wear.iter())
-        .filter_map(|((id, m), wear)| Some((id?, m?, wear)));
+        .filter_map(|d| Some((&*d.patient_id, d.walking_min?, d.wear_min)));
     let (exposure, _) = walking_exposure(rows, rules);
     let by_id: HashMap<&str, &WalkingExposure> = exposure
         .iter()
         .map(|e| (e.patient_id.as_str(), e))
         .collect();
-    let ids = col(f, "patient_id")?;
-    let ids = ids.str().map_err(err("patient_id"))?;
-    let days = |name: &str| -> Result<Vec<Option<i32>>, crate::cohort::LoadError> {
-        let c = col(f, name)?.cast(&DataType::Int32).map_err(err(name))?;
-        Ok(c.i32().map_err(err(name))?.iter().collect())
-    };
-    let (base, end, ev) = (
-        days("baseline_date")?,
-        days("end_date")?,
-        days("event_date")?,
-    );
-    let mut walk = Vec::with_capacity(f.height());
-    let mut valid = Vec::with_capacity(f.height());
-    let mut fy = Vec::with_capacity(f.height());
-    let mut ty = Vec::with_capacity(f.height());
+    let ids = f.labels("patient_id")?;
+    // Dates arrive as days since 1970-01-01.
+    let base = f.numbers("baseline_date")?;
+    let end = f.numbers("end_date")?;
+    let ev = f.numbers("event_date")?;
+    let n = f.height();
+    let (mut walk, mut valid) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut fy, mut ty) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut excluded = 0;
-    for i in 0..f.height() {
-        let e = ids.get(i).and_then(|id| by_id.get(id));
+    for i in 0..n {
+        let e = ids[i].as_deref().and_then(|id| by_id.get(id));
         if e.is_none() {
             excluded += 1;
         }
         walk.push(e.map(|e| e.mean_walking_min));
-        valid.push(e.map(|e| e.valid_days as i64));
-        let years = |a: Option<i32>, b: Option<i32>| Some((b? - a?) as f64 / 365.25);
+        valid.push(e.map(|e| e.valid_days as f64));
+        let years = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / 365.25);
         fy.push(years(base[i], end[i]));
         ty.push(years(base[i], ev[i].or(end[i])));
     }
-    let mut out = f.clone();
-    for s in [
-        Series::new("walking_min".into(), walk),
-        Series::new("followup_years".into(), fy),
-        Series::new("time_years".into(), ty),
-    ] {
-        out.with_column(s.into_column())
-            .map_err(err("walking_min"))?;
+    let added = vec![
+        Added {
+            name: "walking_min",
+            values: walk,
+            whole: false,
+        },
+        Added {
+            name: "followup_years",
+            values: fy,
+            whole: false,
+        },
+        Added {
+            name: "time_years",
+            values: ty,
+            whole: false,
+        },
+        Added {
+            name: "valid_days",
+            values: valid,
+            whole: true,
+        },
+    ];
+    Ok(FollowupTable {
+        table: f,
+        added,
+        excluded,
+    })
+}
+
+/// A column [`followup_frame`] adds.
+#[derive(Debug, Clone)]
+struct Added {
+    name: &'static str,
+    values: Vec<Option<f64>>,
+    /// A count: its labels have no decimal point.
+    whole: bool,
+}
+
+/// The follow-up table with the columns of [`followup_frame`] after its
+/// own (an added name hides a stored column of the same name).
+#[derive(Debug, Clone)]
+pub struct FollowupTable<C> {
+    table: C,
+    added: Vec<Added>,
+    excluded: usize,
+}
+
+impl<C: Columns> FollowupTable<C> {
+    /// Participants without enough valid walking days (their
+    /// `walking_min` is null).
+    pub fn excluded(&self) -> usize {
+        self.excluded
     }
-    out.with_column(Series::new("valid_days".into(), valid).into_column())
-        .map_err(err("valid_days"))?;
-    Ok((out, excluded))
+
+    fn added(&self, name: &str) -> Option<&Added> {
+        self.added.iter().find(|a| a.name == name)
+    }
+
+    /// The stored table's error, with the added columns among those found.
+    fn with_added(&self, e: ColumnError) -> ColumnError {
+        match e {
+            ColumnError::NoColumn {
+                path,
+                column,
+                found,
+            } => {
+                let mut found = found;
+                for a in &self.added {
+                    found.push_str(", ");
+                    found.push_str(a.name);
+                }
+                ColumnError::NoColumn {
+                    path,
+                    column,
+                    found,
+                }
+            }
+            e => e,
+        }
+    }
+}
+
+impl<C: Columns> Columns for FollowupTable<C> {
+    fn source(&self) -> &std::path::Path {
+        self.table.source()
+    }
+    fn height(&self) -> usize {
+        self.table.height()
+    }
+    fn has(&self, name: &str) -> bool {
+        self.added(name).is_some() || self.table.has(name)
+    }
+    fn numbers(&self, name: &str) -> Result<Vec<Option<f64>>, ColumnError> {
+        match self.added(name) {
+            Some(a) => Ok(a.values.clone()),
+            None => self.table.numbers(name).map_err(|e| self.with_added(e)),
+        }
+    }
+    fn labels(&self, name: &str) -> Result<Vec<Option<String>>, ColumnError> {
+        match self.added(name) {
+            // As polars writes a float (`75.0`) or a count (`5`) as text.
+            Some(a) => Ok(a
+                .values
+                .iter()
+                .map(|v| {
+                    v.map(|x| {
+                        if a.whole {
+                            format!("{x:.0}")
+                        } else {
+                            format!("{x:?}")
+                        }
+                    })
+                })
+                .collect()),
+            None => self.table.labels(name).map_err(|e| self.with_added(e)),
+        }
+    }
+    fn place(&self, row: usize) -> String {
+        self.table.place(row)
+    }
 }
 
 /// What `lumbar risk` analyses.

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use std::sync::Arc;
 
-use crate::cohort::{Cohort, Session, SessionSink};
+use lumbar_model::cohort::{Cohort, Session, SessionSink};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SafetyEvent {
@@ -196,7 +196,7 @@ impl SafetyTally<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cohort::{Patient, Session};
+    use lumbar_model::cohort::{Patient, Session};
 
     fn s(
         patient: usize,

@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::cohort::Cohort;
 use crate::describe::{ols_slope, theil_sen};
 use crate::lmm::{self, LmmData, LmmFit, Method, RandomEffects};
+use lumbar_model::cohort::Cohort;
 
 /// Responder thresholds.
 #[derive(Debug, Clone, Copy, Serialize)]

@@ -6,7 +6,9 @@
 //!   file at run time (`datasets/regimens/six-moves.toml` is the default);
 //! - the canonical tables ([`schema`]): their columns, types and the value
 //!   rules a row must satisfy;
-//! - typed rows ([`rows`]) for code that produces tables (the generator);
+//! - the domain types the analyses read ([`cohort`]: `Patient`, `Session`,
+//!   `Outcome`, `WalkingDay`, the `Cohort` and its `SessionSink`) and the
+//!   records writers produce ([`records`]: one canonical table line);
 //! - [`Columns`]: a table read by column name, whatever its format.
 //!
 //! It must not do I/O beyond reading a regimen file and the shared atomic
@@ -41,9 +43,10 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic;
+pub mod cohort;
 pub mod columns;
+pub mod records;
 pub mod regimen;
-pub mod rows;
 pub mod schema;
 
 pub use columns::{ColumnError, Columns};

@@ -63,7 +63,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use lumbar_model::atomic::AtomicFile;
-use lumbar_model::rows::{Outcome, Patient, Session, WalkingDay};
+use lumbar_model::records::{OutcomeRecord, PatientRecord, SessionRecord, WalkingDayRecord};
 use lumbar_model::{Frequency, Regimen, Sides};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -136,27 +136,27 @@ pub struct FollowUpRow {
     pub end_date: NaiveDate,
     pub event: bool,
     pub event_date: Option<NaiveDate>,
-    #[serde(serialize_with = "lumbar_model::rows::compact_f64")]
+    #[serde(serialize_with = "lumbar_model::records::compact_f64")]
     pub age: f64,
     pub sex: &'static str,
-    #[serde(serialize_with = "lumbar_model::rows::compact_f64")]
+    #[serde(serialize_with = "lumbar_model::records::compact_f64")]
     pub bmi: f64,
 }
 
 /// Everything generated for one programme patient.
 #[derive(Debug, Clone, Default)]
-pub struct PatientRecord {
-    pub patient: Option<Patient>,
-    pub sessions: Vec<Session>,
-    pub walking: Vec<WalkingDay>,
-    pub outcomes: Vec<Outcome>,
+pub struct GeneratedPatient {
+    pub patient: Option<PatientRecord>,
+    pub sessions: Vec<SessionRecord>,
+    pub walking: Vec<WalkingDayRecord>,
+    pub outcomes: Vec<OutcomeRecord>,
 }
 
 /// Everything generated for one follow-up participant.
 #[derive(Debug, Clone)]
-pub struct ParticipantRecord {
+pub struct GeneratedParticipant {
     pub followup: FollowUpRow,
-    pub walking: Vec<WalkingDay>,
+    pub walking: Vec<WalkingDayRecord>,
 }
 
 const SITES: [(&str, f64); 4] = [
@@ -188,7 +188,7 @@ fn round1(x: f64) -> f64 {
 }
 
 /// Generates one programme patient.
-pub fn generate_patient(spec: &CohortSpec, regimen: &Regimen, index: usize) -> PatientRecord {
+pub fn generate_patient(spec: &CohortSpec, regimen: &Regimen, index: usize) -> GeneratedPatient {
     let mut rng = rng_for(spec.seed, index as u64);
     let id = format!("P{:05}", index + 1);
     let site = if index % 64 == 63 && index < 192 {
@@ -253,7 +253,7 @@ pub fn generate_patient(spec: &CohortSpec, regimen: &Regimen, index: usize) -> P
         if day % 7 == 0 {
             let week = day / 7;
             let nrs = to_nrs(pain + rng.sample(noise_nrs));
-            outcomes.push(Outcome {
+            outcomes.push(OutcomeRecord {
                 patient_id: id.clone(),
                 date,
                 measure: "nrs_pain",
@@ -266,7 +266,7 @@ pub fn generate_patient(spec: &CohortSpec, regimen: &Regimen, index: usize) -> P
                 let odi = (baseline_odi_true * pain / true_baseline + rng.sample(noise_odi))
                     .round()
                     .clamp(0.0, 100.0);
-                outcomes.push(Outcome {
+                outcomes.push(OutcomeRecord {
                     patient_id: id.clone(),
                     date,
                     measure: "odi",
@@ -292,7 +292,7 @@ pub fn generate_patient(spec: &CohortSpec, regimen: &Regimen, index: usize) -> P
             .min(wear_min)
             .round();
         let steps = (walking_min * 105.0 + rng.random_range(500.0..2500.0)).round() as u32;
-        walking.push(WalkingDay {
+        walking.push(WalkingDayRecord {
             patient_id: id.clone(),
             date,
             walking_min,
@@ -380,7 +380,7 @@ pub fn generate_patient(spec: &CohortSpec, regimen: &Regimen, index: usize) -> P
             if ex.frequency == Frequency::Daily && !stopped {
                 done_share += if full { 1.0 } else { 0.6 };
             }
-            sessions.push(Session {
+            sessions.push(SessionRecord {
                 patient_id: id.clone(),
                 performed_at: at,
                 exercise: ex.key.clone(),
@@ -410,8 +410,8 @@ pub fn generate_patient(spec: &CohortSpec, regimen: &Regimen, index: usize) -> P
         }
     }
 
-    PatientRecord {
-        patient: Some(Patient {
+    GeneratedPatient {
+        patient: Some(PatientRecord {
             patient_id: id,
             site: site.to_string(),
             sex: if female { "female" } else { "male" },
@@ -442,7 +442,7 @@ pub fn planted_walking_rr(mean_walking_min: f64) -> f64 {
 }
 
 /// Generates one participant of the walking-risk follow-up cohort.
-pub fn generate_participant(spec: &CohortSpec, index: usize) -> ParticipantRecord {
+pub fn generate_participant(spec: &CohortSpec, index: usize) -> GeneratedParticipant {
     let mut rng = rng_for(spec.seed, FOLLOWUP_STREAM + index as u64);
     let id = format!("R{:06}", index + 1);
     let age = rng.sample(normal(55.3, 15.1)).clamp(20.0, 95.0).round();
@@ -472,7 +472,7 @@ pub fn generate_participant(spec: &CohortSpec, index: usize) -> ParticipantRecor
             sum += walking_min;
             valid += 1;
         }
-        walking.push(WalkingDay {
+        walking.push(WalkingDayRecord {
             patient_id: id.clone(),
             date: baseline + Duration::days(d),
             walking_min,
@@ -515,7 +515,7 @@ pub fn generate_participant(spec: &CohortSpec, index: usize) -> ParticipantRecor
     } else {
         None
     };
-    ParticipantRecord {
+    GeneratedParticipant {
         followup: FollowUpRow {
             patient_id: id,
             baseline_date: baseline,
@@ -657,7 +657,7 @@ pub fn write_cohort(
     let mut done = 0;
     for start in (0..spec.patients).step_by(BLOCK) {
         let end = (start + BLOCK).min(spec.patients);
-        let block: Vec<PatientRecord> = (start..end)
+        let block: Vec<GeneratedPatient> = (start..end)
             .into_par_iter()
             .map(|i| generate_patient(spec, regimen, i))
             .collect();
@@ -684,7 +684,7 @@ pub fn write_cohort(
     }
     for start in (0..spec.followup).step_by(BLOCK) {
         let end = (start + BLOCK).min(spec.followup);
-        let block: Vec<ParticipantRecord> = (start..end)
+        let block: Vec<GeneratedParticipant> = (start..end)
             .into_par_iter()
             .map(|i| generate_participant(spec, i))
             .collect();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::cohort::{Outcome, Patient, Session};
+use lumbar_model::cohort::{Outcome, Patient, Session};
 
 #[test]
 fn a_personal_prescription_changes_what_is_scheduled() {

@@ -1,6 +1,6 @@
 use super::*;
-use crate::cohort::{Outcome, Patient, Session};
 use chrono::NaiveDateTime;
+use lumbar_model::cohort::{Outcome, Patient, Session};
 
 fn at(d: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(&format!("{d} 08:00"), "%Y-%m-%d %H:%M").unwrap()

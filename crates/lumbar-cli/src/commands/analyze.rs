@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lumbar_analysis::cohort::{Cohort, stream_sessions};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::{adherence, safety, trends};
 use lumbar_io::{Store, output};
 use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
+use lumbar_model::cohort::CohortSource;
 
 use crate::Ui;
 
@@ -75,7 +75,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
     let started = std::time::Instant::now();
     let store = Store::open(&args.store)?.snapshot()?;
     // Sessions are streamed from the store, never all held in memory.
-    let cohort = Cohort::load_without_sessions(&store)?;
+    let cohort = store.cohort_without_sessions()?;
     let rule = trends::Responder {
         nrs_points: args.responder_points,
         odi_points: args.responder_odi_points,
@@ -85,7 +85,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         Some(f) => Prescriptions::load(regimen, &lumbar_io::Frame::read(f)?)?,
         None => Prescriptions::from_regimen(regimen),
     };
-    let (tallies, sessions) = stream_sessions(&store, &cohort.index(), || {
+    let (tallies, sessions) = store.stream_sessions(&cohort.index(), || {
         (
             adherence::AdherenceTally::new(&cohort, &rx, args.adherent, true),
             safety::SafetyTally::new(&cohort, regimen),

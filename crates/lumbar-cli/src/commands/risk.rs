@@ -88,14 +88,16 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
         min_wear_min: args.min_wear,
         min_valid_days: args.min_valid_days,
     };
-    let (df, path, excluded) = match (&args.store, &args.data) {
-        (Some(s), _) => {
-            let (df, excluded) = risk::store_frame(&Store::open(s)?.snapshot()?, &rules)?;
-            (df, s.clone(), Some(excluded))
-        }
-        (None, Some(f)) => (args.na.read(f)?, f.clone(), None),
-        (None, None) => anyhow::bail!("give --store or --data"),
-    };
+    let (df, path, excluded): (Box<dyn lumbar_model::Columns>, _, _) =
+        match (&args.store, &args.data) {
+            (Some(s), _) => {
+                let df = risk::store_frame(&Store::open(s)?.snapshot()?, &rules)?;
+                let excluded = df.excluded();
+                (Box::new(df), s.clone(), Some(excluded))
+            }
+            (None, Some(f)) => (Box::new(args.na.read(f)?), f.clone(), None),
+            (None, None) => anyhow::bail!("give --store or --data"),
+        };
     let spec = RiskSpec {
         exposure: args.exposure.clone(),
         cuts: match args.quantiles {
@@ -118,7 +120,7 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
         knots: args.knots,
         reference_value: args.reference_value,
     };
-    let report = risk::analyze(&df, &spec)?;
+    let report = risk::analyze(df.as_ref(), &spec)?;
     let mut doc = serde_json::to_value(&report)?;
     if let Some(o) = doc.as_object_mut()
         && let Some(e) = o.get_mut("exposure").and_then(|e| e.as_object_mut())

@@ -48,8 +48,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{IngestError, fault};
 
+mod cohort;
 mod integrity;
 mod lock;
+pub use cohort::LoadError;
 use integrity::check_file_sum;
 pub use integrity::{FileCheck, file_sum};
 pub use lock::WriterLock;

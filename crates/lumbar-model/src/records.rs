@@ -1,6 +1,8 @@
-//! Typed rows of the canonical tables, for code that produces them (the
-//! generator) and tests. Field order is the canonical column order of
-//! [`crate::schema`], so serialising a row gives a canonical CSV record.
+//! Records: one line of a canonical table as a writer produces it (the
+//! generator, tests), with every column as text-ready values. Field order
+//! is the canonical column order of [`crate::schema`], so serialising a
+//! record gives a canonical CSV line. The analyses read the narrower domain
+//! types of [`crate::cohort`] instead.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Serialize, Serializer};
@@ -29,7 +31,7 @@ fn minutes<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
 
 /// A patient of the exercise programme.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Patient {
+pub struct PatientRecord {
     pub patient_id: String,
     pub site: String,
     pub sex: &'static str,
@@ -49,7 +51,7 @@ pub struct Patient {
 
 /// One exercise performed (or attempted) in a session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Session {
+pub struct SessionRecord {
     pub patient_id: String,
     #[serde(serialize_with = "minutes")]
     pub performed_at: NaiveDateTime,
@@ -75,7 +77,7 @@ pub struct Session {
 
 /// A patient-day of walking.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WalkingDay {
+pub struct WalkingDayRecord {
     pub patient_id: String,
     pub date: NaiveDate,
     #[serde(serialize_with = "compact_f64")]
@@ -90,7 +92,7 @@ pub struct WalkingDay {
 
 /// A patient-reported outcome at a date.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Outcome {
+pub struct OutcomeRecord {
     pub patient_id: String,
     pub date: NaiveDate,
     pub measure: &'static str,
