@@ -16,9 +16,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lumbar_io::{IngestOptions, Input, ingest};
+use lumbar_io::{CsvTables, IngestOptions, Input, ingest};
 use lumbar_model::{Regimen, Table};
-use lumbar_sim::cohort::{CohortSpec, write_cohort};
+use lumbar_sim::synthetic::{CohortSpec, generate};
 use polars::prelude::*;
 
 fn child(mode: &str, dir: &Path) {
@@ -100,7 +100,9 @@ fn main() {
             "generating {patients} patients × 12 weeks into {}",
             dir.display()
         );
-        write_cohort(&spec, &Regimen::six_moves(), &dir, |_, _| {}).expect("generate");
+        let mut tables = CsvTables::create(&dir, false).expect("create the tables");
+        generate(&spec, &Regimen::six_moves(), &mut tables, |_, _| {}).expect("generate");
+        tables.commit().expect("commit the tables");
     }
     let size = std::fs::metadata(dir.join("sessions.csv"))
         .map(|m| m.len())

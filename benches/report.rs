@@ -14,11 +14,11 @@ use lumbar_analysis::adherence::AdherenceTally;
 use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::safety::SafetyTally;
-use lumbar_io::{IngestOptions, Input, Store};
+use lumbar_io::{CsvTables, IngestOptions, Input, Store};
 use lumbar_model::cohort::CohortSource;
 use lumbar_model::{Regimen, Table};
 use lumbar_report::{ReportMeta, render};
-use lumbar_sim::cohort::{CohortSpec, write_cohort};
+use lumbar_sim::synthetic::{CohortSpec, generate};
 
 fn main() {
     let patients: usize = std::env::args()
@@ -34,7 +34,9 @@ fn main() {
         let mut spec = CohortSpec::new(patients, 12, 11);
         spec.followup = patients;
         let csv = data.join("csv");
-        write_cohort(&spec, &regimen, &csv, |_, _| {}).expect("generate");
+        let mut tables = CsvTables::create(&csv, false).expect("create the tables");
+        generate(&spec, &regimen, &mut tables, |_, _| {}).expect("generate");
+        tables.commit().expect("commit the tables");
         let inputs: Vec<Input> = [
             (Table::Patients, "patients"),
             (Table::Followup, "followup"),

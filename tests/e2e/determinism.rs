@@ -3,17 +3,20 @@
 
 use std::path::Path;
 
+use lumbar_io::CsvTables;
 use lumbar_model::Regimen;
-use lumbar_sim::cohort::{CohortSpec, write_cohort};
+use lumbar_sim::synthetic::{CohortSpec, generate};
 
 use crate::repo_root;
 
-fn generate_with_threads(threads: usize, spec: &CohortSpec, dir: &Path) {
+fn generate_with_threads(threads: usize, spec: &CohortSpec, dir: &Path, gzip: bool) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
-    pool.install(|| write_cohort(spec, &Regimen::six_moves(), dir, |_, _| {}).unwrap());
+    let mut tables = CsvTables::create(dir, gzip).unwrap();
+    pool.install(|| generate(spec, &Regimen::six_moves(), &mut tables, |_, _| {}).unwrap());
+    tables.commit().unwrap();
 }
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -38,8 +41,8 @@ fn same_seed_same_bytes_at_any_thread_count() {
     // More patients than one generation block, so blocks and threads both vary.
     let mut spec = CohortSpec::new(600, 2, 99);
     spec.followup = 700;
-    generate_with_threads(1, &spec, &tmp.path().join("t1"));
-    generate_with_threads(3, &spec, &tmp.path().join("t3"));
+    generate_with_threads(1, &spec, &tmp.path().join("t1"), false);
+    generate_with_threads(3, &spec, &tmp.path().join("t3"), false);
     let a = files(&tmp.path().join("t1"));
     let b = files(&tmp.path().join("t3"));
     assert_eq!(a.len(), 5);
@@ -48,7 +51,7 @@ fn same_seed_same_bytes_at_any_thread_count() {
         assert!(ba == bb, "{na} differs between 1 and 3 threads");
     }
     spec.seed = 100;
-    generate_with_threads(2, &spec, &tmp.path().join("other"));
+    generate_with_threads(2, &spec, &tmp.path().join("other"), false);
     let c = files(&tmp.path().join("other"));
     assert!(a[3].1 != c[3].1, "another seed gives other sessions");
 }
@@ -57,9 +60,8 @@ fn same_seed_same_bytes_at_any_thread_count() {
 fn committed_demo_is_what_its_command_generates() {
     // datasets/demo/README.md gives this command.
     let tmp = tempfile::tempdir().unwrap();
-    let mut spec = CohortSpec::new(200, 12, 20250613);
-    spec.gzip = true;
-    generate_with_threads(2, &spec, tmp.path());
+    let spec = CohortSpec::new(200, 12, 20250613);
+    generate_with_threads(2, &spec, tmp.path(), true);
     let made = files(tmp.path());
     let committed = files(&repo_root().join("datasets/demo"));
     assert_eq!(made.len(), committed.len());

@@ -166,7 +166,7 @@ fn risk_on_the_demo_store_matches_statsmodels() {
 fn confidence_intervals_cover_the_planted_risk_ratios() {
     use lumbar_analysis::poisson::{Robust, modified_poisson};
     use lumbar_analysis::risk::{HUNT_CUTS, category_of};
-    use lumbar_sim::cohort::{
+    use lumbar_sim::synthetic::{
         CohortSpec, PLANTED_WALKING_RR, VALID_WEAR_MIN, generate_participant,
     };
     let cohorts = 200;

@@ -51,6 +51,7 @@ pub mod parse;
 pub mod reader;
 pub mod store;
 pub mod table;
+pub mod tables_csv;
 pub mod validate;
 
 pub use frame::Frame;
@@ -59,6 +60,7 @@ pub use parse::Missing;
 pub use reader::Format;
 pub use store::{Store, WriterLock, sha256_file};
 use table::ParquetSink;
+pub use tables_csv::CsvTables;
 use validate::{Cell, ExtraKind, Rejection, TableValidator, fingerprint_with};
 
 /// A file that cannot be ingested at all (a row-level problem is a reject,

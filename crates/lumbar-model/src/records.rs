@@ -99,3 +99,29 @@ pub struct OutcomeRecord {
     #[serde(serialize_with = "compact_f64")]
     pub value: f64,
 }
+
+/// A participant of the walking-risk follow-up study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowupRecord {
+    pub patient_id: String,
+    pub baseline_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub event: bool,
+    pub event_date: Option<NaiveDate>,
+    #[serde(serialize_with = "compact_f64")]
+    pub age: f64,
+    pub sex: &'static str,
+    #[serde(serialize_with = "compact_f64")]
+    pub bmi: f64,
+}
+
+/// Where a producer of records (the synthetic generator) puts them: one
+/// method per canonical table, called in the order the rows are to be
+/// written. lumbar-io's `CsvTables` writes them as the canonical CSV files.
+pub trait RecordSink {
+    fn patient(&mut self, r: &PatientRecord) -> std::io::Result<()>;
+    fn session(&mut self, r: &SessionRecord) -> std::io::Result<()>;
+    fn walking(&mut self, r: &WalkingDayRecord) -> std::io::Result<()>;
+    fn outcome(&mut self, r: &OutcomeRecord) -> std::io::Result<()>;
+    fn followup(&mut self, r: &FollowupRecord) -> std::io::Result<()>;
+}

@@ -13,10 +13,11 @@
 //! * [`results`]: a run's identity and tally file (the `manifest.json` and
 //!   `tally.json` formats), the shard merge and pairing rules, and the
 //!   headline metrics `compare` prints;
-//! * [`cohort`]: the synthetic cohort generator behind `lumbar generate`;
+//! * [`synthetic`]: the synthetic cohort generator behind `lumbar generate`
+//!   (records into a [`lumbar_model::records::RecordSink`]);
 //! * [`dynamics`]: the natural course and exercise benefit both share.
 //!
-//! It must not read or write Parquet, parse user tables or print: it takes a
+//! It must not read or write files (Parquet, CSV), parse user tables or print: it takes a
 //! [`lumbar_model::Regimen`] (inside a [`scenario::Scenario`]) and produces
 //! rows, tallies and trajectory blocks for the CLI to write. Randomness comes
 //! only from per-patient ChaCha8 streams derived from the master seed and
@@ -24,7 +25,7 @@
 //! depend on the number of threads.
 //!
 //! ```
-//! use lumbar_sim::cohort::{generate_patient, CohortSpec};
+//! use lumbar_sim::synthetic::{generate_patient, CohortSpec};
 //! let regimen = lumbar_model::Regimen::six_moves();
 //! let spec = CohortSpec::new(10, 2, 42);
 //! let a = generate_patient(&spec, &regimen, 0);
@@ -62,7 +63,6 @@
 // need unsafe code; everything else is checked by the compiler.
 #![forbid(unsafe_code)]
 
-pub mod cohort;
 pub mod draws;
 pub mod dynamics;
 pub mod engine;
@@ -72,5 +72,6 @@ pub mod results;
 pub mod rules;
 pub mod scenario;
 pub mod summary;
+pub mod synthetic;
 pub mod tally;
 mod ziggurat_tables;

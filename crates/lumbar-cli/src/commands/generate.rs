@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use lumbar_io::CsvTables;
 use lumbar_model::Regimen;
-use lumbar_sim::cohort::{CohortSpec, describe, write_cohort};
+use lumbar_sim::synthetic::{CohortSpec, describe, generate as generate_cohort};
 
 use crate::Ui;
 
@@ -40,15 +41,17 @@ pub fn generate(
     out: &mut dyn Write,
 ) -> Result<u8> {
     let mut spec = CohortSpec::new(args.patients, args.weeks, args.seed);
-    spec.gzip = args.gzip;
     if let Some(f) = args.followup {
         spec.followup = f;
     }
     let bar = ui.progress((spec.patients + spec.followup) as u64, "generate");
-    let counts = write_cohort(&spec, regimen, &args.out, |done, _| {
+    let cannot = || format!("cannot write the cohort into {}", args.out.display());
+    let mut tables = CsvTables::create(&args.out, args.gzip).with_context(cannot)?;
+    let counts = generate_cohort(&spec, regimen, &mut tables, |done, _| {
         bar.set_position(done as u64)
     })
-    .with_context(|| format!("cannot write the cohort into {}", args.out.display()))?;
+    .with_context(cannot)?;
+    tables.commit().with_context(cannot)?;
     bar.finish_and_clear();
     describe(&spec, &counts, &mut *out)?;
     writeln!(out, "written to {}", args.out.display())?;

@@ -1,6 +1,7 @@
 //! The synthetic cohort generator behind `lumbar generate`.
 //!
-//! It writes the five canonical tables as CSV: a programme cohort (patients
+//! It produces the five canonical tables as records (written as CSV by
+//! lumbar-io's `CsvTables`, through [`RecordSink`]): a programme cohort (patients
 //! following the regimen for `weeks`, with their sessions, daily walking and
 //! weekly outcomes) and a separate walking-risk follow-up cohort shaped like
 //! the HUNT study (SPEC §1).
@@ -53,17 +54,17 @@
 //! # Determinism
 //!
 //! Every patient and participant has its own ChaCha8 stream derived from the
-//! seed and its index (never from thread identity), and rows are written in
-//! index order, so the same arguments give byte-identical files whatever the
-//! thread count. Values are rounded (pain to halves, minutes to 0.1) before
+//! seed and its index (never from thread identity), and rows are handed on
+//! in index order, so the same arguments give byte-identical files whatever
+//! the thread count. Values are rounded (pain to halves, minutes to 0.1) before
 //! they are written.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
-use lumbar_model::atomic::AtomicFile;
-use lumbar_model::records::{OutcomeRecord, PatientRecord, SessionRecord, WalkingDayRecord};
+use lumbar_model::records::{
+    FollowupRecord, OutcomeRecord, PatientRecord, RecordSink, SessionRecord, WalkingDayRecord,
+};
 use lumbar_model::{Frequency, Regimen, Sides};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -100,8 +101,6 @@ pub struct CohortSpec {
     pub seed: u64,
     /// First possible enrolment date (patients enrol over the next 4 weeks).
     pub start: NaiveDate,
-    /// Write `.csv.gz` instead of `.csv`.
-    pub gzip: bool,
 }
 
 impl CohortSpec {
@@ -113,7 +112,6 @@ impl CohortSpec {
             seed,
             // ok: a fixed valid calendar date.
             start: NaiveDate::from_ymd_opt(2025, 1, 6).expect("valid date"),
-            gzip: false,
         }
     }
 }
@@ -128,21 +126,6 @@ pub struct GeneratedCounts {
     pub followup: u64,
 }
 
-/// A follow-up row with the covariates the generator plants.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FollowUpRow {
-    pub patient_id: String,
-    pub baseline_date: NaiveDate,
-    pub end_date: NaiveDate,
-    pub event: bool,
-    pub event_date: Option<NaiveDate>,
-    #[serde(serialize_with = "lumbar_model::records::compact_f64")]
-    pub age: f64,
-    pub sex: &'static str,
-    #[serde(serialize_with = "lumbar_model::records::compact_f64")]
-    pub bmi: f64,
-}
-
 /// Everything generated for one programme patient.
 #[derive(Debug, Clone, Default)]
 pub struct GeneratedPatient {
@@ -155,7 +138,7 @@ pub struct GeneratedPatient {
 /// Everything generated for one follow-up participant.
 #[derive(Debug, Clone)]
 pub struct GeneratedParticipant {
-    pub followup: FollowUpRow,
+    pub followup: FollowupRecord,
     pub walking: Vec<WalkingDayRecord>,
 }
 
@@ -516,7 +499,7 @@ pub fn generate_participant(spec: &CohortSpec, index: usize) -> GeneratedPartici
         None
     };
     GeneratedParticipant {
-        followup: FollowUpRow {
+        followup: FollowupRecord {
             patient_id: id,
             baseline_date: baseline,
             end_date: end,
@@ -530,128 +513,20 @@ pub fn generate_participant(spec: &CohortSpec, index: usize) -> GeneratedPartici
     }
 }
 
-/// A table file: plain CSV or gzip-compressed CSV, committed atomically.
-enum Sink {
-    Plain(AtomicFile),
-    Gzip(Box<flate2::write::GzEncoder<AtomicFile>>),
-}
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Sink::Plain(f) => f.write(buf),
-            Sink::Gzip(g) => g.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::Plain(f) => f.flush(),
-            Sink::Gzip(g) => g.flush(),
-        }
-    }
-}
-
-/// CSV writers for the five tables, each committed atomically at the end.
-struct Writers {
-    patients: csv::Writer<Sink>,
-    sessions: csv::Writer<Sink>,
-    walking: csv::Writer<Sink>,
-    outcomes: csv::Writer<Sink>,
-    followup: csv::Writer<Sink>,
-}
-
-fn csv_writer(dir: &Path, table: &str, gzip: bool) -> io::Result<csv::Writer<Sink>> {
-    let sink = if gzip {
-        let path: PathBuf = dir.join(format!("{table}.csv.gz"));
-        // The gzip header carries no file name and mtime 0: same bytes every run.
-        Sink::Gzip(Box::new(
-            flate2::GzBuilder::new()
-                .mtime(0)
-                .write(AtomicFile::create(&path)?, flate2::Compression::best()),
-        ))
-    } else {
-        Sink::Plain(AtomicFile::create(&dir.join(format!("{table}.csv")))?)
-    };
-    Ok(csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(sink))
-}
-
-fn commit(w: csv::Writer<Sink>) -> io::Result<()> {
-    match w.into_inner().map_err(|e| e.into_error())? {
-        Sink::Plain(f) => f.commit(),
-        Sink::Gzip(g) => g.finish()?.commit(),
-    }
-}
-
-fn csv_err(e: csv::Error) -> io::Error {
-    io::Error::other(e)
-}
-
-/// Generates the cohort and writes `patients.csv`, `sessions.csv`,
-/// `walking.csv`, `outcomes.csv` and `followup.csv` into `dir`.
+/// Generates the cohort into `sink`, table by table in index order: the
+/// programme patients (each with their sessions, walking days and outcomes)
+/// and then the follow-up participants (with their walking days). Calls
+/// `progress(done, total)` after each block.
 ///
-/// Patients are generated in parallel in blocks and written in index order,
-/// so memory stays bounded and the bytes do not depend on the thread count.
-pub fn write_cohort(
+/// Patients are generated in parallel in blocks and handed on in index
+/// order, so memory stays bounded and the rows do not depend on the thread
+/// count.
+pub fn generate(
     spec: &CohortSpec,
     regimen: &Regimen,
-    dir: &Path,
+    sink: &mut impl RecordSink,
     mut progress: impl FnMut(usize, usize),
 ) -> io::Result<GeneratedCounts> {
-    std::fs::create_dir_all(dir)?;
-    let mut w = Writers {
-        patients: csv_writer(dir, "patients", spec.gzip)?,
-        sessions: csv_writer(dir, "sessions", spec.gzip)?,
-        walking: csv_writer(dir, "walking", spec.gzip)?,
-        outcomes: csv_writer(dir, "outcomes", spec.gzip)?,
-        followup: csv_writer(dir, "followup", spec.gzip)?,
-    };
-    // Headers are written explicitly so an empty table still has them.
-    w.sessions
-        .write_record(
-            lumbar_model::Table::Sessions
-                .columns()
-                .iter()
-                .map(|c| c.name),
-        )
-        .map_err(csv_err)?;
-    w.walking
-        .write_record(
-            lumbar_model::Table::Walking
-                .columns()
-                .iter()
-                .map(|c| c.name),
-        )
-        .map_err(csv_err)?;
-    w.outcomes
-        .write_record(
-            lumbar_model::Table::Outcomes
-                .columns()
-                .iter()
-                .map(|c| c.name),
-        )
-        .map_err(csv_err)?;
-    w.patients
-        .write_record(
-            lumbar_model::Table::Patients
-                .columns()
-                .iter()
-                .map(|c| c.name),
-        )
-        .map_err(csv_err)?;
-    w.followup
-        .write_record([
-            "patient_id",
-            "baseline_date",
-            "end_date",
-            "event",
-            "event_date",
-            "age",
-            "sex",
-            "bmi",
-        ])
-        .map_err(csv_err)?;
     let mut counts = GeneratedCounts::default();
     let total = spec.patients + spec.followup;
     let mut done = 0;
@@ -663,19 +538,19 @@ pub fn write_cohort(
             .collect();
         for rec in block {
             if let Some(p) = rec.patient {
-                serialize_headless(&mut w.patients, &p)?;
+                sink.patient(&p)?;
                 counts.patients += 1;
             }
             for s in &rec.sessions {
-                serialize_headless(&mut w.sessions, s)?;
+                sink.session(s)?;
             }
             counts.sessions += rec.sessions.len() as u64;
             for d in &rec.walking {
-                serialize_headless(&mut w.walking, d)?;
+                sink.walking(d)?;
             }
             counts.walking += rec.walking.len() as u64;
             for o in &rec.outcomes {
-                serialize_headless(&mut w.outcomes, o)?;
+                sink.outcome(o)?;
             }
             counts.outcomes += rec.outcomes.len() as u64;
         }
@@ -689,26 +564,17 @@ pub fn write_cohort(
             .map(|i| generate_participant(spec, i))
             .collect();
         for rec in block {
-            serialize_headless(&mut w.followup, &rec.followup)?;
+            sink.followup(&rec.followup)?;
             counts.followup += 1;
             for d in &rec.walking {
-                serialize_headless(&mut w.walking, d)?;
+                sink.walking(d)?;
             }
             counts.walking += rec.walking.len() as u64;
         }
         done += end - start;
         progress(done, total);
     }
-    for writer in [w.patients, w.sessions, w.walking, w.outcomes, w.followup] {
-        commit(writer)?;
-    }
     Ok(counts)
-}
-
-/// Serialises a row without the header serde would otherwise emit (the
-/// header was written from the schema).
-fn serialize_headless<T: Serialize>(w: &mut csv::Writer<Sink>, row: &T) -> io::Result<()> {
-    w.serialize(row).map_err(csv_err)
 }
 
 /// Writes a short README of what was generated and how.
