@@ -13,6 +13,7 @@
 use std::path::Path;
 
 use lumbar_model::atomic::PendingPath;
+use lumbar_model::records::{ColumnTable, ColumnValues};
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -601,6 +602,46 @@ pub fn write_table_as(
     }
     csv.commit()?;
     Ok(())
+}
+
+/// Writes a producer's column table as one Parquet file at `path`,
+/// atomically, with no CSV beside it (the simulator's summary and
+/// trajectory files). Column types are the [`ColumnValues`]' own, so a
+/// `u32` column stays UInt32.
+pub fn write_parquet_columns(columns: ColumnTable<'_>, path: &Path) -> PolarsResult<()> {
+    let height = columns.first().map_or(0, |(_, v)| values_len(v));
+    let columns: Vec<Column> = columns
+        .into_iter()
+        .map(|(name, v)| {
+            let name = PlSmallStr::from(name);
+            match v {
+                ColumnValues::U32(x) => Column::new(name, x.as_ref()),
+                ColumnValues::OptU32(x) => Column::new(name, x.as_ref()),
+                ColumnValues::U64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::F64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::OptF64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::Bool(x) => Column::new(name, x.as_ref()),
+                ColumnValues::Str(x) => Column::new(name, x),
+            }
+        })
+        .collect();
+    let mut df = DataFrame::new(height, columns)?;
+    let pending = PendingPath::new(path);
+    ParquetWriter::new(std::fs::File::create(pending.temp())?).finish(&mut df)?;
+    pending.commit()?;
+    Ok(())
+}
+
+fn values_len(v: &ColumnValues<'_>) -> usize {
+    match v {
+        ColumnValues::U32(x) => x.len(),
+        ColumnValues::OptU32(x) => x.len(),
+        ColumnValues::U64(x) => x.len(),
+        ColumnValues::F64(x) => x.len(),
+        ColumnValues::OptF64(x) => x.len(),
+        ColumnValues::Bool(x) => x.len(),
+        ColumnValues::Str(x) => x.len(),
+    }
 }
 
 #[cfg(test)]

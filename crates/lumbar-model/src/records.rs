@@ -4,6 +4,8 @@
 //! record gives a canonical CSV line. The analyses read the narrower domain
 //! types of [`crate::cohort`] instead.
 
+use std::borrow::Cow;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Serialize, Serializer};
 
@@ -125,3 +127,21 @@ pub trait RecordSink {
     fn outcome(&mut self, r: &OutcomeRecord) -> std::io::Result<()>;
     fn followup(&mut self, r: &FollowupRecord) -> std::io::Result<()>;
 }
+
+/// One column of a result table, typed as it is to be stored (Parquet
+/// types follow the Rust ones: `u32` is UInt32, `None` is null), borrowed
+/// where the producer already holds it column-wise.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnValues<'a> {
+    U32(Cow<'a, [u32]>),
+    OptU32(Cow<'a, [Option<u32>]>),
+    U64(Cow<'a, [u64]>),
+    F64(Cow<'a, [f64]>),
+    OptF64(Cow<'a, [Option<f64>]>),
+    Bool(Cow<'a, [bool]>),
+    Str(Vec<&'a str>),
+}
+
+/// A producer's result table column by column (the simulator's summaries
+/// and trajectories), for lumbar-io to write without knowing the producer.
+pub type ColumnTable<'a> = Vec<(String, ColumnValues<'a>)>;

@@ -73,6 +73,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use lumbar_model::records::{ColumnTable, ColumnValues};
 use lumbar_stats::numeric::exp;
 
 use crate::draws::{Draws, unit};
@@ -348,6 +349,54 @@ impl TrajectoryBlock {
 
     pub fn is_empty(&self) -> bool {
         self.day.is_empty()
+    }
+
+    /// The block as the columns of its trajectory file: `run`, `patient`,
+    /// `day`, `pain`, `flare`, `walking_min` (null on days without a
+    /// value), `exercised`, `scheduled`, `completed`, `safety_events`,
+    /// `dropped`, then `rung_KEY` per ladder.
+    pub fn columns(&self) -> ColumnTable<'_> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        let n = self.len();
+        let walking = self.walking_min.iter().map(|w| (!w.is_nan()).then_some(*w));
+        let mut cols = vec![
+            (
+                "run".to_string(),
+                ColumnValues::U32(Owned(vec![self.run; n])),
+            ),
+            ("patient".into(), ColumnValues::U64(Borrowed(&self.patient))),
+            ("day".into(), ColumnValues::U32(Borrowed(&self.day))),
+            ("pain".into(), ColumnValues::F64(Borrowed(&self.pain))),
+            ("flare".into(), ColumnValues::Bool(Borrowed(&self.flare))),
+            (
+                "walking_min".into(),
+                ColumnValues::OptF64(Owned(walking.collect())),
+            ),
+            (
+                "exercised".into(),
+                ColumnValues::Bool(Borrowed(&self.exercised)),
+            ),
+            (
+                "scheduled".into(),
+                ColumnValues::U32(Borrowed(&self.scheduled)),
+            ),
+            (
+                "completed".into(),
+                ColumnValues::U32(Borrowed(&self.completed)),
+            ),
+            (
+                "safety_events".into(),
+                ColumnValues::U32(Borrowed(&self.safety_events)),
+            ),
+            (
+                "dropped".into(),
+                ColumnValues::Bool(Borrowed(&self.dropped)),
+            ),
+        ];
+        for (k, r) in self.ladder_keys.iter().zip(&self.rungs) {
+            cols.push((format!("rung_{k}"), ColumnValues::OptU32(Borrowed(r))));
+        }
+        cols
     }
 }
 

@@ -18,6 +18,7 @@
 //! `top_rung_share[KEY]` (reached the ladder's top rung by the horizon) and
 //! `top_rung_median_days[KEY]` (absent when fewer than half reach it).
 
+use lumbar_model::records::{ColumnTable, ColumnValues};
 use serde::{Deserialize, Serialize};
 
 use crate::tally::Tally;
@@ -33,6 +34,37 @@ pub struct SummaryRow {
     pub upper: Option<f64>,
     /// Runs that gave a value.
     pub runs: u32,
+}
+
+/// The summary rows as the columns of `summary.parquet`: `scenario`,
+/// `week` (UInt32, null for whole-run metrics), `metric`, `estimate`,
+/// `lower`, `upper`, `runs`.
+pub fn columns(rows: &[SummaryRow]) -> ColumnTable<'_> {
+    use std::borrow::Cow::Owned;
+    let col = |f: fn(&SummaryRow) -> Option<f64>| {
+        ColumnValues::OptF64(Owned(rows.iter().map(f).collect()))
+    };
+    vec![
+        (
+            "scenario".into(),
+            ColumnValues::Str(rows.iter().map(|r| r.scenario.as_str()).collect()),
+        ),
+        (
+            "week".into(),
+            ColumnValues::OptU32(Owned(rows.iter().map(|r| r.week).collect())),
+        ),
+        (
+            "metric".into(),
+            ColumnValues::Str(rows.iter().map(|r| r.metric.as_str()).collect()),
+        ),
+        ("estimate".into(), col(|r| r.estimate)),
+        ("lower".into(), col(|r| r.lower)),
+        ("upper".into(), col(|r| r.upper)),
+        (
+            "runs".into(),
+            ColumnValues::U32(Owned(rows.iter().map(|r| r.runs).collect())),
+        ),
+    ]
 }
 
 /// One run's value of each (week, metric), in a fixed order.

@@ -1,21 +1,21 @@
 //! The files of a simulation result folder (`summary.parquet`,
 //! `summary.json`, `tally.json`, `manifest.json`, the trajectory blocks)
 //! and the summary table `simulate` prints. Their formats and rules are
-//! [`lumbar_sim::results`]'; this module only reads, writes and prints.
-//!
-//! The Parquet writers are local rather than `lumbar_io::output`'s:
-//! `write_table` also writes a CSV, and `output::frame` types `week` as
-//! Int64 where summary.parquet has always had UInt32.
+//! [`lumbar_sim::results`]'; the simulator gives its tables as columns
+//! (`TrajectoryBlock::columns`, `summary::columns`) and
+//! `lumbar_io::output::write_parquet_columns` writes them (typed as given:
+//! summary.parquet's `week` is UInt32, not `write_rows`' Int64). This
+//! module only connects the two and prints.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use lumbar_model::atomic::{PendingPath, write_atomic};
+use lumbar_io::output;
+use lumbar_model::atomic::write_atomic;
 use lumbar_sim::engine::{TrajectoryBlock, TrajectorySink};
 use lumbar_sim::results::{RunInfo, TallyFile};
-use lumbar_sim::summary::{SummaryRow, summarize};
-use polars::prelude::{Column, DataFrame, ParquetWriter};
+use lumbar_sim::summary::{self, SummaryRow, summarize};
 use serde::Serialize;
 
 /// Writes each trajectory block as `run-RRRR-from-PPPPPPPPPP.parquet`.
@@ -29,78 +29,9 @@ impl TrajectorySink for ParquetTrajectories {
             "run-{:04}-from-{:010}.parquet",
             t.run, t.first_patient
         ));
-        let n = t.len();
-        let mut cols = vec![
-            Column::new("run".into(), vec![t.run; n]),
-            Column::new("patient".into(), &t.patient),
-            Column::new("day".into(), &t.day),
-            Column::new("pain".into(), &t.pain),
-            Column::new("flare".into(), &t.flare),
-            Column::new(
-                "walking_min".into(),
-                t.walking_min
-                    .iter()
-                    .map(|w| (!w.is_nan()).then_some(*w))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new("exercised".into(), &t.exercised),
-            Column::new("scheduled".into(), &t.scheduled),
-            Column::new("completed".into(), &t.completed),
-            Column::new("safety_events".into(), &t.safety_events),
-            Column::new("dropped".into(), &t.dropped),
-        ];
-        for (k, r) in t.ladder_keys.iter().zip(&t.rungs) {
-            cols.push(Column::new(format!("rung_{k}").into(), r));
-        }
-        let mut df = DataFrame::new(n, cols).map_err(|e| e.to_string())?;
-        write_parquet(&mut df, &path).map_err(|e| format!("{}: {e}", path.display()))
+        output::write_parquet_columns(t.columns(), &path)
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
-}
-
-fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let pending = PendingPath::new(path);
-    let file = std::fs::File::create(pending.temp())
-        .with_context(|| format!("cannot create {}", pending.temp().display()))?;
-    ParquetWriter::new(file).finish(df)?;
-    pending.commit()?;
-    Ok(())
-}
-
-fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
-    let n = rows.len();
-    Ok(DataFrame::new(
-        n,
-        vec![
-            Column::new(
-                "scenario".into(),
-                rows.iter().map(|r| r.scenario.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "week".into(),
-                rows.iter().map(|r| r.week).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "metric".into(),
-                rows.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "estimate".into(),
-                rows.iter().map(|r| r.estimate).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "lower".into(),
-                rows.iter().map(|r| r.lower).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "upper".into(),
-                rows.iter().map(|r| r.upper).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "runs".into(),
-                rows.iter().map(|r| r.runs).collect::<Vec<_>>(),
-            ),
-        ],
-    )?)
 }
 
 pub(super) fn summary_json(info: &RunInfo, rows: &[SummaryRow]) -> serde_json::Value {
@@ -124,7 +55,9 @@ fn to_json_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>> {
 pub(super) fn write_result(dir: &Path, file: &TallyFile) -> Result<Vec<SummaryRow>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let rows = summarize(&file.info.scenario, &file.tallies);
-    write_parquet(&mut summary_frame(&rows)?, &dir.join("summary.parquet"))?;
+    let summary = dir.join("summary.parquet");
+    output::write_parquet_columns(summary::columns(&rows), &summary)
+        .with_context(|| format!("cannot write {}", summary.display()))?;
     write_atomic(
         &dir.join("summary.json"),
         &to_json_bytes(&summary_json(&file.info, &rows))?,
