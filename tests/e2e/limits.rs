@@ -226,7 +226,7 @@ fn a_line_over_the_limit_is_rejected_and_the_next_rows_are_read() {
     let reasons = f["top_reasons"].to_string();
     // (The summary writes numbers as N; the rejects table has the whole reason.)
     assert!(
-        reasons.contains("line longer than N MiB (the --max-line limit)"),
+        reasons.contains("line longer than N MiB (the max_line limit)"),
         "{reasons}"
     );
     assert!(o.peak_kib < 512 << 10, "peak {} KiB", o.peak_kib);

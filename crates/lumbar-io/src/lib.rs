@@ -49,6 +49,7 @@ pub mod limits;
 pub mod output;
 pub mod parse;
 pub mod reader;
+pub mod source;
 pub mod store;
 pub mod table;
 pub mod tables_csv;

@@ -184,7 +184,7 @@ impl<R> Inflated<R> {
 
     fn over(&self) -> io::Error {
         limit_error(format!(
-            "{} expands beyond {} ({} compressed; the limit is the larger of --max-expanded and --max-ratio × the compressed size): a compression bomb, or raise the limit",
+            "{} expands beyond {} ({} compressed; the limit is the larger of max_expanded and max_ratio × the compressed size): a compression bomb, or raise the limit",
             self.what,
             bytes_words(self.limit),
             bytes_words(self.compressed)

@@ -291,7 +291,7 @@ impl<'r> TableValidator<'r> {
             && days < self.min_days
         {
             return Err(bad(format!(
-                "{} {} is before {}: not a plausible date for these data (a placeholder such as 0001-01-01, or a typo in the year?); correct it, leave it empty if the column is optional, or lower --min-date",
+                "{} {} is before {}: not a plausible date for these data (a placeholder such as 0001-01-01, or a typo in the year?); correct it, leave it empty if the column is optional, or lower min_date",
                 col.name,
                 excerpt(text),
                 self.min_date
@@ -394,7 +394,7 @@ impl<'r> TableValidator<'r> {
                 };
                 if days > self.as_of_days {
                     Err(bad(format!(
-                        "{} {} is in the future (after {}); check the date or pass --as-of",
+                        "{} {} is in the future (after {}); check the date or set as_of to the day the data were exported",
                         col.name,
                         excerpt(text),
                         self.as_of
@@ -420,7 +420,7 @@ impl<'r> TableValidator<'r> {
                         column: Some("regimen".into()),
                         value: Some(excerpt(r)),
                         reason: format!(
-                            "regimen '{}' is not the one loaded ('{}'); pass --regimen with its file",
+                            "regimen '{}' is not the one loaded ('{}'); load that regimen's file",
                             excerpt(r),
                             self.regimen.key
                         ),
@@ -737,7 +737,7 @@ mod tests {
             let e = v(table).validate(&row, &[]).unwrap_err();
             assert_eq!(e.column.as_deref(), Some(col), "{table}: {e:?}");
             assert!(
-                e.reason.contains("is before 1900-01-01") && e.reason.contains("--min-date"),
+                e.reason.contains("is before 1900-01-01") && e.reason.contains("min_date"),
                 "{e:?}"
             );
         }

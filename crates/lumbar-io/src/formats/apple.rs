@@ -33,9 +33,10 @@ use std::path::Path;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::{OwnedRow, STEPS_PER_WALKING_MINUTE, walking_cells};
+use super::{STEPS_PER_WALKING_MINUTE, walking_cells};
 use crate::IngestError;
 use crate::limits::{Bounded, Inflated, Limits, bytes_words, excerpt};
+use crate::source::OwnedRow;
 use crate::validate::Rejection;
 
 const STEPS: &[u8] = b"HKQuantityTypeIdentifierStepCount";
@@ -132,7 +133,7 @@ pub fn read_into(
             return Err(header_error(
                 path,
                 format!(
-                    "a zip of {} entries, more than the {} an Apple Health export holds (--max-zip-entries)",
+                    "a zip of {} entries, more than the {} an Apple Health export holds (max_zip_entries)",
                     zip.len(),
                     limits.max_zip_entries
                 ),
@@ -178,7 +179,7 @@ pub fn read_into(
             return Err(header_error(
                 path,
                 format!(
-                    "its export.xml says it expands to {} ({} compressed), over the {} limit (--max-expanded, --max-ratio)",
+                    "its export.xml says it expands to {} ({} compressed), over the {} limit (max_expanded, max_ratio)",
                     bytes_words(declared),
                     bytes_words(compressed),
                     bytes_words(allowed)
@@ -288,7 +289,7 @@ fn read_events<R: BufRead>(
     // whitespace between two tags was one gigabyte-long event.
     let input = Bounded::new(input, limits, |l| {
         format!(
-            "an XML element or text longer than {} (--max-line)",
+            "an XML element or text longer than {} (max_line)",
             l.line_words()
         )
     });

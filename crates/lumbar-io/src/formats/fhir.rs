@@ -28,10 +28,10 @@ use std::path::Path;
 use lumbar_model::Table;
 use serde_json::Value;
 
-use super::{OwnedRow, STEPS_PER_WALKING_MINUTE, walking_cells};
+use super::{STEPS_PER_WALKING_MINUTE, walking_cells};
 use crate::IngestError;
 use crate::limits::{Limits, excerpt};
-use crate::reader::open_text;
+use crate::source::{OwnedRow, open_text, too_long};
 use crate::validate::Rejection;
 
 const LOINC: &str = "http://loinc.org";
@@ -287,7 +287,7 @@ pub(crate) fn read_into<R: BufRead>(
             }
             line_no += 1;
             if line.len() > max_line && !line.ends_with(b"\n") {
-                fold.resource(line_no, Err(crate::reader::too_long(max_line)), false);
+                fold.resource(line_no, Err(too_long(max_line)), false);
                 // Skip the rest of the oversized line.
                 let mut sink = Vec::new();
                 loop {

@@ -21,13 +21,13 @@ use std::path::{Path, PathBuf};
 
 use lumbar_model::Table;
 
-use super::{OwnedRow, identity_map, walking_cells};
+use super::walking_cells;
 use crate::IngestError;
 use crate::limits::{Limits, excerpt};
 use crate::parse::Missing;
-use crate::reader::{
-    ColumnMap, OwnedChunk, RawChunk, Reading, RecordReader, RowSource, normalise_name, open_text,
-    sniff_delimiter,
+use crate::source::{
+    ColumnMap, Overflow, OwnedChunk, OwnedRow, RawChunk, Reading, RecordReader, RowSource,
+    identity_map, normalise_name, open_text, sniff_delimiter, too_long,
 };
 use crate::validate::Rejection;
 
@@ -152,15 +152,15 @@ impl GgirSource {
             .map_err(|e| header_problem(format!("cannot read the header: {e}")))?
             .ok_or_else(|| header_problem("the file is empty: no header line".into()))?;
         match info.overflow {
-            Some(crate::reader::Overflow::TooLong) => {
+            Some(Overflow::TooLong) => {
                 return Err(header_problem(format!(
-                    "the header line is longer than {} (--max-line)",
+                    "the header line is longer than {} (max_line)",
                     limits.line_words()
                 )));
             }
-            Some(crate::reader::Overflow::TooManyFields) => {
+            Some(Overflow::TooManyFields) => {
                 return Err(header_problem(format!(
-                    "the header has {} columns, more than the {} allowed (--max-columns)",
+                    "the header has {} columns, more than the {} allowed (max_columns)",
                     info.fields, limits.max_columns
                 )));
             }
@@ -198,10 +198,8 @@ impl GgirSource {
                 }
             };
             let cells = match info.overflow {
-                Some(crate::reader::Overflow::TooLong) => {
-                    Err(crate::reader::too_long(self.max_line))
-                }
-                Some(crate::reader::Overflow::TooManyFields) => Err(Rejection::row(format!(
+                Some(Overflow::TooLong) => Err(too_long(self.max_line)),
+                Some(Overflow::TooManyFields) => Err(Rejection::row(format!(
                     "expected {} fields as in the header, found {}",
                     self.names.len(),
                     info.fields

@@ -1,4 +1,6 @@
 use super::*;
+use crate::source::*;
+use std::path::PathBuf;
 
 #[test]
 fn delimiter_sniffing() {

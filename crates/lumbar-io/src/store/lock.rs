@@ -39,7 +39,7 @@ impl WriterLock {
                     return Err(IngestError::Store {
                         path,
                         problem: format!(
-                            "another ingest is writing this store ({holder}); run again when it has finished, or without --no-wait to wait for it"
+                            "another ingest is writing this store ({holder}); run again when it has finished, or wait for it (no_wait off)"
                         ),
                     });
                 }

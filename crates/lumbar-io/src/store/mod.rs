@@ -167,7 +167,7 @@ impl Store {
         if !root.is_dir() {
             return Err(IngestError::Store {
                 path: root.to_path_buf(),
-                problem: "no such store folder; create one with `lumbar ingest --out`".into(),
+                problem: "no such store folder; ingesting into it creates one".into(),
             });
         }
         Ok(Store::at(root))

@@ -1,6 +1,15 @@
 //! NDJSON: one JSON object a line, each line bounded.
 
-use super::*;
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use lumbar_model::Table;
+
+use crate::IngestError;
+use crate::limits::{Limits, excerpt};
+use crate::source::*;
+use crate::validate::Rejection;
 
 pub struct NdjsonSource {
     path: PathBuf,
@@ -55,7 +64,7 @@ impl NdjsonSource {
                                 return Err(IngestError::Header {
                                     path: path.to_path_buf(),
                                     problem: format!(
-                                        "the objects name more than {} different keys (by line {line}), the --max-columns limit",
+                                        "the objects name more than {} different keys (by line {line}), the max_columns limit",
                                         limits.max_columns
                                     ),
                                 });
@@ -86,69 +95,9 @@ impl NdjsonSource {
     }
 }
 
-/// Reads one line into `buf` without its newline; a line longer than `max`
-/// bytes is consumed but only its first `max + 1` bytes kept (so the caller
-/// sees `buf.len() > max`). Returns the bytes consumed (0 at the end).
-pub(crate) fn read_line_capped(
-    r: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> std::io::Result<usize> {
-    let mut total = 0;
-    loop {
-        let chunk = r.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(total);
-        }
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let content = if done { take - 1 } else { take };
-        let room = (max + 1).saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..content.min(room)]);
-        r.consume(take);
-        total += take;
-        if done {
-            return Ok(total);
-        }
-    }
-}
-
-/// A row as owned cells: (canonical?, slot, text) for each present value.
-pub(crate) type OwnedRow = Result<Vec<(bool, usize, String)>, Rejection>;
-
-/// Rows whose text is owned rather than borrowed from a read buffer: NDJSON
-/// values, and the rows the walking-format readers make.
-pub(crate) struct OwnedChunk {
-    pub(crate) rows: Vec<OwnedRow>,
-    pub(crate) lines: Vec<u64>,
-}
-
-impl RawChunk for OwnedChunk {
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-    fn line(&self, i: usize) -> u64 {
-        self.lines[i]
-    }
-    fn cells<'a>(
-        &'a self,
-        i: usize,
-        canonical: &mut [Option<&'a str>],
-        extra: &mut [Option<&'a str>],
-    ) -> Result<(), Rejection> {
-        let row = self.rows[i].as_ref().map_err(Clone::clone)?;
-        for (is_canon, slot, t) in row {
-            put(canonical, extra, (*is_canon, *slot), Some(t));
-        }
-        Ok(())
-    }
-}
-
 impl NdjsonSource {
     /// Splits one line into (slot, text) pairs, or says why it cannot be.
-    fn parse_line(&self, buf: &[u8]) -> OwnedRow {
+    fn parse_line(&self, buf: &[u8]) -> OwnedCells {
         if buf.len() > self.limits.max_line {
             return Err(too_long(self.limits.max_line));
         }

@@ -1,6 +1,14 @@
 //! CSV (any delimiter, quoted fields, gzip) through the bounded [`RecordReader`].
 
-use super::*;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use lumbar_model::Table;
+
+use crate::IngestError;
+use crate::limits::{Limits, excerpt};
+use crate::source::*;
+use crate::validate::Rejection;
 
 /// Looks at the first line (the buffered part of it) without consuming it:
 /// the delimiter, and how many blank lines come before the header.
@@ -140,14 +148,6 @@ fn field_count(width: usize, n: u64) -> Rejection {
     ))
 }
 
-/// The reject of a record over the line limit.
-pub(crate) fn too_long(max_line: usize) -> Rejection {
-    Rejection::row(format!(
-        "line longer than {} (the --max-line limit); the rest of the line was skipped",
-        crate::limits::bytes_words(max_line as u64)
-    ))
-}
-
 impl CsvSource {
     pub fn open(path: &Path, table: Table) -> Result<CsvSource, IngestError> {
         CsvSource::open_with(path, table, &Limits::default())
@@ -175,7 +175,7 @@ impl CsvSource {
                     return Err(IngestError::Header {
                         path: path.to_path_buf(),
                         problem: format!(
-                            "the header line (line {}) is longer than {} (--max-line): not a table, or no line breaks",
+                            "the header line (line {}) is longer than {} (max_line): not a table, or no line breaks",
                             info.line,
                             limits.line_words()
                         ),

@@ -94,7 +94,7 @@ impl RecordReader {
     }
 
     /// All kept field bytes of the last record, and the end of each field.
-    pub(super) fn parts(&self) -> (&[u8], &[usize]) {
+    pub(crate) fn parts(&self) -> (&[u8], &[usize]) {
         (&self.data[..self.len], &self.ends[..self.nfields])
     }
 

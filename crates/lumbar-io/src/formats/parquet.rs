@@ -1,6 +1,14 @@
 //! Parquet, read a slice of rows at a time, bounded by its footer.
 
-use super::*;
+use std::path::{Path, PathBuf};
+
+use lumbar_model::Table;
+use polars::prelude::*;
+
+use crate::IngestError;
+use crate::limits::{Limits, excerpt};
+use crate::source::*;
+use crate::validate::Rejection;
 
 pub struct ParquetSource {
     path: PathBuf,
@@ -43,7 +51,7 @@ impl ParquetSource {
             return Err(IngestError::Header {
                 path: path.to_path_buf(),
                 problem: format!(
-                    "its data expand to {} ({} on disk), over the {} limit (--max-expanded, --max-ratio)",
+                    "its data expand to {} ({} on disk), over the {} limit (max_expanded, max_ratio)",
                     crate::limits::bytes_words(expanded),
                     crate::limits::bytes_words(compressed),
                     crate::limits::bytes_words(allowed)
@@ -99,7 +107,7 @@ impl RawChunk for ParquetChunk {
         }
         if total > self.max_line {
             return Err(Rejection::row(format!(
-                "the row's values are longer than {} together (the --max-line limit)",
+                "the row's values are longer than {} together (the max_line limit)",
                 crate::limits::bytes_words(self.max_line as u64)
             )));
         }
