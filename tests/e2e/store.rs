@@ -686,3 +686,110 @@ fn a_reader_keeps_the_snapshot_it_first_read() {
     assert_eq!(now.parts(Table::Sessions).unwrap().len(), 2);
     assert!(now.read_table(Table::Sessions).unwrap().unwrap().height() > before);
 }
+
+/// Makes a named pipe and writes `bytes` into it from a thread (a writer
+/// blocks until the reader opens the pipe, as a shell's `<(zcat …)` does).
+fn fifo_with(path: &Path, bytes: Vec<u8>) -> std::thread::JoinHandle<()> {
+    let made = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(made.success(), "mkfifo {}", path.display());
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        // The reader may stop early (a stream over the limit): ignore EPIPE.
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&path) {
+            let _ = f.write_all(&bytes);
+        }
+    })
+}
+
+/// A stream (a pipe, process substitution) is read once, into a copy in the
+/// store, and then ingested exactly as the file it carries: the same rows,
+/// rejects naming the stream, and no copy left behind.
+#[test]
+fn a_stream_is_ingested_like_the_file_it_carries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = crate::repo_root().join("datasets/demo");
+    let gz = std::fs::read(demo.join("patients.csv.gz")).unwrap();
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    // One bad row, so the rejects name their source.
+    text.extend_from_slice(b"P_BAD,north,x,1970,55,27,not-a-date,false,5,30,six-moves\n");
+    let file = tmp.path().join("patients.csv");
+    std::fs::write(&file, &text).unwrap();
+    let pipe = tmp.path().join("patients-pipe");
+    let writer = fifo_with(&pipe, text.clone());
+    let (from_pipe, from_file) = (tmp.path().join("s1"), tmp.path().join("s2"));
+    for (input, store) in [(&pipe, &from_pipe), (&file, &from_file)] {
+        lumbar(&[
+            "ingest",
+            "--patients",
+            path_str(input),
+            "--out",
+            path_str(store),
+            "--as-of",
+            "2026-01-01",
+        ]);
+    }
+    writer.join().unwrap();
+    let read = |dir: &Path| {
+        Store::open(dir)
+            .unwrap()
+            .read_table(Table::Patients)
+            .unwrap()
+            .unwrap()
+    };
+    let (a, b) = (read(&from_pipe), read(&from_file));
+    assert_eq!(a.height(), 200);
+    assert!(
+        a.equals_missing(&b),
+        "the stream's rows differ from the file's"
+    );
+    let rejects = Store::open(&from_pipe)
+        .unwrap()
+        .read_rejects()
+        .unwrap()
+        .unwrap();
+    assert_eq!(rejects.height(), 1);
+    let source = rejects
+        .column("source")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        source,
+        pipe.display().to_string(),
+        "rejects name the stream given"
+    );
+    assert!(!from_pipe.join("_spool").exists(), "the copy is removed");
+}
+
+/// A stream longer than the `max_expanded` limit is refused with the limit
+/// named, and its partial copy does not stay in the store.
+#[test]
+fn a_stream_over_the_limit_is_refused_and_not_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = b"patient_id,site,sex,birth_year,age,bmi,enrolled_on,stenosis,baseline_pain,baseline_odi,regimen\n".to_vec();
+    for i in 0..2000 {
+        text.extend_from_slice(
+            format!("P{i:05},north,female,1970,55,27,2025-01-06,false,5,30,six-moves\n").as_bytes(),
+        );
+    }
+    let pipe = tmp.path().join("pipe");
+    let writer = fifo_with(&pipe, text);
+    let store = tmp.path().join("store");
+    let err = crate::lumbar_err(&[
+        "ingest",
+        "--patients",
+        path_str(&pipe),
+        "--out",
+        path_str(&store),
+        "--max-expanded",
+        "10000",
+    ]);
+    writer.join().unwrap();
+    assert!(err.contains("max_expanded"), "{err}");
+    assert!(err.contains(&pipe.display().to_string()), "{err}");
+    assert!(!store.join("_spool").exists());
+}

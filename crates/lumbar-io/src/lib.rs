@@ -108,6 +108,21 @@ impl IngestError {
             source,
         }
     }
+
+    /// The same error naming `shown` where it named `read` (a stream's
+    /// spooled copy is reported as the stream the user gave).
+    fn shown_as(mut self, read: &Path, shown: &Path) -> Self {
+        let (IngestError::Open { path, .. }
+        | IngestError::Header { path, .. }
+        | IngestError::Read { path, .. }
+        | IngestError::Io { path, .. }
+        | IngestError::Store { path, .. }
+        | IngestError::Polars { path, .. }) = &mut self;
+        if path == read {
+            *path = shown.to_path_buf();
+        }
+        self
+    }
 }
 
 /// One file to ingest into one table.
@@ -259,6 +274,77 @@ struct Known {
     participants: HashSet<String>,
 }
 
+/// Inputs that are streams (a pipe, `/dev/stdin`, a shell's `<(zcat …)`),
+/// copied into `STORE/_spool/` before anything reads them: detection, the
+/// content hash and the rows each read the file, which a stream gives only
+/// once. A copy keeps the stream's file name (so an Apple Health export's
+/// name still says whose it is), is bounded by the `max_expanded` limit,
+/// and is removed with the spool when the ingest ends, however it ends.
+struct Spool {
+    dir: PathBuf,
+    copies: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Spool {
+    fn streams(store: &Store, inputs: &[Input], limits: &Limits) -> Result<Spool, IngestError> {
+        let dir = store.root().join("_spool");
+        // A crash may have left an earlier spool: the writer lock is held,
+        // so nothing else uses it.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| IngestError::io(&dir, e))?;
+        }
+        let mut spool = Spool {
+            dir,
+            copies: Vec::new(),
+        };
+        for input in inputs {
+            let is_file = std::fs::metadata(&input.path).is_ok_and(|m| m.is_file());
+            if is_file || spool.path_of(&input.path).is_some() {
+                continue; // a regular file, or a stream already copied
+            }
+            let Ok(mut stream) = std::fs::File::open(&input.path) else {
+                continue; // the reader says why it cannot be opened
+            };
+            let name = input
+                .path
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_else(|| "stream".into());
+            let copy = spool.dir.join(spool.copies.len().to_string()).join(name);
+            let parent = copy.parent().unwrap_or(&spool.dir);
+            std::fs::create_dir_all(parent).map_err(|e| IngestError::io(parent, e))?;
+            let mut out = std::fs::File::create(&copy).map_err(|e| IngestError::io(&copy, e))?;
+            let max = limits.max_expanded;
+            let copied = std::io::copy(&mut std::io::Read::take(&mut stream, max + 1), &mut out)
+                .map_err(|e| IngestError::io(&input.path, e))?;
+            if copied > max {
+                return Err(IngestError::Header {
+                    path: input.path.clone(),
+                    problem: format!(
+                        "a stream is copied into the store before it is read, and this one is longer than the max_expanded limit ({}); give it as a file, or raise the limit",
+                        limits::bytes_words(max)
+                    ),
+                });
+            }
+            spool.copies.push((input.path.clone(), copy));
+        }
+        Ok(spool)
+    }
+
+    fn path_of(&self, given: &Path) -> Option<&PathBuf> {
+        self.copies.iter().find(|(g, _)| g == given).map(|(_, c)| c)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        // Also after a failed copy, which is not yet in `copies`.
+        if self.dir.exists() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 /// Ingests the inputs into the store at `root`: patients first, then the
 /// follow-up registry, then sessions, walking and outcomes, so that rows can
 /// be checked against the patients they name. `progress` is called with the
@@ -286,6 +372,8 @@ pub fn ingest_locked(
 ) -> Result<IngestReport, IngestError> {
     let store = lock.store().clone();
     let repairs = store.reconcile(lock)?;
+    let spool = Spool::streams(&store, inputs, &opts.limits)?;
+    let read_path = |i: &Input| spool.path_of(&i.path).unwrap_or(&i.path).to_path_buf();
     // A FHIR file given for walking also holds pain scores: read it again
     // for the outcomes table (that pass reads only pain observations).
     // (The format detected here is kept, so the file is not sniffed twice.)
@@ -294,7 +382,8 @@ pub fn ingest_locked(
         if all[k].table == Table::Walking && !all[k].secondary {
             let format = match all[k].format {
                 Some(f) => f,
-                None => reader::detect(&all[k].path)?,
+                None => reader::detect(&read_path(&all[k]))
+                    .map_err(|e| e.shown_as(&read_path(&all[k]), &all[k].path))?,
             };
             all[k].format = Some(format);
             if format == Format::Fhir {
@@ -315,14 +404,18 @@ pub fn ingest_locked(
         repairs,
         ..IngestReport::default()
     };
+    let run = Run {
+        store: &store,
+        regimen,
+        opts,
+    };
     let mut rows_before = 0u64;
     for input in ordered {
         let mut file_progress = |n: u64| progress(rows_before + n);
         let file = ingest_file(
-            &store,
+            &run,
             input,
-            regimen,
-            opts,
+            &read_path(input),
             &mut known,
             &mut file_progress,
             &mut report.notes,
@@ -333,33 +426,93 @@ pub fn ingest_locked(
     Ok(report)
 }
 
+/// Ingests one file in three steps: [`plan_file`] (format, source,
+/// columns and checks, before any row is read), [`check_rows`] (every row
+/// validated, deduplicated and written to pending Parquet) and
+/// [`commit_file`] (the part and its manifest entry, unless the same
+/// content is already stored). `read_path` is where the bytes are (a
+/// spooled copy of a stream); errors, rejects and reports name
+/// `input.path`, what the user gave.
 fn ingest_file(
-    store: &Store,
+    run: &Run<'_>,
     input: &Input,
-    regimen: &Regimen,
-    opts: &IngestOptions,
+    read_path: &Path,
     known: &mut Known,
     progress: &mut dyn FnMut(u64),
     notes: &mut Vec<String>,
 ) -> Result<FileReport, IngestError> {
+    (|| {
+        // The content hash names the part; it is computed on another thread
+        // while the rows are validated, and known by the time they are
+        // written. (A second read of a regular file, from the page cache and
+        // in parallel: faster than hashing on the reader's thread.)
+        let hashing = {
+            let path = read_path.to_path_buf();
+            std::thread::spawn(move || sha256_file(&path))
+        };
+        let mut plan = plan_file(run, input, read_path, known, notes)?;
+        let checked = check_rows(run, &mut plan, known, progress)?;
+        let sha256 = hashing.join().map_err(|_| IngestError::Store {
+            path: read_path.to_path_buf(),
+            problem: "hashing the file failed".into(),
+        })??;
+        commit_file(run, plan, checked, sha256, known)
+    })()
+    .map_err(|e| e.shown_as(read_path, &input.path))
+}
+
+/// What every file of one ingest shares.
+struct Run<'a> {
+    store: &'a Store,
+    regimen: &'a Regimen,
+    opts: &'a IngestOptions,
+}
+
+/// One file's ingest as decided before any row is read.
+struct FilePlan<'a> {
+    input: &'a Input,
+    /// Where the bytes are read (see [`ingest_file`]).
+    read_path: PathBuf,
+    format: Format,
+    source: Box<dyn reader::RowSource>,
+    /// Extra columns kept (followup covariates), with the type inferred
+    /// from all their values.
+    extras: Vec<(String, ExtraKind)>,
+    validator: TableValidator<'a>,
+    /// The accepted rows' columns: the table's, then the extras.
+    columns: Vec<(String, Kind)>,
+    /// Patients and followup: one row per id, checked against the store's.
+    keyed: bool,
+    /// Sessions, walking, outcomes: the id must name a known person.
+    check_ids: bool,
+}
+
+/// Step 1: detects the format, opens the source, infers the extra
+/// columns' types (a pass over the file, only when it has extra columns)
+/// and decides which identity checks apply.
+fn plan_file<'a>(
+    run: &Run<'a>,
+    input: &'a Input,
+    read_path: &Path,
+    known: &Known,
+    notes: &mut Vec<String>,
+) -> Result<FilePlan<'a>, IngestError> {
+    let Run {
+        store,
+        regimen,
+        opts,
+    } = *run;
     let table = input.table;
-    let path = &input.path;
-    // The content hash names the part; it is computed on another thread
-    // while the rows are validated, and known by the time they are written.
-    let hashing = {
-        let path = path.clone();
-        std::thread::spawn(move || sha256_file(&path))
-    };
     let format = match input.format {
         Some(f) => f,
-        None => reader::detect(path)?,
+        None => reader::detect(read_path)?,
     };
     let reading = reader::Reading {
         limits: opts.limits,
         missing: &opts.missing,
     };
-    let mut source = reader::open_input_with(
-        path,
+    let source = reader::open_input_with(
+        read_path,
         format,
         table,
         input.patient_id.as_deref(),
@@ -369,25 +522,14 @@ fn ingest_file(
     let extras: Vec<(String, ExtraKind)> = if source.map().extra_names.is_empty() {
         Vec::new()
     } else {
-        let mut scan = reader::open_input_with(path, format, table, None, true, &reading)?;
+        let mut scan = reader::open_input_with(read_path, format, table, None, true, &reading)?;
         reader::infer_extra_kinds_with(&mut *scan, &opts.missing)?
     };
     let validator = TableValidator::new(table, extras.clone(), regimen, opts.as_of)
         .with_min_date(opts.min_date)
         .with_missing(opts.missing.clone());
-
     store.prepare_dirs(table)?;
-    let stored = store.fingerprints(table)?; // a set keyed by FingerprintHasher
     let keyed = matches!(table, Table::Patients | Table::Followup);
-    let stored_ids: HashSet<String> = if keyed {
-        if table == Table::Patients {
-            known.patients.clone()
-        } else {
-            known.participants.clone()
-        }
-    } else {
-        HashSet::new()
-    };
     let check_ids = match table {
         Table::Sessions => !known.patients.is_empty(),
         Table::Walking | Table::Outcomes => {
@@ -398,10 +540,9 @@ fn ingest_file(
     if !check_ids && !keyed {
         notes.push(format!(
             "{}: no patients are known yet, so patient_id was not checked against the patients table",
-            path.display()
+            input.path.display()
         ));
     }
-
     let mut columns: Vec<(String, Kind)> = table
         .columns()
         .iter()
@@ -417,9 +558,54 @@ fn ingest_file(
             },
         ));
     }
+    Ok(FilePlan {
+        input,
+        read_path: read_path.to_path_buf(),
+        format,
+        source,
+        extras,
+        validator,
+        columns,
+        keyed,
+        check_ids,
+    })
+}
+
+/// What the rows of one file came to.
+struct Checked {
+    counts: Counts,
+    /// Fingerprints and ids of the rows this file adds to the store.
+    new_fps: Vec<u128>,
+    new_ids: Vec<String>,
+    /// Rejects per kind of reason.
+    reasons: HashMap<String, u64>,
+    /// The accepted and the rejected rows, in their pending files.
+    sink: ParquetSink,
+    rejects: ParquetSink,
+}
+
+/// Step 2: reads, validates and deduplicates every row. A reader thread
+/// parses the next chunk while the pool validates this one; the
+/// order-dependent decisions (duplicates) are then taken in file order on
+/// this thread, and the accepted rows go to a pending part.
+fn check_rows(
+    run: &Run<'_>,
+    plan: &mut FilePlan<'_>,
+    known: &Known,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Checked, IngestError> {
+    let Run { store, opts, .. } = *run;
+    let table = plan.input.table;
+    let path = &plan.input.path;
+    let stored = store.fingerprints(table)?; // a set keyed by FingerprintHasher
+    let stored_ids: HashSet<String> = match table {
+        Table::Patients => known.patients.clone(),
+        Table::Followup => known.participants.clone(),
+        _ => HashSet::new(),
+    };
     let mut sink = ParquetSink::create(
         &store.part_path(table, "pending"),
-        columns.clone(),
+        plan.columns.clone(),
         opts.batch_rows,
     );
     let reject_columns = ["table", "source", "line", "column", "value", "reason"]
@@ -442,7 +628,9 @@ fn ingest_file(
     let mut seen: HashMap<u128, u64, store::FingerprintHasher> = HashMap::default();
     // Room for the expected rows up front: growing a map of millions of
     // entries rehashes it several times.
-    let size_hint = std::fs::metadata(path).map(|m| m.len() / 64).unwrap_or(0);
+    let size_hint = std::fs::metadata(&plan.read_path)
+        .map(|m| m.len() / 64)
+        .unwrap_or(0);
     // At most 4 M entries (~130 MB): the file's size comes from input, and
     // 50 M asked for 1.7 GB up front for a 3 GB file of anything.
     seen.reserve(size_hint.min(4_000_000) as usize);
@@ -452,12 +640,12 @@ fn ingest_file(
     let mut reasons: HashMap<String, u64> = HashMap::new();
     let write_err = |e: polars::error::PolarsError| IngestError::polars(path, e);
     let check = RowCheck {
-        validator: &validator,
+        validator: &plan.validator,
         table,
-        check_ids,
-        keyed,
+        check_ids: plan.check_ids,
+        keyed: plan.keyed,
         known,
-        columns: &columns,
+        columns: &plan.columns,
     };
 
     let mut reject = |line: u64, r: Rejection, counts: &mut Counts, rejects: &mut ParquetSink| {
@@ -474,13 +662,10 @@ fn ingest_file(
         rejects.push(&cells)
     };
 
-    // A reader thread parses the next chunk while the pool validates this
-    // one; the order-dependent decisions (duplicates) are then taken in file
-    // order on this thread, and a writer thread encodes the Parquet.
     std::thread::scope(|scope| -> Result<(), IngestError> {
         let (tx, rx) =
             std::sync::mpsc::sync_channel::<Result<Box<dyn reader::RawChunk>, IngestError>>(2);
-        let source = &mut source;
+        let source = &mut plan.source;
         scope.spawn(move || {
             loop {
                 match source.next_chunk(CHUNK_ROWS) {
@@ -594,11 +779,40 @@ fn ingest_file(
         Ok(())
     })?;
     progress(counts.read);
+    Ok(Checked {
+        counts,
+        new_fps,
+        new_ids,
+        reasons,
+        sink,
+        rejects,
+    })
+}
 
-    let sha256 = hashing.join().map_err(|_| IngestError::Store {
-        path: path.clone(),
-        problem: "hashing the file failed".into(),
-    })??;
+/// Step 3: commits the part, its fingerprints and rejects and the manifest
+/// entry, unless a part of the same content is already listed; then the
+/// ids it added become known to the files that follow.
+fn commit_file(
+    run: &Run<'_>,
+    plan: FilePlan<'_>,
+    checked: Checked,
+    sha256: String,
+    known: &mut Known,
+) -> Result<FileReport, IngestError> {
+    let Run {
+        store,
+        regimen,
+        opts,
+    } = *run;
+    let (table, path) = (plan.input.table, &plan.input.path);
+    let Checked {
+        mut counts,
+        new_fps,
+        new_ids,
+        reasons,
+        sink,
+        rejects,
+    } = checked;
     let part = format!("part-{}", &sha256[..16]);
     // The manifest, not the folder, says what was ingested: a part left
     // unlisted by a crash was adopted or quarantined by the reconcile.
@@ -614,7 +828,7 @@ fn ingest_file(
             part: part.clone(),
             source: path.display().to_string(),
             sha256: sha256.clone(),
-            format: format.name().into(),
+            format: plan.format.name().into(),
             read: counts.read,
             accepted: counts.accepted,
             added: counts.added,
@@ -638,11 +852,11 @@ fn ingest_file(
         table: table.name().into(),
         path: path.clone(),
         sha256,
-        format,
+        format: plan.format,
         counts,
         already_ingested,
-        ignored_columns: source.map().ignored.clone(),
-        covariates: extras.into_iter().map(|e| e.0).collect(),
+        ignored_columns: plan.source.map().ignored.clone(),
+        covariates: plan.extras.into_iter().map(|e| e.0).collect(),
         top_reasons: top,
     })
 }
