@@ -42,6 +42,7 @@ use polars::prelude::{BooleanChunked, NewChunkedArray};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub mod error;
 pub mod fault;
 pub mod formats;
 pub mod frame;
@@ -55,6 +56,7 @@ pub mod table;
 pub mod tables_csv;
 pub mod validate;
 
+pub use error::IngestError;
 pub use frame::Frame;
 pub use limits::Limits;
 pub use parse::Missing;
@@ -63,67 +65,6 @@ pub use store::{Store, WriterLock, sha256_file};
 use table::ParquetSink;
 pub use tables_csv::CsvTables;
 use validate::{Cell, ExtraKind, Rejection, TableValidator, fingerprint_with};
-
-/// A file that cannot be ingested at all (a row-level problem is a reject,
-/// not an error).
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    #[error("cannot open {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {problem}")]
-    Header { path: PathBuf, problem: String },
-    #[error("{path}, line {line}: {problem}")]
-    Read {
-        path: PathBuf,
-        line: u64,
-        problem: String,
-    },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {problem}")]
-    Store { path: PathBuf, problem: String },
-    #[error("{path}: {source}")]
-    Polars {
-        path: PathBuf,
-        source: polars::error::PolarsError,
-    },
-}
-
-impl IngestError {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
-        IngestError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-    pub fn polars(path: &Path, source: polars::error::PolarsError) -> Self {
-        IngestError::Polars {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-
-    /// The same error naming `shown` where it named `read` (a stream's
-    /// spooled copy is reported as the stream the user gave).
-    fn shown_as(mut self, read: &Path, shown: &Path) -> Self {
-        let (IngestError::Open { path, .. }
-        | IngestError::Header { path, .. }
-        | IngestError::Read { path, .. }
-        | IngestError::Io { path, .. }
-        | IngestError::Store { path, .. }
-        | IngestError::Polars { path, .. }) = &mut self;
-        if path == read {
-            *path = shown.to_path_buf();
-        }
-        self
-    }
-}
 
 /// One file to ingest into one table.
 #[derive(Debug, Clone)]

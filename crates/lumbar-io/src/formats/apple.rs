@@ -34,7 +34,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::{STEPS_PER_WALKING_MINUTE, walking_cells};
-use crate::IngestError;
+use crate::error::IngestError;
 use crate::limits::{Bounded, Inflated, Limits, bytes_words, excerpt};
 use crate::source::OwnedRow;
 use crate::validate::Rejection;

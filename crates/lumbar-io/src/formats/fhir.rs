@@ -29,7 +29,7 @@ use lumbar_model::Table;
 use serde_json::Value;
 
 use super::{STEPS_PER_WALKING_MINUTE, walking_cells};
-use crate::IngestError;
+use crate::error::IngestError;
 use crate::limits::{Limits, excerpt};
 use crate::source::{OwnedRow, open_text, too_long};
 use crate::validate::Rejection;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use lumbar_model::Table;
 
 use super::walking_cells;
-use crate::IngestError;
+use crate::error::IngestError;
 use crate::limits::{Limits, excerpt};
 use crate::parse::Missing;
 use crate::source::{

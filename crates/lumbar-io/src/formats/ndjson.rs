@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use lumbar_model::Table;
 
-use crate::IngestError;
+use crate::error::IngestError;
 use crate::limits::{Limits, excerpt};
 use crate::source::*;
 use crate::validate::Rejection;

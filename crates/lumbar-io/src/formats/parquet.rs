@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use lumbar_model::Table;
 use polars::prelude::*;
 
-use crate::IngestError;
+use crate::error::IngestError;
 use crate::limits::{Limits, excerpt};
 use crate::source::*;
 use crate::validate::Rejection;

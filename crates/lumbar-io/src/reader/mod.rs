@@ -15,7 +15,7 @@ use std::path::Path;
 
 use lumbar_model::Table;
 
-use crate::IngestError;
+use crate::error::IngestError;
 use crate::limits::Limits;
 use crate::parse::Missing;
 use crate::source::{open, open_text};

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use lumbar_model::{Column, Table};
 
-use crate::IngestError;
+use crate::error::IngestError;
 use crate::limits::{Inflated, Limits, excerpt};
 use crate::parse::Missing;
 use crate::validate::Rejection;

@@ -4,7 +4,7 @@
 use lumbar_model::Table;
 
 use super::{ColumnMap, OwnedChunk, RawChunk, RowSource};
-use crate::IngestError;
+use crate::error::IngestError;
 use crate::validate::Rejection;
 
 /// One row of canonical cells, or why there is none.

@@ -14,7 +14,8 @@ use lumbar_model::cohort::{
 };
 use polars::prelude::*;
 
-use crate::{Frame, IngestError, Store};
+use crate::error::IngestError;
+use crate::{Frame, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -46,7 +46,8 @@ use lumbar_model::atomic::AtomicFile;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::{IngestError, fault};
+use crate::error::IngestError;
+use crate::fault;
 
 mod cohort;
 mod integrity;
