@@ -10,8 +10,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use lumbar_model::atomic::plain_component;
 use serde::Deserialize;
 
-use super::argv::{flag_args, tidy};
-use super::inputs::{file_hash, sha256_bytes, tree_hashes};
+use super::argv::tidy;
+use super::inputs::{file_hash, sha256_bytes};
+
+mod steps;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,7 +166,6 @@ impl Planner {
         }
         let dir = self.out_dir.join(&name);
         let result = dir.join("result");
-        let cohort_name = step.get("cohort").and_then(|v| v.as_str());
         let mut inputs: Vec<(String, String)> = Vec::new();
         if let Some(r) = &self.regimen {
             inputs.push((r.display().to_string(), file_hash(r)?));
@@ -173,105 +174,7 @@ impl Planner {
         if let Some(r) = &self.regimen {
             argv.extend(["--regimen".into(), r.display().to_string()]);
         }
-        let mut capture = None;
-        match kind.as_str() {
-            "ingest" => {
-                let c = cohort_name
-                    .ok_or_else(|| anyhow!("{label}: ingest needs `cohort = \"NAME\"`"))?;
-                let def = self
-                    .batch
-                    .cohort
-                    .iter()
-                    .find(|d| d.name == c)
-                    .ok_or_else(|| anyhow!("{label}: no [[cohort]] named {c:?}"))?;
-                let data = self.at(&def.data);
-                inputs
-                    .extend(tree_hashes(&data).with_context(|| format!("{label}: cohort {c:?}"))?);
-                let store = result.join("store");
-                argv.extend([
-                    "ingest".into(),
-                    "--out".into(),
-                    store.display().to_string(),
-                    "--dir".into(),
-                    data.display().to_string(),
-                ]);
-                argv.extend(flag_args(&step, &["name", "run", "cohort"], &name)?);
-                self.stores.push((c.to_string(), store));
-            }
-            "analyze" | "risk" | "report" => {
-                let store = self.store_of(&label, &kind, cohort_name)?;
-                let manifest = store.join("manifest.json");
-                inputs.push((
-                    manifest.display().to_string(),
-                    file_hash(&manifest).unwrap_or_default(),
-                ));
-                let store = store.display().to_string();
-                let out = result.display().to_string();
-                match kind.as_str() {
-                    "analyze" => argv.extend(["analyze".into(), store, "--out".into(), out]),
-                    "risk" => {
-                        argv.extend(["risk".into(), "--store".into(), store, "--out".into(), out])
-                    }
-                    _ => {
-                        let html = result.join("report.html");
-                        argv.extend([
-                            "report".into(),
-                            store,
-                            "-o".into(),
-                            html.display().to_string(),
-                        ]);
-                        self.report = Some(html);
-                    }
-                }
-                argv.extend(flag_args(&step, &["name", "run", "cohort"], &name)?);
-            }
-            "simulate" => {
-                let scen = step
-                    .get("scenario")
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| anyhow!("{label}: simulate needs `scenario = \"FILE\"`"))?;
-                let scen = self.at(scen);
-                inputs.push((
-                    scen.display().to_string(),
-                    file_hash(&scen).with_context(|| format!("{label}: scenario"))?,
-                ));
-                argv.extend([
-                    "simulate".into(),
-                    scen.display().to_string(),
-                    "--out".into(),
-                    result.display().to_string(),
-                ]);
-                argv.extend(flag_args(&step, &["name", "run", "scenario"], &name)?);
-                self.sims.push((name.clone(), result.clone()));
-            }
-            _ => {
-                let sim = |key: &str| -> Result<PathBuf> {
-                    let s = step.get(key).and_then(|v| v.as_str()).ok_or_else(|| {
-                        anyhow!("{label}: compare needs `{key} = \"SIMULATE STEP\"`")
-                    })?;
-                    self.sims
-                        .iter()
-                        .find(|(n, _)| n == s)
-                        .map(|(_, p)| p.clone())
-                        .ok_or_else(|| {
-                            anyhow!("{label}: {s:?} is not a simulate step before this one")
-                        })
-                };
-                let (a, b) = (sim("a")?, sim("b")?);
-                for p in [&a, &b] {
-                    let t = p.join("tally.json");
-                    inputs.push((t.display().to_string(), file_hash(&t).unwrap_or_default()));
-                }
-                argv.extend([
-                    "compare".into(),
-                    a.display().to_string(),
-                    b.display().to_string(),
-                    "--json".into(),
-                ]);
-                argv.extend(flag_args(&step, &["name", "run", "a", "b"], &name)?);
-                capture = Some(result.join("compare.json"));
-            }
-        }
+        let capture = self.command(&kind, &step, &label, &name, &mut inputs, &mut argv)?;
         let parameters = serde_json::to_value(&step)?;
         let key = sha256_bytes(
             serde_json::to_string(&serde_json::json!({

@@ -1,15 +1,12 @@
-//! `lumbar ingest`: a clinic's files into the store, every row accepted or
-//! rejected with a reason.
+//! `lumbar ingest`'s arguments, and their one conversion into a library
+//! request: the inputs and the [`IngestOptions`].
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
 use lumbar_io::{Format, IngestOptions, Input};
-use lumbar_model::{Regimen, Table};
-
-use crate::Ui;
+use lumbar_model::Table;
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
@@ -152,154 +149,72 @@ fn table_files_in(dir: &Path) -> Result<Vec<Input>> {
     Ok(found)
 }
 
-pub fn ingest(args: &IngestArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Write) -> Result<u8> {
-    let mut inputs: Vec<Input> = Vec::new();
-    if let Some(dir) = &args.dir {
-        inputs.extend(table_files_in(dir)?);
-    }
-    for (table, files) in [
-        (Table::Patients, &args.patients),
-        (Table::Sessions, &args.sessions),
-        (Table::Walking, &args.walking),
-        (Table::Outcomes, &args.outcomes),
-        (Table::Followup, &args.followup),
-    ] {
-        inputs.extend(files.iter().map(|f| Input::new(table, f.clone())));
-    }
-    if inputs.is_empty() {
-        anyhow::bail!(
-            "nothing to ingest: give --dir or at least one of --patients/--sessions/--walking/--outcomes/--followup"
-        );
-    }
-    let format = match args.format {
-        FormatArg::Auto => None,
-        FormatArg::Csv => Some(Format::Csv),
-        FormatArg::Ndjson => Some(Format::Ndjson),
-        FormatArg::Parquet => Some(Format::Parquet),
-    };
-    for i in &mut inputs {
-        i.format = format;
-        if i.table == Table::Walking {
-            if let Some(w) = args.walking_format {
-                i.format = Some(match w {
-                    WalkingFormatArg::Apple => Format::Apple,
-                    WalkingFormatArg::Ggir => Format::Ggir,
-                    WalkingFormatArg::Fhir => Format::Fhir,
-                    WalkingFormatArg::Csv => Format::Csv,
-                    WalkingFormatArg::Parquet => Format::Parquet,
-                    WalkingFormatArg::Ndjson => Format::Ndjson,
-                });
+impl IngestArgs {
+    /// The files to ingest (each with its table, format and, for Apple
+    /// Health, whose it is) and the options, from the flags.
+    pub fn request(&self) -> Result<(Vec<Input>, IngestOptions)> {
+        let args = self;
+        let mut inputs: Vec<Input> = Vec::new();
+        if let Some(dir) = &args.dir {
+            inputs.extend(table_files_in(dir)?);
+        }
+        for (table, files) in [
+            (Table::Patients, &args.patients),
+            (Table::Sessions, &args.sessions),
+            (Table::Walking, &args.walking),
+            (Table::Outcomes, &args.outcomes),
+            (Table::Followup, &args.followup),
+        ] {
+            inputs.extend(files.iter().map(|f| Input::new(table, f.clone())));
+        }
+        if inputs.is_empty() {
+            anyhow::bail!(
+                "nothing to ingest: give --dir or at least one of --patients/--sessions/--walking/--outcomes/--followup"
+            );
+        }
+        let format = match args.format {
+            FormatArg::Auto => None,
+            FormatArg::Csv => Some(Format::Csv),
+            FormatArg::Ndjson => Some(Format::Ndjson),
+            FormatArg::Parquet => Some(Format::Parquet),
+        };
+        for i in &mut inputs {
+            i.format = format;
+            if i.table == Table::Walking {
+                if let Some(w) = args.walking_format {
+                    i.format = Some(match w {
+                        WalkingFormatArg::Apple => Format::Apple,
+                        WalkingFormatArg::Ggir => Format::Ggir,
+                        WalkingFormatArg::Fhir => Format::Fhir,
+                        WalkingFormatArg::Csv => Format::Csv,
+                        WalkingFormatArg::Parquet => Format::Parquet,
+                        WalkingFormatArg::Ndjson => Format::Ndjson,
+                    });
+                }
+                i.patient_id = args.patient_id.clone();
             }
-            i.patient_id = args.patient_id.clone();
         }
-    }
-    let mut opts = IngestOptions::default();
-    if let Some(d) = args.as_of {
-        opts.as_of = d;
-    }
-    let checks = &args.checks;
-    if checks.min_date > opts.as_of {
-        anyhow::bail!(
-            "--min-date {} is after --as-of {}: no date could be accepted",
-            checks.min_date,
-            opts.as_of
-        );
-    }
-    opts.min_date = checks.min_date;
-    opts.missing = lumbar_io::Missing::new(checks.na.split(',').map(str::to_string));
-    opts.limits = lumbar_io::Limits {
-        max_line: usize::try_from(checks.max_line).unwrap_or(usize::MAX),
-        max_columns: checks.max_columns.max(1),
-        max_expanded: checks.max_expanded,
-        max_ratio: checks.max_ratio,
-        max_zip_entries: checks.max_zip_entries,
-    };
-    // One writer per store: said even when quiet, since it explains the wait.
-    let lock = lumbar_io::WriterLock::acquire(&args.out, !args.no_wait, &mut |holder| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "waiting for the store's lock held by {holder}"
-        );
-    })?;
-    let bar = ui.spinner("ingest");
-    let report = lumbar_io::ingest_locked(&lock, &inputs, regimen, &opts, &mut |n| {
-        bar.set_message(format!("{n} rows"))
-    })?;
-    drop(lock);
-    bar.finish_and_clear();
-    let tables: serde_json::Map<String, serde_json::Value> = report
-        .tables()
-        .into_iter()
-        .map(|(t, c)| {
-            (
-                t.name().to_string(),
-                serde_json::to_value(c).unwrap_or_default(),
-            )
-        })
-        .collect();
-    if args.json {
-        let doc = serde_json::json!({
-            "store": args.out,
-            "tables": tables,
-            "files": report.files,
-            "notes": report.notes,
-            "repairs": report.repairs,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        return Ok(0);
-    }
-    for r in &report.repairs {
-        writeln!(out, "store: {r}")?;
-    }
-    writeln!(
-        out,
-        "{:<9} {:>9} {:>9} {:>9} {:>9}  file",
-        "table", "read", "accepted", "rejected", "added"
-    )?;
-    for f in &report.files {
-        let c = f.counts;
-        writeln!(
-            out,
-            "{:<9} {:>9} {:>9} {:>9} {:>9}  {}{}",
-            f.table,
-            c.read,
-            c.accepted,
-            c.rejected,
-            c.added,
-            f.path.display(),
-            if f.already_ingested {
-                "  (already ingested: unchanged)"
-            } else {
-                ""
-            }
-        )?;
-        for (reason, n) in &f.top_reasons {
-            writeln!(out, "{:>11} × {reason}", n)?;
+        let mut opts = IngestOptions::default();
+        if let Some(d) = args.as_of {
+            opts.as_of = d;
         }
-        if !f.ignored_columns.is_empty() {
-            writeln!(
-                out,
-                "            ignored columns: {}",
-                lumbar_io::limits::excerpt(&f.ignored_columns.join(", "))
-            )?;
+        let checks = &args.checks;
+        if checks.min_date > opts.as_of {
+            anyhow::bail!(
+                "--min-date {} is after --as-of {}: no date could be accepted",
+                checks.min_date,
+                opts.as_of
+            );
         }
+        opts.min_date = checks.min_date;
+        opts.missing = lumbar_io::Missing::new(checks.na.split(',').map(str::to_string));
+        opts.limits = lumbar_io::Limits {
+            max_line: usize::try_from(checks.max_line).unwrap_or(usize::MAX),
+            max_columns: checks.max_columns.max(1),
+            max_expanded: checks.max_expanded,
+            max_ratio: checks.max_ratio,
+            max_zip_entries: checks.max_zip_entries,
+        };
+        Ok((inputs, opts))
     }
-    writeln!(out)?;
-    for (t, c) in report.tables() {
-        writeln!(
-            out,
-            "{t}: read {} = accepted {} + rejected {}",
-            c.read, c.accepted, c.rejected
-        )?;
-    }
-    for n in &report.notes {
-        writeln!(out, "note: {n}")?;
-    }
-    writeln!(
-        out,
-        "store: {} (rejected rows and reasons: {}/rejects/)",
-        args.out.display(),
-        args.out.display()
-    )?;
-    Ok(0)
 }
