@@ -315,3 +315,91 @@ fn simulate_errors_are_clear() {
     ]);
     assert!(e.contains("days_since_change"), "{e}");
 }
+
+/// `simulate --cohort-tables`: the simulated patients as a clinic's tables.
+/// `lumbar ingest` accepts every row; the tables hold what the engine
+/// simulated (ladder rungs as levels, the three pains, doses), do not
+/// depend on the thread count, and writing them changes no simulated
+/// result.
+#[test]
+fn simulated_patients_are_tables_ingest_accepts_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = crate::repo_root().join("datasets/scenarios/graded-activity.toml");
+    let run = |threads: &str, tables: Option<&Path>, out: &str| {
+        let out = tmp.path().join(out);
+        let mut args = vec![
+            "simulate",
+            path_str(&scenario),
+            "--patients",
+            "300",
+            "--threads",
+            threads,
+            "--out",
+            path_str(&out),
+        ];
+        if let Some(t) = tables {
+            args.extend(["--cohort-tables", path_str(t)]);
+        }
+        lumbar(&args);
+        std::fs::read(out.join("tally.json")).unwrap()
+    };
+    let (t1, t2) = (tmp.path().join("tables-1"), tmp.path().join("tables-2"));
+    let with = run("1", Some(&t1), "with");
+    run("2", Some(&t2), "with-2");
+    let without = run("2", None, "without");
+    assert!(with == without, "writing the tables changed the simulation");
+    for name in ["patients", "sessions", "walking", "outcomes", "followup"] {
+        let f = format!("{name}.csv");
+        let (a, b) = (
+            std::fs::read(t1.join(&f)).unwrap(),
+            std::fs::read(t2.join(&f)).unwrap(),
+        );
+        assert!(a == b, "{f} differs between 1 and 2 threads");
+    }
+
+    let store = tmp.path().join("store");
+    let (_, json) = lumbar(&[
+        "ingest",
+        "--dir",
+        path_str(&t1),
+        "--out",
+        path_str(&store),
+        "--as-of",
+        "2030-01-01",
+        "--json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for (table, c) in doc["tables"].as_object().unwrap() {
+        assert_eq!(c["rejected"], 0, "{table}: {}", doc["files"]);
+        assert_eq!(c["read"], c["accepted"], "{table}");
+    }
+    let count = |t: &str| doc["tables"][t]["accepted"].as_u64().unwrap_or(0);
+    assert_eq!(count("patients"), 300);
+    assert_eq!(count("walking"), 300 * 84);
+    // NRS weeks 0..=12 and ODI at weeks 0, 6, 12.
+    assert_eq!(count("outcomes"), 300 * (13 + 3));
+    assert!(count("sessions") > 300 * 20, "{}", count("sessions"));
+
+    let s = lumbar_io::Store::open(&store).unwrap();
+    let sessions = s
+        .read_table(lumbar_model::Table::Sessions)
+        .unwrap()
+        .unwrap();
+    let levels = sessions.column("level").unwrap().str().unwrap().clone();
+    let level_names: std::collections::BTreeSet<&str> = levels.iter().flatten().collect();
+    // The graded rule advances a rung every 14 days: several push-up rungs appear.
+    assert!(level_names.contains("wall_push_up"), "{level_names:?}");
+    assert!(level_names.len() >= 4, "{level_names:?}");
+    let during = sessions
+        .column("pain_during")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .clone();
+    assert!(
+        during
+            .iter()
+            .flatten()
+            .all(|p| (0.0..=10.0).contains(&p) && (p * 2.0).fract() == 0.0)
+    );
+}

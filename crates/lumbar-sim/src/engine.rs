@@ -73,11 +73,12 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use lumbar_model::records::{ColumnTable, ColumnValues};
+use lumbar_model::records::{ColumnTable, ColumnValues, RecordSink};
 use lumbar_stats::numeric::exp;
 
 use crate::draws::{Draws, unit};
 
+use crate::observed::{CohortBlock, CohortOptions, ItemDone, Layout, PatientLog};
 use crate::prior::{Prior, Sampler};
 use crate::progression::Programme;
 use crate::rules::SessionOutcome;
@@ -99,6 +100,8 @@ pub enum SimError {
     },
     #[error("writing trajectories: {0}")]
     Trajectories(String),
+    #[error("writing the cohort's tables: {0}")]
+    Tables(String),
     #[error("shard {0}: {1}")]
     Shard(String, String),
     #[error("`{key}` {problem}")]
@@ -218,6 +221,9 @@ pub fn plan_runs(s: &Scenario) -> Result<Vec<RunParams>, SimError> {
 const PURPOSE_POPULATION: u64 = 0x706f_7075_6c61_7469; // "populati"
 const PURPOSE_COURSE: u64 = 0x636f_7572_7365_0000; // "course"
 const PURPOSE_PSA: u64 = 0x7073_6100_0000_0000; // "psa"
+/// What the clinic would have logged ([`crate::observed`]): draws the
+/// engine never makes, so recording changes none of its own.
+const PURPOSE_OBSERVED: u64 = 0x6f62_7365_7276_6564; // "observed"
 
 /// A ChaCha8 stream keyed by four 64-bit words (the 256-bit key) and
 /// selected by `stream` (the patient index): distinct inputs, distinct
@@ -460,6 +466,7 @@ fn simulate_patient(
     prog: &mut Programme<'_>,
     streams: &mut [Draws; 2],
     mut traj: Option<&mut TrajectoryBlock>,
+    mut log: Option<&mut PatientLog<'_>>,
 ) -> u64 {
     let s = cx.s;
     let d = &cx.params.dynamics;
@@ -491,6 +498,10 @@ fn simulate_patient(
     let [pop, rng] = streams;
     pop.restart(stream(s.seed, 0, run, PURPOSE_POPULATION, patient));
     let stenosis = pop.uniform() < cx.params.population.stenosis_share;
+    if let Some(l) = log.as_deref_mut() {
+        let own = stream(s.seed, 0, run, PURPOSE_OBSERVED, patient);
+        l.start(patient, own, stenosis, baseline);
+    }
 
     rng.restart(stream(s.seed, cx.scenario_id, run, PURPOSE_COURSE, patient));
     let has_items = !s.items.is_empty();
@@ -536,6 +547,9 @@ fn simulate_patient(
             }
         }
         if day == days {
+            if let Some(l) = log.as_deref_mut() {
+                l.day(day, pain, None);
+            }
             if let Some(t) = traj.as_deref_mut() {
                 t.push(
                     cx,
@@ -566,6 +580,9 @@ fn simulate_patient(
         let walking = tenths as f64 / 10.0;
         counts.walking_sum += tenths;
         counts.walking_days += 1;
+        if let Some(l) = log.as_deref_mut() {
+            l.day(day, pain, Some(walking));
+        }
 
         let (exercised, scheduled, completed, safety_events) = 'day: {
             if !has_items {
@@ -646,6 +663,23 @@ fn simulate_patient(
                         0.0
                     };
                     let done = full && !stopped;
+                    if let Some(l) = log.as_deref_mut() {
+                        l.item(
+                            day,
+                            &ItemDone {
+                                item: i,
+                                rung: st.rung,
+                                substituted: st.substituted,
+                                full,
+                                before,
+                                during,
+                                after,
+                                persist_min: persist,
+                                stopped,
+                                completed: done,
+                            },
+                        );
+                    }
                     completed += done as u32;
                     during_sum += during;
                     sessions += 1;
@@ -817,7 +851,15 @@ pub fn simulate(
                     });
                     let mut streams = new_streams();
                     for p in start..end {
-                        simulate_patient(&cx, p, &mut acc, &mut prog, &mut streams, traj.as_mut());
+                        simulate_patient(
+                            &cx,
+                            p,
+                            &mut acc,
+                            &mut prog,
+                            &mut streams,
+                            traj.as_mut(),
+                            None,
+                        );
                     }
                     if let (Some(sink), Some(t)) = (sink, &traj) {
                         sink.write(t).map_err(SimError::Trajectories)?;
@@ -842,6 +884,57 @@ pub fn simulate(
     })
 }
 
+/// Simulates the scenario's patients once (its first run: PSA draw 0, or
+/// the point values) and hands what a clinic would have logged about them
+/// ([`crate::observed`]) to `sink`, in patient order, a few blocks of
+/// patients at a time (simulated in parallel; memory holds those blocks
+/// only). The engine's draws are those of [`simulate`]'s first run, so
+/// the logged patients are the simulated ones. Returns the patients.
+pub fn simulate_cohort(
+    s: &Scenario,
+    opts: &CohortOptions,
+    sink: &mut dyn RecordSink,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64, SimError> {
+    let runs = plan_runs(s)?;
+    let cx = RunContext::new(s, &runs[0])?;
+    let ladders = ladder_keys(s);
+    let layout = Layout::new(s);
+    let blocks: Vec<u64> = (0..s.patients).step_by(BLOCK as usize).collect();
+    let at_once = 4 * rayon::current_num_threads().max(1);
+    for group in blocks.chunks(at_once) {
+        let done: Vec<CohortBlock> = group
+            .par_iter()
+            .map(|&start| {
+                let end = (start + BLOCK).min(s.patients);
+                let mut tally = Tally::new(s.weeks, &ladders);
+                let mut prog = Programme::new(s);
+                let mut streams = new_streams();
+                let log_rng = Draws::new(ChaCha8Rng::from_seed([0; 32]));
+                let mut log = PatientLog::new(&layout, s, opts, log_rng);
+                for p in start..end {
+                    simulate_patient(
+                        &cx,
+                        p,
+                        &mut tally,
+                        &mut prog,
+                        &mut streams,
+                        None,
+                        Some(&mut log),
+                    );
+                }
+                progress(end - start);
+                log.block
+            })
+            .collect();
+        for b in &done {
+            b.write_to(sink)
+                .map_err(|e| SimError::Tables(e.to_string()))?;
+        }
+    }
+    Ok(s.patients)
+}
+
 /// Random 32-bit words one patient-day draws, measured on real patients
 /// (the ChaCha8 word positions after each patient, baseline draws included,
 /// divided by the days simulated). For the benchmark's generator-bound limit.
@@ -854,7 +947,7 @@ pub fn words_per_patient_day(s: &Scenario, patients: u64) -> Result<f64, SimErro
     let mut words = 0u64;
     let mut streams = new_streams();
     for p in 0..patients {
-        words += simulate_patient(&cx, p, &mut tally, &mut prog, &mut streams, None);
+        words += simulate_patient(&cx, p, &mut tally, &mut prog, &mut streams, None, None);
     }
     Ok(words as f64 / (patients as f64 * s.days() as f64))
 }

@@ -15,6 +15,8 @@
 //!   headline metrics `compare` prints;
 //! * [`synthetic`]: the synthetic cohort generator behind `lumbar generate`
 //!   (records into a [`lumbar_model::records::RecordSink`]);
+//! * [`observed`]: what a clinic would have logged about the simulated
+//!   patients (the canonical tables, `simulate --cohort-tables`);
 //! * [`dynamics`]: the natural course and exercise benefit both share.
 //!
 //! It must not read or write files (Parquet, CSV), parse user tables or print: it takes a
@@ -66,6 +68,7 @@
 pub mod draws;
 pub mod dynamics;
 pub mod engine;
+pub mod observed;
 pub mod prior;
 pub mod progression;
 pub mod results;

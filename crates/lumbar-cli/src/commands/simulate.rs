@@ -45,6 +45,11 @@ pub struct SimulateArgs {
     /// Also write every patient's daily path as Parquet.
     #[arg(long)]
     pub trajectories: bool,
+    /// Also write the simulated patients as a clinic's canonical tables
+    /// (patients, sessions, walking, outcomes CSV) into this folder, for
+    /// `lumbar ingest --dir` (the first run; not with --shard).
+    #[arg(long, value_name = "DIR")]
+    pub cohort_tables: Option<PathBuf>,
     /// Output folder.
     #[arg(short, long)]
     pub out: PathBuf,
@@ -186,11 +191,26 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
             &progress,
         )
     };
-    let result = match args.threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build()?
-            .install(run)?,
+    let pool = match args.threads {
+        Some(t) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t.max(1))
+                .build()?,
+        ),
+        None => None,
+    };
+    let in_pool = |f: &(dyn Fn() -> Result<u64> + Sync)| match &pool {
+        Some(p) => p.install(f),
+        None => f(),
+    };
+    if let Some(dir) = &args.cohort_tables {
+        if shard.is_some_and(|s| s.count > 1) {
+            anyhow::bail!("--cohort-tables writes the whole cohort: give it without --shard");
+        }
+        in_pool(&|| super::cohort_tables::write(&scenario, dir))?;
+    }
+    let result = match &pool {
+        Some(p) => p.install(run)?,
         None => run()?,
     };
     bar.finish_and_clear();
