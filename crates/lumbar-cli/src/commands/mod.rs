@@ -14,6 +14,7 @@ mod generate;
 mod ingest;
 pub mod report;
 pub mod risk;
+mod shard;
 mod sim_io;
 pub mod simulate;
 pub mod stats;

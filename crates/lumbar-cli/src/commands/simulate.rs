@@ -58,43 +58,6 @@ pub struct SimulateArgs {
     pub json: bool,
 }
 
-fn shard_from_env() -> Result<Option<Shard>> {
-    let var = |k: &str| std::env::var(k).ok();
-    shard_from_slurm(
-        var("SLURM_ARRAY_TASK_ID"),
-        var("SLURM_ARRAY_TASK_COUNT"),
-        var("SLURM_ARRAY_TASK_MIN"),
-    )
-}
-
-/// The shard of a Slurm array task: index = TASK_ID − TASK_MIN + 1 (TASK_MIN
-/// is 0 when unset, as with `--array=0-7`), count = TASK_COUNT.
-fn shard_from_slurm(
-    id: Option<String>,
-    count: Option<String>,
-    min: Option<String>,
-) -> Result<Option<Shard>> {
-    let (Some(id), Some(count)) = (id, count) else {
-        return Ok(None);
-    };
-    let min: u64 = match min {
-        None => 0,
-        Some(m) => m
-            .parse()
-            .with_context(|| format!("SLURM_ARRAY_TASK_MIN={m} is not a number"))?,
-    };
-    let id: u64 = id
-        .parse()
-        .with_context(|| format!("SLURM_ARRAY_TASK_ID={id} is not a number"))?;
-    let index = id
-        .checked_sub(min)
-        .map(|i| i + 1)
-        .with_context(|| format!("SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))?;
-    Shard::parse(&format!("{index}/{count}"))
-        .map(Some)
-        .map_err(|e| anyhow::anyhow!("from SLURM_ARRAY_TASK_ID/COUNT: {e}"))
-}
-
 /// The scenario file with the command line's overrides, and those
 /// overrides as recorded in the manifest (in the flags' order).
 fn scenario_from_args(
@@ -137,7 +100,7 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
     let (scenario, overrides) = scenario_from_args(args)?;
     let shard = match &args.shard {
         Some(s) => Some(Shard::parse(s).map_err(|e| anyhow::anyhow!("--shard {e}"))?),
-        None => shard_from_env()?,
+        None => super::shard::from_env()?,
     };
     let scenario_file = args
         .scenario
@@ -239,27 +202,4 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
         writeln!(out, "written to {}", args.out.display())?;
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slurm_array_tasks_map_to_shards() {
-        let s = |v: &str| Some(v.to_string());
-        let shard = shard_from_slurm(s("0"), s("4"), None).unwrap().unwrap();
-        assert_eq!((shard.index, shard.count), (1, 4));
-        let shard = shard_from_slurm(s("8"), s("8"), s("1")).unwrap().unwrap();
-        assert_eq!((shard.index, shard.count), (8, 8));
-        assert!(shard_from_slurm(None, s("4"), None).unwrap().is_none());
-        let e = shard_from_slurm(s("4"), s("4"), None)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("need 1 ≤ i ≤ n"), "{e}");
-        let e = shard_from_slurm(s("x"), s("4"), None)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("SLURM_ARRAY_TASK_ID=x is not a number"), "{e}");
-    }
 }

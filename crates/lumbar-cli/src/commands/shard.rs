@@ -1,0 +1,61 @@
+//! Which slice of the patients a run takes: `--shard i/n`, or a Slurm job
+//! array's `SLURM_ARRAY_TASK_ID` / `SLURM_ARRAY_TASK_COUNT` when set.
+
+use anyhow::{Context, Result};
+use lumbar_sim::engine::Shard;
+
+pub(super) fn from_env() -> Result<Option<Shard>> {
+    let var = |k: &str| std::env::var(k).ok();
+    from_slurm(
+        var("SLURM_ARRAY_TASK_ID"),
+        var("SLURM_ARRAY_TASK_COUNT"),
+        var("SLURM_ARRAY_TASK_MIN"),
+    )
+}
+
+/// The shard of a Slurm array task: index = TASK_ID − TASK_MIN + 1 (TASK_MIN
+/// is 0 when unset, as with `--array=0-7`), count = TASK_COUNT.
+fn from_slurm(
+    id: Option<String>,
+    count: Option<String>,
+    min: Option<String>,
+) -> Result<Option<Shard>> {
+    let (Some(id), Some(count)) = (id, count) else {
+        return Ok(None);
+    };
+    let min: u64 = match min {
+        None => 0,
+        Some(m) => m
+            .parse()
+            .with_context(|| format!("SLURM_ARRAY_TASK_MIN={m} is not a number"))?,
+    };
+    let id: u64 = id
+        .parse()
+        .with_context(|| format!("SLURM_ARRAY_TASK_ID={id} is not a number"))?;
+    let index = id
+        .checked_sub(min)
+        .map(|i| i + 1)
+        .with_context(|| format!("SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))?;
+    Shard::parse(&format!("{index}/{count}"))
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("from SLURM_ARRAY_TASK_ID/COUNT: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slurm_array_tasks_map_to_shards() {
+        let s = |v: &str| Some(v.to_string());
+        let shard = from_slurm(s("0"), s("4"), None).unwrap().unwrap();
+        assert_eq!((shard.index, shard.count), (1, 4));
+        let shard = from_slurm(s("8"), s("8"), s("1")).unwrap().unwrap();
+        assert_eq!((shard.index, shard.count), (8, 8));
+        assert!(from_slurm(None, s("4"), None).unwrap().is_none());
+        let e = from_slurm(s("4"), s("4"), None).unwrap_err().to_string();
+        assert!(e.contains("need 1 ≤ i ≤ n"), "{e}");
+        let e = from_slurm(s("x"), s("4"), None).unwrap_err().to_string();
+        assert!(e.contains("SLURM_ARRAY_TASK_ID=x is not a number"), "{e}");
+    }
+}
