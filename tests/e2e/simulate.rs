@@ -390,6 +390,53 @@ fn simulated_patients_are_tables_ingest_accepts_whole() {
     // The graded rule advances a rung every 14 days: several push-up rungs appear.
     assert!(level_names.contains("wall_push_up"), "{level_names:?}");
     assert!(level_names.len() >= 4, "{level_names:?}");
+    // The calibration targets of the ingested tables against what the
+    // simulator counted: the same safety events, one by one, and weekly
+    // NRS means (measured with noise, in halves) near the underlying pain.
+    let regimen = lumbar_model::Regimen::six_moves();
+    let targets = lumbar_analysis::targets::targets(&s, &regimen, 12).unwrap();
+    let target = |name: &str| targets.iter().find(|t| t.name == name).unwrap().clone();
+    let tally: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("with/tally.json")).unwrap())
+            .unwrap();
+    let simulated_events: u64 = tally["tallies"][0]["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["safety_events"].as_u64().unwrap())
+        .sum();
+    let per100 = target("safety_events_per_100_sessions");
+    let logged = (per100.observed * sessions.height() as f64 / 100.0).round() as u64;
+    assert_eq!(logged, simulated_events);
+    assert!(simulated_events > 0);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("with/summary.json")).unwrap())
+            .unwrap();
+    for w in [0u64, 6, 12] {
+        let pain = summary["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == "pain_mean" && m["week"] == w)
+            .unwrap()["estimate"]
+            .as_f64()
+            .unwrap();
+        let nrs = target(&format!("nrs_mean_week_{w}"));
+        assert_eq!(nrs.n, 300);
+        assert!(
+            (nrs.observed - pain).abs() < 4.0 * nrs.se + 0.15,
+            "week {w}: NRS {} ± {} against the simulated {pain}",
+            nrs.observed,
+            nrs.se
+        );
+    }
+    let logging: Vec<f64> = (1..=12)
+        .map(|w| target(&format!("still_logging_week_{w}")).observed)
+        .collect();
+    assert!(
+        logging.windows(2).all(|p| p[1] <= p[0]) && logging[11] > 0.3,
+        "{logging:?}"
+    );
     let during = sessions
         .column("pain_during")
         .unwrap()

@@ -11,6 +11,8 @@
 //! - [`risk`]: walking exposure and walking-vs-risk (incidence, modified
 //!   Poisson, splines, Cox);
 //! - [`clinic`]: the figures of a clinic's cohort report;
+//! - [`targets`]: calibration targets with their standard errors, for an
+//!   observed or a simulated cohort alike;
 //! - [`columns`]: designs, mixed-model data and event indicators read by
 //!   column name from any [`lumbar_model::Columns`] table, with errors
 //!   naming its line and column.
@@ -51,6 +53,7 @@ pub mod columns;
 pub mod prescription;
 pub mod risk;
 pub mod safety;
+pub mod targets;
 pub mod trends;
 
 // The generic estimators live in lumbar-stats; these paths keep

@@ -1,0 +1,259 @@
+//! Calibration targets: summaries of a cohort that a simulator's cohort can
+//! be held against, each with its sampling standard error, computed by the
+//! same code for an observed store and a simulated cohort (anything that is
+//! a [`CohortSource`]). Issue 17, item 2 (first targets).
+//!
+//! Weeks are programme weeks: week w is days 7w … 7w + 6 after the
+//! patient's enrolment.
+//!
+//! * `nrs_mean_week_W`, `nrs_sd_week_W`: the NRS pain scores measured on
+//!   day 7W. SE of the mean s/√n; SE of the SD s/√(2(n − 1)) (its normal-
+//!   theory large-sample value).
+//! * `safety_events_per_100_sessions`: exercises continued at pain during ≥
+//!   the regimen's stop level, per 100 logged exercises. A ratio of sums
+//!   over patients, so its SE is the cluster (patient) linearisation of a
+//!   ratio estimator (Cochran 1977, *Sampling Techniques*, §6.4):
+//!   `SE(R) = √(m/(m − 1) · Σ (e_i − R·n_i)²) / Σ n_i`, × 100.
+//! * `unsuitable_share`: of the (patient, exercise) pairs ever logged, the
+//!   share flagged unsuitable (pain persisting past the regimen's limit);
+//!   the same ratio SE with patients as clusters.
+//! * `still_logging_week_W` (W = 1 … the horizon): Kaplan–Meier of the
+//!   last logged session (days after enrolment), a patient's last day of
+//!   follow-up (the horizon, or the data's last session day if earlier)
+//!   censoring it; Greenwood's SE. A patient whose last session falls in
+//!   the final week of their follow-up is censored there, not a dropout.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use lumbar_model::Regimen;
+use lumbar_model::cohort::{Cohort, CohortSource, Session, SessionSink};
+use serde::Serialize;
+
+use crate::survival::kaplan_meier;
+
+/// One summary with its standard error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub observed: f64,
+    pub se: f64,
+    /// Patients (or measurements) it rests on.
+    pub n: usize,
+}
+
+/// Per patient: exercises logged, safety events, the exercises done and
+/// flagged, and the last day with a session.
+#[derive(Debug, Clone, Default)]
+struct PatientTally {
+    sessions: u64,
+    events: u64,
+    done: HashSet<Arc<str>>,
+    flagged: HashSet<Arc<str>>,
+    last_day: Option<i64>,
+}
+
+/// The session part of the targets, as a sink.
+struct TargetTally<'a> {
+    cohort: &'a Cohort,
+    rules: lumbar_model::SafetyRules,
+    patients: HashMap<usize, PatientTally>,
+    /// The latest session day in the data (the cut-off).
+    cutoff: Option<NaiveDate>,
+}
+
+impl SessionSink for TargetTally<'_> {
+    fn sessions_span(&mut self, _first: NaiveDate, last: NaiveDate) {
+        self.cutoff = Some(last);
+    }
+    fn session(&mut self, s: &Session) {
+        let enrolled = self.cohort.patients[s.patient].enrolled_on;
+        let p = self.patients.entry(s.patient).or_default();
+        p.sessions += 1;
+        if let Some(d) = s.pain_during {
+            let continued = match s.stopped_for_pain {
+                Some(stopped) => !stopped,
+                None => s.completed != Some(false),
+            };
+            p.events += self.rules.is_safety_event(d, !continued) as u64;
+        }
+        p.done.insert(s.exercise.clone());
+        if s.pain_persist_min
+            .is_some_and(|m| self.rules.is_unsuitable(m))
+        {
+            p.flagged.insert(s.exercise.clone());
+        }
+        let day = (s.performed_at.date() - enrolled).num_days();
+        p.last_day = Some(p.last_day.map_or(day, |d| d.max(day)));
+    }
+    fn merge(&mut self, later: Self) {
+        for (k, v) in later.patients {
+            let p = self.patients.entry(k).or_default();
+            p.sessions += v.sessions;
+            p.events += v.events;
+            p.done.extend(v.done);
+            p.flagged.extend(v.flagged);
+            p.last_day = match (p.last_day, v.last_day) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        self.cutoff = self.cutoff.max(later.cutoff);
+    }
+}
+
+/// A ratio of sums over clusters, Σ y_i / Σ x_i, with its linearised
+/// cluster SE (see the module's doc). `None` when Σ x = 0.
+fn ratio(pairs: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let (sy, sx): (f64, f64) = pairs
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (y, x)| (a + y, b + x));
+    if sx <= 0.0 {
+        return None;
+    }
+    let r = sy / sx;
+    let m = pairs.len() as f64;
+    let ss: f64 = pairs.iter().map(|(y, x)| (y - r * x).powi(2)).sum();
+    let se = if m > 1.0 {
+        (m / (m - 1.0) * ss).sqrt() / sx
+    } else {
+        f64::NAN
+    };
+    Some((r, se))
+}
+
+/// The targets of a cohort over `weeks` programme weeks.
+pub fn targets<S: CohortSource>(
+    source: &S,
+    regimen: &Regimen,
+    weeks: u32,
+) -> Result<Vec<Target>, S::Error> {
+    let cohort = source.cohort_without_sessions()?;
+    let (tally, _) = source.stream_sessions(&cohort.index(), || TargetTally {
+        cohort: &cohort,
+        rules: regimen.safety,
+        patients: HashMap::new(),
+        cutoff: None,
+    })?;
+    let mut out = Vec::new();
+
+    // Weekly NRS.
+    let mut by_week: Vec<Vec<f64>> = vec![Vec::new(); weeks as usize + 1];
+    for o in cohort.outcomes.iter().filter(|o| o.measure == "nrs_pain") {
+        let days = (o.date - cohort.patients[o.patient].enrolled_on).num_days();
+        if days >= 0 && days % 7 == 0 && days / 7 <= weeks as i64 {
+            by_week[(days / 7) as usize].push(o.value);
+        }
+    }
+    for (w, v) in by_week.iter().enumerate() {
+        let n = v.len();
+        if n < 2 {
+            continue;
+        }
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        out.push(Target {
+            name: format!("nrs_mean_week_{w}"),
+            observed: mean,
+            se: sd / (n as f64).sqrt(),
+            n,
+        });
+        out.push(Target {
+            name: format!("nrs_sd_week_{w}"),
+            observed: sd,
+            se: sd / (2.0 * (n - 1) as f64).sqrt(),
+            n,
+        });
+    }
+
+    // Sessions: safety events and unsuitable moves, patients as clusters.
+    let mut per: Vec<(&usize, &PatientTally)> = tally.patients.iter().collect();
+    per.sort_by_key(|(k, _)| **k); // sums in a fixed order: the same bits on any threads
+    let events: Vec<(f64, f64)> = per
+        .iter()
+        .map(|(_, p)| (p.events as f64, p.sessions as f64))
+        .collect();
+    if let Some((r, se)) = ratio(&events) {
+        out.push(Target {
+            name: "safety_events_per_100_sessions".into(),
+            observed: 100.0 * r,
+            se: 100.0 * se,
+            n: per.len(),
+        });
+    }
+    let flags: Vec<(f64, f64)> = per
+        .iter()
+        .map(|(_, p)| (p.flagged.len() as f64, p.done.len() as f64))
+        .collect();
+    if let Some((r, se)) = ratio(&flags) {
+        out.push(Target {
+            name: "unsuitable_share".into(),
+            observed: r,
+            se,
+            n: per.len(),
+        });
+    }
+
+    // Still logging: the last session, censored at the end of follow-up.
+    let horizon = 7 * weeks as i64;
+    let (mut time, mut event) = (Vec::new(), Vec::new());
+    for (i, p) in cohort.patients.iter().enumerate() {
+        let follow = match tally.cutoff {
+            Some(c) => ((c - p.enrolled_on).num_days()).min(horizon),
+            None => horizon,
+        };
+        if follow <= 0 {
+            continue;
+        }
+        let last = tally
+            .patients
+            .get(&i)
+            .and_then(|t| t.last_day)
+            .unwrap_or(0)
+            .min(follow);
+        let dropped = last < follow - 7;
+        time.push(if dropped { last as f64 } else { follow as f64 });
+        event.push(dropped);
+    }
+    if !time.is_empty() {
+        let km = kaplan_meier(&time, &event, None, None);
+        for w in 1..=weeks {
+            let at = km.at(7.0 * w as f64);
+            out.push(Target {
+                name: format!("still_logging_week_{w}"),
+                observed: at.surv,
+                se: at.std_err,
+                n: time.len(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ratio_of_sums_has_the_cluster_linearised_se() {
+        // Three patients: events / sessions 1/10, 0/10, 2/20: R = 3/40.
+        let (r, se) = ratio(&[(1.0, 10.0), (0.0, 10.0), (2.0, 20.0)]).unwrap();
+        assert!((r - 0.075).abs() < 1e-15);
+        // Residuals e − R·n: 0.25, −0.75, 0.5; Σ² = 0.875; √(3/2 · 0.875)/40.
+        let want = (1.5f64 * 0.875).sqrt() / 40.0;
+        assert!((se - want).abs() < 1e-15, "{se} {want}");
+        assert!(ratio(&[(0.0, 0.0)]).is_none());
+    }
+
+    #[test]
+    fn equal_clusters_give_the_binomial_se_up_to_the_small_sample_factor() {
+        // 100 patients, one exercise each, 20 flagged: R = 0.2 and the
+        // cluster SE is √(m/(m−1)) · √(R(1−R)/m).
+        let pairs: Vec<(f64, f64)> = (0..100).map(|i| ((i < 20) as u8 as f64, 1.0)).collect();
+        let (r, se) = ratio(&pairs).unwrap();
+        let binomial = (0.2f64 * 0.8 / 100.0).sqrt() * (100.0f64 / 99.0).sqrt();
+        assert!((r - 0.2).abs() < 1e-15);
+        assert!((se - binomial).abs() < 1e-12, "{se} {binomial}");
+    }
+}
