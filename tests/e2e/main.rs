@@ -2,6 +2,7 @@
 //! again, so they share this one).
 
 mod attack;
+mod calibrate;
 mod cli;
 mod corpus;
 mod determinism;

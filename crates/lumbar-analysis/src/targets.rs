@@ -9,6 +9,8 @@
 //! * `nrs_mean_week_W`, `nrs_sd_week_W`: the NRS pain scores measured on
 //!   day 7W. SE of the mean s/√n; SE of the SD s/√(2(n − 1)) (its normal-
 //!   theory large-sample value).
+//! * `nrs_change_week_W` (W ≥ 1): the mean within-patient change of NRS
+//!   from week 0 to week W, over patients measured at both; SE s/√n.
 //! * `safety_events_per_100_sessions`: exercises continued at pain during ≥
 //!   the regimen's stop level, per 100 logged exercises. A ratio of sums
 //!   over patients, so its SE is the cluster (patient) linearisation of a
@@ -163,6 +165,43 @@ pub fn targets<S: CohortSource>(
             name: format!("nrs_sd_week_{w}"),
             observed: sd,
             se: sd / (2.0 * (n - 1) as f64).sqrt(),
+            n,
+        });
+    }
+
+    // Weekly change from week 0, within patients: free of the cohort's
+    // draw of baseline levels, so it speaks to the course and the benefit.
+    let mut per_patient: HashMap<usize, Vec<(i64, f64)>> = HashMap::new();
+    for o in cohort.outcomes.iter().filter(|o| o.measure == "nrs_pain") {
+        let days = (o.date - cohort.patients[o.patient].enrolled_on).num_days();
+        if days >= 0 && days % 7 == 0 && days / 7 <= weeks as i64 {
+            per_patient
+                .entry(o.patient)
+                .or_default()
+                .push((days / 7, o.value));
+        }
+    }
+    let mut patients: Vec<&usize> = per_patient.keys().collect();
+    patients.sort();
+    for w in 1..=weeks as i64 {
+        let diffs: Vec<f64> = patients
+            .iter()
+            .filter_map(|p| {
+                let v = &per_patient[*p];
+                let at = |k: i64| v.iter().find(|(x, _)| *x == k).map(|(_, y)| *y);
+                Some(at(w)? - at(0)?)
+            })
+            .collect();
+        let n = diffs.len();
+        if n < 2 {
+            continue;
+        }
+        let mean = diffs.iter().sum::<f64>() / n as f64;
+        let sd = (diffs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        out.push(Target {
+            name: format!("nrs_change_week_{w}"),
+            observed: mean,
+            se: sd / (n as f64).sqrt(),
             n,
         });
     }

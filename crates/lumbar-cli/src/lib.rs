@@ -109,6 +109,11 @@ pub enum Command {
                             lumbar simulate datasets/scenarios/no-exercise.toml --weeks 26 --trajectories --out out/sim/control --json"
     )]
     Simulate(commands::simulate::SimulateArgs),
+    /// Fit a scenario's [calibration.parameters] to a clinic's cohort (simulated moments).
+    #[command(
+        after_help = "Example:\n  lumbar calibrate out/store --scenario datasets/scenarios/graded-activity.toml --out out/calibrated"
+    )]
+    Calibrate(commands::calibrate::CalibrateArgs),
     /// Merge the result folders of the shards of one simulation (byte-identical to the unsharded run).
     #[command(
         after_help = "Example:\n  lumbar merge out/sim/graded-1 out/sim/graded-2 out/sim/graded-3 out/sim/graded-4 --out out/sim/graded"
@@ -281,6 +286,7 @@ where
             commands::report::report(args, &load_regimen(cli.regimen.as_deref())?, out)
         }
         Command::Simulate(args) => commands::simulate::simulate_cmd(args, &ui, out),
+        Command::Calibrate(args) => commands::calibrate::calibrate(args, out),
         Command::Merge(args) => commands::compare::merge_cmd(args, out),
         Command::Compare(args) => commands::compare::compare_cmd(args, out),
         Command::Analyze(args) => {

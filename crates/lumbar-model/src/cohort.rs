@@ -206,3 +206,194 @@ impl Cohort {
             .collect()
     }
 }
+
+/// A cohort held in memory: what a simulator's records become
+/// ([`CohortBuilder`]), analysed by the same code as a store.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryCohort {
+    /// Sessions sorted by (patient, time).
+    pub cohort: Cohort,
+    pub walking: Vec<WalkingDay>,
+}
+
+/// A follow-up study a memory cohort does not have.
+#[derive(Debug, Clone)]
+pub struct NoFollowup;
+
+impl Columns for NoFollowup {
+    fn source(&self) -> &std::path::Path {
+        std::path::Path::new("memory")
+    }
+    fn height(&self) -> usize {
+        0
+    }
+    fn has(&self, _name: &str) -> bool {
+        false
+    }
+    fn numbers(&self, name: &str) -> Result<Vec<Option<f64>>, crate::ColumnError> {
+        Err(crate::ColumnError::NoColumn {
+            path: "memory".into(),
+            column: name.into(),
+            found: String::new(),
+        })
+    }
+    fn labels(&self, name: &str) -> Result<Vec<Option<String>>, crate::ColumnError> {
+        self.numbers(name).map(|_| Vec::new())
+    }
+    fn place(&self, row: usize) -> String {
+        format!("row {}", row + 1)
+    }
+}
+
+impl CohortSource for MemoryCohort {
+    type Error = std::convert::Infallible;
+    type Followup = NoFollowup;
+
+    fn cohort_without_sessions(&self) -> Result<Cohort, Self::Error> {
+        Ok(Cohort {
+            patients: self.cohort.patients.clone(),
+            sessions: Vec::new(),
+            outcomes: self.cohort.outcomes.clone(),
+        })
+    }
+
+    /// One sink, fed each patient's sessions together (the cohort is small
+    /// enough to be in memory, so one thread suffices).
+    fn stream_sessions<S: SessionSink>(
+        &self,
+        index: &HashMap<&str, usize>,
+        make: impl Fn() -> S + Sync,
+    ) -> Result<(S, usize), Self::Error> {
+        let mut sink = make();
+        // Indices of `index` may differ from this cohort's: map by id.
+        let to: Vec<Option<usize>> = self
+            .cohort
+            .patients
+            .iter()
+            .map(|p| index.get(p.id.as_str()).copied())
+            .collect();
+        let days = self.cohort.sessions.iter().map(|s| s.performed_at.date());
+        if let (Some(first), Some(last)) = (days.clone().min(), days.max()) {
+            sink.sessions_span(first, last);
+        }
+        let mut n = 0;
+        let mut current = None;
+        for s in &self.cohort.sessions {
+            let Some(p) = to[s.patient] else { continue };
+            if let Some(c) = current
+                && c != p
+            {
+                sink.patient_done(c);
+            }
+            current = Some(p);
+            let mut s = s.clone();
+            s.patient = p;
+            sink.session(&s);
+            n += 1;
+        }
+        if let Some(c) = current {
+            sink.patient_done(c);
+        }
+        Ok((sink, n))
+    }
+
+    fn walking_days(&self) -> Result<Option<Vec<WalkingDay>>, Self::Error> {
+        Ok((!self.walking.is_empty()).then(|| self.walking.clone()))
+    }
+
+    fn followup(&self) -> Result<Option<NoFollowup>, Self::Error> {
+        Ok(None)
+    }
+}
+
+/// Builds a [`MemoryCohort`] from records, as a writer would receive them
+/// (patients before the rows that name them; a patient's sessions in time
+/// order). Rows naming an unknown patient are not part of the cohort.
+#[derive(Debug, Default)]
+pub struct CohortBuilder {
+    cohort: MemoryCohort,
+    index: HashMap<String, usize>,
+    interned: Vec<Arc<str>>,
+}
+
+impl CohortBuilder {
+    fn intern(&mut self, t: &str) -> Arc<str> {
+        if let Some(a) = self.interned.iter().find(|a| &***a == t) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(t);
+        self.interned.push(a.clone());
+        a
+    }
+
+    /// The cohort, its sessions and outcomes in (patient, time) order.
+    pub fn finish(mut self) -> MemoryCohort {
+        let c = &mut self.cohort.cohort;
+        c.sessions.sort_by_key(|s| (s.patient, s.performed_at));
+        c.outcomes
+            .sort_by(|a, b| (a.patient, a.date, &a.measure).cmp(&(b.patient, b.date, &b.measure)));
+        self.cohort
+    }
+}
+
+impl crate::records::RecordSink for CohortBuilder {
+    fn patient(&mut self, r: &crate::records::PatientRecord) -> std::io::Result<()> {
+        self.index
+            .insert(r.patient_id.clone(), self.cohort.cohort.patients.len());
+        self.cohort.cohort.patients.push(Patient {
+            id: r.patient_id.clone(),
+            site: r.site.clone(),
+            enrolled_on: r.enrolled_on,
+        });
+        Ok(())
+    }
+    fn session(&mut self, r: &crate::records::SessionRecord) -> std::io::Result<()> {
+        let Some(&patient) = self.index.get(&r.patient_id) else {
+            return Ok(());
+        };
+        let exercise = self.intern(&r.exercise);
+        let side = r.side.map(|s| self.intern(s));
+        self.cohort.cohort.sessions.push(Session {
+            patient,
+            performed_at: r.performed_at,
+            exercise,
+            side,
+            sets: r.sets.map(f64::from),
+            reps: r.reps.map(f64::from),
+            hold_s: r.hold_s,
+            pain_during: r.pain_during,
+            pain_after: r.pain_after,
+            pain_persist_min: r.pain_persist_min,
+            stopped_for_pain: r.stopped_for_pain,
+            completed: r.completed,
+        });
+        Ok(())
+    }
+    fn walking(&mut self, r: &crate::records::WalkingDayRecord) -> std::io::Result<()> {
+        let id: Arc<str> = match self.cohort.walking.last() {
+            Some(w) if *w.patient_id == *r.patient_id => w.patient_id.clone(),
+            _ => Arc::from(r.patient_id.as_str()),
+        };
+        self.cohort.walking.push(WalkingDay {
+            patient_id: id,
+            date: Some(r.date),
+            walking_min: Some(r.walking_min),
+            wear_min: r.wear_min,
+        });
+        Ok(())
+    }
+    fn outcome(&mut self, r: &crate::records::OutcomeRecord) -> std::io::Result<()> {
+        if let Some(&patient) = self.index.get(&r.patient_id) {
+            self.cohort.cohort.outcomes.push(Outcome {
+                patient,
+                date: r.date,
+                measure: r.measure.to_string(),
+                value: r.value,
+            });
+        }
+        Ok(())
+    }
+    fn followup(&mut self, _r: &crate::records::FollowupRecord) -> std::io::Result<()> {
+        Ok(())
+    }
+}

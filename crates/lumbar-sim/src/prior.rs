@@ -229,6 +229,26 @@ impl Prior {
         (lo.max(self.min), hi.min(self.max))
     }
 
+    /// The `p`-quantile (0 < p < 1) of the distribution, clamped to the
+    /// bounds: how calibration walks a prior's support evenly.
+    pub fn quantile(&self, p: f64) -> f64 {
+        use statrs::distribution::ContinuousCDF;
+        let p = p.clamp(1e-9, 1.0 - 1e-9);
+        let q = match self.dist {
+            Dist::Fixed { value } => value,
+            Dist::Normal { mean, sd } => Normal::new(mean, sd).map_or(mean, |d| d.inverse_cdf(p)),
+            Dist::LogNormal { mu, sigma } => {
+                LogNormal::new(mu, sigma).map_or(mu.exp(), |d| d.inverse_cdf(p))
+            }
+            Dist::Beta { a, b } => Beta::new(a, b).map_or(a / (a + b), |d| d.inverse_cdf(p)),
+            Dist::Gamma { shape, rate } => {
+                Gamma::new(shape, rate).map_or(shape / rate, |d| d.inverse_cdf(p))
+            }
+            Dist::Uniform { low, high } => low + p * (high - low),
+        };
+        q.clamp(self.min, self.max)
+    }
+
     /// A central value of the draws (the median or mean), clamped to the bounds.
     pub fn central(&self) -> f64 {
         let c = match self.dist {

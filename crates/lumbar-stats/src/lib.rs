@@ -43,5 +43,6 @@ pub mod design;
 pub mod linalg;
 pub mod lmm;
 pub mod numeric;
+pub mod optim;
 pub mod poisson;
 pub mod survival;

@@ -8,6 +8,7 @@ use lumbar_model::atomic::StagedDir;
 
 pub mod analyze;
 pub mod batch;
+pub mod calibrate;
 mod cohort_tables;
 pub mod compare;
 mod generate;

@@ -222,6 +222,9 @@ pub struct Scenario {
     pub population: Population,
     pub dynamics: Dynamics,
     pub psa: Option<Psa>,
+    /// The parameters `lumbar calibrate` fits, with their priors
+    /// (`[calibration.parameters]`, the keys and syntax of PSA's).
+    pub calibration: Vec<PsaParameter>,
     /// Where it was parsed from, for errors of later overrides.
     #[serde(skip)]
     origin: String,
@@ -278,6 +281,13 @@ struct RawPsa {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawCalibration {
+    #[serde(default)]
+    parameters: toml::Table,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawScenario {
     name: String,
     #[serde(default)]
@@ -297,6 +307,7 @@ struct RawScenario {
     #[serde(default)]
     dynamics: Dynamics,
     psa: Option<RawPsa>,
+    calibration: Option<RawCalibration>,
     safety: Option<toml::Value>,
 }
 
@@ -530,27 +541,35 @@ impl Scenario {
         check_population(&population).map_err(|(k, e)| invalid(&k, e))?;
         check_dynamics(&raw.dynamics).map_err(|(k, e)| invalid(&k, e))?;
 
-        // PSA.
+        // PSA and calibration: parameter paths with priors.
+        let parameters_of = |table: &toml::Table, section: &str| {
+            let mut parameters = Vec::new();
+            for (path, value) in table {
+                let key = format!("{section}.parameters.\"{path}\"");
+                let raw_prior: RawPrior = value
+                    .clone()
+                    .try_into()
+                    .map_err(|e: toml::de::Error| invalid(&key, e.message().to_string()))?;
+                let prior = Prior::from_raw(&raw_prior).map_err(|e| invalid(&key, e))?;
+                // A central value of the draws must be a valid setting.
+                let mut trial = (population.clone(), raw.dynamics.clone());
+                set_parameter(&mut trial.0, &mut trial.1, path, prior.central())
+                    .map_err(|e| invalid(&key, e))?;
+                parameters.push(PsaParameter {
+                    path: path.clone(),
+                    prior,
+                });
+            }
+            Ok::<_, ScenarioError>(parameters)
+        };
+        let calibration = match &raw.calibration {
+            None => Vec::new(),
+            Some(c) => parameters_of(&c.parameters, "calibration")?,
+        };
         let psa = match &raw.psa {
             None => None,
             Some(rp) => {
-                let mut parameters = Vec::new();
-                for (path, value) in &rp.parameters {
-                    let key = format!("psa.parameters.\"{path}\"");
-                    let raw_prior: RawPrior = value
-                        .clone()
-                        .try_into()
-                        .map_err(|e: toml::de::Error| invalid(&key, e.message().to_string()))?;
-                    let prior = Prior::from_raw(&raw_prior).map_err(|e| invalid(&key, e))?;
-                    // A central value of the draws must be a valid setting.
-                    let mut trial = (population.clone(), raw.dynamics.clone());
-                    set_parameter(&mut trial.0, &mut trial.1, path, prior.central())
-                        .map_err(|e| invalid(&key, e))?;
-                    parameters.push(PsaParameter {
-                        path: path.clone(),
-                        prior,
-                    });
-                }
+                let parameters = parameters_of(&rp.parameters, "psa")?;
                 if parameters.is_empty() {
                     return Err(invalid(
                         "psa.parameters",
@@ -684,6 +703,7 @@ impl Scenario {
             population,
             dynamics: raw.dynamics,
             psa,
+            calibration,
             origin: origin.to_string(),
             raw_conditions: raw.rule.into_iter().map(|r| r.when).collect(),
         })

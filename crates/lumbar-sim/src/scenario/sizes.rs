@@ -105,6 +105,21 @@ impl Scenario {
     }
 
     /// The scenario with another master seed.
+    /// The scenario with parameter `path` (a PSA or calibration path such
+    /// as `dynamics.exercise_benefit` or `population.adherence.a`) set to
+    /// `value`, checked as a PSA draw is.
+    pub fn with_parameter(&self, path: &str, value: f64) -> Result<Scenario, ScenarioError> {
+        let mut s = self.clone();
+        crate::scenario::set_parameter(&mut s.population, &mut s.dynamics, path, value).map_err(
+            |problem| ScenarioError::Invalid {
+                origin: s.origin.clone(),
+                key: path.to_string(),
+                problem,
+            },
+        )?;
+        Ok(s)
+    }
+
     pub fn with_seed(&self, seed: u64) -> Result<Scenario, ScenarioError> {
         let mut s = self.clone();
         s.seed = seed;
