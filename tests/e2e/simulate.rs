@@ -430,6 +430,10 @@ fn simulated_patients_are_tables_ingest_accepts_whole() {
             nrs.se
         );
     }
+    // Adherence falls after painful sessions in the engine (slope 0.2 per
+    // point of mean pain during above 5): the target sees it.
+    let fall = target("next_day_exercise_after_painful_minus_other");
+    assert!(fall.observed + 2.0 * fall.se < 0.0, "{fall:?}");
     let logging: Vec<f64> = (1..=12)
         .map(|w| target(&format!("still_logging_week_{w}")).observed)
         .collect();

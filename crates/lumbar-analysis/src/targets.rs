@@ -19,13 +19,21 @@
 //! * `unsuitable_share`: of the (patient, exercise) pairs ever logged, the
 //!   share flagged unsuitable (pain persisting past the regimen's limit);
 //!   the same ratio SE with patients as clusters.
+//! * `exercise_days_share_week_W` (W = 0 … horizon − 1): the mean over
+//!   patients followed through week W of the share of its 7 days with a
+//!   logged session; SE s/√n.
+//! * `next_day_exercise_after_painful_minus_other`: the share of days
+//!   after a session day with mean pain during ≥ 5 on which the patient
+//!   logs a session again, minus the same share after other session days
+//!   (the fall of adherence after painful sessions); the SE of a
+//!   difference of two cluster ratios, linearised per patient.
 //! * `still_logging_week_W` (W = 1 … the horizon): Kaplan–Meier of the
 //!   last logged session (days after enrolment), a patient's last day of
 //!   follow-up (the horizon, or the data's last session day if earlier)
 //!   censoring it; Greenwood's SE. A patient whose last session falls in
 //!   the final week of their follow-up is censored there, not a dropout.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -54,6 +62,8 @@ struct PatientTally {
     done: HashSet<Arc<str>>,
     flagged: HashSet<Arc<str>>,
     last_day: Option<i64>,
+    /// Per day after enrolment with a session: (sum, count) of pain during.
+    days: BTreeMap<i64, (f64, u32)>,
 }
 
 /// The session part of the targets, as a sink.
@@ -88,6 +98,11 @@ impl SessionSink for TargetTally<'_> {
         }
         let day = (s.performed_at.date() - enrolled).num_days();
         p.last_day = Some(p.last_day.map_or(day, |d| d.max(day)));
+        let e = p.days.entry(day).or_insert((0.0, 0));
+        if let Some(d) = s.pain_during {
+            e.0 += d;
+            e.1 += 1;
+        }
     }
     fn merge(&mut self, later: Self) {
         for (k, v) in later.patients {
@@ -96,6 +111,11 @@ impl SessionSink for TargetTally<'_> {
             p.events += v.events;
             p.done.extend(v.done);
             p.flagged.extend(v.flagged);
+            for (d, (sum, n)) in v.days {
+                let e = p.days.entry(d).or_insert((0.0, 0));
+                e.0 += sum;
+                e.1 += n;
+            }
             p.last_day = match (p.last_day, v.last_day) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
@@ -231,6 +251,76 @@ pub fn targets<S: CohortSource>(
             observed: r,
             se,
             n: per.len(),
+        });
+    }
+
+    // Exercise days per programme week, and the next day after a painful
+    // session, over each patient's follow-up.
+    let follow_of = |i: usize| -> i64 {
+        let horizon = 7 * weeks as i64;
+        match tally.cutoff {
+            Some(c) => ((c - cohort.patients[i].enrolled_on).num_days() + 1).min(horizon),
+            None => horizon,
+        }
+    };
+    let empty = PatientTally::default();
+    for w in 0..weeks as i64 {
+        let shares: Vec<f64> = (0..cohort.patients.len())
+            .filter(|&i| follow_of(i) >= 7 * (w + 1))
+            .map(|i| {
+                let p = tally.patients.get(&i).unwrap_or(&empty);
+                p.days.range(7 * w..7 * (w + 1)).count() as f64 / 7.0
+            })
+            .collect();
+        let n = shares.len();
+        if n < 2 {
+            continue;
+        }
+        let mean = shares.iter().sum::<f64>() / n as f64;
+        let sd = (shares.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        out.push(Target {
+            name: format!("exercise_days_share_week_{w}"),
+            observed: mean,
+            se: sd / (n as f64).sqrt(),
+            n,
+        });
+    }
+    // Per patient: (next day exercised, days) after a session whose mean
+    // pain during was ≥ 5, and after one below 5.
+    let mut after: Vec<[(f64, f64); 2]> = Vec::new();
+    for (i, p) in &per {
+        let follow = follow_of(**i);
+        let mut a = [(0.0, 0.0); 2];
+        for (&d, &(sum, n)) in &p.days {
+            if n == 0 || d + 1 >= follow {
+                continue;
+            }
+            let painful = (sum / n as f64 >= 5.0) as usize;
+            a[painful].0 += p.days.contains_key(&(d + 1)) as u8 as f64;
+            a[painful].1 += 1.0;
+        }
+        after.push(a);
+    }
+    let (y0, x0): (f64, f64) = after
+        .iter()
+        .fold((0.0, 0.0), |s, a| (s.0 + a[0].0, s.1 + a[0].1));
+    let (y1, x1): (f64, f64) = after
+        .iter()
+        .fold((0.0, 0.0), |s, a| (s.0 + a[1].0, s.1 + a[1].1));
+    if x0 > 0.0 && x1 > 0.0 && after.len() > 1 {
+        // A difference of two ratios with patients as clusters: each
+        // patient's linearised contribution to both (Cochran 1977, §6.4).
+        let (r0, r1) = (y0 / x0, y1 / x1);
+        let m = after.len() as f64;
+        let ss: f64 = after
+            .iter()
+            .map(|a| ((a[1].0 - r1 * a[1].1) / x1 - (a[0].0 - r0 * a[0].1) / x0).powi(2))
+            .sum();
+        out.push(Target {
+            name: "next_day_exercise_after_painful_minus_other".into(),
+            observed: r1 - r0,
+            se: (m / (m - 1.0) * ss).sqrt(),
+            n: after.len(),
         });
     }
 

@@ -52,7 +52,8 @@ impl Default for CohortOptions {
     }
 }
 
-const SITES: [(&str, f64); 4] = [
+/// The sites and their shares of patients (the generator's too).
+pub(crate) const SITES: [(&str, f64); 4] = [
     ("north", 0.35),
     ("south", 0.30),
     ("east", 0.20),

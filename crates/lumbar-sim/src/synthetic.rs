@@ -73,6 +73,7 @@ use serde::Serialize;
 use statrs::distribution::{Beta, LogNormal, Normal};
 
 use crate::dynamics::{to_nrs, underlying_pain};
+use crate::observed::SITES;
 
 /// The reference walking categories of SPEC §1 (lower bounds, min/day) and the
 /// risk ratios planted for them, from the HUNT study (JAMA Netw Open 2025).
@@ -142,12 +143,6 @@ pub struct GeneratedParticipant {
     pub walking: Vec<WalkingDayRecord>,
 }
 
-const SITES: [(&str, f64); 4] = [
-    ("north", 0.35),
-    ("south", 0.30),
-    ("east", 0.20),
-    ("west", 0.15),
-];
 const SMALL_SITE: &str = "island";
 /// Patients are generated and written in blocks of this many, so memory does
 /// not grow with the cohort.
