@@ -56,8 +56,8 @@ use serde::Serialize;
 /// How to fit.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// Most simulated cohorts the search may use (the curvature's
-    /// 2k² + 1 more come after it).
+    /// Most simulated cohorts the searches may use together (the
+    /// estimate's, the Jacobian's 2k and the fitted targets' 1 come after).
     pub budget: usize,
     /// The seed of every simulated cohort (common random numbers).
     pub seed: u64,
@@ -97,7 +97,7 @@ pub struct TargetFit {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Diagnostics {
     pub method: String,
-    /// Simulated cohorts, the curvature's included.
+    /// Simulated cohorts, the Jacobian's included.
     pub simulations: usize,
     /// Nelder–Mead has one "generation": the search.
     pub generations: usize,

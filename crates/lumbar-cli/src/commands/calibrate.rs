@@ -23,8 +23,8 @@ pub struct CalibrateArgs {
     #[arg(long)]
     pub scenario: PathBuf,
     /// simulated-moments: Nelder–Mead on the SE-standardised distance with
-    /// common random numbers, intervals from its curvature. (ABC-SMC is to
-    /// come.)
+    /// common random numbers, intervals from the minimum-distance sandwich
+    /// and replicate searches. (ABC-SMC is to come.)
     #[arg(long, default_value = "simulated-moments", value_parser = ["simulated-moments"])]
     pub method: String,
     /// Most simulated cohorts the searches may use together.
