@@ -83,24 +83,20 @@ impl<'a> SafetyTally<'a> {
 
 impl SessionSink for SafetyTally<'_> {
     fn session(&mut self, s: &Session) {
-        if let Some(d) = s.pain_during {
-            let continued = match s.stopped_for_pain {
-                Some(stopped) => !stopped,
-                None => s.completed != Some(false),
-            };
-            if self.rules.is_safety_event(d, !continued) {
-                let p = &self.cohort.patients[s.patient];
-                self.events.push((
-                    s.patient,
-                    SafetyEvent {
-                        patient_id: p.id.clone(),
-                        site: p.site.clone(),
-                        performed_at: s.performed_at,
-                        exercise: s.exercise.to_string(),
-                        pain_during: d,
-                    },
-                ));
-            }
+        if let Some(d) = s.pain_during
+            && self.rules.is_safety_event(d, !s.continued())
+        {
+            let p = &self.cohort.patients[s.patient];
+            self.events.push((
+                s.patient,
+                SafetyEvent {
+                    patient_id: p.id.clone(),
+                    site: p.site.clone(),
+                    performed_at: s.performed_at,
+                    exercise: s.exercise.to_string(),
+                    pain_during: d,
+                },
+            ));
         }
         if s.pain_persist_min
             .is_some_and(|m| self.rules.is_unsuitable(m))

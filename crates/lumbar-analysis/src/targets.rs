@@ -84,11 +84,7 @@ impl SessionSink for TargetTally<'_> {
         let p = self.patients.entry(s.patient).or_default();
         p.sessions += 1;
         if let Some(d) = s.pain_during {
-            let continued = match s.stopped_for_pain {
-                Some(stopped) => !stopped,
-                None => s.completed != Some(false),
-            };
-            p.events += self.rules.is_safety_event(d, !continued) as u64;
+            p.events += self.rules.is_safety_event(d, !s.continued()) as u64;
         }
         p.done.insert(s.exercise.clone());
         if s.pain_persist_min

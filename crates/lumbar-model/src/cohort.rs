@@ -40,6 +40,18 @@ pub struct Session {
     pub completed: Option<bool>,
 }
 
+impl Session {
+    /// Whether the patient went on with the exercise: `stopped_for_pain`
+    /// when logged, else not logged as incomplete (a session without
+    /// either flag counts as continued, as the safety rules read it).
+    pub fn continued(&self) -> bool {
+        match self.stopped_for_pain {
+            Some(stopped) => !stopped,
+            None => self.completed != Some(false),
+        }
+    }
+}
+
 /// A patient-reported outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
