@@ -73,7 +73,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use lumbar_model::records::{ColumnTable, ColumnValues, RecordSink};
+use lumbar_model::records::RecordSink;
 use lumbar_stats::numeric::exp;
 
 use crate::draws::{Draws, unit};
@@ -108,53 +108,12 @@ pub enum SimError {
     Size { key: &'static str, problem: String },
 }
 
-/// One slice of the cohort: shard `index` (1-based) of `count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
+pub use shard::Shard;
+use trajectory::DayRecord;
+pub use trajectory::{TrajectoryBlock, TrajectorySink};
 
-impl Shard {
-    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
-
-    /// Parses `i/n` (1 ≤ i ≤ n).
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let (i, n) = text
-            .split_once('/')
-            .ok_or_else(|| format!("\"{text}\" is not i/n, e.g. 2/8"))?;
-        let i: u32 = i
-            .trim()
-            .parse()
-            .map_err(|_| format!("\"{text}\": shard index is not a number"))?;
-        let n: u32 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("\"{text}\": shard count is not a number"))?;
-        if n == 0 || i == 0 || i > n {
-            return Err(format!("\"{text}\": need 1 ≤ i ≤ n"));
-        }
-        Ok(Shard { index: i, count: n })
-    }
-
-    /// The patients of this shard: a contiguous run of whole blocks.
-    pub fn patients(&self, total: u64) -> Range<u64> {
-        let blocks = total.div_ceil(BLOCK);
-        // In u128: k × blocks × BLOCK must not wrap for any u64 total.
-        let at = |k: u64| {
-            let first =
-                u128::from(k) * u128::from(blocks) / u128::from(self.count) * u128::from(BLOCK);
-            u64::try_from(first).unwrap_or(u64::MAX).min(total)
-        };
-        at(self.index as u64 - 1)..at(self.index as u64)
-    }
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
+mod shard;
+mod trajectory;
 
 /// The parameters of one run (a PSA draw × a replication).
 #[derive(Debug, Clone)]
@@ -326,89 +285,6 @@ impl<'a> RunContext<'a> {
             ladder_of,
         })
     }
-}
-
-/// One patient-day of a trajectory, as columns; a block of patients at a time.
-#[derive(Debug, Clone, Default)]
-pub struct TrajectoryBlock {
-    pub run: u32,
-    pub first_patient: u64,
-    pub patient: Vec<u64>,
-    pub day: Vec<u32>,
-    pub pain: Vec<f64>,
-    pub flare: Vec<bool>,
-    pub walking_min: Vec<f64>,
-    pub exercised: Vec<bool>,
-    pub scheduled: Vec<u32>,
-    pub completed: Vec<u32>,
-    pub safety_events: Vec<u32>,
-    pub dropped: Vec<bool>,
-    /// Ladder keys and, per ladder, the rung of each row (None once dropped).
-    pub ladder_keys: Vec<String>,
-    pub rungs: Vec<Vec<Option<u32>>>,
-}
-
-impl TrajectoryBlock {
-    pub fn len(&self) -> usize {
-        self.day.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.day.is_empty()
-    }
-
-    /// The block as the columns of its trajectory file: `run`, `patient`,
-    /// `day`, `pain`, `flare`, `walking_min` (null on days without a
-    /// value), `exercised`, `scheduled`, `completed`, `safety_events`,
-    /// `dropped`, then `rung_KEY` per ladder.
-    pub fn columns(&self) -> ColumnTable<'_> {
-        use std::borrow::Cow::{Borrowed, Owned};
-        let n = self.len();
-        let walking = self.walking_min.iter().map(|w| (!w.is_nan()).then_some(*w));
-        let mut cols = vec![
-            (
-                "run".to_string(),
-                ColumnValues::U32(Owned(vec![self.run; n])),
-            ),
-            ("patient".into(), ColumnValues::U64(Borrowed(&self.patient))),
-            ("day".into(), ColumnValues::U32(Borrowed(&self.day))),
-            ("pain".into(), ColumnValues::F64(Borrowed(&self.pain))),
-            ("flare".into(), ColumnValues::Bool(Borrowed(&self.flare))),
-            (
-                "walking_min".into(),
-                ColumnValues::OptF64(Owned(walking.collect())),
-            ),
-            (
-                "exercised".into(),
-                ColumnValues::Bool(Borrowed(&self.exercised)),
-            ),
-            (
-                "scheduled".into(),
-                ColumnValues::U32(Borrowed(&self.scheduled)),
-            ),
-            (
-                "completed".into(),
-                ColumnValues::U32(Borrowed(&self.completed)),
-            ),
-            (
-                "safety_events".into(),
-                ColumnValues::U32(Borrowed(&self.safety_events)),
-            ),
-            (
-                "dropped".into(),
-                ColumnValues::Bool(Borrowed(&self.dropped)),
-            ),
-        ];
-        for (k, r) in self.ladder_keys.iter().zip(&self.rungs) {
-            cols.push((format!("rung_{k}"), ColumnValues::OptU32(Borrowed(r))));
-        }
-        cols
-    }
-}
-
-/// Where trajectory blocks go (the CLI writes each as a Parquet file).
-pub trait TrajectorySink: Sync {
-    fn write(&self, block: &TrajectoryBlock) -> Result<(), String>;
 }
 
 /// Pain as reported: clamped to 0–10 and rounded to the nearest half
@@ -750,44 +626,6 @@ fn simulate_patient(
         }
     }
     words + pop.words_used() + rng.words_used()
-}
-
-/// What a trajectory row says about one patient-day.
-struct DayRecord {
-    pain: f64,
-    flare: bool,
-    walking: f64,
-    exercised: bool,
-    scheduled: u32,
-    completed: u32,
-    safety_events: u32,
-    dropped: bool,
-}
-
-impl TrajectoryBlock {
-    fn push(
-        &mut self,
-        cx: &RunContext<'_>,
-        prog: &Programme<'_>,
-        patient: u64,
-        day: u32,
-        r: DayRecord,
-    ) {
-        self.patient.push(patient);
-        self.day.push(day);
-        self.pain.push(r.pain);
-        self.flare.push(r.flare);
-        self.walking_min.push(r.walking);
-        self.exercised.push(r.exercised);
-        self.scheduled.push(r.scheduled);
-        self.completed.push(r.completed);
-        self.safety_events.push(r.safety_events);
-        self.dropped.push(r.dropped);
-        for (li, &i) in cx.ladders.iter().enumerate() {
-            let st = prog.items[i];
-            self.rungs[li].push(st.active.then_some(st.rung as u32));
-        }
-    }
 }
 
 /// How to run.

@@ -1,0 +1,132 @@
+//! Rows of a chunk validated in parallel pieces: cells, identity checks
+//! and fingerprints, and the reasons summarised.
+
+use super::*;
+
+/// Rows read per chunk (one chunk is validated while the next is read).
+pub(super) const CHUNK_ROWS: usize = 65_536;
+/// Rows per parallel validation task.
+pub(super) const PART_ROWS: usize = 8_192;
+
+/// The outcome of the order-independent checks of one row.
+pub(super) enum RowOut {
+    Valid {
+        line: u64,
+        fp: u128,
+        id: Option<String>,
+    },
+    Rejected(u64, Rejection),
+}
+
+/// The valid rows of a slice of a chunk, as a frame, and every row's outcome.
+pub(super) struct PartOut {
+    pub(super) frame: polars::prelude::DataFrame,
+    pub(super) rows: Vec<RowOut>,
+}
+
+/// The checks that need no knowledge of other rows: run in parallel.
+pub(super) struct RowCheck<'a> {
+    pub(super) validator: &'a TableValidator<'a>,
+    pub(super) table: Table,
+    pub(super) check_ids: bool,
+    pub(super) keyed: bool,
+    pub(super) known: &'a Known,
+    pub(super) columns: &'a [(String, Kind)],
+}
+
+impl RowCheck<'_> {
+    fn row<'c>(
+        &self,
+        chunk: &'c dyn reader::RawChunk,
+        i: usize,
+        cells: &mut Vec<Cell<'c>>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(u128, Option<String>), Rejection> {
+        let mut canonical = [None; 32];
+        let mut extra = vec![None; self.validator.extras.len()];
+        let nc = self.validator.columns.len();
+        chunk.cells(i, &mut canonical[..nc], &mut extra)?;
+        self.validator
+            .validate_into(&canonical[..nc], &extra, cells)?;
+        let id: &str = match &cells[0] {
+            Cell::Str(s) => s,
+            _ => "",
+        };
+        if self.check_ids {
+            let ok = match self.table {
+                Table::Sessions => self.known.patients.contains(id),
+                _ => self.known.patients.contains(id) || self.known.participants.contains(id),
+            };
+            if !ok {
+                return Err(Rejection {
+                    column: Some("patient_id".into()),
+                    value: Some(limits::excerpt(id)),
+                    reason: if self.table == Table::Sessions {
+                        format!(
+                            "patient_id '{}' is not in the patients table; ingest the patient's row first",
+                            limits::excerpt(id)
+                        )
+                    } else {
+                        format!(
+                            "patient_id '{}' is in neither the patients nor the followup table",
+                            limits::excerpt(id)
+                        )
+                    },
+                });
+            }
+        }
+        let id = self.keyed.then(|| id.to_string());
+        let fp = fingerprint_with(cells, scratch);
+        Ok((fp, id))
+    }
+
+    pub(super) fn part(
+        &self,
+        chunk: &dyn reader::RawChunk,
+        from: usize,
+        to: usize,
+    ) -> polars::prelude::PolarsResult<PartOut> {
+        let mut builder = table::TableBuilder::new(self.columns.to_vec(), to - from);
+        let mut rows = Vec::with_capacity(to - from);
+        let mut cells = Vec::with_capacity(self.columns.len());
+        let mut scratch = Vec::with_capacity(256);
+        for i in from..to {
+            let line = chunk.line(i);
+            match self.row(chunk, i, &mut cells, &mut scratch) {
+                Ok((fp, id)) => {
+                    builder.push(&cells);
+                    rows.push(RowOut::Valid { line, fp, id });
+                }
+                Err(r) => rows.push(RowOut::Rejected(line, r)),
+            }
+        }
+        Ok(PartOut {
+            frame: builder.take()?,
+            rows,
+        })
+    }
+}
+
+/// A reason with the row-specific parts (values, line numbers) removed, for
+/// summarising which kinds of problems a file has.
+pub(super) fn reason_kind(r: &Rejection) -> String {
+    let mut s = r.reason.clone();
+    if let Some(v) = &r.value
+        && !v.is_empty()
+    {
+        s = s.replace(v.as_str(), "…");
+    }
+    // Line numbers of duplicates differ row to row.
+    let digits_removed: String = s
+        .split(' ')
+        .map(|w| {
+            if w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty() {
+                "N"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    digits_removed
+}

@@ -1,0 +1,396 @@
+//! One file's ingest in three steps: plan, check, commit.
+
+use super::*;
+
+/// One file's ingest as decided before any row is read.
+pub(super) struct FilePlan<'a> {
+    pub(super) input: &'a Input,
+    /// Where the bytes are read (see [`ingest_file`]).
+    pub(super) read_path: PathBuf,
+    pub(super) format: Format,
+    pub(super) source: Box<dyn reader::RowSource>,
+    /// Extra columns kept (followup covariates), with the type inferred
+    /// from all their values.
+    pub(super) extras: Vec<(String, ExtraKind)>,
+    pub(super) validator: TableValidator<'a>,
+    /// The accepted rows' columns: the table's, then the extras.
+    pub(super) columns: Vec<(String, Kind)>,
+    /// Patients and followup: one row per id, checked against the store's.
+    pub(super) keyed: bool,
+    /// Sessions, walking, outcomes: the id must name a known person.
+    pub(super) check_ids: bool,
+}
+
+/// Step 1: detects the format, opens the source, infers the extra
+/// columns' types (a pass over the file, only when it has extra columns)
+/// and decides which identity checks apply.
+pub(super) fn plan_file<'a>(
+    run: &Run<'a>,
+    input: &'a Input,
+    read_path: &Path,
+    known: &Known,
+    notes: &mut Vec<String>,
+) -> Result<FilePlan<'a>, IngestError> {
+    let Run {
+        store,
+        regimen,
+        opts,
+    } = *run;
+    let table = input.table;
+    let format = match input.format {
+        Some(f) => f,
+        None => reader::detect(read_path)?,
+    };
+    let reading = reader::Reading {
+        limits: opts.limits,
+        missing: &opts.missing,
+    };
+    let source = reader::open_input_with(
+        read_path,
+        format,
+        table,
+        input.patient_id.as_deref(),
+        !input.secondary,
+        &reading,
+    )?;
+    let extras: Vec<(String, ExtraKind)> = if source.map().extra_names.is_empty() {
+        Vec::new()
+    } else {
+        let mut scan = reader::open_input_with(read_path, format, table, None, true, &reading)?;
+        reader::infer_extra_kinds_with(&mut *scan, &opts.missing)?
+    };
+    let validator = TableValidator::new(table, extras.clone(), regimen, opts.as_of)
+        .with_min_date(opts.min_date)
+        .with_missing(opts.missing.clone());
+    store.prepare_dirs(table)?;
+    let keyed = matches!(table, Table::Patients | Table::Followup);
+    let check_ids = match table {
+        Table::Sessions => !known.patients.is_empty(),
+        Table::Walking | Table::Outcomes => {
+            !known.patients.is_empty() || !known.participants.is_empty()
+        }
+        _ => false,
+    };
+    if !check_ids && !keyed {
+        notes.push(format!(
+            "{}: no patients are known yet, so patient_id was not checked against the patients table",
+            input.path.display()
+        ));
+    }
+    let mut columns: Vec<(String, Kind)> = table
+        .columns()
+        .iter()
+        .map(|c| (c.name.to_string(), c.kind))
+        .collect();
+    for (name, kind) in &extras {
+        columns.push((
+            name.clone(),
+            match kind {
+                ExtraKind::Float => Kind::Float,
+                ExtraKind::Bool => Kind::Bool,
+                ExtraKind::Str => Kind::Str,
+            },
+        ));
+    }
+    Ok(FilePlan {
+        input,
+        read_path: read_path.to_path_buf(),
+        format,
+        source,
+        extras,
+        validator,
+        columns,
+        keyed,
+        check_ids,
+    })
+}
+
+/// What the rows of one file came to.
+pub(super) struct Checked {
+    pub(super) counts: Counts,
+    /// Fingerprints and ids of the rows this file adds to the store.
+    pub(super) new_fps: Vec<u128>,
+    pub(super) new_ids: Vec<String>,
+    /// Rejects per kind of reason.
+    pub(super) reasons: HashMap<String, u64>,
+    /// The accepted and the rejected rows, in their pending files.
+    pub(super) sink: ParquetSink,
+    pub(super) rejects: ParquetSink,
+}
+
+/// Step 2: reads, validates and deduplicates every row. A reader thread
+/// parses the next chunk while the pool validates this one; the
+/// order-dependent decisions (duplicates) are then taken in file order on
+/// this thread, and the accepted rows go to a pending part.
+pub(super) fn check_rows(
+    run: &Run<'_>,
+    plan: &mut FilePlan<'_>,
+    known: &Known,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Checked, IngestError> {
+    let Run { store, opts, .. } = *run;
+    let table = plan.input.table;
+    let path = &plan.input.path;
+    let stored = store.fingerprints(table)?; // a set keyed by FingerprintHasher
+    let stored_ids: HashSet<String> = match table {
+        Table::Patients => known.patients.clone(),
+        Table::Followup => known.participants.clone(),
+        _ => HashSet::new(),
+    };
+    let mut sink = ParquetSink::create(
+        &store.part_path(table, "pending"),
+        plan.columns.clone(),
+        opts.batch_rows,
+    );
+    let reject_columns = ["table", "source", "line", "column", "value", "reason"]
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                if *n == "line" { Kind::Int } else { Kind::Str },
+            )
+        })
+        .collect();
+    let mut rejects = ParquetSink::create(
+        &store.rejects_path(table, "pending"),
+        reject_columns,
+        opts.batch_rows,
+    );
+    let source_name = path.display().to_string();
+
+    let mut counts = Counts::default();
+    let mut seen: HashMap<u128, u64, store::FingerprintHasher> = HashMap::default();
+    // Room for the expected rows up front: growing a map of millions of
+    // entries rehashes it several times.
+    let size_hint = std::fs::metadata(&plan.read_path)
+        .map(|m| m.len() / 64)
+        .unwrap_or(0);
+    // At most 4 M entries (~130 MB): the file's size comes from input, and
+    // 50 M asked for 1.7 GB up front for a 3 GB file of anything.
+    seen.reserve(size_hint.min(4_000_000) as usize);
+    let mut seen_ids: HashMap<String, u64> = HashMap::new();
+    let mut new_fps: Vec<u128> = Vec::new();
+    let mut new_ids: Vec<String> = Vec::new();
+    let mut reasons: HashMap<String, u64> = HashMap::new();
+    let write_err = |e: polars::error::PolarsError| IngestError::polars(path, e);
+    let check = RowCheck {
+        validator: &plan.validator,
+        table,
+        check_ids: plan.check_ids,
+        keyed: plan.keyed,
+        known,
+        columns: &plan.columns,
+    };
+
+    let mut reject = |line: u64, r: Rejection, counts: &mut Counts, rejects: &mut ParquetSink| {
+        counts.rejected += 1;
+        *reasons.entry(reason_kind(&r)).or_default() += 1;
+        let cells = [
+            Cell::Str(table.name().into()),
+            Cell::Str(source_name.as_str().into()),
+            Cell::Int(line as i64),
+            r.column.map(|c| Cell::Str(c.into())).unwrap_or(Cell::Null),
+            r.value.map(|v| Cell::Str(v.into())).unwrap_or(Cell::Null),
+            Cell::Str(r.reason.into()),
+        ];
+        rejects.push(&cells)
+    };
+
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Result<Box<dyn reader::RawChunk>, IngestError>>(2);
+        let source = &mut plan.source;
+        scope.spawn(move || {
+            loop {
+                match source.next_chunk(CHUNK_ROWS) {
+                    Ok(Some(chunk)) => {
+                        if tx.send(Ok(chunk)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        for chunk in rx {
+            let chunk = chunk?;
+            let parts: Vec<PartOut> = (0..chunk.len().div_ceil(PART_ROWS))
+                .into_par_iter()
+                .map(|k| {
+                    check.part(
+                        &*chunk,
+                        k * PART_ROWS,
+                        ((k + 1) * PART_ROWS).min(chunk.len()),
+                    )
+                })
+                .collect::<Result<_, _>>()
+                .map_err(write_err)?;
+            for part in parts {
+                let mut keep: Vec<bool> = Vec::with_capacity(part.frame.height());
+                for row in part.rows {
+                    counts.read += 1;
+                    let (line, fp, id) = match row {
+                        RowOut::Rejected(line, r) => {
+                            reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
+                            continue;
+                        }
+                        RowOut::Valid { line, fp, id } => (line, fp, id),
+                    };
+                    let decision: Result<bool, Rejection> = (|| {
+                        match seen.entry(fp) {
+                            std::collections::hash_map::Entry::Occupied(first) => {
+                                return Err(Rejection::row(format!(
+                                    "exact duplicate of line {}",
+                                    first.get()
+                                )));
+                            }
+                            std::collections::hash_map::Entry::Vacant(slot) => {
+                                slot.insert(line);
+                            }
+                        }
+                        if let Some(id) = &id {
+                            if let Some(first) = seen_ids.get(id) {
+                                return Err(Rejection {
+                                    column: Some("patient_id".into()),
+                                    value: Some(limits::excerpt(id)),
+                                    reason: format!(
+                                        "patient_id '{}' is already defined at line {first} with other values",
+                                        limits::excerpt(id)
+                                    ),
+                                });
+                            }
+                            seen_ids.insert(id.clone(), line);
+                        }
+                        if stored.contains(&fp) {
+                            return Ok(false); // accepted, already stored
+                        }
+                        if let Some(id) = &id
+                            && stored_ids.contains(id)
+                        {
+                            return Err(Rejection {
+                                column: Some("patient_id".into()),
+                                value: Some(limits::excerpt(id)),
+                                reason: format!(
+                                    "patient_id '{}' is already in the store with other values; correct the file or start a new store",
+                                    limits::excerpt(id)
+                                ),
+                            });
+                        }
+                        Ok(true)
+                    })();
+                    match decision {
+                        Ok(add) => {
+                            counts.accepted += 1;
+                            keep.push(add);
+                            if add {
+                                counts.added += 1;
+                                new_fps.push(fp);
+                                if let Some(id) = id {
+                                    new_ids.push(id);
+                                }
+                            }
+                        }
+                        Err(r) => {
+                            keep.push(false);
+                            reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
+                        }
+                    }
+                }
+                let frame = if keep.iter().all(|k| *k) {
+                    part.frame
+                } else {
+                    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+                    part.frame.filter(&mask).map_err(write_err)?
+                };
+                sink.push_frame(frame).map_err(write_err)?;
+            }
+            progress(counts.read);
+        }
+        Ok(())
+    })?;
+    progress(counts.read);
+    Ok(Checked {
+        counts,
+        new_fps,
+        new_ids,
+        reasons,
+        sink,
+        rejects,
+    })
+}
+
+/// Step 3: commits the part, its fingerprints and rejects and the manifest
+/// entry, unless a part of the same content is already listed; then the
+/// ids it added become known to the files that follow.
+pub(super) fn commit_file(
+    run: &Run<'_>,
+    plan: FilePlan<'_>,
+    checked: Checked,
+    sha256: String,
+    known: &mut Known,
+) -> Result<FileReport, IngestError> {
+    let Run {
+        store,
+        regimen,
+        opts,
+    } = *run;
+    let (table, path) = (plan.input.table, &plan.input.path);
+    let Checked {
+        mut counts,
+        new_fps,
+        new_ids,
+        reasons,
+        sink,
+        rejects,
+    } = checked;
+    let part = format!("part-{}", &sha256[..16]);
+    // The manifest, not the folder, says what was ingested: a part left
+    // unlisted by a crash was adopted or quarantined by the reconcile.
+    let already_ingested = store.has_part(table, &part)?;
+    if already_ingested {
+        // Same content as a part already stored: leave the store as it is.
+        counts.added = 0;
+        drop(sink);
+        drop(rejects);
+    } else {
+        let record = store::PartRecord {
+            table: table.name().into(),
+            part: part.clone(),
+            source: path.display().to_string(),
+            sha256: sha256.clone(),
+            format: plan.format.name().into(),
+            read: counts.read,
+            accepted: counts.accepted,
+            added: counts.added,
+            rejected: counts.rejected,
+            regimen: regimen.key.clone(),
+            as_of: opts.as_of.to_string(),
+            lumbar_version: env!("CARGO_PKG_VERSION").into(),
+            checksums: None,
+        };
+        store.commit_part(table, record, &new_fps, rejects, sink)?;
+    }
+    match table {
+        Table::Patients => known.patients.extend(new_ids),
+        Table::Followup => known.participants.extend(new_ids),
+        _ => {}
+    }
+    let mut top: Vec<(String, u64)> = reasons.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.truncate(5);
+    Ok(FileReport {
+        table: table.name().into(),
+        path: path.clone(),
+        sha256,
+        format: plan.format,
+        counts,
+        already_ingested,
+        ignored_columns: plan.source.map().ignored.clone(),
+        covariates: plan.extras.into_iter().map(|e| e.0).collect(),
+        top_reasons: top,
+    })
+}
