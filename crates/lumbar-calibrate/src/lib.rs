@@ -323,8 +323,7 @@ pub fn fit_moments(
             }
         }
     };
-    let (_, used) = distance(observed, observed);
-    if used == 0 {
+    if !observed.iter().any(usable) {
         return Err(CalibrateError::NoTargets);
     }
     // One search per replicate seed; the estimate is their mean, and their

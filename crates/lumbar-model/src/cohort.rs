@@ -298,9 +298,13 @@ impl CohortSource for MemoryCohort {
                 sink.patient_done(c);
             }
             current = Some(p);
-            let mut s = s.clone();
-            s.patient = p;
-            sink.session(&s);
+            if p == s.patient {
+                sink.session(s); // the usual case: `index` is this cohort's own
+            } else {
+                let mut s = s.clone();
+                s.patient = p;
+                sink.session(&s);
+            }
             n += 1;
         }
         if let Some(c) = current {
