@@ -13,58 +13,15 @@ use crate::{lumbar, path_str, repo_root};
 #[test]
 fn calibration_recovers_a_planted_benefit_and_flags_what_the_targets_cannot_see() {
     let tmp = tempfile::tempdir().unwrap();
-    let regimen = repo_root().join("datasets/regimens/six-moves.toml");
-    let scenario = tmp.path().join("recovery.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            r#"name = "recovery"
-regimen = "{}"
-weeks = 12
-patients = 400
-seed = 11
-
-[programme]
-exercises = "all"
-
-[dynamics]
-exercise_benefit = 2.2
-
-[calibration.parameters]
-"dynamics.exercise_benefit" = {{ dist = "uniform", low = 0.3, high = 3.5 }}
-"population.walking.mu" = {{ dist = "normal", mean = 4.25, sd = 0.3 }}
-"#,
-            regimen.display()
-        ),
-    )
-    .unwrap();
-    let (tables, store, fit) = (
-        tmp.path().join("tables"),
-        tmp.path().join("store"),
-        tmp.path().join("fit"),
-    );
-    lumbar(&[
-        "simulate",
-        path_str(&scenario),
-        "--cohort-tables",
-        path_str(&tables),
-        "--out",
-        path_str(&tmp.path().join("truth")),
-    ]);
-    lumbar(&[
-        "ingest",
-        "--dir",
-        path_str(&tables),
-        "--out",
-        path_str(&store),
-        "--as-of",
-        "2030-01-01",
-    ]);
+    let (scenario, store) = recovery_cohort(tmp.path(), 400);
+    let fit = tmp.path().join("fit");
     let (_, json) = lumbar(&[
         "calibrate",
         path_str(&store),
         "--scenario",
         path_str(&scenario),
+        "--method",
+        "simulated-moments",
         "--seed",
         "99",
         "--budget",
@@ -111,4 +68,151 @@ exercise_benefit = 2.2
     let s =
         lumbar_sim::scenario::Scenario::load(&calibrated).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert!((s.dynamics.exercise_benefit - est).abs() < 1e-12);
+}
+
+/// The recovery scenario of both tests: a planted benefit of 2.2, and a
+/// walking median that no target depends on.
+fn recovery_cohort(
+    tmp: &std::path::Path,
+    patients: u32,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let regimen = repo_root().join("datasets/regimens/six-moves.toml");
+    let scenario = tmp.join("recovery.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"name = "recovery"
+regimen = "{}"
+weeks = 12
+patients = {patients}
+seed = 11
+
+[programme]
+exercises = "all"
+
+[dynamics]
+exercise_benefit = 2.2
+
+[calibration.parameters]
+"dynamics.exercise_benefit" = {{ dist = "uniform", low = 0.3, high = 3.5 }}
+"population.walking.mu" = {{ dist = "normal", mean = 4.25, sd = 0.3 }}
+"#,
+            regimen.display()
+        ),
+    )
+    .unwrap();
+    let (tables, store) = (tmp.join("tables"), tmp.join("store"));
+    lumbar(&[
+        "simulate",
+        path_str(&scenario),
+        "--cohort-tables",
+        path_str(&tables),
+        "--out",
+        path_str(&tmp.join("truth")),
+    ]);
+    lumbar(&[
+        "ingest",
+        "--dir",
+        path_str(&tables),
+        "--out",
+        path_str(&store),
+        "--as-of",
+        "2030-01-01",
+    ]);
+    (scenario, store)
+}
+
+#[test]
+fn abc_smc_finds_the_planted_benefit_with_a_posterior_the_same_at_any_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (scenario, store) = recovery_cohort(tmp.path(), 300);
+    let run = |out: &str, budget: &str, threads: &str| {
+        let (_, json) = lumbar(&[
+            "calibrate",
+            path_str(&store),
+            "--scenario",
+            path_str(&scenario),
+            "--method",
+            "abc-smc",
+            "--particles",
+            "40",
+            "--budget",
+            budget,
+            "--seed",
+            "5",
+            "--bootstrap",
+            "20",
+            "--threads",
+            threads,
+            "--out",
+            path_str(&tmp.path().join(out)),
+            "--json",
+        ]);
+        let mut doc: Value = serde_json::from_str(&json).unwrap();
+        doc["diagnostics"]["seconds"] = Value::Null;
+        doc
+    };
+    // Thread-independence: the same particles, weights and fit.
+    let (one, two) = (run("t1", "100", "1"), run("t2", "100", "2"));
+    assert_eq!(one, two);
+    assert_eq!(
+        std::fs::read(tmp.path().join("t1/posterior.parquet")).unwrap(),
+        std::fs::read(tmp.path().join("t2/posterior.parquet")).unwrap()
+    );
+
+    let doc = run("fit", "400", "2");
+    let d = &doc["diagnostics"];
+    assert_eq!(d["method"], "abc-smc");
+    assert!(d["simulations"].as_u64().unwrap() <= 400, "{d}");
+    let tol: Vec<f64> = d["tolerances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1) // generation 0's is infinite (null in JSON)
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(tol.len() >= 2, "{d}");
+    assert!(
+        tol.windows(2).all(|w| w[1] < w[0]),
+        "tolerances shrink: {tol:?}"
+    );
+    let ess = d["ess"].as_f64().unwrap();
+    assert!(ess > 5.0 && ess <= 40.0 + 1e-9, "{d}");
+    let param = |name: &str| {
+        doc["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let b = param("dynamics.exercise_benefit");
+    let (est, lo, hi) = (
+        b["estimate"].as_f64().unwrap(),
+        b["lower"].as_f64().unwrap(),
+        b["upper"].as_f64().unwrap(),
+    );
+    assert!((est - 2.2).abs() < 0.6, "{b}");
+    assert!(lo < est && est < hi, "{b}");
+    assert_eq!(b["identified"], true, "{b}");
+    assert_eq!(param("population.walking.mu")["identified"], false);
+
+    // calibrated.toml carries the posterior as its PSA: 200 joint draws,
+    // each inside the last generation's range.
+    let fit = tmp.path().join("fit");
+    let s = lumbar_sim::scenario::Scenario::load(&fit.join("calibrated.toml")).unwrap();
+    let psa = s.psa.expect("a [psa] of posterior draws");
+    assert_eq!(psa.draws, 200);
+    let (_, benefit) = psa
+        .joint
+        .iter()
+        .find(|(p, _)| p == "dynamics.exercise_benefit")
+        .unwrap();
+    assert_eq!(benefit.len(), 200);
+    let mean = benefit.iter().sum::<f64>() / 200.0;
+    assert!((mean - est).abs() < 0.15, "resampled mean {mean} vs {est}");
+    let svg = std::fs::read_to_string(fit.join("fit.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("nrs_mean_week_"));
+    assert!(fit.join("posterior.parquet").exists());
 }

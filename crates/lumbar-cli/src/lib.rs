@@ -286,7 +286,7 @@ where
             commands::report::report(args, &load_regimen(cli.regimen.as_deref())?, out)
         }
         Command::Simulate(args) => commands::simulate::simulate_cmd(args, &ui, out),
-        Command::Calibrate(args) => commands::calibrate::calibrate(args, out),
+        Command::Calibrate(args) => commands::calibrate::calibrate(args, &ui, out),
         Command::Merge(args) => commands::compare::merge_cmd(args, out),
         Command::Compare(args) => commands::compare::compare_cmd(args, out),
         Command::Analyze(args) => {

@@ -162,6 +162,18 @@ pub fn plan_runs(s: &Scenario) -> Result<Vec<RunParams>, SimError> {
                 )?;
                 drawn.push((p.path.clone(), value));
             }
+            for (path, column) in &psa.joint {
+                let value = column[draw as usize % column.len()];
+                set_parameter(&mut population, &mut dynamics, path, value).map_err(|problem| {
+                    SimError::Psa {
+                        draw,
+                        path: path.clone(),
+                        value,
+                        problem,
+                    }
+                })?;
+                drawn.push((path.clone(), value));
+            }
         }
         for replication in 0..s.replications {
             runs.push(RunParams {

@@ -10,7 +10,63 @@ pub(super) fn stenosis_possible(population: &Population, psa: &Option<Psa>) -> b
             p.parameters
                 .iter()
                 .any(|q| q.path == "population.stenosis_share")
+                || p.joint
+                    .iter()
+                    .any(|(path, _)| path == "population.stenosis_share")
         })
+}
+
+/// `[psa.joint]`: columns of equal length (1 to [`MAX_JOINT_ROWS`]) whose
+/// every value is a valid setting of its path, named in no other PSA table.
+pub(super) fn joint_of(
+    table: &toml::Table,
+    independent: &[PsaParameter],
+    population: &Population,
+    dynamics: &Dynamics,
+) -> Result<Vec<JointColumn>, (String, String)> {
+    let mut joint = Vec::with_capacity(table.len());
+    let mut rows = None;
+    for (path, value) in table {
+        let key = format!("psa.joint.\"{path}\"");
+        if independent.iter().any(|p| &p.path == path) {
+            return Err((key, "is also in [psa.parameters]: draw it one way".into()));
+        }
+        let toml::Value::Array(items) = value else {
+            return Err((key, "must be a list of numbers, one per joint draw".into()));
+        };
+        if items.is_empty() || items.len() > MAX_JOINT_ROWS {
+            return Err((
+                key,
+                format!(
+                    "must hold 1 to {MAX_JOINT_ROWS} values, not {}",
+                    items.len()
+                ),
+            ));
+        }
+        if *rows.get_or_insert(items.len()) != items.len() {
+            return Err((
+                key,
+                format!(
+                    "has {} values where the other columns have {}: rows are joint draws",
+                    items.len(),
+                    rows.unwrap_or(0)
+                ),
+            ));
+        }
+        let mut column = Vec::with_capacity(items.len());
+        let (mut pop, mut dyn_) = (population.clone(), dynamics.clone());
+        for (i, item) in items.iter().enumerate() {
+            let x = match item {
+                toml::Value::Float(x) => *x,
+                toml::Value::Integer(x) => *x as f64,
+                _ => return Err((format!("{key}[{i}]"), "must be a number".into())),
+            };
+            set_parameter(&mut pop, &mut dyn_, path, x).map_err(|e| (format!("{key}[{i}]"), e))?;
+            column.push(x);
+        }
+        joint.push((path.clone(), column));
+    }
+    Ok(joint)
 }
 
 /// Rule `i`'s condition checked against a horizon of `weeks`; the error's

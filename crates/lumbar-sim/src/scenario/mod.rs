@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 mod checks;
 mod sizes;
 pub use checks::set_parameter;
-use checks::{check_dynamics, check_population, rule_condition, stenosis_possible};
+use checks::{check_dynamics, check_population, joint_of, rule_condition, stenosis_possible};
 pub use sizes::{MAX_PATIENTS, MAX_RUN_WEEKS, MAX_RUNS, MAX_WEEKS, check_size};
 
 use crate::prior::{Dist, Prior, RawPrior};
@@ -202,8 +202,19 @@ pub struct PsaParameter {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Psa {
     pub draws: u32,
+    /// Drawn independently, each from its distribution.
     pub parameters: Vec<PsaParameter>,
+    /// Drawn jointly (`[psa.joint]`): path → column of values, all columns
+    /// the same length; draw d takes row d mod rows. How a calibrated
+    /// scenario carries its posterior draws with their correlation.
+    pub joint: Vec<JointColumn>,
 }
+
+/// One column of `[psa.joint]`: a path and its value in each joint draw.
+pub type JointColumn = (String, Vec<f64>);
+
+/// The most rows `[psa.joint]` may hold (each checked as a setting).
+pub const MAX_JOINT_ROWS: usize = 100_000;
 
 /// A validated scenario.
 #[derive(Debug, Clone, Serialize)]
@@ -277,6 +288,8 @@ struct RawPsa {
     draws: u32,
     #[serde(default)]
     parameters: toml::Table,
+    #[serde(default)]
+    joint: toml::Table,
 }
 
 #[derive(Deserialize)]
@@ -570,7 +583,9 @@ impl Scenario {
             None => None,
             Some(rp) => {
                 let parameters = parameters_of(&rp.parameters, "psa")?;
-                if parameters.is_empty() {
+                let joint = joint_of(&rp.joint, &parameters, &population, &raw.dynamics)
+                    .map_err(|(k, e)| invalid(&k, e))?;
+                if parameters.is_empty() && joint.is_empty() {
                     return Err(invalid(
                         "psa.parameters",
                         "name at least one parameter to draw, e.g. \"dynamics.exercise_benefit\" = { dist = \"normal\", mean = 1.5, sd = 0.15 }".into(),
@@ -579,6 +594,7 @@ impl Scenario {
                 Some(Psa {
                     draws: rp.draws,
                     parameters,
+                    joint,
                 })
             }
         };

@@ -83,3 +83,42 @@ fn overrides_are_checked_against_the_maxima() {
         (99, 12, 100)
     );
 }
+
+#[test]
+fn joint_psa_draws_take_rows_in_turn_and_bad_columns_name_their_key() {
+    let with = |joint: &str| {
+        Scenario::parse(
+            &format!("{}\n[psa]\ndraws = 5\n[psa.joint]\n{joint}\n", text(12)),
+            "j.toml",
+            None,
+        )
+    };
+    let s = with("\"dynamics.exercise_benefit\" = [1.0, 2.0]\n\"population.adherence.a\" = [7, 9]")
+        .unwrap();
+    let runs = crate::engine::plan_runs(&s).unwrap();
+    let benefit: Vec<f64> = runs.iter().map(|r| r.dynamics.exercise_benefit).collect();
+    assert_eq!(benefit, [1.0, 2.0, 1.0, 2.0, 1.0]);
+    // The rows are joint: draw d takes row d mod 2 of every column.
+    for r in &runs {
+        let a = match r.population.adherence.dist {
+            crate::prior::Dist::Beta { a, .. } => a,
+            _ => unreachable!(),
+        };
+        assert_eq!(a, if r.draw % 2 == 0 { 7.0 } else { 9.0 });
+    }
+    let e = with("\"dynamics.exercise_benefit\" = [1.0, 2.0]\n\"population.adherence.a\" = [7]")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("psa.joint") && e.contains("1 values"), "{e}");
+    let e = with("\"dynamics.exercise_benefit\" = [1.0, -2.0]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("psa.joint.\"dynamics.exercise_benefit\"[1]"),
+        "{e}"
+    );
+    let e = with("\"dynamics.no_such\" = [1.0]")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no_such"), "{e}");
+}

@@ -1,18 +1,23 @@
 //! `lumbar calibrate STORE --scenario S.toml --out DIR`: the scenario's
 //! `[calibration.parameters]` fitted to a clinic's cohort (lumbar-calibrate),
 //! written as `fit.json`, `calibrated.toml` (the scenario file with the
-//! estimates) and `manifest.json`.
+//! estimates and the posterior draws as its `[psa]`), `posterior.parquet`
+//! (draws and weights), `fit.svg` (observed against simulated targets) and
+//! `manifest.json`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lumbar_calibrate::{Settings, fit_moments, observe};
+use lumbar_calibrate::{AbcSettings, Settings, fit_abc, fit_moments, observe};
 use lumbar_io::Store;
 use lumbar_model::atomic::write_atomic;
 use lumbar_model::cohort::CohortSource;
 use lumbar_sim::scenario::Scenario;
+
+mod files;
+use files::{calibrated_toml, write_posterior};
 
 #[derive(Args, Debug)]
 pub struct CalibrateArgs {
@@ -22,16 +27,23 @@ pub struct CalibrateArgs {
     /// prior syntax of `[psa.parameters]`).
     #[arg(long)]
     pub scenario: PathBuf,
-    /// simulated-moments: Nelder–Mead on the SE-standardised distance with
-    /// common random numbers, intervals from the minimum-distance sandwich
-    /// and replicate searches. (ABC-SMC is to come.)
-    #[arg(long, default_value = "simulated-moments", value_parser = ["simulated-moments"])]
+    /// abc-smc: a posterior by sequential Monte Carlo ABC with adaptive
+    /// tolerances (Beaumont et al. 2009), run until the tolerance stops
+    /// shrinking. simulated-moments: a fast point estimate, Nelder–Mead on
+    /// the same distance with common random numbers, intervals from the
+    /// minimum-distance sandwich and replicate searches.
+    #[arg(long, default_value = "abc-smc", value_parser = ["abc-smc", "simulated-moments"])]
     pub method: String,
-    /// Most simulated cohorts the searches may use together.
-    #[arg(long, default_value_t = 150)]
-    pub budget: usize,
-    /// Searches with seeds seed, seed + 1, …: their mean is the estimate
-    /// and their spread the simulation's share of its uncertainty.
+    /// Most simulated cohorts in all (default: 30 per particle for abc-smc,
+    /// 150 for simulated-moments).
+    #[arg(long)]
+    pub budget: Option<usize>,
+    /// ABC-SMC's particles: the posterior's draws.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub particles: u32,
+    /// simulated-moments: searches with seeds seed, seed + 1, …: their mean
+    /// is the estimate and their spread the simulation's share of its
+    /// uncertainty.
     #[arg(long, default_value_t = 3)]
     pub replicates: usize,
     /// Bootstrap resamples of the clinic's patients for the targets'
@@ -52,7 +64,12 @@ pub struct CalibrateArgs {
     pub json: bool,
 }
 
-pub fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn calibrate(args: &CalibrateArgs, ui: &crate::Ui, out: &mut dyn Write) -> Result<u8> {
+    let abc = args.method == "abc-smc";
+    let particles = args.particles as usize;
+    let budget = args
+        .budget
+        .unwrap_or(if abc { 30 * particles } else { 150 });
     let scenario = Scenario::load(&args.scenario)?;
     let store = Store::open(&args.store)?.snapshot()?;
     let run = || -> Result<_> {
@@ -67,12 +84,37 @@ pub fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<u8> {
             seed,
         );
         let settings = Settings {
-            budget: args.budget,
+            budget,
             seed,
             patients: patients.max(1),
             replicates: args.replicates,
         };
-        Ok((fit_moments(&scenario, &observed, &settings)?, settings))
+        let fit = if abc {
+            // One bar per generation: its slots fill as their moves are accepted.
+            let bar = std::sync::Mutex::new(ui.progress(particles as u64, "generation 0"));
+            let progress = |g: &lumbar_calibrate::Generation| {
+                if let Ok(mut b) = bar.lock() {
+                    b.finish_and_clear();
+                    ui.note(&format!(
+                        "generation {:>2}: tolerance {:>10.3}, {} simulated cohorts, ESS {:.0}",
+                        g.index, g.tolerance, g.simulations, g.ess
+                    ));
+                    *b = ui.progress(particles as u64, &format!("generation {}", g.index + 1));
+                }
+            };
+            let settings_abc = AbcSettings {
+                particles,
+                ..AbcSettings::default()
+            };
+            let fit = fit_abc(&scenario, &observed, &settings, &settings_abc, &progress)?;
+            if let Ok(b) = bar.lock() {
+                b.finish_and_clear();
+            }
+            fit
+        } else {
+            fit_moments(&scenario, &observed, &settings)?
+        };
+        Ok((fit, settings))
     };
     let (fit, settings) = match args.threads {
         Some(t) => rayon::ThreadPoolBuilder::new()
@@ -87,13 +129,18 @@ pub fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<u8> {
     write_atomic(&dir.join("fit.json"), json.as_bytes())?;
     let calibrated = calibrated_toml(&args.scenario, &scenario, &fit)?;
     write_atomic(&dir.join("calibrated.toml"), calibrated.as_bytes())?;
+    write_atomic(
+        &dir.join("fit.svg"),
+        lumbar_calibrate::svg::fit_svg(&fit).as_bytes(),
+    )?;
+    write_posterior(&fit.posterior, &dir.join("posterior.parquet"))?;
     let manifest = serde_json::json!({
         "command": "calibrate",
         "lumbar_version": env!("CARGO_PKG_VERSION"),
         "store_inputs": serde_json::to_value(store.manifest()?.parts)?,
         "scenario": args.scenario,
         "scenario_sha256": lumbar_io::sha256_file(&args.scenario)?,
-        "method": args.method, "budget": args.budget, "seed": settings.seed, "bootstrap": args.bootstrap, "replicates": args.replicates,
+        "method": args.method, "budget": budget, "particles": if abc { Some(particles) } else { None }, "seed": settings.seed, "bootstrap": args.bootstrap, "replicates": args.replicates,
         "patients": settings.patients,
     });
     write_atomic(
@@ -143,66 +190,4 @@ pub fn calibrate(args: &CalibrateArgs, out: &mut dyn Write) -> Result<u8> {
     )?;
     writeln!(out, "results: {}", args.out.display())?;
     Ok(0)
-}
-
-/// The scenario file with each fitted parameter set to its estimate (a
-/// `population.PRIOR.PARAM` path sets that prior's parameter, and the
-/// `[calibration]` table is kept, so the file can be fitted again).
-fn calibrated_toml(
-    scenario: &std::path::Path,
-    loaded: &Scenario,
-    fit: &lumbar_calibrate::Fit,
-) -> Result<String> {
-    // A population prior is written whole (its distribution with the
-    // fitted parameter), since the file may not name it.
-    let mut fitted = loaded.clone();
-    for p in &fit.parameters {
-        fitted = fitted.with_parameter(&p.name, p.estimate)?;
-    }
-    let population = toml::Value::try_from(&fitted.population)?;
-    let text = std::fs::read_to_string(scenario)
-        .with_context(|| format!("cannot read {}", scenario.display()))?;
-    let mut doc: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not TOML", scenario.display()))?;
-    // The regimen is named relative to the scenario's folder: say where it
-    // is from wherever the calibrated file is read.
-    if let Some(toml::Value::String(r)) = doc.get("regimen")
-        && std::path::Path::new(r).is_relative()
-    {
-        let base = scenario.parent().unwrap_or(std::path::Path::new("."));
-        let at = std::fs::canonicalize(base.join(r)).unwrap_or_else(|_| base.join(r));
-        doc.insert(
-            "regimen".into(),
-            toml::Value::String(at.display().to_string()),
-        );
-    }
-    for p in &fit.parameters {
-        let keys: Vec<&str> = p.name.split('.').collect();
-        if let ["population", prior, _] = keys.as_slice()
-            && let Some(whole) = population.get(*prior)
-        {
-            let table = doc
-                .entry("population")
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .context("`population` is not a table in the scenario")?;
-            table.insert(prior.to_string(), whole.clone());
-            continue;
-        }
-        let (last, path) = keys.split_last().context("an empty parameter path")?;
-        let mut table = &mut doc;
-        for k in path {
-            table = table
-                .entry(k.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .with_context(|| format!("`{}`: `{k}` is not a table in the scenario", p.name))?;
-        }
-        table.insert(last.to_string(), toml::Value::Float(p.estimate));
-    }
-    Ok(format!(
-        "# {} calibrated by `lumbar calibrate` (see fit.json beside it)\n{}",
-        scenario.display(),
-        toml::to_string(&doc)?
-    ))
 }
