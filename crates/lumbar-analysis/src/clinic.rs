@@ -680,6 +680,7 @@ mod tests {
             id: id.into(),
             site: site.into(),
             enrolled_on: d("2025-01-06"),
+            ..Patient::default()
         };
         let o = |p: usize, date: &str, value: f64| Outcome {
             patient: p,

@@ -227,6 +227,7 @@ mod tests {
             id: id.into(),
             site: site.into(),
             enrolled_on: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            ..Patient::default()
         };
         let cohort = Cohort {
             patients: vec![p("P1", "north"), p("P2", "north"), p("P3", "south")],

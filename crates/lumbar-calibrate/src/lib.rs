@@ -75,6 +75,7 @@ use serde::Serialize;
 
 pub mod abc;
 mod moments;
+pub mod replay;
 pub mod svg;
 
 pub use abc::{AbcSettings, Generation, fit_abc};
@@ -223,6 +224,8 @@ pub enum CalibrateError {
     Scenario(#[from] lumbar_sim::scenario::ScenarioError),
     #[error(transparent)]
     Sim(#[from] lumbar_sim::engine::SimError),
+    #[error("replay: {0}")]
+    Replay(String),
 }
 
 /// The observed cohort's targets, and their covariance from a bootstrap

@@ -109,11 +109,16 @@ pub enum Command {
                             lumbar simulate datasets/scenarios/no-exercise.toml --weeks 26 --trajectories --out out/sim/control --json"
     )]
     Simulate(commands::simulate::SimulateArgs),
-    /// Fit a scenario's [calibration.parameters] to a clinic's cohort (simulated moments).
+    /// Fit a scenario's [calibration.parameters] to a clinic's cohort (ABC-SMC or simulated moments).
     #[command(
         after_help = "Example:\n  lumbar calibrate out/store --scenario datasets/scenarios/graded-activity.toml --out out/calibrated"
     )]
     Calibrate(commands::calibrate::CalibrateArgs),
+    /// Replay a clinic's own patients under another progression rule, from a calibration.
+    #[command(
+        after_help = "Example:\n  lumbar replay out/store --calibrated out/calibrated --scenario datasets/scenarios/pain-contingent.toml --out out/replay"
+    )]
+    Replay(commands::replay::ReplayArgs),
     /// Merge the result folders of the shards of one simulation (byte-identical to the unsharded run).
     #[command(
         after_help = "Example:\n  lumbar merge out/sim/graded-1 out/sim/graded-2 out/sim/graded-3 out/sim/graded-4 --out out/sim/graded"
@@ -287,6 +292,7 @@ where
         }
         Command::Simulate(args) => commands::simulate::simulate_cmd(args, &ui, out),
         Command::Calibrate(args) => commands::calibrate::calibrate(args, &ui, out),
+        Command::Replay(args) => commands::replay::replay(args, out),
         Command::Merge(args) => commands::compare::merge_cmd(args, out),
         Command::Compare(args) => commands::compare::compare_cmd(args, out),
         Command::Analyze(args) => {

@@ -13,11 +13,17 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::Columns;
 
 /// A patient of the programme.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Patient {
     pub id: String,
     pub site: String,
     pub enrolled_on: NaiveDate,
+    /// Spinal stenosis, as the patients table records it (what a replay
+    /// keeps of the patient; the analyses do not read it).
+    pub stenosis: Option<bool>,
+    /// Pain (NRS) and ODI at enrolment, as the patients table records them.
+    pub baseline_pain: Option<f64>,
+    pub baseline_odi: Option<f64>,
 }
 
 /// One exercise performed (or attempted).
@@ -360,6 +366,9 @@ impl crate::records::RecordSink for CohortBuilder {
             id: r.patient_id.clone(),
             site: r.site.clone(),
             enrolled_on: r.enrolled_on,
+            stenosis: Some(r.stenosis),
+            baseline_pain: r.baseline_pain,
+            baseline_odi: r.baseline_odi,
         });
         Ok(())
     }

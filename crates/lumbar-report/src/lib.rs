@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod disclosure;
+pub mod replay;
 pub mod svg;
 
 use std::fmt::Write;
@@ -105,7 +106,7 @@ impl ReportMeta {
     }
 }
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { --ink: #1b1b1b; --muted: #5a5a5a; --accent: #1f4e79; --rule: #d9d9d9; }
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;

@@ -52,6 +52,11 @@ impl Default for CohortOptions {
     }
 }
 
+/// The SD of a measured NRS around the underlying pain (test–retest
+/// variation of the NRS is about 0.8–1 point: Childs, Piva & Fritz 2005,
+/// Spine 30:1331). `lumbar replay`'s likelihood assumes the same.
+pub const NRS_ERROR_SD: f64 = 0.8;
+
 /// The sites and their shares of patients (the generator's too).
 pub(crate) const SITES: [(&str, f64); 4] = [
     ("north", 0.35),
@@ -275,7 +280,7 @@ impl<'a> PatientLog<'a> {
         let date = self.date(day);
         if day.is_multiple_of(7) {
             let week = day / 7;
-            let value = nrs(pain + 0.8 * self.rng.normal());
+            let value = nrs(pain + NRS_ERROR_SD * self.rng.normal());
             self.outcome(date, "nrs_pain", value);
             if week == 0 {
                 self.block.patients[self.patient_row].baseline_pain = Some(value);

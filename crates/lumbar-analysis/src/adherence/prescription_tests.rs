@@ -26,6 +26,7 @@ fn a_personal_prescription_changes_what_is_scheduled() {
             id: "P1".into(),
             site: "north".into(),
             enrolled_on: d0,
+            ..Patient::default()
         }],
         sessions,
         outcomes: vec![Outcome {

@@ -36,6 +36,7 @@ fn patient(id: &str, enrolled: &str) -> Patient {
         id: id.into(),
         site: "north".into(),
         enrolled_on: enrolled.parse().unwrap(),
+        ..Patient::default()
     }
 }
 

@@ -13,6 +13,7 @@ mod cohort_tables;
 pub mod compare;
 mod generate;
 mod ingest;
+pub mod replay;
 pub mod report;
 pub mod risk;
 mod shard;

@@ -227,6 +227,28 @@ impl CohortSource for Store {
         let ids = strs(&p, "patient_id")?;
         let sites = strs(&p, "site")?;
         let enrolled = dates(&p, "enrolled_on")?;
+        // Optional columns: a store of an older schema may lack them.
+        let stenosis: Vec<Option<bool>> = match p.column("stenosis") {
+            Ok(c) => c
+                .bool()
+                .map_err(|e| LoadError::Column("stenosis".into(), e))?
+                .iter()
+                .collect(),
+            Err(_) => vec![None; p.height()],
+        };
+        let floats = |name: &str| -> Result<Vec<Option<f64>>, LoadError> {
+            match p.column(name) {
+                Ok(c) => Ok(c
+                    .cast(&DataType::Float64)
+                    .map_err(|e| LoadError::Column(name.into(), e))?
+                    .f64()
+                    .map_err(|e| LoadError::Column(name.into(), e))?
+                    .iter()
+                    .collect()),
+                Err(_) => Ok(vec![None; p.height()]),
+            }
+        };
+        let (pain0, odi0) = (floats("baseline_pain")?, floats("baseline_odi")?);
         let mut patients = Vec::with_capacity(p.height());
         for i in 0..p.height() {
             if let (Some(id), Some(site), Some(e)) = (&ids[i], &sites[i], enrolled[i]) {
@@ -234,6 +256,9 @@ impl CohortSource for Store {
                     id: id.clone(),
                     site: site.clone(),
                     enrolled_on: e,
+                    stenosis: stenosis[i],
+                    baseline_pain: pain0[i],
+                    baseline_odi: odi0[i],
                 });
             }
         }

@@ -108,10 +108,12 @@ pub enum SimError {
     Size { key: &'static str, problem: String },
 }
 
+pub use fixed::{FixedPatient, Traits, simulate_fixed};
 pub use shard::Shard;
 use trajectory::DayRecord;
 pub use trajectory::{TrajectoryBlock, TrajectorySink};
 
+mod fixed;
 mod shard;
 mod trajectory;
 
@@ -267,14 +269,9 @@ impl<'a> RunContext<'a> {
             .map(|day| (-(day as f64 / 7.0) / d.natural_tau_weeks).exp())
             .collect();
         let benefit_max = d.exercise_benefit / (1.0 - (-84.0 / d.exercise_k_days).exp());
-        let mut scheduled_on = [0u64; 7];
+        let scheduled_on = scheduled_on(s);
         let mut stenosis_sensitive = 0u64;
         for (i, it) in s.items.iter().enumerate() {
-            let n = it.frequency.days_per_week().clamp(1, 7) as u32;
-            // N days spread over the week: ⌊k·7/N⌋ for k < N.
-            for k in 0..n {
-                scheduled_on[(k * 7 / n) as usize] |= 1 << i;
-            }
             stenosis_sensitive |= (it.stenosis_sensitive as u64) << i;
         }
         let ladders: Vec<usize> = (0..s.items.len())
@@ -297,6 +294,19 @@ impl<'a> RunContext<'a> {
             ladder_of,
         })
     }
+}
+
+/// Per day since enrolment mod 7, the scenario's items scheduled on it
+/// (bit i: item i): an item N days a week is on days ⌊k·7/N⌋, k < N.
+pub fn scheduled_on(s: &Scenario) -> [u64; 7] {
+    let mut on = [0u64; 7];
+    for (i, it) in s.items.iter().enumerate() {
+        let n = it.frequency.days_per_week().clamp(1, 7) as u32;
+        for k in 0..n {
+            on[(k * 7 / n) as usize] |= 1 << i;
+        }
+    }
+    on
 }
 
 /// Pain as reported: clamped to 0–10 and rounded to the nearest half
@@ -347,6 +357,10 @@ fn new_streams() -> [Draws; 2] {
 
 /// Simulates one patient of one run into `tally` (and `traj`). Returns the
 /// 32-bit random words the patient drew.
+// The day loop's state and its three optional companions (trajectory,
+// clinic log, given patient) are separate borrows: a struct of them would
+// only move the eight names one level down.
+#[allow(clippy::too_many_arguments)]
 fn simulate_patient(
     cx: &RunContext<'_>,
     patient: u64,
@@ -355,6 +369,7 @@ fn simulate_patient(
     streams: &mut [Draws; 2],
     mut traj: Option<&mut TrajectoryBlock>,
     mut log: Option<&mut PatientLog<'_>>,
+    fixed: Option<&FixedPatient>,
 ) -> u64 {
     let s = cx.s;
     let d = &cx.params.dynamics;
@@ -365,11 +380,17 @@ fn simulate_patient(
     // prior (or fixing it) leaves every other draw of the patient unchanged.
     let mut words = 0u64;
     let mut baseline_draws = [0.0f64; 8];
-    for (k, slot) in baseline_draws.iter_mut().enumerate() {
-        let (smp, lo, hi) = &cx.samplers[k];
-        let mut r = stream(s.seed, k as u64 + 1, run, PURPOSE_POPULATION, patient);
-        *slot = smp.draw(&mut r, *lo, *hi);
-        words += r.get_word_pos() as u64;
+    match fixed {
+        // A replayed patient: their own baseline, and traits given to them.
+        Some(f) => baseline_draws = f.draws(),
+        None => {
+            for (k, slot) in baseline_draws.iter_mut().enumerate() {
+                let (smp, lo, hi) = &cx.samplers[k];
+                let mut r = stream(s.seed, k as u64 + 1, run, PURPOSE_POPULATION, patient);
+                *slot = smp.draw(&mut r, *lo, *hi);
+                words += r.get_word_pos() as u64;
+            }
+        }
     }
     let [
         baseline,
@@ -385,7 +406,9 @@ fn simulate_patient(
     // scenarios with this seed.
     let [pop, rng] = streams;
     pop.restart(stream(s.seed, 0, run, PURPOSE_POPULATION, patient));
-    let stenosis = pop.uniform() < cx.params.population.stenosis_share;
+    // Drawn whether or not it is fixed, so the stream stays aligned.
+    let drawn_stenosis = pop.uniform() < cx.params.population.stenosis_share;
+    let stenosis = fixed.map_or(drawn_stenosis, |f| f.stenosis);
     if let Some(l) = log.as_deref_mut() {
         let own = stream(s.seed, 0, run, PURPOSE_OBSERVED, patient);
         l.start(patient, own, stenosis, baseline);
@@ -709,6 +732,7 @@ pub fn simulate(
                             &mut streams,
                             traj.as_mut(),
                             None,
+                            None,
                         );
                     }
                     if let (Some(sink), Some(t)) = (sink, &traj) {
@@ -771,6 +795,7 @@ pub fn simulate_cohort(
                         &mut streams,
                         None,
                         Some(&mut log),
+                        None,
                     );
                 }
                 progress(end - start);
@@ -797,7 +822,16 @@ pub fn words_per_patient_day(s: &Scenario, patients: u64) -> Result<f64, SimErro
     let mut words = 0u64;
     let mut streams = new_streams();
     for p in 0..patients {
-        words += simulate_patient(&cx, p, &mut tally, &mut prog, &mut streams, None, None);
+        words += simulate_patient(
+            &cx,
+            p,
+            &mut tally,
+            &mut prog,
+            &mut streams,
+            None,
+            None,
+            None,
+        );
     }
     Ok(words as f64 / (patients as f64 * s.days() as f64))
 }
