@@ -144,6 +144,7 @@ pub fn fit_abc(
     progress: &(dyn Fn(&Generation) + Sync),
 ) -> Result<Fit, CalibrateError> {
     let started = std::time::Instant::now();
+    let time = crate::TimeSplit::default();
     let observed = &observed_all.targets[..];
     let params = base.calibration.clone();
     if params.is_empty() {
@@ -166,7 +167,7 @@ pub fn fit_abc(
     let simulate = |u: &[f64], seed: u64| -> Result<Particle, CalibrateError> {
         let at = Settings { seed, ..*settings };
         let s = scenario_at(base, &params, &theta_of(u), &at)?;
-        let t = simulated_targets(&s)?;
+        let t = simulated_targets(&s, &time)?;
         let (d, _) = distance(observed, &t);
         let targets = used
             .iter()
@@ -391,6 +392,8 @@ pub fn fit_abc(
             converged,
             targets_used: used.len(),
             tolerances,
+            simulate_cpu_seconds: time.seconds().0,
+            targets_cpu_seconds: time.seconds().1,
         },
         posterior: Posterior {
             names: params.iter().map(|p| p.path.clone()).collect(),

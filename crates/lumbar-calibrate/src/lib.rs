@@ -141,6 +141,10 @@ pub struct Diagnostics {
     /// Each generation's tolerance (ABC-SMC).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tolerances: Vec<f64>,
+    /// CPU seconds (summed over threads) simulating cohorts, and
+    /// computing their targets: where the time goes.
+    pub simulate_cpu_seconds: f64,
+    pub targets_cpu_seconds: f64,
 }
 
 /// Draws from the posterior (ABC-SMC's weighted particles, or the
@@ -357,12 +361,38 @@ pub(crate) fn scenario_at(
     Ok(s)
 }
 
+/// Where a fit's time went, summed over threads: simulating the cohorts
+/// (the engine and the clinic's log), and computing their targets.
+#[derive(Debug, Default)]
+pub struct TimeSplit {
+    simulate_ns: std::sync::atomic::AtomicU64,
+    targets_ns: std::sync::atomic::AtomicU64,
+}
+
+impl TimeSplit {
+    /// (simulating, targets) in CPU seconds.
+    pub fn seconds(&self) -> (f64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.simulate_ns.load(Relaxed) as f64 * 1e-9,
+            self.targets_ns.load(Relaxed) as f64 * 1e-9,
+        )
+    }
+}
+
 /// The targets of one cohort simulated from `s`, over its horizon.
-pub fn simulated_targets(s: &Scenario) -> Result<Vec<Target>, CalibrateError> {
+pub fn simulated_targets(s: &Scenario, time: &TimeSplit) -> Result<Vec<Target>, CalibrateError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let t0 = std::time::Instant::now();
     let mut builder = CohortBuilder::default();
     simulate_cohort(s, &CohortOptions::default(), &mut builder, &|_| {})?;
     let cohort = builder.finish();
+    let t1 = std::time::Instant::now();
     let Ok(t) = targets(&cohort, &s.regimen, s.weeks);
+    time.simulate_ns
+        .fetch_add((t1 - t0).as_nanos() as u64, Relaxed);
+    time.targets_ns
+        .fetch_add(t1.elapsed().as_nanos() as u64, Relaxed);
     Ok(t)
 }
 

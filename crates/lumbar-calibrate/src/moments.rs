@@ -22,6 +22,7 @@ pub fn fit_moments(
 ) -> Result<Fit, CalibrateError> {
     let observed = &observed_all.targets[..];
     let started = std::time::Instant::now();
+    let time = crate::TimeSplit::default();
     let params = base.calibration.clone();
     if params.is_empty() {
         return Err(CalibrateError::NoParameters);
@@ -42,7 +43,8 @@ pub fn fit_moments(
         }
         simulations += 1;
         let at_seed = Settings { seed, ..*settings };
-        match scenario_at(base, &params, &theta_of(u), &at_seed).and_then(|s| simulated_targets(&s))
+        match scenario_at(base, &params, &theta_of(u), &at_seed)
+            .and_then(|s| simulated_targets(&s, &time))
         {
             Ok(t) => distance(observed, &t).0,
             Err(e) => {
@@ -97,7 +99,7 @@ pub fn fit_moments(
     let mut sims = 0usize;
     let mut targets_at = |v: &[f64]| -> Result<Vec<f64>, CalibrateError> {
         sims += 1;
-        let t = simulated_targets(&scenario_at(base, &params, &theta_of(v), settings)?)?;
+        let t = simulated_targets(&scenario_at(base, &params, &theta_of(v), settings)?, &time)?;
         Ok(used
             .iter()
             .map(|o| {
@@ -175,7 +177,7 @@ pub fn fit_moments(
             }
         })
         .collect();
-    let at_fit = simulated_targets(&scenario_at(base, &params, &theta, settings)?)?;
+    let at_fit = simulated_targets(&scenario_at(base, &params, &theta, settings)?, &time)?;
     simulations += 1;
     let targets = observed
         .iter()
@@ -205,6 +207,8 @@ pub fn fit_moments(
             converged,
             targets_used: m,
             tolerances: Vec::new(),
+            simulate_cpu_seconds: time.seconds().0,
+            targets_cpu_seconds: time.seconds().1,
         },
         posterior,
     })
