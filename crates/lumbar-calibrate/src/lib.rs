@@ -384,8 +384,24 @@ impl TimeSplit {
 pub fn simulated_targets(s: &Scenario, time: &TimeSplit) -> Result<Vec<Target>, CalibrateError> {
     use std::sync::atomic::Ordering::Relaxed;
     let t0 = std::time::Instant::now();
-    let mut builder = CohortBuilder::default();
-    simulate_cohort(s, &CohortOptions::default(), &mut builder, &|_| {})?;
+    // At most one session per item a day, and an NRS and an ODI a week;
+    // reserved up to a million rows (about 110 MB), beyond which the rows
+    // grow as they come rather than a bound being claimed at once.
+    const MOST: usize = 1 << 20;
+    let n = s.patients as usize;
+    let days = s.days() as usize;
+    let mut builder = CohortBuilder::without_walking(
+        n.min(MOST),
+        n.saturating_mul(days)
+            .saturating_mul(s.items.len().max(1))
+            .min(MOST),
+        n.saturating_mul(2 * (s.weeks as usize + 1)).min(MOST),
+    );
+    let opts = CohortOptions {
+        walking: false,
+        ..CohortOptions::default()
+    };
+    simulate_cohort(s, &opts, &mut builder, &|_| {})?;
     let cohort = builder.finish();
     let t1 = std::time::Instant::now();
     let Ok(t) = targets(&cohort, &s.regimen, s.weeks);

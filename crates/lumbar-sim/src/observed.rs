@@ -41,6 +41,9 @@ use crate::scenario::Scenario;
 pub struct CohortOptions {
     /// First possible enrolment day (patients enrol over the next 4 weeks).
     pub start: NaiveDate,
+    /// Log walking days (calibration, whose targets read none, does not;
+    /// their draws are made either way, so nothing else changes).
+    pub walking: bool,
 }
 
 impl Default for CohortOptions {
@@ -48,6 +51,7 @@ impl Default for CohortOptions {
         CohortOptions {
             // ok: a fixed valid calendar date.
             start: NaiveDate::from_ymd_opt(2025, 1, 6).expect("valid date"),
+            walking: true,
         }
     }
 }
@@ -189,6 +193,7 @@ pub struct PatientLog<'a> {
     regimen: &'a Regimen,
     weeks: u32,
     start: NaiveDate,
+    walking: bool,
     rng: Draws,
     pub block: CohortBlock,
     // The patient being recorded.
@@ -218,6 +223,7 @@ impl<'a> PatientLog<'a> {
             regimen: &s.regimen,
             weeks: s.weeks,
             start: opts.start,
+            walking: opts.walking,
             rng,
             block: CohortBlock::default(),
             id: String::new(),
@@ -306,6 +312,9 @@ impl<'a> PatientLog<'a> {
         };
         let walking = round1(minutes.min(wear));
         let steps = (walking * 105.0).round() as u32 + g.between(0, 2000);
+        if !self.walking {
+            return;
+        }
         self.block.walking.push(WalkingDayRecord {
             patient_id: self.id.clone(),
             date,
