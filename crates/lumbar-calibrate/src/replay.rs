@@ -154,9 +154,13 @@ pub fn histories(cohort: &Cohort, weeks: u32) -> (Vec<History>, Vec<String>, usi
         let day = day_of(cohort.patients[o.patient].enrolled_on, o.date);
         if day == 0 && h.baseline_pain.is_nan() {
             h.baseline_pain = o.value;
-        } else if day >= 1 && (day as usize) < h.days.len() + 1 && day <= horizon {
+        } else if day >= 1 && (day as usize) < h.days.len() {
+            // Only days followed are scored (the likelihood walks them in order).
             h.nrs.push((day as u32, o.value));
         }
+    }
+    for h in all.iter_mut().flatten() {
+        h.nrs.sort_by_key(|&(day, _)| day);
     }
     let mut skipped = 0;
     for h in all.iter_mut() {
@@ -358,75 +362,86 @@ pub fn replay(
         .collect();
     let items_on = scheduled_on(&observed_rule).map(|bits| bits.count_ones());
     type DrawResult = (Vec<[[f64; 5]; 2]>, Vec<f64>);
-    let per_draw: Vec<Result<DrawResult, CalibrateError>> = runs
-        .par_iter()
-        .map(|params| {
-            let mut ess = Vec::with_capacity(hist.len());
-            let mut fixed = Vec::with_capacity(hist.len());
-            let mut cands = Vec::with_capacity(k);
-            let mut ll = Vec::with_capacity(k);
-            for (i, h) in hist.iter().enumerate() {
-                let mut rng = patient_rng(settings.seed, params.draw, i);
-                cands.clear();
-                ll.clear();
-                for _ in 0..k {
-                    let t = Traits::draw(&params.population, &mut rng)
-                        .map_err(CalibrateError::Replay)?;
-                    ll.push(log_likelihood(h, &t, &params.dynamics, &items_on));
-                    cands.push(t);
-                }
-                let top = ll.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                let w: Vec<f64> = if top.is_finite() {
-                    ll.iter().map(|l| (l - top).exp()).collect()
-                } else {
-                    vec![1.0; k] // nothing explains the history: the population
-                };
-                let (sw, sw2) = w.iter().fold((0.0, 0.0), |(a, b), x| (a + x, b + x * x));
-                ess.push(if top.is_finite() { sw * sw / sw2 } else { 0.0 });
-                let mut at = rng.random::<f64>() * sw;
-                let mut pick = k - 1;
-                for (j, x) in w.iter().enumerate() {
-                    if at < *x {
-                        pick = j;
-                        break;
+    // Draws in chunks, so that memory holds a chunk's per-patient ESS, not
+    // draws × patients of them; each patient's ESS is summed as it comes.
+    let mut results: Vec<Vec<[[f64; 5]; 2]>> = Vec::with_capacity(runs.len());
+    let mut ess_sum = vec![0.0f64; hist.len()];
+    let mut ess_min = vec![f64::INFINITY; hist.len()];
+    for chunk in runs.chunks(64) {
+        let per_draw: Vec<Result<DrawResult, CalibrateError>> = chunk
+            .par_iter()
+            .map(|params| {
+                let mut ess = Vec::with_capacity(hist.len());
+                let mut fixed = Vec::with_capacity(hist.len());
+                let mut cands = Vec::with_capacity(k);
+                let mut ll = Vec::with_capacity(k);
+                for (i, h) in hist.iter().enumerate() {
+                    let mut rng = patient_rng(settings.seed, params.draw, i);
+                    cands.clear();
+                    ll.clear();
+                    for _ in 0..k {
+                        let t = Traits::draw(&params.population, &mut rng)
+                            .map_err(CalibrateError::Replay)?;
+                        ll.push(log_likelihood(h, &t, &params.dynamics, &items_on));
+                        cands.push(t);
                     }
-                    at -= x;
+                    let top = ll.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let w: Vec<f64> = if top.is_finite() {
+                        ll.iter().map(|l| (l - top).exp()).collect()
+                    } else {
+                        vec![1.0; k] // nothing explains the history: the population
+                    };
+                    let (sw, sw2) = w.iter().fold((0.0, 0.0), |(a, b), x| (a + x, b + x * x));
+                    ess.push(if top.is_finite() { sw * sw / sw2 } else { 0.0 });
+                    let mut at = rng.random::<f64>() * sw;
+                    let mut pick = k - 1;
+                    for (j, x) in w.iter().enumerate() {
+                        if at < *x {
+                            pick = j;
+                            break;
+                        }
+                        at -= x;
+                    }
+                    fixed.push(FixedPatient {
+                        baseline_pain: h.baseline_pain,
+                        stenosis: h.stenosis,
+                        traits: cands[pick],
+                        group: h.site,
+                    });
                 }
-                fixed.push(FixedPatient {
-                    baseline_pain: h.baseline_pain,
-                    stenosis: h.stenosis,
-                    traits: cands[pick],
-                    group: h.site,
-                });
-            }
-            let a = simulate_fixed(&observed_rule, params, &fixed, groups, PAIRING)?;
-            let b = simulate_fixed(&alternative, params, &fixed, groups, PAIRING)?;
-            // Per group (the sites, then all) and week: both rules' measures.
-            let total = |t: &[Tally]| {
-                let mut all = t[0].clone();
-                for x in &t[1..] {
-                    all.add(x);
+                let a = simulate_fixed(&observed_rule, params, &fixed, groups, PAIRING)?;
+                let b = simulate_fixed(&alternative, params, &fixed, groups, PAIRING)?;
+                // Per group (the sites, then all) and week: both rules' measures.
+                let total = |t: &[Tally]| {
+                    let mut all = t[0].clone();
+                    for x in &t[1..] {
+                        all.add(x);
+                    }
+                    all
+                };
+                let (mut a, mut b) = (a, b);
+                if groups > 0 {
+                    let (ta, tb) = (total(&a), total(&b));
+                    a.push(ta);
+                    b.push(tb);
                 }
-                all
-            };
-            let (mut a, mut b) = (a, b);
-            if groups > 0 {
-                let (ta, tb) = (total(&a), total(&b));
-                a.push(ta);
-                b.push(tb);
-            }
-            let mut out = Vec::new();
-            for (ga, gb) in a.iter().zip(&b) {
-                for (wa, wb) in ga.weeks.iter().zip(&gb.weeks) {
-                    out.push([measures(wa), measures(wb)]);
+                let mut out = Vec::new();
+                for (ga, gb) in a.iter().zip(&b) {
+                    for (wa, wb) in ga.weeks.iter().zip(&gb.weeks) {
+                        out.push([measures(wa), measures(wb)]);
+                    }
                 }
+                Ok((out, ess))
+            })
+            .collect();
+        for r in per_draw {
+            let (rows, ess) = r?;
+            for (i, e) in ess.into_iter().enumerate() {
+                ess_sum[i] += e;
+                ess_min[i] = ess_min[i].min(e);
             }
-            Ok((out, ess))
-        })
-        .collect();
-    let mut results = Vec::with_capacity(per_draw.len());
-    for r in per_draw {
-        results.push(r?);
+            results.push(rows);
+        }
     }
     let weeks = calibrated.weeks as usize + 1;
     let mut names = sites.clone();
@@ -444,8 +459,8 @@ pub fn replay(
                     continue; // week 0 has no sessions and no responders yet
                 }
                 let at = g * weeks + w;
-                let va: Vec<f64> = results.iter().map(|r| r.0[at][0][m]).collect();
-                let vb: Vec<f64> = results.iter().map(|r| r.0[at][1][m]).collect();
+                let va: Vec<f64> = results.iter().map(|r| r[at][0][m]).collect();
+                let vb: Vec<f64> = results.iter().map(|r| r[at][1][m]).collect();
                 let diff: Vec<f64> = va.iter().zip(&vb).map(|(a, b)| b - a).collect();
                 let mean = |v: &[f64]| {
                     let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
@@ -471,14 +486,11 @@ pub fn replay(
     let patients = hist
         .iter()
         .enumerate()
-        .map(|(i, h)| {
-            let e: Vec<f64> = results.iter().map(|r| r.1[i]).collect();
-            PatientFit {
-                patient_id: h.id.clone(),
-                site: sites[h.site].clone(),
-                ess_mean: e.iter().sum::<f64>() / e.len() as f64,
-                ess_min: e.iter().cloned().fold(f64::INFINITY, f64::min),
-            }
+        .map(|(i, h)| PatientFit {
+            patient_id: h.id.clone(),
+            site: sites[h.site].clone(),
+            ess_mean: ess_sum[i] / draws as f64,
+            ess_min: ess_min[i],
         })
         .collect();
     let site_sizes = sites

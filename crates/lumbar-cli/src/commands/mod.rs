@@ -27,6 +27,21 @@ pub use ingest::{FormatArg, IngestArgs, IngestCheckArgs, ingest};
 
 /// Starts a result folder that replaces `dir` whole once the command has
 /// succeeded (a failure leaves the previous results as they were).
+/// Runs `work` on a pool of `threads` workers, or on rayon's global pool
+/// (all cores) when none is asked for.
+pub(crate) fn on_threads<T: Send>(
+    threads: Option<usize>,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    match threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t.max(1))
+            .build()?
+            .install(work),
+        None => work(),
+    }
+}
+
 pub(crate) fn result_dir(dir: &Path) -> Result<StagedDir> {
     StagedDir::begin(dir).with_context(|| format!("cannot write results into {}", dir.display()))
 }

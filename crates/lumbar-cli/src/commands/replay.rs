@@ -68,13 +68,7 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<u8> {
         let cohort = store.cohort()?;
         Ok(run_replay(&cohort, &calibrated, &alternative, &settings)?)
     };
-    let r = match args.threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build()?
-            .install(run)?,
-        None => run()?,
-    };
+    let r = super::on_threads(args.threads, run)?;
     let staged = super::result_dir(&args.out)?;
     let dir = staged.path();
     let json = serde_json::to_string_pretty(&r)? + "\n";

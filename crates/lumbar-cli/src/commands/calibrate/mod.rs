@@ -116,13 +116,7 @@ pub fn calibrate(args: &CalibrateArgs, ui: &crate::Ui, out: &mut dyn Write) -> R
         };
         Ok((fit, settings))
     };
-    let (fit, settings) = match args.threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build()?
-            .install(run)?,
-        None => run()?,
-    };
+    let (fit, settings) = super::on_threads(args.threads, run)?;
     let staged = super::result_dir(&args.out)?;
     let dir = staged.path();
     let json = serde_json::to_string_pretty(&fit)? + "\n";
