@@ -32,6 +32,24 @@
 //!   follow-up (the horizon, or the data's last session day if earlier)
 //!   censoring it; Greenwood's SE. A patient whose last session falls in
 //!   the final week of their follow-up is censored there, not a dropout.
+//! * `exercise_days_share_q25|q50|q75_weeks_A_B`: the quartiles over
+//!   patients followed through weeks A … B (blocks of four programme
+//!   weeks) of the share of those days with a logged session, by Harrell
+//!   & Davis (1982). Weekly quartiles of a 0–7 count are mostly ties, and
+//!   a sample quantile of tied values jumps in steps of 1/28 and has a
+//!   degenerate bootstrap SE; the Harrell–Davis estimate over blocks of
+//!   28 days moves smoothly and carries adherence's spread over time.
+//! * `nrs_lmm_slope`, `nrs_lmm_slope_sd`: the mixed model
+//!   `nrs ~ week + (week | patient)` by REML (as lme4) over the NRS of
+//!   programme weeks 0 … horizon: the mean slope (SE: the model's) and the
+//!   SD of the patients' slopes.
+//! * `ladder_rung_week_W`: over patients logging a rung of a regimen
+//!   ladder in week W, the mean of their rung positions that week
+//!   (0 = the easiest rung); SE s/√n.
+//!
+//! A target whose SE has no closed form here (the quartiles, the slopes'
+//! SD) carries `se = NaN`; calibration takes its SE from the bootstrap of
+//! patients it makes for the targets' covariance.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -41,6 +59,8 @@ use lumbar_model::Regimen;
 use lumbar_model::cohort::{Cohort, CohortSource, Session, SessionSink};
 use serde::Serialize;
 
+use crate::describe::harrell_davis;
+use crate::lmm::{self, LmmData, Method, RandomEffects};
 use crate::survival::kaplan_meier;
 
 /// One summary with its standard error.
@@ -64,12 +84,16 @@ struct PatientTally {
     last_day: Option<i64>,
     /// Per day after enrolment with a session: (sum, count) of pain during.
     days: BTreeMap<i64, (f64, u32)>,
+    /// Per programme week: (sum, count) of the rung positions logged.
+    rungs: BTreeMap<i64, (f64, u32)>,
 }
 
 /// The session part of the targets, as a sink.
 struct TargetTally<'a> {
     cohort: &'a Cohort,
     rules: lumbar_model::SafetyRules,
+    /// A ladder rung's key → its position on its ladder.
+    rung_of: &'a HashMap<&'a str, usize>,
     patients: HashMap<usize, PatientTally>,
     /// The latest session day in the data (the cut-off).
     cutoff: Option<NaiveDate>,
@@ -99,6 +123,11 @@ impl SessionSink for TargetTally<'_> {
             e.0 += d;
             e.1 += 1;
         }
+        if let Some(&r) = self.rung_of.get(&*s.exercise) {
+            let e = p.rungs.entry(day.div_euclid(7)).or_insert((0.0, 0));
+            e.0 += r as f64;
+            e.1 += 1;
+        }
     }
     fn merge(&mut self, later: Self) {
         for (k, v) in later.patients {
@@ -109,6 +138,11 @@ impl SessionSink for TargetTally<'_> {
             p.flagged.extend(v.flagged);
             for (d, (sum, n)) in v.days {
                 let e = p.days.entry(d).or_insert((0.0, 0));
+                e.0 += sum;
+                e.1 += n;
+            }
+            for (w, (sum, n)) in v.rungs {
+                let e = p.rungs.entry(w).or_insert((0.0, 0));
                 e.0 += sum;
                 e.1 += n;
             }
@@ -141,6 +175,17 @@ fn ratio(pairs: &[(f64, f64)]) -> Option<(f64, f64)> {
     Some((r, se))
 }
 
+/// The mean of `v` and its SE s/√n; `None` under two values.
+fn mean_se(v: &[f64]) -> Option<(f64, f64)> {
+    let n = v.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    Some((mean, sd / (n as f64).sqrt()))
+}
+
 /// The targets of a cohort over `weeks` programme weeks.
 pub fn targets<S: CohortSource>(
     source: &S,
@@ -148,9 +193,15 @@ pub fn targets<S: CohortSource>(
     weeks: u32,
 ) -> Result<Vec<Target>, S::Error> {
     let cohort = source.cohort_without_sessions()?;
+    let rung_of: HashMap<&str, usize> = regimen
+        .ladders
+        .iter()
+        .flat_map(|l| l.rungs.iter().enumerate().map(|(i, r)| (r.key.as_str(), i)))
+        .collect();
     let (tally, _) = source.stream_sessions(&cohort.index(), || TargetTally {
         cohort: &cohort,
         rules: regimen.safety,
+        rung_of: &rung_of,
         patients: HashMap::new(),
         cutoff: None,
     })?;
@@ -318,6 +369,77 @@ pub fn targets<S: CohortSource>(
             se: (m / (m - 1.0) * ss).sqrt(),
             n: after.len(),
         });
+    }
+
+    // Quartiles of adherence over blocks of four weeks.
+    for a in (0..weeks as i64).step_by(4) {
+        let b = (a + 3).min(weeks as i64 - 1);
+        let mut shares: Vec<f64> = (0..cohort.patients.len())
+            .filter(|&i| follow_of(i) >= 7 * (b + 1))
+            .map(|i| {
+                let p = tally.patients.get(&i).unwrap_or(&empty);
+                p.days.range(7 * a..7 * (b + 1)).count() as f64 / (7 * (b - a + 1)) as f64
+            })
+            .collect();
+        if shares.len() < 4 {
+            continue;
+        }
+        shares.sort_by(f64::total_cmp);
+        for (q, label) in [(0.25, "q25"), (0.5, "q50"), (0.75, "q75")] {
+            out.push(Target {
+                name: format!("exercise_days_share_{label}_weeks_{a}_{b}"),
+                observed: harrell_davis(&shares, q),
+                se: f64::NAN,
+                n: shares.len(),
+            });
+        }
+    }
+
+    // Rungs over time, where ladder rungs are logged.
+    for w in 0..weeks as i64 {
+        let v: Vec<f64> = per
+            .iter()
+            .filter_map(|(_, p)| p.rungs.get(&w).map(|&(sum, n)| sum / n as f64))
+            .collect();
+        if let Some((mean, se)) = mean_se(&v) {
+            out.push(Target {
+                name: format!("ladder_rung_week_{w}"),
+                observed: mean,
+                se,
+                n: v.len(),
+            });
+        }
+    }
+
+    // The mixed model of NRS over programme weeks.
+    let mut d = LmmData {
+        time_name: "week".into(),
+        ..Default::default()
+    };
+    for o in cohort.outcomes.iter().filter(|o| o.measure == "nrs_pain") {
+        let days = (o.date - cohort.patients[o.patient].enrolled_on).num_days();
+        if (0..=7 * weeks as i64).contains(&days) {
+            d.response.push(o.value);
+            d.time.push(days as f64 / 7.0);
+            d.group.push(cohort.patients[o.patient].id.clone());
+        }
+    }
+    if let Ok(fit) = lmm::fit(&d, Method::Reml, RandomEffects::Slope) {
+        let slope = fit.fixed.iter().find(|f| f.term == "week");
+        if let (Some(slope), Some(sd)) = (slope, fit.random.sd_slope) {
+            out.push(Target {
+                name: "nrs_lmm_slope".into(),
+                observed: slope.estimate,
+                se: slope.std_error,
+                n: fit.n_groups,
+            });
+            out.push(Target {
+                name: "nrs_lmm_slope_sd".into(),
+                observed: sd,
+                se: f64::NAN,
+                n: fit.n_groups,
+            });
+        }
     }
 
     // Still logging: the last session, censored at the end of follow-up.

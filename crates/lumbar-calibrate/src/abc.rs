@@ -35,6 +35,12 @@
 //!    partial one would not be a sample): the last whole one is the
 //!    posterior.
 //!
+//! A parameter is identified by the crate's rule (its interval under 0.9
+//! of the prior's central 90%) and, on the quantile scale, narrower than
+//! 95% of the intervals the same weights give to values the targets do
+//! not see (uniform draws): with few effective particles, weighted
+//! quantiles alone make an unseen parameter look narrowed by chance.
+//!
 //! The distance is the crate's D, the squared SE-standardised distance of
 //! the targets. Because each simulated cohort is the observed cohort's
 //! size, D at the true parameters is about twice its number of targets
@@ -114,6 +120,25 @@ fn ess(w: &[f64]) -> f64 {
     if s2 > 0.0 { s * s / s2 } else { 0.0 }
 }
 
+/// The width on the quantile scale below which a weighted 90% interval
+/// is narrower than chance makes it: the 5th percentile, over 200 sets of
+/// independent uniform values carried by these weights (a parameter the
+/// targets do not see), of their weighted 5–95% range. With equal weights
+/// and many particles it is close to 0.87; with few effective particles
+/// it is much less, so a posterior of an ESS of 10 does not look
+/// identified by the luck of its quantiles.
+fn chance_width(weights: &[f64], seed: u64) -> f64 {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6964_656e_7469_6679);
+    let mut widths: Vec<f64> = (0..200)
+        .map(|_| {
+            let u: Vec<f64> = weights.iter().map(|_| rng.random::<f64>()).collect();
+            weighted_quantile(&u, weights, 0.95) - weighted_quantile(&u, weights, 0.05)
+        })
+        .collect();
+    widths.sort_by(f64::total_cmp);
+    widths[9]
+}
+
 /// The weighted covariance of the particles (with a small ridge so that a
 /// collapsed direction still moves).
 fn weighted_cov(ps: &[Particle], w: &[f64], k: usize) -> DMatrix<f64> {
@@ -167,7 +192,7 @@ pub fn fit_abc(
     let simulate = |u: &[f64], seed: u64| -> Result<Particle, CalibrateError> {
         let at = Settings { seed, ..*settings };
         let s = scenario_at(base, &params, &theta_of(u), &at)?;
-        let t = simulated_targets(&s, &time)?;
+        let t = simulated_targets(&s, &observed_all.clinic, &time)?;
         let (d, _) = distance(observed, &t);
         let targets = used
             .iter()
@@ -330,6 +355,7 @@ pub fn fit_abc(
     }
 
     let draws: Vec<Vec<f64>> = particles.iter().map(|p| theta_of(&p.u)).collect();
+    let chance = chance_width(&weights, settings.seed);
     let parameters = params
         .iter()
         .enumerate()
@@ -338,12 +364,15 @@ pub fn fit_abc(
             let (prior_lower, prior_upper) = (p.prior.quantile(0.05), p.prior.quantile(0.95));
             let lower = weighted_quantile(&col, &weights, 0.05);
             let upper = weighted_quantile(&col, &weights, 0.95);
+            let u: Vec<f64> = particles.iter().map(|p| p.u[i]).collect();
+            let u_width =
+                weighted_quantile(&u, &weights, 0.95) - weighted_quantile(&u, &weights, 0.05);
             ParameterFit {
                 name: p.path.clone(),
                 estimate: col.iter().zip(&weights).map(|(x, w)| x * w).sum(),
                 lower,
                 upper,
-                identified: identified(lower, upper, prior_lower, prior_upper),
+                identified: identified(lower, upper, prior_lower, prior_upper) && u_width < chance,
                 prior_lower,
                 prior_upper,
             }
@@ -402,4 +431,27 @@ pub fn fit_abc(
             distances: particles.iter().map(|p| p.distance).collect(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chance_width;
+
+    #[test]
+    fn chance_narrows_the_interval_of_few_effective_particles() {
+        // 1000 equal weights: the 5–95% range of 1000 uniforms is 0.9
+        // with an SD of about 0.01, so its 5th percentile is a little
+        // under 0.9.
+        let many = chance_width(&vec![1e-3; 1000], 1);
+        assert!(many > 0.85 && many < 0.9, "{many}");
+        // Ten particles carry the weight: the range of ten uniforms is
+        // often far under 0.9 (Beta(9, 2) law of the range: its 5th
+        // percentile is about 0.61).
+        let mut w = vec![1e-9; 1000];
+        for x in w.iter_mut().take(10) {
+            *x = 0.1;
+        }
+        let few = chance_width(&w, 1);
+        assert!(few > 0.45 && few < 0.75, "{few}");
+    }
 }

@@ -60,7 +60,9 @@
 //! A parameter whose 90% interval is not narrower than 0.9 of its prior's
 //! central 90% is reported as not identified by these targets (the 0.9
 //! leaves room for the Monte Carlo error of quantiles of a few hundred
-//! particles, about 3% of the width).
+//! particles, about 3% of the width). ABC-SMC also requires the interval
+//! to be narrower than chance makes it with the posterior's weights (see
+//! [`abc`]), which matters when the effective sample size is small.
 
 #![forbid(unsafe_code)]
 
@@ -239,6 +241,11 @@ pub struct Observed {
     pub targets: Vec<Target>,
     pub cov: DMatrix<f64>,
     pub bootstrap: usize,
+    /// How a simulated cohort is logged to look like this one: the
+    /// observed patients' enrolment dates (simulated patient i enrols on
+    /// observed patient i's date) and the cut-off of the observed data
+    /// (its last session day), so follow-up ends where the clinic's did.
+    pub clinic: CohortOptions,
 }
 
 /// The cohort's patients drawn with replacement (each draw a patient of
@@ -293,20 +300,34 @@ pub fn observe(
     bootstrap: usize,
     seed: u64,
 ) -> Observed {
+    let clinic = CohortOptions {
+        walking: false,
+        enrolment: Some(cohort.patients.iter().map(|p| p.enrolled_on).collect()),
+        cutoff: cohort.sessions.iter().map(|s| s.performed_at.date()).max(),
+        ..CohortOptions::default()
+    };
     let whole = MemoryCohort {
         cohort,
         walking: Vec::new(),
     };
-    let Ok(observed) = targets(&whole, regimen, weeks);
-    let used: Vec<&Target> = observed.iter().filter(|t| usable(t)).collect();
-    let m = used.len();
+    let Ok(mut observed) = targets(&whole, regimen, weeks);
+    // The targets bootstrapped: those with an SE, and those whose SE has
+    // no closed form (NaN), which the bootstrap supplies.
+    let candidates: Vec<usize> = (0..observed.len())
+        .filter(|&i| usable(&observed[i]) || observed[i].se.is_nan())
+        .collect();
+    let m = candidates.len();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut reps: Vec<DVector<f64>> = Vec::with_capacity(bootstrap);
     for _ in 0..bootstrap {
         let Ok(t) = targets(&resample(&whole.cohort, &mut rng), regimen, weeks);
-        let v: Option<Vec<f64>> = used
+        let v: Option<Vec<f64>> = candidates
             .iter()
-            .map(|u| t.iter().find(|x| x.name == u.name).map(|x| x.observed))
+            .map(|&u| {
+                t.iter()
+                    .find(|x| x.name == observed[u].name)
+                    .map(|x| x.observed)
+            })
             .collect();
         if let Some(v) = v {
             reps.push(DVector::from_vec(v));
@@ -320,16 +341,28 @@ pub fn observe(
             cov += &d * d.transpose();
         }
         cov /= (reps.len() - 1) as f64;
+        for (j, &i) in candidates.iter().enumerate() {
+            if observed[i].se.is_nan() {
+                observed[i].se = cov[(j, j)].sqrt();
+            }
+        }
     } else {
-        // No bootstrap: the targets taken as independent.
-        for (i, t) in used.iter().enumerate() {
-            cov[(i, i)] = t.se * t.se;
+        // No bootstrap: the targets taken as independent, and those
+        // without a closed-form SE left out.
+        for (j, &i) in candidates.iter().enumerate() {
+            cov[(j, j)] = observed[i].se * observed[i].se;
         }
     }
+    // Rows and columns of the targets now usable, in their order.
+    let keep: Vec<usize> = (0..m)
+        .filter(|&j| usable(&observed[candidates[j]]))
+        .collect();
+    let cov = cov.select_rows(&keep).select_columns(&keep);
     Observed {
         targets: observed,
         cov,
         bootstrap: reps.len(),
+        clinic,
     }
 }
 
@@ -380,8 +413,13 @@ impl TimeSplit {
     }
 }
 
-/// The targets of one cohort simulated from `s`, over its horizon.
-pub fn simulated_targets(s: &Scenario, time: &TimeSplit) -> Result<Vec<Target>, CalibrateError> {
+/// The targets of one cohort simulated from `s`, over its horizon, logged
+/// as `clinic` says (enrolment dates and cut-off: [`Observed::clinic`]).
+pub fn simulated_targets(
+    s: &Scenario,
+    clinic: &CohortOptions,
+    time: &TimeSplit,
+) -> Result<Vec<Target>, CalibrateError> {
     use std::sync::atomic::Ordering::Relaxed;
     let t0 = std::time::Instant::now();
     // At most one session per item a day, and an NRS and an ODI a week;
@@ -399,7 +437,7 @@ pub fn simulated_targets(s: &Scenario, time: &TimeSplit) -> Result<Vec<Target>, 
     );
     let opts = CohortOptions {
         walking: false,
-        ..CohortOptions::default()
+        ..clinic.clone()
     };
     simulate_cohort(s, &opts, &mut builder, &|_| {})?;
     let cohort = builder.finish();

@@ -44,7 +44,7 @@ pub fn fit_moments(
         simulations += 1;
         let at_seed = Settings { seed, ..*settings };
         match scenario_at(base, &params, &theta_of(u), &at_seed)
-            .and_then(|s| simulated_targets(&s, &time))
+            .and_then(|s| simulated_targets(&s, &observed_all.clinic, &time))
         {
             Ok(t) => distance(observed, &t).0,
             Err(e) => {
@@ -99,7 +99,11 @@ pub fn fit_moments(
     let mut sims = 0usize;
     let mut targets_at = |v: &[f64]| -> Result<Vec<f64>, CalibrateError> {
         sims += 1;
-        let t = simulated_targets(&scenario_at(base, &params, &theta_of(v), settings)?, &time)?;
+        let t = simulated_targets(
+            &scenario_at(base, &params, &theta_of(v), settings)?,
+            &observed_all.clinic,
+            &time,
+        )?;
         Ok(used
             .iter()
             .map(|o| {
@@ -177,20 +181,27 @@ pub fn fit_moments(
             }
         })
         .collect();
-    let at_fit = simulated_targets(&scenario_at(base, &params, &theta, settings)?, &time)?;
+    let at_fit = simulated_targets(
+        &scenario_at(base, &params, &theta, settings)?,
+        &observed_all.clinic,
+        &time,
+    )?;
     simulations += 1;
     let targets = observed
         .iter()
         .filter(|o| usable(o))
         .filter_map(|o| {
             let t = at_fit.iter().find(|t| t.name == o.name)?;
+            // A target without a closed-form SE: a cohort of the observed
+            // size has about the observed (bootstrap) one.
+            let se = if t.se.is_finite() { t.se } else { o.se };
             Some(TargetFit {
                 name: o.name.clone(),
                 observed: o.observed,
                 se: o.se,
                 simulated: t.observed,
-                lower: t.observed - Z_95 * t.se,
-                upper: t.observed + Z_95 * t.se,
+                lower: t.observed - Z_95 * se,
+                upper: t.observed + Z_95 * se,
             })
         })
         .collect();

@@ -11,8 +11,10 @@
 //!
 //! * the patient row: site (`north`, `south`, `east`, `west`, 35/30/20/15%),
 //!   age ~ N(55.3, 15.1) clipped to 18–90, 58.6% women, BMI ~ N(27, 4.5),
-//!   enrolment on one of the 28 days from [`CohortOptions::start`]; the
-//!   engine's stenosis;
+//!   enrolment on one of the 28 days from [`CohortOptions::start`] (or
+//!   given dates, with nothing logged after a cut-off: a clinic's own
+//!   enrolment and follow-up, as calibration simulates it); the engine's
+//!   stenosis;
 //! * doses: at full dose, sets, reps and hold uniform in the prescribed
 //!   range; otherwise one or two below its lower end (hold 60% of it); a
 //!   ladder rung has no prescribed dose, so none is logged;
@@ -44,6 +46,18 @@ pub struct CohortOptions {
     /// Log walking days (calibration, whose targets read none, does not;
     /// their draws are made either way, so nothing else changes).
     pub walking: bool,
+    /// Patient i enrols on `enrolment[i mod len]` instead of a day drawn
+    /// from `start`'s four weeks (calibration: the observed cohort's dates).
+    pub enrolment: Option<std::sync::Arc<[NaiveDate]>>,
+    /// Nothing dated after this day is logged (calibration: the observed
+    /// cohort's last session day, so follow-up ends where the clinic's did).
+    pub cutoff: Option<NaiveDate>,
+    /// Patient ids: the prefix and the digits of the patient's number
+    /// (`S000001`; `lumbar generate` writes `P00001`).
+    pub ids: (&'static str, usize),
+    /// A site of exactly three patients (numbers 64, 128 and 192) that
+    /// reports must suppress (`lumbar generate`'s `island`).
+    pub small_site: Option<&'static str>,
 }
 
 impl Default for CohortOptions {
@@ -52,6 +66,10 @@ impl Default for CohortOptions {
             // ok: a fixed valid calendar date.
             start: NaiveDate::from_ymd_opt(2025, 1, 6).expect("valid date"),
             walking: true,
+            enrolment: None,
+            cutoff: None,
+            ids: ("S", 6),
+            small_site: None,
         }
     }
 }
@@ -194,6 +212,10 @@ pub struct PatientLog<'a> {
     weeks: u32,
     start: NaiveDate,
     walking: bool,
+    enrolment: Option<std::sync::Arc<[NaiveDate]>>,
+    cutoff: NaiveDate,
+    ids: (&'static str, usize),
+    small_site: Option<&'static str>,
     rng: Draws,
     pub block: CohortBlock,
     // The patient being recorded.
@@ -224,6 +246,10 @@ impl<'a> PatientLog<'a> {
             weeks: s.weeks,
             start: opts.start,
             walking: opts.walking,
+            enrolment: opts.enrolment.clone().filter(|e| !e.is_empty()),
+            cutoff: opts.cutoff.unwrap_or(NaiveDate::MAX),
+            ids: opts.ids,
+            small_site: opts.small_site,
             rng,
             block: CohortBlock::default(),
             id: String::new(),
@@ -251,14 +277,25 @@ impl<'a> PatientLog<'a> {
                 break;
             }
         }
+        if let Some(small) = self.small_site
+            && (index + 1).is_multiple_of(64)
+            && index < 192
+        {
+            site = small;
+        }
         let age = (55.3 + 15.1 * g.normal()).clamp(18.0, 90.0).round();
         let female = g.chance(0.586);
         let bmi = round1((27.0 + 4.5 * g.normal()).clamp(16.0, 55.0));
         self.enrolled = self.start + Duration::days(g.between(0, 27) as i64);
+        if let Some(e) = &self.enrolment {
+            // The drawn day is still drawn: the stream stays the same.
+            self.enrolled = e[(index % e.len() as u64) as usize];
+        }
         self.odi0 = (32.0 + 12.0 * g.normal()).clamp(4.0, 90.0);
         self.pain0 = pain0.max(0.1);
         self.stenosis = stenosis;
-        self.id = format!("S{:06}", index + 1);
+        let (prefix, digits) = self.ids;
+        self.id = format!("{prefix}{:0digits$}", index + 1);
         self.patient_row = self.block.patients.len();
         self.block.patients.push(PatientRecord {
             patient_id: self.id.clone(),
@@ -284,6 +321,9 @@ impl<'a> PatientLog<'a> {
     pub fn day(&mut self, day: u32, pain: f64, walking_min: Option<f64>) {
         self.at = None;
         let date = self.date(day);
+        if date > self.cutoff {
+            return;
+        }
         if day.is_multiple_of(7) {
             let week = day / 7;
             let value = nrs(pain + NRS_ERROR_SD * self.rng.normal());
@@ -339,6 +379,9 @@ impl<'a> PatientLog<'a> {
             return;
         };
         let date = self.date(day);
+        if date > self.cutoff {
+            return;
+        }
         let g = &mut self.rng;
         let at = match self.at {
             Some(t) => t + Duration::minutes(3),
