@@ -13,11 +13,11 @@
 //! * [`results`]: a run's identity and tally file (the `manifest.json` and
 //!   `tally.json` formats), the shard merge and pairing rules, and the
 //!   headline metrics `compare` prints;
-//! * [`synthetic`]: the synthetic cohort generator behind `lumbar generate`
+//! * [`synthetic`]: `lumbar generate`: the engine's programme cohort and the HUNT-like follow-up cohort
 //!   (records into a [`lumbar_model::records::RecordSink`]);
 //! * [`observed`]: what a clinic would have logged about the simulated
 //!   patients (the canonical tables, `simulate --cohort-tables`);
-//! * [`dynamics`]: the natural course and exercise benefit both share.
+//! * [`dynamics`]: the natural course and exercise benefit, with their sources.
 //!
 //! It must not read or write files (Parquet, CSV), parse user tables or print: it takes a
 //! [`lumbar_model::Regimen`] (inside a [`scenario::Scenario`]) and produces
@@ -27,13 +27,12 @@
 //! depend on the number of threads.
 //!
 //! ```
-//! use lumbar_sim::synthetic::{generate_patient, CohortSpec};
+//! use lumbar_sim::synthetic::programme_scenario;
 //! let regimen = lumbar_model::Regimen::six_moves();
-//! let spec = CohortSpec::new(10, 2, 42);
-//! let a = generate_patient(&spec, &regimen, 0);
-//! let b = generate_patient(&spec, &regimen, 0);
-//! assert_eq!(a.sessions, b.sessions); // same seed and index, same patient
-//! assert_eq!(a.outcomes.iter().filter(|o| o.measure == "nrs_pain").count(), 3);
+//! // `lumbar generate`'s programme cohort is the engine's, on this scenario.
+//! let s = programme_scenario(&regimen, 10, 2, 42).unwrap();
+//! assert_eq!((s.patients, s.weeks), (10, 2));
+//! assert!(s.rules.is_empty()); // the regimen's doses, no progression
 //! ```
 //!
 //! A scenario run in two shards adds up to the whole run, bit for bit:

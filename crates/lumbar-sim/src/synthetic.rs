@@ -6,38 +6,22 @@
 //! weekly outcomes) and a separate walking-risk follow-up cohort shaped like
 //! the HUNT study (SPEC §1).
 //!
-//! # What is planted
+//! # The programme cohort is the simulator's
 //!
-//! Programme cohort (per patient, drawn once):
-//! * site: `north`, `south`, `east`, `west` (weights 35/30/20/15%), and the
-//!   small site `island`, which gets patients 63, 127 and 191 only, so any
-//!   cohort of 192 or more has a site with 3 patients (small-cell suppression);
-//! * age ~ N(55.3, 15.1) clipped to 18–90, 58.6% women (HUNT's cohort), BMI ~
-//!   N(27, 4.5), spinal stenosis 10%;
-//! * baseline pain ~ N(5.1, 1.5) on 0–10 (Costa 2012's 51/100), baseline ODI
-//!   ~ N(32, 12);
-//! * adherence propensity ~ Beta(6, 4) (mean 0.6, so 30–50% non-adherence,
-//!   SPEC §1), lowered on days after painful sessions:
-//!   `p = propensity · exp(−0.35 · max(0, mean pain_during of the last 3 sessions − 4))`;
-//! * response to exercise ~ LogNormal(−0.125, 0.5) (mean 1);
-//! * dropout: a daily hazard of 0.002 (about 15% by 12 weeks) after which no
-//!   sessions are logged (outcomes still are).
+//! The programme patients are [`crate::engine`]'s, logged by
+//! [`crate::observed`] exactly as `lumbar simulate --cohort-tables` logs
+//! them: one patient model for the data lumbar makes and the data its
+//! simulator runs on, so a calibration fitted to a generated cohort
+//! fits the simulator's own parameters. The scenario is
+//! [`programme_scenario`]: the regimen's exercises at their prescribed
+//! doses, no progression rules, the default population priors and
+//! dynamics of [`crate::scenario`] (sources there and in
+//! [`crate::dynamics`]). Ids are `P00001…`; the small site `island` gets
+//! patients 64, 128 and 192 only, so any cohort of 192 or more has a site
+//! with 3 patients (small-cell suppression); every other site is drawn
+//! (north, south, east, west: 35/30/20/15%).
 //!
-//! Day by day, underlying pain follows [`crate::dynamics`]: the Costa 2012
-//! natural course, minus the Hayden 2021 exercise benefit of the cumulative
-//! adherent days, plus flares (daily start probability 1/60, +1.5 for 3–7
-//! days). On a session day each daily move is done with probability 0.9 and
-//! the bridge (≥ 2 days a week) with 0.45; doses fall inside the prescribed
-//! range 90% of the time and below it otherwise. Pain during a move is the
-//! underlying pain + 0.5 + N(0, 1.2); at ≥ 7 the patient stops 93% of the time
-//! (the other 7% are safety events). Pain persists > 20 minutes after 3% of
-//! moves done at pain ≥ 5. The hip flexor stretch is logged as one row with
-//! side `both` (reps per side), or one side only 5% of the time.
-//! NRS pain is measured weekly (week 0 to `weeks`), ODI every 6 weeks and at
-//! the end; measurement noise N(0, 0.8) NRS and N(0, 4) ODI points.
-//! Walking: a personal median ~ LogNormal(ln 70, 0.4) min/day, day-to-day
-//! noise LogNormal(0, 0.35), wear time ~ N(840, 90) min with 8% short
-//! (invalid, < 600 min) days.
+//! # What is planted in the follow-up cohort
 //!
 //! Follow-up cohort (`followup` participants, ids `R…`): HUNT-like age and
 //! sex, 7 days of accelerometer walking (log-median 100 min/day falling 0.6%
@@ -54,26 +38,27 @@
 //! # Determinism
 //!
 //! Every patient and participant has its own ChaCha8 stream derived from the
-//! seed and its index (never from thread identity), and rows are handed on
-//! in index order, so the same arguments give byte-identical files whatever
+//! seed and its index (never from thread identity; the patients' are the
+//! engine's), and rows are handed on in index order, so the same arguments give byte-identical files whatever
 //! the thread count. Values are rounded (pain to halves, minutes to 0.1) before
 //! they are written.
 
 use std::io::{self, Write};
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Duration, NaiveDate};
+use lumbar_model::Regimen;
 use lumbar_model::records::{
     FollowupRecord, OutcomeRecord, PatientRecord, RecordSink, SessionRecord, WalkingDayRecord,
 };
-use lumbar_model::{Frequency, Regimen, Sides};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
-use statrs::distribution::{Beta, LogNormal, Normal};
+use statrs::distribution::{LogNormal, Normal};
 
-use crate::dynamics::{to_nrs, underlying_pain};
-use crate::observed::SITES;
+use crate::engine::{SimError, simulate_cohort};
+use crate::observed::CohortOptions;
+use crate::scenario::{Scenario, ScenarioError};
 
 /// The reference walking categories of SPEC §1 (lower bounds, min/day) and the
 /// risk ratios planted for them, from the HUNT study (JAMA Netw Open 2025).
@@ -127,15 +112,6 @@ pub struct GeneratedCounts {
     pub followup: u64,
 }
 
-/// Everything generated for one programme patient.
-#[derive(Debug, Clone, Default)]
-pub struct GeneratedPatient {
-    pub patient: Option<PatientRecord>,
-    pub sessions: Vec<SessionRecord>,
-    pub walking: Vec<WalkingDayRecord>,
-    pub outcomes: Vec<OutcomeRecord>,
-}
-
 /// Everything generated for one follow-up participant.
 #[derive(Debug, Clone)]
 pub struct GeneratedParticipant {
@@ -163,249 +139,6 @@ fn normal(mean: f64, sd: f64) -> Normal {
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
-}
-
-/// Generates one programme patient.
-pub fn generate_patient(spec: &CohortSpec, regimen: &Regimen, index: usize) -> GeneratedPatient {
-    let mut rng = rng_for(spec.seed, index as u64);
-    let id = format!("P{:05}", index + 1);
-    let site = if index % 64 == 63 && index < 192 {
-        SMALL_SITE
-    } else {
-        let u: f64 = rng.random();
-        let mut acc = 0.0;
-        let mut chosen = SITES[SITES.len() - 1].0;
-        for (s, w) in SITES {
-            acc += w;
-            if u < acc {
-                chosen = s;
-                break;
-            }
-        }
-        chosen
-    };
-    let age = rng.sample(normal(55.3, 15.1)).clamp(18.0, 90.0).round();
-    let female = rng.random_bool(0.586);
-    let bmi = round1(rng.sample(normal(27.0, 4.5)).clamp(16.0, 55.0));
-    let stenosis = rng.random_bool(0.10);
-    let true_baseline = rng.sample(normal(5.1, 1.5)).clamp(2.0, 10.0);
-    let baseline_odi_true = rng.sample(normal(32.0, 12.0)).clamp(4.0, 90.0);
-    // ok: constant, valid parameters.
-    let propensity: f64 = rng.sample(Beta::new(8.0, 3.0).expect("valid beta"));
-    let response: f64 = rng.sample(LogNormal::new(-0.125, 0.5).expect("valid lognormal"));
-    let walk_median = rng.sample(LogNormal::new(70f64.ln(), 0.4).expect("valid lognormal"));
-    let enrolled = spec.start + Duration::days(rng.random_range(0..28));
-    let birth_year = enrolled.year() - age as i32;
-
-    let days = spec.weeks * 7;
-    let mut sessions = Vec::new();
-    let mut walking = Vec::with_capacity(days as usize);
-    let mut outcomes = Vec::new();
-    let mut adherent_days = 0.0;
-    let mut recent_during: [f64; 3] = [0.0; 3];
-    let mut recent_n = 0usize;
-    let mut flare_left = 0u32;
-    let mut dropped = false;
-    let noise_nrs = normal(0.0, 0.8);
-    let noise_during = normal(0.0, 1.2);
-    let noise_before = normal(0.0, 0.7);
-    let noise_odi = normal(0.0, 4.0);
-    let wear = normal(840.0, 90.0);
-    // ok: constant, valid parameters.
-    let walk_noise = LogNormal::new(0.0, 0.35).expect("valid lognormal");
-    let safety = regimen.safety;
-    let mut baseline_pain = None;
-    let mut baseline_odi = None;
-
-    for day in 0..=days {
-        let date = enrolled + Duration::days(day as i64);
-        if flare_left > 0 {
-            flare_left -= 1;
-        } else if rng.random_bool(1.0 / 60.0) {
-            flare_left = rng.random_range(3..=7);
-        }
-        let flare = if flare_left > 0 { 1.5 } else { 0.0 };
-        let pain = underlying_pain(true_baseline, day, adherent_days, response) + flare;
-
-        // Outcomes: NRS weekly, ODI every 6 weeks and at the end.
-        if day % 7 == 0 {
-            let week = day / 7;
-            let nrs = to_nrs(pain + rng.sample(noise_nrs));
-            outcomes.push(OutcomeRecord {
-                patient_id: id.clone(),
-                date,
-                measure: "nrs_pain",
-                value: nrs,
-            });
-            if week == 0 {
-                baseline_pain = Some(nrs);
-            }
-            if week % 6 == 0 || week == spec.weeks {
-                let odi = (baseline_odi_true * pain / true_baseline + rng.sample(noise_odi))
-                    .round()
-                    .clamp(0.0, 100.0);
-                outcomes.push(OutcomeRecord {
-                    patient_id: id.clone(),
-                    date,
-                    measure: "odi",
-                    value: odi,
-                });
-                if week == 0 {
-                    baseline_odi = Some(odi);
-                }
-            }
-        }
-        if day == days {
-            break; // the last day is the final assessment only
-        }
-
-        // Walking, every day of the programme.
-        let short_day = rng.random_bool(0.08);
-        let wear_min = if short_day {
-            rng.random_range(200.0..VALID_WEAR_MIN).round()
-        } else {
-            rng.sample(wear).clamp(VALID_WEAR_MIN, 1080.0).round()
-        };
-        let walking_min = (walk_median * rng.sample(walk_noise) * wear_min / 840.0)
-            .min(wear_min)
-            .round();
-        let steps = (walking_min * 105.0 + rng.random_range(500.0..2500.0)).round() as u32;
-        walking.push(WalkingDayRecord {
-            patient_id: id.clone(),
-            date,
-            walking_min,
-            steps: Some(steps),
-            wear_min: Some(wear_min),
-            mean_met: None,
-            source: "accel",
-        });
-
-        // Exercise.
-        if !dropped && rng.random_bool(0.0015) {
-            dropped = true;
-        }
-        if dropped {
-            continue;
-        }
-        let recent = if recent_n == 0 {
-            0.0
-        } else {
-            recent_during[..recent_n.min(3)].iter().sum::<f64>() / recent_n.min(3) as f64
-        };
-        let p_today = propensity * (-0.2 * (recent - 5.0).max(0.0)).exp();
-        if !rng.random_bool(p_today.clamp(0.0, 1.0)) {
-            continue;
-        }
-        let start_min = rng.random_range(7 * 60..20 * 60);
-        let mut at = NaiveDateTime::new(date, NaiveTime::MIN) + Duration::minutes(start_min);
-        let mut done_share = 0.0;
-        let mut scheduled = 0.0;
-        let mut session_during = Vec::new();
-        for ex in &regimen.exercises {
-            let p_do = match ex.frequency {
-                Frequency::Daily => 0.9,
-                Frequency::DaysPerWeek(_) => 0.45,
-            };
-            if ex.frequency == Frequency::Daily {
-                scheduled += 1.0;
-            }
-            if !rng.random_bool(p_do) {
-                continue;
-            }
-            let full = rng.random_bool(0.9);
-            let dose = |rng: &mut ChaCha8Rng, r: lumbar_model::DoseRange| -> f64 {
-                if full {
-                    rng.random_range(r.min as i64..=r.max as i64) as f64
-                } else {
-                    (r.min - rng.random_range(1..=2) as f64).max(1.0)
-                }
-            };
-            let mut reps = dose(&mut rng, ex.reps);
-            let sets = dose(&mut rng, ex.sets);
-            let hold = ex.hold_s.map(|h| {
-                if full {
-                    rng.random_range(h.min as i64..=h.max as i64) as f64
-                } else {
-                    (h.min * 0.6).round().max(1.0)
-                }
-            });
-            let before = to_nrs(pain + rng.sample(noise_before));
-            let during = to_nrs(pain + 0.3 + rng.sample(noise_during));
-            let stopped = during >= safety.stop_pain_during && rng.random_bool(0.93);
-            if stopped {
-                reps = (reps / 2.0).floor().max(1.0);
-            }
-            let after = to_nrs(before - 0.3 + rng.sample(noise_before));
-            let persist = if during >= 5.0 && rng.random_bool(0.03) {
-                rng.random_range(21..=90) as f64
-            } else if rng.random_bool(0.2) {
-                rng.random_range(1..=15) as f64
-            } else {
-                0.0
-            };
-            let side = match ex.sides {
-                Sides::Each => Some(if rng.random_bool(0.95) {
-                    "both"
-                } else if rng.random_bool(0.5) {
-                    "left"
-                } else {
-                    "right"
-                }),
-                Sides::Alternating => Some("alternating"),
-                Sides::None => None,
-            };
-            session_during.push(during);
-            if ex.frequency == Frequency::Daily && !stopped {
-                done_share += if full { 1.0 } else { 0.6 };
-            }
-            sessions.push(SessionRecord {
-                patient_id: id.clone(),
-                performed_at: at,
-                exercise: ex.key.clone(),
-                level: None,
-                side,
-                sets: Some(sets as u32),
-                reps: Some(reps as u32),
-                hold_s: hold,
-                pain_before: Some(before),
-                pain_during: Some(during),
-                pain_after: Some(after),
-                pain_persist_min: Some(persist),
-                stopped_for_pain: Some(stopped),
-                completed: Some(!stopped),
-                source: "app",
-            });
-            at += Duration::minutes(3);
-        }
-        if !session_during.is_empty() {
-            let m = session_during.iter().sum::<f64>() / session_during.len() as f64;
-            recent_during.rotate_right(1);
-            recent_during[0] = m;
-            recent_n += 1;
-        }
-        if scheduled > 0.0 {
-            adherent_days += done_share / scheduled;
-        }
-    }
-
-    GeneratedPatient {
-        patient: Some(PatientRecord {
-            patient_id: id,
-            site: site.to_string(),
-            sex: if female { "female" } else { "male" },
-            birth_year: Some(birth_year),
-            age: Some(age),
-            bmi: Some(bmi),
-            enrolled_on: enrolled,
-            stenosis,
-            baseline_pain,
-            baseline_odi,
-            regimen: regimen.key.clone(),
-        }),
-        sessions,
-        walking,
-        outcomes,
-    }
 }
 
 /// The planted risk ratio of a mean walking volume (min/day).
@@ -508,50 +241,100 @@ pub fn generate_participant(spec: &CohortSpec, index: usize) -> GeneratedPartici
     }
 }
 
+/// The scenario of `lumbar generate`'s programme cohort: `regimen`'s
+/// exercises at their doses for `weeks`, `patients` of them, `seed`.
+pub fn programme_scenario(
+    regimen: &Regimen,
+    patients: usize,
+    weeks: u32,
+    seed: u64,
+) -> Result<Scenario, ScenarioError> {
+    let text = format!(
+        "name = \"programme\"\n\
+         description = \"lumbar generate: the regimen's exercises at their prescribed doses\"\n\
+         weeks = {weeks}\npatients = {patients}\nseed = {seed}\n\
+         [programme]\nexercises = \"all\"\n"
+    );
+    Scenario::for_regimen(&text, "lumbar generate's programme", regimen.clone())
+}
+
+/// Counts the rows handed on to the sink it wraps.
+struct Counting<'a, S: RecordSink> {
+    sink: &'a mut S,
+    counts: GeneratedCounts,
+}
+
+impl<S: RecordSink> RecordSink for Counting<'_, S> {
+    fn patient(&mut self, r: &PatientRecord) -> io::Result<()> {
+        self.counts.patients += 1;
+        self.sink.patient(r)
+    }
+    fn session(&mut self, r: &SessionRecord) -> io::Result<()> {
+        self.counts.sessions += 1;
+        self.sink.session(r)
+    }
+    fn walking(&mut self, r: &WalkingDayRecord) -> io::Result<()> {
+        self.counts.walking += 1;
+        self.sink.walking(r)
+    }
+    fn outcome(&mut self, r: &OutcomeRecord) -> io::Result<()> {
+        self.counts.outcomes += 1;
+        self.sink.outcome(r)
+    }
+    fn followup(&mut self, r: &FollowupRecord) -> io::Result<()> {
+        self.counts.followup += 1;
+        self.sink.followup(r)
+    }
+}
+
+/// Why a cohort could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
 /// Generates the cohort into `sink`, table by table in index order: the
-/// programme patients (each with their sessions, walking days and outcomes)
+/// programme patients (each with their sessions, walking days and
+/// outcomes: [`crate::engine::simulate_cohort`] on [`programme_scenario`])
 /// and then the follow-up participants (with their walking days). Calls
-/// `progress(done, total)` after each block.
+/// `progress(done, total)` as blocks finish.
 ///
-/// Patients are generated in parallel in blocks and handed on in index
-/// order, so memory stays bounded and the rows do not depend on the thread
-/// count.
+/// Both are made in parallel in blocks and handed on in index order, so
+/// memory stays bounded and the rows do not depend on the thread count.
 pub fn generate(
     spec: &CohortSpec,
     regimen: &Regimen,
     sink: &mut impl RecordSink,
-    mut progress: impl FnMut(usize, usize),
-) -> io::Result<GeneratedCounts> {
-    let mut counts = GeneratedCounts::default();
+    mut progress: impl FnMut(usize, usize) + Send,
+) -> Result<GeneratedCounts, GenerateError> {
     let total = spec.patients + spec.followup;
-    let mut done = 0;
-    for start in (0..spec.patients).step_by(BLOCK) {
-        let end = (start + BLOCK).min(spec.patients);
-        let block: Vec<GeneratedPatient> = (start..end)
-            .into_par_iter()
-            .map(|i| generate_patient(spec, regimen, i))
-            .collect();
-        for rec in block {
-            if let Some(p) = rec.patient {
-                sink.patient(&p)?;
-                counts.patients += 1;
+    let mut out = Counting {
+        sink,
+        counts: GeneratedCounts::default(),
+    };
+    if spec.patients > 0 {
+        let scenario = programme_scenario(regimen, spec.patients, spec.weeks, spec.seed)?;
+        let opts = CohortOptions {
+            start: spec.start,
+            ids: ("P", 5),
+            small_site: Some(SMALL_SITE),
+            ..CohortOptions::default()
+        };
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let progress_at = std::sync::Mutex::new(&mut progress);
+        simulate_cohort(&scenario, &opts, &mut out, &|n| {
+            let d = done.fetch_add(n as usize, std::sync::atomic::Ordering::Relaxed) + n as usize;
+            if let Ok(mut p) = progress_at.lock() {
+                p(d, total);
             }
-            for s in &rec.sessions {
-                sink.session(s)?;
-            }
-            counts.sessions += rec.sessions.len() as u64;
-            for d in &rec.walking {
-                sink.walking(d)?;
-            }
-            counts.walking += rec.walking.len() as u64;
-            for o in &rec.outcomes {
-                sink.outcome(o)?;
-            }
-            counts.outcomes += rec.outcomes.len() as u64;
-        }
-        done += end - start;
-        progress(done, total);
+        })?;
     }
+    let mut done = spec.patients;
     for start in (0..spec.followup).step_by(BLOCK) {
         let end = (start + BLOCK).min(spec.followup);
         let block: Vec<GeneratedParticipant> = (start..end)
@@ -559,17 +342,15 @@ pub fn generate(
             .map(|i| generate_participant(spec, i))
             .collect();
         for rec in block {
-            sink.followup(&rec.followup)?;
-            counts.followup += 1;
+            out.followup(&rec.followup)?;
             for d in &rec.walking {
-                sink.walking(d)?;
+                out.walking(d)?;
             }
-            counts.walking += rec.walking.len() as u64;
         }
         done += end - start;
         progress(done, total);
     }
-    Ok(counts)
+    Ok(out.counts)
 }
 
 /// Writes a short README of what was generated and how.
@@ -604,24 +385,112 @@ mod tests {
         assert_eq!(planted_walking_rr(125.0), 0.76);
     }
 
-    #[test]
-    fn a_patient_is_the_same_whatever_else_is_generated() {
-        let r = Regimen::six_moves();
-        let a = generate_patient(&CohortSpec::new(10, 4, 7), &r, 3);
-        let b = generate_patient(&CohortSpec::new(500, 4, 7), &r, 3);
-        assert_eq!(a.sessions, b.sessions);
-        assert_eq!(a.patient, b.patient);
-        let c = generate_patient(&CohortSpec::new(10, 4, 8), &r, 3);
-        assert_ne!(a.sessions, c.sessions, "the seed must matter");
+    /// A memory sink for tests.
+    #[derive(Default)]
+    struct Rows {
+        patients: Vec<PatientRecord>,
+        sessions: Vec<SessionRecord>,
+        outcomes: Vec<OutcomeRecord>,
+    }
+    impl RecordSink for Rows {
+        fn patient(&mut self, r: &PatientRecord) -> io::Result<()> {
+            self.patients.push(r.clone());
+            Ok(())
+        }
+        fn session(&mut self, r: &SessionRecord) -> io::Result<()> {
+            self.sessions.push(r.clone());
+            Ok(())
+        }
+        fn walking(&mut self, _: &WalkingDayRecord) -> io::Result<()> {
+            Ok(())
+        }
+        fn outcome(&mut self, r: &OutcomeRecord) -> io::Result<()> {
+            self.outcomes.push(r.clone());
+            Ok(())
+        }
+        fn followup(&mut self, _: &FollowupRecord) -> io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
-    fn the_small_site_has_three_patients() {
+    fn the_programme_cohort_is_the_simulators_with_a_small_site() {
         let r = Regimen::six_moves();
-        let spec = CohortSpec::new(300, 1, 1);
-        let n = (0..300)
-            .filter(|&i| generate_patient(&spec, &r, i).patient.unwrap().site == SMALL_SITE)
+        let mut spec = CohortSpec::new(300, 2, 1);
+        spec.followup = 0;
+        let mut rows = Rows::default();
+        let counts = generate(&spec, &r, &mut rows, |_, _| {}).unwrap();
+        assert_eq!(counts.patients, 300);
+        assert_eq!(counts.sessions as usize, rows.sessions.len());
+        let island: Vec<&str> = rows
+            .patients
+            .iter()
+            .filter(|p| p.site == SMALL_SITE)
+            .map(|p| p.patient_id.as_str())
+            .collect();
+        assert_eq!(island, ["P00064", "P00128", "P00192"]);
+        // The same rows as `lumbar simulate --cohort-tables` of its scenario.
+        let s = programme_scenario(&r, 300, 2, 1).unwrap();
+        let mut direct = Rows::default();
+        let opts = CohortOptions {
+            start: spec.start,
+            ids: ("P", 5),
+            small_site: Some(SMALL_SITE),
+            ..CohortOptions::default()
+        };
+        simulate_cohort(&s, &opts, &mut direct, &|_| {}).unwrap();
+        assert_eq!(rows.sessions, direct.sessions);
+        assert_eq!(rows.outcomes, direct.outcomes);
+        // Weekly NRS, weeks 0 … 2, for every patient.
+        assert_eq!(
+            rows.outcomes
+                .iter()
+                .filter(|o| o.measure == "nrs_pain")
+                .count(),
+            900
+        );
+        // The seed matters.
+        let mut other = Rows::default();
+        generate(
+            &CohortSpec {
+                seed: 2,
+                ..spec.clone()
+            },
+            &r,
+            &mut other,
+            |_, _| {},
+        )
+        .unwrap();
+        assert_ne!(rows.sessions, other.sessions);
+    }
+
+    #[test]
+    fn a_clinics_enrolment_dates_and_cut_off_are_kept() {
+        let r = Regimen::six_moves();
+        let s = programme_scenario(&r, 3, 4, 9).unwrap();
+        let day = |d: u32| NaiveDate::from_ymd_opt(2024, 3, d).unwrap();
+        let opts = CohortOptions {
+            enrolment: Some(vec![day(1), day(10)].into()),
+            cutoff: Some(day(20)),
+            ..CohortOptions::default()
+        };
+        let mut rows = Rows::default();
+        simulate_cohort(&s, &opts, &mut rows, &|_| {}).unwrap();
+        let enrolled: Vec<NaiveDate> = rows.patients.iter().map(|p| p.enrolled_on).collect();
+        // Patient i takes date i mod 2.
+        assert_eq!(enrolled, [day(1), day(10), day(1)]);
+        assert!(
+            rows.sessions
+                .iter()
+                .all(|x| x.performed_at.date() <= day(20))
+        );
+        assert!(rows.outcomes.iter().all(|o| o.date <= day(20)));
+        // Patient 2 (enrolled on the 10th) has NRS on days 0 and 7 only.
+        let late = rows
+            .outcomes
+            .iter()
+            .filter(|o| o.patient_id == "S000002" && o.measure == "nrs_pain")
             .count();
-        assert_eq!(n, 3);
+        assert_eq!(late, 2);
     }
 }

@@ -100,7 +100,8 @@ pub struct Population {
 }
 
 impl Default for Population {
-    /// The cohort generator's priors (crate docs of [`crate::cohort`]).
+    /// The priors of any scenario that sets none, `lumbar generate`'s
+    /// programme cohort included (sources in [`crate::engine`]'s docs).
     fn default() -> Self {
         Population {
             baseline_pain: Prior::clamped(Dist::Normal { mean: 5.1, sd: 1.5 }, 2.0, 10.0),
@@ -346,6 +347,25 @@ impl Scenario {
     /// Parses a scenario from text; a relative `regimen` path is resolved
     /// against `base` (the shipped regimen when `regimen` is absent).
     pub fn parse(text: &str, origin: &str, base: Option<&Path>) -> Result<Scenario, ScenarioError> {
+        Self::parse_with(text, origin, base, None)
+    }
+
+    /// Parses a scenario from text for a regimen already loaded (the text
+    /// must then have no `regimen` key): `lumbar generate`'s programme.
+    pub fn for_regimen(
+        text: &str,
+        origin: &str,
+        regimen: Regimen,
+    ) -> Result<Scenario, ScenarioError> {
+        Self::parse_with(text, origin, None, Some(regimen))
+    }
+
+    fn parse_with(
+        text: &str,
+        origin: &str,
+        base: Option<&Path>,
+        given: Option<Regimen>,
+    ) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = toml::from_str(text).map_err(|e| ScenarioError::Syntax {
             origin: origin.to_string(),
             message: e.to_string().trim_end().replace('\n', " "),
@@ -361,9 +381,16 @@ impl Scenario {
                 "the safety rules are always on and come from the regimen; a scenario cannot change or switch them off".into(),
             ));
         }
-        let regimen = match &raw.regimen {
-            None => Regimen::six_moves(),
-            Some(p) => {
+        let regimen = match (given, &raw.regimen) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "regimen",
+                    "the regimen is given; the scenario must not name one".into(),
+                ));
+            }
+            (Some(r), None) => r,
+            (None, None) => Regimen::six_moves(),
+            (None, Some(p)) => {
                 let p = Path::new(p);
                 let full = match base {
                     Some(b) if p.is_relative() => b.join(p),
