@@ -51,7 +51,7 @@
 //! SD) carries `se = NaN`; calibration takes its SE from the bootstrap of
 //! patients it makes for the targets' covariance.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -79,22 +79,65 @@ pub struct Target {
 struct PatientTally {
     sessions: u64,
     events: u64,
-    done: HashSet<Arc<str>>,
-    flagged: HashSet<Arc<str>>,
+    /// Distinct exercises (a patient has a handful: a list beats a hash).
+    done: Vec<Arc<str>>,
+    flagged: Vec<Arc<str>>,
     last_day: Option<i64>,
-    /// Per day after enrolment with a session: (sum, count) of pain during.
-    days: BTreeMap<i64, (f64, u32)>,
+    days: Days,
     /// Per programme week: (sum, count) of the rung positions logged.
     rungs: BTreeMap<i64, (f64, u32)>,
+}
+
+/// Adds `x` to a list of distinct exercises.
+fn add_distinct(v: &mut Vec<Arc<str>>, x: &Arc<str>) {
+    if !v.iter().any(|e| Arc::ptr_eq(e, x) || **e == **x) {
+        v.push(x.clone());
+    }
+}
+
+/// Per day after enrolment with a session, in day order: (day, sum and
+/// count of pain during). Sessions come in time order, so a day is
+/// almost always the last one or a new last one.
+#[derive(Debug, Clone, Default)]
+struct Days(Vec<(i64, f64, u32)>);
+
+impl Days {
+    fn entry(&mut self, day: i64) -> &mut (i64, f64, u32) {
+        let v = &mut self.0;
+        let at = match v.last() {
+            Some(l) if l.0 == day => v.len() - 1,
+            Some(l) if l.0 > day => match v.binary_search_by_key(&day, |e| e.0) {
+                Ok(i) => i,
+                Err(i) => {
+                    v.insert(i, (day, 0.0, 0));
+                    i
+                }
+            },
+            _ => {
+                v.push((day, 0.0, 0));
+                v.len() - 1
+            }
+        };
+        &mut v[at]
+    }
+    /// Days with a session in `from..to`.
+    fn count_in(&self, from: i64, to: i64) -> usize {
+        let v = &self.0;
+        v.partition_point(|e| e.0 < to) - v.partition_point(|e| e.0 < from)
+    }
+    fn contains(&self, day: i64) -> bool {
+        self.0.binary_search_by_key(&day, |e| e.0).is_ok()
+    }
 }
 
 /// The session part of the targets, as a sink.
 struct TargetTally<'a> {
     cohort: &'a Cohort,
     rules: lumbar_model::SafetyRules,
-    /// A ladder rung's key → its position on its ladder.
-    rung_of: &'a HashMap<&'a str, usize>,
-    patients: HashMap<usize, PatientTally>,
+    /// A ladder rung's key and its position on its ladder.
+    rung_of: &'a [(&'a str, usize)],
+    /// By patient index.
+    patients: Vec<PatientTally>,
     /// The latest session day in the data (the cut-off).
     cutoff: Option<NaiveDate>,
 }
@@ -105,41 +148,47 @@ impl SessionSink for TargetTally<'_> {
     }
     fn session(&mut self, s: &Session) {
         let enrolled = self.cohort.patients[s.patient].enrolled_on;
-        let p = self.patients.entry(s.patient).or_default();
+        let p = &mut self.patients[s.patient];
         p.sessions += 1;
         if let Some(d) = s.pain_during {
             p.events += self.rules.is_safety_event(d, !s.continued()) as u64;
         }
-        p.done.insert(s.exercise.clone());
+        add_distinct(&mut p.done, &s.exercise);
         if s.pain_persist_min
             .is_some_and(|m| self.rules.is_unsuitable(m))
         {
-            p.flagged.insert(s.exercise.clone());
+            add_distinct(&mut p.flagged, &s.exercise);
         }
         let day = (s.performed_at.date() - enrolled).num_days();
         p.last_day = Some(p.last_day.map_or(day, |d| d.max(day)));
-        let e = p.days.entry(day).or_insert((0.0, 0));
+        let e = p.days.entry(day);
         if let Some(d) = s.pain_during {
-            e.0 += d;
-            e.1 += 1;
+            e.1 += d;
+            e.2 += 1;
         }
-        if let Some(&r) = self.rung_of.get(&*s.exercise) {
+        if let Some(&(_, r)) = self.rung_of.iter().find(|(k, _)| *k == &*s.exercise) {
             let e = p.rungs.entry(day.div_euclid(7)).or_insert((0.0, 0));
             e.0 += r as f64;
             e.1 += 1;
         }
     }
     fn merge(&mut self, later: Self) {
-        for (k, v) in later.patients {
-            let p = self.patients.entry(k).or_default();
+        for (p, v) in self.patients.iter_mut().zip(later.patients) {
+            if v.sessions == 0 {
+                continue;
+            }
             p.sessions += v.sessions;
             p.events += v.events;
-            p.done.extend(v.done);
-            p.flagged.extend(v.flagged);
-            for (d, (sum, n)) in v.days {
-                let e = p.days.entry(d).or_insert((0.0, 0));
-                e.0 += sum;
-                e.1 += n;
+            for x in &v.done {
+                add_distinct(&mut p.done, x);
+            }
+            for x in &v.flagged {
+                add_distinct(&mut p.flagged, x);
+            }
+            for (d, sum, n) in v.days.0 {
+                let e = p.days.entry(d);
+                e.1 += sum;
+                e.2 += n;
             }
             for (w, (sum, n)) in v.rungs {
                 let e = p.rungs.entry(w).or_insert((0.0, 0));
@@ -193,7 +242,7 @@ pub fn targets<S: CohortSource>(
     weeks: u32,
 ) -> Result<Vec<Target>, S::Error> {
     let cohort = source.cohort_without_sessions()?;
-    let rung_of: HashMap<&str, usize> = regimen
+    let rung_of: Vec<(&str, usize)> = regimen
         .ladders
         .iter()
         .flat_map(|l| l.rungs.iter().enumerate().map(|(i, r)| (r.key.as_str(), i)))
@@ -202,7 +251,7 @@ pub fn targets<S: CohortSource>(
         cohort: &cohort,
         rules: regimen.safety,
         rung_of: &rung_of,
-        patients: HashMap::new(),
+        patients: vec![PatientTally::default(); cohort.patients.len()],
         cutoff: None,
     })?;
     let mut out = Vec::new();
@@ -274,8 +323,14 @@ pub fn targets<S: CohortSource>(
     }
 
     // Sessions: safety events and unsuitable moves, patients as clusters.
-    let mut per: Vec<(&usize, &PatientTally)> = tally.patients.iter().collect();
-    per.sort_by_key(|(k, _)| **k); // sums in a fixed order: the same bits on any threads
+    // Patients with sessions, in index order (sums in a fixed order: the
+    // same bits on any threads).
+    let per: Vec<(usize, &PatientTally)> = tally
+        .patients
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.sessions > 0)
+        .collect();
     let events: Vec<(f64, f64)> = per
         .iter()
         .map(|(_, p)| (p.events as f64, p.sessions as f64))
@@ -310,14 +365,10 @@ pub fn targets<S: CohortSource>(
             None => horizon,
         }
     };
-    let empty = PatientTally::default();
     for w in 0..weeks as i64 {
         let shares: Vec<f64> = (0..cohort.patients.len())
             .filter(|&i| follow_of(i) >= 7 * (w + 1))
-            .map(|i| {
-                let p = tally.patients.get(&i).unwrap_or(&empty);
-                p.days.range(7 * w..7 * (w + 1)).count() as f64 / 7.0
-            })
+            .map(|i| tally.patients[i].days.count_in(7 * w, 7 * (w + 1)) as f64 / 7.0)
             .collect();
         let n = shares.len();
         if n < 2 {
@@ -336,14 +387,14 @@ pub fn targets<S: CohortSource>(
     // pain during was ≥ 5, and after one below 5.
     let mut after: Vec<[(f64, f64); 2]> = Vec::new();
     for (i, p) in &per {
-        let follow = follow_of(**i);
+        let follow = follow_of(*i);
         let mut a = [(0.0, 0.0); 2];
-        for (&d, &(sum, n)) in &p.days {
+        for &(d, sum, n) in &p.days.0 {
             if n == 0 || d + 1 >= follow {
                 continue;
             }
             let painful = (sum / n as f64 >= 5.0) as usize;
-            a[painful].0 += p.days.contains_key(&(d + 1)) as u8 as f64;
+            a[painful].0 += p.days.contains(d + 1) as u8 as f64;
             a[painful].1 += 1.0;
         }
         after.push(a);
@@ -377,8 +428,8 @@ pub fn targets<S: CohortSource>(
         let mut shares: Vec<f64> = (0..cohort.patients.len())
             .filter(|&i| follow_of(i) >= 7 * (b + 1))
             .map(|i| {
-                let p = tally.patients.get(&i).unwrap_or(&empty);
-                p.days.range(7 * a..7 * (b + 1)).count() as f64 / (7 * (b - a + 1)) as f64
+                tally.patients[i].days.count_in(7 * a, 7 * (b + 1)) as f64
+                    / (7 * (b - a + 1)) as f64
             })
             .collect();
         if shares.len() < 4 {
@@ -455,7 +506,7 @@ pub fn targets<S: CohortSource>(
         }
         let last = tally
             .patients
-            .get(&i)
+            .get(i)
             .and_then(|t| t.last_day)
             .unwrap_or(0)
             .min(follow);

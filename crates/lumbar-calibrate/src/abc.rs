@@ -291,10 +291,10 @@ pub fn fit_abc(
         let mut round = 0usize;
         while next.len() < n {
             let left = settings.budget.saturating_sub(simulations + tried);
-            if left == 0 {
-                break;
-            }
             let need = n - next.len();
+            if left < need {
+                break; // even accepting every move could not fill the generation
+            }
             let size = ((need as f64 / rate.max(0.02) * 1.1).ceil() as usize).clamp(need, left);
             let batch: Vec<Option<Particle>> = (0..size)
                 .into_par_iter()

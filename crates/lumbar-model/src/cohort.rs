@@ -371,6 +371,19 @@ impl CohortBuilder {
         Some(i)
     }
 
+    /// `intern` for a string already shared: a producer that hands the
+    /// same `Arc` for every row of a move is matched by pointer.
+    fn intern_shared(&mut self, t: &Arc<str>) -> Arc<str> {
+        if let Some(a) = self.interned.iter().find(|a| Arc::ptr_eq(a, t)) {
+            return a.clone();
+        }
+        if let Some(a) = self.interned.iter().find(|a| ***a == **t) {
+            return a.clone();
+        }
+        self.interned.push(t.clone());
+        t.clone()
+    }
+
     fn intern(&mut self, t: &str) -> Arc<str> {
         if let Some(a) = self.interned.iter().find(|a| &***a == t) {
             return a.clone();
@@ -383,9 +396,19 @@ impl CohortBuilder {
     /// The cohort, its sessions and outcomes in (patient, time) order.
     pub fn finish(mut self) -> MemoryCohort {
         let c = &mut self.cohort.cohort;
-        c.sessions.sort_by_key(|s| (s.patient, s.performed_at));
-        c.outcomes
-            .sort_by(|a, b| (a.patient, a.date, &a.measure).cmp(&(b.patient, b.date, &b.measure)));
+        // Rows usually come in order (the simulator's do): check first.
+        if !c.sessions.is_sorted_by_key(|s| (s.patient, s.performed_at)) {
+            c.sessions.sort_by_key(|s| (s.patient, s.performed_at));
+        }
+        let key = |o: &Outcome| (o.patient, o.date);
+        if !c
+            .outcomes
+            .is_sorted_by(|a, b| (key(a), &a.measure) <= (key(b), &b.measure))
+        {
+            c.outcomes.sort_by(|a, b| {
+                (a.patient, a.date, &a.measure).cmp(&(b.patient, b.date, &b.measure))
+            });
+        }
         self.cohort
     }
 }
@@ -408,7 +431,7 @@ impl crate::records::RecordSink for CohortBuilder {
         let Some(patient) = self.patient_of(&r.patient_id) else {
             return Ok(());
         };
-        let exercise = self.intern(&r.exercise);
+        let exercise = self.intern_shared(&r.exercise);
         let side = r.side.map(|s| self.intern(s));
         self.cohort.cohort.sessions.push(Session {
             patient,
@@ -432,7 +455,7 @@ impl crate::records::RecordSink for CohortBuilder {
         }
         let id: Arc<str> = match self.cohort.walking.last() {
             Some(w) if *w.patient_id == *r.patient_id => w.patient_id.clone(),
-            _ => Arc::from(r.patient_id.as_str()),
+            _ => r.patient_id.clone(),
         };
         self.cohort.walking.push(WalkingDay {
             patient_id: id,

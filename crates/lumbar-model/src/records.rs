@@ -5,6 +5,7 @@
 //! types of [`crate::cohort`] instead.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Serialize, Serializer};
@@ -54,11 +55,13 @@ pub struct PatientRecord {
 /// One exercise performed (or attempted) in a session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionRecord {
-    pub patient_id: String,
+    /// Shared (an `Arc`): a patient's sessions carry one id, and a cohort
+    /// a handful of moves, without a copy per row.
+    pub patient_id: Arc<str>,
     #[serde(serialize_with = "minutes")]
     pub performed_at: NaiveDateTime,
-    pub exercise: String,
-    pub level: Option<String>,
+    pub exercise: Arc<str>,
+    pub level: Option<Arc<str>>,
     pub side: Option<&'static str>,
     pub sets: Option<u32>,
     pub reps: Option<u32>,
@@ -80,7 +83,7 @@ pub struct SessionRecord {
 /// A patient-day of walking.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WalkingDayRecord {
-    pub patient_id: String,
+    pub patient_id: Arc<str>,
     pub date: NaiveDate,
     #[serde(serialize_with = "compact_f64")]
     pub walking_min: f64,
@@ -95,7 +98,7 @@ pub struct WalkingDayRecord {
 /// A patient-reported outcome at a date.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutcomeRecord {
-    pub patient_id: String,
+    pub patient_id: Arc<str>,
     pub date: NaiveDate,
     pub measure: &'static str,
     #[serde(serialize_with = "compact_f64")]

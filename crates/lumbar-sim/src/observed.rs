@@ -29,6 +29,8 @@
 //!   N(0, 4)`, ODI₀ ~ N(32, 12) clipped to 4–90), the patient's
 //!   `baseline_pain` and `baseline_odi` being the week-0 values.
 
+use std::sync::Arc;
+
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use lumbar_model::records::{
     OutcomeRecord, PatientRecord, RecordSink, SessionRecord, WalkingDayRecord,
@@ -91,8 +93,8 @@ pub(crate) const SITES: [(&str, f64); 4] = [
 /// and prescribed dose.
 #[derive(Debug, Clone)]
 struct Move {
-    exercise: String,
-    level: Option<String>,
+    exercise: Arc<str>,
+    level: Option<Arc<str>>,
     sides: Sides,
     sets: Option<DoseRange>,
     reps: Option<DoseRange>,
@@ -110,10 +112,10 @@ pub struct Layout {
 impl Layout {
     pub fn new(s: &Scenario) -> Layout {
         let r = &s.regimen;
-        let plain = |key: &str, level: Option<String>| -> Move {
+        let plain = |key: &str, level: Option<Arc<str>>| -> Move {
             match r.exercise(key) {
                 Some(e) => Move {
-                    exercise: key.to_string(),
+                    exercise: key.into(),
                     level,
                     sides: e.sides,
                     sets: Some(e.sets),
@@ -121,7 +123,7 @@ impl Layout {
                     hold_s: e.hold_s,
                 },
                 None => Move {
-                    exercise: key.to_string(),
+                    exercise: key.into(),
                     level,
                     sides: Sides::None,
                     sets: None,
@@ -138,7 +140,7 @@ impl Layout {
                     rungs.push(
                         l.rungs
                             .iter()
-                            .map(|g| plain(&g.key, Some(g.key.clone())))
+                            .map(|g| plain(&g.key, Some(g.key.as_str().into())))
                             .collect(),
                     );
                     let alt = |stenosis: bool| {
@@ -148,7 +150,7 @@ impl Layout {
                             .find(|a| a.when.as_deref() == Some("stenosis") && stenosis)
                             .or_else(|| l.alternatives.iter().find(|a| a.when.is_none()))
                             .or(l.alternatives.first());
-                        pick.map(|a| plain(&a.key, Some(a.key.clone())))
+                        pick.map(|a| plain(&a.key, Some(a.key.as_str().into())))
                     };
                     substitute.push([alt(false), alt(true)]);
                 }
@@ -219,7 +221,7 @@ pub struct PatientLog<'a> {
     rng: Draws,
     pub block: CohortBlock,
     // The patient being recorded.
-    id: String,
+    id: Arc<str>,
     enrolled: NaiveDate,
     stenosis: bool,
     odi0: f64,
@@ -252,7 +254,7 @@ impl<'a> PatientLog<'a> {
             small_site: opts.small_site,
             rng,
             block: CohortBlock::default(),
-            id: String::new(),
+            id: "".into(),
             enrolled: opts.start,
             stenosis: false,
             odi0: 0.0,
@@ -295,10 +297,10 @@ impl<'a> PatientLog<'a> {
         self.pain0 = pain0.max(0.1);
         self.stenosis = stenosis;
         let (prefix, digits) = self.ids;
-        self.id = format!("{prefix}{:0digits$}", index + 1);
+        self.id = format!("{prefix}{:0digits$}", index + 1).into();
         self.patient_row = self.block.patients.len();
         self.block.patients.push(PatientRecord {
-            patient_id: self.id.clone(),
+            patient_id: self.id.to_string(),
             site: site.to_string(),
             sex: if female { "female" } else { "male" },
             birth_year: Some(self.enrolled.year() - age as i32),

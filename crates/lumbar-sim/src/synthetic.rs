@@ -168,6 +168,7 @@ pub fn generate_participant(spec: &CohortSpec, index: usize) -> GeneratedPartici
     let first = NaiveDate::from_ymd_opt(2017, 9, 1).expect("valid date");
     let baseline = first + Duration::days(rng.random_range(0..600));
     let mut walking = Vec::with_capacity(7);
+    let shared: std::sync::Arc<str> = id.as_str().into();
     let (mut sum, mut valid) = (0.0, 0u32);
     for d in 0..7 {
         let wear_min = if rng.random_bool(0.06) {
@@ -184,7 +185,7 @@ pub fn generate_participant(spec: &CohortSpec, index: usize) -> GeneratedPartici
             valid += 1;
         }
         walking.push(WalkingDayRecord {
-            patient_id: id.clone(),
+            patient_id: shared.clone(),
             date: baseline + Duration::days(d),
             walking_min,
             steps: None,
@@ -489,7 +490,7 @@ mod tests {
         let late = rows
             .outcomes
             .iter()
-            .filter(|o| o.patient_id == "S000002" && o.measure == "nrs_pain")
+            .filter(|o| &*o.patient_id == "S000002" && o.measure == "nrs_pain")
             .count();
         assert_eq!(late, 2);
     }

@@ -786,6 +786,12 @@ pub fn simulate_cohort(
                 let mut streams = new_streams();
                 let log_rng = Draws::new(ChaCha8Rng::from_seed([0; 32]));
                 let mut log = PatientLog::new(&layout, s, opts, log_rng);
+                // About half the patient-day-items are logged sessions
+                // (the demo's 55%): reserved, the block is not copied as
+                // it grows.
+                log.block
+                    .sessions
+                    .reserve(((end - start) as usize * s.days() as usize * s.items.len()) / 2);
                 for p in start..end {
                     simulate_patient(
                         &cx,
