@@ -45,7 +45,10 @@
 //!   SD of the patients' slopes.
 //! * `ladder_rung_week_W`: over patients logging a rung of a regimen
 //!   ladder in week W, the mean of their rung positions that week
-//!   (0 = the easiest rung); SE s/√n.
+//!   (0 = the easiest rung); SE s/√n. A move that is also a ladder's first
+//!   rung (abdominal bracing) counts as rung 0, so a programme without
+//!   ladders gives rungs of 0 without spread: an SE of 0, a target that
+//!   calibration leaves out.
 //!
 //! A target whose SE has no closed form here (the quartiles, the slopes'
 //! SD) carries `se = NaN`; calibration takes its SE from the bootstrap of
@@ -532,6 +535,82 @@ pub fn targets<S: CohortSource>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lumbar_model::cohort::MemoryCohort;
+
+    /// A cohort by hand: `n` patients enrolled on one day, patient i
+    /// logging `wall_push_up` (rung 0) on days 0..days[i] and
+    /// `knee_push_up` (rung 2) on day 7 when i is odd.
+    fn by_hand(days: &[i64]) -> MemoryCohort {
+        let day0 = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
+        let at = |d: i64| {
+            (day0 + chrono::Duration::days(d))
+                .and_hms_opt(9, 0, 0)
+                .unwrap()
+        };
+        let session = |patient: usize, d: i64, exercise: &str| Session {
+            patient,
+            performed_at: at(d),
+            exercise: exercise.into(),
+            side: None,
+            sets: None,
+            reps: None,
+            hold_s: None,
+            pain_during: Some(3.0),
+            pain_after: None,
+            pain_persist_min: Some(0.0),
+            stopped_for_pain: Some(false),
+            completed: Some(true),
+        };
+        let mut c = Cohort::default();
+        for (i, &n) in days.iter().enumerate() {
+            c.patients.push(lumbar_model::cohort::Patient {
+                id: format!("P{i}"),
+                site: "north".into(),
+                enrolled_on: day0,
+                ..Default::default()
+            });
+            for d in 0..n {
+                c.sessions.push(session(i, d, "wall_push_up"));
+                if d == 7 && i % 2 == 1 {
+                    c.sessions.push(session(i, d, "knee_push_up"));
+                }
+            }
+        }
+        // One later session fixes the cut-off past the four weeks.
+        c.sessions.push(session(0, 40, "wall_push_up"));
+        MemoryCohort {
+            cohort: c,
+            walking: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn quartiles_and_rungs_by_hand() {
+        let days = [28, 21, 14, 7, 28, 21, 14, 7];
+        let c = by_hand(&days);
+        let Ok(t) = targets(&c, &Regimen::six_moves(), 6);
+        let get = |name: &str| t.iter().find(|x| x.name == name).unwrap();
+        // Weeks 0–3: shares 1, ¾, ½, ¼ twice over; the Harrell–Davis median.
+        let mut shares: Vec<f64> = days.iter().map(|&d| d as f64 / 28.0).collect();
+        shares.sort_by(f64::total_cmp);
+        let q50 = get("exercise_days_share_q50_weeks_0_3");
+        assert!((q50.observed - harrell_davis(&shares, 0.5)).abs() < 1e-15);
+        assert!(q50.se.is_nan(), "left to the bootstrap");
+        assert_eq!(q50.n, 8);
+        // By symmetry of the shares the median is their mean, 0.625.
+        assert!((q50.observed - 0.625).abs() < 1e-12);
+        // Week 1 (days 7–13): the six patients logging then; patients 1
+        // and 5 log rung 0 seven times and rung 2 once (mean 0.25), the
+        // others rung 0 only.
+        let r = get("ladder_rung_week_1");
+        assert_eq!(r.n, 6);
+        assert!((r.observed - 0.5 / 6.0).abs() < 1e-15);
+        let sd =
+            ((2.0 * (0.25f64 - 0.5 / 6.0).powi(2) + 4.0 * (0.5f64 / 6.0).powi(2)) / 5.0).sqrt();
+        assert!((r.se - sd / 6f64.sqrt()).abs() < 1e-15);
+        // Week 0: rung 0 for everyone, no spread.
+        assert_eq!(get("ladder_rung_week_0").se, 0.0);
+    }
 
     #[test]
     fn a_ratio_of_sums_has_the_cluster_linearised_se() {

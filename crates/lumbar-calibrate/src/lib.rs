@@ -6,9 +6,12 @@
 //! # Method: simulated moments with common random numbers
 //!
 //! * **Targets.** The observed cohort's targets t̂_k with their SEs s_k
-//!   (from any `CohortSource`: a store). A simulated cohort with the
-//!   observed cohort's number of patients and the scenario's horizon gives
-//!   t_k(θ) by the same code.
+//!   (from any `CohortSource`: a store; a target without a closed-form SE,
+//!   a quartile or the slopes' SD, takes the SD of its bootstrap). A
+//!   simulated cohort like the observed one gives t_k(θ) by the same code:
+//!   the observed number of patients, patient i enrolling on observed
+//!   patient i's date, nothing logged after the observed cut-off (the last
+//!   session day), over the scenario's horizon ([`Observed::clinic`]).
 //! * **Distance.** `D(θ) = Σ_k ((t_k(θ) − t̂_k) / s_k)²` over the targets
 //!   both have (an SE of 0 or none leaves a target out). With independent
 //!   targets this is −2 log-likelihood up to a constant.
