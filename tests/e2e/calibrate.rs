@@ -3,8 +3,9 @@
 //! then calibrated with other seeds. The benefit is recovered to within
 //! 0.5, and a parameter no target depends on (the walking median) is
 //! reported as not identified. Coverage over 20 truth seeds is
-//! `benches/calibration-recovery`'s (17/20 in the README's run): one seed
-//! here, as a debug-build test must stay short.
+//! `benches/calibration-recovery`'s (ABC-SMC 20/20 and simulated moments
+//! 17/20 in the README's runs): one seed here, as a debug-build test must
+//! stay short.
 
 use serde_json::Value;
 
