@@ -14,10 +14,12 @@ mod outputs;
 mod report;
 mod report_windows;
 mod risk;
+mod shards;
 mod simulate;
 mod store;
 mod survival;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Runs the `lumbar` command line in-process and returns (exit code, stdout).
@@ -62,4 +64,22 @@ pub fn path_str(p: &Path) -> &str {
 /// The repository root (tests run with the package root as working dir).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every file under `dir` (recursively), by relative path.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
 }

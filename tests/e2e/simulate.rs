@@ -2,31 +2,12 @@
 //! output at any thread count and for any shard split, the CLI contract, and
 //! clear errors.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use polars::prelude::*;
 use serde_json::Value;
 
-use crate::{lumbar, lumbar_err, path_str, repo_root};
-
-/// Every file under `dir` (recursively), by relative path.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
+use crate::{lumbar, lumbar_err, path_str, repo_root, tree};
 
 /// A small scenario: 2 runs, rules of both kinds, every ladder action.
 fn small_scenario(dir: &Path) -> std::path::PathBuf {

@@ -40,7 +40,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use lumbar_model::{Exercise, Frequency, Regimen, Sides};
 
 use crate::prescription::Prescriptions;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::describe::quantile;
 use lumbar_model::cohort::{Cohort, Session, SessionSink};
@@ -60,7 +60,7 @@ pub struct WeekAdherence {
     pub dose_adherence: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PatientAdherence {
     pub patient_id: String,
     pub site: String,
@@ -69,6 +69,50 @@ pub struct PatientAdherence {
     pub session_adherence: f64,
     pub dose_adherence: Option<f64>,
     pub adherent: bool,
+}
+
+/// One move and ISO week of one patient, without the patient: what a
+/// shard of `lumbar analyze` keeps of a [`WeekAdherence`] row, which
+/// [`WeekTally::row`] rebuilds by the same rules as the tally.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WeekTally {
+    pub exercise: String,
+    /// Monday of the ISO week.
+    pub week_start: NaiveDate,
+    pub scheduled: u32,
+    pub done: u32,
+    pub dose_adherence: Option<f64>,
+}
+
+impl WeekTally {
+    /// The table row of this week for the patient.
+    pub fn row(&self, patient_id: &str, site: &str) -> WeekAdherence {
+        let iso = self.week_start.iso_week();
+        WeekAdherence {
+            patient_id: patient_id.into(),
+            site: site.into(),
+            exercise: self.exercise.clone(),
+            iso_year: iso.year(),
+            iso_week: iso.week(),
+            week_start: self.week_start,
+            scheduled: self.scheduled,
+            done: self.done,
+            session_adherence: self.done as f64 / self.scheduled as f64,
+            dose_adherence: self.dose_adherence,
+        }
+    }
+}
+
+impl From<WeekAdherence> for WeekTally {
+    fn from(w: WeekAdherence) -> WeekTally {
+        WeekTally {
+            exercise: w.exercise,
+            week_start: w.week_start,
+            scheduled: w.scheduled,
+            done: w.done,
+            dose_adherence: w.dose_adherence,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -342,19 +386,14 @@ impl<'a> AdherenceTally<'a> {
                 }
                 let done_capped = done.min(scheduled);
                 if self.keep_weeks {
-                    let iso = monday.iso_week();
-                    r.weeks.push(WeekAdherence {
-                        patient_id: p.id.clone(),
-                        site: p.site.clone(),
+                    let week = WeekTally {
                         exercise: ex.key.clone(),
-                        iso_year: iso.year(),
-                        iso_week: iso.week(),
                         week_start: monday,
                         scheduled,
                         done: done_capped,
-                        session_adherence: done_capped as f64 / scheduled as f64,
                         dose_adherence: (wn > 0).then(|| wsum / wn as f64),
-                    });
+                    };
+                    r.weeks.push(week.row(&p.id, &p.site));
                 }
                 ex_sched += scheduled;
                 ex_done += done_capped;
@@ -417,7 +456,7 @@ impl<'a> AdherenceTally<'a> {
             out.weeks.extend(r.weeks);
             out.exercises.extend(r.exercises);
         }
-        summarise_groups(&mut out);
+        out.groups = groups(&out.patients);
         out
     }
 }
@@ -501,10 +540,11 @@ impl SessionSink for AdherenceTally<'_> {
 }
 
 /// Median and quartiles (type 7) and the share adherent, per site and for
-/// the cohort.
-fn summarise_groups(out: &mut Adherence) {
+/// the cohort, of patients' rows (in any order: the figures are of sets).
+pub fn groups(patients: &[PatientAdherence]) -> Vec<GroupAdherence> {
+    let mut out = Vec::new();
     let mut by_site: BTreeMap<&str, Vec<&PatientAdherence>> = BTreeMap::new();
-    for p in &out.patients {
+    for p in patients {
         by_site.entry(p.site.as_str()).or_default().push(p);
     }
     let summarise = |level: &str, group: &str, ps: &[&PatientAdherence]| {
@@ -522,12 +562,13 @@ fn summarise_groups(out: &mut Adherence) {
         }
     };
     for (site, ps) in &by_site {
-        out.groups.push(summarise("site", site, ps));
+        out.push(summarise("site", site, ps));
     }
-    let all: Vec<&PatientAdherence> = out.patients.iter().collect();
+    let all: Vec<&PatientAdherence> = patients.iter().collect();
     if !all.is_empty() {
-        out.groups.push(summarise("cohort", "all", &all));
+        out.push(summarise("cohort", "all", &all));
     }
+    out
 }
 
 #[cfg(test)]

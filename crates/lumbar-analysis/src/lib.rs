@@ -1,5 +1,7 @@
 //! The domain analyses of lumbar, over typed rows and named columns:
 //!
+//! - [`analyze`]: the tables of `lumbar analyze`, for a whole store or a
+//!   shard of its patients, and shards put back together to the same bits;
 //! - [`adherence`]: session and dose adherence per patient × exercise × ISO
 //!   week, per patient, per site and for the cohort;
 //! - [`safety`]: sessions continued at pain ≥ 7 and exercises flagged
@@ -48,6 +50,7 @@
 #![forbid(unsafe_code)]
 
 pub mod adherence;
+pub mod analyze;
 pub mod clinic;
 pub mod columns;
 pub mod prescription;

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use lumbar_model::Regimen;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
 use lumbar_model::cohort::{Cohort, Session, SessionSink};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SafetyEvent {
     pub patient_id: String,
     pub site: String,
@@ -24,7 +24,7 @@ pub struct SafetyEvent {
     pub pain_during: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UnsuitableFlag {
     pub patient_id: String,
     pub site: String,
@@ -149,26 +149,45 @@ impl SafetyTally<'_> {
         for f in &out.flags {
             per_patient[index[f.patient_id.as_str()]].1 += 1;
         }
+        out.counts = counts(
+            cohort
+                .patients
+                .iter()
+                .zip(per_patient)
+                .map(|(p, (ev, fl))| (p.id.as_str(), p.site.as_str(), ev, fl)),
+        );
+        out
+    }
+}
+
+/// The safety counts of each patient (id, site, events, unsuitable flags;
+/// in the order given, every patient of the cohort), then per site (in
+/// site order) and for the cohort.
+pub fn counts<'a>(
+    patients: impl Iterator<Item = (&'a str, &'a str, u32, u32)>,
+) -> Vec<SafetyCount> {
+    let mut out = Vec::new();
+    {
         let mut sites: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
         let mut total = (0, 0, 0);
-        for (p, (ev, fl)) in cohort.patients.iter().zip(&per_patient) {
-            out.counts.push(SafetyCount {
+        for (id, site, ev, fl) in patients {
+            out.push(SafetyCount {
                 level: "patient".into(),
-                group: p.id.clone(),
-                site: p.site.clone(),
-                events: *ev,
-                unsuitable_flags: *fl,
-                patients_with_events: (*ev > 0) as u32,
+                group: id.into(),
+                site: site.into(),
+                events: ev,
+                unsuitable_flags: fl,
+                patients_with_events: (ev > 0) as u32,
             });
-            let s = sites.entry(p.site.as_str()).or_default();
+            let s = sites.entry(site).or_default();
             for acc in [s, &mut total] {
                 acc.0 += ev;
                 acc.1 += fl;
-                acc.2 += (*ev > 0) as u32;
+                acc.2 += (ev > 0) as u32;
             }
         }
         for (site, (ev, fl, pw)) in sites {
-            out.counts.push(SafetyCount {
+            out.push(SafetyCount {
                 level: "site".into(),
                 group: site.into(),
                 site: site.into(),
@@ -177,7 +196,7 @@ impl SafetyTally<'_> {
                 patients_with_events: pw,
             });
         }
-        out.counts.push(SafetyCount {
+        out.push(SafetyCount {
             level: "cohort".into(),
             group: "all".into(),
             site: "all".into(),
@@ -185,8 +204,8 @@ impl SafetyTally<'_> {
             unsuitable_flags: total.1,
             patients_with_events: total.2,
         });
-        out
     }
+    out
 }
 
 #[cfg(test)]

@@ -14,10 +14,10 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::describe::{ols_slope, theil_sen};
-use crate::lmm::{self, LmmData, LmmFit, Method, RandomEffects};
+use crate::lmm::{self, GroupSums, LmmFit, Method, RandomEffects};
 use lumbar_model::cohort::Cohort;
 
 /// Responder thresholds.
@@ -61,7 +61,7 @@ impl Responder {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Trend {
     pub patient_id: String,
     pub site: String,
@@ -145,19 +145,29 @@ pub fn trends(cohort: &Cohort, rule: &Responder) -> Vec<Trend> {
 
 /// The cohort model of pain: `nrs_pain ~ week + (week | patient)`, REML,
 /// with week counted from each patient's first measurement.
+///
+/// Fitted from each patient's sufficient statistics ([`pain_sums`]), in
+/// cohort order, so that shards of a cohort give the same fit.
 pub fn pain_model(cohort: &Cohort) -> Result<LmmFit, lmm::LmmError> {
-    let mut d = LmmData {
-        time_name: "week".into(),
-        ..Default::default()
-    };
+    pain_model_from(&pain_sums(cohort))
+}
+
+/// The pain model from each patient's sums, in the order given.
+pub fn pain_model_from(sums: &[GroupSums]) -> Result<LmmFit, lmm::LmmError> {
+    lmm::fit_sums(sums, "week", Method::Reml, RandomEffects::Slope)
+}
+
+/// Each patient's NRS sums for the pain model (weeks from their first
+/// measurement; outcomes in (patient, date) order), one per patient of the
+/// cohort (empty for a patient without NRS).
+pub fn pain_sums(cohort: &Cohort) -> Vec<GroupSums> {
+    let mut sums = vec![GroupSums::default(); cohort.patients.len()];
     let mut first: Vec<Option<NaiveDate>> = vec![None; cohort.patients.len()];
     for o in cohort.outcomes.iter().filter(|o| o.measure == "nrs_pain") {
         let f = *first[o.patient].get_or_insert(o.date);
-        d.response.push(o.value);
-        d.time.push((o.date - f).num_days() as f64 / 7.0);
-        d.group.push(cohort.patients[o.patient].id.clone());
+        sums[o.patient].add((o.date - f).num_days() as f64 / 7.0, o.value);
     }
-    lmm::fit(&d, Method::Reml, RandomEffects::Slope)
+    sums
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub mod limits;
 pub mod output;
 pub mod parse;
 pub mod reader;
+pub mod records;
 pub mod source;
 pub mod store;
 pub mod table;

@@ -474,6 +474,136 @@ fn nelder_mead(
 /// Fits the model.
 pub fn fit(data: &LmmData, method: Method, re: RandomEffects) -> Result<LmmFit, LmmError> {
     let (stats, names) = Stats::build(data, re)?;
+    let y0 = data.response.first().copied().unwrap_or(0.0);
+    let constant = data.response.iter().all(|&v| v == y0);
+    fit_stats(&stats, &names, constant, method, re)
+}
+
+/// One group's sufficient statistics for `y ~ t + (t | g)` (or `(1 | g)`):
+/// the sums of 1, t, t², y, t·y and y² over its observations, added in
+/// the order they come, and the range of y.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct GroupSums {
+    pub n: u32,
+    pub t: f64,
+    pub tt: f64,
+    pub y: f64,
+    pub ty: f64,
+    pub yy: f64,
+    pub y_min: f64,
+    pub y_max: f64,
+}
+
+impl Default for GroupSums {
+    fn default() -> Self {
+        GroupSums {
+            n: 0,
+            t: 0.0,
+            tt: 0.0,
+            y: 0.0,
+            ty: 0.0,
+            yy: 0.0,
+            y_min: f64::INFINITY,
+            y_max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl GroupSums {
+    /// Adds one observation.
+    pub fn add(&mut self, t: f64, y: f64) {
+        self.n += 1;
+        self.t += t;
+        self.tt += t * t;
+        self.y += y;
+        self.ty += t * y;
+        self.yy += y * y;
+        self.y_min = self.y_min.min(y);
+        self.y_max = self.y_max.max(y);
+    }
+}
+
+/// The fit of `y ~ t + (t | g)` (or `(1 | g)`) from each group's
+/// [`GroupSums`], groups summed in the order given: the same criterion as
+/// [`fit`], which sees only these sums when there are no other
+/// covariates, so a registry's groups can be reduced where they are read
+/// (and shards of it summed later, in the same order, to the same bits).
+pub fn fit_sums(
+    groups: &[GroupSums],
+    time_name: &str,
+    method: Method,
+    re: RandomEffects,
+) -> Result<LmmFit, LmmError> {
+    let q = match re {
+        RandomEffects::Intercept => 1,
+        RandomEffects::Slope => 2,
+    };
+    let p = 2;
+    let groups: Vec<&GroupSums> = groups.iter().filter(|g| g.n > 0).collect();
+    let n: usize = groups.iter().map(|g| g.n as usize).sum();
+    if n == 0 {
+        return Err(LmmError::Empty);
+    }
+    if n <= p {
+        return Err(LmmError::TooFew { n, p });
+    }
+    let mut stats = Stats {
+        q,
+        p,
+        n,
+        ztz: Vec::with_capacity(groups.len() * q * q),
+        ztx: Vec::with_capacity(groups.len() * q * p),
+        zty: Vec::with_capacity(groups.len() * q),
+        groups: groups.len(),
+        xtx: DMatrix::zeros(p, p),
+        xty: DVector::zeros(p),
+        yty: 0.0,
+    };
+    for g in &groups {
+        let n = f64::from(g.n);
+        // Z_i = [1, t] (or [1]) and X_i = [1, t].
+        let xtx = [n, g.t, g.t, g.tt];
+        if q == 2 {
+            stats.ztz.extend(xtx);
+            stats.ztx.extend(xtx);
+            stats.zty.extend([g.y, g.ty]);
+        } else {
+            stats.ztz.push(n);
+            stats.ztx.extend([n, g.t]);
+            stats.zty.push(g.y);
+        }
+        for i in 0..2 {
+            for j in 0..2 {
+                stats.xtx[(i, j)] += xtx[i * 2 + j];
+            }
+        }
+        stats.xty[0] += g.y;
+        stats.xty[1] += g.ty;
+        stats.yty += g.yy;
+    }
+    let names = vec!["(Intercept)".to_string(), time_name.to_string()];
+    if stats.xtx.clone().cholesky().is_none()
+        || min_pivot(&stats.xtx) < 1e-10 * stats.xtx.diagonal().max()
+    {
+        let worst = worst_column(&stats.xtx);
+        return Err(LmmError::Collinear(names[worst].clone()));
+    }
+    let (lo, hi) = groups
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), g| {
+            (lo.min(g.y_min), hi.max(g.y_max))
+        });
+    fit_stats(&stats, &names, lo == hi, method, re)
+}
+
+/// The fit from the sufficient statistics; `constant`: the response never varies.
+fn fit_stats(
+    stats: &Stats,
+    names: &[String],
+    constant: bool,
+    method: Method,
+    re: RandomEffects,
+) -> Result<LmmFit, LmmError> {
     let mut evaluations = 0usize;
     let mut crit = |theta: &[f64]| -> f64 {
         evaluations += 1;
@@ -621,8 +751,7 @@ pub fn fit(data: &LmmData, method: Method, re: RandomEffects) -> Result<LmmFit, 
     };
     let _ = best;
     let mut warnings = Vec::new();
-    let y0 = data.response.first().copied().unwrap_or(0.0);
-    if data.response.iter().all(|&v| v == y0) {
+    if constant {
         warnings.push(
             "the response is constant: there is no variance to model, and the variance \
              components and standard errors are not meaningful"
@@ -775,5 +904,62 @@ mod tests {
         d.covariates.push(("t2".into(), twice));
         let e = fit(&d, Method::Reml, RandomEffects::Slope).unwrap_err();
         assert_eq!(e, LmmError::Collinear("t2".into()));
+    }
+
+    /// The fit from per-group sums is the fit from the observations (which
+    /// tests/e2e/lmm.rs checks against lme4), for both random-effect forms,
+    /// with unequal group sizes.
+    #[test]
+    fn fit_from_group_sums_is_the_fit_from_observations() {
+        let mut d = LmmData {
+            time_name: "week".into(),
+            ..Default::default()
+        };
+        let mut sums = Vec::new();
+        for g in 0..9 {
+            let mut s = GroupSums::default();
+            for k in 0..(4 + g % 4) {
+                let t = k as f64 * 0.9 + 0.1 * g as f64;
+                let y = 6.0 + 0.3 * g as f64 - (0.4 + 0.05 * g as f64) * t
+                    + 0.3 * (((g * 7 + k * 3) % 5) as f64 - 2.0);
+                d.group.push(format!("g{g}"));
+                d.time.push(t);
+                d.response.push(y);
+                s.add(t, y);
+            }
+            sums.push(s);
+        }
+        for re in [RandomEffects::Intercept, RandomEffects::Slope] {
+            let a = fit(&d, Method::Reml, re).unwrap();
+            let b = fit_sums(&sums, "week", Method::Reml, re).unwrap();
+            assert_eq!((a.n_obs, a.n_groups), (b.n_obs, b.n_groups));
+            for (x, y) in a.fixed.iter().zip(&b.fixed) {
+                assert_eq!(x.term, y.term);
+                assert!((x.estimate - y.estimate).abs() < 1e-8, "{x:?} {y:?}");
+                assert!((x.std_error - y.std_error).abs() < 1e-8, "{x:?} {y:?}");
+            }
+            let (ca, cb) = (a.reml_criterion.unwrap(), b.reml_criterion.unwrap());
+            assert!((ca - cb).abs() < 1e-8, "{ca} {cb}");
+        }
+        // A constant response is warned about, as from the observations.
+        let flat: Vec<GroupSums> = (0..3)
+            .map(|g| {
+                let mut s = GroupSums::default();
+                for k in 0..3 {
+                    s.add((k + g) as f64, 5.0);
+                }
+                s
+            })
+            .collect();
+        let f = fit_sums(&flat, "week", Method::Reml, RandomEffects::Intercept).unwrap();
+        assert!(
+            f.warnings.iter().any(|w| w.contains("constant")),
+            "{:?}",
+            f.warnings
+        );
+        assert_eq!(
+            fit_sums(&[], "week", Method::Reml, RandomEffects::Slope).unwrap_err(),
+            LmmError::Empty
+        );
     }
 }

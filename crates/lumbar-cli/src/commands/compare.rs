@@ -16,7 +16,7 @@ use super::sim_io::{read_tally, write_result};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
-    /// Result folders of the shards of one run.
+    /// Result folders of the shards of one run (of `simulate` or `analyze`).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
     /// Output folder: the same files as the unsharded run.
@@ -45,6 +45,13 @@ impl std::fmt::Display for Folder {
 }
 
 pub fn merge_cmd(args: &MergeArgs, out: &mut dyn Write) -> Result<u8> {
+    if args
+        .dirs
+        .first()
+        .is_some_and(|d| super::analyze::is_analysis(d))
+    {
+        return super::analyze::merge_analysis(&args.dirs, &args.out, out);
+    }
     let mut parts: Vec<(Folder, TallyFile)> = args
         .dirs
         .iter()

@@ -4,7 +4,18 @@
 use anyhow::{Context, Result};
 use lumbar_sim::engine::Shard;
 
-pub(super) fn from_env() -> Result<Option<Shard>> {
+/// The shard asked for: `--shard i/n` when given, else the Slurm array
+/// task's, else none.
+pub(super) fn requested(flag: Option<&str>) -> Result<Option<Shard>> {
+    match flag {
+        Some(s) => Shard::parse(s)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--shard {e}")),
+        None => from_env(),
+    }
+}
+
+fn from_env() -> Result<Option<Shard>> {
     let var = |k: &str| std::env::var(k).ok();
     from_slurm(
         var("SLURM_ARRAY_TASK_ID"),

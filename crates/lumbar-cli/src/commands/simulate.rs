@@ -98,10 +98,7 @@ fn scenario_from_args(
 pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result<u8> {
     let started = Instant::now();
     let (scenario, overrides) = scenario_from_args(args)?;
-    let shard = match &args.shard {
-        Some(s) => Some(Shard::parse(s).map_err(|e| anyhow::anyhow!("--shard {e}"))?),
-        None => super::shard::from_env()?,
-    };
+    let shard = super::shard::requested(args.shard.as_deref())?;
     let scenario_file = args
         .scenario
         .file_name()

@@ -163,15 +163,15 @@ impl Store {
         let had_manifest = manifest_path.exists();
         let mut rebuilt = !had_manifest;
         let mut dirty = false;
-        let listed = match self.read_manifest() {
-            Ok(m) => m.parts,
+        let (listed, buckets) = match self.read_manifest() {
+            Ok(m) => (m.parts, m.buckets),
             Err(e) => {
                 self.quarantine(&manifest_path)?;
                 said.push(format!(
                     "manifest.json could not be read ({e}): moved to _quarantine/, rebuilt from the parts"
                 ));
                 rebuilt = true;
-                Vec::new()
+                (Vec::new(), None)
             }
         };
         let mut kept: Vec<PartRecord> = Vec::with_capacity(listed.len());
@@ -256,7 +256,10 @@ impl Store {
             dirty = true;
         }
         if dirty {
-            self.write_manifest(&Manifest { parts: kept })?;
+            self.write_manifest(&Manifest {
+                buckets,
+                parts: kept,
+            })?;
         }
         Ok(said)
     }

@@ -115,7 +115,21 @@ pub struct PartRecord {
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
+    /// Buckets of patients (by [`lumbar_model::partition::bucket_of`]),
+    /// fixed when the store is created; absent in stores written before
+    /// buckets, which shard as [`lumbar_model::partition::DEFAULT_BUCKETS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<u32>,
     pub parts: Vec<PartRecord>,
+}
+
+impl Manifest {
+    /// The buckets shards of this store take.
+    pub fn buckets(&self) -> u32 {
+        self.buckets
+            .filter(|b| (1..=lumbar_model::partition::MAX_BUCKETS).contains(b))
+            .unwrap_or(lumbar_model::partition::DEFAULT_BUCKETS)
+    }
 }
 
 /// A store folder.

@@ -1,0 +1,179 @@
+//! A shard's folder of `lumbar analyze --shard i/n` (its patients' parts,
+//! one per line, and a manifest), and `lumbar merge` of such folders into
+//! the result folder of the unsharded run, byte for byte.
+//!
+//! ```text
+//! OUT/manifest.json      {"command": "analyze", "shard": "2/8", "buckets": 64,
+//!                         "buckets_taken": [8, 16], "run": {...}, ...}
+//! OUT/patients.ndjson    one lumbar_analysis::analyze::PatientPart per line
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use lumbar_analysis::analyze::{self, Partial, PatientPart};
+use lumbar_io::records::{read_json, read_records, write_records};
+use lumbar_model::atomic::write_atomic;
+use lumbar_model::partition::BucketShard;
+use serde::{Deserialize, Serialize};
+
+use super::tables::{self, Run};
+
+const PARTS: &str = "patients.ndjson";
+/// Largest shard manifest read (it lists the store's parts).
+const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// Longest line of a parts file: one patient's weeks, events and flags.
+/// A patient scheduled for the longest schedule allowed, with a session
+/// every day, stays well below it.
+const MAX_PART_BYTES: usize = 256 << 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ShardManifest {
+    command: String,
+    shard: String,
+    buckets: u32,
+    buckets_taken: [u32; 2],
+    run: Run,
+    outputs: Vec<String>,
+    wall_seconds: f64,
+}
+
+/// Writes a shard's parts and manifest into `dir`, in place at once.
+pub(super) fn write_shard(
+    dir: &Path,
+    run: &Run,
+    shard: BucketShard,
+    buckets: u32,
+    partial: &Partial,
+    started: Instant,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let staged = super::super::result_dir(dir)?;
+    write_records(&staged.path().join(PARTS), &partial.parts)
+        .with_context(|| format!("cannot write {PARTS} into {}", dir.display()))?;
+    let taken = shard.buckets(buckets);
+    let manifest = ShardManifest {
+        command: "analyze".into(),
+        shard: shard.to_string(),
+        buckets,
+        buckets_taken: [taken.start, taken.end],
+        run: run.clone(),
+        outputs: vec![PARTS.into()],
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    write_atomic(
+        &staged.path().join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    staged
+        .commit()
+        .with_context(|| format!("cannot put the results in place at {}", dir.display()))?;
+    writeln!(
+        out,
+        "shard {shard}: {} of {} patients (buckets {}–{} of {buckets}), {} sessions, {} outcome measurements",
+        partial.parts.len(),
+        partial.patients_total,
+        taken.start,
+        taken.end.saturating_sub(1),
+        partial.sessions,
+        partial.outcomes
+    )?;
+    writeln!(
+        out,
+        "partial results: {} (put the {} shards together with `lumbar merge`)",
+        dir.display(),
+        shard.count
+    )?;
+    Ok(0)
+}
+
+/// Whether a result folder is a shard of `lumbar analyze` (else, of a simulation).
+pub fn is_analysis(dir: &Path) -> bool {
+    #[derive(Deserialize)]
+    struct Command {
+        command: String,
+    }
+    read_json::<Command>(&dir.join("manifest.json"), MAX_MANIFEST_BYTES)
+        .is_ok_and(|m| m.command == "analyze")
+}
+
+/// `lumbar merge` of analysis shards: checks they are the shards 1..n of
+/// one run, then finishes and writes the tables as the unsharded run does.
+pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> Result<u8> {
+    let started = Instant::now();
+    let mut shards: Vec<(&PathBuf, ShardManifest)> = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        let m: ShardManifest = read_json(&dir.join("manifest.json"), MAX_MANIFEST_BYTES)
+            .with_context(|| {
+                format!(
+                    "{} is not a shard of `lumbar analyze --shard`",
+                    dir.display()
+                )
+            })?;
+        shards.push((dir, m));
+    }
+    let Some((first_dir, first)) = shards.first() else {
+        bail!("no shard folders given");
+    };
+    let count = shard_of(first_dir, &first.shard)?.count;
+    let mut seen = vec![None::<&PathBuf>; count as usize];
+    for (dir, m) in &shards {
+        let s = shard_of(dir, &m.shard)?;
+        let same = m.command == first.command
+            && s.count == count
+            && m.buckets == first.buckets
+            && m.run.inputs == first.run.inputs
+            && m.run.parameters == first.run.parameters
+            && m.run.patients == first.run.patients;
+        if !same {
+            bail!(
+                "{} and {} are shards of different runs (store contents, parameters or shard count differ)",
+                first_dir.display(),
+                dir.display()
+            );
+        }
+        let slot = &mut seen[s.index as usize - 1];
+        if let Some(other) = slot.replace(dir) {
+            bail!(
+                "{} and {} are both shard {s}",
+                other.display(),
+                dir.display()
+            );
+        }
+    }
+    if let Some(missing) = seen.iter().position(Option::is_none) {
+        bail!("shard {}/{count} is missing", missing + 1);
+    }
+    let total = first.run.patients;
+    let mut parts: Vec<PatientPart> = Vec::with_capacity(total);
+    let mut run = first.run.clone();
+    (run.sessions, run.outcomes) = (0, 0);
+    for (dir, m) in &shards {
+        let more: Vec<PatientPart> = read_records(&dir.join(PARTS), total, MAX_PART_BYTES)?;
+        if more.len() + parts.len() > total {
+            bail!(
+                "{}: more patients than the store has ({total})",
+                dir.display()
+            );
+        }
+        parts.extend(more);
+        run.sessions += m.run.sessions;
+        run.outcomes += m.run.outcomes;
+    }
+    let t = analyze::finish(total, parts)?;
+    tables::write(out_dir, &run, &t, started)?;
+    writeln!(
+        out,
+        "merged {count} shards of the analysis of {}",
+        run.store.display()
+    )?;
+    tables::print_summary(&run, &t, out_dir, out)?;
+    Ok(0)
+}
+
+fn shard_of(dir: &Path, text: &str) -> Result<lumbar_sim::engine::Shard> {
+    lumbar_sim::engine::Shard::parse(text)
+        .map_err(|e| anyhow::anyhow!("{}: manifest.json's shard {e}", dir.display()))
+}

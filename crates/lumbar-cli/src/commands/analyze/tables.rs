@@ -1,0 +1,151 @@
+//! The result folder of `lumbar analyze` (and of `lumbar merge` of its
+//! shards, which writes it through the same function), and the summary a
+//! person reads.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use lumbar_analysis::analyze::Tables;
+use lumbar_analysis::trends;
+use lumbar_io::output;
+use lumbar_model::atomic::write_atomic;
+use serde::{Deserialize, Serialize};
+
+/// What a run analysed and how: the manifest's fields that shards of one
+/// run must share (and that `merge` checks they do), with the row counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Run {
+    pub command: String,
+    pub store: PathBuf,
+    pub inputs: Vec<serde_json::Value>,
+    pub parameters: serde_json::Value,
+    /// Patients in the store; sessions and outcome rows of the run's patients.
+    pub patients: usize,
+    pub sessions: usize,
+    pub outcomes: usize,
+}
+
+const TABLES: [&str; 7] = [
+    "adherence_weekly",
+    "adherence_patients",
+    "adherence_groups",
+    "safety_events",
+    "safety_flags",
+    "safety_counts",
+    "trends",
+];
+
+/// Writes the tables, pain_model.json and manifest.json into `out`, in
+/// place at once.
+pub(super) fn write(out: &Path, run: &Run, t: &Tables, started: Instant) -> Result<()> {
+    let cells = if run.parameters["raw_csv"] == true {
+        output::CsvCells::Raw
+    } else {
+        output::CsvCells::Escaped
+    };
+    let staged = super::super::result_dir(out)?;
+    let dir = staged.path();
+    let context = |name: &str| format!("cannot write {name} into {}", out.display());
+    let (adh, saf) = (&t.adherence, &t.safety);
+    output::write_rows_as(&adh.weeks, dir, TABLES[0], cells).with_context(|| context(TABLES[0]))?;
+    output::write_rows_as(&adh.patients, dir, TABLES[1], cells)
+        .with_context(|| context(TABLES[1]))?;
+    output::write_rows_as(&adh.groups, dir, TABLES[2], cells)
+        .with_context(|| context(TABLES[2]))?;
+    output::write_rows_as(&saf.events, dir, TABLES[3], cells)
+        .with_context(|| context(TABLES[3]))?;
+    output::write_rows_as(&saf.flags, dir, TABLES[4], cells).with_context(|| context(TABLES[4]))?;
+    output::write_rows_as(&saf.counts, dir, TABLES[5], cells)
+        .with_context(|| context(TABLES[5]))?;
+    output::write_rows_as(&t.trends, dir, TABLES[6], cells).with_context(|| context(TABLES[6]))?;
+    let model_json = match &t.pain_model {
+        Ok(fit) => serde_json::json!({
+            "formula": "nrs_pain ~ week + (week | patient_id), REML; week from each patient's first measurement",
+            "fit": fit,
+        }),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    };
+    write_atomic(
+        &dir.join("pain_model.json"),
+        serde_json::to_string_pretty(&model_json)?.as_bytes(),
+    )?;
+    let manifest = serde_json::json!({
+        "command": run.command,
+        "lumbar_version": env!("CARGO_PKG_VERSION"),
+        "store": run.store,
+        "inputs": run.inputs,
+        "parameters": run.parameters,
+        "outputs": TABLES.iter().map(|n| format!("{n}.parquet")).chain(["pain_model.json".to_string()]).collect::<Vec<_>>(),
+        "wall_seconds": started.elapsed().as_secs_f64(),
+    });
+    write_atomic(
+        &dir.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    staged
+        .commit()
+        .with_context(|| format!("cannot put the results in place at {}", out.display()))?;
+    Ok(())
+}
+
+/// The headline figures, a line each.
+pub(super) fn print_summary(run: &Run, t: &Tables, dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let param = |k: &str| {
+        run.parameters
+            .pointer(k)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    writeln!(
+        out,
+        "{} patients, {} sessions, {} outcome measurements",
+        run.patients, run.sessions, run.outcomes
+    )?;
+    if let Some(c) = t.adherence.groups.iter().find(|g| g.level == "cohort") {
+        writeln!(
+            out,
+            "adherence: median {:.0}% (IQR {:.0}–{:.0}%), {:.0}% of patients adherent (≥ {:.0}%)",
+            100.0 * c.median,
+            100.0 * c.q1,
+            100.0 * c.q3,
+            100.0 * c.share_adherent,
+            100.0 * param("/adherent_threshold")
+        )?;
+    }
+    if let Some(c) = t.safety.counts.iter().find(|c| c.level == "cohort") {
+        writeln!(
+            out,
+            "safety: {} sessions continued at pain ≥ {} ({} patients); {} exercises flagged unsuitable",
+            c.events,
+            param("/stop_pain_during"),
+            c.patients_with_events,
+            c.unsuitable_flags
+        )?;
+    }
+    let nrs: Vec<&trends::Trend> = t
+        .trends
+        .iter()
+        .filter(|t| t.measure == "nrs_pain" && t.n > 1)
+        .collect();
+    if !nrs.is_empty() {
+        writeln!(
+            out,
+            "pain: {:.0}% responders (≥ {} points or ≥ {}%)",
+            100.0 * nrs.iter().filter(|t| t.responder).count() as f64 / nrs.len() as f64,
+            param("/responder/nrs_points"),
+            param("/responder/percent")
+        )?;
+    }
+    match &t.pain_model {
+        Ok(fit) => writeln!(
+            out,
+            "pain model: {:.2} points at baseline, {:+.3} per week (SE {:.3}); converged: {}",
+            fit.fixed[0].estimate, fit.fixed[1].estimate, fit.fixed[1].std_error, fit.converged
+        )?,
+        Err(e) => writeln!(out, "pain model: not fitted ({e})")?,
+    }
+    writeln!(out, "results: {}", dir.display())?;
+    Ok(())
+}

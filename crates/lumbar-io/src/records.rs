@@ -1,0 +1,168 @@
+//! Line-delimited JSON files of typed records: what a shard of an analysis
+//! writes and `lumbar merge` reads back. One record per line, so a reader
+//! holds one line at a time and an error names its line.
+//!
+//! Numbers round-trip exactly (serde_json's shortest representation on
+//! writing and its `float_roundtrip` parser on reading), which is what lets
+//! merged shards reproduce an unsharded run to the bit.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use lumbar_model::atomic::PendingPath;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Why a records file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}, line {line}: {message}", path.display())]
+    Record {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Writes the records to `path` atomically, one JSON object per line.
+pub fn write_records<'a, T: Serialize + 'a>(
+    path: &Path,
+    records: impl IntoIterator<Item = &'a T>,
+) -> std::io::Result<()> {
+    let pending = PendingPath::new(path);
+    let mut w = BufWriter::new(File::create(pending.temp())?);
+    for r in records {
+        serde_json::to_writer(&mut w, r)?;
+        w.write_all(b"\n")?;
+    }
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    pending.commit()
+}
+
+/// Reads the records of `path`, at most `max_records` of them and no line
+/// longer than `max_line` bytes (a file written by [`write_records`] for
+/// the same store stays inside both; anything else is refused, not read
+/// into memory).
+pub fn read_records<T: DeserializeOwned>(
+    path: &Path,
+    max_records: usize,
+    max_line: usize,
+) -> Result<Vec<T>, RecordsError> {
+    let io = |source| RecordsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let at = |line: usize, message: String| RecordsError::Record {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let mut reader = BufReader::new(File::open(path).map_err(io)?);
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    for line in 1.. {
+        buf.clear();
+        let cap = u64::try_from(max_line)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let n = (&mut reader)
+            .take(cap)
+            .read_until(b'\n', &mut buf)
+            .map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() != Some(&b'\n') && buf.len() > max_line {
+            return Err(at(line, format!("longer than {max_line} bytes")));
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if out.len() == max_records {
+            return Err(at(line, format!("more than {max_records} records")));
+        }
+        let record = serde_json::from_slice(&buf).map_err(|e| at(line, e.to_string()))?;
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// Reads one JSON document of at most `max_bytes` (a result folder's
+/// manifest), refusing a larger file before reading it.
+pub fn read_json<T: DeserializeOwned>(path: &Path, max_bytes: u64) -> Result<T, RecordsError> {
+    let io = |source| RecordsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut text = Vec::new();
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > max_bytes {
+        return Err(RecordsError::Record {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!("larger than {max_bytes} bytes"),
+        });
+    }
+    serde_json::from_slice(&text).map_err(|e| RecordsError::Record {
+        path: path.to_path_buf(),
+        line: e.line(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    struct R {
+        x: f64,
+        s: String,
+    }
+
+    #[test]
+    fn floats_round_trip_to_the_bit_and_bounds_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.ndjson");
+        // Values whose shortest decimal form parses back only with a
+        // correctly rounded parser.
+        let rs: Vec<R> = [
+            0.1 + 0.2,
+            1.0 / 3.0,
+            2.2250738585072014e-308,
+            9007199254740993.0,
+            -0.0,
+        ]
+        .into_iter()
+        .chain((1..200).map(|k| (k as f64).sqrt() * 1e-3))
+        .map(|x| R {
+            x,
+            s: "a\nb".into(),
+        })
+        .collect();
+        write_records(&p, &rs).unwrap();
+        let back: Vec<R> = read_records(&p, 1000, 1 << 10).unwrap();
+        assert_eq!(back.len(), rs.len());
+        for (a, b) in rs.iter().zip(&back) {
+            assert_eq!(a.x.to_bits(), b.x.to_bits(), "{}", a.x);
+        }
+        let e = read_records::<R>(&p, 3, 1 << 10).unwrap_err().to_string();
+        assert!(e.contains("line 4: more than 3 records"), "{e}");
+        let e = read_records::<R>(&p, 1000, 10).unwrap_err().to_string();
+        assert!(e.contains("line 1: longer than 10 bytes"), "{e}");
+        std::fs::write(&p, "{\"x\": 1, \"s\": \"a\"}\n{\"x\": \"no\"}\n").unwrap();
+        let e = read_records::<R>(&p, 1000, 1 << 10)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("r.ndjson, line 2: invalid type"), "{e}");
+    }
+}

@@ -1,0 +1,161 @@
+//! `lumbar analyze --shard i/n` and `lumbar merge` of its shards: the
+//! merged folder is the unsharded run's, byte for byte (manifest aside,
+//! which records the wall time), for any split; and merge refuses shards
+//! that do not make one whole.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::{lumbar, lumbar_err, path_str, repo_root, tree};
+
+fn manifest(dir: &Path) -> Value {
+    let mut m: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("wall_seconds");
+    m
+}
+
+fn shards(store: &str, n: u32, dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    (1..=n)
+        .map(|i| {
+            let d = dir.join(format!("shard-{i}-of-{n}"));
+            let mut args = vec!["analyze", store, "--shard"];
+            let shard = format!("{i}/{n}");
+            args.push(&shard);
+            args.extend_from_slice(extra);
+            args.extend(["--out", path_str(&d)]);
+            let (_, text) = lumbar(&args);
+            assert!(text.contains(&format!("shard {i}/{n}: ")), "{text}");
+            d
+        })
+        .collect()
+}
+
+fn merge(parts: &[PathBuf], out: &Path) -> Result<String, String> {
+    let mut args: Vec<&str> = vec!["merge"];
+    args.extend(parts.iter().map(|p| path_str(p)));
+    args.extend(["--out", path_str(out)]);
+    crate::lumbar_cli_run(&args)
+}
+
+#[test]
+fn merged_shards_are_the_unsharded_analysis_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let demo = repo_root().join("datasets/demo");
+    lumbar(&[
+        "ingest",
+        "--dir",
+        path_str(&demo),
+        "--out",
+        path_str(&store),
+        "--as-of",
+        "2030-01-01",
+    ]);
+    let s = path_str(&store);
+    let whole = tmp.path().join("whole");
+    let (_, summary) = lumbar(&["analyze", s, "--out", path_str(&whole)]);
+    let expected = {
+        let mut t = tree(&whole);
+        t.remove("manifest.json");
+        t
+    };
+    assert!(expected.contains_key("adherence_weekly.parquet"));
+    assert!(expected.contains_key("pain_model.json"));
+
+    for n in [2, 5] {
+        let parts = shards(s, n, tmp.path(), &[]);
+        // Every patient is in exactly one shard.
+        let lines: usize = parts
+            .iter()
+            .map(|d| {
+                std::fs::read_to_string(d.join("patients.ndjson"))
+                    .unwrap()
+                    .lines()
+                    .count()
+            })
+            .sum();
+        let patients = manifest(&parts[0])["run"]["patients"].as_u64().unwrap() as usize;
+        assert_eq!(lines, patients);
+        let merged = tmp.path().join(format!("merged-{n}"));
+        // In any order.
+        let mut reversed = parts.clone();
+        reversed.reverse();
+        let text = merge(&reversed, &merged).unwrap();
+        assert!(
+            text.contains(&format!("merged {n} shards of the analysis")),
+            "{text}"
+        );
+        // The same summary as the whole run's, line for line.
+        for line in summary.lines().filter(|l| !l.starts_with("results:")) {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        let mut got = tree(&merged);
+        got.remove("manifest.json");
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>()
+        );
+        for (name, bytes) in &expected {
+            assert!(
+                got[name] == *bytes,
+                "{name} differs between {n} merged shards and the whole run"
+            );
+        }
+        assert_eq!(manifest(&merged), manifest(&whole));
+    }
+
+    // Shards that do not make one whole are refused, by name.
+    let parts = shards(s, 3, tmp.path(), &[]);
+    let bad = tmp.path().join("bad");
+    let e = merge(&[parts[0].clone(), parts[2].clone()], &bad).unwrap_err();
+    assert!(e.contains("shard 2/3 is missing"), "{e}");
+    let e = merge(
+        &[
+            parts[0].clone(),
+            parts[1].clone(),
+            parts[0].clone(),
+            parts[2].clone(),
+        ],
+        &bad,
+    )
+    .unwrap_err();
+    assert!(e.contains("are both shard 1/3"), "{e}");
+    let other = shards(s, 3, &tmp.path().join("other"), &["--adherent", "0.5"]);
+    let e = merge(
+        &[parts[0].clone(), other[1].clone(), parts[2].clone()],
+        &bad,
+    )
+    .unwrap_err();
+    assert!(e.contains("are shards of different runs"), "{e}");
+    let e = merge(
+        &[
+            parts[0].clone(),
+            parts[1].clone(),
+            shards(s, 2, &tmp.path().join("two"), &[])[1].clone(),
+        ],
+        &bad,
+    )
+    .unwrap_err();
+    assert!(e.contains("different runs"), "{e}");
+    assert!(!bad.exists(), "a refused merge wrote {}", bad.display());
+
+    // A shard of a shard count the store's buckets cannot give.
+    let e = lumbar_err(&["analyze", s, "--shard", "1/65", "--out", path_str(&bad)]);
+    assert!(
+        e.contains("the store has 64 buckets of patients, so at most 64 shards"),
+        "{e}"
+    );
+    let e = lumbar_err(&["analyze", s, "--shard", "4/3", "--out", path_str(&bad)]);
+    assert!(e.contains("--shard \"4/3\": need 1 ≤ i ≤ n"), "{e}");
+
+    // A damaged parts file is named with its line.
+    let damaged: Vec<PathBuf> = parts.clone();
+    let f = damaged[1].join("patients.ndjson");
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    text.insert_str(text.find('\n').unwrap() + 1, "{\"index\": \"x\"}\n");
+    std::fs::write(&f, text).unwrap();
+    let e = merge(&damaged, &bad).unwrap_err();
+    assert!(e.contains("patients.ndjson, line 2: invalid type"), "{e}");
+}
