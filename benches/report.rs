@@ -7,18 +7,16 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Instant;
 
 use lumbar_analysis::adherence::AdherenceTally;
 use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::safety::SafetyTally;
-use lumbar_io::{CsvTables, IngestOptions, Input, Store};
+use lumbar_io::Store;
+use lumbar_model::Regimen;
 use lumbar_model::cohort::CohortSource;
-use lumbar_model::{Regimen, Table};
 use lumbar_report::{ReportMeta, render};
-use lumbar_sim::synthetic::{CohortSpec, generate};
 
 fn main() {
     let patients: usize = std::env::args()
@@ -26,34 +24,7 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(100_000);
     let regimen = Regimen::six_moves();
-    let data =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("benches/data/report-{patients}"));
-    let store_dir = data.join("store");
-    if !store_dir.join("manifest.json").exists() {
-        eprintln!("generating and ingesting {patients} patients (once)…");
-        let mut spec = CohortSpec::new(patients, 12, 11);
-        spec.followup = patients;
-        let csv = data.join("csv");
-        let mut tables = CsvTables::create(&csv, false).expect("create the tables");
-        generate(&spec, &regimen, &mut tables, |_, _| {}).expect("generate");
-        tables.commit().expect("commit the tables");
-        let inputs: Vec<Input> = [
-            (Table::Patients, "patients"),
-            (Table::Followup, "followup"),
-            (Table::Sessions, "sessions"),
-            (Table::Walking, "walking"),
-            (Table::Outcomes, "outcomes"),
-        ]
-        .into_iter()
-        .map(|(t, n)| Input::new(t, csv.join(format!("{n}.csv"))))
-        .collect();
-        let opts = IngestOptions {
-            as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
-            ..Default::default()
-        };
-        lumbar_io::ingest(&store_dir, &inputs, &regimen, &opts, &mut |_| {}).expect("ingest");
-        let _ = std::fs::remove_dir_all(&csv);
-    }
+    let store_dir = common::generated_store(patients);
     let rx = Prescriptions::from_regimen(&regimen);
     let store = Store::open(&store_dir).expect("store");
     // Where the time goes, part by part (then the whole report, timed alone).

@@ -4,7 +4,48 @@
 
 #![allow(dead_code)] // each bench uses some of these
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use lumbar_io::{CsvTables, IngestOptions, Input};
+use lumbar_model::{Regimen, Table};
+use lumbar_sim::synthetic::{CohortSpec, generate};
+
+/// The store of a generated cohort of `patients` × 12 weeks (seed 11, with
+/// as many follow-up participants), generated and ingested once under
+/// `benches/data/report-PATIENTS/store` and shared by the benches.
+pub fn generated_store(patients: usize) -> PathBuf {
+    let regimen = Regimen::six_moves();
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("benches/data/report-{patients}"));
+    let store_dir = data.join("store");
+    if !store_dir.join("manifest.json").exists() {
+        eprintln!("generating and ingesting {patients} patients (once)…");
+        let mut spec = CohortSpec::new(patients, 12, 11);
+        spec.followup = patients;
+        let csv = data.join("csv");
+        let mut tables = CsvTables::create(&csv, false).expect("create the tables");
+        generate(&spec, &regimen, &mut tables, |_, _| {}).expect("generate");
+        tables.commit().expect("commit the tables");
+        let inputs: Vec<Input> = [
+            (Table::Patients, "patients"),
+            (Table::Followup, "followup"),
+            (Table::Sessions, "sessions"),
+            (Table::Walking, "walking"),
+            (Table::Outcomes, "outcomes"),
+        ]
+        .into_iter()
+        .map(|(t, n)| Input::new(t, csv.join(format!("{n}.csv"))))
+        .collect();
+        let opts = IngestOptions {
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            ..Default::default()
+        };
+        lumbar_io::ingest(&store_dir, &inputs, &regimen, &opts, &mut |_| {}).expect("ingest");
+        let _ = std::fs::remove_dir_all(&csv);
+    }
+    store_dir
+}
 
 /// Peak resident memory of this process (VmHWM), KiB; 0 where unknown.
 pub fn peak_rss_kib() -> u64 {

@@ -35,6 +35,7 @@
 //! session adherence and the share adherent.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use lumbar_model::{Exercise, Frequency, Regimen, Sides};
@@ -76,7 +77,8 @@ pub struct PatientAdherence {
 /// [`WeekTally::row`] rebuilds by the same rules as the tally.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WeekTally {
-    pub exercise: String,
+    /// Shared by a patient's weeks of one move.
+    pub exercise: Arc<str>,
     /// Monday of the ISO week.
     pub week_start: NaiveDate,
     pub scheduled: u32,
@@ -91,7 +93,7 @@ impl WeekTally {
         WeekAdherence {
             patient_id: patient_id.into(),
             site: site.into(),
-            exercise: self.exercise.clone(),
+            exercise: self.exercise.to_string(),
             iso_year: iso.year(),
             iso_week: iso.week(),
             week_start: self.week_start,
@@ -99,18 +101,6 @@ impl WeekTally {
             done: self.done,
             session_adherence: self.done as f64 / self.scheduled as f64,
             dose_adherence: self.dose_adherence,
-        }
-    }
-}
-
-impl From<WeekAdherence> for WeekTally {
-    fn from(w: WeekAdherence) -> WeekTally {
-        WeekTally {
-            exercise: w.exercise,
-            week_start: w.week_start,
-            scheduled: w.scheduled,
-            done: w.done,
-            dose_adherence: w.dose_adherence,
         }
     }
 }
@@ -220,7 +210,7 @@ pub fn adherence_with(cohort: &Cohort, rx: &Prescriptions, threshold: f64) -> Ad
 struct PatientResult {
     /// First and last day scheduled (None: nothing was).
     span: Option<(NaiveDate, NaiveDate)>,
-    weeks: Vec<WeekAdherence>,
+    weeks: Vec<WeekTally>,
     exercises: Vec<ExerciseTotal>,
     scheduled: u32,
     done: u32,
@@ -337,7 +327,6 @@ impl<'a> AdherenceTally<'a> {
 
     /// Schedules a patient's window week by week against their done days.
     fn close(&mut self, pi: usize, mut days: Vec<Vec<DoneDay>>) {
-        let p = &self.cohort.patients[pi];
         let exs = self.prescription(pi);
         let mut r = PatientResult::default();
         let Some((start, last)) = self.schedule(pi) else {
@@ -348,6 +337,7 @@ impl<'a> AdherenceTally<'a> {
         let first_monday = start - Duration::days(start.weekday().num_days_from_monday() as i64);
         days.resize_with(exs.len(), Vec::new);
         for (ex, dd) in exs.iter().zip(days.iter_mut()) {
+            let key: Arc<str> = ex.key.as_str().into();
             // Rows of one day may arrive apart: sort (stable) and merge.
             if !dd.is_sorted_by_key(|d| d.day) {
                 dd.sort_by_key(|d| d.day);
@@ -386,14 +376,13 @@ impl<'a> AdherenceTally<'a> {
                 }
                 let done_capped = done.min(scheduled);
                 if self.keep_weeks {
-                    let week = WeekTally {
-                        exercise: ex.key.clone(),
+                    r.weeks.push(WeekTally {
+                        exercise: key.clone(),
                         week_start: monday,
                         scheduled,
                         done: done_capped,
                         dose_adherence: (wn > 0).then(|| wsum / wn as f64),
-                    };
-                    r.weeks.push(week.row(&p.id, &p.site));
+                    });
                 }
                 ex_sched += scheduled;
                 ex_done += done_capped;
@@ -416,48 +405,93 @@ impl<'a> AdherenceTally<'a> {
     /// Every patient's adherence, in cohort order (patients without a
     /// session are scheduled with nothing done), and the per-site and cohort
     /// summaries.
-    pub fn finish(mut self) -> Adherence {
-        let mut open: Vec<(usize, Vec<Vec<DoneDay>>)> = self.open.drain().collect();
-        open.extend(self.streaming.take());
-        for (pi, days) in open {
-            self.close(pi, days);
+    pub fn finish(self) -> Adherence {
+        let cohort = self.cohort;
+        let (mut out, weeks) = self.finish_weeks_apart();
+        for (p, ws) in cohort.patients.iter().zip(weeks) {
+            out.weeks.extend(ws.iter().map(|w| w.row(&p.id, &p.site)));
         }
+        out
+    }
+
+    /// As [`AdherenceTally::finish`], with the weekly rows left out of the
+    /// result and given instead as each patient's week tallies (one list per
+    /// patient of the cohort, in its order): a registry's weekly table is
+    /// then never held as rows.
+    pub fn finish_weeks_apart(mut self) -> (Adherence, Vec<Vec<WeekTally>>) {
+        self.close_from(0);
+        let mut weeks = vec![Vec::new(); self.cohort.patients.len()];
         let mut out = Adherence {
             observed_from: self.observed_from,
             ..Default::default()
         };
-        for pi in 0..self.cohort.patients.len() {
-            if self.results[pi].is_none() {
-                self.close(pi, Vec::new());
-            }
-            let Some(r) = self.results[pi].take() else {
+        for (pi, patient_weeks) in weeks.iter_mut().enumerate() {
+            let Some(mut r) = self.results[pi].take() else {
                 continue;
             };
-            let Some((first, last)) = r.span.filter(|_| r.scheduled > 0) else {
+            let exercises = std::mem::take(&mut r.exercises);
+            let span = r.span.filter(|_| r.scheduled > 0);
+            let (row, w) = self.settle(pi, r);
+            let (Some(row), Some((first, last))) = (row, span) else {
                 out.unscheduled += 1;
                 continue;
             };
             out.spans.push((pi, first, last));
-            let p = &self.cohort.patients[pi];
-            let sa = if r.scheduled > 0 {
-                r.done as f64 / r.scheduled as f64
-            } else {
-                0.0
-            };
-            out.patients.push(PatientAdherence {
-                patient_id: p.id.clone(),
-                site: p.site.clone(),
-                scheduled: r.scheduled,
-                done: r.done,
-                session_adherence: sa,
-                dose_adherence: (r.dose_n > 0).then(|| r.dose_sum / r.dose_n as f64),
-                adherent: sa >= self.threshold - 1e-12,
-            });
-            out.weeks.extend(r.weeks);
-            out.exercises.extend(r.exercises);
+            out.patients.push(row);
+            *patient_weeks = w;
+            out.exercises.extend(exercises);
         }
         out.groups = groups(&out.patients);
-        out
+        (out, weeks)
+    }
+
+    /// Closes every patient from `from` on who is not closed yet: those
+    /// whose rows were split between slices or came last, and those with
+    /// nothing logged.
+    pub fn close_from(&mut self, from: usize) {
+        let mut open: Vec<(usize, Vec<Vec<DoneDay>>)> = self.open.drain().collect();
+        open.extend(self.streaming.take());
+        open.sort_by_key(|o| o.0);
+        for (pi, days) in open {
+            if pi >= from {
+                self.close(pi, days);
+            }
+        }
+        for pi in from..self.cohort.patients.len() {
+            if self.results[pi].is_none() {
+                self.close(pi, Vec::new());
+            }
+        }
+    }
+
+    /// Patient `pi`'s adherence row (`None` when nothing was scheduled) and
+    /// week tallies, once the patient is closed; `None` while sessions of
+    /// theirs may still come (and after they were taken).
+    pub fn take_patient(
+        &mut self,
+        pi: usize,
+    ) -> Option<(Option<PatientAdherence>, Vec<WeekTally>)> {
+        let r = self.results.get_mut(pi)?.take()?;
+        Some(self.settle(pi, r))
+    }
+
+    /// A closed patient's row (none when nothing was scheduled) and weeks.
+    fn settle(&self, pi: usize, r: PatientResult) -> (Option<PatientAdherence>, Vec<WeekTally>) {
+        if r.span.is_none() || r.scheduled == 0 {
+            return (None, Vec::new());
+        }
+        let p = &self.cohort.patients[pi];
+        let sa = r.done as f64 / r.scheduled as f64;
+        let row = PatientAdherence {
+            patient_id: p.id.clone(),
+            site: p.site.clone(),
+            scheduled: r.scheduled,
+            done: r.done,
+            session_adherence: sa,
+            dose_adherence: (r.dose_n > 0).then(|| r.dose_sum / r.dose_n as f64),
+            adherent: sa >= self.threshold - 1e-12,
+        };
+        (Some(row), r.weeks)
     }
 }
 

@@ -24,7 +24,9 @@ use lumbar_model::cohort::{Cohort, CohortSource};
 use lumbar_model::partition::BucketShard;
 use serde::{Deserialize, Serialize};
 
-use crate::adherence::{self, Adherence, AdherenceTally, PatientAdherence, WeekTally};
+use crate::adherence::{
+    self, Adherence, AdherenceTally, PatientAdherence, WeekAdherence, WeekTally,
+};
 use crate::lmm::{GroupSums, LmmError, LmmFit};
 use crate::prescription::Prescriptions;
 use crate::safety::{self, Safety, SafetyEvent, SafetyTally, UnsuitableFlag};
@@ -73,7 +75,11 @@ pub struct Partial {
 /// The result tables of `lumbar analyze`.
 #[derive(Debug)]
 pub struct Tables {
+    /// Without its weekly rows: [`Tables::weekly`] makes them, a patient
+    /// at a time, from `weeks`.
     pub adherence: Adherence,
+    /// Each patient's id, site and week tallies, in patients-table order.
+    pub weeks: Vec<(String, String, Vec<WeekTally>)>,
     pub safety: Safety,
     pub trends: Vec<Trend>,
     pub pain_model: Result<LmmFit, LmmError>,
@@ -105,7 +111,7 @@ pub fn partial<S: CohortSource>(source: &S, req: &Request) -> Result<Partial, S:
         }
         (a, SafetyTally::new(&cohort, req.regimen))
     })?;
-    let (adh, saf) = (tallies.0.finish(), tallies.1.finish());
+    let ((adh, weeks), saf) = (tallies.0.finish_weeks_apart(), tallies.1.finish());
     let trend_rows = trends::trends(&cohort, &req.responder);
     let sums = trends::pain_sums(&cohort);
 
@@ -132,10 +138,8 @@ pub fn partial<S: CohortSource>(source: &S, req: &Request) -> Result<Partial, S:
     for (row, &(pi, _, _)) in adh.patients.into_iter().zip(&adh.spans) {
         parts[pi].adherence = Some(row);
     }
-    for w in adh.weeks {
-        if let Some(k) = slot(&w.patient_id) {
-            parts[k].weeks.push(w.into());
-        }
+    for (part, w) in parts.iter_mut().zip(weeks) {
+        part.weeks = w;
     }
     for e in saf.events {
         if let Some(k) = slot(&e.patient_id) {
@@ -231,22 +235,34 @@ pub fn finish(patients_total: usize, mut parts: Vec<PatientPart>) -> Result<Tabl
         ..Default::default()
     };
     let mut trend_rows = Vec::new();
+    let mut weeks = Vec::with_capacity(parts.len());
     for p in parts {
-        adherence
-            .weeks
-            .extend(p.weeks.iter().map(|w| w.row(&p.id, &p.site)));
         adherence.patients.extend(p.adherence);
         safety.events.extend(p.events);
         safety.flags.extend(p.flags);
         trend_rows.extend(p.trends);
+        if !p.weeks.is_empty() {
+            weeks.push((p.id, p.site, p.weeks));
+        }
     }
     adherence.groups = adherence::groups(&adherence.patients);
     // As trends::trends orders them: by measure, then patient id.
     trend_rows.sort_by(|a, b| (&a.measure, &a.patient_id).cmp(&(&b.measure, &b.patient_id)));
     Ok(Tables {
         adherence,
+        weeks,
         safety,
         trends: trend_rows,
         pain_model: trends::pain_model_from(&sums),
     })
+}
+
+impl Tables {
+    /// The weekly adherence rows (patient × move × ISO week), in patients-table
+    /// order, made as they are asked for.
+    pub fn weekly(&self) -> impl Iterator<Item = WeekAdherence> + '_ {
+        self.weeks
+            .iter()
+            .flat_map(|(id, site, ws)| ws.iter().map(move |w| w.row(id, site)))
+    }
 }

@@ -45,6 +45,9 @@ pub struct SafetyCount {
     pub patients_with_events: u32,
 }
 
+/// Events and flags, each with its patient's index in the cohort.
+pub type PatientsSafety = (Vec<(usize, SafetyEvent)>, Vec<(usize, UnsuitableFlag)>);
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Safety {
     pub events: Vec<SafetyEvent>,
@@ -121,25 +124,43 @@ impl SessionSink for SafetyTally<'_> {
 }
 
 impl SafetyTally<'_> {
+    /// The events and flags of the patients before `bound` (by cohort
+    /// index), each with its patient: events by patient and time (stable,
+    /// so rows of one time keep their order), flags by patient and move;
+    /// the tally keeps the others.
+    pub fn take_before(&mut self, bound: usize) -> PatientsSafety {
+        self.events.sort_by_key(|(p, e)| (*p, e.performed_at));
+        let split = self.events.partition_point(|(p, _)| *p < bound);
+        let later = self.events.split_off(split);
+        let events = std::mem::replace(&mut self.events, later);
+        let later = self.flags.split_off(&(bound, Arc::from("")));
+        let flags = std::mem::replace(&mut self.flags, later)
+            .into_iter()
+            .map(|((pi, ex), (first, n))| {
+                let p = &self.cohort.patients[pi];
+                let flag = UnsuitableFlag {
+                    patient_id: p.id.clone(),
+                    site: p.site.clone(),
+                    exercise: ex.to_string(),
+                    first_date: first,
+                    episodes: n,
+                };
+                (pi, flag)
+            })
+            .collect();
+        (events, flags)
+    }
+
     /// Events by patient and time, flags by patient and move, and the
     /// counts per patient, site and cohort, whatever order the sessions came.
     pub fn finish(mut self) -> Safety {
         let cohort = self.cohort;
-        self.events.sort_by_key(|(p, e)| (*p, e.performed_at)); // stable
+        let (events, flags) = self.take_before(usize::MAX);
         let mut out = Safety {
-            events: self.events.into_iter().map(|(_, e)| e).collect(),
+            events: events.into_iter().map(|(_, e)| e).collect(),
+            flags: flags.into_iter().map(|(_, f)| f).collect(),
             ..Default::default()
         };
-        for ((pi, ex), (first, n)) in &self.flags {
-            let p = &cohort.patients[*pi];
-            out.flags.push(UnsuitableFlag {
-                patient_id: p.id.clone(),
-                site: p.site.clone(),
-                exercise: ex.to_string(),
-                first_date: *first,
-                episodes: *n,
-            });
-        }
         // Counts per patient (every patient, zeros included), site and cohort.
         let mut per_patient = vec![(0u32, 0u32); cohort.patients.len()];
         let index = cohort.index();

@@ -11,14 +11,12 @@
 //!   measurement from which every measurement, that one included, is a
 //!   response by the same rule; none if there is no such measurement.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::describe::{ols_slope, theil_sen};
 use crate::lmm::{self, GroupSums, LmmFit, Method, RandomEffects};
-use lumbar_model::cohort::Cohort;
+use lumbar_model::cohort::{Cohort, Outcome, Patient};
 
 /// Responder thresholds.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -121,26 +119,89 @@ pub fn trend(
     })
 }
 
-/// Trends of NRS pain and ODI for every patient with measurements.
+/// Trends of NRS pain and ODI for every patient with measurements, by
+/// measure, then patient id.
 pub fn trends(cohort: &Cohort, rule: &Responder) -> Vec<Trend> {
-    let mut series: BTreeMap<(usize, &str), Vec<(NaiveDate, f64)>> = BTreeMap::new();
-    for o in &cohort.outcomes {
-        if o.measure == "nrs_pain" || o.measure == "odi" {
-            series
-                .entry((o.patient, o.measure.as_str()))
-                .or_default()
-                .push((o.date, o.value));
-        }
-    }
-    let mut out: Vec<Trend> = series
+    let by = OutcomesByPatient::new(cohort);
+    let mut out: Vec<Trend> = cohort
+        .patients
         .iter()
-        .filter_map(|((pi, m), s)| {
-            let p = &cohort.patients[*pi];
-            trend(&p.id, &p.site, m, s, rule)
-        })
+        .enumerate()
+        .flat_map(|(pi, p)| patient_trends(p, by.of(pi), rule))
         .collect();
     out.sort_by(|a, b| (&a.measure, &a.patient_id).cmp(&(&b.measure, &b.patient_id)));
     out
+}
+
+/// One patient's trends (NRS pain, then ODI, where measured) from their
+/// outcomes in the order measured.
+pub fn patient_trends<'a>(
+    p: &Patient,
+    outcomes: impl IntoIterator<Item = &'a Outcome>,
+    rule: &Responder,
+) -> Vec<Trend> {
+    let (mut nrs, mut odi) = (Vec::new(), Vec::new());
+    for o in outcomes {
+        match o.measure.as_str() {
+            "nrs_pain" => nrs.push((o.date, o.value)),
+            "odi" => odi.push((o.date, o.value)),
+            _ => {}
+        }
+    }
+    [("nrs_pain", nrs), ("odi", odi)]
+        .iter()
+        .filter_map(|(m, series)| trend(&p.id, &p.site, m, series, rule))
+        .collect()
+}
+
+/// Each patient's outcomes, in the cohort's order (a store gives them
+/// sorted by patient; any other order is grouped once, stably).
+pub struct OutcomesByPatient<'a> {
+    outcomes: &'a [Outcome],
+    /// Outcome indices grouped by patient (`None`: already grouped).
+    order: Option<Vec<usize>>,
+    /// Where each patient's run starts in that order, and the end.
+    starts: Vec<usize>,
+}
+
+impl<'a> OutcomesByPatient<'a> {
+    pub fn new(cohort: &'a Cohort) -> Self {
+        let outcomes = &cohort.outcomes[..];
+        let order = (!outcomes.is_sorted_by_key(|o| o.patient)).then(|| {
+            let mut order: Vec<usize> = (0..outcomes.len()).collect();
+            order.sort_by_key(|&k| outcomes[k].patient); // stable
+            order
+        });
+        let patient_at = |k: usize| match &order {
+            Some(o) => outcomes[o[k]].patient,
+            None => outcomes[k].patient,
+        };
+        let mut starts = Vec::with_capacity(cohort.patients.len() + 1);
+        let mut k = 0;
+        for pi in 0..=cohort.patients.len() {
+            while k < outcomes.len() && patient_at(k) < pi {
+                k += 1;
+            }
+            starts.push(k);
+        }
+        OutcomesByPatient {
+            outcomes,
+            order,
+            starts,
+        }
+    }
+
+    /// The outcomes of patient `pi` (none for an index beyond the cohort).
+    pub fn of(&self, pi: usize) -> impl Iterator<Item = &'a Outcome> + '_ {
+        let range = match (self.starts.get(pi), self.starts.get(pi + 1)) {
+            (Some(&a), Some(&b)) => a..b,
+            _ => 0..0,
+        };
+        range.map(move |k| match &self.order {
+            Some(o) => &self.outcomes[o[k]],
+            None => &self.outcomes[k],
+        })
+    }
 }
 
 /// The cohort model of pain: `nrs_pain ~ week + (week | patient)`, REML,
@@ -161,11 +222,20 @@ pub fn pain_model_from(sums: &[GroupSums]) -> Result<LmmFit, lmm::LmmError> {
 /// measurement; outcomes in (patient, date) order), one per patient of the
 /// cohort (empty for a patient without NRS).
 pub fn pain_sums(cohort: &Cohort) -> Vec<GroupSums> {
-    let mut sums = vec![GroupSums::default(); cohort.patients.len()];
-    let mut first: Vec<Option<NaiveDate>> = vec![None; cohort.patients.len()];
-    for o in cohort.outcomes.iter().filter(|o| o.measure == "nrs_pain") {
-        let f = *first[o.patient].get_or_insert(o.date);
-        sums[o.patient].add((o.date - f).num_days() as f64 / 7.0, o.value);
+    let by = OutcomesByPatient::new(cohort);
+    (0..cohort.patients.len())
+        .map(|pi| patient_sums(by.of(pi)))
+        .collect()
+}
+
+/// One patient's NRS sums for the pain model, from their outcomes in the
+/// order measured (weeks from the first NRS).
+pub fn patient_sums<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> GroupSums {
+    let mut sums = GroupSums::default();
+    let mut first = None;
+    for o in outcomes.into_iter().filter(|o| o.measure == "nrs_pain") {
+        let f = *first.get_or_insert(o.date);
+        sums.add((o.date - f).num_days() as f64 / 7.0, o.value);
     }
     sums
 }

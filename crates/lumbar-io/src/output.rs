@@ -578,6 +578,113 @@ pub fn write_rows_as<T: Serialize>(
     write_table_as(&mut frame(rows)?, dir, name, cells)
 }
 
+/// Rows per row group of [`write_rows_streamed`].
+pub const STREAM_CHUNK_ROWS: usize = 1 << 16;
+
+/// Writes rows as `DIR/NAME.parquet` and `DIR/NAME.csv`, each atomically,
+/// through a [`RowsWriter`].
+pub fn write_rows_streamed<T: Serialize>(
+    prototype: &T,
+    rows: impl Iterator<Item = T>,
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+) -> PolarsResult<()> {
+    let mut w = RowsWriter::create(prototype, dir, name, cells)?;
+    for r in rows {
+        w.push(r)?;
+    }
+    w.finish()
+}
+
+/// Rows written as `DIR/NAME.parquet` and `DIR/NAME.csv` as they come,
+/// [`STREAM_CHUNK_ROWS`] at a time (a row group each): a table of any
+/// length is never held whole, as rows or as a frame. Both files appear
+/// at [`RowsWriter::finish`], atomically; dropped unfinished, neither does.
+/// The columns take the types of `prototype`, a row with every optional
+/// field present, so that a chunk whose optional column happens to be
+/// empty is typed as the rest.
+pub struct RowsWriter<T> {
+    schema: Schema,
+    cells: CsvCells,
+    parquet: (
+        PendingPath,
+        polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    ),
+    csv: (
+        PendingPath,
+        polars::io::csv::write::BatchedWriter<std::fs::File>,
+    ),
+    chunk: Vec<T>,
+}
+
+impl<T: Serialize> RowsWriter<T> {
+    pub fn create(prototype: &T, dir: &Path, name: &str, cells: CsvCells) -> PolarsResult<Self> {
+        let schema = frame(std::slice::from_ref(prototype))?
+            .schema()
+            .as_ref()
+            .clone();
+        std::fs::create_dir_all(dir)?;
+        let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
+        let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
+        let pq_writer = ParquetWriter::new(std::fs::File::create(pq.temp())?).batched(&schema)?;
+        let csv_writer = CsvWriter::new(std::fs::File::create(csv.temp())?).batched(&schema)?;
+        Ok(RowsWriter {
+            schema,
+            cells,
+            parquet: (pq, pq_writer),
+            csv: (csv, csv_writer),
+            chunk: Vec::with_capacity(STREAM_CHUNK_ROWS),
+        })
+    }
+
+    pub fn push(&mut self, row: T) -> PolarsResult<()> {
+        self.chunk.push(row);
+        if self.chunk.len() == STREAM_CHUNK_ROWS {
+            self.write_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn write_chunk(&mut self) -> PolarsResult<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let df = frame(&self.chunk)?;
+        self.chunk.clear();
+        let columns = df
+            .columns()
+            .iter()
+            .zip(self.schema.iter())
+            .map(|(c, (_, dtype))| {
+                if c.dtype() == dtype {
+                    Ok(c.clone())
+                } else {
+                    c.cast(dtype)
+                }
+            })
+            .collect::<PolarsResult<Vec<Column>>>()?;
+        let df = DataFrame::new(df.height(), columns)?;
+        self.parquet.1.write_batch(&df)?;
+        match self.cells {
+            CsvCells::Escaped => self.csv.1.write_batch(&defuse_formulas(&df)?),
+            CsvCells::Raw => self.csv.1.write_batch(&df),
+        }
+    }
+
+    /// Writes what is left and puts both files in place.
+    pub fn finish(mut self) -> PolarsResult<()> {
+        self.write_chunk()?;
+        self.parquet.1.finish()?;
+        self.csv.1.finish()?;
+        let RowsWriter { parquet, csv, .. } = self;
+        drop((parquet.1, csv.1));
+        parquet.0.commit()?;
+        csv.0.commit()?;
+        Ok(())
+    }
+}
+
 /// Writes `DIR/NAME.parquet` and `DIR/NAME.csv` (formulas escaped), each atomically.
 pub fn write_table(df: &mut DataFrame, dir: &Path, name: &str) -> PolarsResult<()> {
     write_table_as(df, dir, name, CsvCells::Escaped)
@@ -674,6 +781,69 @@ mod tests {
         sometimes: Option<f64>,
         mixed: Value,
         label: Value,
+    }
+
+    /// A table longer than one chunk, whose optional column is empty in the
+    /// first chunk only, is one table of the prototype's types, row for row
+    /// as the unchunked writer's.
+    #[test]
+    fn streamed_rows_keep_the_prototype_types_across_chunks() {
+        #[derive(Serialize)]
+        struct Row {
+            id: String,
+            n: u32,
+            dose: Option<f64>,
+        }
+        let make = |k: usize| Row {
+            id: format!("=P{k}"),
+            n: k as u32,
+            dose: (k > STREAM_CHUNK_ROWS).then_some(k as f64 / 7.0),
+        };
+        let total = STREAM_CHUNK_ROWS + 1000;
+        let dir = tempfile::tempdir().unwrap();
+        let proto = Row {
+            id: "p".into(),
+            n: 0,
+            dose: Some(0.0),
+        };
+        write_rows_streamed(
+            &proto,
+            (0..total).map(make),
+            dir.path(),
+            "s",
+            CsvCells::Escaped,
+        )
+        .unwrap();
+        let rows: Vec<Row> = (0..total).map(make).collect();
+        write_rows_as(&rows, dir.path(), "w", CsvCells::Escaped).unwrap();
+        let read = |name: &str| {
+            ParquetReader::new(std::fs::File::open(dir.path().join(name)).unwrap())
+                .finish()
+                .unwrap()
+        };
+        let (s, w) = (read("s.parquet"), read("w.parquet"));
+        assert_eq!(s.height(), total);
+        assert_eq!(s.schema(), w.schema());
+        assert!(s.equals_missing(&w));
+        let (cs, cw) = (
+            std::fs::read_to_string(dir.path().join("s.csv")).unwrap(),
+            std::fs::read_to_string(dir.path().join("w.csv")).unwrap(),
+        );
+        assert_eq!(cs, cw);
+        assert!(
+            cs.lines().nth(1).unwrap().starts_with("'=P0,0,"),
+            "{}",
+            &cs[..40]
+        );
+        // No rows: the prototype's columns, and a header line.
+        write_rows_streamed(&proto, std::iter::empty(), dir.path(), "e", CsvCells::Raw).unwrap();
+        assert_eq!(read("e.parquet").width(), 3);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("e.csv"))
+                .unwrap()
+                .trim(),
+            "id,n,dose"
+        );
     }
 
     #[test]

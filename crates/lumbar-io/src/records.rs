@@ -35,14 +35,39 @@ pub fn write_records<'a, T: Serialize + 'a>(
     path: &Path,
     records: impl IntoIterator<Item = &'a T>,
 ) -> std::io::Result<()> {
-    let pending = PendingPath::new(path);
-    let mut w = BufWriter::new(File::create(pending.temp())?);
+    let mut w = RecordsWriter::create(path)?;
     for r in records {
-        serde_json::to_writer(&mut w, r)?;
-        w.write_all(b"\n")?;
+        w.write(r)?;
     }
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    pending.commit()
+    w.finish()
+}
+
+/// Records written to a file one line each as they come; the file appears
+/// at [`RecordsWriter::finish`], atomically.
+pub struct RecordsWriter {
+    pending: PendingPath,
+    out: BufWriter<File>,
+}
+
+impl RecordsWriter {
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let pending = PendingPath::new(path);
+        let out = BufWriter::new(File::create(pending.temp())?);
+        Ok(RecordsWriter { pending, out })
+    }
+
+    pub fn write<T: Serialize>(&mut self, record: &T) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")
+    }
+
+    pub fn finish(self) -> std::io::Result<()> {
+        self.out
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
+        self.pending.commit()
+    }
 }
 
 /// Reads the records of `path`, at most `max_records` of them and no line
@@ -54,43 +79,97 @@ pub fn read_records<T: DeserializeOwned>(
     max_records: usize,
     max_line: usize,
 ) -> Result<Vec<T>, RecordsError> {
-    let io = |source| RecordsError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let at = |line: usize, message: String| RecordsError::Record {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
-    let mut reader = BufReader::new(File::open(path).map_err(io)?);
-    let mut out = Vec::new();
-    let mut buf = Vec::new();
-    for line in 1.. {
-        buf.clear();
-        let cap = u64::try_from(max_line)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        let n = (&mut reader)
-            .take(cap)
-            .read_until(b'\n', &mut buf)
-            .map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        if buf.last() != Some(&b'\n') && buf.len() > max_line {
-            return Err(at(line, format!("longer than {max_line} bytes")));
-        }
-        if buf.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if out.len() == max_records {
-            return Err(at(line, format!("more than {max_records} records")));
-        }
-        let record = serde_json::from_slice(&buf).map_err(|e| at(line, e.to_string()))?;
-        out.push(record);
+    RecordsReader::open(path, max_records, max_line)?.collect()
+}
+
+/// The records of a file, one line at a time, within the bounds of
+/// [`read_records`].
+pub struct RecordsReader<T> {
+    path: PathBuf,
+    reader: BufReader<File>,
+    buf: Vec<u8>,
+    line: usize,
+    records: usize,
+    max_records: usize,
+    max_line: usize,
+    done: bool,
+    kind: std::marker::PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> RecordsReader<T> {
+    pub fn open(path: &Path, max_records: usize, max_line: usize) -> Result<Self, RecordsError> {
+        let file = File::open(path).map_err(|source| RecordsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(RecordsReader {
+            path: path.to_path_buf(),
+            reader: BufReader::new(file),
+            buf: Vec::new(),
+            line: 0,
+            records: 0,
+            max_records,
+            max_line,
+            done: false,
+            kind: std::marker::PhantomData,
+        })
     }
-    Ok(out)
+
+    fn at(&self, message: String) -> RecordsError {
+        RecordsError::Record {
+            path: self.path.clone(),
+            line: self.line,
+            message,
+        }
+    }
+
+    fn next_record(&mut self) -> Result<Option<T>, RecordsError> {
+        loop {
+            self.buf.clear();
+            self.line += 1;
+            let cap = u64::try_from(self.max_line)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1);
+            let n = (&mut self.reader)
+                .take(cap)
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|source| RecordsError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            if n == 0 {
+                return Ok(None);
+            }
+            if self.buf.last() != Some(&b'\n') && self.buf.len() > self.max_line {
+                return Err(self.at(format!("longer than {} bytes", self.max_line)));
+            }
+            if self.buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if self.records == self.max_records {
+                return Err(self.at(format!("more than {} records", self.max_records)));
+            }
+            self.records += 1;
+            return serde_json::from_slice(&self.buf)
+                .map(Some)
+                .map_err(|e| self.at(e.to_string()));
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Iterator for RecordsReader<T> {
+    type Item = Result<T, RecordsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.next_record().transpose();
+        if !matches!(r, Some(Ok(_))) {
+            self.done = true;
+        }
+        r
+    }
 }
 
 /// Reads one JSON document of at most `max_bytes` (a result folder's

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use lumbar_analysis::adherence::WeekTally;
 use lumbar_analysis::analyze::Tables;
 use lumbar_analysis::trends;
 use lumbar_io::output;
@@ -49,7 +50,18 @@ pub(super) fn write(out: &Path, run: &Run, t: &Tables, started: Instant) -> Resu
     let dir = staged.path();
     let context = |name: &str| format!("cannot write {name} into {}", out.display());
     let (adh, saf) = (&t.adherence, &t.safety);
-    output::write_rows_as(&adh.weeks, dir, TABLES[0], cells).with_context(|| context(TABLES[0]))?;
+    // The largest table (patients × moves × weeks) is made and written a
+    // row group at a time.
+    let prototype = WeekTally {
+        exercise: "move".into(),
+        week_start: chrono::NaiveDate::default(),
+        scheduled: 1,
+        done: 1,
+        dose_adherence: Some(1.0),
+    }
+    .row("patient", "site");
+    output::write_rows_streamed(&prototype, t.weekly(), dir, TABLES[0], cells)
+        .with_context(|| context(TABLES[0]))?;
     output::write_rows_as(&adh.patients, dir, TABLES[1], cells)
         .with_context(|| context(TABLES[1]))?;
     output::write_rows_as(&adh.groups, dir, TABLES[2], cells)

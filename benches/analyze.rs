@@ -1,0 +1,96 @@
+//! `lumbar analyze` on a registry-sized store: time and peak memory of the
+//! whole run, of each shard of a split and of their merge, each in a
+//! process of its own (issue 18: 100,000 patients in < 5 s and 1.5 GiB;
+//! 1,000,000 patients in < 4 GiB).
+//!
+//! `cargo bench --bench analyze [-- PATIENTS [SHARDS]]` (default 100,000
+//! patients × 12 weeks, 4 shards; the store is generated once under
+//! benches/data/, shared with the report bench). The merged folder is
+//! checked against the whole run's, file by file.
+
+mod common;
+
+use std::path::Path;
+use std::time::Instant;
+
+fn lumbar(args: &[&str]) {
+    let mut full = vec!["lumbar", "-q"];
+    full.extend_from_slice(args);
+    let mut out = Vec::new();
+    match lumbar_cli::run(full, &mut out) {
+        Ok(0) => {}
+        other => panic!("lumbar {args:?}: {other:?}"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        let a: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+        let t = Instant::now();
+        lumbar(&a);
+        common::report_child(t.elapsed().as_secs_f64(), 0);
+        return;
+    }
+    let patients: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let shards: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4);
+    let store = common::generated_store(patients);
+    let s = store.to_str().expect("utf-8 path");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = |name: &str| tmp.path().join(name).to_str().expect("utf-8").to_string();
+    let mib = |kib: u64| kib as f64 / 1024.0;
+
+    let whole = dir("whole");
+    let (secs, _, peak) = common::run_child(&["analyze", s, "--out", &whole]);
+    println!(
+        "{patients} patients, whole store: {secs:.2} s, peak {:.0} MiB",
+        mib(peak)
+    );
+    let mut parts = Vec::new();
+    let (mut slowest, mut largest) = (0.0f64, 0u64);
+    for i in 1..=shards {
+        let d = dir(&format!("shard-{i}"));
+        let (secs, _, peak) = common::run_child(&[
+            "analyze",
+            s,
+            "--shard",
+            &format!("{i}/{shards}"),
+            "--out",
+            &d,
+        ]);
+        slowest = slowest.max(secs);
+        largest = largest.max(peak);
+        parts.push(d);
+    }
+    println!(
+        "  {shards} shards: the slowest {slowest:.2} s, the largest peak {:.0} MiB",
+        mib(largest)
+    );
+    let merged = dir("merged");
+    let mut merge: Vec<&str> = vec!["merge"];
+    merge.extend(parts.iter().map(String::as_str));
+    merge.extend(["--out", &merged]);
+    let (secs, _, peak) = common::run_child(&merge);
+    println!("  merge: {secs:.2} s, peak {:.0} MiB", mib(peak));
+    for entry in std::fs::read_dir(&whole).expect("whole run") {
+        let name = entry.expect("entry").file_name();
+        if name == "manifest.json" {
+            continue;
+        }
+        let (a, b) = (
+            Path::new(&whole).join(&name),
+            Path::new(&merged).join(&name),
+        );
+        assert!(
+            std::fs::read(&a).ok() == std::fs::read(&b).ok(),
+            "{} differs between the merged shards and the whole run",
+            name.to_string_lossy()
+        );
+    }
+    println!(
+        "  merged = whole run, byte for byte; targets (100,000 patients): < 5 s and < 1.5 GiB"
+    );
+}
