@@ -76,7 +76,9 @@ fn merged_shards_are_the_unsharded_analysis_byte_for_byte() {
                     .count()
             })
             .sum();
-        let patients = manifest(&parts[0])["run"]["patients"].as_u64().unwrap() as usize;
+        let patients = manifest(&parts[0])["run"]["counts"]["patients_total"]
+            .as_u64()
+            .unwrap() as usize;
         assert_eq!(lines, patients);
         let merged = tmp.path().join(format!("merged-{n}"));
         // In any order.

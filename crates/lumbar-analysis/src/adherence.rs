@@ -464,6 +464,12 @@ impl<'a> AdherenceTally<'a> {
         }
     }
 
+    /// Whether patient `pi` is closed (no session of theirs can follow) and
+    /// not yet taken.
+    pub fn is_closed(&self, pi: usize) -> bool {
+        self.results.get(pi).is_some_and(Option::is_some)
+    }
+
     /// Patient `pi`'s adherence row (`None` when nothing was scheduled) and
     /// week tallies, once the patient is closed; `None` while sessions of
     /// theirs may still come (and after they were taken).

@@ -100,8 +100,13 @@ pub trait SessionSink: Send {
     /// span bounds what a sink schedules.
     fn sessions_span(&mut self, _first: NaiveDate, _last: NaiveDate) {}
     fn session(&mut self, s: &Session);
-    /// No more sessions of this patient follow.
+    /// No more sessions of this patient follow (a source may say so before
+    /// any session, for a patient who has none).
     fn patient_done(&mut self, _patient: usize) {}
+    /// Called on the merged sink each time a slice of the source has been
+    /// merged into it, in row order: a sink may hand on the patients it has
+    /// finished and free them.
+    fn flush(&mut self) {}
     /// Takes in what a sink of the same kind gathered from later rows.
     fn merge(&mut self, later: Self)
     where
@@ -121,6 +126,10 @@ impl<A: SessionSink, B: SessionSink> SessionSink for (A, B) {
     fn patient_done(&mut self, patient: usize) {
         self.0.patient_done(patient);
         self.1.patient_done(patient);
+    }
+    fn flush(&mut self) {
+        self.0.flush();
+        self.1.flush();
     }
     fn merge(&mut self, later: Self) {
         self.0.merge(later.0);

@@ -152,6 +152,17 @@ impl Store {
         };
 
         let mut total = make();
+        // Patients without a session are done before the first: a sink that
+        // hands on finished patients in order is not held up by them.
+        let mut without: Vec<usize> = index
+            .values()
+            .copied()
+            .filter(|&p| first_run[p] == usize::MAX)
+            .collect();
+        without.sort_unstable();
+        for p in without {
+            total.patient_done(p);
+        }
         let mut streamed = 0usize;
         let mut run = 0usize;
         for (pi, part) in parts.iter().enumerate() {
@@ -186,6 +197,7 @@ impl Store {
                 for p in unfinished {
                     total.patient_done(p);
                 }
+                total.flush();
                 streamed += n;
                 run = to;
             }

@@ -115,9 +115,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
         shard,
         buckets,
     };
-    // Sessions are streamed from the store, never all held in memory.
-    let partial = analyze::partial(&store, &request)?;
-    let run = Run {
+    let mut run = Run {
         command: "analyze".into(),
         store: args.store.clone(),
         inputs: manifest
@@ -136,15 +134,16 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
             "responder": request.responder,
             "raw_csv": args.raw_csv,
         }),
-        patients: partial.patients_total,
-        sessions: partial.sessions,
-        outcomes: partial.outcomes,
+        counts: Default::default(),
     };
     if shard.count > 1 {
-        return shards::write_shard(&args.out, &run, shard, buckets, &partial, started, out);
+        return shards::write_shard(&store, &request, &args.out, run, buckets, started, out);
     }
-    let tables = analyze::finish(partial.patients_total, partial.parts)?;
-    tables::write(&args.out, &run, &tables, started)?;
-    tables::print_summary(&run, &tables, &args.out, out)?;
+    // Sessions stream from the store, and each patient's rows go out as
+    // the stream passes them: the result tables are never held whole.
+    let mut output = tables::Output::begin(&args.out, args.raw_csv)?;
+    run.counts = analyze::stream_parts(&store, &request, &mut |part| output.add(part))?;
+    let t = output.finish(&args.out, &run, started)?;
+    tables::print_summary(&run, &t, &args.out, out)?;
     Ok(0)
 }

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use lumbar_analysis::analyze::{self, Partial, PatientPart};
-use lumbar_io::records::{read_json, read_records, write_records};
+use lumbar_analysis::analyze::{self, Counts, PatientPart, Request};
+use lumbar_io::Store;
+use lumbar_io::records::{RecordsReader, RecordsWriter, read_json};
 use lumbar_model::atomic::write_atomic;
-use lumbar_model::partition::BucketShard;
 use serde::{Deserialize, Serialize};
 
 use super::tables::{self, Run};
@@ -40,18 +40,24 @@ struct ShardManifest {
     wall_seconds: f64,
 }
 
-/// Writes a shard's parts and manifest into `dir`, in place at once.
+/// Streams the shard's parts into `dir` and writes its manifest, in place
+/// at once.
 pub(super) fn write_shard(
+    store: &Store,
+    request: &Request,
     dir: &Path,
-    run: &Run,
-    shard: BucketShard,
+    mut run: Run,
     buckets: u32,
-    partial: &Partial,
     started: Instant,
     out: &mut dyn Write,
 ) -> Result<u8> {
+    let shard = request.shard;
     let staged = super::super::result_dir(dir)?;
-    write_records(&staged.path().join(PARTS), &partial.parts)
+    let mut parts = RecordsWriter::create(&staged.path().join(PARTS))
+        .with_context(|| format!("cannot write {PARTS} into {}", dir.display()))?;
+    run.counts = analyze::stream_parts(store, request, &mut |part| Ok(parts.write(&part)?))?;
+    parts
+        .finish()
         .with_context(|| format!("cannot write {PARTS} into {}", dir.display()))?;
     let taken = shard.buckets(buckets);
     let manifest = ShardManifest {
@@ -70,15 +76,16 @@ pub(super) fn write_shard(
     staged
         .commit()
         .with_context(|| format!("cannot put the results in place at {}", dir.display()))?;
+    let c = run.counts;
     writeln!(
         out,
         "shard {shard}: {} of {} patients (buckets {}–{} of {buckets}), {} sessions, {} outcome measurements",
-        partial.parts.len(),
-        partial.patients_total,
+        c.patients,
+        c.patients_total,
         taken.start,
         taken.end.saturating_sub(1),
-        partial.sessions,
-        partial.outcomes
+        c.sessions,
+        c.outcomes
     )?;
     writeln!(
         out,
@@ -126,7 +133,7 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
             && m.buckets == first.buckets
             && m.run.inputs == first.run.inputs
             && m.run.parameters == first.run.parameters
-            && m.run.patients == first.run.patients;
+            && m.run.counts.patients_total == first.run.counts.patients_total;
         if !same {
             bail!(
                 "{} and {} are shards of different runs (store contents, parameters or shard count differ)",
@@ -146,24 +153,45 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
     if let Some(missing) = seen.iter().position(Option::is_none) {
         bail!("shard {}/{count} is missing", missing + 1);
     }
-    let total = first.run.patients;
-    let mut parts: Vec<PatientPart> = Vec::with_capacity(total);
+    let total = first.run.counts.patients_total;
     let mut run = first.run.clone();
-    (run.sessions, run.outcomes) = (0, 0);
+    run.counts = Counts {
+        patients_total: total,
+        ..Default::default()
+    };
+    // The shards' parts, merged by index (each file is in index order).
+    let mut readers = Vec::with_capacity(shards.len());
     for (dir, m) in &shards {
-        let more: Vec<PatientPart> = read_records(&dir.join(PARTS), total, MAX_PART_BYTES)?;
-        if more.len() + parts.len() > total {
-            bail!(
-                "{}: more patients than the store has ({total})",
-                dir.display()
-            );
-        }
-        parts.extend(more);
-        run.sessions += m.run.sessions;
-        run.outcomes += m.run.outcomes;
+        let reader = RecordsReader::<PatientPart>::open(&dir.join(PARTS), total, MAX_PART_BYTES)?;
+        readers.push(reader.peekable());
+        run.counts.patients += m.run.counts.patients;
+        run.counts.sessions += m.run.counts.sessions;
+        run.counts.outcomes += m.run.counts.outcomes;
     }
-    let t = analyze::finish(total, parts)?;
-    tables::write(out_dir, &run, &t, started)?;
+    let mut output = tables::Output::begin(out_dir, run.parameters["raw_csv"] == true)?;
+    loop {
+        // A reader's error is its own item: surface it before choosing.
+        let mut next: Option<(usize, usize)> = None;
+        for (k, r) in readers.iter_mut().enumerate() {
+            match r.peek() {
+                None => {}
+                Some(Err(_)) => {
+                    if let Some(Err(e)) = r.next() {
+                        return Err(e.into());
+                    }
+                }
+                Some(Ok(p)) if next.is_none_or(|(_, i)| p.index < i) => {
+                    next = Some((k, p.index));
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+        let Some((k, _)) = next else { break };
+        if let Some(Ok(part)) = readers[k].next() {
+            output.add(part).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    let t = output.finish(out_dir, &run, started)?;
     writeln!(
         out,
         "merged {count} shards of the analysis of {}",

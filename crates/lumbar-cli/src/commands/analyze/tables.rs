@@ -7,25 +7,22 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use lumbar_analysis::adherence::WeekTally;
-use lumbar_analysis::analyze::Tables;
+use lumbar_analysis::adherence::{WeekAdherence, WeekTally};
+use lumbar_analysis::analyze::{Counts, EmitError, PatientPart, Tables, TablesBuilder};
 use lumbar_analysis::trends;
 use lumbar_io::output;
-use lumbar_model::atomic::write_atomic;
+use lumbar_model::atomic::{StagedDir, write_atomic};
 use serde::{Deserialize, Serialize};
 
 /// What a run analysed and how: the manifest's fields that shards of one
-/// run must share (and that `merge` checks they do), with the row counts.
+/// run must share (and that `merge` checks they do), with what it read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Run {
     pub command: String,
     pub store: PathBuf,
     pub inputs: Vec<serde_json::Value>,
     pub parameters: serde_json::Value,
-    /// Patients in the store; sessions and outcome rows of the run's patients.
-    pub patients: usize,
-    pub sessions: usize,
-    pub outcomes: usize,
+    pub counts: Counts,
 }
 
 const TABLES: [&str; 7] = [
@@ -38,68 +35,101 @@ const TABLES: [&str; 7] = [
     "trends",
 ];
 
-/// Writes the tables, pain_model.json and manifest.json into `out`, in
-/// place at once.
-pub(super) fn write(out: &Path, run: &Run, t: &Tables, started: Instant) -> Result<()> {
-    let cells = if run.parameters["raw_csv"] == true {
-        output::CsvCells::Raw
-    } else {
-        output::CsvCells::Escaped
-    };
-    let staged = super::super::result_dir(out)?;
-    let dir = staged.path();
-    let context = |name: &str| format!("cannot write {name} into {}", out.display());
-    let (adh, saf) = (&t.adherence, &t.safety);
-    // The largest table (patients × moves × weeks) is made and written a
-    // row group at a time.
-    let prototype = WeekTally {
-        exercise: "move".into(),
-        week_start: chrono::NaiveDate::default(),
-        scheduled: 1,
-        done: 1,
-        dose_adherence: Some(1.0),
+/// A result folder being written: the weekly rows as parts arrive, the
+/// rest at [`Output::finish`], and the folder in place at once.
+pub(super) struct Output {
+    staged: StagedDir,
+    cells: output::CsvCells,
+    weekly: output::RowsWriter<WeekAdherence>,
+    tables: TablesBuilder,
+}
+
+impl Output {
+    pub(super) fn begin(out: &Path, raw_csv: bool) -> Result<Output> {
+        let cells = if raw_csv {
+            output::CsvCells::Raw
+        } else {
+            output::CsvCells::Escaped
+        };
+        let staged = super::super::result_dir(out)?;
+        // The largest table (patients × moves × weeks) goes out a row group
+        // at a time, typed as this row is.
+        let prototype = WeekTally {
+            exercise: "move".into(),
+            week_start: chrono::NaiveDate::default(),
+            scheduled: 1,
+            done: 1,
+            dose_adherence: Some(1.0),
+        }
+        .row("patient", "site");
+        let weekly = output::RowsWriter::create(&prototype, staged.path(), TABLES[0], cells)
+            .with_context(|| format!("cannot write {} into {}", TABLES[0], out.display()))?;
+        Ok(Output {
+            staged,
+            cells,
+            weekly,
+            tables: TablesBuilder::default(),
+        })
     }
-    .row("patient", "site");
-    output::write_rows_streamed(&prototype, t.weekly(), dir, TABLES[0], cells)
-        .with_context(|| context(TABLES[0]))?;
-    output::write_rows_as(&adh.patients, dir, TABLES[1], cells)
-        .with_context(|| context(TABLES[1]))?;
-    output::write_rows_as(&adh.groups, dir, TABLES[2], cells)
-        .with_context(|| context(TABLES[2]))?;
-    output::write_rows_as(&saf.events, dir, TABLES[3], cells)
-        .with_context(|| context(TABLES[3]))?;
-    output::write_rows_as(&saf.flags, dir, TABLES[4], cells).with_context(|| context(TABLES[4]))?;
-    output::write_rows_as(&saf.counts, dir, TABLES[5], cells)
-        .with_context(|| context(TABLES[5]))?;
-    output::write_rows_as(&t.trends, dir, TABLES[6], cells).with_context(|| context(TABLES[6]))?;
-    let model_json = match &t.pain_model {
-        Ok(fit) => serde_json::json!({
-            "formula": "nrs_pain ~ week + (week | patient_id), REML; week from each patient's first measurement",
-            "fit": fit,
-        }),
-        Err(e) => serde_json::json!({ "error": e.to_string() }),
-    };
-    write_atomic(
-        &dir.join("pain_model.json"),
-        serde_json::to_string_pretty(&model_json)?.as_bytes(),
-    )?;
-    let manifest = serde_json::json!({
-        "command": run.command,
-        "lumbar_version": env!("CARGO_PKG_VERSION"),
-        "store": run.store,
-        "inputs": run.inputs,
-        "parameters": run.parameters,
-        "outputs": TABLES.iter().map(|n| format!("{n}.parquet")).chain(["pain_model.json".to_string()]).collect::<Vec<_>>(),
-        "wall_seconds": started.elapsed().as_secs_f64(),
-    });
-    write_atomic(
-        &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
-    staged
-        .commit()
-        .with_context(|| format!("cannot put the results in place at {}", out.display()))?;
-    Ok(())
+
+    /// The next patient's part, in patients-table order.
+    pub(super) fn add(&mut self, mut part: PatientPart) -> Result<(), EmitError> {
+        for w in std::mem::take(&mut part.weeks) {
+            self.weekly.push(w.row(&part.id, &part.site))?;
+        }
+        self.tables.add(part)?;
+        Ok(())
+    }
+
+    /// Writes the other tables, pain_model.json and manifest.json, and puts
+    /// the folder in place; the tables, for the summary.
+    pub(super) fn finish(self, out: &Path, run: &Run, started: Instant) -> Result<Tables> {
+        let t = self.tables.finish(run.counts.patients_total)?;
+        let (dir, cells) = (self.staged.path(), self.cells);
+        let context = |name: &str| format!("cannot write {name} into {}", out.display());
+        self.weekly.finish().with_context(|| context(TABLES[0]))?;
+        let (adh, saf) = (&t.adherence, &t.safety);
+        output::write_rows_as(&adh.patients, dir, TABLES[1], cells)
+            .with_context(|| context(TABLES[1]))?;
+        output::write_rows_as(&adh.groups, dir, TABLES[2], cells)
+            .with_context(|| context(TABLES[2]))?;
+        output::write_rows_as(&saf.events, dir, TABLES[3], cells)
+            .with_context(|| context(TABLES[3]))?;
+        output::write_rows_as(&saf.flags, dir, TABLES[4], cells)
+            .with_context(|| context(TABLES[4]))?;
+        output::write_rows_as(&saf.counts, dir, TABLES[5], cells)
+            .with_context(|| context(TABLES[5]))?;
+        output::write_rows_as(&t.trends, dir, TABLES[6], cells)
+            .with_context(|| context(TABLES[6]))?;
+        let model_json = match &t.pain_model {
+            Ok(fit) => serde_json::json!({
+                "formula": "nrs_pain ~ week + (week | patient_id), REML; week from each patient's first measurement",
+                "fit": fit,
+            }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        write_atomic(
+            &dir.join("pain_model.json"),
+            serde_json::to_string_pretty(&model_json)?.as_bytes(),
+        )?;
+        let manifest = serde_json::json!({
+            "command": run.command,
+            "lumbar_version": env!("CARGO_PKG_VERSION"),
+            "store": run.store,
+            "inputs": run.inputs,
+            "parameters": run.parameters,
+            "outputs": TABLES.iter().map(|n| format!("{n}.parquet")).chain(["pain_model.json".to_string()]).collect::<Vec<_>>(),
+            "wall_seconds": started.elapsed().as_secs_f64(),
+        });
+        write_atomic(
+            &dir.join("manifest.json"),
+            serde_json::to_string_pretty(&manifest)?.as_bytes(),
+        )?;
+        self.staged
+            .commit()
+            .with_context(|| format!("cannot put the results in place at {}", out.display()))?;
+        Ok(t)
+    }
 }
 
 /// The headline figures, a line each.
@@ -113,7 +143,7 @@ pub(super) fn print_summary(run: &Run, t: &Tables, dir: &Path, out: &mut dyn Wri
     writeln!(
         out,
         "{} patients, {} sessions, {} outcome measurements",
-        run.patients, run.sessions, run.outcomes
+        run.counts.patients_total, run.counts.sessions, run.counts.outcomes
     )?;
     if let Some(c) = t.adherence.groups.iter().find(|g| g.level == "cohort") {
         writeln!(
