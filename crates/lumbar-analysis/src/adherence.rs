@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate};
+use lumbar_model::records::{ColumnTable, ColumnValues};
 use lumbar_model::{Exercise, Frequency, Regimen, Sides};
 
 use crate::prescription::Prescriptions;
@@ -89,19 +90,116 @@ pub struct WeekTally {
 impl WeekTally {
     /// The table row of this week for the patient.
     pub fn row(&self, patient_id: &str, site: &str) -> WeekAdherence {
-        let iso = self.week_start.iso_week();
+        let (iso_year, iso_week) = self.iso();
         WeekAdherence {
             patient_id: patient_id.into(),
             site: site.into(),
             exercise: self.exercise.to_string(),
-            iso_year: iso.year(),
-            iso_week: iso.week(),
+            iso_year,
+            iso_week,
             week_start: self.week_start,
             scheduled: self.scheduled,
             done: self.done,
-            session_adherence: self.done as f64 / self.scheduled as f64,
+            session_adherence: self.session_adherence(),
             dose_adherence: self.dose_adherence,
         }
+    }
+
+    /// The ISO year and week.
+    pub fn iso(&self) -> (i32, u32) {
+        let iso = self.week_start.iso_week();
+        (iso.year(), iso.week())
+    }
+
+    /// `done / scheduled`.
+    pub fn session_adherence(&self) -> f64 {
+        self.done as f64 / self.scheduled as f64
+    }
+}
+
+/// Weekly rows of several patients held column-wise, for a table writer:
+/// the columns of [`WeekAdherence`], in its order and with its values,
+/// without a string per row.
+#[derive(Debug, Default)]
+pub struct WeeklyColumns {
+    patients: Vec<(String, String)>,
+    /// Each row's patient (into `patients`) and week.
+    rows: Vec<(usize, WeekTally)>,
+}
+
+impl WeeklyColumns {
+    /// Adds a patient's weeks.
+    pub fn push(&mut self, patient_id: String, site: String, weeks: Vec<WeekTally>) {
+        if weeks.is_empty() {
+            return;
+        }
+        let k = self.patients.len();
+        self.patients.push((patient_id, site));
+        self.rows.extend(weeks.into_iter().map(|w| (k, w)));
+    }
+
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.patients.clear();
+        self.rows.clear();
+    }
+
+    /// The rows as columns (named and ordered as [`WeekAdherence`]'s fields).
+    pub fn columns(&self) -> ColumnTable<'_> {
+        let rows = &self.rows;
+        let text = |f: fn(&(String, String)) -> &str| {
+            ColumnValues::Str(rows.iter().map(|(k, _)| f(&self.patients[*k])).collect())
+        };
+        let int = |f: fn(&WeekTally) -> i64| {
+            ColumnValues::I64(rows.iter().map(|(_, w)| f(w)).collect::<Vec<_>>().into())
+        };
+        vec![
+            ("patient_id".into(), text(|p| p.0.as_str())),
+            ("site".into(), text(|p| p.1.as_str())),
+            (
+                "exercise".into(),
+                ColumnValues::Str(rows.iter().map(|(_, w)| &*w.exercise).collect()),
+            ),
+            ("iso_year".into(), int(|w| i64::from(w.iso().0))),
+            ("iso_week".into(), int(|w| i64::from(w.iso().1))),
+            (
+                "week_start".into(),
+                ColumnValues::Date(
+                    rows.iter()
+                        .map(|(_, w)| w.week_start)
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+            ),
+            ("scheduled".into(), int(|w| i64::from(w.scheduled))),
+            ("done".into(), int(|w| i64::from(w.done))),
+            (
+                "session_adherence".into(),
+                ColumnValues::F64(
+                    rows.iter()
+                        .map(|(_, w)| w.session_adherence())
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+            ),
+            (
+                "dose_adherence".into(),
+                ColumnValues::OptF64(
+                    rows.iter()
+                        .map(|(_, w)| w.dose_adherence)
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+            ),
+        ]
     }
 }
 

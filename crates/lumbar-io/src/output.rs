@@ -597,14 +597,11 @@ pub fn write_rows_streamed<T: Serialize>(
     w.finish()
 }
 
-/// Rows written as `DIR/NAME.parquet` and `DIR/NAME.csv` as they come,
-/// [`STREAM_CHUNK_ROWS`] at a time (a row group each): a table of any
-/// length is never held whole, as rows or as a frame. Both files appear
-/// at [`RowsWriter::finish`], atomically; dropped unfinished, neither does.
-/// The columns take the types of `prototype`, a row with every optional
-/// field present, so that a chunk whose optional column happens to be
-/// empty is typed as the rest.
-pub struct RowsWriter<T> {
+/// A table written as `DIR/NAME.parquet` and `DIR/NAME.csv` a frame at a
+/// time (a row group each), so a table of any length is never held whole.
+/// Both files appear at [`TableWriter::finish`], atomically; dropped
+/// unfinished, neither does. Every frame is cast to the writer's schema.
+pub struct TableWriter {
     schema: Schema,
     cells: CsvCells,
     parquet: (
@@ -615,43 +612,44 @@ pub struct RowsWriter<T> {
         PendingPath,
         polars::io::csv::write::BatchedWriter<std::fs::File>,
     ),
-    chunk: Vec<T>,
 }
 
-impl<T: Serialize> RowsWriter<T> {
-    pub fn create(prototype: &T, dir: &Path, name: &str, cells: CsvCells) -> PolarsResult<Self> {
-        let schema = frame(std::slice::from_ref(prototype))?
-            .schema()
-            .as_ref()
-            .clone();
+impl TableWriter {
+    pub fn create(schema: Schema, dir: &Path, name: &str, cells: CsvCells) -> PolarsResult<Self> {
         std::fs::create_dir_all(dir)?;
         let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
         let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
         let pq_writer = ParquetWriter::new(std::fs::File::create(pq.temp())?).batched(&schema)?;
         let csv_writer = CsvWriter::new(std::fs::File::create(csv.temp())?).batched(&schema)?;
-        Ok(RowsWriter {
+        Ok(TableWriter {
             schema,
             cells,
             parquet: (pq, pq_writer),
             csv: (csv, csv_writer),
-            chunk: Vec::with_capacity(STREAM_CHUNK_ROWS),
         })
     }
 
-    pub fn push(&mut self, row: T) -> PolarsResult<()> {
-        self.chunk.push(row);
-        if self.chunk.len() == STREAM_CHUNK_ROWS {
-            self.write_chunk()?;
-        }
-        Ok(())
+    /// A writer of column tables shaped as `prototype` (its columns may be
+    /// empty: only their names and kinds count).
+    pub fn for_columns(
+        prototype: ColumnTable<'_>,
+        dir: &Path,
+        name: &str,
+        cells: CsvCells,
+    ) -> PolarsResult<Self> {
+        let schema = columns_frame(prototype)?.schema().as_ref().clone();
+        TableWriter::create(schema, dir, name, cells)
     }
 
-    fn write_chunk(&mut self) -> PolarsResult<()> {
-        if self.chunk.is_empty() {
+    /// Writes a producer's columns as the next row group.
+    pub fn write_columns(&mut self, columns: ColumnTable<'_>) -> PolarsResult<()> {
+        self.write_frame(columns_frame(columns)?)
+    }
+
+    pub fn write_frame(&mut self, df: DataFrame) -> PolarsResult<()> {
+        if df.height() == 0 {
             return Ok(());
         }
-        let df = frame(&self.chunk)?;
-        self.chunk.clear();
         let columns = df
             .columns()
             .iter()
@@ -672,16 +670,60 @@ impl<T: Serialize> RowsWriter<T> {
         }
     }
 
-    /// Writes what is left and puts both files in place.
+    /// Ends both files and puts them in place.
     pub fn finish(mut self) -> PolarsResult<()> {
-        self.write_chunk()?;
         self.parquet.1.finish()?;
         self.csv.1.finish()?;
-        let RowsWriter { parquet, csv, .. } = self;
+        let TableWriter { parquet, csv, .. } = self;
         drop((parquet.1, csv.1));
         parquet.0.commit()?;
         csv.0.commit()?;
         Ok(())
+    }
+}
+
+/// Rows written through a [`TableWriter`] as they come,
+/// [`STREAM_CHUNK_ROWS`] at a time. The columns take the types of
+/// `prototype`, a row with every optional field present, so that a chunk
+/// whose optional column happens to be empty is typed as the rest.
+pub struct RowsWriter<T> {
+    table: TableWriter,
+    chunk: Vec<T>,
+}
+
+impl<T: Serialize> RowsWriter<T> {
+    pub fn create(prototype: &T, dir: &Path, name: &str, cells: CsvCells) -> PolarsResult<Self> {
+        let schema = frame(std::slice::from_ref(prototype))?
+            .schema()
+            .as_ref()
+            .clone();
+        Ok(RowsWriter {
+            table: TableWriter::create(schema, dir, name, cells)?,
+            chunk: Vec::with_capacity(STREAM_CHUNK_ROWS),
+        })
+    }
+
+    pub fn push(&mut self, row: T) -> PolarsResult<()> {
+        self.chunk.push(row);
+        if self.chunk.len() == STREAM_CHUNK_ROWS {
+            self.write_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn write_chunk(&mut self) -> PolarsResult<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let df = frame(&self.chunk)?;
+        self.chunk.clear();
+        self.table.write_frame(df)
+    }
+
+    /// Writes what is left and puts both files in place.
+    pub fn finish(mut self) -> PolarsResult<()> {
+        self.write_chunk()?;
+        self.table.finish()
     }
 }
 
@@ -716,27 +758,38 @@ pub fn write_table_as(
 /// trajectory files). Column types are the [`ColumnValues`]' own, so a
 /// `u32` column stays UInt32.
 pub fn write_parquet_columns(columns: ColumnTable<'_>, path: &Path) -> PolarsResult<()> {
-    let height = columns.first().map_or(0, |(_, v)| values_len(v));
-    let columns: Vec<Column> = columns
-        .into_iter()
-        .map(|(name, v)| {
-            let name = PlSmallStr::from(name);
-            match v {
-                ColumnValues::U32(x) => Column::new(name, x.as_ref()),
-                ColumnValues::OptU32(x) => Column::new(name, x.as_ref()),
-                ColumnValues::U64(x) => Column::new(name, x.as_ref()),
-                ColumnValues::F64(x) => Column::new(name, x.as_ref()),
-                ColumnValues::OptF64(x) => Column::new(name, x.as_ref()),
-                ColumnValues::Bool(x) => Column::new(name, x.as_ref()),
-                ColumnValues::Str(x) => Column::new(name, x),
-            }
-        })
-        .collect();
-    let mut df = DataFrame::new(height, columns)?;
+    let mut df = columns_frame(columns)?;
     let pending = PendingPath::new(path);
     ParquetWriter::new(std::fs::File::create(pending.temp())?).finish(&mut df)?;
     pending.commit()?;
     Ok(())
+}
+
+/// A producer's column table as a frame, each column typed as its values
+/// (`I64` Int64, `Date` Date, and so on).
+pub fn columns_frame(columns: ColumnTable<'_>) -> PolarsResult<DataFrame> {
+    let height = columns.first().map_or(0, |(_, v)| values_len(v));
+    let columns = columns
+        .into_iter()
+        .map(|(name, v)| {
+            let name = PlSmallStr::from(name);
+            Ok(match v {
+                ColumnValues::U32(x) => Column::new(name, x.as_ref()),
+                ColumnValues::OptU32(x) => Column::new(name, x.as_ref()),
+                ColumnValues::U64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::I64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::F64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::OptF64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::Bool(x) => Column::new(name, x.as_ref()),
+                ColumnValues::Str(x) => Column::new(name, x),
+                ColumnValues::Date(x) => {
+                    let days: Vec<i32> = x.iter().map(|d| date_to_days(*d)).collect();
+                    Column::new(name, days).cast(&DataType::Date)?
+                }
+            })
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(height, columns)
 }
 
 fn values_len(v: &ColumnValues<'_>) -> usize {
@@ -744,6 +797,8 @@ fn values_len(v: &ColumnValues<'_>) -> usize {
         ColumnValues::U32(x) => x.len(),
         ColumnValues::OptU32(x) => x.len(),
         ColumnValues::U64(x) => x.len(),
+        ColumnValues::I64(x) => x.len(),
+        ColumnValues::Date(x) => x.len(),
         ColumnValues::F64(x) => x.len(),
         ColumnValues::OptF64(x) => x.len(),
         ColumnValues::Bool(x) => x.len(),

@@ -139,10 +139,12 @@ pub enum ColumnValues<'a> {
     U32(Cow<'a, [u32]>),
     OptU32(Cow<'a, [Option<u32>]>),
     U64(Cow<'a, [u64]>),
+    I64(Cow<'a, [i64]>),
     F64(Cow<'a, [f64]>),
     OptF64(Cow<'a, [Option<f64>]>),
     Bool(Cow<'a, [bool]>),
     Str(Vec<&'a str>),
+    Date(Cow<'a, [chrono::NaiveDate]>),
 }
 
 /// A producer's result table column by column (the simulator's summaries

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use lumbar_analysis::adherence::{WeekAdherence, WeekTally};
+use lumbar_analysis::adherence::WeeklyColumns;
 use lumbar_analysis::analyze::{Counts, EmitError, PatientPart, Tables, TablesBuilder};
 use lumbar_analysis::trends;
 use lumbar_io::output;
@@ -40,7 +40,9 @@ const TABLES: [&str; 7] = [
 pub(super) struct Output {
     staged: StagedDir,
     cells: output::CsvCells,
-    weekly: output::RowsWriter<WeekAdherence>,
+    weekly: output::TableWriter,
+    /// Weekly rows waiting for a row group.
+    chunk: WeeklyColumns,
     tables: TablesBuilder,
 }
 
@@ -53,31 +55,29 @@ impl Output {
         };
         let staged = super::super::result_dir(out)?;
         // The largest table (patients × moves × weeks) goes out a row group
-        // at a time, typed as this row is.
-        let prototype = WeekTally {
-            exercise: "move".into(),
-            week_start: chrono::NaiveDate::default(),
-            scheduled: 1,
-            done: 1,
-            dose_adherence: Some(1.0),
-        }
-        .row("patient", "site");
-        let weekly = output::RowsWriter::create(&prototype, staged.path(), TABLES[0], cells)
-            .with_context(|| format!("cannot write {} into {}", TABLES[0], out.display()))?;
+        // at a time, column-wise.
+        let chunk = WeeklyColumns::default();
+        let weekly =
+            output::TableWriter::for_columns(chunk.columns(), staged.path(), TABLES[0], cells)
+                .with_context(|| format!("cannot write {} into {}", TABLES[0], out.display()))?;
         Ok(Output {
             staged,
             cells,
             weekly,
+            chunk,
             tables: TablesBuilder::default(),
         })
     }
 
     /// The next patient's part, in patients-table order.
     pub(super) fn add(&mut self, mut part: PatientPart) -> Result<(), EmitError> {
-        for w in std::mem::take(&mut part.weeks) {
-            self.weekly.push(w.row(&part.id, &part.site))?;
-        }
+        let weeks = std::mem::take(&mut part.weeks);
+        self.chunk.push(part.id.clone(), part.site.clone(), weeks);
         self.tables.add(part)?;
+        if self.chunk.len() >= output::STREAM_CHUNK_ROWS {
+            self.weekly.write_columns(self.chunk.columns())?;
+            self.chunk.clear();
+        }
         Ok(())
     }
 
@@ -87,7 +87,11 @@ impl Output {
         let t = self.tables.finish(run.counts.patients_total)?;
         let (dir, cells) = (self.staged.path(), self.cells);
         let context = |name: &str| format!("cannot write {name} into {}", out.display());
-        self.weekly.finish().with_context(|| context(TABLES[0]))?;
+        let mut weekly = self.weekly;
+        weekly
+            .write_columns(self.chunk.columns())
+            .and_then(|()| weekly.finish())
+            .with_context(|| context(TABLES[0]))?;
         let (adh, saf) = (&t.adherence, &t.safety);
         output::write_rows_as(&adh.patients, dir, TABLES[1], cells)
             .with_context(|| context(TABLES[1]))?;
