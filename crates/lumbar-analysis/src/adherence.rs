@@ -328,9 +328,11 @@ pub struct AdherenceTally<'a> {
     /// Keep the rows per patient × move × ISO week (`lumbar analyze` writes
     /// them; the report needs only the totals).
     keep_weeks: bool,
-    /// The last day followed: the enrolment day, then the latest outcome,
-    /// then the latest session of a prescribed move.
-    last: Vec<NaiveDate>,
+    /// The last day followed before any session: the enrolment day, or the
+    /// latest outcome (one list shared by every piece of a stream)…
+    base_last: Arc<[NaiveDate]>,
+    /// …and the latest session of a prescribed move, where later.
+    last: HashMap<usize, NaiveDate>,
     /// Done days per prescribed move of the patient of the latest session
     /// (sessions come grouped by patient, so this is nearly always the one)…
     streaming: Option<(usize, Vec<Vec<DoneDay>>)>,
@@ -339,7 +341,9 @@ pub struct AdherenceTally<'a> {
     /// The patient of the previous session with their prescription, so that
     /// the prescription is looked up once per patient, not per session.
     current: Option<(usize, &'a [Exercise])>,
-    results: Vec<Option<PatientResult>>,
+    /// Patients closed and not yet taken (a piece of a stream holds only
+    /// its own, so making and merging pieces costs nothing per patient).
+    results: HashMap<usize, PatientResult>,
     /// The first day observed in the store (session or outcome): no patient
     /// is scheduled before it.
     observed_from: Option<NaiveDate>,
@@ -369,12 +373,40 @@ impl<'a> AdherenceTally<'a> {
             rx,
             threshold,
             keep_weeks,
-            last,
+            base_last: last.into(),
+            last: HashMap::new(),
             streaming: None,
             open: HashMap::new(),
             current: None,
-            results: (0..cohort.patients.len()).map(|_| None).collect(),
+            results: HashMap::new(),
         }
+    }
+
+    /// An empty tally with the same rules, cohort and window, for another
+    /// piece of the same stream: costs nothing per patient (the cohort's
+    /// outcomes are read once, by [`AdherenceTally::new`]).
+    pub fn fresh(&self) -> AdherenceTally<'a> {
+        AdherenceTally {
+            observed_from: self.observed_from,
+            from: self.from,
+            to: self.to,
+            cohort: self.cohort,
+            rx: self.rx,
+            threshold: self.threshold,
+            keep_weeks: self.keep_weeks,
+            base_last: self.base_last.clone(),
+            last: HashMap::new(),
+            streaming: None,
+            open: HashMap::new(),
+            current: None,
+            results: HashMap::new(),
+        }
+    }
+
+    /// The last day patient `pi` is followed.
+    fn last_day(&self, pi: usize) -> NaiveDate {
+        let base = self.base_last[pi];
+        self.last.get(&pi).map_or(base, |&d| d.max(base))
     }
 
     /// Schedules and counts only the days from `from` to `to` (inclusive;
@@ -399,7 +431,8 @@ impl<'a> AdherenceTally<'a> {
     /// `None` when that is empty.
     fn schedule(&self, pi: usize) -> Option<(NaiveDate, NaiveDate)> {
         let p = &self.cohort.patients[pi];
-        let end = self.to.map_or(self.last[pi], |t| t.min(self.last[pi]));
+        let last = self.last_day(pi);
+        let end = self.to.map_or(last, |t| t.min(last));
         let start = [Some(p.enrolled_on), self.observed_from, self.from]
             .into_iter()
             .flatten()
@@ -428,7 +461,7 @@ impl<'a> AdherenceTally<'a> {
         let exs = self.prescription(pi);
         let mut r = PatientResult::default();
         let Some((start, last)) = self.schedule(pi) else {
-            self.results[pi] = Some(r);
+            self.results.insert(pi, r);
             return;
         };
         r.span = Some((start, last));
@@ -497,7 +530,7 @@ impl<'a> AdherenceTally<'a> {
                 done: ex_done,
             });
         }
-        self.results[pi] = Some(r);
+        self.results.insert(pi, r);
     }
 
     /// Every patient's adherence, in cohort order (patients without a
@@ -524,7 +557,7 @@ impl<'a> AdherenceTally<'a> {
             ..Default::default()
         };
         for (pi, patient_weeks) in weeks.iter_mut().enumerate() {
-            let Some(mut r) = self.results[pi].take() else {
+            let Some(mut r) = self.results.remove(&pi) else {
                 continue;
             };
             let exercises = std::mem::take(&mut r.exercises);
@@ -556,7 +589,7 @@ impl<'a> AdherenceTally<'a> {
             }
         }
         for pi in from..self.cohort.patients.len() {
-            if self.results[pi].is_none() {
+            if !self.results.contains_key(&pi) {
                 self.close(pi, Vec::new());
             }
         }
@@ -565,7 +598,7 @@ impl<'a> AdherenceTally<'a> {
     /// Whether patient `pi` is closed (no session of theirs can follow) and
     /// not yet taken.
     pub fn is_closed(&self, pi: usize) -> bool {
-        self.results.get(pi).is_some_and(Option::is_some)
+        self.results.contains_key(&pi)
     }
 
     /// Patient `pi`'s adherence row (`None` when nothing was scheduled) and
@@ -575,7 +608,7 @@ impl<'a> AdherenceTally<'a> {
         &mut self,
         pi: usize,
     ) -> Option<(Option<PatientAdherence>, Vec<WeekTally>)> {
-        let r = self.results.get_mut(pi)?.take()?;
+        let r = self.results.remove(&pi)?;
         Some(self.settle(pi, r))
     }
 
@@ -610,7 +643,7 @@ impl SessionSink for AdherenceTally<'_> {
             return; // a move not prescribed: neither scheduled nor counted
         };
         let date = s.performed_at.date();
-        let last = &mut self.last[s.patient];
+        let last = self.last.entry(s.patient).or_insert(date);
         *last = (*last).max(date);
         if s.completed == Some(false) || date < self.cohort.patients[s.patient].enrolled_on {
             return;
@@ -645,8 +678,9 @@ impl SessionSink for AdherenceTally<'_> {
     }
 
     fn merge(&mut self, later: Self) {
-        for (a, b) in self.last.iter_mut().zip(later.last) {
-            *a = (*a).max(b);
+        for (p, d) in later.last {
+            let mine = self.last.entry(p).or_insert(d);
+            *mine = (*mine).max(d);
         }
         if let Some((p, days)) = self.streaming.take() {
             self.open.insert(p, days);
@@ -661,11 +695,7 @@ impl SessionSink for AdherenceTally<'_> {
                 m.extend(d);
             }
         }
-        for (mine, r) in self.results.iter_mut().zip(later.results) {
-            if r.is_some() {
-                *mine = r;
-            }
-        }
+        self.results.extend(later.results);
     }
 
     fn patient_done(&mut self, patient: usize) {

@@ -136,14 +136,12 @@ pub fn stream_parts<S: CohortSource>(
         responder: req.responder,
         emit: Mutex::new((emit, None)),
     };
+    let mut adherence = AdherenceTally::new(&cohort, req.prescriptions, req.adherent, true);
+    if let Some(day) = first_outcome {
+        adherence.observe(day);
+    }
     let make = || PartSink {
-        adherence: {
-            let mut a = AdherenceTally::new(&cohort, req.prescriptions, req.adherent, true);
-            if let Some(day) = first_outcome {
-                a.observe(day);
-            }
-            a
-        },
+        adherence: adherence.fresh(),
         safety: SafetyTally::new(&cohort, req.regimen),
         outlet: &outlet,
         next: 0,

@@ -461,18 +461,16 @@ fn programme_summary<S: CohortSource>(
     // only this site's (sessions: the stream tells every sink).
     let first_outcome = all.outcomes.iter().map(|o| o.date).min();
     let cohort = site_only(all, opts.site.as_deref());
-    let (sessions, _) = store.stream_sessions(&cohort.index(), || {
-        let mut adherence =
-            AdherenceTally::new(&cohort, rx, opts.adherent, false).within(opts.from, opts.to);
-        if let Some(d) = first_outcome {
-            adherence.observe(d);
-        }
-        ClinicSessions {
-            adherence,
-            safety: SafetyTally::new(&cohort, regimen),
-            count: vec![0; cohort.patients.len()],
-            opts,
-        }
+    let mut adherence =
+        AdherenceTally::new(&cohort, rx, opts.adherent, false).within(opts.from, opts.to);
+    if let Some(d) = first_outcome {
+        adherence.observe(d);
+    }
+    let (sessions, _) = store.stream_sessions(&cohort.index(), || ClinicSessions {
+        adherence: adherence.fresh(),
+        safety: SafetyTally::new(&cohort, regimen),
+        count: vec![0; cohort.patients.len()],
+        opts,
     })?;
     let ClinicSessions {
         adherence: adh,
