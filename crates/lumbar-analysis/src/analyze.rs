@@ -141,8 +141,7 @@ pub fn stream_parts<S: CohortSource>(
         adherence.observe(day);
     }
     let make = || PartSink {
-        adherence: adherence.fresh(),
-        safety: SafetyTally::new(&cohort, req.regimen),
+        tallies: (adherence.fresh(), SafetyTally::new(&cohort, req.regimen)),
         outlet: &outlet,
         next: 0,
     };
@@ -186,8 +185,8 @@ struct Outlet<'a, 'e> {
 /// patients from the merged sink ([`SessionSink::flush`]); the sinks of
 /// pieces only tally.
 struct PartSink<'a, 'e> {
-    adherence: AdherenceTally<'a>,
-    safety: SafetyTally<'a>,
+    /// Adherence and safety, fed together.
+    tallies: (AdherenceTally<'a>, SafetyTally<'a>),
     outlet: &'a Outlet<'a, 'e>,
     /// The next patient to hand on.
     next: usize,
@@ -200,20 +199,20 @@ impl PartSink<'_, '_> {
         let out = self.outlet;
         let n = out.cohort.patients.len();
         if all {
-            self.adherence.close_from(self.next);
+            self.tallies.0.close_from(self.next);
         }
         let mut end = self.next;
-        while end < n && self.adherence.is_closed(end) {
+        while end < n && self.tallies.0.is_closed(end) {
             end += 1;
         }
         if end == self.next {
             return;
         }
-        let (events, flags) = self.safety.take_before(end);
+        let (events, flags) = self.tallies.1.take_before(end);
         let (mut events, mut flags) = (events.into_iter().peekable(), flags.into_iter().peekable());
         let mut emit = out.emit.lock().unwrap_or_else(|e| e.into_inner());
         for k in self.next..end {
-            let (adherence, weeks) = self.adherence.take_patient(k).unwrap_or_default();
+            let (adherence, weeks) = self.tallies.0.take_patient(k).unwrap_or_default();
             let p = &out.cohort.patients[k];
             let part = PatientPart {
                 index: out.rows[k],
@@ -238,20 +237,16 @@ impl PartSink<'_, '_> {
 
 impl SessionSink for PartSink<'_, '_> {
     fn sessions_span(&mut self, first: NaiveDate, last: NaiveDate) {
-        self.adherence.sessions_span(first, last);
-        self.safety.sessions_span(first, last);
+        self.tallies.sessions_span(first, last);
     }
     fn session(&mut self, s: &Session) {
-        self.adherence.session(s);
-        self.safety.session(s);
+        self.tallies.session(s);
     }
     fn patient_done(&mut self, patient: usize) {
-        self.adherence.patient_done(patient);
-        self.safety.patient_done(patient);
+        self.tallies.patient_done(patient);
     }
     fn merge(&mut self, later: Self) {
-        self.adherence.merge(later.adherence);
-        self.safety.merge(later.safety);
+        self.tallies.merge(later.tallies);
     }
     fn flush(&mut self) {
         self.hand_on(false);
@@ -420,7 +415,12 @@ mod tests {
         }
     }
 
-    fn run(source: &MemoryCohort, shard: BucketShard) -> (Counts, Vec<PatientPart>) {
+    /// Streams the parts of `source` (the shard of 8 buckets) into `emit`.
+    fn stream(
+        source: &MemoryCohort,
+        shard: BucketShard,
+        emit: &mut (dyn FnMut(PatientPart) -> Result<(), EmitError> + Send),
+    ) -> Result<Counts, PartsError<std::convert::Infallible>> {
         let regimen = Regimen::six_moves();
         let rx = Prescriptions::from_regimen(&regimen);
         let req = Request {
@@ -431,8 +431,12 @@ mod tests {
             shard,
             buckets: 8,
         };
+        stream_parts(source, &req, emit)
+    }
+
+    fn run(source: &MemoryCohort, shard: BucketShard) -> (Counts, Vec<PatientPart>) {
         let mut parts = Vec::new();
-        let counts = stream_parts(source, &req, &mut |p| {
+        let counts = stream(source, shard, &mut |p| {
             parts.push(p);
             Ok(())
         })
@@ -496,19 +500,8 @@ mod tests {
     /// A failing writer stops the stream with its error.
     #[test]
     fn a_failing_writer_is_reported() {
-        let source = cohort();
-        let regimen = Regimen::six_moves();
-        let rx = Prescriptions::from_regimen(&regimen);
-        let req = Request {
-            regimen: &regimen,
-            prescriptions: &rx,
-            adherent: 0.7,
-            responder: Responder::default(),
-            shard: BucketShard::WHOLE,
-            buckets: 8,
-        };
         let mut seen = 0;
-        let e = stream_parts(&source, &req, &mut |_| {
+        let e = stream(&cohort(), BucketShard::WHOLE, &mut |_| {
             seen += 1;
             if seen == 3 {
                 Err("disk full".into())
