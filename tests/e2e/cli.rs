@@ -175,3 +175,31 @@ fn the_readme_main_command_runs_on_the_bundled_demo() {
     .unwrap();
     assert_eq!(compare["paired"], true);
 }
+
+/// An OS error is said once, though the error naming the file also keeps
+/// it as its source (SPEC §5: one clear line).
+#[test]
+fn a_missing_file_is_said_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let mut out = Vec::new();
+    let e = lumbar_cli::run(
+        [
+            "lumbar",
+            "-q",
+            "ingest",
+            "--out",
+            store.to_str().unwrap(),
+            "--sessions",
+            "/no/such/sessions.csv",
+        ],
+        &mut out,
+    )
+    .unwrap_err();
+    let line = lumbar_cli::error_line(&e);
+    assert!(
+        line.starts_with("cannot open /no/such/sessions.csv: "),
+        "{line}"
+    );
+    assert_eq!(line.matches("os error 2").count(), 1, "{line}");
+}

@@ -193,11 +193,7 @@ where
         Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => {
             let _ = out.flush();
-            let mut msg = format!("{e}");
-            for cause in e.chain().skip(1) {
-                msg.push_str(": ");
-                msg.push_str(&cause.to_string());
-            }
+            let msg = error_line(&e);
             // Not eprintln!: it panics when stderr is closed too.
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "lumbar: error: {msg}");
@@ -207,6 +203,22 @@ where
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and its causes on one line, each cause said once: a cause
+/// whose text the line already ends with (an error that prints its source
+/// and also returns it, as `cannot open F: No such file…` over the OS
+/// error) is not repeated.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !msg.ends_with(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+    }
+    msg
 }
 
 /// The exit status when stdout was closed by its reader: 128 + SIGPIPE.

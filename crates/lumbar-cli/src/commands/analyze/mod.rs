@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lumbar_analysis::analyze::{self, Request};
+use lumbar_analysis::analyze::{self, Counts, EmitError, PatientPart, Request};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::trends;
 use lumbar_io::Store;
@@ -142,8 +142,38 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
     // Sessions stream from the store, and each patient's rows go out as
     // the stream passes them: the result tables are never held whole.
     let mut output = tables::Output::begin(&args.out, args.raw_csv)?;
-    run.counts = analyze::stream_parts(&store, &request, &mut |part| output.add(part))?;
+    run.counts = stream_to(&store, &request, |part| output.add(part))?;
     let t = output.finish(&args.out, &run, started)?;
     tables::print_summary(&run, &t, &args.out, out)?;
     Ok(0)
+}
+
+/// Streams the request's parts to `write` on a thread of its own, in
+/// order, so that writing one slice's patients overlaps reading the next.
+/// The writer's own error comes first: a send fails only because it
+/// stopped.
+pub(super) fn stream_to(
+    store: &Store,
+    request: &Request,
+    mut write: impl FnMut(PatientPart) -> Result<(), EmitError> + Send,
+) -> Result<Counts> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<PatientPart>(4096);
+        let writer = scope.spawn(move || -> Result<(), EmitError> {
+            for part in rx {
+                write(part)?;
+            }
+            Ok(())
+        });
+        let counts = analyze::stream_parts(store, request, &mut |part| {
+            tx.send(part)
+                .map_err(|_| "the writer of the results stopped".into())
+        });
+        drop(tx);
+        match writer.join() {
+            Ok(written) => written.map_err(|e| anyhow::anyhow!(e))?,
+            Err(_) => anyhow::bail!("the writer of the results panicked"),
+        }
+        Ok(counts?)
+    })
 }

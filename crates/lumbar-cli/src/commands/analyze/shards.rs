@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use lumbar_analysis::analyze::{self, Counts, PatientPart, Request};
+use lumbar_analysis::analyze::{Counts, PatientPart, Request};
 use lumbar_io::Store;
 use lumbar_io::records::{RecordsReader, RecordsWriter, read_json};
 use lumbar_model::atomic::write_atomic;
@@ -55,7 +55,7 @@ pub(super) fn write_shard(
     let staged = super::super::result_dir(dir)?;
     let mut parts = RecordsWriter::create(&staged.path().join(PARTS))
         .with_context(|| format!("cannot write {PARTS} into {}", dir.display()))?;
-    run.counts = analyze::stream_parts(store, request, &mut |part| Ok(parts.write(&part)?))?;
+    run.counts = super::stream_to(store, request, |part| Ok(parts.write(&part)?))?;
     parts
         .finish()
         .with_context(|| format!("cannot write {PARTS} into {}", dir.display()))?;
