@@ -116,17 +116,60 @@ pub(super) fn reason_kind(r: &Rejection) -> String {
     {
         s = s.replace(v.as_str(), "…");
     }
-    // Line numbers of duplicates differ row to row.
-    let digits_removed: String = s
-        .split(' ')
-        .map(|w| {
-            if w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty() {
-                "N"
-            } else {
-                w
-            }
+    // Line numbers (of the row a duplicate repeats) differ row to row; other
+    // numbers are the rule's own (ISO 8601, a maximum of 10) and stay.
+    let words: Vec<&str> = s.split(' ').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    for (k, w) in words.iter().enumerate() {
+        let number = w.trim_end_matches([',', '.', ';', ')']);
+        let after_line = k > 0
+            && matches!(
+                words[k - 1].to_ascii_lowercase().as_str(),
+                "line" | "lines" | "row" | "rows"
+            );
+        if after_line && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) {
+            out.push(format!("N{}", &w[number.len()..]));
+        } else {
+            out.push(w.to_string());
+        }
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(reason: &str, value: Option<&str>) -> String {
+        reason_kind(&Rejection {
+            reason: reason.into(),
+            value: value.map(str::to_string),
+            column: None,
         })
-        .collect::<Vec<_>>()
-        .join(" ");
-    digits_removed
+    }
+
+    /// Reasons are grouped without their values and line numbers, and
+    /// keep the rule's own numbers as written.
+    #[test]
+    fn reason_kinds_keep_the_rules_numbers() {
+        assert_eq!(
+            kind(
+                "'28/01/2025' is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS])",
+                Some("28/01/2025")
+            ),
+            "'…' is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS])"
+        );
+        assert_eq!(
+            kind("exact duplicate of line 1234", None),
+            "exact duplicate of line N"
+        );
+        assert_eq!(
+            kind("as on line 7, but other values", None),
+            "as on line N, but other values"
+        );
+        assert_eq!(
+            kind("12 is above the maximum 10", Some("12")),
+            "… is above the maximum 10"
+        );
+    }
 }
