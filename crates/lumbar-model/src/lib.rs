@@ -49,6 +49,7 @@ pub mod partition;
 pub mod records;
 pub mod regimen;
 pub mod schema;
+pub mod toml_error;
 
 pub use columns::{ColumnError, Columns};
 pub use regimen::{

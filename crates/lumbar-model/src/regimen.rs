@@ -336,7 +336,7 @@ impl Regimen {
     fn parse(text: &str, origin: &str) -> Result<Regimen, RegimenError> {
         let raw: RawRegimen = toml::from_str(text).map_err(|e| RegimenError::Syntax {
             origin: origin.to_string(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            message: crate::toml_error::describe(text, &e),
         })?;
         let invalid = |key: String, problem: String| RegimenError::Invalid {
             origin: origin.to_string(),

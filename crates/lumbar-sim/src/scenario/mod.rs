@@ -368,7 +368,7 @@ impl Scenario {
     ) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = toml::from_str(text).map_err(|e| ScenarioError::Syntax {
             origin: origin.to_string(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            message: lumbar_model::toml_error::describe(text, &e),
         })?;
         let invalid = |key: &str, problem: String| ScenarioError::Invalid {
             origin: origin.to_string(),
