@@ -4,9 +4,10 @@
 //! 1,000,000 patients in < 4 GiB).
 //!
 //! `cargo bench --bench analyze [-- PATIENTS [SHARDS]]` (default 100,000
-//! patients × 12 weeks, 4 shards; the store is generated once under
-//! benches/data/, shared with the report bench). The merged folder is
-//! checked against the whole run's, file by file.
+//! patients × 12 weeks, 4 shards; the programme tables of the report
+//! bench's cohort, generated and ingested once under
+//! benches/data/programme-PATIENTS/). The merged folder is checked
+//! against the whole run's, file by file.
 
 mod common;
 
@@ -37,7 +38,7 @@ fn main() {
     }
     let patients: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let shards: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(4);
-    let store = common::generated_store(patients);
+    let store = common::generated_programme_store(patients);
     let s = store.to_str().expect("utf-8 path");
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = |name: &str| tmp.path().join(name).to_str().expect("utf-8").to_string();
