@@ -340,9 +340,12 @@ impl Ui {
         if self.quiet {
             return indicatif::ProgressBar::hidden();
         }
-        let bar = indicatif::ProgressBar::new(total);
+        // Cleared however the work ends (an error too), so no stale line
+        // is left above the next output.
+        let bar = indicatif::ProgressBar::new(total)
+            .with_finish(indicatif::ProgressFinish::AndClear);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{msg:>10} [{bar:30}] {pos}/{len} {elapsed_precise}",
+            "{msg:>10} [{bar:30}] {human_pos}/{human_len} {per_sec} {elapsed_precise}, {eta} left",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -355,7 +358,8 @@ impl Ui {
         if self.quiet {
             return indicatif::ProgressBar::hidden();
         }
-        let bar = indicatif::ProgressBar::new_spinner();
+        let bar =
+            indicatif::ProgressBar::new_spinner().with_finish(indicatif::ProgressFinish::AndClear);
         bar.set_prefix(what.to_string());
         if let Ok(style) =
             indicatif::ProgressStyle::with_template("{prefix} {spinner} {msg} {elapsed}")
