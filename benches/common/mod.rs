@@ -15,7 +15,13 @@ use lumbar_sim::synthetic::{CohortSpec, generate};
 /// as many follow-up participants), generated and ingested once under
 /// `benches/data/report-PATIENTS/store` and shared by the benches.
 pub fn generated_store(patients: usize) -> PathBuf {
-    let all = [Table::Patients, Table::Followup, Table::Sessions, Table::Walking, Table::Outcomes];
+    let all = [
+        Table::Patients,
+        Table::Followup,
+        Table::Sessions,
+        Table::Walking,
+        Table::Outcomes,
+    ];
     store_of(patients, "report", &all)
 }
 
@@ -25,7 +31,11 @@ pub fn generated_store(patients: usize) -> PathBuf {
 /// in one process on a 24 GiB machine: the duplicate index holds 24 bytes
 /// for each of 640 million rows.)
 pub fn generated_programme_store(patients: usize) -> PathBuf {
-    store_of(patients, "programme", &[Table::Patients, Table::Sessions, Table::Outcomes])
+    store_of(
+        patients,
+        "programme",
+        &[Table::Patients, Table::Sessions, Table::Outcomes],
+    )
 }
 
 fn store_of(patients: usize, kind: &str, tables: &[Table]) -> PathBuf {
@@ -36,7 +46,11 @@ fn store_of(patients: usize, kind: &str, tables: &[Table]) -> PathBuf {
     if !store_dir.join("manifest.json").exists() {
         eprintln!("generating and ingesting {patients} patients (once)…");
         let mut spec = CohortSpec::new(patients, 12, 11);
-        spec.followup = if tables.contains(&Table::Followup) { patients } else { 0 };
+        spec.followup = if tables.contains(&Table::Followup) {
+            patients
+        } else {
+            0
+        };
         let csv = data.join("csv");
         let mut csv_tables = CsvTables::create(&csv, false).expect("create the tables");
         generate(&spec, &regimen, &mut csv_tables, |_, _| {}).expect("generate");

@@ -342,8 +342,8 @@ impl Ui {
         }
         // Cleared however the work ends (an error too), so no stale line
         // is left above the next output.
-        let bar = indicatif::ProgressBar::new(total)
-            .with_finish(indicatif::ProgressFinish::AndClear);
+        let bar =
+            indicatif::ProgressBar::new(total).with_finish(indicatif::ProgressFinish::AndClear);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
             "{msg:>10} [{bar:30}] {human_pos}/{human_len} {per_sec} {elapsed_precise}, {eta} left",
         ) {
