@@ -152,6 +152,15 @@ fn merged_shards_are_the_unsharded_analysis_byte_for_byte() {
     let e = lumbar_err(&["analyze", s, "--shard", "4/3", "--out", path_str(&bad)]);
     assert!(e.contains("--shard \"4/3\": need 1 ≤ i ≤ n"), "{e}");
 
+    // A manifest's shard count sizes nothing: four billion shards are
+    // refused at once, naming the first missing.
+    let m = parts[0].join("manifest.json");
+    let text = std::fs::read_to_string(&m).unwrap();
+    std::fs::write(&m, text.replace("\"1/3\"", "\"1/4000000000\"")).unwrap();
+    let e = merge(&[parts[0].clone()], &bad).unwrap_err();
+    assert!(e.contains("shard 2/4000000000 is missing"), "{e}");
+    std::fs::write(&m, text).unwrap();
+
     // A damaged parts file is named with its line.
     let damaged: Vec<PathBuf> = parts.clone();
     let f = damaged[1].join("patients.ndjson");

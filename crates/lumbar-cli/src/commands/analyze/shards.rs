@@ -125,7 +125,8 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
         bail!("no shard folders given");
     };
     let count = shard_of(first_dir, &first.shard)?.count;
-    let mut seen = vec![None::<&PathBuf>; count as usize];
+    // By index: a manifest's shard count is not trusted to size anything.
+    let mut seen: std::collections::BTreeMap<u32, &PathBuf> = Default::default();
     for (dir, m) in &shards {
         let s = shard_of(dir, &m.shard)?;
         let same = m.command == first.command
@@ -141,8 +142,7 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
                 dir.display()
             );
         }
-        let slot = &mut seen[s.index as usize - 1];
-        if let Some(other) = slot.replace(dir) {
+        if let Some(other) = seen.insert(s.index, dir) {
             bail!(
                 "{} and {} are both shard {s}",
                 other.display(),
@@ -150,8 +150,9 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
             );
         }
     }
-    if let Some(missing) = seen.iter().position(Option::is_none) {
-        bail!("shard {}/{count} is missing", missing + 1);
+    // The first gap is at most one past the shards given.
+    if let Some(missing) = (1..=count).find(|i| !seen.contains_key(i)) {
+        bail!("shard {missing}/{count} is missing");
     }
     let total = first.run.counts.patients_total;
     let mut run = first.run.clone();
