@@ -203,3 +203,26 @@ fn a_missing_file_is_said_once() {
     );
     assert_eq!(line.matches("os error 2").count(), 1, "{line}");
 }
+
+/// Completion scripts for the shells people use, and the manual page, made
+/// from the same definition as the parser (so they cannot drift from it).
+#[test]
+fn completions_and_the_man_page_know_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, script) = lumbar(&["completions", shell]);
+        assert_eq!(code, 0);
+        for command in ["ingest", "analyze", "calibrate", "replay", "merge", "stats"] {
+            assert!(
+                script.contains(command),
+                "{shell} completions lack {command}"
+            );
+        }
+        assert!(
+            script.contains("--shard"),
+            "{shell} completions lack analyze's --shard"
+        );
+    }
+    let (_, man) = lumbar(&["man"]);
+    assert!(man.contains(".TH lumbar 1"));
+    assert!(man.contains("analyze") && man.contains("simulate"));
+}

@@ -141,6 +141,16 @@ pub enum Command {
         #[command(subcommand)]
         model: StatsModel,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    #[command(
+        after_help = "Examples:\n  lumbar completions bash > ~/.local/share/bash-completion/completions/lumbar\n  \
+                      lumbar completions zsh > ~/.zfunc/_lumbar\n  \
+                      lumbar completions fish > ~/.config/fish/completions/lumbar.fish"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), for man(1).
+    #[command(after_help = "Example:\n  lumbar man > lumbar.1 && man ./lumbar.1")]
+    Man,
 }
 
 #[derive(Subcommand, Debug)]
@@ -299,6 +309,20 @@ where
         } => commands::stats::cox(args, out),
         Command::Risk(args) => commands::risk::risk(args, out),
         Command::Store { action } => commands::store::store(action, out),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into memory first: clap_complete panics on a write error (a
+            // closed pipe), and `out` reports one instead.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "lumbar", &mut script);
+            out.write_all(&script)?;
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(out)?;
+            Ok(0)
+        }
         Command::Run(args) => commands::batch::run_batch(args, ui.quiet, out),
         Command::Report(args) => {
             commands::report::report(args, &load_regimen(cli.regimen.as_deref())?, out)
