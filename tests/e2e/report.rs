@@ -172,6 +172,18 @@ fn batch_skips_what_has_not_changed_and_names_a_failing_step() {
         );
     }
     assert!(first.contains("report: "), "{first}");
+    // Each step says what it found, under its line; a skipped one says it again.
+    for headline in [
+        "      patients: read ",
+        "      sessions: read ",
+        "(rejected rows and reasons: ",
+        "      adherence: median ",
+        "      pain model: ",
+        "      adjusted risk ratio ",
+        "report.html (",
+    ] {
+        assert!(first.contains(headline), "{headline}\n{first}");
+    }
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("out/sim/manifest.json")).unwrap())
             .unwrap();
@@ -181,6 +193,20 @@ fn batch_skips_what_has_not_changed_and_names_a_failing_step() {
 
     let (_, second) = lumbar(&["run", path_str(&b)]);
     assert_eq!(second.matches("skip  ").count(), 5, "{second}");
+    assert!(second.contains("      adherence: median "), "{second}");
+
+    // --out puts every step under another folder, relative to the current one.
+    let elsewhere = tmp.path().join("elsewhere");
+    let (_, moved) = lumbar(&["run", path_str(&b), "--out", path_str(&elsewhere)]);
+    assert!(
+        moved.contains(&format!("outputs: {}", elsewhere.display())),
+        "{moved}"
+    );
+    assert!(
+        elsewhere
+            .join("analyze/result/adherence_patients.parquet")
+            .exists()
+    );
 
     // A changed parameter reruns that step only.
     write_batch(tmp.path(), "0.8", "\"age\"");

@@ -34,6 +34,7 @@ use clap::Args;
 use lumbar_model::atomic::{StagedDir, write_atomic};
 
 mod argv;
+mod headline;
 mod inputs;
 mod plan;
 
@@ -47,10 +48,14 @@ pub struct BatchArgs {
     /// Run every step, even those whose inputs have not changed.
     #[arg(long)]
     pub force: bool,
+    /// Write every step under this folder (relative to the current folder)
+    /// instead of the batch file's `out` (relative to the batch file).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 pub fn run_batch(args: &BatchArgs, quiet: bool, out: &mut dyn Write) -> Result<u8> {
-    let mut planner = Planner::open(&args.batch)?;
+    let mut planner = Planner::open(&args.batch, args.out.as_deref())?;
     for i in 0..planner.len() {
         let step = planner.plan(i)?;
         let manifest_path = step.dir.join("manifest.json");
@@ -63,11 +68,17 @@ pub fn run_batch(args: &BatchArgs, quiet: bool, out: &mut dyn Write) -> Result<u
                 "skip  {} ({}): inputs and parameters unchanged",
                 step.name, step.kind
             )?;
+            for line in previous_summary(&manifest_path) {
+                writeln!(out, "      {line}")?;
+            }
             continue;
         }
-        let wall = execute(&step)?;
-        write_manifest(&step, &manifest_path, wall)?;
+        let (wall, summary) = execute(&step)?;
+        write_manifest(&step, &manifest_path, wall, &summary)?;
         writeln!(out, "ran   {} ({}) in {wall:.1} s", step.name, step.kind)?;
+        for line in &summary {
+            writeln!(out, "      {line}")?;
+        }
         if !quiet {
             let _ = out.flush();
         }
@@ -86,8 +97,27 @@ fn previous_key(manifest: &Path) -> Option<String> {
     m.get("key")?.as_str().map(str::to_string)
 }
 
-/// Runs the step's command in-process; returns its wall time in seconds.
-fn execute(step: &StepPlan) -> Result<f64> {
+/// The headline lines recorded by the step's last run.
+fn previous_summary(manifest: &Path) -> Vec<String> {
+    let Some(m) = std::fs::read(manifest)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
+        return Vec::new();
+    };
+    m.get("summary")
+        .and_then(|s| s.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the step's command in-process; returns its wall time in seconds
+/// and the headline of what it printed.
+fn execute(step: &StepPlan) -> Result<(f64, Vec<String>)> {
     let (label, kind, result) = (&step.label, &step.kind, &step.result);
     // The step runs into a staging folder that replaces OUT/NAME/result
     // only when it succeeded: a failed step leaves the previous results.
@@ -117,10 +147,31 @@ fn execute(step: &StepPlan) -> Result<f64> {
     staged
         .commit()
         .with_context(|| format!("{label}: cannot put {} in place", result.display()))?;
-    Ok(started.elapsed().as_secs_f64())
+    let printed = String::from_utf8_lossy(&buf);
+    // The step printed staging paths; say where its results are now.
+    let staged_text = staged_display(&staged_argv, &step.argv);
+    let summary = headline::headline(kind, &printed)
+        .into_iter()
+        .map(|l| {
+            staged_text
+                .iter()
+                .fold(l, |l, (from, to)| l.replace(from.as_str(), to))
+        })
+        .collect();
+    Ok((started.elapsed().as_secs_f64(), summary))
 }
 
-fn write_manifest(step: &StepPlan, path: &Path, wall: f64) -> Result<()> {
+/// (staged, final) spellings of each argument that was restaged.
+fn staged_display(staged: &[String], original: &[String]) -> Vec<(String, String)> {
+    staged
+        .iter()
+        .zip(original)
+        .filter(|(s, o)| s != o)
+        .map(|(s, o)| (s.clone(), o.clone()))
+        .collect()
+}
+
+fn write_manifest(step: &StepPlan, path: &Path, wall: f64, summary: &[String]) -> Result<()> {
     let seed = step
         .parameters
         .get("seed")
@@ -142,6 +193,7 @@ fn write_manifest(step: &StepPlan, path: &Path, wall: f64) -> Result<()> {
         "lumbar_version": env!("CARGO_PKG_VERSION"),
         "wall_seconds": wall,
         "result": step.result,
+        "summary": summary,
     });
     write_atomic(path, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     Ok(())

@@ -74,14 +74,16 @@ pub(super) struct Planner {
 }
 
 impl Planner {
-    pub fn open(file: &Path) -> Result<Planner> {
+    /// The plan of a batch file; `out` (relative to the current folder)
+    /// replaces the file's own `out`.
+    pub fn open(file: &Path, out: Option<&Path>) -> Result<Planner> {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot open batch file {}", file.display()))?;
         let batch: Batch = toml::from_str(&text).map_err(|e| {
             anyhow!(
                 "batch {}: {}",
                 file.display(),
-                e.to_string().trim_end().replace('\n', " ")
+                lumbar_model::toml_error::describe(&text, &e)
             )
         })?;
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -105,7 +107,10 @@ impl Planner {
             report: None,
             batch,
         };
-        planner.out_dir = planner.at(&planner.batch.out);
+        planner.out_dir = match out {
+            Some(dir) => tidy(dir),
+            None => planner.at(&planner.batch.out),
+        };
         planner.regimen = planner.batch.regimen.as_deref().map(|r| planner.at(r));
         Ok(planner)
     }
