@@ -226,3 +226,37 @@ fn completions_and_the_man_page_know_every_command() {
     assert!(man.contains(".TH lumbar 1"));
     assert!(man.contains("analyze") && man.contains("simulate"));
 }
+
+/// A store is the first argument of risk as of analyze and report
+/// (`--store` still works), and risk's `--outcome` is also `--event`.
+#[test]
+fn one_name_per_concept_across_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let demo = repo_root().join("datasets/demo");
+    lumbar(&[
+        "ingest",
+        "--dir",
+        path_str(&demo),
+        "--out",
+        path_str(&store),
+        "--as-of",
+        "2030-01-01",
+    ]);
+    let s = path_str(&store);
+    let (_, flag) = lumbar(&["risk", "--store", s, "--json"]);
+    let (_, positional) = lumbar(&["risk", s, "--json"]);
+    let (_, event) = lumbar(&["risk", s, "--event", "event", "--json"]);
+    let strip = |t: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(t).unwrap();
+        v.as_object_mut().map(|o| o.remove("seconds"));
+        v
+    };
+    assert_eq!(strip(&flag), strip(&positional));
+    assert_eq!(strip(&flag), strip(&event));
+    // Both at once is a usage error (clap's status 2).
+    assert_eq!(
+        crate::lumbar_cli_run(&["risk", s, "--store", s]),
+        Err("exit code 2".into())
+    );
+}

@@ -403,6 +403,14 @@ fn km_reads_lung_as_r_writes_it() {
         "ph.ecog", "--json",
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
+    // R's word for the column (Surv(time, status)) and risk's are the same flag.
+    for word in ["--status", "--outcome"] {
+        let (_, same) = lumbar(&[
+            "stats", "km", "--data", &data, "--time", "time", word, "status", "--group", "ph.ecog",
+            "--json",
+        ]);
+        assert_eq!(same, out, "{word}");
+    }
     assert_eq!(v["n_dropped"], r["n_dropped"]);
     assert_eq!(v["event_coding"], "1/2");
     let curves = v["curves"].as_array().unwrap();

@@ -15,13 +15,17 @@ use super::stats::NaArg;
 mod render;
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["store", "data"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["store", "store_path", "data"])))]
 pub struct RiskArgs {
     /// A store with followup and walking tables: the exposure is derived
     /// (mean walking minutes over valid days) as column `walking_min`, with
-    /// `followup_years` and `time_years` (to event or end).
+    /// `followup_years` and `time_years` (to event or end). Also given
+    /// as the first argument, as for analyze and report.
     #[arg(long, value_name = "STORE")]
     pub store: Option<PathBuf>,
+    /// The store, as `lumbar risk STORE` (the same as --store STORE).
+    #[arg(value_name = "STORE")]
+    pub store_path: Option<PathBuf>,
     /// A data file (CSV or Parquet) with one row per participant.
     #[arg(long, value_name = "F")]
     pub data: Option<PathBuf>,
@@ -43,8 +47,13 @@ pub struct RiskArgs {
     /// Reference category label (default: the lowest).
     #[arg(long, value_name = "LABEL")]
     pub reference: Option<String>,
-    /// Binary outcome column (0/1 or true/false).
-    #[arg(long, value_name = "COL", default_value = "event")]
+    /// Binary outcome column (0/1 or true/false); `--event` is the same.
+    #[arg(
+        long,
+        value_name = "COL",
+        default_value = "event",
+        visible_alias = "event"
+    )]
     pub outcome: String,
     /// Time-to-event column: adds a Cox model (and person-years).
     #[arg(long, value_name = "COL")]
@@ -91,7 +100,7 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
         min_valid_days: args.min_valid_days,
     };
     let (df, path, excluded): (Box<dyn lumbar_model::Columns>, _, _) =
-        match (&args.store, &args.data) {
+        match (args.store.as_ref().or(args.store_path.as_ref()), &args.data) {
             (Some(s), _) => {
                 let df = risk::store_frame(&Store::open(s)?.snapshot()?, &rules)?;
                 let excluded = df.excluded();
@@ -109,10 +118,12 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
         reference: args.reference.clone(),
         outcome: args.outcome.clone(),
         time: args.time.clone(),
-        person_years: args
-            .person_years
-            .clone()
-            .or_else(|| args.store.as_ref().map(|_| "followup_years".to_string())),
+        person_years: args.person_years.clone().or_else(|| {
+            args.store
+                .as_ref()
+                .or(args.store_path.as_ref())
+                .map(|_| "followup_years".to_string())
+        }),
         covariates: args.covariates.clone(),
         categorical: args
             .categorical
@@ -161,7 +172,7 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
             "lumbar_version": env!("CARGO_PKG_VERSION"),
             "input": path,
             "input_sha256": if args.data.is_some() { Some(lumbar_io::sha256_file(&path)?) } else { None },
-            "store_inputs": match &args.store {
+            "store_inputs": match args.store.as_ref().or(args.store_path.as_ref()) {
                 Some(s) => serde_json::to_value(Store::open(s)?.manifest()?.parts)?,
                 None => serde_json::Value::Null,
             },

@@ -88,8 +88,9 @@ pub struct SurvivalColumns {
     /// Follow-up (stop) time column.
     #[arg(long, value_name = "COL")]
     pub time: String,
-    /// Event column: 0/1, true/false, or R's 1/2 (1 = censored, 2 = event).
-    #[arg(long, value_name = "COL")]
+    /// Event column: 0/1, true/false, or R's 1/2 (1 = censored, 2 = event);
+    /// `--outcome` (as risk says) and `--status` (as R's Surv) are the same.
+    #[arg(long, value_name = "COL", visible_aliases = ["outcome", "status"])]
     pub event: String,
     #[command(flatten)]
     pub na: NaArg,
