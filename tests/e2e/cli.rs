@@ -232,17 +232,7 @@ fn completions_and_the_man_page_know_every_command() {
 #[test]
 fn one_name_per_concept_across_commands() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let demo = repo_root().join("datasets/demo");
-    lumbar(&[
-        "ingest",
-        "--dir",
-        path_str(&demo),
-        "--out",
-        path_str(&store),
-        "--as-of",
-        "2030-01-01",
-    ]);
+    let store = crate::demo_store(tmp.path());
     let s = path_str(&store);
     let (_, flag) = lumbar(&["risk", "--store", s, "--json"]);
     let (_, positional) = lumbar(&["risk", s, "--json"]);

@@ -83,3 +83,20 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// The bundled demo cohort ingested into `DIR/store` (dates judged as of
+/// 2026-01-01); the store's path.
+pub fn demo_store(dir: &Path) -> PathBuf {
+    let store = dir.join("store");
+    let demo = repo_root().join("datasets/demo");
+    lumbar(&[
+        "ingest",
+        "--dir",
+        path_str(&demo),
+        "--out",
+        path_str(&store),
+        "--as-of",
+        "2026-01-01",
+    ]);
+    store
+}

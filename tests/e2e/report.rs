@@ -5,22 +5,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::{lumbar, lumbar_err, path_str, repo_root};
-
-fn demo_store(dir: &Path) -> std::path::PathBuf {
-    let store = dir.join("store");
-    let demo = repo_root().join("datasets/demo");
-    lumbar(&[
-        "ingest",
-        "--dir",
-        path_str(&demo),
-        "--out",
-        path_str(&store),
-        "--as-of",
-        "2026-01-01",
-    ]);
-    store
-}
+use crate::{demo_store, lumbar, lumbar_err, path_str, repo_root};
 
 fn ids(store: &Path, table: &str) -> Vec<String> {
     let dir = store.join(table);

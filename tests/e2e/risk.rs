@@ -84,17 +84,7 @@ fn hc1_and_hc3_match_r_sandwich() {
 #[test]
 fn risk_on_the_demo_store_matches_statsmodels() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let demo = repo_root().join("datasets/demo");
-    lumbar(&[
-        "ingest",
-        "--dir",
-        demo.to_str().unwrap(),
-        "--out",
-        store.to_str().unwrap(),
-        "--as-of",
-        "2026-01-01",
-    ]);
+    let store = crate::demo_store(tmp.path());
     let results = tmp.path().join("risk");
     let (code, out) = lumbar(&[
         "risk",

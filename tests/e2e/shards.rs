@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::{lumbar, lumbar_err, path_str, repo_root, tree};
+use crate::{demo_store, lumbar, lumbar_err, path_str, tree};
 
 fn manifest(dir: &Path) -> Value {
     let mut m: Value =
@@ -42,17 +42,7 @@ fn merge(parts: &[PathBuf], out: &Path) -> Result<String, String> {
 #[test]
 fn merged_shards_are_the_unsharded_analysis_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let demo = repo_root().join("datasets/demo");
-    lumbar(&[
-        "ingest",
-        "--dir",
-        path_str(&demo),
-        "--out",
-        path_str(&store),
-        "--as-of",
-        "2030-01-01",
-    ]);
+    let store = demo_store(tmp.path());
     let s = path_str(&store);
     let whole = tmp.path().join("whole");
     let (_, summary) = lumbar(&["analyze", s, "--out", path_str(&whole)]);
