@@ -9,8 +9,9 @@
 //! Formats: CSV (`,` `;` or tab, detected from the header; header names
 //! matched case-insensitively; BOM, CRLF, quotes and gzip tolerated), NDJSON
 //! and Parquet, detected by content. Rows stream through in batches, so
-//! memory does not grow with the file, except for 24 bytes per distinct row
-//! kept to find exact duplicates.
+//! memory grows with the file only through the 24-byte fingerprint of each
+//! distinct row kept to find exact duplicates (with its bookkeeping, about
+//! 78 bytes a row at the peak: 2.1 GiB for 27.6 million session rows).
 //!
 //! This crate must not compute statistics or print: it returns reports that
 //! the CLI shows.
