@@ -28,9 +28,19 @@ fn report_suppresses_small_cells_and_shows_no_identifiers() {
     let tmp = tempfile::tempdir().unwrap();
     let store = demo_store(tmp.path());
     let html_path = tmp.path().join("report.html");
-    let (_, text) = lumbar(&["report", path_str(&store), "-o", path_str(&html_path)]);
+    let (_, text) = lumbar(&[
+        "report",
+        path_str(&store),
+        "-o",
+        path_str(&html_path),
+        "--date",
+        "2026-12-04",
+    ]);
     assert!(text.contains("200 patients"), "{text}");
     let html = std::fs::read_to_string(&html_path).unwrap();
+    // How current it is: the data's cut-off (the demo's latest session) and
+    // the report's date.
+    assert!(html.contains(" · data to 2025-04-26 (the latest session) · reported 2026-12-04 · "));
 
     // Self-contained: no scripts, no external fetches.
     // (The only URL is SVG's namespace name, which is never fetched.)

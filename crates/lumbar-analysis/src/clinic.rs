@@ -128,6 +128,9 @@ pub struct RiskTable {
 /// Everything the clinic report shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClinicSummary {
+    /// The day of the store's latest session (any patient's): the data
+    /// cut-off. `None` when the store has no sessions.
+    pub data_cutoff: Option<NaiveDate>,
     pub site: Option<String>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
@@ -315,11 +318,14 @@ struct ClinicSessions<'a> {
     /// Sessions inside the window, per patient.
     count: Vec<usize>,
     opts: &'a ClinicOptions,
+    /// The day of the store's latest session (any patient's).
+    latest: Option<NaiveDate>,
 }
 
 impl SessionSink for ClinicSessions<'_> {
     fn sessions_span(&mut self, first: NaiveDate, last: NaiveDate) {
         self.adherence.sessions_span(first, last);
+        self.latest = self.latest.max(Some(last));
     }
 
     fn session(&mut self, s: &Session) {
@@ -340,6 +346,7 @@ impl SessionSink for ClinicSessions<'_> {
     fn merge(&mut self, later: Self) {
         self.adherence.merge(later.adherence);
         self.safety.merge(later.safety);
+        self.latest = self.latest.max(later.latest);
         for (a, b) in self.count.iter_mut().zip(later.count) {
             *a += b;
         }
@@ -471,11 +478,13 @@ fn programme_summary<S: CohortSource>(
         safety: SafetyTally::new(&cohort, regimen),
         count: vec![0; cohort.patients.len()],
         opts,
+        latest: None,
     })?;
     let ClinicSessions {
         adherence: adh,
         safety: saf,
         count,
+        latest: data_cutoff,
         ..
     } = sessions;
     let (adh, saf) = (adh.finish(), saf.finish());
@@ -636,6 +645,7 @@ fn programme_summary<S: CohortSource>(
     }
 
     Ok(ClinicSummary {
+        data_cutoff,
         site: opts.site.clone(),
         from: opts.from,
         to: opts.to,

@@ -88,6 +88,8 @@ pub struct ReportMeta {
     /// Exercise keys and their names, in regimen order.
     pub exercise_names: Vec<(String, String)>,
     pub lumbar_version: String,
+    /// The day the report was made (the header says it; `None` leaves it out).
+    pub report_date: Option<chrono::NaiveDate>,
 }
 
 impl ReportMeta {
@@ -102,6 +104,7 @@ impl ReportMeta {
                 .map(|e| (e.key.clone(), e.name.clone()))
                 .collect(),
             lumbar_version: env!("CARGO_PKG_VERSION").to_string(),
+            report_date: None,
         }
     }
 }
@@ -346,13 +349,25 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
          <title>{}</title><style>{CSS}</style></head><body>",
         esc(&meta.title)
     );
+    // When the data end and when the report was made: a reader of a
+    // printed copy must know how current it is.
+    let dates = [
+        s.data_cutoff
+            .map(|d| format!("data to {d} (the latest session)")),
+        meta.report_date.map(|d| format!("reported {d}")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|t| format!(" · {t}"))
+    .collect::<String>();
     let _ = write!(
         h,
-        "<header><h1>{}</h1><p class=\"lede\">{}{} · regimen: {} · groups of fewer than {MIN_CELL} patients are shown as &lt;5 or left out · made by lumbar {}</p></header>",
+        "<header><h1>{}</h1><p class=\"lede\">{}{} · regimen: {}{} · groups of fewer than {MIN_CELL} patients are shown as &lt;5 or left out · made by lumbar {}</p></header>",
         esc(&meta.title),
         esc(&scope),
         esc(&within),
         esc(&meta.regimen),
+        esc(&dates),
         esc(&meta.lumbar_version)
     );
     let footer = |h: &mut String| {

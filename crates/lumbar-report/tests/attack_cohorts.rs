@@ -77,6 +77,7 @@ fn summary(patients: &[Patient], sites: usize) -> ClinicSummary {
         .collect();
     let mut pain_values: Vec<f64> = patients.iter().map(|p| p.tenth as f64 / 2.0).collect();
     ClinicSummary {
+        data_cutoff: None,
         site: None,
         from: None,
         to: None,

@@ -35,6 +35,9 @@ pub struct ReportArgs {
     /// Report title.
     #[arg(long, default_value = "Back-pain exercise programme: cohort report")]
     pub title: String,
+    /// The report date the header shows (default: today).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<chrono::NaiveDate>,
 }
 
 pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Result<u8> {
@@ -60,7 +63,11 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
     {
         bail!("no patients at site {site:?} in {}", args.store.display());
     }
-    let meta = ReportMeta::new(&args.title, regimen);
+    let mut meta = ReportMeta::new(&args.title, regimen);
+    meta.report_date = Some(
+        args.date
+            .unwrap_or_else(|| chrono::Local::now().date_naive()),
+    );
     let html = render(&summary, &meta);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
