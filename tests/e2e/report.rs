@@ -72,7 +72,9 @@ fn report_suppresses_small_cells_and_shows_no_identifiers() {
         assert!(!html.contains(id.as_str()), "identifier {id} in the report");
     }
     // Real numbers: the walking-risk table and the pain chart are there.
-    assert!(html.contains("Walking and the risk of chronic low-back pain"));
+    // Titled as the study it is, and said to be another cohort.
+    assert!(html.contains("The follow-up study: walking and the risk of chronic low-back pain"));
+    assert!(html.contains("A different cohort from the programme's patients above"));
     assert!(html.contains("1 (reference)"));
     assert!(html.contains("<polyline"));
     assert!(html.len() < 2 * 1024 * 1024);
@@ -312,4 +314,40 @@ fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
         assert!(saf.flags == want_saf.flags, "unsuitable flags, {how}");
         assert!(saf.counts == want_saf.counts, "safety counts, {how}");
     }
+}
+
+/// Without a follow-up table the report has no walking-risk section at all
+/// (it would describe another cohort's absence).
+#[test]
+fn a_store_without_follow_up_has_no_risk_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let demo = repo_root().join("datasets/demo");
+    let table = |name: &str| {
+        demo.join(format!("{name}.csv.gz"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    lumbar(&[
+        "ingest",
+        "--out",
+        path_str(&store),
+        "--patients",
+        &table("patients"),
+        "--sessions",
+        &table("sessions"),
+        "--outcomes",
+        &table("outcomes"),
+        "--as-of",
+        "2026-01-01",
+    ]);
+    let html_path = tmp.path().join("report.html");
+    lumbar(&["report", path_str(&store), "-o", path_str(&html_path)]);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("Adherence to the home programme"));
+    assert!(
+        !html.contains("follow-up study"),
+        "a risk section without follow-up data"
+    );
 }

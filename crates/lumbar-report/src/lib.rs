@@ -738,7 +738,7 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
 fn risk_section(h: &mut String, s: &ClinicSummary, cells: &Cells, plan: &disclosure::Plan) {
     // Walking and risk.
     if let Some(r) = &s.risk {
-        h.push_str("<section><h2>Walking and the risk of chronic low-back pain</h2><p>In the follow-up cohort (all of it: not limited to a site or the window): chronic low-back pain at follow-up by mean daily walking, as in the HUNT study (JAMA Netw Open 2025). Risk ratios from modified Poisson regression with robust standard errors");
+        h.push_str("<section><h2>The follow-up study: walking and the risk of chronic low-back pain</h2><p><strong>A different cohort from the programme's patients above:</strong> the participants of the follow-up study in this store (all of them, not limited to a site or the window), by mean daily walking, and who had chronic low-back pain at follow-up, as in the HUNT study (JAMA Netw Open 2025). Risk ratios from modified Poisson regression with robust standard errors");
         if !r.adjusted_for.is_empty() {
             let _ = write!(h, ", adjusted for {}", esc(&r.adjusted_for.join(", ")));
         }
@@ -779,7 +779,7 @@ fn risk_section(h: &mut String, s: &ClinicSummary, cells: &Cells, plan: &disclos
     } else if let Some(note) = &s.risk_note {
         let _ = write!(
             h,
-            "<section><h2>Walking and risk</h2><p class=\"note\">Not shown: {}</p></section>",
+            "<section><h2>The follow-up study: walking and risk</h2><p class=\"note\">Not shown: {}</p></section>",
             esc(note)
         );
     }
