@@ -34,8 +34,16 @@ try {
   const sizes = await page.locator("svg").evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
   if (sizes.some((w) => !(w > 100))) problems.push(`a chart is not laid out: widths ${sizes.join(", ")}`);
   await page.screenshot({ path: shot, fullPage: true });
-  if (pdf) await page.pdf({ path: pdf, format: "A4", printBackground: true });
-  console.log(`${report}: "${h1}", ${svgs} charts, screenshot ${shot}${pdf ? `, print ${pdf}` : ""}`);
+  let pages = 0;
+  if (pdf) {
+    // The report's own @page rules: A4, margins, and the footer with the
+    // page number and the report's date in the bottom margin.
+    const bytes = await page.pdf({ path: pdf, format: "A4", printBackground: true, preferCSSPageSize: true });
+    // Page objects (not the /Pages tree) in the file.
+    pages = (bytes.toString("latin1").match(/\/Type\s*\/Page(?![s\w])/g) || []).length;
+    if (pages < 1 || pages > 8) problems.push(`the A4 print has ${pages} pages (expected 1 to 8)`);
+  }
+  console.log(`${report}: "${h1}", ${svgs} charts, screenshot ${shot}${pdf ? `, print ${pdf} (${pages} A4 pages)` : ""}`);
 } finally {
   await browser.close();
 }

@@ -144,6 +144,36 @@ section { break-inside: avoid-page; }
 }
 "#;
 
+/// The printed page's footer: the title and the report's date on the left,
+/// "page N of M" on the right (CSS page-margin boxes).
+fn print_footer(meta: &ReportMeta) -> String {
+    let mut left = meta.title.clone();
+    if let Some(d) = meta.report_date {
+        left.push_str(&format!(" · reported {d}"));
+    }
+    format!(
+        "@page {{ @bottom-left {{ content: \"{}\"; font: 8pt system-ui, sans-serif; color: #5a5a5a; }} \
+         @bottom-right {{ content: \"page \" counter(page) \" of \" counter(pages); font: 8pt system-ui, sans-serif; color: #5a5a5a; }} }}",
+        css_string(&left)
+    )
+}
+
+/// Text as the inside of a CSS string: letters, digits, spaces and plain
+/// punctuation as they are, anything else (quotes, backslashes, `<`, line
+/// breaks) as a CSS escape, so a title cannot end the string or the
+/// `<style>` element.
+fn css_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_alphanumeric() || " .,:;-–—·()/&'!?".contains(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\{:x} ", c as u32));
+        }
+    }
+    out
+}
+
 /// The cells of a report: which [`disclosure::Cell`] each published count is.
 struct Cells {
     patients: disclosure::Cell,
@@ -346,8 +376,9 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>{CSS}</style></head><body>",
-        esc(&meta.title)
+         <title>{}</title><style>{CSS}{}</style></head><body>",
+        esc(&meta.title),
+        print_footer(meta)
     );
     // When the data end and when the report was made: a reader of a
     // printed copy must know how current it is.
@@ -849,5 +880,25 @@ mod tests {
     fn ticks_are_round() {
         assert_eq!(nice_ticks(100.0), [0.0, 25.0, 50.0, 75.0, 100.0]);
         assert_eq!(nice_ticks(9.0), [0.0, 2.5, 5.0, 7.5]);
+    }
+
+    /// A title cannot end the footer's CSS string or the style element.
+    #[test]
+    fn a_hostile_title_stays_inside_the_footer_string() {
+        let mut meta = ReportMeta::new(
+            "a\"; } body { x: \"</style><script>1",
+            &lumbar_model::Regimen::six_moves(),
+        );
+        meta.report_date = chrono::NaiveDate::from_ymd_opt(2026, 12, 4);
+        let css = print_footer(&meta);
+        assert!(!css.contains("</"), "{css}");
+        let inside = &css[css.find("content: \"").unwrap() + 10..];
+        let inside = &inside[..inside.find('"').unwrap()];
+        assert!(
+            inside.starts_with("a\\22 ; \\7d  body \\7b  x: \\22 \\3c /style"),
+            "{inside}"
+        );
+        assert!(inside.ends_with(" · reported 2026-12-04"), "{inside}");
+        assert!(css.contains("counter(page) \" of \" counter(pages)"));
     }
 }
