@@ -3,6 +3,7 @@
 // saves a full-page screenshot and an A4 PDF print.
 //
 //   node check-report.mjs REPORT.html SCREENSHOT.png [PRINT.pdf]
+import fs from "node:fs";
 import { chromium } from "playwright-core";
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
@@ -34,6 +35,20 @@ try {
   const sizes = await page.locator("svg").evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
   if (sizes.some((w) => !(w > 100))) problems.push(`a chart is not laid out: widths ${sizes.join(", ")}`);
   await page.screenshot({ path: shot, fullPage: true });
+  // Each chart with its caption, and the table beside it (the next or the
+  // previous element): the texts that must share a printed page.
+  const exhibits = await page.locator("figure").evaluateAll((figs) =>
+    figs.map((f) => {
+      const next = f.nextElementSibling, prev = f.previousElementSibling;
+      const table = next && next.tagName === "TABLE" ? next : prev && prev.tagName === "TABLE" ? prev : null;
+      const row = table && table.querySelector("tbody tr");
+      return {
+        caption: f.querySelector("figcaption")?.innerText ?? "",
+        row: row ? [...row.cells].map((c) => c.innerText).join(" ") : "",
+      };
+    }),
+  );
+  if (pdf) fs.writeFileSync(pdf.replace(/\.pdf$/, ".exhibits.json"), JSON.stringify(exhibits));
   let pages = 0;
   if (pdf) {
     // The report's own @page rules: A4, margins, and the footer with the

@@ -139,7 +139,11 @@ section { break-inside: avoid-page; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; }
   h2 { break-after: avoid; }
+  /* A chart, its caption and its table stay on one page: none is split,
+     and no break falls between a chart and the table beside it. */
   figure, table { break-inside: avoid; }
+  figure:has(+ table), table:has(+ figure) { break-after: avoid; }
+  table + figure, figure + table { break-before: avoid; }
   .cards { grid-template-columns: repeat(4, 1fr); }
 }
 "#;
