@@ -250,3 +250,54 @@ fn one_name_per_concept_across_commands() {
         Err("exit code 2".into())
     );
 }
+
+/// The rejected rows leave the store as CSV too, for a spreadsheet or R:
+/// one line per row with its source, line, column, value and reason, and a
+/// value that a spreadsheet would run kept from running.
+#[test]
+fn rejects_are_written_as_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("sessions.csv");
+    std::fs::write(
+        &csv,
+        "patient_id,performed_at,exercise,sets,reps\n\
+         P1,2025-01-06T08:00,bridge,2,10\n\
+         P1,2025-01-07T08:00,bridge,=1+1,10\n\
+         P1,2025-13-45T08:00,bridge,2,10\n",
+    )
+    .unwrap();
+    let store = tmp.path().join("store");
+    lumbar(&[
+        "ingest",
+        "--out",
+        path_str(&store),
+        "--sessions",
+        path_str(&csv),
+        "--as-of",
+        "2026-01-01",
+    ]);
+    let dir = tmp.path().join("rejects");
+    let (_, said) = lumbar(&[
+        "store",
+        "rejects",
+        path_str(&store),
+        "--out",
+        path_str(&dir),
+    ]);
+    assert!(said.starts_with("2 rejected rows written to "), "{said}");
+    let text = std::fs::read_to_string(dir.join("rejects.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "table,source,line,column,value,reason");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(",4,performed_at,2025-13-45T08:00,")),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(",3,sets,'=1+1,")),
+        "a formula must not run: {text}"
+    );
+    assert!(dir.join("rejects.parquet").exists());
+}

@@ -1,5 +1,7 @@
 //! `lumbar store check`: every file of a store against its checksum, one
-//! line per file (as SQLite's `integrity_check`), exit 0 when all are ok.
+//! line per file (as SQLite's `integrity_check`), exit 0 when all are ok;
+//! `lumbar store rejects`: the rows ingest did not accept, with their
+//! reasons, as CSV (and Parquet) for a spreadsheet or R.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,6 +14,24 @@ use lumbar_io::Store;
 pub enum StoreAction {
     /// Verify the manifest, each part, row index and rejects file; exit 1 when any has a problem.
     Check(CheckArgs),
+    /// Write the rejected rows (source file, line, column, value, reason) as DIR/rejects.csv and .parquet.
+    #[command(
+        after_help = "Example:\n  lumbar store rejects out/store --out out/rejects   # then open out/rejects/rejects.csv"
+    )]
+    Rejects(RejectsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RejectsArgs {
+    /// The store folder.
+    pub store: PathBuf,
+    /// Output folder for rejects.csv and rejects.parquet.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Write text cells as they are (by default a cell beginning with =, +,
+    /// -, @, tab or CR gets a leading ' so a spreadsheet does not run it).
+    #[arg(long)]
+    pub raw_csv: bool,
 }
 
 #[derive(Args, Debug)]
@@ -26,7 +46,31 @@ pub struct CheckArgs {
 pub fn store(action: &StoreAction, out: &mut dyn Write) -> Result<u8> {
     match action {
         StoreAction::Check(args) => check(args, out),
+        StoreAction::Rejects(args) => rejects(args, out),
     }
+}
+
+fn rejects(args: &RejectsArgs, out: &mut dyn Write) -> Result<u8> {
+    let store = Store::open(&args.store)?.snapshot()?;
+    let Some(mut table) = store.read_rejects()? else {
+        writeln!(out, "no rows of {} were rejected", args.store.display())?;
+        return Ok(0);
+    };
+    let cells = if args.raw_csv {
+        lumbar_io::output::CsvCells::Raw
+    } else {
+        lumbar_io::output::CsvCells::Escaped
+    };
+    let staged = super::result_dir(&args.out)?;
+    lumbar_io::output::write_table_as(&mut table, staged.path(), "rejects", cells)?;
+    staged.commit()?;
+    writeln!(
+        out,
+        "{} rejected rows written to {}",
+        table.height(),
+        args.out.join("rejects.csv").display()
+    )?;
+    Ok(0)
 }
 
 fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<u8> {
