@@ -301,3 +301,46 @@ fn rejects_are_written_as_csv() {
     );
     assert!(dir.join("rejects.parquet").exists());
 }
+
+/// docs/tables.md is what `lumbar tables` makes from the schemas and the
+/// result types: a new column without words, or a file left behind by a
+/// change, fails here. And every column analyze writes is in it.
+#[test]
+fn the_data_dictionary_is_current_and_complete() {
+    let (_, made) = lumbar(&["tables"]);
+    assert!(
+        !made.contains("(undocumented)"),
+        "a column has no entry in lumbar_model::dictionary or lumbar_analysis::dictionary"
+    );
+    let committed = std::fs::read_to_string(repo_root().join("docs/tables.md")).unwrap();
+    assert!(
+        committed == made,
+        "docs/tables.md is stale: run `lumbar tables > docs/tables.md`"
+    );
+    // The result types are what analyze writes: each CSV header is listed.
+    let tmp = tempfile::tempdir().unwrap();
+    let store = crate::demo_store(tmp.path());
+    let out = tmp.path().join("analysis");
+    lumbar(&["analyze", path_str(&store), "--out", path_str(&out)]);
+    for table in [
+        "adherence_weekly",
+        "adherence_patients",
+        "adherence_groups",
+        "safety_events",
+        "safety_flags",
+        "safety_counts",
+        "trends",
+    ] {
+        let section = &made[made
+            .find(&format!("### {table}\n"))
+            .unwrap_or_else(|| panic!("{table}"))..];
+        let section = &section[..section[4..].find("\n### ").map_or(section.len(), |e| e + 4)];
+        let header = std::fs::read_to_string(out.join(format!("{table}.csv"))).unwrap();
+        for column in header.lines().next().unwrap().split(',') {
+            assert!(
+                section.contains(&format!("| `{column}` |")),
+                "{table}.{column} is not in the dictionary"
+            );
+        }
+    }
+}

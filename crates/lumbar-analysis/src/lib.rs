@@ -53,6 +53,7 @@ pub mod adherence;
 pub mod analyze;
 pub mod clinic;
 pub mod columns;
+pub mod dictionary;
 pub mod prescription;
 pub mod risk;
 pub mod safety;

@@ -151,6 +151,9 @@ pub enum Command {
     /// Print the manual page (roff), for man(1).
     #[command(after_help = "Example:\n  lumbar man > lumbar.1 && man ./lumbar.1")]
     Man,
+    /// Print the data dictionary: every column of the input tables, the rejects and analyze's results (docs/tables.md).
+    #[command(after_help = "Example:\n  lumbar tables > docs/tables.md")]
+    Tables,
 }
 
 #[derive(Subcommand, Debug)]
@@ -318,6 +321,7 @@ where
             out.write_all(&script)?;
             Ok(0)
         }
+        Command::Tables => commands::tables::tables(out),
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(cmd).render(out)?;

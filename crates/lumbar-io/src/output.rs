@@ -516,6 +516,30 @@ pub fn frame<T: Serialize>(rows: &[T]) -> PolarsResult<DataFrame> {
     DataFrame::new(rows.len(), columns)
 }
 
+/// The columns a table of rows like `prototype` is written with (a row
+/// with every optional field present), each with its type in words:
+/// `integer`, `number`, `true/false`, `text`, `date`, `date-time`.
+pub fn column_types<T: Serialize>(prototype: &T) -> PolarsResult<Vec<(String, &'static str)>> {
+    let df = frame(std::slice::from_ref(prototype))?;
+    Ok(df
+        .columns()
+        .iter()
+        .map(|c| {
+            let kind = match c.dtype() {
+                DataType::Int64 | DataType::Int32 | DataType::UInt32 | DataType::UInt64 => {
+                    "integer"
+                }
+                DataType::Float64 | DataType::Float32 => "number",
+                DataType::Boolean => "true/false",
+                DataType::Date => "date",
+                DataType::Datetime(..) => "date-time",
+                _ => "text",
+            };
+            (c.name().to_string(), kind)
+        })
+        .collect())
+}
+
 /// How text cells that a spreadsheet would run as a formula are written to CSV.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CsvCells {

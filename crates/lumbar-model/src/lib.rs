@@ -45,6 +45,7 @@
 pub mod atomic;
 pub mod cohort;
 pub mod columns;
+pub mod dictionary;
 pub mod partition;
 pub mod records;
 pub mod regimen;

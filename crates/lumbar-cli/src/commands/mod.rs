@@ -21,6 +21,7 @@ mod sim_io;
 pub mod simulate;
 pub mod stats;
 pub mod store;
+pub mod tables;
 
 pub use generate::{GenerateArgs, generate};
 pub use ingest::{FormatArg, IngestArgs, IngestCheckArgs, ingest};
