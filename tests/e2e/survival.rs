@@ -744,3 +744,66 @@ fn empty_intervals_are_dropped_as_surv_does() {
         "{w}"
     );
 }
+
+/// `--out DIR` writes the model's table as CSV and Parquet and the whole
+/// result as fit.json (what --json prints); `--format` picks among them.
+#[test]
+fn stats_write_their_tables_in_the_formats_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = conventions("lung_r.csv");
+    let base = [
+        "stats",
+        "cox",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--covariates",
+        "age,sex",
+    ];
+    let (_, json) = lumbar(&[&base[..], &["--json"]].concat());
+    let dir = tmp.path().join("cox");
+    let d = crate::path_str(&dir);
+    lumbar(&[&base[..], &["--out", d, "--format", "csv,json"]].concat());
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    files.sort();
+    assert_eq!(files, ["coefficients.csv", "fit.json"]);
+    let fit: Value = serde_json::from_slice(&std::fs::read(dir.join("fit.json")).unwrap()).unwrap();
+    assert_eq!(fit, serde_json::from_str::<Value>(&json).unwrap());
+    let csv = std::fs::read_to_string(dir.join("coefficients.csv")).unwrap();
+    assert!(
+        csv.starts_with("term,estimate,std_error,z,p_value,exp_estimate,conf_low,conf_high\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 3);
+    // km: every step of every curve, all three formats by default.
+    let km = tmp.path().join("km");
+    lumbar(&[
+        "stats",
+        "km",
+        "--data",
+        &data,
+        "--time",
+        "time",
+        "--status",
+        "status",
+        "--group",
+        "sex",
+        "--out",
+        crate::path_str(&km),
+    ]);
+    for f in ["curves.csv", "curves.parquet", "fit.json"] {
+        assert!(km.join(f).exists(), "{f}");
+    }
+    let steps = std::fs::read_to_string(km.join("curves.csv")).unwrap();
+    assert!(
+        steps.starts_with("group,time,n_risk,n_event,n_censor,surv,std_err,lower,upper\n1,"),
+        "{steps}"
+    );
+}

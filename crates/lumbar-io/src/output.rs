@@ -763,10 +763,36 @@ pub fn write_table_as(
     name: &str,
     cells: CsvCells,
 ) -> PolarsResult<()> {
+    write_table_files(df, dir, name, cells, (true, true))
+}
+
+/// Rows as `DIR/NAME.parquet` and/or `DIR/NAME.csv` (`(parquet, csv)`), each atomically.
+pub fn write_rows_files<T: Serialize>(
+    rows: &[T],
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+    which: (bool, bool),
+) -> PolarsResult<()> {
+    write_table_files(&mut frame(rows)?, dir, name, cells, which)
+}
+
+fn write_table_files(
+    df: &mut DataFrame,
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+    (parquet, csv): (bool, bool),
+) -> PolarsResult<()> {
     std::fs::create_dir_all(dir)?;
-    let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
-    ParquetWriter::new(std::fs::File::create(pq.temp())?).finish(df)?;
-    pq.commit()?;
+    if parquet {
+        let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
+        ParquetWriter::new(std::fs::File::create(pq.temp())?).finish(df)?;
+        pq.commit()?;
+    }
+    if !csv {
+        return Ok(());
+    }
     let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
     let file = std::fs::File::create(csv.temp())?;
     match cells {

@@ -33,6 +33,8 @@ pub struct CompareArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub table_out: super::stats::TableOut,
 }
 
 /// A shard's folder, named by its path in merge errors.
@@ -106,17 +108,17 @@ pub fn compare_cmd(args: &CompareArgs, out: &mut dyn Write) -> Result<u8> {
     }
     let pairing = pairing(&a.info, &b.info);
     let diffs = compare(&a.tallies, &b.tallies, pairing.paired);
+    let doc = serde_json::json!({
+        "a": {"scenario": a.info.scenario, "folder": args.a, "runs": a.info.runs},
+        "b": {"scenario": b.info.scenario, "folder": args.b, "runs": b.info.runs},
+        "paired": pairing.paired,
+        "pairing": pairing.description,
+        "differences": diffs,
+    });
+    args.table_out
+        .write("differences", &diffs, "comparison", &doc)?;
     if args.json {
-        serde_json::to_writer_pretty(
-            &mut *out,
-            &serde_json::json!({
-                "a": {"scenario": a.info.scenario, "folder": args.a, "runs": a.info.runs},
-                "b": {"scenario": b.info.scenario, "folder": args.b, "runs": b.info.runs},
-                "paired": pairing.paired,
-                "pairing": pairing.description,
-                "differences": diffs,
-            }),
-        )?;
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
         return Ok(0);
     }

@@ -46,6 +46,8 @@ pub struct CoxArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub table_out: super::TableOut,
 }
 
 pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
@@ -100,7 +102,7 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     };
     let fit = cox::fit(&data, args.ties, args.robust)?;
     warnings.extend(fit.warnings.iter().cloned());
-    if args.json {
+    {
         let doc = serde_json::json!({
             "n": fit.n,
             "n_dropped": d.dropped,
@@ -118,8 +120,12 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             "converged": fit.converged,
             "warnings": warnings,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        return Ok(0);
+        args.table_out
+            .write("coefficients", &fit.terms, "fit", &doc)?;
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            return Ok(0);
+        }
     }
     writeln!(
         out,

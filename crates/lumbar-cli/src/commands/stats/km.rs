@@ -22,6 +22,22 @@ pub struct KmArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub table_out: super::TableOut,
+}
+
+/// One step of one curve, as a table row (survfit's summary columns).
+#[derive(serde::Serialize)]
+struct StepRow<'a> {
+    group: &'a str,
+    time: f64,
+    n_risk: f64,
+    n_event: f64,
+    n_censor: f64,
+    surv: f64,
+    std_err: f64,
+    lower: f64,
+    upper: f64,
 }
 
 pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
@@ -44,11 +60,28 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
             "{nonpositive} observation(s) have a time of 0 or less; kept, as survfit keeps them"
         ));
     }
+    let doc = serde_json::json!({
+        "n": d.rows, "n_dropped": d.dropped, "event_coding": coding,
+        "curves": curves, "logrank": test, "warnings": warnings,
+    });
+    let steps: Vec<StepRow> = curves
+        .iter()
+        .flat_map(|c| {
+            c.steps.iter().map(|s| StepRow {
+                group: c.group.as_deref().unwrap_or("all"),
+                time: s.time,
+                n_risk: s.n_risk,
+                n_event: s.n_event,
+                n_censor: s.n_censor,
+                surv: s.surv,
+                std_err: s.std_err,
+                lower: s.lower,
+                upper: s.upper,
+            })
+        })
+        .collect();
+    args.table_out.write("curves", &steps, "fit", &doc)?;
     if args.json {
-        let doc = serde_json::json!({
-            "n": d.rows, "n_dropped": d.dropped, "event_coding": coding,
-            "curves": curves, "logrank": test, "warnings": warnings,
-        });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);
     }

@@ -36,6 +36,8 @@ pub struct LmmArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub table_out: super::TableOut,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -68,15 +70,17 @@ pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
         RandomArg::Slope => RandomEffects::Slope,
     };
     let fit = lmm::fit(&d, method, re)?;
-    if args.json {
-        let mut v = serde_json::to_value(&fit)?;
-        if let Some(o) = v.as_object_mut() {
-            o.insert("n_dropped".into(), dropped.into());
-            o.retain(|_, val| !val.is_null());
-            if let Some(r) = o.get_mut("random").and_then(|r| r.as_object_mut()) {
-                r.retain(|_, val| !val.is_null());
-            }
+    let mut v = serde_json::to_value(&fit)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("n_dropped".into(), dropped.into());
+        o.retain(|_, val| !val.is_null());
+        if let Some(r) = o.get_mut("random").and_then(|r| r.as_object_mut()) {
+            r.retain(|_, val| !val.is_null());
         }
+    }
+    args.table_out
+        .write("fixed_effects", &fit.fixed, "fit", &v)?;
+    if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);
     }

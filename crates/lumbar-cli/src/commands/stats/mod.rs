@@ -95,3 +95,57 @@ pub struct SurvivalColumns {
     #[command(flatten)]
     pub na: NaArg,
 }
+
+/// The files `--out` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+    Json,
+}
+
+/// Where a model's results go as files, beside what it prints.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TableOut {
+    /// Also write the results into this folder: the table (coefficients;
+    /// for km, every step of every curve; for compare, the differences) as
+    /// TABLE.csv and TABLE.parquet, and the whole result (what --json
+    /// prints) as JSON (fit.json; comparison.json).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Only these of --out's files (repeat or separate by commas): csv,
+    /// parquet, json.
+    #[arg(long, value_enum, value_delimiter = ',', requires = "out")]
+    pub format: Vec<FileFormat>,
+}
+
+impl TableOut {
+    /// Writes the table `name` and `doc` as `DOC_NAME.json`, as asked, the
+    /// folder in place at once.
+    pub(super) fn write<T: serde::Serialize>(
+        &self,
+        name: &str,
+        rows: &[T],
+        doc_name: &str,
+        doc: &serde_json::Value,
+    ) -> Result<()> {
+        let Some(dir) = &self.out else { return Ok(()) };
+        let wants = |f| self.format.is_empty() || self.format.contains(&f);
+        let staged = super::result_dir(dir)?;
+        lumbar_io::output::write_rows_files(
+            rows,
+            staged.path(),
+            name,
+            lumbar_io::output::CsvCells::Escaped,
+            (wants(FileFormat::Parquet), wants(FileFormat::Csv)),
+        )?;
+        if wants(FileFormat::Json) {
+            lumbar_model::atomic::write_atomic(
+                &staged.path().join(format!("{doc_name}.json")),
+                serde_json::to_string_pretty(doc)?.as_bytes(),
+            )?;
+        }
+        staged.commit()?;
+        Ok(())
+    }
+}

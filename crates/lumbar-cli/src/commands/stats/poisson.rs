@@ -32,6 +32,8 @@ pub struct PoissonArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub table_out: super::TableOut,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -54,11 +56,13 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
     };
     let y = d.variable(&args.outcome).unwrap_or(&[]);
     let fit = modified_poisson(y, &d.columns, &d.names, robust)?;
+    let mut v = serde_json::to_value(&fit)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("n_dropped".into(), d.dropped.into());
+    }
+    args.table_out
+        .write("coefficients", &fit.terms, "fit", &v)?;
     if args.json {
-        let mut v = serde_json::to_value(&fit)?;
-        if let Some(o) = v.as_object_mut() {
-            o.insert("n_dropped".into(), d.dropped.into());
-        }
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);
     }
