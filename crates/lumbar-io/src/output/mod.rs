@@ -1,0 +1,305 @@
+//! Writing result tables: rows of any serialisable struct become a polars
+//! frame (columns in field order, types from the values: whole numbers,
+//! numbers, booleans, ISO dates and date-times, text), written as Parquet and
+//! CSV side by side, each atomically.
+//!
+//! CSV is opened by spreadsheets, which run a cell that begins with `=`,
+//! `+`, `-`, `@`, a tab or a carriage return as a formula (CSV injection).
+//! Text cells that begin so are written with a leading `'` in the CSV
+//! ([`CsvCells::Escaped`], OWASP's advice); numbers are never changed, and
+//! the Parquet file always holds the values as they are. [`CsvCells::Raw`]
+//! (`--raw-csv`) writes text unchanged.
+
+use std::path::Path;
+
+use lumbar_model::atomic::PendingPath;
+use lumbar_model::records::{ColumnTable, ColumnValues};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::parse::date_to_days;
+
+mod rows;
+#[cfg(test)]
+mod tests;
+
+pub use rows::frame;
+
+/// The columns a table of rows like `prototype` is written with (a row
+/// with every optional field present), each with its type in words:
+/// `integer`, `number`, `true/false`, `text`, `date`, `date-time`.
+pub fn column_types<T: Serialize>(prototype: &T) -> PolarsResult<Vec<(String, &'static str)>> {
+    let df = frame(std::slice::from_ref(prototype))?;
+    Ok(df
+        .columns()
+        .iter()
+        .map(|c| {
+            let kind = match c.dtype() {
+                DataType::Int64 | DataType::Int32 | DataType::UInt32 | DataType::UInt64 => {
+                    "integer"
+                }
+                DataType::Float64 | DataType::Float32 => "number",
+                DataType::Boolean => "true/false",
+                DataType::Date => "date",
+                DataType::Datetime(..) => "date-time",
+                _ => "text",
+            };
+            (c.name().to_string(), kind)
+        })
+        .collect())
+}
+
+/// How text cells that a spreadsheet would run as a formula are written to CSV.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CsvCells {
+    /// A leading `'` before text that begins with `=`, `+`, `-`, `@`, tab or CR.
+    #[default]
+    Escaped,
+    /// Text as it is.
+    Raw,
+}
+
+/// Whether a spreadsheet would take this text cell for a formula (OWASP's
+/// list of leading characters).
+pub fn looks_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// The frame with every text cell that looks like a formula prefixed by `'`.
+fn defuse_formulas(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.dtype() != &DataType::String {
+                return Ok(c.clone());
+            }
+            let text = c.str()?;
+            if !text.iter().flatten().any(looks_like_formula) {
+                return Ok(c.clone());
+            }
+            let safe: StringChunked = text
+                .iter()
+                .map(|v| {
+                    v.map(|t| {
+                        if looks_like_formula(t) {
+                            format!("'{t}")
+                        } else {
+                            t.to_string()
+                        }
+                    })
+                })
+                .collect();
+            Ok(safe.with_name(c.name().clone()).into_column())
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(df.height(), columns)
+}
+
+/// Writes rows as `DIR/NAME.parquet` and `DIR/NAME.csv` (formulas escaped).
+pub fn write_rows<T: Serialize>(rows: &[T], dir: &Path, name: &str) -> PolarsResult<()> {
+    write_rows_as(rows, dir, name, CsvCells::Escaped)
+}
+
+/// Writes rows as `DIR/NAME.parquet` and `DIR/NAME.csv`.
+pub fn write_rows_as<T: Serialize>(
+    rows: &[T],
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+) -> PolarsResult<()> {
+    write_table_as(&mut frame(rows)?, dir, name, cells)
+}
+
+/// Rows per row group of [`write_rows_streamed`].
+pub const STREAM_CHUNK_ROWS: usize = 1 << 16;
+
+/// A table written as `DIR/NAME.parquet` and `DIR/NAME.csv` a frame at a
+/// time (a row group each), so a table of any length is never held whole.
+/// Both files appear at [`TableWriter::finish`], atomically; dropped
+/// unfinished, neither does. Every frame is cast to the writer's schema.
+pub struct TableWriter {
+    schema: Schema,
+    cells: CsvCells,
+    parquet: (
+        PendingPath,
+        polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    ),
+    csv: (
+        PendingPath,
+        polars::io::csv::write::BatchedWriter<std::fs::File>,
+    ),
+}
+
+impl TableWriter {
+    pub fn create(schema: Schema, dir: &Path, name: &str, cells: CsvCells) -> PolarsResult<Self> {
+        std::fs::create_dir_all(dir)?;
+        let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
+        let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
+        let pq_writer = ParquetWriter::new(std::fs::File::create(pq.temp())?).batched(&schema)?;
+        let csv_writer = CsvWriter::new(std::fs::File::create(csv.temp())?).batched(&schema)?;
+        Ok(TableWriter {
+            schema,
+            cells,
+            parquet: (pq, pq_writer),
+            csv: (csv, csv_writer),
+        })
+    }
+
+    /// A writer of column tables shaped as `prototype` (its columns may be
+    /// empty: only their names and kinds count).
+    pub fn for_columns(
+        prototype: ColumnTable<'_>,
+        dir: &Path,
+        name: &str,
+        cells: CsvCells,
+    ) -> PolarsResult<Self> {
+        let schema = columns_frame(prototype)?.schema().as_ref().clone();
+        TableWriter::create(schema, dir, name, cells)
+    }
+
+    /// Writes a producer's columns as the next row group.
+    pub fn write_columns(&mut self, columns: ColumnTable<'_>) -> PolarsResult<()> {
+        self.write_frame(columns_frame(columns)?)
+    }
+
+    pub fn write_frame(&mut self, df: DataFrame) -> PolarsResult<()> {
+        if df.height() == 0 {
+            return Ok(());
+        }
+        let columns = df
+            .columns()
+            .iter()
+            .zip(self.schema.iter())
+            .map(|(c, (_, dtype))| {
+                if c.dtype() == dtype {
+                    Ok(c.clone())
+                } else {
+                    c.cast(dtype)
+                }
+            })
+            .collect::<PolarsResult<Vec<Column>>>()?;
+        let df = DataFrame::new(df.height(), columns)?;
+        self.parquet.1.write_batch(&df)?;
+        match self.cells {
+            CsvCells::Escaped => self.csv.1.write_batch(&defuse_formulas(&df)?),
+            CsvCells::Raw => self.csv.1.write_batch(&df),
+        }
+    }
+
+    /// Ends both files and puts them in place.
+    pub fn finish(mut self) -> PolarsResult<()> {
+        self.parquet.1.finish()?;
+        self.csv.1.finish()?;
+        let TableWriter { parquet, csv, .. } = self;
+        drop((parquet.1, csv.1));
+        parquet.0.commit()?;
+        csv.0.commit()?;
+        Ok(())
+    }
+}
+
+/// Writes `DIR/NAME.parquet` and `DIR/NAME.csv` (formulas escaped), each atomically.
+pub fn write_table(df: &mut DataFrame, dir: &Path, name: &str) -> PolarsResult<()> {
+    write_table_as(df, dir, name, CsvCells::Escaped)
+}
+
+/// Writes `DIR/NAME.parquet` and `DIR/NAME.csv`, each atomically.
+pub fn write_table_as(
+    df: &mut DataFrame,
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+) -> PolarsResult<()> {
+    write_table_files(df, dir, name, cells, (true, true))
+}
+
+/// Rows as `DIR/NAME.parquet` and/or `DIR/NAME.csv` (`(parquet, csv)`), each atomically.
+pub fn write_rows_files<T: Serialize>(
+    rows: &[T],
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+    which: (bool, bool),
+) -> PolarsResult<()> {
+    write_table_files(&mut frame(rows)?, dir, name, cells, which)
+}
+
+fn write_table_files(
+    df: &mut DataFrame,
+    dir: &Path,
+    name: &str,
+    cells: CsvCells,
+    (parquet, csv): (bool, bool),
+) -> PolarsResult<()> {
+    std::fs::create_dir_all(dir)?;
+    if parquet {
+        let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
+        ParquetWriter::new(std::fs::File::create(pq.temp())?).finish(df)?;
+        pq.commit()?;
+    }
+    if !csv {
+        return Ok(());
+    }
+    let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
+    let file = std::fs::File::create(csv.temp())?;
+    match cells {
+        CsvCells::Escaped => CsvWriter::new(file).finish(&mut defuse_formulas(df)?)?,
+        CsvCells::Raw => CsvWriter::new(file).finish(df)?,
+    }
+    csv.commit()?;
+    Ok(())
+}
+
+/// Writes a producer's column table as one Parquet file at `path`,
+/// atomically, with no CSV beside it (the simulator's summary and
+/// trajectory files). Column types are the [`ColumnValues`]' own, so a
+/// `u32` column stays UInt32.
+pub fn write_parquet_columns(columns: ColumnTable<'_>, path: &Path) -> PolarsResult<()> {
+    let mut df = columns_frame(columns)?;
+    let pending = PendingPath::new(path);
+    ParquetWriter::new(std::fs::File::create(pending.temp())?).finish(&mut df)?;
+    pending.commit()?;
+    Ok(())
+}
+
+/// A producer's column table as a frame, each column typed as its values
+/// (`I64` Int64, `Date` Date, and so on).
+pub fn columns_frame(columns: ColumnTable<'_>) -> PolarsResult<DataFrame> {
+    let height = columns.first().map_or(0, |(_, v)| values_len(v));
+    let columns = columns
+        .into_iter()
+        .map(|(name, v)| {
+            let name = PlSmallStr::from(name);
+            Ok(match v {
+                ColumnValues::U32(x) => Column::new(name, x.as_ref()),
+                ColumnValues::OptU32(x) => Column::new(name, x.as_ref()),
+                ColumnValues::U64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::I64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::F64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::OptF64(x) => Column::new(name, x.as_ref()),
+                ColumnValues::Bool(x) => Column::new(name, x.as_ref()),
+                ColumnValues::Str(x) => Column::new(name, x),
+                ColumnValues::Date(x) => {
+                    let days: Vec<i32> = x.iter().map(|d| date_to_days(*d)).collect();
+                    Column::new(name, days).cast(&DataType::Date)?
+                }
+            })
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(height, columns)
+}
+
+fn values_len(v: &ColumnValues<'_>) -> usize {
+    match v {
+        ColumnValues::U32(x) => x.len(),
+        ColumnValues::OptU32(x) => x.len(),
+        ColumnValues::U64(x) => x.len(),
+        ColumnValues::I64(x) => x.len(),
+        ColumnValues::Date(x) => x.len(),
+        ColumnValues::F64(x) => x.len(),
+        ColumnValues::OptF64(x) => x.len(),
+        ColumnValues::Bool(x) => x.len(),
+        ColumnValues::Str(x) => x.len(),
+    }
+}
