@@ -30,18 +30,6 @@ pub enum RecordsError {
     },
 }
 
-/// Writes the records to `path` atomically, one JSON object per line.
-pub fn write_records<'a, T: Serialize + 'a>(
-    path: &Path,
-    records: impl IntoIterator<Item = &'a T>,
-) -> std::io::Result<()> {
-    let mut w = RecordsWriter::create(path)?;
-    for r in records {
-        w.write(r)?;
-    }
-    w.finish()
-}
-
 /// Records written to a file one line each as they come; the file appears
 /// at [`RecordsWriter::finish`], atomically.
 pub struct RecordsWriter {
@@ -70,20 +58,10 @@ impl RecordsWriter {
     }
 }
 
-/// Reads the records of `path`, at most `max_records` of them and no line
-/// longer than `max_line` bytes (a file written by [`write_records`] for
+/// The records of a file, one line at a time: at most `max_records` of
+/// them and no line longer than `max_line` bytes (a file a shard wrote for
 /// the same store stays inside both; anything else is refused, not read
 /// into memory).
-pub fn read_records<T: DeserializeOwned>(
-    path: &Path,
-    max_records: usize,
-    max_line: usize,
-) -> Result<Vec<T>, RecordsError> {
-    RecordsReader::open(path, max_records, max_line)?.collect()
-}
-
-/// The records of a file, one line at a time, within the bounds of
-/// [`read_records`].
 pub struct RecordsReader<T> {
     path: PathBuf,
     reader: BufReader<File>,
@@ -206,6 +184,22 @@ mod tests {
     struct R {
         x: f64,
         s: String,
+    }
+
+    fn write_records(path: &Path, records: &[R]) -> std::io::Result<()> {
+        let mut w = RecordsWriter::create(path)?;
+        for r in records {
+            w.write(r)?;
+        }
+        w.finish()
+    }
+
+    fn read_records<T: DeserializeOwned>(
+        path: &Path,
+        max: usize,
+        line: usize,
+    ) -> Result<Vec<T>, RecordsError> {
+        RecordsReader::open(path, max, line)?.collect()
     }
 
     #[test]

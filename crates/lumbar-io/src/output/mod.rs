@@ -111,7 +111,7 @@ pub fn write_rows_as<T: Serialize>(
     write_table_as(&mut frame(rows)?, dir, name, cells)
 }
 
-/// Rows per row group of [`write_rows_streamed`].
+/// Rows per row group of a [`TableWriter`] fed a chunk at a time (analyze's weekly table).
 pub const STREAM_CHUNK_ROWS: usize = 1 << 16;
 
 /// A table written as `DIR/NAME.parquet` and `DIR/NAME.csv` a frame at a
