@@ -103,6 +103,10 @@ pub enum DesignError {
         column: String,
         value: f64,
     },
+    #[error(
+        "the term {term} makes the design wider than {limit} columns (a factor with a level per row?)"
+    )]
+    TooWide { term: String, limit: usize },
 }
 
 /// Builds a design from named columns of `rows` rows: `covariates` in
@@ -118,49 +122,117 @@ pub fn from_columns(
     extra: Vec<(String, Vec<Option<f64>>)>,
     labels: Vec<(String, Vec<Option<String>>)>,
 ) -> Result<Design, DesignError> {
-    // The contrast levels (all but the reference) of each covariate, in
-    // R's order; none for a numeric one.
-    let mut contrasts: Vec<Vec<String>> = Vec::with_capacity(covariates.len());
-    for (name, c) in &covariates {
-        match c {
-            Covariate::Numeric(_) => contrasts.push(Vec::new()),
-            Covariate::Categorical { values, reference } => {
-                let mut levels: Vec<String> = values.iter().flatten().cloned().collect();
-                levels.sort();
-                levels.dedup();
-                sort_levels(&mut levels);
-                let reference = match reference {
-                    Some(r) if levels.contains(r) => r.clone(),
-                    Some(r) => {
-                        return Err(DesignError::NoReference {
-                            column: name.clone(),
-                            reference: r.clone(),
-                            levels: levels.join(", "),
-                        });
-                    }
-                    None => levels.first().cloned().unwrap_or_default(),
-                };
-                levels.retain(|l| *l != reference);
-                contrasts.push(levels);
-            }
-        }
-    }
+    let terms = Terms {
+        terms: (0..covariates.len()).map(|i| vec![i]).collect(),
+        variables: covariates,
+        intercept: true,
+        naming: Naming::Bracket,
+    };
+    from_terms(rows, terms, extra, labels)
+}
+
+/// How a categorical level's column is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// `COL[LEVEL]`: lumbar's flags (`--categorical`).
+    Bracket,
+    /// `LABELLEVEL`, as R's `model.matrix` names it (`sexM`,
+    /// `factor(ph.ecog)1`): a formula's terms.
+    R,
+}
+
+/// A model's terms over named variables, for [`from_terms`].
+#[derive(Debug, Clone)]
+pub struct Terms {
+    /// Each variable's label (what its columns are named by) and values.
+    pub variables: Vec<(String, Covariate)>,
+    /// Each term, as indices into `variables` in the term's order: one
+    /// index for a main effect, several for an interaction.
+    pub terms: Vec<Vec<usize>>,
+    /// Whether the model has an intercept. It decides how factors are
+    /// coded; the intercept's own column is not part of the design.
+    pub intercept: bool,
+    pub naming: Naming,
+}
+
+/// Design matrices wider than this are refused (a factor with a level per
+/// row would otherwise allocate rows × rows numbers).
+pub const MAX_DESIGN_COLUMNS: usize = 2000;
+
+/// Builds a design from terms (main effects and interactions), as R's
+/// `model.matrix` does with treatment contrasts.
+///
+/// Complete cases over every variable, extra and label (R's `na.omit`);
+/// a factor's levels are those of the kept rows (`drop.unused.levels`), in
+/// R's order ([`sort_levels`]). A term's columns are the products of its
+/// variables' columns, the first variable varying fastest, named by the
+/// variables' column names joined with `:`. Within a term, a categorical
+/// variable `F` is coded by contrasts (all levels but the reference) when
+/// the term without `F` is also in the model (the intercept standing for
+/// the empty term), and by an indicator for every level otherwise: R's
+/// rule (Chambers & Hastie 1992, §2.4.1), so `x + x:f` has `x:fB, x:fC`
+/// and `x:f` alone `x:fA, x:fB, x:fC`.
+pub fn from_terms(
+    rows: usize,
+    terms: Terms,
+    extra: Vec<(String, Vec<Option<f64>>)>,
+    labels: Vec<(String, Vec<Option<String>>)>,
+) -> Result<Design, DesignError> {
+    let Terms {
+        variables,
+        terms,
+        intercept,
+        naming,
+    } = terms;
+    let used: Vec<bool> = (0..variables.len())
+        .map(|i| terms.iter().any(|t| t.contains(&i)))
+        .collect();
     let present = |c: &Covariate, i: usize| match c {
         Covariate::Numeric(v) => v[i].is_some(),
         Covariate::Categorical { values, .. } => values[i].is_some(),
     };
     let keep: Vec<usize> = (0..rows)
         .filter(|&i| {
-            covariates.iter().all(|(_, c)| present(c, i))
+            variables
+                .iter()
+                .zip(&used)
+                .all(|((_, c), &u)| !u || present(c, i))
                 && extra.iter().all(|(_, v)| v[i].is_some())
                 && labels.iter().all(|(_, v)| v[i].is_some())
         })
         .collect();
-    let numeric = covariates
+    // Each categorical variable's levels among the kept rows, in R's
+    // order, with its reference first.
+    let mut levels: Vec<Vec<String>> = Vec::with_capacity(variables.len());
+    for ((name, c), &u) in variables.iter().zip(&used) {
+        match c {
+            Covariate::Categorical { values, reference } if u => {
+                let mut l: Vec<String> = keep.iter().filter_map(|&i| values[i].clone()).collect();
+                l.sort();
+                l.dedup();
+                sort_levels(&mut l);
+                if let Some(r) = reference {
+                    let Some(at) = l.iter().position(|x| x == r) else {
+                        return Err(DesignError::NoReference {
+                            column: name.clone(),
+                            reference: r.clone(),
+                            levels: l.join(", "),
+                        });
+                    };
+                    let r = l.remove(at);
+                    l.insert(0, r);
+                }
+                levels.push(l);
+            }
+            _ => levels.push(Vec::new()),
+        }
+    }
+    let numeric = variables
         .iter()
-        .filter_map(|(name, c)| match c {
-            Covariate::Numeric(v) => Some((v, name, true)),
-            Covariate::Categorical { .. } => None,
+        .zip(&used)
+        .filter_map(|((name, c), &u)| match c {
+            Covariate::Numeric(v) if u => Some((v, name, true)),
+            _ => None,
         })
         .chain(extra.iter().map(|(name, v)| (v, name, false)));
     for (v, name, covariate) in numeric {
@@ -182,28 +254,97 @@ pub fn from_columns(
             }
         }
     }
+    // The columns each variable contributes within each term: numeric
+    // variables one, categorical ones their contrasts or indicators.
+    let has_term = |set: &[usize]| {
+        if set.is_empty() {
+            return intercept;
+        }
+        terms
+            .iter()
+            .any(|t| t.len() == set.len() && set.iter().all(|v| t.contains(v)))
+    };
+    let mut plan: Vec<Vec<(usize, Option<Vec<String>>)>> = Vec::with_capacity(terms.len());
+    let mut width = 0usize;
+    for t in &terms {
+        let mut parts = Vec::with_capacity(t.len());
+        let mut n = 1usize;
+        for &v in t {
+            match &variables[v].1 {
+                Covariate::Numeric(_) => parts.push((v, None)),
+                Covariate::Categorical { .. } => {
+                    let rest: Vec<usize> = t.iter().copied().filter(|&w| w != v).collect();
+                    let l = if has_term(&rest) {
+                        levels[v].iter().skip(1).cloned().collect()
+                    } else {
+                        levels[v].clone()
+                    };
+                    n = n.saturating_mul(l.len());
+                    parts.push((v, Some(l)));
+                }
+            }
+        }
+        width = width.saturating_add(n);
+        if width > MAX_DESIGN_COLUMNS {
+            return Err(DesignError::TooWide {
+                term: t
+                    .iter()
+                    .map(|&v| variables[v].0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+                limit: MAX_DESIGN_COLUMNS,
+            });
+        }
+        plan.push(parts);
+    }
     let mut d = Design {
         dropped: rows - keep.len(),
         rows: keep.len(),
         ..Default::default()
     };
-    for ((name, c), levels) in covariates.iter().zip(&contrasts) {
-        match c {
-            Covariate::Categorical { values, .. } => {
-                for level in levels {
-                    d.names.push(format!("{name}[{level}]"));
-                    d.columns.push(
-                        keep.iter()
+    for parts in plan {
+        // Columns built up variable by variable; each new variable's
+        // columns form the outer loop, so the first varies fastest.
+        let mut cols: Vec<(String, Vec<f64>)> = vec![(String::new(), vec![1.0; keep.len()])];
+        for (v, coding) in parts {
+            let (label, c) = &variables[v];
+            let mut next = Vec::new();
+            let own: Vec<(String, Vec<f64>)> = match (c, coding) {
+                (Covariate::Numeric(x), _) => vec![(
+                    label.clone(),
+                    keep.iter().map(|&i| x[i].unwrap_or(f64::NAN)).collect(),
+                )],
+                (Covariate::Categorical { values, .. }, Some(ls)) => ls
+                    .iter()
+                    .map(|level| {
+                        let name = match naming {
+                            Naming::Bracket => format!("{label}[{level}]"),
+                            Naming::R => format!("{label}{level}"),
+                        };
+                        let col = keep
+                            .iter()
                             .map(|&i| f64::from(u8::from(values[i].as_deref() == Some(level))))
-                            .collect(),
-                    );
+                            .collect();
+                        (name, col)
+                    })
+                    .collect(),
+                (Covariate::Categorical { .. }, None) => Vec::new(),
+            };
+            for (oname, ocol) in &own {
+                for (name, col) in &cols {
+                    let joined = if name.is_empty() {
+                        oname.clone()
+                    } else {
+                        format!("{name}:{oname}")
+                    };
+                    next.push((joined, col.iter().zip(ocol).map(|(a, b)| a * b).collect()));
                 }
             }
-            Covariate::Numeric(v) => {
-                d.names.push(name.clone());
-                d.columns
-                    .push(keep.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect());
-            }
+            cols = next;
+        }
+        for (name, col) in cols {
+            d.names.push(name);
+            d.columns.push(col);
         }
     }
     for (name, v) in &extra {

@@ -4,7 +4,9 @@
 //! - [`numeric`]: small numeric kernels (a vectorising, reproducible `exp`);
 //! - [`describe`]: quantiles, OLS and Theil–Sen slopes;
 //! - [`design`]: model matrices as named columns (treatment contrasts,
-//!   complete cases, R's level order);
+//!   complete cases, R's level order, interactions by R's coding rule);
+//! - [`formula`]: model formulas as R writes them (`Surv(time, status) ~
+//!   age + factor(ecog) + strata(site)`, `y ~ week + (week | patient)`);
 //! - [`poisson`]: the modified Poisson GLM (risk ratios, sandwich variance);
 //! - [`survival`]: Kaplan–Meier and the log-rank test;
 //! - [`cox`]: Cox proportional hazards, as R's `survival::coxph`;
@@ -40,6 +42,7 @@
 pub mod cox;
 pub mod describe;
 pub mod design;
+pub mod formula;
 pub mod linalg;
 pub mod lmm;
 pub mod numeric;

@@ -46,6 +46,24 @@ impl Coefficient {
             conf_high: (estimate + Z_975 * std_error).exp(),
         }
     }
+
+    /// The same coefficient with its Wald interval at confidence `level`
+    /// (0.95 gives the default `exp(β ± 1.959964·SE)`); `None` when the
+    /// level is not strictly between 0 and 1.
+    pub fn at_level(&self, level: f64) -> Option<Coefficient> {
+        if !(level > 0.0 && level < 1.0) {
+            return None;
+        }
+        // ok: the standard normal's parameters are valid.
+        let z = Normal::new(0.0, 1.0)
+            .expect("standard normal")
+            .inverse_cdf(0.5 + level / 2.0);
+        Some(Coefficient {
+            conf_low: (self.estimate - z * self.std_error).exp(),
+            conf_high: (self.estimate + z * self.std_error).exp(),
+            ..self.clone()
+        })
+    }
 }
 
 /// The column whose removal leaves the best-conditioned XᵀX: the one to name
@@ -87,4 +105,29 @@ pub fn is_singular(xtx: &DMatrix<f64>) -> bool {
         .cloned()
         .fold(f64::INFINITY, f64::min)
         < 1e-10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// R: `exp(0.5 + c(-1, 1) * qnorm(0.95) * 0.2)` = 1.186525…, 2.290959….
+    #[test]
+    fn intervals_at_another_level() {
+        let c = Coefficient::new("x", 0.5, 0.2);
+        let d = c.at_level(0.95).unwrap();
+        assert!((d.conf_low - c.conf_low).abs() < 1e-12);
+        let e = c.at_level(0.90).unwrap();
+        assert!(
+            (e.conf_low - 1.186_525_483_583_726_7).abs() < 1e-9,
+            "{}",
+            e.conf_low
+        );
+        assert!(
+            (e.conf_high - 2.290_959_499_874_265).abs() < 1e-9,
+            "{}",
+            e.conf_high
+        );
+        assert!(c.at_level(1.0).is_none() && c.at_level(f64::NAN).is_none());
+    }
 }
