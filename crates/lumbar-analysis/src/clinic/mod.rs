@@ -20,6 +20,17 @@
 //! follow-up ([`AdherenceTally::within`]). The report covers the patients
 //! with something scheduled in it; the others are counted in
 //! [`ClinicSummary::left_out`] and are in no other figure.
+//!
+//! Adherence by programme week, dropout and safety by month are in
+//! [`programme`]; the programme as the regimen describes it, in CERT's
+//! terms, in [`delivered`].
+
+mod delivered;
+mod programme;
+
+pub use delivered::{Delivered, DeliveredExercise, DeliveredLadder};
+use programme::ProgrammeTally;
+pub use programme::{AdherenceWeek, DropoutInterval, DropoutWeek, MAX_WEEKS, SafetyMonth, pooled};
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -167,6 +178,16 @@ pub struct ClinicSummary {
     pub risk: Option<RiskTable>,
     /// Why the risk table is absent, when the store has a follow-up table.
     pub risk_note: Option<String>,
+    /// Scheduled sessions done, by programme week (weeks with a patient
+    /// scheduled; see [`programme`]).
+    pub adherence_by_week: Vec<AdherenceWeek>,
+    /// Patients at risk, dropped out and censored, by programme week from
+    /// week 0 (every patient covered is at risk in it).
+    pub dropout: Vec<DropoutWeek>,
+    /// Sessions and safety events by calendar month of the window.
+    pub safety_by_month: Vec<SafetyMonth>,
+    /// The programme as the regimen describes it (CERT).
+    pub delivered: Delivered,
 }
 
 /// Programme patients of one site, with their sessions and outcomes inside
@@ -315,6 +336,7 @@ fn weekly_in(
 struct ClinicSessions<'a> {
     adherence: AdherenceTally<'a>,
     safety: SafetyTally<'a>,
+    programme: ProgrammeTally<'a>,
     /// Sessions inside the window, per patient.
     count: Vec<usize>,
     opts: &'a ClinicOptions,
@@ -325,11 +347,13 @@ struct ClinicSessions<'a> {
 impl SessionSink for ClinicSessions<'_> {
     fn sessions_span(&mut self, first: NaiveDate, last: NaiveDate) {
         self.adherence.sessions_span(first, last);
+        self.programme.sessions_span(first);
         self.latest = self.latest.max(Some(last));
     }
 
     fn session(&mut self, s: &Session) {
         self.adherence.session(s);
+        self.programme.session(s);
         let d = s.performed_at.date();
         if self.opts.from.is_some_and(|f| d < f) || self.opts.to.is_some_and(|t| d > t) {
             return;
@@ -341,11 +365,13 @@ impl SessionSink for ClinicSessions<'_> {
     fn patient_done(&mut self, patient: usize) {
         self.adherence.patient_done(patient);
         self.safety.patient_done(patient);
+        self.programme.patient_done(patient);
     }
 
     fn merge(&mut self, later: Self) {
         self.adherence.merge(later.adherence);
         self.safety.merge(later.safety);
+        self.programme.merge(later.programme);
         self.latest = self.latest.max(later.latest);
         for (a, b) in self.count.iter_mut().zip(later.count) {
             *a += b;
@@ -476,6 +502,7 @@ fn programme_summary<S: CohortSource>(
     let (sessions, _) = store.stream_sessions(&cohort.index(), || ClinicSessions {
         adherence: adherence.fresh(),
         safety: SafetyTally::new(&cohort, regimen),
+        programme: ProgrammeTally::new(&cohort, rx, regimen, opts.from, opts.to, first_outcome),
         count: vec![0; cohort.patients.len()],
         opts,
         latest: None,
@@ -483,11 +510,13 @@ fn programme_summary<S: CohortSource>(
     let ClinicSessions {
         adherence: adh,
         safety: saf,
+        programme,
         count,
         latest: data_cutoff,
         ..
     } = sessions;
     let (adh, saf) = (adh.finish(), saf.finish());
+    let (adherence_by_week, dropout, safety_by_month) = programme.finish(&adh.spans);
 
     // The patients covered: something scheduled (in the window). Their
     // programme start is the first day the schedule could have: enrolment
@@ -670,6 +699,10 @@ fn programme_summary<S: CohortSource>(
         walking,
         risk,
         risk_note,
+        adherence_by_week,
+        dropout,
+        safety_by_month,
+        delivered: Delivered::of(regimen, opts.adherent),
     })
 }
 

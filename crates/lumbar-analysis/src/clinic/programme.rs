@@ -1,0 +1,709 @@
+//! The report's figures over programme weeks and calendar months (issue 21,
+//! item 2): adherence by programme week, dropout, and safety events per 100
+//! sessions by month. They come from the report's one pass over the
+//! sessions: each patient's rows are held only until the patient is done
+//! (their done days and months), then folded into tallies per week and a
+//! few integers per patient-month, so the pass never holds every session.
+//!
+//! Programme week w of a patient is days 7w … 7w + 6 after their programme
+//! start (enrolment, or the store's first observed day if later), as for
+//! pain and ODI. Figures stop at [`MAX_WEEKS`].
+//!
+//! - **Adherence by programme week**: over the patients with something
+//!   scheduled in week w (in the window), the scheduled days of their
+//!   prescribed moves in that week and the days done, pooled: done /
+//!   scheduled. The rules are [`crate::adherence`]'s with the programme
+//!   week in place of the ISO week: a daily move is scheduled on every day
+//!   of the week inside the patient's schedule, a move of N days a week on
+//!   N of them (fewer if the schedule has fewer), and done days count up to
+//!   what was scheduled.
+//! - **Dropout**: a patient has dropped out in the programme week of their
+//!   last logged session (week 0 if they logged none) when at least 7 days
+//!   of their follow-up follow it with no session; otherwise their last
+//!   session falls in the final 7 days of their follow-up and they are
+//!   censored at its end: at the end of their programme (their last
+//!   outcome or session), at the data cut-off, or at the window's end (the
+//!   rule of [`crate::targets`]' `still_logging_week_W`). Every patient
+//!   covered is at risk from week 0. [`pooled`] gives the Kaplan–Meier
+//!   estimate on intervals of weeks.
+//! - **Safety by month**: per calendar month of the window, the patients
+//!   logging, their sessions (rows, any move), the safety events (as the
+//!   report's safety table counts them: the regimen's moves, continued at
+//!   the stop level) and the patients with one.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate};
+use lumbar_model::cohort::{Cohort, Session};
+use lumbar_model::{Exercise, Frequency, Regimen, SafetyRules};
+use serde::Serialize;
+
+use crate::prescription::Prescriptions;
+
+/// Programme weeks shown at most (two years): a patient still at risk at
+/// the last of them is censored there, and later weeks are left out.
+pub const MAX_WEEKS: u32 = 104;
+
+/// Adherence in one programme week, pooled over the patients scheduled in it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdherenceWeek {
+    pub week: u32,
+    /// Patients with something scheduled in the week.
+    pub patients: usize,
+    /// Days scheduled, summed over the patients' prescribed moves.
+    pub scheduled: u64,
+    /// Of those, days done.
+    pub done: u64,
+}
+
+impl AdherenceWeek {
+    /// Scheduled sessions done: `done / scheduled`.
+    pub fn share(&self) -> f64 {
+        self.done as f64 / self.scheduled.max(1) as f64
+    }
+}
+
+/// One programme week of the dropout table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DropoutWeek {
+    pub week: u32,
+    /// Patients neither dropped out nor censored before the week.
+    pub at_risk: usize,
+    /// Patients whose last session was in this week and who dropped out.
+    pub dropped: usize,
+    /// Patients whose follow-up ended in this week (still logging).
+    pub censored: usize,
+}
+
+/// Weeks `first_week` … `last_week` of the dropout curve, as one step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DropoutInterval {
+    pub first_week: u32,
+    pub last_week: u32,
+    /// At risk at the start of `first_week`.
+    pub at_risk: usize,
+    pub dropped: usize,
+    pub censored: usize,
+    /// Kaplan–Meier: the share still logging at the end of `last_week`.
+    pub still_logging: f64,
+}
+
+/// Safety in one calendar month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SafetyMonth {
+    pub year: i32,
+    /// 1 … 12.
+    pub month: u32,
+    /// Patients with a session in the month.
+    pub patients: usize,
+    /// Sessions (logged rows, any move) in the month.
+    pub sessions: usize,
+    pub events: usize,
+    pub patients_with_events: usize,
+}
+
+impl SafetyMonth {
+    /// Safety events per 100 sessions.
+    pub fn per_100(&self) -> f64 {
+        100.0 * self.events as f64 / self.sessions.max(1) as f64
+    }
+}
+
+/// The Kaplan–Meier estimate on intervals of programme weeks: weeks are
+/// pooled from the first on until the interval's dropouts and censored
+/// patients are each 0 or at least `min`, and so are the patients left
+/// (the rule a share of the report must meet to be shown), or the weeks
+/// run out. Each interval is one step, `1 − dropped / at_risk`: censoring
+/// inside an interval is taken to come at its end (for one week, as
+/// Kaplan–Meier has it for ties), so the curve is a function of the
+/// intervals' counts alone and shows nothing of the weeks pooled.
+pub fn pooled(weeks: &[DropoutWeek], min: usize) -> Vec<DropoutInterval> {
+    let small = |n: usize| n > 0 && n < min;
+    let mut out = Vec::new();
+    let mut surv = 1.0;
+    let mut i = 0;
+    while i < weeks.len() {
+        let at_risk = weeks[i].at_risk;
+        if at_risk == 0 {
+            break;
+        }
+        let (mut dropped, mut censored) = (0, 0);
+        let mut j = i;
+        loop {
+            dropped += weeks[j].dropped;
+            censored += weeks[j].censored;
+            let ok = !small(dropped)
+                && !small(censored)
+                && !small(at_risk - dropped)
+                && !small(at_risk - censored);
+            if ok || j + 1 == weeks.len() {
+                break;
+            }
+            j += 1;
+        }
+        surv *= 1.0 - dropped as f64 / at_risk as f64;
+        out.push(DropoutInterval {
+            first_week: weeks[i].week,
+            last_week: weeks[j].week,
+            at_risk,
+            dropped,
+            censored,
+            still_logging: surv,
+        });
+        i = j + 1;
+    }
+    out
+}
+
+/// What one patient's rows leave until the patient is done.
+#[derive(Debug, Default)]
+struct Held {
+    /// (prescribed move's slot, day from the common era) of each row that
+    /// counts as done: completed (or not said), on or after enrolment,
+    /// inside the window.
+    done: Vec<(usize, i32)>,
+    /// (year · 12 + month0, sessions, events) inside the window.
+    months: Vec<(i32, u32, u32)>,
+    /// The latest session day up to the window's end.
+    last: Option<NaiveDate>,
+}
+
+impl Held {
+    fn join(&mut self, other: Held) {
+        self.done.extend(other.done);
+        self.months.extend(other.months);
+        self.last = self.last.max(other.last);
+    }
+}
+
+/// The report pass's part for these figures (a piece of the stream, or
+/// all of it after the merges).
+pub(super) struct ProgrammeTally<'a> {
+    cohort: &'a Cohort,
+    rx: &'a Prescriptions,
+    rules: SafetyRules,
+    /// The regimen's moves: the safety table counts events of these only.
+    moves: Vec<&'a str>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    /// The store's first observed day: programme starts are not before it.
+    observed_from: Option<NaiveDate>,
+    /// The patient of the previous row with their prescription.
+    current: Option<(usize, &'a [Exercise])>,
+    /// What the patient of the latest row left (rows come grouped by
+    /// patient)…
+    streaming: Option<(usize, Held)>,
+    /// …and other patients not yet done (split between pieces).
+    open: HashMap<usize, Held>,
+    /// Done days by programme week, each patient's move and week counted
+    /// up to its schedule.
+    done: Vec<u64>,
+    /// (patient, month, sessions, events) of the patients done; a patient
+    /// split between pieces may have two rows of a month.
+    months: Vec<(usize, i32, u32, u32)>,
+    /// (patient, latest session day up to the window's end).
+    last: Vec<(usize, NaiveDate)>,
+}
+
+impl<'a> ProgrammeTally<'a> {
+    pub(super) fn new(
+        cohort: &'a Cohort,
+        rx: &'a Prescriptions,
+        regimen: &'a Regimen,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        observed_from: Option<NaiveDate>,
+    ) -> Self {
+        ProgrammeTally {
+            cohort,
+            rx,
+            rules: regimen.safety,
+            moves: regimen.exercises.iter().map(|e| e.key.as_str()).collect(),
+            from,
+            to,
+            observed_from,
+            current: None,
+            streaming: None,
+            open: HashMap::new(),
+            done: Vec::new(),
+            months: Vec::new(),
+            last: Vec::new(),
+        }
+    }
+
+    pub(super) fn sessions_span(&mut self, first: NaiveDate) {
+        self.observed_from = Some(self.observed_from.map_or(first, |f| f.min(first)));
+    }
+
+    /// The first day of patient `pi`'s programme.
+    fn start(&self, pi: usize) -> NaiveDate {
+        let enrolled = self.cohort.patients[pi].enrolled_on;
+        self.observed_from.map_or(enrolled, |f| f.max(enrolled))
+    }
+
+    fn prescription(&mut self, patient: usize) -> &'a [Exercise] {
+        match self.current {
+            Some((p, exs)) if p == patient => exs,
+            _ => {
+                let exs = self.rx.for_patient(&self.cohort.patients[patient].id);
+                self.current = Some((patient, exs));
+                exs
+            }
+        }
+    }
+
+    fn held(&mut self, patient: usize) -> &mut Held {
+        if self.streaming.as_ref().is_none_or(|(p, _)| *p != patient) {
+            let held = self.open.remove(&patient).unwrap_or_default();
+            if let Some((p, h)) = self.streaming.replace((patient, held)) {
+                self.open.insert(p, h);
+            }
+        }
+        // Just put there.
+        &mut self.streaming.get_or_insert_with(Default::default).1
+    }
+
+    pub(super) fn session(&mut self, s: &Session) {
+        let day = s.performed_at.date();
+        if self.to.is_some_and(|t| day > t) {
+            return; // after the window: neither logged nor done for it
+        }
+        let inside = self.from.is_none_or(|f| day >= f);
+        let slot = if inside
+            && s.completed != Some(false)
+            && day >= self.cohort.patients[s.patient].enrolled_on
+        {
+            self.prescription(s.patient)
+                .iter()
+                .position(|e| *e.key == *s.exercise)
+        } else {
+            None
+        };
+        let event = inside
+            && self.moves.contains(&&*s.exercise)
+            && s.pain_during
+                .is_some_and(|d| self.rules.is_safety_event(d, !s.continued()));
+        let held = self.held(s.patient);
+        held.last = held.last.max(Some(day));
+        if let Some(slot) = slot {
+            held.done.push((slot, day.num_days_from_ce()));
+        }
+        if inside {
+            let month = day.year() * 12 + day.month0() as i32;
+            match held.months.last_mut() {
+                Some(m) if m.0 == month => {
+                    m.1 += 1;
+                    m.2 += u32::from(event);
+                }
+                _ => held.months.push((month, 1, u32::from(event))),
+            }
+        }
+    }
+
+    pub(super) fn patient_done(&mut self, patient: usize) {
+        let held = match self.streaming.take_if(|(p, _)| *p == patient) {
+            Some((_, h)) => h,
+            None => self.open.remove(&patient).unwrap_or_default(),
+        };
+        self.fold(patient, held);
+    }
+
+    /// A patient's held rows into the tallies.
+    fn fold(&mut self, pi: usize, mut held: Held) {
+        if let Some(d) = held.last {
+            self.last.push((pi, d));
+        }
+        for (m, n, e) in held.months {
+            self.months.push((pi, m, n, e));
+        }
+        if held.done.is_empty() {
+            return;
+        }
+        let exs = self.prescription(pi);
+        let start = self.start(pi).num_days_from_ce();
+        held.done.sort_unstable();
+        held.done.dedup();
+        // Runs of one move and programme week: distinct days, at most the
+        // days the move is scheduled in a week (a done day is inside the
+        // patient's schedule, so no more than the week's days in it).
+        let week = |day: i32| ((day - start) / 7) as usize;
+        let mut i = 0;
+        while i < held.done.len() {
+            let (slot, day) = held.done[i];
+            let w = week(day);
+            let mut j = i;
+            while j < held.done.len() && held.done[j].0 == slot && week(held.done[j].1) == w {
+                j += 1;
+            }
+            let cap = match exs.get(slot).map(|e| e.frequency) {
+                Some(Frequency::DaysPerWeek(n)) => u64::from(n),
+                _ => 7,
+            };
+            if w < MAX_WEEKS as usize {
+                if self.done.len() <= w {
+                    self.done.resize(w + 1, 0);
+                }
+                self.done[w] += ((j - i) as u64).min(cap);
+            }
+            i = j;
+        }
+    }
+
+    pub(super) fn merge(&mut self, later: Self) {
+        if let Some((p, h)) = self.streaming.take() {
+            self.open.insert(p, h);
+        }
+        for (p, h) in later.open.into_iter().chain(later.streaming) {
+            self.open.entry(p).or_default().join(h);
+        }
+        if self.done.len() < later.done.len() {
+            self.done.resize(later.done.len(), 0);
+        }
+        for (a, b) in self.done.iter_mut().zip(later.done) {
+            *a += b;
+        }
+        self.months.extend(later.months);
+        self.last.extend(later.last);
+        self.observed_from = match (self.observed_from, later.observed_from) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// The figures over the patients covered: `spans` holds each one's
+    /// index and first and last day scheduled (adherence's), in the window.
+    pub(super) fn finish(
+        mut self,
+        spans: &[(usize, NaiveDate, NaiveDate)],
+    ) -> (Vec<AdherenceWeek>, Vec<DropoutWeek>, Vec<SafetyMonth>) {
+        let open: Vec<(usize, Held)> = self.open.drain().chain(self.streaming.take()).collect();
+        for (p, h) in open {
+            self.fold(p, h);
+        }
+        let mut covered = vec![false; self.cohort.patients.len()];
+        for &(pi, _, _) in spans {
+            covered[pi] = true;
+        }
+
+        // Adherence: what was scheduled, week by week, from the spans.
+        let mut weeks: Vec<AdherenceWeek> = Vec::new();
+        let mut last_seen: Vec<Option<NaiveDate>> = vec![None; self.cohort.patients.len()];
+        for &(pi, d) in &self.last {
+            last_seen[pi] = last_seen[pi].max(Some(d));
+        }
+        let mut exits: Vec<(u32, bool)> = Vec::with_capacity(spans.len());
+        for &(pi, first, last) in spans {
+            let start = self.start(pi);
+            let exs = self.prescription(pi);
+            let days = |d: NaiveDate| (d - start).num_days();
+            let (w0, w1) = (days(first) / 7, days(last) / 7);
+            for w in w0.max(0)..=w1.min(MAX_WEEKS as i64 - 1) {
+                let a = days(first).max(7 * w);
+                let b = days(last).min(7 * w + 6);
+                let inside = (b - a + 1).max(0) as u64;
+                let scheduled: u64 = exs
+                    .iter()
+                    .map(|e| match e.frequency {
+                        Frequency::Daily => inside,
+                        Frequency::DaysPerWeek(n) => u64::from(n).min(inside),
+                    })
+                    .sum();
+                let w = w as usize;
+                while weeks.len() <= w {
+                    weeks.push(AdherenceWeek {
+                        week: weeks.len() as u32,
+                        patients: 0,
+                        scheduled: 0,
+                        done: 0,
+                    });
+                }
+                weeks[w].patients += 1;
+                weeks[w].scheduled += scheduled;
+            }
+            // Dropout: the last session against the end of follow-up.
+            let end = days(last);
+            let logged = last_seen[pi]
+                .map(days)
+                .filter(|&d| d >= 0)
+                .map(|d| d.min(end));
+            let dropped = end - logged.unwrap_or(-1) >= 7;
+            let week = if dropped {
+                logged.unwrap_or(0) / 7
+            } else {
+                end / 7
+            };
+            let capped = week.clamp(0, MAX_WEEKS as i64 - 1) as u32;
+            exits.push((capped, dropped && capped as i64 == week));
+        }
+        for (w, d) in weeks.iter_mut().zip(&self.done) {
+            w.done = *d;
+        }
+        weeks.retain(|w| w.patients > 0);
+
+        let top = exits
+            .iter()
+            .map(|e| e.0)
+            .max()
+            .map_or(0, |w| w as usize + 1);
+        let mut dropout: Vec<DropoutWeek> = (0..top)
+            .map(|w| DropoutWeek {
+                week: w as u32,
+                at_risk: 0,
+                dropped: 0,
+                censored: 0,
+            })
+            .collect();
+        for &(w, dropped) in &exits {
+            let row = &mut dropout[w as usize];
+            if dropped {
+                row.dropped += 1;
+            } else {
+                row.censored += 1;
+            }
+        }
+        let mut at_risk = exits.len();
+        for row in &mut dropout {
+            row.at_risk = at_risk;
+            at_risk -= row.dropped + row.censored;
+        }
+
+        // Months: one row per patient and month, then the tallies.
+        self.months.sort_unstable();
+        let mut by_month: BTreeMap<i32, SafetyMonth> = BTreeMap::new();
+        let mut i = 0;
+        while i < self.months.len() {
+            let (pi, m, _, _) = self.months[i];
+            let (mut n, mut e) = (0u32, 0u32);
+            while i < self.months.len() && self.months[i].0 == pi && self.months[i].1 == m {
+                n += self.months[i].2;
+                e += self.months[i].3;
+                i += 1;
+            }
+            if !covered[pi] {
+                continue;
+            }
+            let row = by_month.entry(m).or_insert(SafetyMonth {
+                year: m.div_euclid(12),
+                month: m.rem_euclid(12) as u32 + 1,
+                patients: 0,
+                sessions: 0,
+                events: 0,
+                patients_with_events: 0,
+            });
+            row.patients += 1;
+            row.sessions += n as usize;
+            row.events += e as usize;
+            row.patients_with_events += usize::from(e > 0);
+        }
+        (weeks, dropout, by_month.into_values().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clinic::{ClinicOptions, ClinicSummary, clinic_summary};
+    use lumbar_model::cohort::{MemoryCohort, Outcome, Patient};
+    use std::sync::Arc;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// Dead bug (daily) and bridge (2 days a week) only.
+    fn two_moves() -> Regimen {
+        let mut r = Regimen::six_moves();
+        r.exercises
+            .retain(|e| e.key == "dead_bug" || e.key == "bridge");
+        r
+    }
+
+    /// A, B enrolled Monday 6 January 2025, C a week later. A logs both
+    /// moves on 6–8 January, the dead bug on the 14th, the bridge on the
+    /// 24th at pain 8 without stopping (a safety event) and the dead bug on
+    /// 1 February at 7.5, stopped (no event); B logs the dead bug on the
+    /// 6th and an incomplete one on the 9th; C logs nothing. NRS at
+    /// enrolment and on 26 January (A, B) or 19 January (C).
+    fn hand_cohort() -> MemoryCohort {
+        let patient = |id: &str, enrolled: &str| Patient {
+            id: id.into(),
+            site: "north".into(),
+            enrolled_on: d(enrolled),
+            ..Patient::default()
+        };
+        let s =
+            |p: usize, day: &str, ex: &str, pain: Option<f64>, stopped: bool, done: bool| Session {
+                patient: p,
+                performed_at: d(day).and_hms_opt(8, 0, 0).unwrap(),
+                exercise: Arc::from(ex),
+                side: None,
+                sets: None,
+                reps: None,
+                hold_s: None,
+                pain_during: pain,
+                pain_after: None,
+                pain_persist_min: None,
+                stopped_for_pain: Some(stopped),
+                completed: Some(done),
+            };
+        let o = |p: usize, day: &str| Outcome {
+            patient: p,
+            date: d(day),
+            measure: "nrs_pain".into(),
+            value: 5.0,
+        };
+        let mut sessions = Vec::new();
+        for day in ["2025-01-06", "2025-01-07", "2025-01-08"] {
+            sessions.push(s(0, day, "dead_bug", Some(3.0), false, true));
+            sessions.push(s(0, day, "bridge", Some(3.0), false, true));
+        }
+        sessions.push(s(0, "2025-01-14", "dead_bug", None, false, true));
+        sessions.push(s(0, "2025-01-24", "bridge", Some(8.0), false, true));
+        sessions.push(s(0, "2025-02-01", "dead_bug", Some(7.5), true, true));
+        sessions.push(s(1, "2025-01-06", "dead_bug", None, false, true));
+        sessions.push(s(1, "2025-01-09", "dead_bug", None, false, false));
+        MemoryCohort {
+            cohort: Cohort {
+                patients: vec![
+                    patient("A", "2025-01-06"),
+                    patient("B", "2025-01-06"),
+                    patient("C", "2025-01-13"),
+                ],
+                sessions,
+                outcomes: vec![
+                    o(0, "2025-01-06"),
+                    o(0, "2025-01-26"),
+                    o(1, "2025-01-06"),
+                    o(1, "2025-01-26"),
+                    o(2, "2025-01-13"),
+                    o(2, "2025-01-19"),
+                ],
+            },
+            walking: Vec::new(),
+        }
+    }
+
+    fn summary(opts: &ClinicOptions) -> ClinicSummary {
+        let r = two_moves();
+        let rx = Prescriptions::from_regimen(&r);
+        match clinic_summary(&hand_cohort(), &r, &rx, opts) {
+            Ok(s) => s,
+            Err(e) => match e {},
+        }
+    }
+
+    fn adherence_rows(s: &ClinicSummary) -> Vec<(u32, usize, u64, u64)> {
+        s.adherence_by_week
+            .iter()
+            .map(|w| (w.week, w.patients, w.scheduled, w.done))
+            .collect()
+    }
+
+    fn dropout_rows(s: &ClinicSummary) -> Vec<(u32, usize, usize, usize)> {
+        s.dropout
+            .iter()
+            .map(|w| (w.week, w.at_risk, w.dropped, w.censored))
+            .collect()
+    }
+
+    #[test]
+    fn programme_weeks_dropout_and_months_by_hand() {
+        let s = summary(&ClinicOptions::default());
+        // Week 0: three patients, 7 dead-bug days + 2 bridge days each
+        // (27); done A 3 + min(3, 2), B 1 (the incomplete row is not done).
+        // Weeks 1–2: A and B, 9 each; A's dead bug on the 14th, bridge on
+        // the 24th. Week 3: A alone (followed to 1 February, day 26: six
+        // days, 6 + 2 scheduled), the dead bug done that day.
+        assert_eq!(
+            adherence_rows(&s),
+            [(0, 3, 27, 6), (1, 2, 18, 1), (2, 2, 18, 1), (3, 1, 8, 1)]
+        );
+        // B: last session day 3, followed to day 20: dropped out in week 0.
+        // C: no session, followed 7 days: dropped out in week 0. A: last
+        // session on the last day followed: censored in week 3.
+        assert_eq!(
+            dropout_rows(&s),
+            [(0, 3, 2, 0), (1, 1, 0, 0), (2, 1, 0, 0), (3, 1, 0, 1)]
+        );
+        let months: Vec<_> = s
+            .safety_by_month
+            .iter()
+            .map(|m| {
+                (
+                    m.year,
+                    m.month,
+                    m.patients,
+                    m.sessions,
+                    m.events,
+                    m.patients_with_events,
+                )
+            })
+            .collect();
+        assert_eq!(months, [(2025, 1, 2, 10, 1, 1), (2025, 2, 1, 1, 0, 0)]);
+        // The months add up to the report's totals.
+        assert_eq!(months.iter().map(|m| m.3).sum::<usize>(), s.sessions);
+        let events: usize = s.safety.iter().map(|r| r.events).sum();
+        assert_eq!(months.iter().map(|m| m.4).sum::<usize>(), events);
+    }
+
+    #[test]
+    fn a_window_cuts_weeks_follow_up_and_months_alike() {
+        let s = summary(&ClinicOptions {
+            to: Some(d("2025-01-20")),
+            ..Default::default()
+        });
+        // Followed to the 20th (day 14): week 2 is one day (1 + 1 each
+        // for A and B), nothing done in it.
+        assert_eq!(
+            adherence_rows(&s),
+            [(0, 3, 27, 6), (1, 2, 18, 1), (2, 2, 4, 0)]
+        );
+        // A's last session in the window is day 8, six days before the
+        // window's end: censored in week 2.
+        assert_eq!(dropout_rows(&s), [(0, 3, 2, 0), (1, 1, 0, 0), (2, 1, 0, 1)]);
+        let jan = &s.safety_by_month[0];
+        assert_eq!(
+            (jan.sessions, jan.events, s.safety_by_month.len()),
+            (9, 0, 1)
+        );
+    }
+
+    fn week(week: u32, at_risk: usize, dropped: usize, censored: usize) -> DropoutWeek {
+        DropoutWeek {
+            week,
+            at_risk,
+            dropped,
+            censored,
+        }
+    }
+
+    #[test]
+    fn weeks_with_few_dropouts_are_pooled_into_one_step() {
+        // 40 at risk; weeks 0–1 lose 3 then 2 (pooled: 5 of 40), week 2
+        // none, week 3 censors the 35 left.
+        let weeks = [
+            week(0, 40, 3, 0),
+            week(1, 37, 2, 0),
+            week(2, 35, 0, 0),
+            week(3, 35, 0, 35),
+        ];
+        let p = pooled(&weeks, 5);
+        assert_eq!(p.len(), 3);
+        assert_eq!((p[0].first_week, p[0].last_week), (0, 1));
+        assert_eq!((p[0].at_risk, p[0].dropped, p[0].censored), (40, 5, 0));
+        assert!((p[0].still_logging - 35.0 / 40.0).abs() < 1e-12);
+        assert_eq!((p[1].first_week, p[1].last_week, p[1].at_risk), (2, 2, 35));
+        assert!((p[1].still_logging - 35.0 / 40.0).abs() < 1e-12);
+        assert_eq!((p[2].at_risk, p[2].dropped, p[2].censored), (35, 0, 35));
+    }
+
+    #[test]
+    fn the_tail_that_never_reaches_five_is_one_last_interval() {
+        let weeks = [week(0, 8, 5, 0), week(1, 3, 1, 0), week(2, 2, 0, 2)];
+        let p = pooled(&weeks, 5);
+        // Week 0: 5 dropped but 3 left (1–4): pooled on to the end.
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].first_week, p[0].last_week), (0, 2));
+        assert_eq!((p[0].dropped, p[0].censored), (6, 2));
+    }
+}
