@@ -6,6 +6,7 @@ mod calibrate;
 mod cli;
 mod corpus;
 mod determinism;
+mod formula;
 mod hostile;
 mod ingest_corrupted;
 mod limits;

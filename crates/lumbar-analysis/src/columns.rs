@@ -41,6 +41,10 @@ pub enum DataError {
         column: String,
         value: f64,
     },
+    #[error("{path}: {message}")]
+    Design { path: PathBuf, message: String },
+    #[error(transparent)]
+    Formula(#[from] lumbar_stats::formula::FormulaError),
     #[error("{path}: {place}, column '{column}': {reason}")]
     Event {
         path: PathBuf,
@@ -51,7 +55,7 @@ pub enum DataError {
 }
 
 impl DataError {
-    fn from_design(e: DesignError, t: &dyn Columns) -> DataError {
+    pub(crate) fn from_design(e: DesignError, t: &dyn Columns) -> DataError {
         let path = t.source().to_path_buf();
         match e {
             DesignError::NoReference {
@@ -75,6 +79,10 @@ impl DataError {
                 place: t.place(row),
                 column,
                 value,
+            },
+            DesignError::TooWide { .. } => DataError::Design {
+                path,
+                message: e.to_string(),
             },
         }
     }

@@ -17,7 +17,9 @@
 //!   observed or a simulated cohort alike;
 //! - [`columns`]: designs, mixed-model data and event indicators read by
 //!   column name from any [`lumbar_model::Columns`] table, with errors
-//!   naming its line and column.
+//!   naming its line and column;
+//! - [`model_frame`]: a model formula's variables read from such a table
+//!   as R's `model.frame` and `model.matrix` read them.
 //!
 //! The estimators are lumbar-stats' (re-exported here as [`cox`],
 //! [`describe`], [`design`], [`lmm`], [`poisson`], [`survival`]).
@@ -54,6 +56,7 @@ pub mod analyze;
 pub mod clinic;
 pub mod columns;
 pub mod dictionary;
+pub mod model_frame;
 pub mod prescription;
 pub mod risk;
 pub mod safety;

@@ -26,6 +26,7 @@ use clap::{Parser, Subcommand};
 use lumbar_model::Regimen;
 
 mod commands;
+mod rformat;
 
 /// Where the shipped regimen lives in a checkout; used when `--regimen` is
 /// not given and the file exists, so a clinic's edit takes effect.

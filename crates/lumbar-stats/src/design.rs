@@ -405,7 +405,8 @@ impl Design {
     }
 }
 
-/// Orders levels as R would: numerically when all parse as numbers.
+/// Orders levels as R's `factor()` does: numerically when all parse as
+/// numbers, else as R sorts text in a UTF-8 locale ([`r_collate`]).
 pub fn sort_levels(levels: &mut [String]) {
     if levels.iter().all(|l| l.parse::<f64>().is_ok()) {
         levels.sort_by(|a, b| {
@@ -414,8 +415,41 @@ pub fn sort_levels(levels: &mut [String]) {
                 .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
         });
     } else {
-        levels.sort();
+        levels.sort_by(|a, b| r_collate(a, b));
     }
+}
+
+/// ASCII punctuation and symbols in the order of the Unicode Collation
+/// Algorithm's default table (DUCET, as ICU's root locale uses it, with
+/// punctuation not ignorable): all of them sort before digits, and digits
+/// before letters.
+const SYMBOL_ORDER: &str = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$";
+
+/// Text compared as R compares it in a UTF-8 locale, where R collates with
+/// ICU's root locale (R's `sort(c("b", "B", "a", ">=125", "101-124"))`
+/// gives `">=125" "101-124" "a" "b" "B"`): first by characters with case
+/// ignored (symbols, then digits one by one, then letters, then the rest
+/// by code point), then lower case before upper case, then by bytes.
+/// (Under `LC_COLLATE=C`, R sorts by bytes instead.)
+pub fn r_collate(a: &str, b: &str) -> std::cmp::Ordering {
+    fn primary(c: char) -> (u8, u32) {
+        if let Some(i) = SYMBOL_ORDER.find(c) {
+            (0, i as u32)
+        } else if c.is_ascii_digit() {
+            (1, c as u32)
+        } else if c.is_alphabetic() {
+            let lower = c.to_lowercase().next().unwrap_or(c);
+            (2, lower as u32)
+        } else {
+            (3, c as u32)
+        }
+    }
+    let key = |s: &str| s.chars().map(primary).collect::<Vec<_>>();
+    let case = |s: &str| s.chars().map(char::is_uppercase).collect::<Vec<_>>();
+    key(a)
+        .cmp(&key(b))
+        .then_with(|| case(a).cmp(&case(b)))
+        .then_with(|| a.cmp(b))
 }
 
 #[cfg(test)]
@@ -449,6 +483,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.names, ["age", "ecog[2]", "ecog[10]"]);
+        // Text levels in R's (ICU's) order, whatever their bytes say.
+        let mut l: Vec<String> = ["b", "78-100", "B", ">=125", "<78", "a", "101-124"]
+            .map(String::from)
+            .to_vec();
+        sort_levels(&mut l);
+        assert_eq!(l, ["<78", ">=125", "101-124", "78-100", "a", "b", "B"]);
         assert_eq!(d.columns[1], [1.0, 0.0, 0.0]);
         assert_eq!(d.columns[2], [0.0, 1.0, 0.0]);
         assert_eq!((d.rows, d.dropped, d.kept.clone()), (3, 1, vec![0, 2, 3]));

@@ -473,6 +473,12 @@ impl Formula {
         }
     }
 
+    /// The formula as written, its runs of white space made one space (as
+    /// R's deparse shows a call's formula).
+    pub fn written(&self) -> String {
+        self.text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     /// An error about this formula at character `at`.
     pub fn error(&self, at: usize, message: impl Into<String>) -> FormulaError {
         FormulaError::new(&self.text, at, message)

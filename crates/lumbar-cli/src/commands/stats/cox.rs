@@ -2,18 +2,37 @@
 
 use std::io::Write;
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use clap::Args;
 use clap::builder::TypedValueParser;
 use lumbar_analysis::columns;
-use lumbar_stats::cox::Ties;
+use lumbar_analysis::model_frame::{self, CoxFrame};
+use lumbar_stats::cox::{self, CoxData, Ties};
+use lumbar_stats::formula::Formula;
 
-use super::{SurvivalColumns, print_terms, print_warnings};
+use super::{ConfLevel, NaArg, data_name, print_warnings, summary};
 
 #[derive(Args, Debug)]
 pub struct CoxArgs {
-    #[command(flatten)]
-    pub surv: SurvivalColumns,
+    /// Data file (CSV or Parquet).
+    #[arg(long, value_name = "F")]
+    pub data: PathBuf,
+    /// The model as R's coxph takes it: "Surv(time, status) ~ age + sex +
+    /// factor(ecog) + strata(site) + cluster(id)", or Surv(start, stop,
+    /// event); the event may be written status == 2. Replaces --time,
+    /// --event, --entry, --covariates, --categorical, --strata and --cluster.
+    #[arg(long, short = 'f', value_name = "FORMULA",
+          conflicts_with_all = ["time", "event", "entry", "covariates", "categorical", "strata", "cluster"])]
+    pub formula: Option<String>,
+    /// Follow-up (stop) time column.
+    #[arg(long, value_name = "COL", required_unless_present = "formula")]
+    pub time: Option<String>,
+    /// Event column: 0/1, true/false, or R's 1/2 (1 = censored, 2 = event);
+    /// `--outcome` (as risk says) and `--status` (as R's Surv) are the same.
+    #[arg(long, value_name = "COL", visible_aliases = ["outcome", "status"], required_unless_present = "formula")]
+    pub event: Option<String>,
     /// Entry time column, for left truncation (delayed entry): at risk on (entry, time].
     #[arg(long, value_name = "COL")]
     pub entry: Option<String>,
@@ -26,7 +45,7 @@ pub struct CoxArgs {
     /// Stratum column: a separate baseline hazard per stratum.
     #[arg(long, value_name = "COL")]
     pub strata: Option<String>,
-    /// Case-weight column.
+    /// Case-weight column (R's weights =).
     #[arg(long, value_name = "COL")]
     pub weights: Option<String>,
     /// Tied event times: efron (R's default) or breslow.
@@ -43,6 +62,10 @@ pub struct CoxArgs {
     /// Cluster column: robust standard errors summed within clusters.
     #[arg(long, value_name = "COL")]
     pub cluster: Option<String>,
+    #[command(flatten)]
+    pub na: NaArg,
+    #[command(flatten)]
+    pub level: ConfLevel,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -50,36 +73,27 @@ pub struct CoxArgs {
     pub table_out: super::TableOut,
 }
 
-pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
+/// The model's data from the flags, as the formula would give it.
+fn frame_from_flags(args: &CoxArgs, df: &dyn lumbar_model::Columns) -> Result<CoxFrame> {
     use lumbar_analysis::design;
-    use lumbar_stats::cox::{self, CoxData};
-    let df = args.surv.na.read(&args.surv.data)?;
+    let (time, event) = match (&args.time, &args.event) {
+        (Some(t), Some(e)) => (t.as_str(), e.as_str()),
+        _ => anyhow::bail!("give --formula, or --time and --event"),
+    };
     let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
-    let mut extra: Vec<&str> = vec![&args.surv.time, &args.surv.event];
+    let mut extra: Vec<&str> = vec![time, event];
     extra.extend(args.entry.as_deref());
     extra.extend(args.weights.as_deref());
     let mut labels: Vec<&str> = Vec::new();
     labels.extend(args.strata.as_deref());
     labels.extend(args.cluster.as_deref());
-    let mut d = columns::design(&df, &covariates, &cats, &extra, &labels)?;
-    let mut warnings = Vec::new();
-    if args.entry.is_some() {
-        // R's Surv(entry, stop, event) makes a row with stop <= entry NA
-        // ("Stop time must be > start time, NA created"), which coxph's
-        // na.omit then drops: the same here, counted and said.
-        let stop = d.variable(&args.surv.time).unwrap_or(&[]).to_vec();
-        let entry = d
-            .variable(args.entry.as_deref().unwrap_or(""))
-            .unwrap_or(&[])
-            .to_vec();
-        let gone = d.drop_rows(|i| stop[i] <= entry[i]);
-        if gone > 0 {
-            warnings.push(format!(
-                "{gone} row(s) with stop time <= entry time dropped (as R's Surv: \
-                 \"Stop time must be > start time, NA created\")"
-            ));
-        }
-    }
+    let mut d = columns::design(df, &covariates, &cats, &extra, &labels)?;
+    let warnings: Vec<String> = args
+        .entry
+        .as_deref()
+        .and_then(|entry| model_frame::drop_empty_intervals(&mut d, entry, time))
+        .into_iter()
+        .collect();
     let variable = |name: &Option<String>| {
         name.as_deref()
             .and_then(|n| d.variable(n))
@@ -90,28 +104,62 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             .and_then(|n| d.label(n))
             .map(<[String]>::to_vec)
     };
-    let data = CoxData {
-        stop: d.variable(&args.surv.time).unwrap_or(&[]).to_vec(),
-        entry: variable(&args.entry),
-        event: columns::events(&df, &d, &args.surv.event)?.0,
-        columns: d.columns.clone(),
-        names: d.names.clone(),
-        strata: label(&args.strata),
-        weights: variable(&args.weights),
-        cluster: label(&args.cluster),
+    let mut rhs: Vec<String> = covariates.clone();
+    rhs.extend(args.strata.iter().map(|s| format!("strata({s})")));
+    rhs.extend(args.cluster.iter().map(|s| format!("cluster({s})")));
+    let start = args
+        .entry
+        .as_ref()
+        .map(|e| format!("{e}, "))
+        .unwrap_or_default();
+    Ok(CoxFrame {
+        data: CoxData {
+            stop: d.variable(time).unwrap_or(&[]).to_vec(),
+            entry: variable(&args.entry),
+            event: columns::events(df, &d, event)?.0,
+            strata: label(&args.strata),
+            weights: variable(&args.weights),
+            cluster: label(&args.cluster),
+            columns: d.columns.clone(),
+            names: d.names.clone(),
+        },
+        dropped: d.dropped,
+        warnings,
+        formula: format!(
+            "Surv({start}{time}, {event}) ~ {}",
+            if rhs.is_empty() {
+                "1".into()
+            } else {
+                rhs.join(" + ")
+            }
+        ),
+    })
+}
+
+pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
+    let df = args.na.read(&args.data)?;
+    let frame = match &args.formula {
+        Some(text) => model_frame::cox_frame(&df, &Formula::parse(text)?, args.weights.as_deref())?,
+        None => frame_from_flags(args, &df)?,
     };
-    let fit = cox::fit(&data, args.ties, args.robust)?;
+    let level = args.level.get()?;
+    let mut fit = cox::fit(&frame.data, args.ties, args.robust)?;
+    fit.terms = args.level.apply(&fit.terms);
+    let mut warnings = frame.warnings.clone();
     warnings.extend(fit.warnings.iter().cloned());
     {
         let doc = serde_json::json!({
+            "formula": frame.formula,
             "n": fit.n,
-            "n_dropped": d.dropped,
+            "n_dropped": frame.dropped,
             "events": fit.events,
             "ties": fit.ties,
             "loglik": fit.loglik[1],
             "loglik_null": fit.loglik[0],
             "concordance": fit.concordance,
+            "concordance_std_error": f64::NAN /* SE-PENDING */,
             "robust": fit.robust,
+            "conf_level": level,
             "terms": fit.terms,
             "naive_std_error": fit.naive_std_error,
             "tests": fit.tests,
@@ -127,47 +175,28 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             return Ok(0);
         }
     }
-    writeln!(
+    summary::cox(
+        &fit,
+        &frame.formula,
+        &data_name(&args.data),
+        frame.dropped,
+        level,
         out,
-        "Cox proportional hazards ({:?} ties{}): {} observations, {} events ({} dropped for missing values)\n",
-        fit.ties,
-        if fit.robust { ", robust SEs" } else { "" },
-        fit.n,
-        fit.events,
-        d.dropped
-    )?;
-    print_terms(&fit.terms, "HR", out)?;
-    writeln!(
-        out,
-        "\nlog-likelihood {:.4} (null {:.4}); concordance {:.4}",
-        fit.loglik[1], fit.loglik[0], fit.concordance
-    )?;
-    let t = &fit.tests;
-    writeln!(
-        out,
-        "likelihood ratio {:.3} on {} df (p {:.3e}); Wald {:.3} (p {:.3e}); score {:.3} (p {:.3e})",
-        t.likelihood_ratio.statistic,
-        t.likelihood_ratio.df,
-        t.likelihood_ratio.p_value,
-        t.wald.statistic,
-        t.wald.p_value,
-        t.score.statistic,
-        t.score.p_value
     )?;
     if let Some(z) = &fit.zph {
         writeln!(out, "\nProportional hazards (cox.zph, transform km):")?;
-        for t in &z.terms {
+        let rows = z
+            .terms
+            .iter()
+            .map(|t| (t.term.as_str(), &t.test))
+            .chain([("GLOBAL", &z.global)]);
+        for (term, t) in rows {
             writeln!(
                 out,
-                "  {:<20} chisq {:>8.4} df {} p {:.4}",
-                t.term, t.test.statistic, t.test.df, t.test.p_value
+                "  {term:<20} chisq {:>8.4} df {} p {:.4}",
+                t.statistic, t.df, t.p_value
             )?;
         }
-        writeln!(
-            out,
-            "  {:<20} chisq {:>8.4} df {} p {:.4}",
-            "GLOBAL", z.global.statistic, z.global.df, z.global.p_value
-        )?;
     }
     writeln!(
         out,

@@ -5,32 +5,40 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use lumbar_analysis::columns;
+use lumbar_analysis::{columns, model_frame};
+use lumbar_stats::formula::Formula;
 use lumbar_stats::lmm::{self, Method, RandomEffects};
 
-use super::{NaArg, print_warnings};
+use super::{NaArg, data_name, print_warnings, summary};
 
 #[derive(Args, Debug)]
 pub struct LmmArgs {
     /// Data file (CSV or Parquet), one row per observation.
     #[arg(long, value_name = "F")]
     pub data: PathBuf,
+    /// The model as lme4's lmer takes it: "pain ~ week + (week | patient)",
+    /// "(1 | patient)" for a random intercept only; extra fixed terms,
+    /// factor(x), a:b and a*b (arm * week) as in R. Replaces --response,
+    /// --time, --group, --covariates and --random.
+    #[arg(long, short = 'f', value_name = "FORMULA",
+          conflicts_with_all = ["response", "time", "group", "covariates", "random"])]
+    pub formula: Option<String>,
     /// Outcome column.
-    #[arg(long, value_name = "COL")]
-    pub response: String,
+    #[arg(long, value_name = "COL", required_unless_present = "formula")]
+    pub response: Option<String>,
     /// Time column (fixed slope, and the random slope with --random slope).
-    #[arg(long, value_name = "COL")]
-    pub time: String,
+    #[arg(long, value_name = "COL", required_unless_present = "formula")]
+    pub time: Option<String>,
     /// Grouping column (patient).
-    #[arg(long, value_name = "COL")]
-    pub group: String,
+    #[arg(long, value_name = "COL", required_unless_present = "formula")]
+    pub group: Option<String>,
     /// Extra fixed-effect covariates, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "A,B")]
     pub covariates: Vec<String>,
     #[arg(long, value_enum, default_value_t = MethodArg::Reml)]
     pub method: MethodArg,
-    #[arg(long, value_enum, default_value_t = RandomArg::Slope)]
-    pub random: RandomArg,
+    #[arg(long, value_enum)]
+    pub random: Option<RandomArg>,
     #[command(flatten)]
     pub na: NaArg,
     /// Print JSON on stdout.
@@ -54,24 +62,50 @@ pub enum RandomArg {
 
 pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
     let df = args.na.read(&args.data)?;
-    let (d, dropped) = columns::lmm_data(
-        &df,
-        &args.response,
-        &args.time,
-        &args.group,
-        &args.covariates,
-    )?;
+    let frame = match (&args.formula, &args.response, &args.time, &args.group) {
+        (Some(text), ..) => model_frame::lmm_frame(&df, &Formula::parse(text)?)?,
+        (None, Some(response), Some(time), Some(group)) => {
+            let (data, dropped) = columns::lmm_data(&df, response, time, group, &args.covariates)?;
+            let random = match args.random.unwrap_or(RandomArg::Slope) {
+                RandomArg::Intercept => RandomEffects::Intercept,
+                RandomArg::Slope => RandomEffects::Slope,
+            };
+            let mut fixed = vec![time.clone()];
+            fixed.extend(args.covariates.iter().cloned());
+            let slope = if random == RandomEffects::Slope {
+                format!("{time} | ")
+            } else {
+                "1 | ".into()
+            };
+            model_frame::LmmFrame {
+                formula: format!("{response} ~ {} + ({slope}{group})", fixed.join(" + ")),
+                order: Vec::new(),
+                data,
+                random,
+                dropped,
+            }
+        }
+        _ => anyhow::bail!("give --formula, or --response, --time and --group"),
+    };
     let method = match args.method {
         MethodArg::Reml => Method::Reml,
         MethodArg::Ml => Method::Ml,
     };
-    let re = match args.random {
-        RandomArg::Intercept => RandomEffects::Intercept,
-        RandomArg::Slope => RandomEffects::Slope,
+    let mut fit = lmm::fit(&frame.data, method, frame.random)?;
+    // The fit lists the intercept, the time and the other columns; a
+    // formula's order is R's.
+    let rank = |t: &str| {
+        frame
+            .order
+            .iter()
+            .position(|o| o == t)
+            .unwrap_or(usize::MAX)
     };
-    let fit = lmm::fit(&d, method, re)?;
+    fit.fixed.sort_by_key(|f| rank(&f.term));
+    let dropped = frame.dropped;
     let mut v = serde_json::to_value(&fit)?;
     if let Some(o) = v.as_object_mut() {
+        o.insert("formula".into(), frame.formula.clone().into());
         o.insert("n_dropped".into(), dropped.into());
         o.retain(|_, val| !val.is_null());
         if let Some(r) = o.get_mut("random").and_then(|r| r.as_object_mut()) {
@@ -84,69 +118,19 @@ pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);
     }
-    writeln!(
+    let group = frame
+        .formula
+        .rsplit_once('|')
+        .map_or("group", |(_, g)| g.trim_end_matches(')').trim());
+    summary::lmm(
+        &fit,
+        &frame.formula,
+        &data_name(&args.data),
+        (group, &frame.data.time_name),
         out,
-        "Linear mixed model, {}: {} ~ {}{} + ({}{} | {})",
-        if method == Method::Reml { "REML" } else { "ML" },
-        args.response,
-        args.time,
-        args.covariates
-            .iter()
-            .map(|c| format!(" + {c}"))
-            .collect::<String>(),
-        if re == RandomEffects::Slope {
-            "1 + "
-        } else {
-            "1"
-        },
-        if re == RandomEffects::Slope {
-            args.time.as_str()
-        } else {
-            ""
-        },
-        args.group
     )?;
-    writeln!(
-        out,
-        "{} observations in {} groups ({} dropped for missing values)",
-        fit.n_obs, fit.n_groups, dropped
-    )?;
-    writeln!(
-        out,
-        "\nFixed effects:\n{:<14} {:>12} {:>12} {:>9}",
-        "term", "estimate", "std. error", "t"
-    )?;
-    for f in &fit.fixed {
-        writeln!(
-            out,
-            "{:<14} {:>12.6} {:>12.6} {:>9.3}",
-            f.term, f.estimate, f.std_error, f.t
-        )?;
-    }
-    writeln!(
-        out,
-        "\nRandom effects (SD): intercept {:.4}",
-        fit.random.sd_intercept
-    )?;
-    if let (Some(s), c) = (fit.random.sd_slope, fit.random.corr) {
-        writeln!(
-            out,
-            "                     slope {:.4}, correlation {}",
-            s,
-            c.map(|c| format!("{c:.4}")).unwrap_or("—".into())
-        )?;
-    }
-    writeln!(out, "Residual SD {:.4}", fit.sd_residual)?;
-    match (fit.reml_criterion, fit.loglik) {
-        (Some(r), _) => writeln!(out, "REML criterion {r:.4}")?,
-        (_, Some(l)) => writeln!(out, "log-likelihood {l:.4}")?,
-        _ => {}
-    }
-    if fit.singular {
-        writeln!(
-            out,
-            "note: singular fit (a variance component at zero or a correlation at ±1)"
-        )?;
+    if dropped > 0 {
+        writeln!(out, "({dropped} observations deleted due to missingness)")?;
     }
     writeln!(
         out,

@@ -12,6 +12,7 @@ mod cox;
 mod km;
 mod lmm;
 mod poisson;
+mod summary;
 
 pub use cox::{CoxArgs, cox};
 pub use km::{KmArgs, km};
@@ -41,6 +42,46 @@ impl NaArg {
     pub fn read(&self, path: &std::path::Path) -> Result<Frame> {
         Ok(Frame::read_with(path, &self.tokens())?)
     }
+}
+
+/// The confidence level of the intervals (`--conf-level`, R's `conf.int`).
+#[derive(Args, Debug, Clone)]
+pub struct ConfLevel {
+    /// Confidence level of the intervals, between 0 and 1 (R's conf.int).
+    #[arg(long, value_name = "P", default_value_t = 0.95)]
+    pub conf_level: f64,
+}
+
+impl ConfLevel {
+    /// The level, checked.
+    pub fn get(&self) -> Result<f64> {
+        let l = self.conf_level;
+        anyhow::ensure!(
+            l > 0.0 && l < 1.0,
+            "--conf-level {l}: give a level between 0 and 1, such as 0.95"
+        );
+        Ok(l)
+    }
+
+    /// The terms with their intervals at this level.
+    pub fn apply(
+        &self,
+        terms: &[lumbar_stats::poisson::Coefficient],
+    ) -> Vec<lumbar_stats::poisson::Coefficient> {
+        terms
+            .iter()
+            .map(|t| t.at_level(self.conf_level).unwrap_or_else(|| t.clone()))
+            .collect()
+    }
+}
+
+/// The data file's name as a summary's `data =` shows it (R shows the
+/// data frame's name; here the file's stem).
+pub fn data_name(path: &std::path::Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 /// Prints each warning on its own line, as R prints them after a fit.

@@ -6,18 +6,24 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use lumbar_analysis::columns;
+use lumbar_analysis::{columns, model_frame};
+use lumbar_stats::formula::Formula;
 
-use super::{NaArg, print_terms, print_warnings};
+use super::{ConfLevel, NaArg, data_name, print_warnings, summary};
 
 #[derive(Args, Debug)]
 pub struct PoissonArgs {
     /// Data file (CSV or Parquet), one row per participant.
     #[arg(long, value_name = "F")]
     pub data: PathBuf,
+    /// The model as R's glm takes it: "clbp ~ walk_cat + age + sex:age";
+    /// text columns and factor(x) are categorical. Replaces --outcome,
+    /// --covariates and --categorical.
+    #[arg(long, short = 'f', value_name = "FORMULA", conflicts_with_all = ["outcome", "covariates", "categorical"])]
+    pub formula: Option<String>,
     /// Binary (0/1, true/false) or count outcome column.
-    #[arg(long, value_name = "COL")]
-    pub outcome: String,
+    #[arg(long, value_name = "COL", required_unless_present = "formula")]
+    pub outcome: Option<String>,
     /// Covariates, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "A,B")]
     pub covariates: Vec<String>,
@@ -29,6 +35,8 @@ pub struct PoissonArgs {
     pub robust: RobustArg,
     #[command(flatten)]
     pub na: NaArg,
+    #[command(flatten)]
+    pub level: ConfLevel,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -47,18 +55,40 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
     use lumbar_analysis::design;
     use lumbar_stats::poisson::{Robust, modified_poisson};
     let df = args.na.read(&args.data)?;
-    let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
-    let d = columns::design(&df, &covariates, &cats, &[args.outcome.as_str()], &[])?;
+    let frame = match (&args.formula, &args.outcome) {
+        (Some(text), _) => model_frame::glm_frame(&df, &Formula::parse(text)?)?,
+        (None, Some(outcome)) => {
+            let (covariates, cats) = design::covariates_with(&args.covariates, &args.categorical);
+            let d = columns::design(&df, &covariates, &cats, &[outcome.as_str()], &[])?;
+            model_frame::GlmFrame {
+                outcome: d.variable(outcome).unwrap_or(&[]).to_vec(),
+                formula: format!(
+                    "{outcome} ~ {}",
+                    if covariates.is_empty() {
+                        "1".into()
+                    } else {
+                        covariates.join(" + ")
+                    }
+                ),
+                design: d,
+            }
+        }
+        (None, None) => anyhow::bail!("give --formula, or --outcome"),
+    };
+    let level = args.level.get()?;
     let robust = match args.robust {
         RobustArg::Hc0 => Robust::Hc0,
         RobustArg::Hc1 => Robust::Hc1,
         RobustArg::Hc3 => Robust::Hc3,
     };
-    let y = d.variable(&args.outcome).unwrap_or(&[]);
-    let fit = modified_poisson(y, &d.columns, &d.names, robust)?;
+    let d = &frame.design;
+    let mut fit = modified_poisson(&frame.outcome, &d.columns, &d.names, robust)?;
+    fit.terms = args.level.apply(&fit.terms);
     let mut v = serde_json::to_value(&fit)?;
     if let Some(o) = v.as_object_mut() {
+        o.insert("formula".into(), frame.formula.clone().into());
         o.insert("n_dropped".into(), d.dropped.into());
+        o.insert("conf_level".into(), level.into());
     }
     args.table_out
         .write("coefficients", &fit.terms, "fit", &v)?;
@@ -66,23 +96,18 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);
     }
-    writeln!(
+    summary::poisson(
+        &fit,
+        &frame.formula,
+        &data_name(&args.data),
+        d.dropped,
+        level,
         out,
-        "Modified Poisson regression (log link, robust {:?} SEs): {} ~ {}",
-        robust,
-        args.outcome,
-        covariates.join(" + ")
     )?;
     writeln!(
         out,
-        "{} observations, {} events ({} dropped for missing values)\n",
-        fit.n, fit.events, d.dropped
-    )?;
-    print_terms(&fit.terms, "RR", out)?;
-    writeln!(
-        out,
-        "\ndeviance {:.4}; converged: {} ({} iterations, glm's rule)",
-        fit.deviance, fit.converged, fit.iterations
+        "converged: {} ({} iterations, glm's rule)",
+        fit.converged, fit.iterations
     )?;
     print_warnings(&fit.warnings, out)?;
     Ok(0)

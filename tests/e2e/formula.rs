@@ -1,0 +1,192 @@
+//! Models given as R formulas (`stats cox|lmm|poisson --formula`) against R
+//! on the same formulas: tests/fixtures/formula/formula.json, made by
+//! tests/fixtures/formula/make_fixtures.R (survival, lme4, sandwich).
+
+use serde_json::Value;
+
+use crate::{lumbar, lumbar_err, repo_root};
+
+fn fixtures() -> serde_json::Map<String, Value> {
+    let p = repo_root().join("tests/fixtures/formula/formula.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    v.as_object().unwrap().clone()
+}
+
+/// Runs lumbar on a fixture's data and formula; returns its JSON.
+fn fit(r: &Value) -> Value {
+    let kind = r["kind"].as_str().unwrap();
+    let data = repo_root()
+        .join("tests/fixtures")
+        .join(r["data"].as_str().unwrap());
+    let args = [
+        "stats",
+        kind,
+        "--data",
+        data.to_str().unwrap(),
+        "--formula",
+        r["formula"].as_str().unwrap(),
+        "--json",
+    ];
+    let (code, out) = lumbar(&args);
+    assert_eq!(code, 0);
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Every fixture: R's coefficient names in R's order, the estimates and
+/// standard errors (Cox and Poisson to 1e-6 relative; the mixed model,
+/// whose optimum both sides find numerically, to 1e-5), and the number of
+/// observations after R's na.omit.
+#[test]
+fn formulas_fit_as_r_fits_them() {
+    let all = fixtures();
+    assert!(all.len() >= 9);
+    for (name, r) in &all {
+        let ours = fit(r);
+        let (terms, n, rel) = match r["kind"].as_str().unwrap() {
+            "lmm" => (&ours["fixed"], &ours["n_obs"], 1e-5),
+            _ => (&ours["terms"], &ours["n"], 1e-6),
+        };
+        assert_eq!(n, &r["n"], "{name}: observations");
+        let terms = terms.as_array().unwrap();
+        let names: Vec<&str> = terms.iter().map(|t| t["term"].as_str().unwrap()).collect();
+        // The mixed model and the Poisson fit report the intercept too.
+        let want: Vec<&str> = r["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        assert_eq!(names, want, "{name}: terms");
+        for (i, t) in terms.iter().enumerate() {
+            for (ours_key, r_key) in [("estimate", "estimate"), ("std_error", "std_error")] {
+                let a = t[ours_key].as_f64().unwrap();
+                let b = r[r_key][i].as_f64().unwrap();
+                assert!(
+                    (a - b).abs() <= rel * b.abs().max(1e-3),
+                    "{name} {} {ours_key}: lumbar {a} vs R {b}",
+                    names[i]
+                );
+            }
+        }
+        if let Some(events) = r.get("events") {
+            assert_eq!(&ours["events"], events, "{name}: events");
+            let l = ours["loglik"].as_f64().unwrap();
+            assert!(
+                (l - r["loglik"].as_f64().unwrap()).abs() < 1e-6,
+                "{name}: loglik {l}"
+            );
+        }
+        if let Some(c) = r.get("reml_criterion") {
+            let ours_c = ours["reml_criterion"].as_f64().unwrap();
+            // No worse than lme4's tightly converged bobyqa.
+            assert!(
+                ours_c <= c.as_f64().unwrap() + 1e-6,
+                "{name}: REML {ours_c} vs {c}"
+            );
+        }
+    }
+}
+
+/// A mistyped formula is refused with the character it is about, and a
+/// formula's terms with the flags they replace.
+#[test]
+fn formula_errors_point_at_the_character() {
+    let data = repo_root().join("tests/fixtures/formula/lung.csv");
+    let d = data.to_str().unwrap();
+    let err = lumbar_err(&[
+        "stats",
+        "cox",
+        "--data",
+        d,
+        "-f",
+        "Surv(time, status) ~ age + fctor(sex)",
+    ]);
+    assert!(
+        err.contains("formula, character 28: unknown function 'fctor'"),
+        "{err}"
+    );
+    assert!(err.contains("\n                             ^"), "{err}");
+    let err = lumbar_err(&["stats", "cox", "--data", d, "-f", "status ~ age"]);
+    assert!(err.contains("Surv(time, event)"), "{err}");
+    let err = lumbar_err(&[
+        "stats",
+        "poisson",
+        "--data",
+        d,
+        "-f",
+        "status ~ age + strata(inst)",
+    ]);
+    assert!(
+        err.contains("character 23") && err.contains("Cox models"),
+        "{err}"
+    );
+    let err = lumbar_err(&[
+        "stats",
+        "cox",
+        "--data",
+        d,
+        "-f",
+        "Surv(time, status) ~ agee",
+    ]);
+    assert!(err.contains("no column 'agee'"), "{err}");
+    let err = lumbar_err(&[
+        "stats",
+        "lmm",
+        "--data",
+        d,
+        "-f",
+        "time ~ age + (sex | inst)",
+    ]);
+    assert!(
+        err.contains("character 15") && err.contains("fixed term too"),
+        "{err}"
+    );
+    let err = lumbar_err(&[
+        "stats",
+        "cox",
+        "--data",
+        d,
+        "-f",
+        "Surv(time, status) ~ age",
+        "--covariates",
+        "sex",
+    ]);
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
+/// The human output is R's summary(): the call, n and events, the
+/// coefficient table with stars, the exp table at the asked level, the
+/// concordance and the three tests.
+#[test]
+fn cox_summary_reads_as_r_prints_it() {
+    let data = repo_root().join("tests/fixtures/formula/lung.csv");
+    let (code, out) = lumbar(&[
+        "stats",
+        "cox",
+        "--data",
+        data.to_str().unwrap(),
+        "-f",
+        "Surv(time, status) ~ age + sex + factor(ph.ecog) + strata(inst)",
+        "--conf-level",
+        "0.9",
+    ]);
+    assert_eq!(code, 0);
+    for line in [
+        "coxph(formula = Surv(time, status) ~ age + sex + factor(ph.ecog) + strata(inst), data = lung)",
+        "  n= 226, number of events= 163 ",
+        "   (2 observations deleted due to missingness)",
+        "factor(ph.ecog)2  1.172472  3.229966 0.273864  4.281 1.86e-05 ***",
+        "Signif. codes:  0 ‘***’ 0.001 ‘**’ 0.01 ‘*’ 0.05 ‘.’ 0.1 ‘ ’ 1",
+        "Likelihood ratio test= 32.85  on 5 df,   p=4e-06",
+        "Score (logrank) test = 36.23  on 5 df,   p=9e-07",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
+    }
+    // R: exp(1.172472 + c(-1, 1) * qnorm(0.95) * 0.273864) = 2.058558, 5.067959.
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("factor(ph.ecog)2 ") && l.contains("0.30960"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.ends_with("2.0586    5.0680"), "{row}");
+    assert!(out.contains("lower .90 upper .90"), "{out}");
+}
