@@ -251,6 +251,61 @@ fn one_name_per_concept_across_commands() {
     );
 }
 
+/// `--regimen` is an option of the commands that read a regimen (generate,
+/// ingest, analyze, report) and of no other: `simulate --regimen` (whose
+/// scenario names its own) and `stats cox --regimen` are usage errors, not
+/// silently ignored.
+#[test]
+fn the_regimen_option_is_only_where_it_is_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let regimen = crate::repo_root().join("datasets/regimens/six-moves.toml");
+    let r = path_str(&regimen);
+    let out = tmp.path().join("gen");
+    let (code, _) = lumbar(&[
+        "generate",
+        "--patients",
+        "5",
+        "--weeks",
+        "2",
+        "--seed",
+        "1",
+        "--regimen",
+        r,
+        "--out",
+        path_str(&out),
+    ]);
+    assert_eq!(code, 0);
+    for args in [
+        vec![
+            "simulate",
+            "datasets/scenarios/no-exercise.toml",
+            "--regimen",
+            r,
+            "--out",
+            "x",
+        ],
+        vec![
+            "stats",
+            "km",
+            "--regimen",
+            r,
+            "--data",
+            "f.csv",
+            "--time",
+            "t",
+            "--event",
+            "e",
+        ],
+        vec!["--regimen", r, "analyze", "store", "--out", "x"],
+    ] {
+        assert_eq!(
+            crate::lumbar_cli_run(&args),
+            Err("exit code 2".into()),
+            "{args:?}"
+        );
+    }
+}
+
 /// The rejected rows leave the store as CSV too, for a spreadsheet or R:
 /// one line per row with its source, line, column, value and reason, and a
 /// value that a spreadsheet would run kept from running.

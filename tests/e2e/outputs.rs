@@ -403,3 +403,114 @@ fn compare_pairs_runs_only_when_they_share_seed_draw_and_replication() {
     // The SE of a mean over 10 runs is well below the runs' own spread.
     assert!(se > 0.0 && se < half, "se {se}, half-width {half}");
 }
+
+/// `--format` picks the files each result table is written as, for
+/// analyze, risk and store rejects alike: only those asked for, the JSON
+/// lines one object per row of the Parquet table, a sharded run merged
+/// into the same files.
+#[test]
+fn result_tables_in_the_formats_asked_for() {
+    let (tmp, _, store) = small_store();
+    let s = path_str(&store);
+    let json_only = tmp.path().join("json");
+    lumbar(&[
+        "analyze",
+        s,
+        "--out",
+        path_str(&json_only),
+        "--format",
+        "json",
+    ]);
+    let names = names_in(&json_only);
+    assert!(
+        names.contains(&"adherence_weekly.ndjson".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with(".csv") || n.ends_with(".parquet")),
+        "{names:?}"
+    );
+    let both = tmp.path().join("both");
+    lumbar(&[
+        "analyze",
+        s,
+        "--out",
+        path_str(&both),
+        "--format",
+        "parquet,json",
+    ]);
+    let weekly = std::fs::read_to_string(both.join("adherence_weekly.ndjson")).unwrap();
+    let rows: Vec<serde_json::Value> = weekly
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let parquet = lumbar_io::Frame::read(&both.join("adherence_weekly.parquet")).unwrap();
+    assert_eq!(rows.len(), lumbar_model::Columns::height(&parquet));
+    assert!(rows.len() > 10);
+    let first = rows[0].as_object().unwrap();
+    assert!(
+        first.contains_key("patient_id") && first["patient_id"].is_string(),
+        "{first:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(json_only.join("trends.ndjson")).unwrap(),
+        std::fs::read_to_string(both.join("trends.ndjson")).unwrap()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(both.join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(
+        manifest["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "trends.ndjson")
+    );
+    // Shards carry the formats to merge.
+    let (a, b, merged) = (
+        tmp.path().join("s1"),
+        tmp.path().join("s2"),
+        tmp.path().join("m"),
+    );
+    lumbar(&[
+        "analyze",
+        s,
+        "--out",
+        path_str(&a),
+        "--shard",
+        "1/2",
+        "--format",
+        "json",
+    ]);
+    lumbar(&[
+        "analyze",
+        s,
+        "--out",
+        path_str(&b),
+        "--shard",
+        "2/2",
+        "--format",
+        "json",
+    ]);
+    lumbar(&[
+        "merge",
+        path_str(&a),
+        path_str(&b),
+        "--out",
+        path_str(&merged),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(merged.join("adherence_weekly.ndjson")).unwrap(),
+        std::fs::read_to_string(json_only.join("adherence_weekly.ndjson")).unwrap()
+    );
+    let risk = tmp.path().join("risk");
+    lumbar(&["risk", s, "--out", path_str(&risk), "--format", "csv"]);
+    assert!(
+        names_in(&risk).iter().all(|n| !n.ends_with(".parquet")),
+        "{:?}",
+        names_in(&risk)
+    );
+    assert!(risk.join("rr_adjusted.csv").exists());
+}

@@ -45,9 +45,6 @@ pub const DEFAULT_REGIMEN_PATH: &str = "datasets/regimens/six-moves.toml";
                   lumbar regimen show"
 )]
 pub struct Cli {
-    /// Regimen file (TOML). Default: datasets/regimens/six-moves.toml if present, else the built-in copy.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub regimen: Option<PathBuf>,
     /// No progress bars or notes on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -286,19 +283,12 @@ where
         Command::Regimen {
             action: RegimenAction::Show { file },
         } => {
-            let regimen = match file {
-                Some(f) => load_regimen(Some(f))?,
-                None => load_regimen(cli.regimen.as_deref())?,
-            };
+            let regimen = load_regimen(file.as_deref())?;
             write!(out, "{}", regimen.render())?;
             Ok(0)
         }
-        Command::Generate(args) => {
-            commands::generate(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
-        }
-        Command::Ingest(args) => {
-            commands::ingest(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
-        }
+        Command::Generate(args) => commands::generate(args, &args.regimen.load()?, &ui, out),
+        Command::Ingest(args) => commands::ingest(args, &args.regimen.load()?, &ui, out),
         Command::Stats {
             model: StatsModel::Lmm(args),
         } => commands::stats::lmm(args, out),
@@ -329,17 +319,29 @@ where
             Ok(0)
         }
         Command::Run(args) => commands::batch::run_batch(args, ui.quiet, out),
-        Command::Report(args) => {
-            commands::report::report(args, &load_regimen(cli.regimen.as_deref())?, out)
-        }
+        Command::Report(args) => commands::report::report(args, &args.regimen.load()?, out),
         Command::Simulate(args) => commands::simulate::simulate_cmd(args, &ui, out),
         Command::Calibrate(args) => commands::calibrate::calibrate(args, &ui, out),
         Command::Replay(args) => commands::replay::replay(args, out),
         Command::Merge(args) => commands::compare::merge_cmd(args, out),
         Command::Compare(args) => commands::compare::compare_cmd(args, out),
-        Command::Analyze(args) => {
-            commands::analyze::analyze(args, &load_regimen(cli.regimen.as_deref())?, &ui, out)
-        }
+        Command::Analyze(args) => commands::analyze::analyze(args, &args.regimen.load()?, &ui, out),
+    }
+}
+
+/// `--regimen FILE`, on the commands that read a regimen (generate,
+/// ingest, analyze, report); the others do not take it.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RegimenArg {
+    /// Regimen file (TOML). Default: datasets/regimens/six-moves.toml if present, else the built-in copy.
+    #[arg(long, value_name = "FILE")]
+    pub regimen: Option<PathBuf>,
+}
+
+impl RegimenArg {
+    /// The regimen named, or the default one.
+    pub fn load(&self) -> Result<Regimen> {
+        load_regimen(self.regimen.as_deref())
     }
 }
 

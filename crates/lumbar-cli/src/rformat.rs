@@ -258,10 +258,7 @@ pub fn coef_block(
     let table = table
         .column(heads[3], format_real(&z, DIGITS))
         .column("Pr(>|z|)", format_pval(&p, 3))
-        .column(
-            "",
-            p.iter().map(|&p| stars(p).to_string()).collect(),
-        );
+        .column("", p.iter().map(|&p| stars(p).to_string()).collect());
     write!(out, "{}", table.render())?;
     writeln!(out, "{SIGNIF_LEGEND}")?;
     Ok(())

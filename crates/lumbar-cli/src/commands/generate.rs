@@ -14,6 +14,8 @@ use crate::Ui;
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
+    #[command(flatten)]
+    pub regimen: crate::RegimenArg,
     /// Patients in the exercise programme.
     #[arg(long, default_value_t = 200)]
     pub patients: usize,

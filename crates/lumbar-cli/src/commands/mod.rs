@@ -26,8 +26,39 @@ pub mod tables;
 pub use generate::{GenerateArgs, generate};
 pub use ingest::{FormatArg, IngestArgs, IngestCheckArgs, ingest};
 
-/// Starts a result folder that replaces `dir` whole once the command has
-/// succeeded (a failure leaves the previous results as they were).
+/// The files a result table can be written as.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+    Json,
+}
+
+/// `--format csv,parquet,json` of the commands that write result tables
+/// into a folder (analyze, risk, store rejects).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TableFormatArg {
+    /// Write each result table as these files (repeat or separate by
+    /// commas): parquet, csv, json (JSON lines, TABLE.ndjson). Default:
+    /// parquet and csv.
+    #[arg(long = "format", value_enum, value_delimiter = ',', value_name = "FMT")]
+    pub format: Vec<FileFormat>,
+}
+
+impl TableFormatArg {
+    /// The formats asked for, or the default.
+    pub fn formats(&self) -> lumbar_io::output::Formats {
+        if self.format.is_empty() {
+            return Default::default();
+        }
+        lumbar_io::output::Formats {
+            parquet: self.format.contains(&FileFormat::Parquet),
+            csv: self.format.contains(&FileFormat::Csv),
+            json: self.format.contains(&FileFormat::Json),
+        }
+    }
+}
+
 /// Runs `work` on a pool of `threads` workers, or on rayon's global pool
 /// (all cores) when none is asked for.
 pub(crate) fn on_threads<T: Send>(
@@ -43,6 +74,8 @@ pub(crate) fn on_threads<T: Send>(
     }
 }
 
+/// Starts a result folder that replaces `dir` whole once the command has
+/// succeeded (a failure leaves the previous results as they were).
 pub(crate) fn result_dir(dir: &Path) -> Result<StagedDir> {
     StagedDir::begin(dir).with_context(|| format!("cannot write results into {}", dir.display()))
 }

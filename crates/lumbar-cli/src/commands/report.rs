@@ -14,6 +14,8 @@ use lumbar_report::{ReportMeta, render};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
+    #[command(flatten)]
+    pub regimen: crate::RegimenArg,
     /// Store folder made by `lumbar ingest`.
     pub store: PathBuf,
     /// The HTML file to write.

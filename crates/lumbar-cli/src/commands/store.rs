@@ -25,9 +25,11 @@ pub enum StoreAction {
 pub struct RejectsArgs {
     /// The store folder.
     pub store: PathBuf,
-    /// Output folder for rejects.csv and rejects.parquet.
+    /// Output folder for rejects.csv and rejects.parquet (and rejects.ndjson with --format json).
     #[arg(short, long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub format: super::TableFormatArg,
     /// Write text cells as they are (by default a cell beginning with =, +,
     /// -, @, tab or CR gets a leading ' so a spreadsheet does not run it).
     #[arg(long)]
@@ -52,23 +54,32 @@ pub fn store(action: &StoreAction, out: &mut dyn Write) -> Result<u8> {
 
 fn rejects(args: &RejectsArgs, out: &mut dyn Write) -> Result<u8> {
     let store = Store::open(&args.store)?.snapshot()?;
-    let Some(mut table) = store.read_rejects()? else {
+    let Some(table) = store.read_rejects()? else {
         writeln!(out, "no rows of {} were rejected", args.store.display())?;
         return Ok(0);
     };
-    let cells = if args.raw_csv {
-        lumbar_io::output::CsvCells::Raw
-    } else {
-        lumbar_io::output::CsvCells::Escaped
+    let files = lumbar_io::output::TableFiles {
+        formats: args.format.formats(),
+        cells: if args.raw_csv {
+            lumbar_io::output::CsvCells::Raw
+        } else {
+            lumbar_io::output::CsvCells::Escaped
+        },
     };
+    let rows = table.height();
     let staged = super::result_dir(&args.out)?;
-    lumbar_io::output::write_table_as(&mut table, staged.path(), "rejects", cells)?;
+    lumbar_io::output::write_table_to(table, staged.path(), "rejects", files)?;
     staged.commit()?;
+    let written: Vec<String> = files
+        .formats
+        .files("rejects")
+        .iter()
+        .map(|f| args.out.join(f).display().to_string())
+        .collect();
     writeln!(
         out,
-        "{} rejected rows written to {}",
-        table.height(),
-        args.out.join("rejects.csv").display()
+        "{rows} rejected rows written to {}",
+        written.join(", ")
     )?;
     Ok(0)
 }

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::parse::date_to_days;
 
+mod json;
 mod rows;
 #[cfg(test)]
 mod tests;
@@ -57,6 +58,50 @@ pub enum CsvCells {
     Escaped,
     /// Text as it is.
     Raw,
+}
+
+/// Which files a result table is written as: `NAME.parquet`, `NAME.csv`,
+/// `NAME.ndjson` (JSON lines). By default Parquet and CSV, as every
+/// command wrote before `--format` chose among them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Formats {
+    pub parquet: bool,
+    pub csv: bool,
+    pub json: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Formats {
+        Formats {
+            parquet: true,
+            csv: true,
+            json: false,
+        }
+    }
+}
+
+impl Formats {
+    /// The files a table of this name is written as, in this order.
+    pub fn files(&self, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.parquet {
+            out.push(format!("{name}.parquet"));
+        }
+        if self.csv {
+            out.push(format!("{name}.csv"));
+        }
+        if self.json {
+            out.push(format!("{name}.ndjson"));
+        }
+        out
+    }
+}
+
+/// How a result table is written: which files, and how CSV text cells are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableFiles {
+    pub formats: Formats,
+    pub cells: CsvCells,
 }
 
 /// Whether a spreadsheet would take this text cell for a formula (OWASP's
@@ -114,35 +159,74 @@ pub fn write_rows_as<T: Serialize>(
 /// Rows per row group of a [`TableWriter`] fed a chunk at a time (analyze's weekly table).
 pub const STREAM_CHUNK_ROWS: usize = 1 << 16;
 
-/// A table written as `DIR/NAME.parquet` and `DIR/NAME.csv` a frame at a
-/// time (a row group each), so a table of any length is never held whole.
-/// Both files appear at [`TableWriter::finish`], atomically; dropped
-/// unfinished, neither does. Every frame is cast to the writer's schema.
+/// A table written as `DIR/NAME.parquet`, `DIR/NAME.csv` and/or
+/// `DIR/NAME.ndjson` a frame at a time (a row group each), so a table of
+/// any length is never held whole. The files appear at
+/// [`TableWriter::finish`], atomically; dropped unfinished, none does.
+/// Every frame is cast to the writer's schema.
 pub struct TableWriter {
     schema: Schema,
     cells: CsvCells,
-    parquet: (
+    parquet: Option<(
         PendingPath,
         polars::io::parquet::write::BatchedWriter<std::fs::File>,
-    ),
-    csv: (
+    )>,
+    csv: Option<(
         PendingPath,
         polars::io::csv::write::BatchedWriter<std::fs::File>,
-    ),
+    )>,
+    json: Option<(PendingPath, std::io::BufWriter<std::fs::File>)>,
 }
 
 impl TableWriter {
+    /// Parquet and CSV, as [`TableWriter::create_with`] with the default formats.
     pub fn create(schema: Schema, dir: &Path, name: &str, cells: CsvCells) -> PolarsResult<Self> {
+        TableWriter::create_with(
+            schema,
+            dir,
+            name,
+            TableFiles {
+                cells,
+                formats: Formats::default(),
+            },
+        )
+    }
+
+    pub fn create_with(
+        schema: Schema,
+        dir: &Path,
+        name: &str,
+        files: TableFiles,
+    ) -> PolarsResult<Self> {
         std::fs::create_dir_all(dir)?;
-        let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
-        let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
-        let pq_writer = ParquetWriter::new(std::fs::File::create(pq.temp())?).batched(&schema)?;
-        let csv_writer = CsvWriter::new(std::fs::File::create(csv.temp())?).batched(&schema)?;
+        let f = files.formats;
+        let parquet = if f.parquet {
+            let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
+            let w = ParquetWriter::new(std::fs::File::create(pq.temp())?).batched(&schema)?;
+            Some((pq, w))
+        } else {
+            None
+        };
+        let csv = if f.csv {
+            let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
+            let w = CsvWriter::new(std::fs::File::create(csv.temp())?).batched(&schema)?;
+            Some((csv, w))
+        } else {
+            None
+        };
+        let json = if f.json {
+            let j = PendingPath::new(&dir.join(format!("{name}.ndjson")));
+            let w = std::io::BufWriter::new(std::fs::File::create(j.temp())?);
+            Some((j, w))
+        } else {
+            None
+        };
         Ok(TableWriter {
             schema,
-            cells,
-            parquet: (pq, pq_writer),
-            csv: (csv, csv_writer),
+            cells: files.cells,
+            parquet,
+            csv,
+            json,
         })
     }
 
@@ -152,10 +236,10 @@ impl TableWriter {
         prototype: ColumnTable<'_>,
         dir: &Path,
         name: &str,
-        cells: CsvCells,
+        files: TableFiles,
     ) -> PolarsResult<Self> {
         let schema = columns_frame(prototype)?.schema().as_ref().clone();
-        TableWriter::create(schema, dir, name, cells)
+        TableWriter::create_with(schema, dir, name, files)
     }
 
     /// Writes a producer's columns as the next row group.
@@ -180,23 +264,65 @@ impl TableWriter {
             })
             .collect::<PolarsResult<Vec<Column>>>()?;
         let df = DataFrame::new(df.height(), columns)?;
-        self.parquet.1.write_batch(&df)?;
-        match self.cells {
-            CsvCells::Escaped => self.csv.1.write_batch(&defuse_formulas(&df)?),
-            CsvCells::Raw => self.csv.1.write_batch(&df),
+        if let Some((_, w)) = &mut self.parquet {
+            w.write_batch(&df)?;
         }
-    }
-
-    /// Ends both files and puts them in place.
-    pub fn finish(mut self) -> PolarsResult<()> {
-        self.parquet.1.finish()?;
-        self.csv.1.finish()?;
-        let TableWriter { parquet, csv, .. } = self;
-        drop((parquet.1, csv.1));
-        parquet.0.commit()?;
-        csv.0.commit()?;
+        if let Some((_, w)) = &mut self.json {
+            json::write_lines(&df, w)?;
+        }
+        if let Some((_, w)) = &mut self.csv {
+            match self.cells {
+                CsvCells::Escaped => w.write_batch(&defuse_formulas(&df)?)?,
+                CsvCells::Raw => w.write_batch(&df)?,
+            }
+        }
         Ok(())
     }
+
+    /// Ends the files and puts them in place.
+    pub fn finish(self) -> PolarsResult<()> {
+        let TableWriter {
+            parquet, csv, json, ..
+        } = self;
+        if let Some((path, w)) = parquet {
+            w.finish()?;
+            drop(w);
+            path.commit()?;
+        }
+        if let Some((path, mut w)) = csv {
+            w.finish()?;
+            drop(w);
+            path.commit()?;
+        }
+        if let Some((path, mut w)) = json {
+            std::io::Write::flush(&mut w)?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            path.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows written as [`TableFiles`] says, each file atomically.
+pub fn write_rows_to<T: Serialize>(
+    rows: &[T],
+    dir: &Path,
+    name: &str,
+    files: TableFiles,
+) -> PolarsResult<()> {
+    write_table_to(frame(rows)?, dir, name, files)
+}
+
+/// A table written as [`TableFiles`] says, each file atomically.
+pub fn write_table_to(
+    df: DataFrame,
+    dir: &Path,
+    name: &str,
+    files: TableFiles,
+) -> PolarsResult<()> {
+    let mut w = TableWriter::create_with(df.schema().as_ref().clone(), dir, name, files)?;
+    w.write_frame(df)?;
+    w.finish()
 }
 
 /// Writes `DIR/NAME.parquet` and `DIR/NAME.csv` (formulas escaped), each atomically.
@@ -211,18 +337,7 @@ pub fn write_table_as(
     name: &str,
     cells: CsvCells,
 ) -> PolarsResult<()> {
-    write_table_files(df, dir, name, cells, (true, true))
-}
-
-/// Rows as `DIR/NAME.parquet` and/or `DIR/NAME.csv` (`(parquet, csv)`), each atomically.
-pub fn write_rows_files<T: Serialize>(
-    rows: &[T],
-    dir: &Path,
-    name: &str,
-    cells: CsvCells,
-    which: (bool, bool),
-) -> PolarsResult<()> {
-    write_table_files(&mut frame(rows)?, dir, name, cells, which)
+    write_table_files(df, dir, name, cells)
 }
 
 fn write_table_files(
@@ -230,17 +345,11 @@ fn write_table_files(
     dir: &Path,
     name: &str,
     cells: CsvCells,
-    (parquet, csv): (bool, bool),
 ) -> PolarsResult<()> {
     std::fs::create_dir_all(dir)?;
-    if parquet {
-        let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
-        ParquetWriter::new(std::fs::File::create(pq.temp())?).finish(df)?;
-        pq.commit()?;
-    }
-    if !csv {
-        return Ok(());
-    }
+    let pq = PendingPath::new(&dir.join(format!("{name}.parquet")));
+    ParquetWriter::new(std::fs::File::create(pq.temp())?).finish(df)?;
+    pq.commit()?;
     let csv = PendingPath::new(&dir.join(format!("{name}.csv")));
     let file = std::fs::File::create(csv.temp())?;
     match cells {

@@ -24,6 +24,8 @@ pub(crate) use tables::Run;
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub regimen: crate::RegimenArg,
     /// Store written by `lumbar ingest`.
     pub store: PathBuf,
     /// Output folder for the result tables (Parquet and CSV) and manifest.json.
@@ -54,6 +56,8 @@ pub struct AnalyzeArgs {
     /// hold the values unchanged).
     #[arg(long)]
     pub raw_csv: bool,
+    #[command(flatten)]
+    pub format: super::TableFormatArg,
     /// Reject dates after this day when ingesting with --from (default: today).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
@@ -71,6 +75,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
             anyhow::bail!("--from ingests into the store: run it once, then the shards without it");
         }
         let ingest = super::IngestArgs {
+            regimen: args.regimen.clone(),
             out: args.store.clone(),
             patients: vec![],
             sessions: vec![],
@@ -133,6 +138,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
             "stop_pain_during": regimen.safety.stop_pain_during,
             "responder": request.responder,
             "raw_csv": args.raw_csv,
+            "formats": args.format.formats(),
         }),
         counts: Default::default(),
     };
@@ -141,7 +147,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
     }
     // Sessions stream from the store, and each patient's rows go out as
     // the stream passes them: the result tables are never held whole.
-    let mut output = tables::Output::begin(&args.out, args.raw_csv)?;
+    let mut output = tables::Output::begin(&args.out, &run.parameters)?;
     run.counts = stream_to(&store, &request, |part| output.add(part))?;
     let t = output.finish(&args.out, &run, started)?;
     tables::print_summary(&run, &t, &args.out, out)?;

@@ -169,7 +169,7 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
         run.counts.sessions += m.run.counts.sessions;
         run.counts.outcomes += m.run.counts.outcomes;
     }
-    let mut output = tables::Output::begin(out_dir, run.parameters["raw_csv"] == true)?;
+    let mut output = tables::Output::begin(out_dir, &run.parameters)?;
     loop {
         // A reader's error is its own item: surface it before choosing.
         let mut next: Option<(usize, usize)> = None;

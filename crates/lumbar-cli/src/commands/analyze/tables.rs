@@ -39,7 +39,7 @@ const TABLES: [&str; 7] = [
 /// rest at [`Output::finish`], and the folder in place at once.
 pub(super) struct Output {
     staged: StagedDir,
-    cells: output::CsvCells,
+    files: output::TableFiles,
     weekly: output::TableWriter,
     /// Weekly rows waiting for a row group.
     chunk: WeeklyColumns,
@@ -47,22 +47,27 @@ pub(super) struct Output {
 }
 
 impl Output {
-    pub(super) fn begin(out: &Path, raw_csv: bool) -> Result<Output> {
-        let cells = if raw_csv {
-            output::CsvCells::Raw
-        } else {
-            output::CsvCells::Escaped
+    /// A folder written as the run's parameters say (`raw_csv`, `formats`;
+    /// a shard's parameters, for merge, say the same as the whole run's).
+    pub(super) fn begin(out: &Path, parameters: &serde_json::Value) -> Result<Output> {
+        let files = output::TableFiles {
+            cells: if parameters["raw_csv"] == true {
+                output::CsvCells::Raw
+            } else {
+                output::CsvCells::Escaped
+            },
+            formats: serde_json::from_value(parameters["formats"].clone()).unwrap_or_default(),
         };
         let staged = super::super::result_dir(out)?;
         // The largest table (patients × moves × weeks) goes out a row group
         // at a time, column-wise.
         let chunk = WeeklyColumns::default();
         let weekly =
-            output::TableWriter::for_columns(chunk.columns(), staged.path(), TABLES[0], cells)
+            output::TableWriter::for_columns(chunk.columns(), staged.path(), TABLES[0], files)
                 .with_context(|| format!("cannot write {} into {}", TABLES[0], out.display()))?;
         Ok(Output {
             staged,
-            cells,
+            files,
             weekly,
             chunk,
             tables: TablesBuilder::default(),
@@ -85,7 +90,7 @@ impl Output {
     /// the folder in place; the tables, for the summary.
     pub(super) fn finish(self, out: &Path, run: &Run, started: Instant) -> Result<Tables> {
         let t = self.tables.finish(run.counts.patients_total)?;
-        let (dir, cells) = (self.staged.path(), self.cells);
+        let (dir, files) = (self.staged.path(), self.files);
         let context = |name: &str| format!("cannot write {name} into {}", out.display());
         let mut weekly = self.weekly;
         weekly
@@ -93,17 +98,17 @@ impl Output {
             .and_then(|()| weekly.finish())
             .with_context(|| context(TABLES[0]))?;
         let (adh, saf) = (&t.adherence, &t.safety);
-        output::write_rows_as(&adh.patients, dir, TABLES[1], cells)
+        output::write_rows_to(&adh.patients, dir, TABLES[1], files)
             .with_context(|| context(TABLES[1]))?;
-        output::write_rows_as(&adh.groups, dir, TABLES[2], cells)
+        output::write_rows_to(&adh.groups, dir, TABLES[2], files)
             .with_context(|| context(TABLES[2]))?;
-        output::write_rows_as(&saf.events, dir, TABLES[3], cells)
+        output::write_rows_to(&saf.events, dir, TABLES[3], files)
             .with_context(|| context(TABLES[3]))?;
-        output::write_rows_as(&saf.flags, dir, TABLES[4], cells)
+        output::write_rows_to(&saf.flags, dir, TABLES[4], files)
             .with_context(|| context(TABLES[4]))?;
-        output::write_rows_as(&saf.counts, dir, TABLES[5], cells)
+        output::write_rows_to(&saf.counts, dir, TABLES[5], files)
             .with_context(|| context(TABLES[5]))?;
-        output::write_rows_as(&t.trends, dir, TABLES[6], cells)
+        output::write_rows_to(&t.trends, dir, TABLES[6], files)
             .with_context(|| context(TABLES[6]))?;
         let model_json = match &t.pain_model {
             Ok(fit) => serde_json::json!({
@@ -122,7 +127,7 @@ impl Output {
             "store": run.store,
             "inputs": run.inputs,
             "parameters": run.parameters,
-            "outputs": TABLES.iter().map(|n| format!("{n}.parquet")).chain(["pain_model.json".to_string()]).collect::<Vec<_>>(),
+            "outputs": TABLES.iter().flat_map(|n| files.formats.files(n)).chain(["pain_model.json".to_string()]).collect::<Vec<_>>(),
             "wall_seconds": started.elapsed().as_secs_f64(),
         });
         write_atomic(

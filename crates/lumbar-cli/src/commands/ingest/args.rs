@@ -10,6 +10,8 @@ use lumbar_model::Table;
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
+    #[command(flatten)]
+    pub regimen: crate::RegimenArg,
     /// Store folder that receives the canonical tables (created if missing).
     #[arg(short, long, value_name = "STORE")]
     pub out: PathBuf,

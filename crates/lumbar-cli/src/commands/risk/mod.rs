@@ -91,6 +91,8 @@ pub struct RiskArgs {
     /// beginning with =, +, -, @, tab or CR gets a leading ').
     #[arg(long)]
     pub raw_csv: bool,
+    #[command(flatten)]
+    pub format: super::TableFormatArg,
 }
 
 pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
@@ -143,25 +145,28 @@ pub fn risk(args: &RiskArgs, out: &mut dyn Write) -> Result<u8> {
     }
     if let Some(target) = &args.out {
         let ctx = |n: &str| format!("cannot write {n} into {}", target.display());
-        let cells = if args.raw_csv {
-            output::CsvCells::Raw
-        } else {
-            output::CsvCells::Escaped
+        let files = output::TableFiles {
+            formats: args.format.formats(),
+            cells: if args.raw_csv {
+                output::CsvCells::Raw
+            } else {
+                output::CsvCells::Escaped
+            },
         };
         let staged = super::result_dir(target)?;
         let dir = staged.path();
-        output::write_rows_as(&report.incidence, dir, "incidence", cells)
+        output::write_rows_to(&report.incidence, dir, "incidence", files)
             .with_context(|| ctx("incidence"))?;
-        output::write_rows_as(&report.crude.terms, dir, "rr_crude", cells)
+        output::write_rows_to(&report.crude.terms, dir, "rr_crude", files)
             .with_context(|| ctx("rr_crude"))?;
-        output::write_rows_as(&report.poisson.terms, dir, "rr_adjusted", cells)
+        output::write_rows_to(&report.poisson.terms, dir, "rr_adjusted", files)
             .with_context(|| ctx("rr_adjusted"))?;
         if let Some(s) = &report.spline {
-            output::write_rows_as(&s.curve, dir, "rr_spline", cells)
+            output::write_rows_to(&s.curve, dir, "rr_spline", files)
                 .with_context(|| ctx("rr_spline"))?;
         }
         if let Some(c) = &report.cox {
-            output::write_rows_as(&c.terms, dir, "hr_cox", cells).with_context(|| ctx("hr_cox"))?;
+            output::write_rows_to(&c.terms, dir, "hr_cox", files).with_context(|| ctx("hr_cox"))?;
         }
         write_atomic(
             &dir.join("risk.json"),

@@ -137,13 +137,7 @@ pub struct SurvivalColumns {
     pub na: NaArg,
 }
 
-/// The files `--out` writes.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileFormat {
-    Csv,
-    Parquet,
-    Json,
-}
+use super::FileFormat;
 
 /// Where a model's results go as files, beside what it prints.
 #[derive(Args, Debug, Clone, Default)]
@@ -173,13 +167,23 @@ impl TableOut {
         let Some(dir) = &self.out else { return Ok(()) };
         let wants = |f| self.format.is_empty() || self.format.contains(&f);
         let staged = super::result_dir(dir)?;
-        lumbar_io::output::write_rows_files(
-            rows,
-            staged.path(),
-            name,
-            lumbar_io::output::CsvCells::Escaped,
-            (wants(FileFormat::Parquet), wants(FileFormat::Csv)),
-        )?;
+        let formats = lumbar_io::output::Formats {
+            parquet: wants(FileFormat::Parquet),
+            csv: wants(FileFormat::Csv),
+            // JSON is the whole result (fit.json), below.
+            json: false,
+        };
+        if formats.parquet || formats.csv {
+            lumbar_io::output::write_rows_to(
+                rows,
+                staged.path(),
+                name,
+                lumbar_io::output::TableFiles {
+                    formats,
+                    cells: lumbar_io::output::CsvCells::Escaped,
+                },
+            )?;
+        }
         if wants(FileFormat::Json) {
             lumbar_model::atomic::write_atomic(
                 &staged.path().join(format!("{doc_name}.json")),

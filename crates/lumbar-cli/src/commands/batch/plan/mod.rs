@@ -46,7 +46,7 @@ pub(super) struct StepPlan {
     pub result: PathBuf,
     /// (path, SHA-256) of every input; empty hash for one not there yet.
     pub inputs: Vec<(String, String)>,
-    /// `lumbar -q [--regimen R] COMMAND ...`, with paths into `result`.
+    /// `lumbar -q COMMAND ... [--regimen R]`, with paths into `result`.
     pub argv: Vec<String>,
     /// Where the command's stdout is kept (compare's JSON), if anywhere.
     pub capture: Option<PathBuf>,
@@ -176,10 +176,13 @@ impl Planner {
             inputs.push((r.display().to_string(), file_hash(r)?));
         }
         let mut argv: Vec<String> = vec!["lumbar".into(), "-q".into()];
-        if let Some(r) = &self.regimen {
+        let capture = self.command(&kind, &step, &label, &name, &mut inputs, &mut argv)?;
+        // Only the steps that read a regimen take one.
+        if let Some(r) = &self.regimen
+            && ["ingest", "analyze", "report"].contains(&kind.as_str())
+        {
             argv.extend(["--regimen".into(), r.display().to_string()]);
         }
-        let capture = self.command(&kind, &step, &label, &name, &mut inputs, &mut argv)?;
         let parameters = serde_json::to_value(&step)?;
         let key = sha256_bytes(
             serde_json::to_string(&serde_json::json!({
