@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod disclosure;
+pub mod plots;
 pub mod replay;
 mod style;
 pub mod svg;
