@@ -109,25 +109,51 @@ pub fn rounded(x: f64, places: i32) -> String {
     format_one((x * f).round() / f, 4)
 }
 
-/// R's `format.pval(pv, digits)`: p-values from 1e-3 up share a fixed
-/// layout, smaller ones a scientific one, and those under machine epsilon
-/// print as `<2e-16`.
+/// R's `format.pval(pv, digits)` (R 4.2's code): p-values of exponent
+/// −3 and up (−4 too when `digits > 1`) share a fixed layout, smaller ones
+/// a scientific one, and those under machine epsilon print as `<2e-16`
+/// (with a space before the number when the column is wider than six).
 pub fn format_pval(pv: &[f64], digits: usize) -> Vec<String> {
     let eps = f64::EPSILON;
     let mut out = vec![String::new(); pv.len()];
-    let small: Vec<usize> = (0..pv.len())
-        .filter(|&i| pv[i] > 0.0 && pv[i] < 1e-3)
-        .collect();
-    let rest: Vec<usize> = (0..pv.len()).filter(|i| !small.contains(i)).collect();
-    for group in [small, rest] {
+    let expo = |p: f64| if p > 0.0 { p.log10().floor() } else { -50.0 };
+    let tiny = |p: f64| p < eps;
+    let fixp = |p: f64| expo(p) >= -3.0 || (expo(p) == -4.0 && digits > 1);
+    for fixed in [true, false] {
+        let group: Vec<usize> = (0..pv.len())
+            .filter(|&i| !tiny(pv[i]) && fixp(pv[i]) == fixed)
+            .collect();
         let vals: Vec<f64> = group.iter().map(|&i| pv[i]).collect();
         for (i, s) in group.iter().zip(format_real(&vals, digits)) {
             out[*i] = s;
         }
     }
-    for (i, &p) in pv.iter().enumerate() {
-        if p < eps {
-            out[i] = format!("<{}", format_one(eps, digits));
+    if pv.iter().any(|&p| tiny(p)) {
+        let mut d = digits.saturating_sub(2).max(1);
+        let others: Vec<usize> = (0..pv.len())
+            .filter(|&i| !tiny(pv[i]))
+            .map(|i| out[i].chars().count())
+            .collect();
+        let sep = match others.iter().max() {
+            Some(&nc) => {
+                if d > 1 && d + 6 > nc {
+                    d = nc.saturating_sub(7).max(1);
+                }
+                if d == 1 && nc <= 6 { "" } else { " " }
+            }
+            None => {
+                if d == 1 {
+                    ""
+                } else {
+                    " "
+                }
+            }
+        };
+        let shown = format!("<{sep}{}", format_one(eps, d));
+        for (i, &p) in pv.iter().enumerate() {
+            if tiny(p) {
+                out[i] = shown.clone();
+            }
         }
     }
     out
@@ -325,10 +351,20 @@ mod tests {
             format_pval(&[0.402812, 0.003218, 0.044249, 1.8628e-5, 0.052452], 3),
             ["0.40281", "0.00322", "0.04425", "1.86e-05", "0.05245"]
         );
-        assert_eq!(format_pval(&[3.5e-6], 1), ["4e-06"]);
+        // R: format.pval(3.5e-6, digits = 1) is "3e-06" (the double is
+        // just under 3.5e-6), format(2.5e-6, digits = 1) "3e-06",
+        // format(0.0125, digits = 2) "0.013", format(c(0.15, 0.25),
+        // digits = 1) "0.1" "0.2": the binary value, then ties to even.
+        assert_eq!(format_pval(&[3.5e-6], 1), ["3e-06"]);
+        assert_eq!(format_one(2.5e-6, 1), "3e-06");
+        assert_eq!(format_one(0.0125, 2), "0.013");
+        assert_eq!(format_real(&[0.15, 0.25], 1), ["0.1", "0.2"]);
         assert_eq!(format_pval(&[8.9e-4], 1), ["9e-04"]);
         assert_eq!(format_pval(&[0.00119], 1), ["0.001"]);
         assert_eq!(format_pval(&[1e-300], 3), ["<2e-16"]);
+        // R: format.pval(c(1e-300, 0.40281), digits = 3) and with 2e-4.
+        assert_eq!(format_pval(&[1e-300, 0.40281], 3), ["<2e-16", "0.403"]);
+        assert_eq!(format_pval(&[0.00018, 0.5], 3), ["0.00018", "0.50000"]);
         assert_eq!(rounded(32.8512, 2), "32.85");
         assert_eq!(rounded(0.677_4, 3), "0.677");
         assert_eq!(rounded(0.0199, 3), "0.02");
