@@ -95,6 +95,12 @@ impl Model {
         c
     }
 
+    /// `a` is at most `b`, as a reader knows (the patients of one week are
+    /// at most the cohort).
+    pub fn at_most(&mut self, a: Cell, b: Cell) {
+        self.at_most.push((a, b));
+    }
+
     /// `total` is the sum of `parts`.
     pub fn sum(&mut self, total: Cell, parts: Vec<Cell>) {
         if !parts.is_empty() {
@@ -104,47 +110,30 @@ impl Model {
 
     /// Decides what is hidden (see the module's rule).
     pub fn decide(self) -> Plan {
+        let n = self.cells.len();
         let mut hidden: Vec<bool> = self.cells.iter().map(|c| c.primary).collect();
         self.close_links(&mut hidden);
-        // Each round hides at least one more cell, so this ends.
-        for _ in 0..=self.cells.len() {
+        // Determined cells that no shown cell can protect (a share of an
+        // empty group): passed over, so that the cells after them are
+        // still protected.
+        let mut stuck = vec![false; n];
+        // Each round hides one more cell or passes one over, so this ends.
+        for _ in 0..=2 * n {
             let Some(cell) =
-                (0..self.cells.len()).find(|&c| hidden[c] && self.determined(c, &hidden))
+                (0..n).find(|&c| hidden[c] && !stuck[c] && self.determined(c, &hidden))
             else {
                 break;
             };
-            let mut parts: Vec<Cell> = Vec::new();
-            let mut totals: Vec<Cell> = Vec::new();
-            for (t, ps) in self
-                .sums
-                .iter()
-                .filter(|(t, ps)| *t == cell || ps.contains(&cell))
-            {
-                parts.extend(ps.iter().copied().filter(|&p| !hidden[p]));
-                if !hidden[*t] {
-                    totals.push(*t);
-                }
+            let mut candidates = self.direct_candidates(cell, &hidden);
+            if candidates.is_empty() {
+                // Determined through hidden cells alone (the patients with
+                // an event, between 1 and an event count a total pins): the
+                // shown cells of the relations those hidden cells are in.
+                candidates = self.reachable_candidates(cell, &hidden);
             }
-            for &(a, b) in self
-                .at_most
-                .iter()
-                .filter(|(a, b)| *a == cell || *b == cell)
-            {
-                for x in [a, b] {
-                    if !hidden[x] {
-                        totals.push(x);
-                    }
-                }
-            }
-            let by_value = |v: &mut Vec<Cell>| {
-                v.sort_by_key(|&c| (self.cells[c].value, c));
-                v.dedup();
-            };
-            by_value(&mut parts);
-            by_value(&mut totals);
-            let candidates: Vec<Cell> = parts.into_iter().chain(totals).collect();
             let Some(&first) = candidates.first() else {
-                break; // determined by nothing shown: e.g. a share of an empty group
+                stuck[cell] = true; // determined by nothing shown
+                continue;
             };
             let pick = candidates
                 .iter()
@@ -163,6 +152,76 @@ impl Model {
             cells: self.cells,
             hidden,
         }
+    }
+
+    /// The shown cells of the relations `cell` is in: parts of its sums
+    /// first, then totals and the other sides of its bounds, each the
+    /// smallest first.
+    fn direct_candidates(&self, cell: Cell, hidden: &[bool]) -> Vec<Cell> {
+        let mut parts: Vec<Cell> = Vec::new();
+        let mut totals: Vec<Cell> = Vec::new();
+        for (t, ps) in self
+            .sums
+            .iter()
+            .filter(|(t, ps)| *t == cell || ps.contains(&cell))
+        {
+            parts.extend(ps.iter().copied().filter(|&p| !hidden[p]));
+            if !hidden[*t] {
+                totals.push(*t);
+            }
+        }
+        for &(a, b) in self
+            .at_most
+            .iter()
+            .filter(|(a, b)| *a == cell || *b == cell)
+        {
+            for x in [a, b] {
+                if !hidden[x] {
+                    totals.push(x);
+                }
+            }
+        }
+        let by_value = |v: &mut Vec<Cell>| {
+            v.sort_by_key(|&c| (self.cells[c].value, c));
+            v.dedup();
+        };
+        by_value(&mut parts);
+        by_value(&mut totals);
+        parts.into_iter().chain(totals).collect()
+    }
+
+    /// The shown cells of every relation reachable from `cell` through
+    /// hidden cells, the smallest first.
+    fn reachable_candidates(&self, cell: Cell, hidden: &[bool]) -> Vec<Cell> {
+        let mut seen = vec![false; self.cells.len()];
+        let mut queue = vec![cell];
+        seen[cell] = true;
+        let mut out = Vec::new();
+        while let Some(x) = queue.pop() {
+            let sums = self
+                .sums
+                .iter()
+                .filter(|(t, ps)| *t == x || ps.contains(&x))
+                .flat_map(|(t, ps)| std::iter::once(*t).chain(ps.iter().copied()));
+            let bounds = self
+                .at_most
+                .iter()
+                .filter(|(a, b)| *a == x || *b == x)
+                .flat_map(|&(a, b)| [a, b]);
+            for y in sums.chain(bounds).collect::<Vec<_>>() {
+                if seen[y] {
+                    continue;
+                }
+                seen[y] = true;
+                if hidden[y] {
+                    queue.push(y);
+                } else {
+                    out.push(y);
+                }
+            }
+        }
+        out.sort_by_key(|&c| (self.cells[c].value, c));
+        out
     }
 
     fn close_links(&self, hidden: &mut [bool]) {
@@ -470,6 +529,27 @@ mod tests {
         let plan = m.decide();
         assert!(!plan.shown(sites[1]) && !plan.shown(parts[1]));
         assert!(!plan.shown(a), "the cohort's adherent count must go");
+    }
+
+    #[test]
+    fn a_cell_pinned_through_hidden_cells_only_is_protected() {
+        // Months' events 16, 19, 19 and 1 add up to a tile of 55; the last
+        // month's one patient with an event is <5 and its event count is
+        // hidden. The patient count (1–4, at most the events) is pinned
+        // through the hidden event count alone: its relations show nothing
+        // to hide, and the cells after it must still be protected.
+        let mut m = Model::default();
+        let tile = m.events(55, 30, None);
+        let mut months = Vec::new();
+        for (events, with) in [(16, 7), (19, 9), (19, 10), (1, 1)] {
+            let pe = m.patients(with);
+            months.push((pe, m.events(events, with, Some(pe))));
+        }
+        m.sum(tile, months.iter().map(|c| c.1).collect());
+        let plan = m.decide();
+        assert!(!plan.shown(months[3].1));
+        let shown = months[..3].iter().filter(|c| plan.shown(c.1)).count();
+        assert_eq!(shown, 2, "a second month's events go");
     }
 
     #[test]

@@ -40,9 +40,11 @@
 // need unsafe code; everything else is checked by the compiler.
 #![forbid(unsafe_code)]
 
+mod charts;
 pub mod disclosure;
 pub mod plots;
 pub mod replay;
+mod sections;
 mod style;
 pub mod svg;
 
@@ -133,6 +135,8 @@ struct Cells {
     walking_histogram: Vec<disclosure::Cell>,
     /// Per walking category: participants, with the event.
     risk: Vec<(disclosure::Cell, disclosure::Cell)>,
+    /// Adherence by programme week, dropout and safety by month.
+    programme: sections::ProgrammeCells,
 }
 
 /// Every count the report publishes, with the sums a reader can use.
@@ -202,6 +206,7 @@ fn model(s: &ClinicSummary) -> (disclosure::Model, Cells) {
     let total_events: usize = s.safety.iter().map(|r| r.events).sum();
     let events = m.events(total_events, s.patients_with_events, None);
     m.sum(events, safety.iter().map(|c| c.0).collect());
+    let programme = sections::cells(&mut m, s, patients, events);
     let walking = m.patients(s.walking.as_ref().map_or(0, |w| w.patients));
     let walking_histogram: Vec<_> = s.walking_histogram.iter().map(|&n| m.patients(n)).collect();
     m.sum(walking, walking_histogram.clone());
@@ -228,6 +233,7 @@ fn model(s: &ClinicSummary) -> (disclosure::Model, Cells) {
         walking,
         walking_histogram,
         risk,
+        programme,
     };
     (m, cells)
 }
@@ -239,8 +245,9 @@ medians, quartiles and shares of groups of fewer than 5 patients are not shown, 
 patients, or the rest of whose group, number 1–4. A group hidden in one place is hidden everywhere. \
 Further counts are hidden (–), a part before a total and the smallest first, until no hidden count \
 can be worked out from the shown ones by the sums that hold within and across tables \
-(sites add up to the cohort, histogram bins to their total, exercises' events to the tile). \
-Zero is shown.";
+(sites add up to the cohort, histogram bins to their total, exercises' events and months' events to the tile, \
+months' sessions to all sessions, and dropout's patients at risk to those at risk next plus those who dropped out \
+and those censored, week 0's being the cohort). Zero is shown.";
 
 fn adherence_table(
     out: &mut String,
@@ -554,6 +561,8 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
     );
     adherence_table(&mut h, "exercise", &ex_rows, &plan, &name_of);
     h.push_str("</section>");
+    sections::adherence_by_week(&mut h, s, &cells.programme, &plan, &within);
+    sections::dropout(&mut h, &cells.programme, &plan, &within);
 
     // Pain and ODI.
     for (title, weeks, week_cells, y_max, unit, measure, id) in [
@@ -658,6 +667,7 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         "</tbody><tfoot><tr><td>all exercises</td><td>{}</td><td></td><td></td></tr></tfoot></table><p class=\"note\">Event counts are hidden (–) where fewer than 5 patients had them, or where they would give away a hidden count.</p></section>",
         esc(&plan.text(cells.events))
     );
+    sections::safety_by_month(&mut h, s, &cells.programme, &plan, cells.events, &within);
 
     // Walking.
     if let Some(w) = s
@@ -699,6 +709,7 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         );
     }
 
+    sections::delivered(&mut h, s);
     risk_section(&mut h, s, &cells, &plan);
     footer(&mut h);
     h

@@ -18,6 +18,7 @@ table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size:
 th, td { border-bottom: 1px solid var(--rule); padding: .3rem .5rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid var(--ink); }
+table.text td, table.text th { text-align: left; vertical-align: top; }
 tfoot td { font-weight: 600; border-top: 2px solid var(--ink); }
 figure { margin: .5rem 0 1.25rem; }
 figcaption { font-size: .85rem; color: var(--muted); }

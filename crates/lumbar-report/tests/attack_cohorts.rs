@@ -5,9 +5,12 @@
 
 #[path = "../../../tests/e2e/attack.rs"]
 mod attack;
+#[path = "support/programme_attack.rs"]
+mod programme_attack;
 
 use lumbar_analysis::clinic::{
-    ClinicSummary, GroupAdherence, SafetyByExercise, Spread, WeekMeasure,
+    AdherenceWeek, ClinicSummary, Delivered, DropoutWeek, GroupAdherence, SafetyByExercise,
+    SafetyMonth, Spread, WeekMeasure,
 };
 use lumbar_report::{ReportMeta, render};
 use proptest::prelude::*;
@@ -24,6 +27,14 @@ struct Patient {
     /// Walking bin (0–10), or none.
     walking: Option<usize>,
     responder: bool,
+    /// Programme weeks followed (1–12), and the week of dropping out (if
+    /// before the last).
+    weeks: usize,
+    dropped: Option<usize>,
+    /// The one calendar month (0–3) the patient logged in, and their
+    /// sessions (rows) in it; their safety events are in that month.
+    month: usize,
+    sessions: usize,
 }
 
 fn spread(v: &mut [f64]) -> Option<Spread> {
@@ -76,6 +87,56 @@ fn summary(patients: &[Patient], sites: usize) -> ClinicSummary {
         })
         .collect();
     let mut pain_values: Vec<f64> = patients.iter().map(|p| p.tenth as f64 / 2.0).collect();
+    // Programme weeks: patients followed through each, 9 days scheduled a
+    // week, done in proportion to their adherence.
+    let adherence_by_week = (0..12)
+        .map(|w| {
+            let ps: Vec<&Patient> = patients.iter().filter(|p| p.weeks > w).collect();
+            AdherenceWeek {
+                week: w as u32,
+                patients: ps.len(),
+                scheduled: 9 * ps.len() as u64,
+                done: ps.iter().map(|p| (p.tenth as u64 * 9) / 10).sum(),
+            }
+        })
+        .filter(|w| w.patients > 0)
+        .collect();
+    let exit = |p: &Patient| match p.dropped {
+        Some(d) if d + 1 < p.weeks => (d, true),
+        _ => (p.weeks - 1, false),
+    };
+    let top = patients.iter().map(|p| exit(p).0 + 1).max().unwrap_or(0);
+    let mut dropout: Vec<DropoutWeek> = (0..top)
+        .map(|w| DropoutWeek {
+            week: w as u32,
+            at_risk: patients.iter().filter(|p| exit(p).0 >= w).count(),
+            dropped: 0,
+            censored: 0,
+        })
+        .collect();
+    for p in patients {
+        let (w, dropped) = exit(p);
+        if dropped {
+            dropout[w].dropped += 1;
+        } else {
+            dropout[w].censored += 1;
+        }
+    }
+    let safety_by_month = (0..4)
+        .map(|m| {
+            let ps: Vec<&Patient> = patients.iter().filter(|p| p.month == m).collect();
+            let events = |p: &Patient| p.events.iter().map(|&e| e as usize).sum::<usize>();
+            SafetyMonth {
+                year: 2025,
+                month: m as u32 + 1,
+                patients: ps.len(),
+                sessions: ps.iter().map(|p| p.sessions).sum(),
+                events: ps.iter().map(|p| events(p)).sum(),
+                patients_with_events: ps.iter().filter(|p| events(p) > 0).count(),
+            }
+        })
+        .filter(|m| m.patients > 0)
+        .collect();
     ClinicSummary {
         data_cutoff: None,
         site: None,
@@ -91,7 +152,7 @@ fn summary(patients: &[Patient], sites: usize) -> ClinicSummary {
             .collect(),
         enrolled: None,
         followup_weeks: None,
-        sessions: 0,
+        sessions: patients.iter().map(|p| p.sessions).sum(),
         adherence_histogram: histogram,
         adherence: group("all", &all),
         adherence_threshold: 0.7,
@@ -124,6 +185,10 @@ fn summary(patients: &[Patient], sites: usize) -> ClinicSummary {
         walking: spread(&mut walking),
         risk: None,
         risk_note: None,
+        adherence_by_week,
+        dropout,
+        safety_by_month,
+        delivered: Delivered::of(&lumbar_model::Regimen::six_moves(), 0.7),
     }
 }
 
@@ -149,6 +214,8 @@ fn cohort() -> impl Strategy<Value = (Vec<Patient>, usize, Vec<usize>)> {
                 proptest::array::uniform6(proptest::bool::weighted(0.08)),
                 proptest::option::weighted(0.9, 0usize..11),
                 proptest::bool::ANY,
+                (1usize..13, proptest::option::weighted(0.3, 0usize..12)),
+                (prop_oneof![6 => 0usize..3, 1 => Just(3usize)], 1usize..60),
             );
             (
                 proptest::collection::vec(patient, n),
@@ -164,13 +231,28 @@ fn cohort() -> impl Strategy<Value = (Vec<Patient>, usize, Vec<usize>)> {
                         .into_iter()
                         .zip(site_of)
                         .map(
-                            |((tenth, events, flagged, walking, responder), site)| Patient {
+                            |(
+                                (
+                                    tenth,
+                                    events,
+                                    flagged,
+                                    walking,
+                                    responder,
+                                    (weeks, dropped),
+                                    (month, sessions),
+                                ),
+                                site,
+                            )| Patient {
                                 site,
                                 tenth,
                                 events,
                                 flagged,
                                 walking,
                                 responder,
+                                weeks,
+                                dropped,
+                                month,
+                                sessions,
                             },
                         )
                         .collect();
@@ -197,6 +279,9 @@ proptest! {
         let a = attack::attack(&html);
         prop_assert!(a.recovered.is_empty(), "recovered {:?}", a.recovered);
         prop_assert!(a.shown > 0 && a.hidden > 0, "{a:?}");
+        // The programme-week sections with the tables they add up with.
+        let (recovered, _) = programme_attack::attack_programme(&html, false);
+        prop_assert!(recovered.is_empty(), "programme weeks: recovered {recovered:?}");
         for site in small {
             let row = format!("<tr><td>site{site:02}</td><td>&lt;5</td></tr>");
             prop_assert!(html.contains(&row), "small site {site} shown");
