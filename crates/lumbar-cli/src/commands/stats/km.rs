@@ -24,6 +24,8 @@ pub struct KmArgs {
     pub json: bool,
     #[command(flatten)]
     pub table_out: super::TableOut,
+    #[command(flatten)]
+    pub plot: super::PlotArg,
 }
 
 /// One step of one curve, as a table row (survfit's summary columns).
@@ -81,6 +83,17 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
         })
         .collect();
     args.table_out.write("curves", &steps, "fit", &doc)?;
+    let title = match &args.group {
+        Some(g) => format!("Kaplan–Meier survival by {g}"),
+        None => "Kaplan–Meier survival".to_string(),
+    };
+    super::plot::write_km(
+        &args.plot,
+        &curves,
+        args.group.as_deref(),
+        &args.surv.time,
+        &title,
+    )?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);

@@ -11,12 +11,14 @@ use lumbar_io::frame::default_na;
 mod cox;
 mod km;
 mod lmm;
+mod plot;
 mod poisson;
 mod summary;
 
 pub use cox::{CoxArgs, cox};
 pub use km::{KmArgs, km};
 pub use lmm::{LmmArgs, lmm};
+pub use plot::PlotArg;
 pub use poisson::{PoissonArgs, poisson};
 
 /// The cells a data file's reader takes as missing.
