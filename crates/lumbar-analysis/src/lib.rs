@@ -56,6 +56,7 @@ pub mod analyze;
 pub mod clinic;
 pub mod columns;
 pub mod dictionary;
+pub mod dictionary_models;
 pub mod model_frame;
 pub mod prescription;
 pub mod risk;

@@ -79,6 +79,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 pub mod abc;
+pub mod dictionary;
 mod moments;
 pub mod replay;
 pub mod svg;

@@ -64,6 +64,7 @@
 // need unsafe code; everything else is checked by the compiler.
 #![forbid(unsafe_code)]
 
+pub mod dictionary;
 pub mod draws;
 pub mod dynamics;
 pub mod engine;
