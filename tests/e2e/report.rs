@@ -314,6 +314,47 @@ fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
         assert!(saf.flags == want_saf.flags, "unsuitable flags, {how}");
         assert!(saf.counts == want_saf.counts, "safety counts, {how}");
     }
+
+    // The report's figures by programme week and month (issue 21, item 2)
+    // are folded per patient from the same stream: the store (patients
+    // split across its two parts) on 1 and 3 threads gives what the cohort
+    // in memory gives.
+    use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
+    let memory = lumbar_model::cohort::MemoryCohort {
+        cohort: cohort.clone(),
+        walking: Vec::new(),
+    };
+    for opts in [
+        ClinicOptions::default(),
+        ClinicOptions {
+            from: chrono::NaiveDate::from_ymd_opt(2025, 2, 5),
+            to: chrono::NaiveDate::from_ymd_opt(2025, 3, 13),
+            ..Default::default()
+        },
+    ] {
+        let want = clinic_summary(&memory, &regimen, &rx, &opts).unwrap();
+        assert!(want.dropout.iter().any(|w| w.dropped > 0));
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool
+                .install(|| clinic_summary(&store, &regimen, &rx, &opts))
+                .unwrap();
+            assert_eq!(got.adherence_by_week, want.adherence_by_week, "{threads}");
+            assert_eq!(got.dropout, want.dropout, "{threads}");
+            assert_eq!(got.safety_by_month, want.safety_by_month, "{threads}");
+            let events: usize = got.safety.iter().map(|r| r.events).sum();
+            let months = &got.safety_by_month;
+            assert_eq!(months.iter().map(|m| m.events).sum::<usize>(), events);
+            assert_eq!(
+                months.iter().map(|m| m.sessions).sum::<usize>(),
+                got.sessions
+            );
+            assert_eq!(got.dropout[0].at_risk, got.patients);
+        }
+    }
 }
 
 /// Without a follow-up table the report has no walking-risk section at all
@@ -350,4 +391,81 @@ fn a_store_without_follow_up_has_no_risk_section() {
         !html.contains("follow-up study"),
         "a risk section without follow-up data"
     );
+}
+
+use programme_attack::attack_programme;
+
+// Shared with lumbar-report's attack on generated cohorts.
+#[path = "../../crates/lumbar-report/tests/support/programme_attack.rs"]
+mod programme_attack;
+
+/// The attacker above works: months whose events are hidden in the table
+/// alone come out of the tile by subtraction.
+#[test]
+fn the_programme_attacker_recovers_a_month_hidden_in_its_table_only() {
+    let html = "<div class=\"card\"><div class=\"v\">50</div><div class=\"k\">patients</div></div>\
+        <div class=\"card\"><div class=\"v\">12</div><div class=\"k\">sessions continued at pain ≥ 7</div></div>\
+        <table id=\"adherence-week\"><tbody><tr><td>0</td><td>50</td><td>60%</td></tr></tbody></table>\
+        <table id=\"dropout-weeks\"><tbody><tr><td>0–3</td><td>50</td><td>5</td><td>45</td><td>90%</td></tr></tbody></table>\
+        <table id=\"safety-month\"><tbody><tr><td>Jan</td><td>50</td><td>900</td><td>9</td><td>7</td><td>1.00</td></tr>\
+        <tr><td>Feb</td><td>40</td><td>800</td><td>–</td><td>&lt;5</td><td>–</td></tr></tbody>\
+        <tfoot><tr><td>all months</td><td></td><td>1700</td><td>12</td><td></td><td>0.71</td></tr></tfoot></table>";
+    let (recovered, _) = attack_programme(html, false);
+    assert!(
+        recovered
+            .iter()
+            .any(|(at, v)| at == "safety-month/Feb/events" && *v == 3),
+        "{recovered:?}"
+    );
+}
+
+/// Issue 21, item 2: the new sections' cells (weeks where few patients
+/// remain, months with few sessions or events, dropout's at-risk chain)
+/// cannot be worked out by subtraction within them or across the tables
+/// they add up with, for the whole demo, a site and date windows; and the
+/// dropout curve shows no step that rests on a hidden count.
+#[test]
+fn no_hidden_cell_of_the_programme_week_sections_can_be_worked_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = demo_store(tmp.path());
+    let mut hidden = 0;
+    for (name, extra) in [
+        ("all", vec![]),
+        ("west", vec!["--site", "west"]),
+        ("north", vec!["--site", "north"]),
+        ("march", vec!["--from", "2025-03-03", "--to", "2025-03-30"]),
+        ("cut", vec!["--from", "2025-02-05", "--to", "2025-03-13"]),
+        ("late", vec!["--from", "2025-04-01", "--to", "2025-06-30"]),
+        ("west early", vec!["--site", "west", "--to", "2025-02-20"]),
+    ] {
+        let out = tmp.path().join(format!("{name}.html"));
+        let mut args = vec!["report", path_str(&store), "-o", path_str(&out)];
+        args.extend(extra.iter().copied());
+        lumbar(&args);
+        let html = std::fs::read_to_string(&out).unwrap();
+        assert!(html.len() < 2 * 1024 * 1024);
+        // Without --from every patient covered is scheduled in week 0.
+        let (recovered, n) = attack_programme(&html, extra.contains(&"--from"));
+        assert!(recovered.is_empty(), "{name}: recovered {recovered:?}");
+        hidden += n;
+        // A still-logging share is shown only while every at-risk and
+        // dropped-out count up to it is.
+        let Some((rows, _)) = crate::attack::table(&html, "dropout-weeks") else {
+            // A report of fewer than 5 patients shows no figure at all.
+            assert!(
+                html.contains("id=\"too-few\"") || html.contains("id=\"empty\""),
+                "{name}"
+            );
+            continue;
+        };
+        let mut clean = true;
+        for row in &rows {
+            clean &=
+                !["<5", "–"].contains(&row[1].as_str()) && !["<5", "–"].contains(&row[2].as_str());
+            if !clean {
+                assert_eq!(row[4], "–", "{name}: a step after a hidden count: {row:?}");
+            }
+        }
+    }
+    assert!(hidden > 5, "the sections hide cells: {hidden}");
 }
