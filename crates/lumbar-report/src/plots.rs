@@ -35,6 +35,18 @@ pub struct KmFigure<'a> {
     pub curves: &'a [KmCurve],
 }
 
+/// The colour of the `i`th curve, from the report's series.
+fn colour_of(i: usize) -> &'static str {
+    svg::SERIES[i % svg::SERIES.len()]
+}
+
+/// The dash of the `i`th curve: it moves on by one each time the colours
+/// start over, so that no two of the first 36 curves look the same.
+fn dash_of(i: usize) -> &'static str {
+    let n = svg::DASHES.len();
+    svg::DASHES[(i + i / svg::SERIES.len()) % n]
+}
+
 /// The label of a curve in the legend and the number-at-risk table.
 pub fn curve_label(group: Option<&str>, curve: &KmCurve) -> String {
     match (group, curve.group.as_deref()) {
@@ -222,8 +234,8 @@ pub fn km(fig: &KmFigure<'_>) -> String {
         .enumerate()
         .map(|(i, l)| LegendItem {
             label: l,
-            colour: svg::SERIES[i % svg::SERIES.len()],
-            dash: svg::DASHES[i % svg::DASHES.len()],
+            colour: colour_of(i),
+            dash: dash_of(i),
         })
         .collect();
     let legend_y = svg::legend(&mut body, left, 50.0, FIG_W - FIG_RIGHT, &items);
@@ -285,16 +297,16 @@ pub fn km(fig: &KmFigure<'_>) -> String {
         body.push_str(&format!(
             r#"<path class="km-band" d="{}" fill="{}" fill-opacity="0.15" stroke="none"/>"#,
             svg::step_band_path(&points, band_end, &x, &y),
-            svg::SERIES[i % svg::SERIES.len()]
+            colour_of(i)
         ));
     }
     for (i, c) in fig.curves.iter().enumerate() {
-        let colour = svg::SERIES[i % svg::SERIES.len()];
+        let colour = colour_of(i);
         let (points, line_end) = km_line(c, start);
         body.push_str(&format!(
             r#"<path class="km-line" d="{}" fill="none" stroke="{colour}" stroke-width="2"{}/>"#,
             svg::step_path(&points, line_end, &x, &y),
-            svg::dash_attr(svg::DASHES[i % svg::DASHES.len()])
+            svg::dash_attr(dash_of(i))
         ));
         svg::plus_marks(&mut body, "km-censor", &censor_marks(c), &x, &y, colour);
     }
@@ -316,7 +328,7 @@ pub fn km(fig: &KmFigure<'_>) -> String {
         body.push_str(&format!(
             r#"<text x="{}" y="{row_y}" text-anchor="end" class="tick risk-label" fill="{}">{}</text>"#,
             area.left - 8.0,
-            svg::SERIES[i % svg::SERIES.len()],
+            colour_of(i),
             crate::esc(&labels[i])
         ));
         for &t in &ticks {
@@ -658,6 +670,16 @@ mod tests {
         let marks = attrs(&svg, "km-censor", "d");
         assert_eq!(marks.len(), 1);
         assert_eq!(marks[0].matches('M').count(), 2 * 4);
+    }
+
+    /// Curves past the sixth reuse a colour with another dash.
+    #[test]
+    fn the_seventh_curve_differs_from_the_first() {
+        assert_eq!((colour_of(0), dash_of(0)), ("#1f4e79", ""));
+        assert_eq!((colour_of(6), dash_of(6)), ("#1f4e79", "6 3"));
+        let looks: std::collections::HashSet<_> =
+            (0..36).map(|i| (colour_of(i), dash_of(i))).collect();
+        assert_eq!(looks.len(), 36);
     }
 
     /// Two strata: two bands, two lines, two table rows, in the series'
