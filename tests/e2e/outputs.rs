@@ -514,3 +514,58 @@ fn result_tables_in_the_formats_asked_for() {
     );
     assert!(risk.join("rr_adjusted.csv").exists());
 }
+
+/// The simulator's summary takes `--format` too (Parquet alone by
+/// default); shards record it and their merge writes the same files, equal
+/// to the unsharded run's.
+#[test]
+fn simulation_tables_in_the_formats_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo_root().join("datasets/scenarios/no-exercise.toml");
+    let sc = path_str(&scenario);
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            sc,
+            "--patients",
+            "40",
+            "--weeks",
+            "3",
+            "--out",
+            path_str(out),
+        ];
+        args.extend_from_slice(extra);
+        lumbar(&args);
+    };
+    let plain = tmp.path().join("plain");
+    run(&plain, &[]);
+    assert!(names_in(&plain).contains(&"summary.parquet".to_string()));
+    assert!(
+        !names_in(&plain)
+            .iter()
+            .any(|n| n.ends_with(".csv") || n.ends_with(".ndjson"))
+    );
+    let whole = tmp.path().join("whole");
+    run(&whole, &["--format", "csv,json"]);
+    let names = names_in(&whole);
+    assert!(
+        names.contains(&"summary.csv".to_string()) && names.contains(&"summary.ndjson".to_string()),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"summary.parquet".to_string()), "{names:?}");
+    let (a, b, m) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("m"),
+    );
+    run(&a, &["--format", "csv,json", "--shard", "1/2"]);
+    run(&b, &["--format", "csv,json", "--shard", "2/2"]);
+    lumbar(&["merge", path_str(&a), path_str(&b), "--out", path_str(&m)]);
+    for f in ["summary.csv", "summary.ndjson"] {
+        assert_eq!(
+            std::fs::read_to_string(m.join(f)).unwrap(),
+            std::fs::read_to_string(whole.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}

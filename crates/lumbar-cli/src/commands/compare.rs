@@ -73,7 +73,12 @@ pub fn merge_cmd(args: &MergeArgs, out: &mut dyn Write) -> Result<u8> {
             }
         }
     }
-    write_result(staged.path(), &merged)?;
+    // The shards' own table formats (they share one command line).
+    let formats = args
+        .dirs
+        .first()
+        .map_or(super::PARQUET_ONLY, |d| super::sim_io::result_formats(d));
+    write_result(staged.path(), &merged, formats)?;
     staged
         .commit()
         .with_context(|| format!("cannot put the results in place at {}", args.out.display()))?;

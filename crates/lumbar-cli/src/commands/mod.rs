@@ -35,7 +35,17 @@ pub enum FileFormat {
 }
 
 /// `--format csv,parquet,json` of the commands that write result tables
-/// into a folder (analyze, risk, store rejects).
+/// into a folder (analyze, risk, store rejects; simulate, calibrate and
+/// replay, whose default is Parquet alone).
+
+/// Parquet alone: the default of the simulator's, calibration's and
+/// replay's tables (each has its JSON document beside it).
+pub const PARQUET_ONLY: lumbar_io::output::Formats = lumbar_io::output::Formats {
+    parquet: true,
+    csv: false,
+    json: false,
+};
+
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TableFormatArg {
     /// Write each result table as these files (repeat or separate by
@@ -46,10 +56,16 @@ pub struct TableFormatArg {
 }
 
 impl TableFormatArg {
-    /// The formats asked for, or the default.
+    /// The formats asked for, or the default (Parquet and CSV).
     pub fn formats(&self) -> lumbar_io::output::Formats {
+        self.formats_or(Default::default())
+    }
+
+    /// The formats asked for, or `default`: the simulator's, calibration's
+    /// and replay's tables are Parquet alone unless asked.
+    pub fn formats_or(&self, default: lumbar_io::output::Formats) -> lumbar_io::output::Formats {
         if self.format.is_empty() {
-            return Default::default();
+            return default;
         }
         lumbar_io::output::Formats {
             parquet: self.format.contains(&FileFormat::Parquet),

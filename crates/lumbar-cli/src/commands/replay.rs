@@ -47,6 +47,8 @@ pub struct ReplayArgs {
     /// Print replay.json on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub format: super::TableFormatArg,
 }
 
 pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<u8> {
@@ -95,7 +97,11 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<u8> {
         ("lower".into(), col(&|x| x.lower)),
         ("upper".into(), col(&|x| x.upper)),
     ];
-    lumbar_io::output::write_parquet_columns(rows, &dir.join("replay.parquet"))?;
+    let files = lumbar_io::output::TableFiles {
+        formats: args.format.formats_or(super::PARQUET_ONLY),
+        cells: lumbar_io::output::CsvCells::Escaped,
+    };
+    lumbar_io::output::write_columns_to(rows, dir, "replay", files)?;
     let p = &r.patients;
     let patients: ColumnTable<'_> = vec![
         (
@@ -115,7 +121,7 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<u8> {
             ColumnValues::F64(p.iter().map(|x| x.ess_min).collect::<Vec<_>>().into()),
         ),
     ];
-    lumbar_io::output::write_parquet_columns(patients, &dir.join("patients.parquet"))?;
+    lumbar_io::output::write_columns_to(patients, dir, "patients", files)?;
     let sites: Vec<(String, usize)> = r
         .sites
         .iter()

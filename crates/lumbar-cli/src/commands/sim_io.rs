@@ -51,24 +51,35 @@ fn to_json_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     Ok(b)
 }
 
-/// Writes summary.parquet, summary.json, tally.json and manifest.json.
-pub(super) fn write_result(dir: &Path, file: &TallyFile) -> Result<Vec<SummaryRow>> {
+/// Writes the summary table (summary.parquet, and .csv / .ndjson as
+/// `formats` asks), summary.json, tally.json and manifest.json (which
+/// records the formats, for `merge` to write the same).
+pub(super) fn write_result(
+    dir: &Path,
+    file: &TallyFile,
+    formats: output::Formats,
+) -> Result<Vec<SummaryRow>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let rows = summarize(&file.info.scenario, &file.tallies);
-    let summary = dir.join("summary.parquet");
-    output::write_parquet_columns(summary::columns(&rows), &summary)
-        .with_context(|| format!("cannot write {}", summary.display()))?;
+    let files = output::TableFiles {
+        formats,
+        cells: output::CsvCells::Escaped,
+    };
+    output::write_columns_to(summary::columns(&rows), dir, "summary", files)
+        .with_context(|| format!("cannot write the summary into {}", dir.display()))?;
     write_atomic(
         &dir.join("summary.json"),
         &to_json_bytes(&summary_json(&file.info, &rows))?,
     )?;
     write_atomic(&dir.join("tally.json"), &to_json_bytes(file)?)?;
-    let mut outputs = vec!["summary.parquet", "summary.json", "tally.json"];
+    let mut outputs = formats.files("summary");
+    outputs.extend(["summary.json".into(), "tally.json".into()]);
     if file.info.trajectories {
-        outputs.push("trajectories/");
+        outputs.push("trajectories/".into());
     }
     let manifest = serde_json::json!({
         "command": "simulate",
+        "formats": formats,
         "run": file.info,
         "shard": file.shard,
         "patients_range": file.patients_range,
@@ -76,6 +87,16 @@ pub(super) fn write_result(dir: &Path, file: &TallyFile) -> Result<Vec<SummaryRo
     });
     write_atomic(&dir.join("manifest.json"), &to_json_bytes(&manifest)?)?;
     Ok(rows)
+}
+
+/// The table formats a simulation result folder was written with (its
+/// manifest's; Parquet alone for folders written before `--format`).
+pub(super) fn result_formats(dir: &Path) -> output::Formats {
+    std::fs::read(dir.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|m| serde_json::from_value(m["formats"].clone()).ok())
+        .unwrap_or(super::PARQUET_ONLY)
 }
 
 /// Reads a result folder's `tally.json` and checks its shape.

@@ -56,6 +56,8 @@ pub struct SimulateArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub format: super::TableFormatArg,
 }
 
 /// The scenario file with the command line's overrides, and those
@@ -180,7 +182,11 @@ pub fn simulate_cmd(args: &SimulateArgs, ui: &Ui, out: &mut dyn Write) -> Result
         patients_range: [result.patients.start, result.patients.end],
         tallies: result.tallies,
     };
-    let rows = write_result(staged.path(), &file)?;
+    let rows = write_result(
+        staged.path(),
+        &file,
+        args.format.formats_or(super::PARQUET_ONLY),
+    )?;
     staged
         .commit()
         .with_context(|| format!("cannot put the results in place at {}", args.out.display()))?;

@@ -313,6 +313,17 @@ pub fn write_rows_to<T: Serialize>(
     write_table_to(frame(rows)?, dir, name, files)
 }
 
+/// A producer's column table (types as given) written as [`TableFiles`]
+/// says, each file atomically.
+pub fn write_columns_to(
+    columns: ColumnTable<'_>,
+    dir: &Path,
+    name: &str,
+    files: TableFiles,
+) -> PolarsResult<()> {
+    write_table_to(columns_frame(columns)?, dir, name, files)
+}
+
 /// A table written as [`TableFiles`] says, each file atomically.
 pub fn write_table_to(
     df: DataFrame,

@@ -84,11 +84,12 @@ pub(super) fn calibrated_toml(
 /// Draws of the posterior a calibrated scenario's `[psa]` carries.
 const PSA_DRAWS: usize = 200;
 
-/// `posterior.parquet`: a row per draw, a column per parameter, then its
-/// weight and distance.
+/// `posterior.parquet` (and .csv / .ndjson as asked): a row per draw, a
+/// column per parameter, then its weight and distance.
 pub(super) fn write_posterior(
     p: &lumbar_calibrate::Posterior,
-    path: &std::path::Path,
+    dir: &std::path::Path,
+    formats: lumbar_io::output::Formats,
 ) -> Result<()> {
     use lumbar_model::records::ColumnValues;
     let mut columns: lumbar_model::records::ColumnTable<'_> = p
@@ -108,6 +109,10 @@ pub(super) fn write_posterior(
         "distance".into(),
         ColumnValues::F64(p.distances.as_slice().into()),
     ));
-    lumbar_io::output::write_parquet_columns(columns, path)
-        .with_context(|| format!("cannot write {}", path.display()))
+    let files = lumbar_io::output::TableFiles {
+        formats,
+        cells: lumbar_io::output::CsvCells::Escaped,
+    };
+    lumbar_io::output::write_columns_to(columns, dir, "posterior", files)
+        .with_context(|| format!("cannot write the posterior into {}", dir.display()))
 }

@@ -62,6 +62,8 @@ pub struct CalibrateArgs {
     /// Print fit.json on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub format: super::TableFormatArg,
 }
 
 pub fn calibrate(args: &CalibrateArgs, ui: &crate::Ui, out: &mut dyn Write) -> Result<u8> {
@@ -127,7 +129,11 @@ pub fn calibrate(args: &CalibrateArgs, ui: &crate::Ui, out: &mut dyn Write) -> R
         &dir.join("fit.svg"),
         lumbar_calibrate::svg::fit_svg(&fit).as_bytes(),
     )?;
-    write_posterior(&fit.posterior, &dir.join("posterior.parquet"))?;
+    write_posterior(
+        &fit.posterior,
+        dir,
+        args.format.formats_or(super::PARQUET_ONLY),
+    )?;
     let manifest = serde_json::json!({
         "command": "calibrate",
         "lumbar_version": env!("CARGO_PKG_VERSION"),

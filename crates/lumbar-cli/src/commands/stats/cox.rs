@@ -71,6 +71,8 @@ pub struct CoxArgs {
     pub json: bool,
     #[command(flatten)]
     pub table_out: super::TableOut,
+    #[command(flatten)]
+    pub plot: super::PlotArg,
 }
 
 /// The model's data from the flags, as the formula would give it.
@@ -170,6 +172,12 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
         });
         args.table_out
             .write("coefficients", &fit.terms, "fit", &doc)?;
+        super::plot::write_forest(
+            &args.plot,
+            &fit.terms,
+            "HR",
+            &format!("Cox proportional hazards: {}", frame.formula),
+        )?;
         if args.json {
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
             return Ok(0);

@@ -89,9 +89,6 @@ pub fn write_km(
 /// With `--plot`, draws the forest plot of `terms` (their ratios, `ratio`
 /// naming them: "HR", "RR") under `title` and writes the SVG to the file
 /// named; without it, does nothing.
-// cox.rs and poisson.rs call this (their `--plot`); until those calls are
-// in, only the tests do. Remove this allow with them.
-#[allow(dead_code)]
 pub fn write_forest(arg: &PlotArg, terms: &[Coefficient], ratio: &str, title: &str) -> Result<()> {
     let Some(path) = &arg.plot else {
         return Ok(());

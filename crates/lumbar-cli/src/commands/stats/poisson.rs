@@ -42,6 +42,8 @@ pub struct PoissonArgs {
     pub json: bool,
     #[command(flatten)]
     pub table_out: super::TableOut,
+    #[command(flatten)]
+    pub plot: super::PlotArg,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -92,6 +94,12 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
     }
     args.table_out
         .write("coefficients", &fit.terms, "fit", &v)?;
+    super::plot::write_forest(
+        &args.plot,
+        &fit.terms,
+        "RR",
+        &format!("Modified Poisson regression: {}", frame.formula),
+    )?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);

@@ -123,12 +123,7 @@ pub fn lmm(
     writeln!(out, "Formula: {formula}\n   Data: {data}\n")?;
     match (fit.reml_criterion, fit.loglik) {
         (Some(r), _) => writeln!(out, "REML criterion at convergence: {r:.1}\n")?,
-        (_, Some(l)) => writeln!(
-            out,
-            "     logLik  deviance\n {}  {}\n",
-            format!("{l:.1}"),
-            format!("{:.1}", -2.0 * l)
-        )?,
+        (_, Some(l)) => writeln!(out, "     logLik  deviance\n {l:.1}  {:.1}\n", -2.0 * l)?,
         _ => {}
     }
     writeln!(out, "Random effects:")?;
