@@ -193,3 +193,48 @@ fn cox_summary_reads_as_r_prints_it() {
     assert!(row.ends_with("2.0586    5.0680"), "{row}");
     assert!(out.contains("lower .90 upper .90"), "{out}");
 }
+
+/// `--conf-level` moves every interval as R's `conf.int` does: Kaplan–Meier
+/// (log scale) and the median's interval, against
+/// `survfit(Surv(time, status) ~ 1, lung, conf.int = 0.9)`.
+#[test]
+fn km_intervals_at_another_level_as_survfit() {
+    let data = repo_root().join("tests/fixtures/formula/lung.csv");
+    let (code, out) = lumbar(&[
+        "stats",
+        "km",
+        "--data",
+        data.to_str().unwrap(),
+        "--time",
+        "time",
+        "--status",
+        "status",
+        "--times",
+        "200,500",
+        "--conf-level",
+        "0.9",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let c = &v["curves"][0];
+    // R: summary(f, times = c(200, 500)) lower, upper.
+    let want = [
+        (0.630941219541, 0.733461616937),
+        (0.240892460133, 0.357034088708),
+    ];
+    for (at, (lo, hi)) in c["at_times"].as_array().unwrap().iter().zip(want) {
+        assert!((at["lower"].as_f64().unwrap() - lo).abs() < 1e-9, "{at}");
+        assert!((at["upper"].as_f64().unwrap() - hi).abs() < 1e-9, "{at}");
+    }
+    // R: summary(f)$table: median 310, 0.9LCL 285, 0.9UCL 353.
+    assert_eq!(
+        (
+            c["median"].as_f64(),
+            c["median_lower"].as_f64(),
+            c["median_upper"].as_f64()
+        ),
+        (Some(310.0), Some(285.0), Some(353.0))
+    );
+    assert_eq!(v["conf_level"].as_f64(), Some(0.9));
+}

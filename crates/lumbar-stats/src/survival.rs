@@ -266,13 +266,37 @@ pub struct LogRank {
     pub expected: Vec<f64>,
 }
 
-/// Kaplan–Meier estimate of one group.
+/// Kaplan–Meier estimate of one group, with 95% intervals.
 pub fn kaplan_meier(
     time: &[f64],
     event: &[bool],
     weight: Option<&[f64]>,
     group: Option<String>,
 ) -> KmCurve {
+    kaplan_meier_at(time, event, weight, group, 0.95)
+}
+
+/// The normal quantile of a two-sided interval at `level` (R's
+/// `qnorm(1 - (1 - conf.int) / 2)`); 1.959964 at 0.95.
+fn z_of(level: f64) -> f64 {
+    if level == 0.95 {
+        return Z_975;
+    }
+    statrs::distribution::Normal::new(0.0, 1.0)
+        .map(|n| statrs::distribution::ContinuousCDF::inverse_cdf(&n, 0.5 + level / 2.0))
+        .unwrap_or(Z_975)
+}
+
+/// Kaplan–Meier estimate of one group with intervals at confidence
+/// `level` (survfit's `conf.int`, log scale), quantile intervals included.
+pub fn kaplan_meier_at(
+    time: &[f64],
+    event: &[bool],
+    weight: Option<&[f64]>,
+    group: Option<String>,
+    level: f64,
+) -> KmCurve {
+    let z = z_of(level);
     let w = |i: usize| weight.map_or(1.0, |w| w[i]);
     let mut order: Vec<usize> = (0..time.len()).collect();
     order.sort_by(|&a, &b| time[a].total_cmp(&time[b]));
@@ -311,12 +335,12 @@ pub fn kaplan_meier(
             std_err: surv * se,
             std_err_log: se,
             lower: if surv > 0.0 {
-                surv * (-Z_975 * se).exp()
+                surv * (-z * se).exp()
             } else {
                 f64::NAN
             },
             upper: if surv > 0.0 {
-                (surv * (Z_975 * se).exp()).min(1.0)
+                (surv * (z * se).exp()).min(1.0)
             } else {
                 f64::NAN
             },
@@ -348,8 +372,18 @@ pub fn by_group(
     event: &[bool],
     groups: Option<&[String]>,
 ) -> (Vec<KmCurve>, Option<LogRank>) {
+    by_group_at(time, event, groups, 0.95)
+}
+
+/// [`by_group`] with intervals at confidence `level`.
+pub fn by_group_at(
+    time: &[f64],
+    event: &[bool],
+    groups: Option<&[String]>,
+    level: f64,
+) -> (Vec<KmCurve>, Option<LogRank>) {
     let Some(groups) = groups else {
-        return (vec![kaplan_meier(time, event, None, None)], None);
+        return (vec![kaplan_meier_at(time, event, None, None, level)], None);
     };
     let mut idx: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, g) in groups.iter().enumerate() {
@@ -360,7 +394,7 @@ pub fn by_group(
         .map(|(g, rows)| {
             let t: Vec<f64> = rows.iter().map(|&i| time[i]).collect();
             let e: Vec<bool> = rows.iter().map(|&i| event[i]).collect();
-            kaplan_meier(&t, &e, None, Some(g.to_string()))
+            kaplan_meier_at(&t, &e, None, Some(g.to_string()), level)
         })
         .collect();
     let names: Vec<&str> = idx.keys().copied().collect();

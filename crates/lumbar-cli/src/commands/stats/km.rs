@@ -19,6 +19,8 @@ pub struct KmArgs {
     /// Survival at these times, comma-separated (as summary(fit, times =)).
     #[arg(long, value_delimiter = ',', value_name = "T1,T2")]
     pub times: Vec<f64>,
+    #[command(flatten)]
+    pub level: super::ConfLevel,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -49,8 +51,9 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
     let d = columns::design(&df, &[], &[], &[&args.surv.time, &args.surv.event], &labels)?;
     let (event, coding) = columns::events(&df, &d, &args.surv.event)?;
     let time = d.variable(&args.surv.time).unwrap_or(&[]);
-    let (curves, test) =
-        survival::by_group(time, &event, args.group.as_deref().and_then(|g| d.label(g)));
+    let level = args.level.get()?;
+    let groups = args.group.as_deref().and_then(|g| d.label(g));
+    let (curves, test) = survival::by_group_at(time, &event, groups, level);
     let curves: Vec<_> = curves
         .into_iter()
         .map(|c| c.with_times(&args.times))
@@ -63,7 +66,7 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
         ));
     }
     let doc = serde_json::json!({
-        "n": d.rows, "n_dropped": d.dropped, "event_coding": coding,
+        "n": d.rows, "n_dropped": d.dropped, "event_coding": coding, "conf_level": level,
         "curves": curves, "logrank": test, "warnings": warnings,
     });
     let steps: Vec<StepRow> = curves
@@ -109,10 +112,11 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
         }
     )?;
     let when = |t: Option<f64>| t.map(|m| m.to_string()).unwrap_or_else(|| "NA".into());
+    let ci = format!("{}% CI", 100.0 * level);
     for c in &curves {
         writeln!(
             out,
-            "{}: n {}, events {}, median {} (95% CI {}–{})",
+            "{}: n {}, events {}, median {} ({ci} {}–{})",
             c.group.as_deref().unwrap_or("all"),
             c.n,
             c.events,
@@ -141,7 +145,7 @@ pub fn km(args: &KmArgs, out: &mut dyn Write) -> Result<u8> {
         writeln!(
             out,
             "{:>10} {:>8} {:>7} {:>8} {:>8} {:>17}",
-            "time", "n.risk", "n.event", "surv", "std.err", "95% CI"
+            "time", "n.risk", "n.event", "surv", "std.err", ci
         )?;
         for s in c.steps.iter().filter(|s| s.n_event > 0.0) {
             writeln!(

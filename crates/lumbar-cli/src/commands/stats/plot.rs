@@ -14,8 +14,9 @@ use lumbar_stats::survival::KmCurve;
 #[derive(Args, Debug, Clone, Default)]
 pub struct PlotArg {
     /// Also draw the results as a standalone SVG figure in this file (km:
-    /// the curves with 95% bands, censoring marks and the number at risk;
-    /// cox, poisson: a forest plot of the ratios with 95% CIs, log scale).
+    /// the curves with their --conf-level bands (95% by default), censoring
+    /// marks and the number at risk; cox, poisson: a forest plot of the
+    /// ratios with their CIs, log scale).
     #[arg(long, value_name = "FILE.svg", value_parser = svg_path)]
     pub plot: Option<PathBuf>,
 }
