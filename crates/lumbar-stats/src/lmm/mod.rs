@@ -3,7 +3,8 @@
 //!
 //! Model: `y = Xβ + Zb + ε`, `b_i ~ N(0, σ² Λ Λᵀ)`, `ε ~ N(0, σ² I)`, where
 //! for group `i` the random-effects design is `Z_i = [1, t]` (or `[1]`), and
-//! `Λ` is lower triangular with parameters `θ`.
+//! `Λ` is lower triangular with parameters `θ` (lme4's order: `Λ₀₀, Λ₁₀,
+//! Λ₁₁`).
 //!
 //! The criterion is lme4's profiled deviance (Bates, Mächler, Bolker &
 //! Walker 2015, *J. Stat. Softw.* 67(1), eqs. 34–43): for a given `θ`, the
@@ -20,27 +21,39 @@
 //! ```
 //!
 //! Because `Z` is block diagonal by group, only the per-group sufficient
-//! statistics `Z_iᵀZ_i`, `Z_iᵀX_i`, `Z_iᵀy_i` enter, so one evaluation costs
-//! O(groups), whatever the number of observations. `θ` is found by
-//! Nelder–Mead (lme4's bounds `θ_diag ≥ 0` handled by taking absolute
-//! values, which leaves the criterion unchanged) and polished with Newton
-//! steps on finite-difference derivatives. Then `σ² = r²/(n−p)` (REML) or
-//! `r²/n` (ML), `Var(β̂) = σ² (R_XᵀR_X)⁻¹` and the random-effects covariance
-//! is `σ² ΛΛᵀ`.
+//! statistics `Z_iᵀZ_i`, `Z_iᵀX_i`, `Z_iᵀy_i` enter, and groups with the
+//! same `Z_iᵀZ_i` (the same visit times) can be summed beforehand
+//! ([`stats`]), so one evaluation costs O(distinct schedules) at most
+//! O(groups), whatever the number of observations. [`criterion`] computes
+//! `d(θ)` with its exact gradient and Hessian in θ from the same sums, and
+//! θ is found by a trust-region Newton iteration on them ([`trust`]) from
+//! lme4's start (`θ = 1` on the diagonal, 0 off it) within lme4's bounds
+//! (`θ_diag ≥ 0`): about 6–12 evaluations where Nelder–Mead with
+//! finite-difference polishing took 165–240. Then `σ² = r²/(n−p)` (REML)
+//! or `r²/n` (ML), `Var(β̂) = σ² (R_XᵀR_X)⁻¹` and the random-effects
+//! covariance is `σ² ΛΛᵀ`.
+//!
+//! Convergence is judged as lme4's `checkConv` does, on the (here exact)
+//! gradient and Hessian over the parameters off their bound: the gradient
+//! scaled by the Hessian's Cholesky factor, element-wise the smaller of it
+//! and the raw gradient, must be under 0.002; the fit is singular when a
+//! diagonal θ is under 1e-4 (lme4's `isSingular`).
 
 // Index loops mirror the matrix formulas above; iterators would hide them.
 #![allow(clippy::needless_range_loop)]
 
-use std::collections::HashMap;
-
 use nalgebra::{DMatrix, DVector};
-use rayon::prelude::*;
 use serde::Serialize;
 
+mod criterion;
+mod stats;
 mod sums;
+mod trust;
 pub use sums::{GroupSums, fit_sums};
 
-/// REML (lme4's default) or maximum likelihood.
+use criterion::{Order, evaluate, is_diagonal};
+use stats::{Stats, q_of};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
@@ -103,7 +116,8 @@ pub struct LmmFit {
     /// Largest absolute derivative of the criterion at the optimum, over the
     /// parameters not at a bound.
     pub max_abs_gradient: f64,
-    /// Evaluations of the criterion.
+    /// Evaluations of the criterion by the optimiser, each with its
+    /// gradient and Hessian.
     pub evaluations: usize,
     /// The relative covariance parameters θ (lme4's `getME(fit, "theta")`).
     pub theta: Vec<f64>,
@@ -124,356 +138,6 @@ pub enum LmmError {
     Length(usize, usize),
 }
 
-/// Per-group sufficient statistics, struct-of-arrays.
-struct Stats {
-    q: usize,
-    p: usize,
-    n: usize,
-    /// Per group: ZᵀZ (q×q, row-major), ZᵀX (q×p), Zᵀy (q).
-    ztz: Vec<f64>,
-    ztx: Vec<f64>,
-    zty: Vec<f64>,
-    groups: usize,
-    xtx: DMatrix<f64>,
-    xty: DVector<f64>,
-    yty: f64,
-}
-
-/// What one evaluation of the criterion yields.
-struct Solution {
-    deviance: f64,
-    beta: DVector<f64>,
-    /// (R_XᵀR_X)⁻¹
-    rxtrx_inv: DMatrix<f64>,
-    pwrss: f64,
-}
-
-impl Stats {
-    fn build(data: &LmmData, re: RandomEffects) -> Result<(Stats, Vec<String>), LmmError> {
-        let n = data.response.len();
-        if n == 0 {
-            return Err(LmmError::Empty);
-        }
-        for len in [data.time.len(), data.group.len()]
-            .into_iter()
-            .chain(data.covariates.iter().map(|c| c.1.len()))
-        {
-            if len != n {
-                return Err(LmmError::Length(n, len));
-            }
-        }
-        let q = match re {
-            RandomEffects::Intercept => 1,
-            RandomEffects::Slope => 2,
-        };
-        let p = 2 + data.covariates.len();
-        if n <= p {
-            return Err(LmmError::TooFew { n, p });
-        }
-        // Groups in order of first appearance.
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut gid = Vec::with_capacity(n);
-        for g in &data.group {
-            let next = index.len();
-            gid.push(*index.entry(g.as_str()).or_insert(next));
-        }
-        let groups = index.len();
-        let mut ztz = vec![0.0; groups * q * q];
-        let mut ztx = vec![0.0; groups * q * p];
-        let mut zty = vec![0.0; groups * q];
-        let mut xtx = DMatrix::zeros(p, p);
-        let mut xty = DVector::zeros(p);
-        let mut yty = 0.0;
-        let mut x = vec![0.0; p];
-        for k in 0..n {
-            x[0] = 1.0;
-            x[1] = data.time[k];
-            for (j, c) in data.covariates.iter().enumerate() {
-                x[2 + j] = c.1[k];
-            }
-            let z = [1.0, data.time[k]];
-            let y = data.response[k];
-            let g = gid[k];
-            for a in 0..q {
-                for b in 0..q {
-                    ztz[g * q * q + a * q + b] += z[a] * z[b];
-                }
-                for j in 0..p {
-                    ztx[g * q * p + a * p + j] += z[a] * x[j];
-                }
-                zty[g * q + a] += z[a] * y;
-            }
-            for i in 0..p {
-                for j in 0..p {
-                    xtx[(i, j)] += x[i] * x[j];
-                }
-                xty[i] += x[i] * y;
-            }
-            yty += y * y;
-        }
-        let mut names = vec!["(Intercept)".to_string(), data.time_name.clone()];
-        names.extend(data.covariates.iter().map(|c| c.0.clone()));
-        // Collinearity of X on its own: the criterion's R_X would be singular for every θ.
-        if xtx.clone().cholesky().is_none() || min_pivot(&xtx) < 1e-10 * xtx.diagonal().max() {
-            let worst = worst_column(&xtx);
-            return Err(LmmError::Collinear(names[worst].clone()));
-        }
-        Ok((
-            Stats {
-                q,
-                p,
-                n,
-                ztz,
-                ztx,
-                zty,
-                groups,
-                xtx,
-                xty,
-                yty,
-            },
-            names,
-        ))
-    }
-
-    /// Λ from θ, lower triangular q×q, row-major; diagonals taken as |θ|.
-    fn lambda(&self, theta: &[f64]) -> [f64; 4] {
-        if self.q == 1 {
-            [theta[0].abs(), 0.0, 0.0, 0.0]
-        } else {
-            [theta[0].abs(), 0.0, theta[1], theta[2].abs()]
-        }
-    }
-
-    /// The profiled deviance and the fixed effects at θ.
-    fn solve(&self, theta: &[f64], method: Method) -> Option<Solution> {
-        let (q, p) = (self.q, self.p);
-        let lam = self.lambda(theta);
-        // Per group in parallel; chunks are combined in a fixed order so the
-        // result does not depend on the thread count.
-        const CHUNK: usize = 2048;
-        let parts: Vec<(f64, f64, DMatrix<f64>, DVector<f64>)> = (0..self.groups.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|c| {
-                // log|L|² = Σ log det M_i, accumulated as a running product of
-                // determinants (each ≥ 1, as M_i = ΛᵀAΛ + I) whose log is taken
-                // only when it grows large: one logarithm per group dominated
-                // the cost of an evaluation.
-                let mut logdet = 0.0;
-                let mut det_product = 1.0f64;
-                let mut cu2 = 0.0;
-                let mut xtx_adj = DMatrix::<f64>::zeros(p, p);
-                let mut xty_adj = DVector::<f64>::zeros(p);
-                let mut r = vec![0.0; q * p];
-                for g in c * CHUNK..((c + 1) * CHUNK).min(self.groups) {
-                    let a = &self.ztz[g * q * q..(g + 1) * q * q];
-                    let b = &self.ztx[g * q * p..(g + 1) * q * p];
-                    let cz = &self.zty[g * q..(g + 1) * q];
-                    if q == 1 {
-                        let l = lam[0];
-                        let m = l * a[0] * l + 1.0;
-                        let l11 = m.sqrt();
-                        det_product *= m;
-                        for j in 0..p {
-                            r[j] = l * b[j] / l11;
-                        }
-                        let cu = l * cz[0] / l11;
-                        cu2 += cu * cu;
-                        for i in 0..p {
-                            xty_adj[i] += r[i] * cu;
-                            for j in 0..p {
-                                xtx_adj[(i, j)] += r[i] * r[j];
-                            }
-                        }
-                    } else {
-                        // Λ = [[l0, 0], [l1, l2]]; M = ΛᵀAΛ + I (symmetric 2×2).
-                        let (l0, l1, l2) = (lam[0], lam[2], lam[3]);
-                        // AΛ
-                        let al00 = a[0] * l0 + a[1] * l1;
-                        let al01 = a[1] * l2;
-                        let al10 = a[2] * l0 + a[3] * l1;
-                        let al11 = a[3] * l2;
-                        let m00 = l0 * al00 + l1 * al10 + 1.0;
-                        let m01 = l0 * al01 + l1 * al11;
-                        let m11 = l2 * al11 + 1.0;
-                        // 2×2 Cholesky: M = L Lᵀ.
-                        let c00 = m00.sqrt();
-                        let c10 = m01 / c00;
-                        let d = m11 - c10 * c10;
-                        if d <= 0.0 {
-                            return None;
-                        }
-                        let c11 = d.sqrt();
-                        det_product *= m00 * d;
-                        // Λᵀ B (2×p) then forward-solve with L.
-                        for j in 0..p {
-                            let v0 = l0 * b[j] + l1 * b[p + j];
-                            let v1 = l2 * b[p + j];
-                            let r0 = v0 / c00;
-                            let r1 = (v1 - c10 * r0) / c11;
-                            r[j] = r0;
-                            r[p + j] = r1;
-                        }
-                        let w0 = l0 * cz[0] + l1 * cz[1];
-                        let w1 = l2 * cz[1];
-                        let u0 = w0 / c00;
-                        let u1 = (w1 - c10 * u0) / c11;
-                        cu2 += u0 * u0 + u1 * u1;
-                        for i in 0..p {
-                            xty_adj[i] += r[i] * u0 + r[p + i] * u1;
-                            for j in 0..p {
-                                xtx_adj[(i, j)] += r[i] * r[j] + r[p + i] * r[p + j];
-                            }
-                        }
-                    }
-                    if det_product > 1e200 {
-                        logdet += det_product.ln();
-                        det_product = 1.0;
-                    }
-                }
-                logdet += det_product.ln();
-                Some((logdet, cu2, xtx_adj, xty_adj))
-            })
-            .collect::<Option<Vec<_>>>()?;
-        let mut logdet = 0.0;
-        let mut cu2 = 0.0;
-        let mut rxtrx = self.xtx.clone();
-        let mut rhs = self.xty.clone();
-        for (ld, c2, xa, ya) in parts {
-            logdet += ld;
-            cu2 += c2;
-            rxtrx -= xa;
-            rhs -= ya;
-        }
-        let chol = rxtrx.clone().cholesky()?;
-        let logdet_x: f64 = 2.0 * chol.l().diagonal().iter().map(|v| v.ln()).sum::<f64>();
-        let beta = chol.solve(&rhs);
-        let pwrss = self.yty - cu2 - beta.dot(&rhs);
-        if pwrss.is_nan() || pwrss <= 0.0 {
-            return None;
-        }
-        let n = self.n as f64;
-        let two_pi = 2.0 * std::f64::consts::PI;
-        let deviance = match method {
-            Method::Reml => {
-                let nmp = n - self.p as f64;
-                logdet + logdet_x + nmp * (1.0 + (two_pi * pwrss / nmp).ln())
-            }
-            Method::Ml => logdet + n * (1.0 + (two_pi * pwrss / n).ln()),
-        };
-        Some(Solution {
-            deviance,
-            beta,
-            rxtrx_inv: chol.inverse(),
-            pwrss,
-        })
-    }
-}
-
-fn min_pivot(m: &DMatrix<f64>) -> f64 {
-    m.clone()
-        .cholesky()
-        .map(|c| {
-            c.l()
-                .diagonal()
-                .iter()
-                .fold(f64::INFINITY, |a, &v| a.min(v * v))
-        })
-        .unwrap_or(0.0)
-}
-
-/// The column whose removal makes XᵀX best conditioned: the one to name.
-fn worst_column(m: &DMatrix<f64>) -> usize {
-    let p = m.nrows();
-    let mut best = (p - 1, f64::NEG_INFINITY);
-    for drop in (1..p).rev() {
-        let keep: Vec<usize> = (0..p).filter(|&j| j != drop).collect();
-        let sub = DMatrix::from_fn(keep.len(), keep.len(), |i, j| m[(keep[i], keep[j])]);
-        let piv = min_pivot(&sub) / sub.diagonal().max().max(1e-300);
-        if piv > best.1 {
-            best = (drop, piv);
-        }
-    }
-    best.0
-}
-
-/// Nelder–Mead minimisation (Nelder & Mead 1965, with the standard
-/// coefficients α=1, γ=2, ρ=½, σ=½ of Lagarias et al. 1998). Stops when
-/// the simplex's values agree to `ftol` (relative) and its points to `xtol`.
-fn nelder_mead(
-    f: &mut dyn FnMut(&[f64]) -> f64,
-    x0: &[f64],
-    step: f64,
-    (ftol, xtol): (f64, f64),
-    max_evals: usize,
-) -> (Vec<f64>, f64, bool) {
-    let d = x0.len();
-    let mut simplex: Vec<(Vec<f64>, f64)> = Vec::with_capacity(d + 1);
-    simplex.push((x0.to_vec(), f(x0)));
-    for i in 0..d {
-        let mut x = x0.to_vec();
-        x[i] += step;
-        let fx = f(&x);
-        simplex.push((x, fx));
-    }
-    let mut evals = d + 1;
-    loop {
-        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let (fb, fw) = (simplex[0].1, simplex[d].1);
-        let spread = simplex
-            .iter()
-            .flat_map(|(x, _)| x.iter().zip(&simplex[0].0).map(|(a, b)| (a - b).abs()))
-            .fold(0.0, f64::max);
-        if (fw - fb).abs() <= ftol * (fb.abs() + ftol) && spread < xtol {
-            return (simplex[0].0.clone(), fb, true);
-        }
-        if evals >= max_evals {
-            return (simplex[0].0.clone(), fb, false);
-        }
-        let centroid: Vec<f64> = (0..d)
-            .map(|j| simplex[..d].iter().map(|(x, _)| x[j]).sum::<f64>() / d as f64)
-            .collect();
-        let along = |t: f64| -> Vec<f64> {
-            (0..d)
-                .map(|j| centroid[j] + t * (simplex[d].0[j] - centroid[j]))
-                .collect()
-        };
-        let xr = along(-1.0);
-        let fr = f(&xr);
-        evals += 1;
-        if fr < simplex[0].1 {
-            let xe = along(-2.0);
-            let fe = f(&xe);
-            evals += 1;
-            simplex[d] = if fe < fr { (xe, fe) } else { (xr, fr) };
-        } else if fr < simplex[d - 1].1 {
-            simplex[d] = (xr, fr);
-        } else {
-            let (xc, fc) = if fr < simplex[d].1 {
-                let x = along(-0.5);
-                let fx = f(&x);
-                (x, fx)
-            } else {
-                let x = along(0.5);
-                let fx = f(&x);
-                (x, fx)
-            };
-            evals += 1;
-            if fc < fr.min(simplex[d].1) {
-                simplex[d] = (xc, fc);
-            } else {
-                let best = simplex[0].0.clone();
-                for (x, fx) in simplex.iter_mut().skip(1) {
-                    for j in 0..d {
-                        x[j] = best[j] + 0.5 * (x[j] - best[j]);
-                    }
-                    *fx = f(x);
-                }
-                evals += d;
-            }
-        }
-    }
-}
-
 /// Fits the model.
 pub fn fit(data: &LmmData, method: Method, re: RandomEffects) -> Result<LmmFit, LmmError> {
     let (stats, names) = Stats::build(data, re)?;
@@ -481,6 +145,11 @@ pub fn fit(data: &LmmData, method: Method, re: RandomEffects) -> Result<LmmFit, 
     let constant = data.response.iter().all(|&v| v == y0);
     fit_stats(&stats, &names, constant, method, re)
 }
+
+/// Where the optimiser stops: the Newton decrement (the decrease a further
+/// Newton step would predict) in units of the deviance, far below the 1e-6
+/// that separates lumbar's criterion from a tightly converged lme4's.
+const DECREMENT: f64 = 1e-10;
 
 /// The fit from the sufficient statistics; `constant`: the response never varies.
 fn fit_stats(
@@ -490,97 +159,66 @@ fn fit_stats(
     method: Method,
     re: RandomEffects,
 ) -> Result<LmmFit, LmmError> {
-    let mut evaluations = 0usize;
-    let mut crit = |theta: &[f64]| -> f64 {
-        evaluations += 1;
-        stats
-            .solve(theta, method)
-            .map(|s| s.deviance)
-            .unwrap_or(f64::INFINITY)
-    };
-    let start: Vec<f64> = match re {
-        RandomEffects::Intercept => vec![1.0],
-        RandomEffects::Slope => vec![1.0, 0.0, 1.0],
-    };
-    // Nelder–Mead to the neighbourhood of the optimum; Newton steps below
-    // converge quadratically from there, at a fraction of the evaluations.
-    let (mut theta, mut best, mut converged) =
-        nelder_mead(&mut crit, &start, 0.25, (1e-8, 1e-3), 4000);
-    if !converged {
-        // Restart once from where it stopped: Nelder–Mead can stall on a ridge.
-        let (t2, f2, c2) = nelder_mead(&mut crit, &theta, 0.05, (1e-12, 1e-6), 4000);
-        if f2 <= best {
-            theta = t2;
-            best = f2;
-        }
-        converged = c2;
-    }
-    // Newton polish on finite differences, over the parameters off a bound,
-    // with step halving.
-    let free: Vec<usize> = (0..theta.len())
-        .filter(|&j| !(is_diagonal(j, re) && theta[j].abs() < 1e-6))
+    let q = q_of(re);
+    let k = q * (q + 1) / 2;
+    // lme4's start and bounds: 1 on Λ's diagonal (bounded at 0), 0 off it.
+    let start: Vec<f64> = (0..k)
+        .map(|j| if is_diagonal(q, j) { 1.0 } else { 0.0 })
         .collect();
-    let k = free.len();
-    for _ in 0..8 {
-        if k == 0 {
-            break;
-        }
-        let (g, h) = derivatives(&mut crit, &theta, &free);
-        let hm = DMatrix::from_fn(k, k, |a, b| h[a * k + b]);
-        let gv = DVector::from_fn(k, |a, _| g[free[a]]);
-        let Some(ch) = hm.cholesky() else { break };
-        let step = ch.solve(&gv);
-        let mut improved = false;
-        let mut scale = 1.0;
-        for _ in 0..4 {
-            let mut cand = theta.clone();
-            for (a, &j) in free.iter().enumerate() {
-                cand[j] -= scale * step[a];
+    let lower: Vec<f64> = (0..k)
+        .map(|j| {
+            if is_diagonal(q, j) {
+                0.0
+            } else {
+                f64::NEG_INFINITY
             }
-            let fc = crit(&cand);
-            if fc < best {
-                theta = cand;
-                best = fc;
-                improved = true;
-                break;
-            }
-            scale *= 0.5;
-        }
-        if !improved {
-            break;
-        }
-    }
-    // lme4's convergence check (checkConv): the gradient scaled by the
-    // Cholesky factor of the Hessian, element-wise the smaller of it and the
-    // raw gradient, must be under 0.002.
-    let (grad, h) = derivatives(&mut crit, &theta, &free);
+        })
+        .collect();
+    let oracle = |theta: &[f64]| {
+        evaluate(stats, theta, method, Order::Hessian).map(|e| (e.deviance, e.gradient, e.hessian))
+    };
+    let options = trust::Options {
+        max_evals: 100,
+        decrement: DECREMENT,
+        radius: 1.0,
+    };
+    let (mut theta, evaluations, mut converged, grad, hess) =
+        match trust::minimise(oracle, &start, &lower, options) {
+            Some(m) => (m.x, m.evaluations, m.converged, m.gradient, m.hessian),
+            // Undefined even at the start (a response the fixed effects fit
+            // exactly): report the start, not converged.
+            None => (start.clone(), 1, false, vec![0.0; k], vec![0.0; k * k]),
+        };
+    // lme4's convergence check (checkConv) over the parameters off a bound:
+    // the gradient scaled by the Cholesky factor of the Hessian, element-wise
+    // the smaller of it and the raw gradient, must be under 0.002.
+    let free: Vec<usize> = (0..k)
+        .filter(|&j| !(is_diagonal(q, j) && theta[j].abs() < 1e-6))
+        .collect();
+    let nf = free.len();
     let max_abs_gradient = free.iter().map(|&j| grad[j].abs()).fold(0.0, f64::max);
-    let scaled_ok = if k == 0 {
+    let scaled_ok = if nf == 0 {
         true
     } else {
-        let hm = DMatrix::from_fn(k, k, |a, b| h[a * k + b]);
-        let gv = DVector::from_fn(k, |a, _| grad[free[a]]);
+        let hm = DMatrix::from_fn(nf, nf, |a, b| hess[free[a] * k + free[b]]);
+        let gv = DVector::from_fn(nf, |a, _| grad[free[a]]);
         match hm.cholesky() {
-            // H = L Lᵀ; R = Lᵀ; scaled gradient R⁻ᵀ… as lme4: solve(chol(H), g) = R⁻¹ g.
-            Some(ch) => {
-                let r = ch.l().transpose();
-                match r.solve_upper_triangular(&gv) {
-                    Some(sc) => (0..k).all(|a| sc[a].abs().min(gv[a].abs()) < 2e-3),
-                    None => max_abs_gradient < 2e-3,
-                }
-            }
+            // H = L Lᵀ, R = Lᵀ; as lme4: solve(chol(H), g) = R⁻¹ g.
+            Some(ch) => match ch.l().transpose().solve_upper_triangular(&gv) {
+                Some(sc) => (0..nf).all(|a| sc[a].abs().min(gv[a].abs()) < 2e-3),
+                None => max_abs_gradient < 2e-3,
+            },
             None => max_abs_gradient < 2e-3,
         }
     };
     converged = converged && scaled_ok;
     // Canonical signs: lme4 reports θ with non-negative diagonals.
-    for j in 0..theta.len() {
-        if is_diagonal(j, re) {
+    for j in 0..k {
+        if is_diagonal(q, j) {
             theta[j] = theta[j].abs();
         }
     }
-    let sol = stats
-        .solve(&theta, method)
+    let sol = evaluate(stats, &theta, method, Order::Value)
         .ok_or_else(|| LmmError::Collinear(names[names.len() - 1].clone()))?;
     let n = stats.n as f64;
     let df = match method {
@@ -603,11 +241,11 @@ fn fit_stats(
             }
         })
         .collect();
-    let lam = stats.lambda(&theta);
+    let lam = criterion::lambda(q, &theta);
     let (random, singular) = match re {
         RandomEffects::Intercept => (
             RandomSummary {
-                sd_intercept: sigma * lam[0],
+                sd_intercept: sigma * lam[0][0],
                 sd_slope: None,
                 corr: None,
             },
@@ -615,7 +253,7 @@ fn fit_stats(
         ),
         RandomEffects::Slope => {
             // Σ_b = σ² ΛΛᵀ with Λ = [[l0, 0], [l1, l2]].
-            let (l0, l1, l2) = (lam[0], lam[2], lam[3]);
+            let (l0, l1, l2) = (lam[0][0], lam[1][0], lam[1][1]);
             let v0 = l0 * l0;
             let v1 = l1 * l1 + l2 * l2;
             let c01 = l0 * l1;
@@ -635,7 +273,6 @@ fn fit_stats(
             )
         }
     };
-    let _ = best;
     let mut warnings = Vec::new();
     if constant {
         warnings.push(
@@ -678,56 +315,6 @@ fn fit_stats(
         theta,
         warnings,
     })
-}
-
-fn is_diagonal(j: usize, re: RandomEffects) -> bool {
-    match re {
-        RandomEffects::Intercept => j == 0,
-        RandomEffects::Slope => j == 0 || j == 2,
-    }
-}
-
-/// Central-difference gradient (all parameters) and Hessian (free ones,
-/// row-major k×k) of `f` at `x`.
-fn derivatives(
-    f: &mut dyn FnMut(&[f64]) -> f64,
-    x: &[f64],
-    free: &[usize],
-) -> (Vec<f64>, Vec<f64>) {
-    let h = |v: f64| 1e-4 * v.abs().max(0.1);
-    let f0 = f(x);
-    let mut grad = vec![0.0; x.len()];
-    let mut fp = vec![0.0; x.len()];
-    let mut fm = vec![0.0; x.len()];
-    for j in 0..x.len() {
-        let mut a = x.to_vec();
-        a[j] += h(x[j]);
-        fp[j] = f(&a);
-        a[j] = x[j] - h(x[j]);
-        fm[j] = f(&a);
-        grad[j] = (fp[j] - fm[j]) / (2.0 * h(x[j]));
-    }
-    let k = free.len();
-    let mut hess = vec![0.0; k * k];
-    for (a, &i) in free.iter().enumerate() {
-        hess[a * k + a] = (fp[i] - 2.0 * f0 + fm[i]) / (h(x[i]) * h(x[i]));
-        for (b, &j) in free.iter().enumerate().skip(a + 1) {
-            let mut y = x.to_vec();
-            y[i] += h(x[i]);
-            y[j] += h(x[j]);
-            let fpp = f(&y);
-            y[j] = x[j] - h(x[j]);
-            let fpm = f(&y);
-            y[i] = x[i] - h(x[i]);
-            let fmm = f(&y);
-            y[j] = x[j] + h(x[j]);
-            let fmp = f(&y);
-            let v = (fpp - fpm - fmp + fmm) / (4.0 * h(x[i]) * h(x[j]));
-            hess[a * k + b] = v;
-            hess[b * k + a] = v;
-        }
-    }
-    (grad, hess)
 }
 
 #[cfg(test)]

@@ -1,13 +1,10 @@
 //! The fit from each group's sufficient statistics, for a registry's groups
 //! reduced where they are read (and shards of them summed later, in order).
 
-// Index loops mirror the matrix formulas of the parent module.
-#![allow(clippy::needless_range_loop)]
-
-use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
-use super::{LmmError, LmmFit, Method, RandomEffects, Stats, fit_stats, min_pivot, worst_column};
+use super::stats::{Stats, q_of};
+use super::{LmmError, LmmFit, Method, RandomEffects, fit_stats};
 
 /// One group's sufficient statistics for `y ~ t + (t | g)` (or `(1 | g)`):
 /// the sums of 1, t, t², y, t·y and y² over its observations, added in
@@ -64,10 +61,7 @@ pub fn fit_sums(
     method: Method,
     re: RandomEffects,
 ) -> Result<LmmFit, LmmError> {
-    let q = match re {
-        RandomEffects::Intercept => 1,
-        RandomEffects::Slope => 2,
-    };
+    let q = q_of(re);
     let p = 2;
     let groups: Vec<&GroupSums> = groups.iter().filter(|g| g.n > 0).collect();
     let n: usize = groups.iter().map(|g| g.n as usize).sum();
@@ -77,47 +71,31 @@ pub fn fit_sums(
     if n <= p {
         return Err(LmmError::TooFew { n, p });
     }
-    let mut stats = Stats {
-        q,
-        p,
-        n,
-        ztz: Vec::with_capacity(groups.len() * q * q),
-        ztx: Vec::with_capacity(groups.len() * q * p),
-        zty: Vec::with_capacity(groups.len() * q),
-        groups: groups.len(),
-        xtx: DMatrix::zeros(p, p),
-        xty: DVector::zeros(p),
-        yty: 0.0,
-    };
+    // Z_i = [1, t] (or [1]) and X_i = [1, t]; s0 = [XᵀX Xᵀy; yᵀX yᵀy]
+    // packed by rows: (1,1), (1,t), (1,y), (t,t), (t,y), (y,y).
+    let mut ztz = Vec::with_capacity(groups.len() * q * q);
+    let mut ztx = Vec::with_capacity(groups.len() * q * p);
+    let mut zty = Vec::with_capacity(groups.len() * q);
+    let mut s0 = vec![0.0; 6];
     for g in &groups {
         let n = f64::from(g.n);
-        // Z_i = [1, t] (or [1]) and X_i = [1, t].
         let xtx = [n, g.t, g.t, g.tt];
         if q == 2 {
-            stats.ztz.extend(xtx);
-            stats.ztx.extend(xtx);
-            stats.zty.extend([g.y, g.ty]);
+            ztz.extend(xtx);
+            ztx.extend(xtx);
+            zty.extend([g.y, g.ty]);
         } else {
-            stats.ztz.push(n);
-            stats.ztx.extend([n, g.t]);
-            stats.zty.push(g.y);
+            ztz.push(n);
+            ztx.extend([n, g.t]);
+            zty.push(g.y);
         }
-        for i in 0..2 {
-            for j in 0..2 {
-                stats.xtx[(i, j)] += xtx[i * 2 + j];
-            }
+        for (s, v) in s0.iter_mut().zip([n, g.t, g.y, g.tt, g.ty, g.yy]) {
+            *s += v;
         }
-        stats.xty[0] += g.y;
-        stats.xty[1] += g.ty;
-        stats.yty += g.yy;
     }
     let names = vec!["(Intercept)".to_string(), time_name.to_string()];
-    if stats.xtx.clone().cholesky().is_none()
-        || min_pivot(&stats.xtx) < 1e-10 * stats.xtx.diagonal().max()
-    {
-        let worst = worst_column(&stats.xtx);
-        return Err(LmmError::Collinear(names[worst].clone()));
-    }
+    let stats = Stats::from_groups(q, p, n, &ztz, &ztx, &zty, s0, &names)?;
+    drop((ztz, ztx, zty));
     let (lo, hi) = groups
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), g| {
