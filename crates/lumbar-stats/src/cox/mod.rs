@@ -31,7 +31,9 @@
 //! Concordance is Harrell's C as R's `concordance` computes it: over pairs
 //! in the same stratum where one dies while the other is still at risk
 //! (a censoring at the same time counts as still at risk), concordant when
-//! the death has the higher risk score, ties in the score counting one half.
+//! the death has the higher risk score, ties in the score counting one half;
+//! its standard error is R's too, the infinitesimal jackknife
+//! (`concordance::concordance` has the formula).
 
 // Index loops mirror the sums in the formulas above.
 #![allow(clippy::needless_range_loop)]
@@ -46,7 +48,8 @@
 //!   only unsafe code (the parallel scatter of the rows, the AVX2 kernel);
 //! - `riskset`: the reference sweep over risk sets by decreasing time, and
 //!   the score residuals of the robust variance;
-//! - `concordance`: Harrell's C; `zph`: the cox.zph test.
+//! - `concordance`: Harrell's C and its standard error; `zph`: the
+//!   cox.zph test.
 
 use std::collections::HashMap;
 
@@ -60,6 +63,9 @@ mod newton;
 mod pass;
 mod riskset;
 mod zph;
+
+#[cfg(test)]
+mod concordance_tests;
 
 use newton::fit_sorted;
 
@@ -154,7 +160,12 @@ pub struct CoxFit {
     pub ties: Ties,
     /// Log partial likelihood at β = 0 and at the estimate (R's `loglik`).
     pub loglik: [f64; 2],
+    /// Harrell's C (NaN without diagnostics).
     pub concordance: f64,
+    /// Its standard error as R's `summary(coxph)` prints it (`se(C)`,
+    /// `fit$concordance["std"]`): the infinitesimal jackknife, summed
+    /// within clusters when the fit has them (NaN without diagnostics).
+    pub concordance_std_error: f64,
     pub terms: Vec<Coefficient>,
     /// Model-based SEs when a robust variance is reported in `terms`.
     pub naive_std_error: Option<Vec<f64>>,
@@ -204,8 +215,8 @@ pub struct CoxOptions {
     pub robust: bool,
     /// Harrell's concordance and the cox.zph test. Without them (and
     /// without a robust variance) the rows are never sorted: the fit is the
-    /// model only, as lifelines' `fit` gives it; `concordance` is then NaN
-    /// and `zph` None.
+    /// model only, as lifelines' `fit` gives it; `concordance` and its SE
+    /// are then NaN and `zph` None.
     pub diagnostics: bool,
 }
 
@@ -450,7 +461,9 @@ mod tests {
                 full.terms[0]
             );
             assert!(model.concordance.is_nan() && model.zph.is_none());
+            assert!(model.concordance_std_error.is_nan());
             assert!(full.concordance > 0.5 && full.zph.is_some());
+            assert!(full.concordance_std_error > 0.0);
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
-use super::concordance::concordance;
+use super::concordance::{Concordance, concordance};
 use super::pass::EventTimes;
 use super::riskset::Problem;
 use super::{
@@ -181,7 +181,10 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
                 .collect();
             concordance(prob, &lp)
         }
-        None => f64::NAN,
+        None => Concordance {
+            estimate: f64::NAN,
+            std_error: f64::NAN,
+        },
     };
     // Wald's test with the variance reported (robust when robust, as R).
     let wald = if p > 0 {
@@ -251,7 +254,8 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
         events: data.event.iter().filter(|e| **e).count(),
         ties,
         loglik: [null.loglik, cur.loglik],
-        concordance,
+        concordance: concordance.estimate,
+        concordance_std_error: concordance.std_error,
         terms: (0..p)
             .map(|j| Coefficient::new(&data.names[j], beta[j], se[j]))
             .collect(),
