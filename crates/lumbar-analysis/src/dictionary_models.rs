@@ -306,19 +306,19 @@ pub const MODEL_COLUMNS: &[(&str, &str, &str, &str)] = &[
         "curves",
         "std_err",
         "probability 0–1",
-        "Standard error of S(t), S · Greenwood's SE of log S (what R's `summary.survfit` prints as `std.err`).",
+        "Standard error of S(t), S · Greenwood's SE of log S (what R's `summary.survfit` prints as `std.err`; missing once S is 0).",
     ),
     (
         "curves",
         "lower",
         "probability 0–1",
-        "Lower end of the 95% interval on the log scale, S · exp(−1.959964 · SE(log S)) (R's `conf.type = \"log\"`; empty once S is 0).",
+        "Lower end of the interval at `--conf-level` (0.95 by default) on the log scale, S · exp(−z · SE(log S)) (R's `conf.type = \"log\"`; missing once S is 0, R's NA).",
     ),
     (
         "curves",
         "upper",
         "probability 0–1",
-        "Upper end of the 95% interval on the log scale, capped at 1 (empty once S is 0).",
+        "Upper end of the interval on the log scale, S · exp(z · SE(log S)) capped at 1 (missing once S is 0).",
     ),
 ];
 

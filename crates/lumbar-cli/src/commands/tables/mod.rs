@@ -1,25 +1,69 @@
 //! `lumbar tables`: the data dictionary (docs/tables.md) — every column of
-//! the canonical input tables, the store's rejects and `lumbar analyze`'s
-//! results, with its type, unit and meaning. Types and value rules come
-//! from the schemas and the result types themselves; the words from
-//! `lumbar_model::dictionary` and `lumbar_analysis::dictionary`. A column
-//! without words is written as "(undocumented)", which a test refuses.
+//! the canonical input tables, the store's rejects and every result table
+//! a command writes (analyze, risk, stats, simulate, compare, calibrate,
+//! replay), with its type, unit and meaning. Types and value rules come
+//! from the schemas and the result types themselves ([`analyze`] and
+//! [`models`] for serialised rows, [`runs`] for the simulator's and the
+//! calibration's column tables); the words from each crate's dictionary (`lumbar_model`,
+//! `lumbar_analysis`, `lumbar_sim`, `lumbar_calibrate`). A column without
+//! words is written as "(undocumented)", which a test refuses.
 
 use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::Result;
-use chrono::NaiveDate;
-use lumbar_analysis::adherence::{GroupAdherence, PatientAdherence, WeekTally};
-use lumbar_analysis::dictionary::output_column;
-use lumbar_analysis::safety::{SafetyCount, SafetyEvent, UnsuitableFlag};
-use lumbar_analysis::trends::Trend;
 use lumbar_model::dictionary::{REJECT_COLUMNS, input_column};
 use lumbar_model::{Check, Kind, Table};
+
+mod analyze;
+mod models;
+mod runs;
 
 pub fn tables(out: &mut dyn Write) -> Result<u8> {
     out.write_all(dictionary()?.as_bytes())?;
     Ok(0)
+}
+
+/// A column's name and its type in words (`integer`, `number`, …).
+type Columns = Vec<(String, &'static str)>;
+
+/// Where a table's words are: `(table, column) → (unit, meaning)`.
+type Words = fn(&str, &str) -> Option<(&'static str, &'static str)>;
+
+/// A value of a column, its unit and its meaning.
+type Value = (&'static str, &'static str, &'static str);
+
+/// One result table of a chapter.
+struct Section {
+    /// The table's name, its heading and the key of its words.
+    name: &'static str,
+    /// Which command or file, under the heading (may be empty).
+    note: &'static str,
+    columns: Columns,
+    words: Words,
+    /// The values of a column whose unit depends on them (the summary's
+    /// `metric`, the replay's `measure`): its name and (value, unit,
+    /// meaning) rows.
+    values: Option<(&'static str, Vec<Value>)>,
+}
+
+impl Section {
+    fn new(name: &'static str, note: &'static str, columns: Columns, words: Words) -> Section {
+        Section {
+            name,
+            note,
+            columns,
+            words,
+            values: None,
+        }
+    }
+}
+
+/// The result tables of one command (or a few related ones).
+struct Chapter {
+    title: &'static str,
+    intro: &'static str,
+    sections: Vec<Section>,
 }
 
 /// The whole dictionary as Markdown.
@@ -31,6 +75,8 @@ pub fn dictionary() -> Result<String> {
          a test fails when this file and the code disagree.\n\n\
          In CSV, booleans are written `true`/`false` (R's `read.csv` and pandas read them as logicals), \
          dates as `YYYY-MM-DD`, date-times as `YYYY-MM-DDTHH:MM:SS`, and a missing value as an empty cell. \
+         In the result tables of analyze, risk, stats and compare a number that is not finite (NaN, ±∞) is \
+         written as missing; the simulator's, calibration's and replay's tables keep NaN as NaN. \
          A text cell that begins with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` in CSV \
          (unless `--raw-csv`), so a spreadsheet shows it instead of running it; Parquet holds values unchanged.\n\n\
          ## Input tables\n\n\
@@ -60,112 +106,45 @@ pub fn dictionary() -> Result<String> {
     for (c, t, m) in REJECT_COLUMNS {
         let _ = writeln!(md, "| `{c}` | {t} | {m} |");
     }
-    md.push_str("\n## `lumbar analyze` results\n\nEach table is written as `NAME.parquet` and `NAME.csv` in the output folder, with `pain_model.json` (the mixed model, as lme4 reports it) and `manifest.json`.\n");
-    for (name, columns) in outputs()? {
-        let _ = write!(
-            md,
-            "\n### {name}\n\n| column | type | unit | meaning |\n|---|---|---|---|\n"
-        );
-        for (c, t) in columns {
-            let (unit, meaning) = output_column(name, &c).unwrap_or(("", "(undocumented)"));
-            let _ = writeln!(md, "| `{c}` | {t} | {unit} | {meaning} |");
+    let mut chapters = vec![analyze::chapter()?];
+    chapters.extend(models::chapters()?);
+    chapters.extend(runs::chapters()?);
+    for chapter in chapters {
+        let _ = write!(md, "\n## {}\n\n{}\n", chapter.title, chapter.intro);
+        for s in chapter.sections {
+            section(&mut md, &s);
         }
     }
     Ok(md)
 }
 
-type Columns = Vec<(String, &'static str)>;
+/// One result table: its columns, then the values of a column if listed.
+fn section(md: &mut String, s: &Section) {
+    let _ = write!(md, "\n### {}\n\n", s.name);
+    if !s.note.is_empty() {
+        let _ = write!(md, "{}\n\n", s.note);
+    }
+    md.push_str("| column | type | unit | meaning |\n|---|---|---|---|\n");
+    for (c, t) in &s.columns {
+        let (unit, meaning) = (s.words)(s.name, c).unwrap_or(("", "(undocumented)"));
+        let (unit, meaning) = (cell(unit), cell(meaning));
+        let _ = writeln!(md, "| `{c}` | {t} | {unit} | {meaning} |");
+    }
+    if let Some((column, values)) = &s.values {
+        let _ = write!(
+            md,
+            "\nThe values of `{column}`:\n\n| {column} | unit | meaning |\n|---|---|---|\n"
+        );
+        for (v, unit, meaning) in values {
+            let (unit, meaning) = (cell(unit), cell(meaning));
+            let _ = writeln!(md, "| `{v}` | {unit} | {meaning} |");
+        }
+    }
+}
 
-/// Each result table's columns, from a row of its type with every field present.
-fn outputs() -> Result<Vec<(&'static str, Columns)>> {
-    use lumbar_io::output::column_types;
-    let day = NaiveDate::default();
-    let (p, s) = ("patient", "site");
-    let week = WeekTally {
-        exercise: "move".into(),
-        week_start: day,
-        scheduled: 1,
-        done: 1,
-        dose_adherence: Some(1.0),
-    };
-    Ok(vec![
-        ("adherence_weekly", column_types(&week.row(p, s))?),
-        (
-            "adherence_patients",
-            column_types(&PatientAdherence {
-                patient_id: p.into(),
-                site: s.into(),
-                scheduled: 1,
-                done: 1,
-                session_adherence: 1.0,
-                dose_adherence: Some(1.0),
-                adherent: true,
-            })?,
-        ),
-        (
-            "adherence_groups",
-            column_types(&GroupAdherence {
-                level: "site".into(),
-                group: s.into(),
-                patients: 1,
-                median: 1.0,
-                q1: 1.0,
-                q3: 1.0,
-                share_adherent: 1.0,
-            })?,
-        ),
-        (
-            "safety_events",
-            column_types(&SafetyEvent {
-                patient_id: p.into(),
-                site: s.into(),
-                performed_at: day.and_hms_opt(9, 0, 0).unwrap_or_default(),
-                exercise: "move".into(),
-                pain_during: 7.0,
-            })?,
-        ),
-        (
-            "safety_flags",
-            column_types(&UnsuitableFlag {
-                patient_id: p.into(),
-                site: s.into(),
-                exercise: "move".into(),
-                first_date: day,
-                episodes: 1,
-            })?,
-        ),
-        (
-            "safety_counts",
-            column_types(&SafetyCount {
-                level: "site".into(),
-                group: s.into(),
-                site: s.into(),
-                events: 1,
-                unsuitable_flags: 1,
-                patients_with_events: 1,
-            })?,
-        ),
-        (
-            "trends",
-            column_types(&Trend {
-                patient_id: p.into(),
-                site: s.into(),
-                measure: "nrs_pain".into(),
-                n: 2,
-                baseline_date: day,
-                baseline: 5.0,
-                last_date: day,
-                last: 3.0,
-                change: -2.0,
-                percent_change: Some(-40.0),
-                slope_per_week: Some(-0.5),
-                slope_se: Some(0.1),
-                theil_sen_per_week: Some(-0.5),
-                responder: true,
-                weeks_to_sustained_response: Some(4.0),
-            })?,
-        ),
-    ])
+/// Words as a Markdown table cell: a `|` (as in |z|) would end the cell.
+fn cell(words: &str) -> String {
+    words.replace('|', "\\|")
 }
 
 fn kind(k: Kind) -> &'static str {
