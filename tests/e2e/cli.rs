@@ -359,43 +359,230 @@ fn rejects_are_written_as_csv() {
 
 /// docs/tables.md is what `lumbar tables` makes from the schemas and the
 /// result types: a new column without words, or a file left behind by a
-/// change, fails here. And every column analyze writes is in it.
+/// change, fails here. And each table a command writes (analyze, risk,
+/// stats, simulate, compare, calibrate, replay, each run small) has
+/// exactly the columns the dictionary lists for it, in its order.
 #[test]
 fn the_data_dictionary_is_current_and_complete() {
     let (_, made) = lumbar(&["tables"]);
     assert!(
         !made.contains("(undocumented)"),
-        "a column has no entry in lumbar_model::dictionary or lumbar_analysis::dictionary"
+        "a column has no words in the dictionaries of lumbar-model, lumbar-analysis, lumbar-sim or lumbar-calibrate"
     );
     let committed = std::fs::read_to_string(repo_root().join("docs/tables.md")).unwrap();
     assert!(
         committed == made,
         "docs/tables.md is stale: run `lumbar tables > docs/tables.md`"
     );
-    // The result types are what analyze writes: each CSV header is listed.
     let tmp = tempfile::tempdir().unwrap();
+    let at = |name: &str| tmp.path().join(name);
     let store = crate::demo_store(tmp.path());
-    let out = tmp.path().join("analysis");
-    lumbar(&["analyze", path_str(&store), "--out", path_str(&out)]);
-    for table in [
-        "adherence_weekly",
-        "adherence_patients",
-        "adherence_groups",
-        "safety_events",
-        "safety_flags",
-        "safety_counts",
-        "trends",
-    ] {
-        let section = &made[made
-            .find(&format!("### {table}\n"))
-            .unwrap_or_else(|| panic!("{table}"))..];
-        let section = &section[..section[4..].find("\n### ").map_or(section.len(), |e| e + 4)];
-        let header = std::fs::read_to_string(out.join(format!("{table}.csv"))).unwrap();
-        for column in header.lines().next().unwrap().split(',') {
-            assert!(
-                section.contains(&format!("| `{column}` |")),
-                "{table}.{column} is not in the dictionary"
-            );
+    let s = path_str(&store);
+    let check = |chapter: &str, dir: &str, tables: &[&str]| {
+        for table in tables {
+            let written = parquet_columns(&at(dir).join(format!("{table}.parquet")));
+            assert_listed(&made, chapter, table, &written);
         }
+    };
+    lumbar(&["analyze", s, "--out", path_str(&at("analysis"))]);
+    check(
+        "`lumbar analyze`",
+        "analysis",
+        &[
+            "adherence_weekly",
+            "adherence_patients",
+            "adherence_groups",
+            "safety_events",
+            "safety_flags",
+            "safety_counts",
+            "trends",
+        ],
+    );
+    lumbar(&[
+        "risk",
+        s,
+        "--time",
+        "time_years",
+        "--out",
+        path_str(&at("risk")),
+    ]);
+    check(
+        "`lumbar risk`",
+        "risk",
+        &[
+            "incidence",
+            "rr_crude",
+            "rr_adjusted",
+            "rr_spline",
+            "hr_cox",
+        ],
+    );
+
+    let fixtures = repo_root().join("tests/fixtures/formula");
+    let (lung, trial) = (fixtures.join("lung.csv"), fixtures.join("trial.csv"));
+    let (lung, trial) = (path_str(&lung), path_str(&trial));
+    for (model, data, formula) in [
+        ("cox", lung, "Surv(time, status) ~ age + factor(sex)"),
+        ("poisson", lung, "status == 2 ~ age + factor(sex)"),
+        ("lmm", trial, "pain ~ week + (1 | patient)"),
+    ] {
+        let out = at(model);
+        lumbar(&[
+            "stats",
+            model,
+            "--data",
+            data,
+            "-f",
+            formula,
+            "--out",
+            path_str(&out),
+        ]);
     }
+    let km = [
+        "stats", "km", "--data", lung, "--time", "time", "--event", "status", "--group", "sex",
+    ];
+    lumbar(&[&km[..], &["--out", path_str(&at("km"))]].concat());
+    check("`lumbar stats`", "cox", &["coefficients"]);
+    check("`lumbar stats`", "poisson", &["coefficients"]);
+    check("`lumbar stats`", "lmm", &["fixed_effects"]);
+    check("`lumbar stats`", "km", &["curves"]);
+
+    // Two tiny runs of scenarios with ladders, and their comparison.
+    let scenario = |name: &str| repo_root().join(format!("datasets/scenarios/{name}.toml"));
+    let graded = scenario("graded-activity");
+    let simulate = |scenario: &std::path::Path, out: &str, more: &[&str]| {
+        let args = [
+            "simulate",
+            path_str(scenario),
+            "--patients",
+            "20",
+            "--weeks",
+            "2",
+        ];
+        lumbar(&[&args[..], more, &["--out", path_str(&at(out))]].concat());
+    };
+    simulate(&graded, "graded", &["--trajectories"]);
+    simulate(&scenario("pain-contingent"), "pain", &[]);
+    let (a, b) = (at("graded"), at("pain"));
+    lumbar(&[
+        "compare",
+        path_str(&a),
+        path_str(&b),
+        "--out",
+        path_str(&at("compare")),
+    ]);
+    let chapter = "`lumbar simulate`";
+    check(chapter, "graded", &["summary"]);
+    check(chapter, "compare", &["differences"]);
+    let trajectories = std::fs::read_dir(a.join("trajectories")).unwrap();
+    for file in trajectories {
+        let written = parquet_columns(&file.unwrap().path());
+        assert!(written.iter().any(|c| c == "rung_push_up"), "{written:?}");
+        // Each ladder's column (rung_push_up, …) by the placeholder rung_KEY.
+        let mut general: Vec<String> = written
+            .iter()
+            .map(|c| match c.strip_prefix("rung_") {
+                Some(_) => "rung_KEY".to_string(),
+                None => c.clone(),
+            })
+            .collect();
+        general.dedup();
+        assert_listed(&made, chapter, "trajectories", &general);
+    }
+
+    // A calibration and a replay, as small as they run.
+    let cal = at("calibrated");
+    lumbar(&[
+        "calibrate",
+        s,
+        "--scenario",
+        path_str(&scenario("clinic-calibration")),
+        "--method",
+        "simulated-moments",
+        "--budget",
+        "6",
+        "--replicates",
+        "1",
+        "--bootstrap",
+        "4",
+        "--out",
+        path_str(&cal),
+    ]);
+    lumbar(&[
+        "replay",
+        s,
+        "--calibrated",
+        path_str(&cal),
+        "--scenario",
+        path_str(&scenario("pain-contingent")),
+        "--draws",
+        "2",
+        "--candidates",
+        "2",
+        "--out",
+        path_str(&at("replay")),
+    ]);
+    let chapter = "`lumbar calibrate`";
+    check(chapter, "replay", &["replay", "patients"]);
+    let fit: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cal.join("fit.json")).unwrap()).unwrap();
+    let fitted: Vec<&str> = fit["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let written = parquet_columns(&cal.join("posterior.parquet"));
+    assert_eq!(
+        written[..fitted.len()],
+        fitted,
+        "a column per parameter first"
+    );
+    // The fitted parameters' columns by the placeholder PARAMETER.
+    let mut general: Vec<String> = written
+        .iter()
+        .map(|c| match fitted.contains(&c.as_str()) {
+            true => "PARAMETER".to_string(),
+            false => c.clone(),
+        })
+        .collect();
+    general.dedup();
+    assert_listed(&made, chapter, "posterior", &general);
+}
+
+/// A Parquet file's column names, in order.
+fn parquet_columns(path: &std::path::Path) -> Vec<String> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let df = ParquetReader::new(file).finish().unwrap();
+    df.get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// Fails unless `written` are the columns docs/tables.md lists for `table`
+/// in the chapter whose heading begins with `chapter`, in the same order.
+fn assert_listed(made: &str, chapter: &str, table: &str, written: &[String]) {
+    let start = made
+        .find(&format!("\n## {chapter}"))
+        .unwrap_or_else(|| panic!("no chapter {chapter}"))
+        + 1;
+    let text = &made[start..];
+    let text = &text[..text[3..].find("\n## ").map_or(text.len(), |e| e + 3)];
+    let at = text
+        .find(&format!("\n### {table}\n"))
+        .unwrap_or_else(|| panic!("no table {table} under {chapter}"));
+    // The section's first table lists its columns, one `| `name` | …` row each.
+    let listed: Vec<&str> = text[at + 1..]
+        .lines()
+        .skip_while(|l| !l.starts_with("| column |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .filter_map(|l| l[3..].split('`').next())
+        .collect();
+    assert_eq!(
+        written, listed,
+        "{chapter} {table}: the columns written (left) are not those docs/tables.md lists (right)"
+    );
 }
