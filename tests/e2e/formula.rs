@@ -180,6 +180,7 @@ fn cox_summary_reads_as_r_prints_it() {
         "   (2 observations deleted due to missingness)",
         "factor(ph.ecog)2  1.172472  3.229966 0.273864  4.281 1.86e-05 ***",
         "Signif. codes:  0 ‘***’ 0.001 ‘**’ 0.01 ‘*’ 0.05 ‘.’ 0.1 ‘ ’ 1",
+        "Concordance= 0.677  (se = 0.031 )",
         "Likelihood ratio test= 32.85  on 5 df,   p=4e-06",
         "Score (logrank) test = 36.23  on 5 df,   p=9e-07",
     ] {
@@ -237,4 +238,122 @@ fn km_intervals_at_another_level_as_survfit() {
         (Some(310.0), Some(285.0), Some(353.0))
     );
     assert_eq!(v["conf_level"].as_f64(), Some(0.9));
+}
+
+/// `--bootstrap B --seed S`: cluster resampling of a Cox model (its
+/// clusters, `cluster(inst)`), Poisson's rows and the mixed model's
+/// patients; the same seed gives the same numbers, another seed others;
+/// the bootstrap SE is near the sandwich SE (the robust variance estimates
+/// the same spread); the intervals are written with --out.
+#[test]
+fn bootstrap_intervals_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lung = repo_root().join("tests/fixtures/formula/lung.csv");
+    let l = lung.to_str().unwrap();
+    let cox = |seed: &str| -> Value {
+        let (code, out) = lumbar(&[
+            "stats",
+            "cox",
+            "--data",
+            l,
+            "-f",
+            "Surv(time, status) ~ age + sex + cluster(inst)",
+            "--bootstrap",
+            "300",
+            "--seed",
+            seed,
+            "--json",
+        ]);
+        assert_eq!(code, 0);
+        serde_json::from_str(&out).unwrap()
+    };
+    let (a, b, c) = (cox("5"), cox("5"), cox("6"));
+    assert_eq!(a["bootstrap"], b["bootstrap"]);
+    assert_ne!(a["bootstrap"]["terms"], c["bootstrap"]["terms"]);
+    let boot = &a["bootstrap"];
+    assert_eq!(boot["unit"], "cluster");
+    assert_eq!(boot["units"], 18);
+    for (t, model) in boot["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(a["terms"].as_array().unwrap())
+    {
+        let (se, robust) = (
+            t["std_error"].as_f64().unwrap(),
+            model["std_error"].as_f64().unwrap(),
+        );
+        assert!(
+            (se / robust - 1.0).abs() < 0.35,
+            "{t} vs robust SE {robust}"
+        );
+        let est = t["estimate"].as_f64().unwrap();
+        assert!(
+            t["bca_low"].as_f64().unwrap() < est && est < t["bca_high"].as_f64().unwrap(),
+            "{t}"
+        );
+    }
+    let hunt = repo_root().join("tests/fixtures/poisson/hunt_like.csv");
+    let out = tmp.path().join("poisson");
+    let (code, human) = lumbar(&[
+        "stats",
+        "poisson",
+        "--data",
+        hunt.to_str().unwrap(),
+        "-f",
+        "event ~ walk10 + age",
+        "--bootstrap",
+        "300",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(human.contains("Bootstrap: 300 resamples of"), "{human}");
+    let fit: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
+    for (t, model) in fit["bootstrap"]["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(fit["terms"].as_array().unwrap())
+    {
+        let (se, hc0) = (
+            t["std_error"].as_f64().unwrap(),
+            model["std_error"].as_f64().unwrap(),
+        );
+        assert!((se / hc0 - 1.0).abs() < 0.2, "{t} vs HC0 {hc0}");
+    }
+    let table = std::fs::read_to_string(out.join("bootstrap.csv")).unwrap();
+    assert!(
+        table.starts_with("term,estimate,bias,std_error,percentile_low"),
+        "{table}"
+    );
+    assert_eq!(table.lines().count(), 4);
+    let sleep = repo_root().join("tests/fixtures/lmm/sleepstudy.csv");
+    let (code, out) = lumbar(&[
+        "stats",
+        "lmm",
+        "--data",
+        sleep.to_str().unwrap(),
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "--bootstrap",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["bootstrap"]["unit"], "patient");
+    assert_eq!(v["bootstrap"]["units"], 18);
+    let err = crate::lumbar_cli_run(&[
+        "stats",
+        "poisson",
+        "--data",
+        hunt.to_str().unwrap(),
+        "-f",
+        "event ~ age",
+        "--bootstrap",
+        "1",
+    ]);
+    assert!(err.unwrap_err().contains("2 to 1000000 resamples"));
 }

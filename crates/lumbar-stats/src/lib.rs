@@ -10,6 +10,8 @@
 //! - [`poisson`]: the modified Poisson GLM (risk ratios, sandwich variance);
 //! - [`survival`]: Kaplan–Meier and the log-rank test;
 //! - [`cox`]: Cox proportional hazards, as R's `survival::coxph`;
+//! - [`bootstrap`]: case (or cluster) resampling of any fit, percentile and
+//!   BCa intervals as R's `boot`, the same bits at any thread count;
 //! - [`lmm`]: linear mixed models (random intercept, optionally random
 //!   slope), REML or ML, agreeing with lme4.
 //!
@@ -39,6 +41,7 @@
 // SAFETY comment.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod bootstrap;
 pub mod cox;
 pub mod describe;
 pub mod design;

@@ -66,6 +66,8 @@ pub struct CoxArgs {
     pub na: NaArg,
     #[command(flatten)]
     pub level: ConfLevel,
+    #[command(flatten)]
+    pub boot: super::BootArg,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -147,6 +149,16 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
     let level = args.level.get()?;
     let mut fit = cox::fit(&frame.data, args.ties, args.robust)?;
     fit.terms = args.level.apply(&fit.terms);
+    let estimates: Vec<f64> = fit.terms.iter().map(|t| t.estimate).collect();
+    let boot = match args.boot.spec(level) {
+        Some(spec) => Some(lumbar_stats::bootstrap::cox(
+            &frame.data,
+            args.ties,
+            &estimates,
+            &spec,
+        )?),
+        None => None,
+    };
     let mut warnings = frame.warnings.clone();
     warnings.extend(fit.warnings.iter().cloned());
     {
@@ -159,7 +171,7 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             "loglik": fit.loglik[1],
             "loglik_null": fit.loglik[0],
             "concordance": fit.concordance,
-            "concordance_std_error": f64::NAN /* SE-PENDING */,
+            "concordance_std_error": fit.concordance_std_error,
             "robust": fit.robust,
             "conf_level": level,
             "terms": fit.terms,
@@ -169,9 +181,10 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
             "iterations": fit.iterations,
             "converged": fit.converged,
             "warnings": warnings,
+            "bootstrap": boot,
         });
         args.table_out
-            .write("coefficients", &fit.terms, "fit", &doc)?;
+            .write_with("coefficients", &fit.terms, boot.as_ref(), "fit", &doc)?;
         super::plot::write_forest(
             &args.plot,
             &fit.terms,
@@ -191,6 +204,9 @@ pub fn cox(args: &CoxArgs, out: &mut dyn Write) -> Result<u8> {
         level,
         out,
     )?;
+    if let Some(b) = &boot {
+        summary::bootstrap(b, Some("exp(coef)"), out)?;
+    }
     if let Some(z) = &fit.zph {
         writeln!(out, "\nProportional hazards (cox.zph, transform km):")?;
         let rows = z

@@ -41,6 +41,11 @@ pub struct LmmArgs {
     pub random: Option<RandomArg>,
     #[command(flatten)]
     pub na: NaArg,
+    /// Confidence level of the bootstrap's intervals.
+    #[command(flatten)]
+    pub level: super::ConfLevel,
+    #[command(flatten)]
+    pub boot: super::BootArg,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -103,8 +108,22 @@ pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
     };
     fit.fixed.sort_by_key(|f| rank(&f.term));
     let dropped = frame.dropped;
+    let names: Vec<String> = fit.fixed.iter().map(|f| f.term.clone()).collect();
+    let estimates: Vec<f64> = fit.fixed.iter().map(|f| f.estimate).collect();
+    let boot = match args.boot.spec(args.level.get()?) {
+        Some(spec) => Some(lumbar_stats::bootstrap::lmm(
+            &frame.data,
+            method,
+            frame.random,
+            &names,
+            &estimates,
+            &spec,
+        )?),
+        None => None,
+    };
     let mut v = serde_json::to_value(&fit)?;
     if let Some(o) = v.as_object_mut() {
+        o.insert("bootstrap".into(), serde_json::to_value(&boot)?);
         o.insert("formula".into(), frame.formula.clone().into());
         o.insert("n_dropped".into(), dropped.into());
         o.retain(|_, val| !val.is_null());
@@ -113,7 +132,7 @@ pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
         }
     }
     args.table_out
-        .write("fixed_effects", &fit.fixed, "fit", &v)?;
+        .write_with("fixed_effects", &fit.fixed, boot.as_ref(), "fit", &v)?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(0);
@@ -131,6 +150,9 @@ pub fn lmm(args: &LmmArgs, out: &mut dyn Write) -> Result<u8> {
     )?;
     if dropped > 0 {
         writeln!(out, "({dropped} observations deleted due to missingness)")?;
+    }
+    if let Some(b) = &boot {
+        summary::bootstrap(b, None, out)?;
     }
     writeln!(
         out,

@@ -77,6 +77,31 @@ impl ConfLevel {
     }
 }
 
+/// `--bootstrap B [--seed S]`: the coefficients bootstrapped.
+#[derive(Args, Debug, Clone)]
+pub struct BootArg {
+    /// Bootstrap the coefficients with B case resamples (of clusters or
+    /// patients when the model has them): percentile and BCa intervals, as
+    /// R's boot; the same numbers at any thread count.
+    #[arg(long, value_name = "B")]
+    pub bootstrap: Option<usize>,
+    /// Seed of the bootstrap's resamples.
+    #[arg(long, value_name = "S", default_value_t = 1, requires = "bootstrap")]
+    pub seed: u64,
+}
+
+impl BootArg {
+    /// The resampling asked for, at confidence `level`.
+    pub fn spec(&self, level: f64) -> Option<lumbar_stats::bootstrap::BootstrapSpec> {
+        self.bootstrap
+            .map(|resamples| lumbar_stats::bootstrap::BootstrapSpec {
+                resamples,
+                seed: self.seed,
+                level,
+            })
+    }
+}
+
 /// The data file's name as a summary's `data =` shows it (R shows the
 /// data frame's name; here the file's stem).
 pub fn data_name(path: &std::path::Path) -> String {
@@ -166,6 +191,19 @@ impl TableOut {
         doc_name: &str,
         doc: &serde_json::Value,
     ) -> Result<()> {
+        self.write_with(name, rows, None, doc_name, doc)
+    }
+
+    /// As [`TableOut::write`], with the bootstrap's intervals as a second
+    /// table (`bootstrap.csv` / `.parquet`) when there are any.
+    pub(super) fn write_with<T: serde::Serialize>(
+        &self,
+        name: &str,
+        rows: &[T],
+        boot: Option<&lumbar_stats::bootstrap::Bootstrap>,
+        doc_name: &str,
+        doc: &serde_json::Value,
+    ) -> Result<()> {
         let Some(dir) = &self.out else { return Ok(()) };
         let wants = |f| self.format.is_empty() || self.format.contains(&f);
         let staged = super::result_dir(dir)?;
@@ -176,15 +214,14 @@ impl TableOut {
             json: false,
         };
         if formats.parquet || formats.csv {
-            lumbar_io::output::write_rows_to(
-                rows,
-                staged.path(),
-                name,
-                lumbar_io::output::TableFiles {
-                    formats,
-                    cells: lumbar_io::output::CsvCells::Escaped,
-                },
-            )?;
+            let files = lumbar_io::output::TableFiles {
+                formats,
+                cells: lumbar_io::output::CsvCells::Escaped,
+            };
+            lumbar_io::output::write_rows_to(rows, staged.path(), name, files)?;
+            if let Some(b) = boot {
+                lumbar_io::output::write_rows_to(&b.terms, staged.path(), "bootstrap", files)?;
+            }
         }
         if wants(FileFormat::Json) {
             lumbar_model::atomic::write_atomic(

@@ -37,6 +37,8 @@ pub struct PoissonArgs {
     pub na: NaArg,
     #[command(flatten)]
     pub level: ConfLevel,
+    #[command(flatten)]
+    pub boot: super::BootArg,
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -86,14 +88,26 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
     let d = &frame.design;
     let mut fit = modified_poisson(&frame.outcome, &d.columns, &d.names, robust)?;
     fit.terms = args.level.apply(&fit.terms);
+    let estimates: Vec<f64> = fit.terms.iter().map(|t| t.estimate).collect();
+    let boot = match args.boot.spec(level) {
+        Some(spec) => Some(lumbar_stats::bootstrap::poisson(
+            &frame.outcome,
+            &d.columns,
+            &d.names,
+            &estimates,
+            &spec,
+        )?),
+        None => None,
+    };
     let mut v = serde_json::to_value(&fit)?;
     if let Some(o) = v.as_object_mut() {
+        o.insert("bootstrap".into(), serde_json::to_value(&boot)?);
         o.insert("formula".into(), frame.formula.clone().into());
         o.insert("n_dropped".into(), d.dropped.into());
         o.insert("conf_level".into(), level.into());
     }
     args.table_out
-        .write("coefficients", &fit.terms, "fit", &v)?;
+        .write_with("coefficients", &fit.terms, boot.as_ref(), "fit", &v)?;
     super::plot::write_forest(
         &args.plot,
         &fit.terms,
@@ -112,6 +126,9 @@ pub fn poisson(args: &PoissonArgs, out: &mut dyn Write) -> Result<u8> {
         level,
         out,
     )?;
+    if let Some(b) = &boot {
+        summary::bootstrap(b, Some("RR"), out)?;
+    }
     writeln!(
         out,
         "converged: {} ({} iterations, glm's rule)",

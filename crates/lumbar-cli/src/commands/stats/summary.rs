@@ -46,7 +46,7 @@ pub fn cox(
         out,
         "Concordance= {}  (se = {} )",
         rformat::rounded(fit.concordance, 3),
-        rformat::rounded(f64::NAN /* SE-PENDING */, 3)
+        rformat::rounded(fit.concordance_std_error, 3)
     )?;
     let t = &fit.tests;
     for (name, test) in [
@@ -194,6 +194,52 @@ pub fn lmm(
             out,
             "optimizer (lumbar) convergence code: 0 (OK)\nboundary (singular) fit: see help('isSingular')"
         )?;
+    }
+    Ok(())
+}
+
+/// The bootstrap's intervals, a row per term (with the ratio scale when
+/// `ratio` names it: `exp(coef)`'s percentile and BCa limits).
+pub fn bootstrap(
+    b: &lumbar_stats::bootstrap::Bootstrap,
+    ratio: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let pct = format!("{}", 100.0 * b.level);
+    writeln!(
+        out,
+        "\nBootstrap: {} resamples of {} {}s (seed {}), BCa acceleration from {} jackknife fits{}",
+        b.resamples,
+        b.units,
+        b.unit,
+        b.seed,
+        b.jackknife_groups,
+        if b.failed > 0 {
+            format!("; {} resamples could not be fitted, left out", b.failed)
+        } else {
+            String::new()
+        }
+    )?;
+    let t = &b.terms;
+    let col = |f: &dyn Fn(&lumbar_stats::bootstrap::TermInterval) -> f64| {
+        rformat::format_real(&t.iter().map(f).collect::<Vec<_>>(), DIGITS)
+    };
+    let mut table = CoefTable::new(t.iter().map(|x| x.term.clone()).collect())
+        .column("original", col(&|x| x.estimate))
+        .column("bias", col(&|x| x.bias))
+        .column("std. error", col(&|x| x.std_error))
+        .column(&format!("{pct}% perc low"), col(&|x| x.percentile_low))
+        .column("high", col(&|x| x.percentile_high))
+        .column(&format!("{pct}% BCa low"), col(&|x| x.bca_low))
+        .column("high", col(&|x| x.bca_high));
+    if let Some(r) = ratio {
+        table = table
+            .column(&format!("{r} BCa low"), col(&|x| x.bca_low.exp()))
+            .column("high", col(&|x| x.bca_high.exp()));
+    }
+    write!(out, "{}", table.render())?;
+    for w in &b.warnings {
+        writeln!(out, "warning: {w}")?;
     }
     Ok(())
 }
