@@ -320,6 +320,66 @@ pub const MODEL_COLUMNS: &[(&str, &str, &str, &str)] = &[
         "probability 0–1",
         "Upper end of the interval on the log scale, S · exp(z · SE(log S)) capped at 1 (missing once S is 0).",
     ),
+    (
+        "bootstrap",
+        "term",
+        "",
+        "The coefficient, as in the coefficients / fixed_effects table (the intercept too for Poisson and the mixed model).",
+    ),
+    (
+        "bootstrap",
+        "estimate",
+        "log scale for Cox and Poisson",
+        "The coefficient fitted on all the data.",
+    ),
+    (
+        "bootstrap",
+        "bias",
+        "as estimate",
+        "Mean of the bootstrap replicates minus the estimate (R's boot `bias`).",
+    ),
+    (
+        "bootstrap",
+        "std_error",
+        "as estimate",
+        "Standard deviation of the replicates (boot's `std. error`).",
+    ),
+    (
+        "bootstrap",
+        "percentile_low",
+        "as estimate",
+        "Lower limit of the percentile interval at --conf-level (boot's perc.ci: order statistics interpolated on the normal scale).",
+    ),
+    (
+        "bootstrap",
+        "percentile_high",
+        "as estimate",
+        "Upper limit of the percentile interval.",
+    ),
+    (
+        "bootstrap",
+        "bca_low",
+        "as estimate",
+        "Lower limit of the BCa interval (boot's bca.ci); exp() of it is the ratio scale.",
+    ),
+    (
+        "bootstrap",
+        "bca_high",
+        "as estimate",
+        "Upper limit of the BCa interval.",
+    ),
+    (
+        "bootstrap",
+        "acceleration",
+        "",
+        "BCa's acceleration a = ΣL³ / (6 (ΣL²)^1.5), L the jackknife influence values (delete-one units, or 200 groups of them).",
+    ),
+    (
+        "bootstrap",
+        "bias_correction",
+        "",
+        "BCa's bias correction w = Φ⁻¹(share of replicates below the estimate).",
+    ),
 ];
 
 /// The unit and meaning of a model table's column, if documented.

@@ -59,7 +59,7 @@ pub const OUTPUT_COLUMNS: &[(&str, &str, &str, &str)] = &[
         "trajectories",
         "patient",
         "",
-        "Patient index from 0; with the same seed and run, the same patient (baseline, flares, walking) in every scenario.",
+        "Patient index from 0; with the same seed and run, the same patient (baseline draws, flares, walking noise) in every scenario with the same priors.",
     ),
     (
         "trajectories",

@@ -119,6 +119,23 @@ fn stats() -> Result<Vec<Section>> {
             model_column,
         ),
         Section::new(
+            "bootstrap",
+            "`stats cox|poisson|lmm --bootstrap B --out DIR`: one row per coefficient, the bootstrap's intervals (percentile and BCa, as R's boot).",
+            column_types(&lumbar_stats::bootstrap::TermInterval {
+                term: "age".into(),
+                estimate: 0.02,
+                bias: 0.0,
+                std_error: 0.01,
+                percentile_low: 0.0,
+                percentile_high: 0.04,
+                bca_low: 0.0,
+                bca_high: 0.04,
+                acceleration: 0.01,
+                bias_correction: 0.0,
+            })?,
+            model_column,
+        ),
+        Section::new(
             "curves",
             "`stats km --out DIR`: every step of every curve, as survfit's summary lists them (the medians, quantiles and log-rank test are in fit.json).",
             column_types(&KmStepRow {
