@@ -56,7 +56,7 @@ try {
     const bytes = await page.pdf({ path: pdf, format: "A4", printBackground: true, preferCSSPageSize: true });
     // Page objects (not the /Pages tree) in the file.
     pages = (bytes.toString("latin1").match(/\/Type\s*\/Page(?![s\w])/g) || []).length;
-    if (pages < 1 || pages > 8) problems.push(`the A4 print has ${pages} pages (expected 1 to 8)`);
+    if (pages < 1 || pages > 12) problems.push(`the A4 print has ${pages} pages (expected 1 to 12)`);
   }
   console.log(`${report}: "${h1}", ${svgs} charts, screenshot ${shot}${pdf ? `, print ${pdf} (${pages} A4 pages)` : ""}`);
 } finally {

@@ -41,6 +41,13 @@ fn report_suppresses_small_cells_and_shows_no_identifiers() {
     // How current it is: the data's cut-off (the demo's latest session) and
     // the report's date.
     assert!(html.contains(" · data to 2025-04-26 (the latest session) · reported 2026-12-04 · "));
+    // The period (the data's span without a window), the sites and the
+    // regimen with its version; then the one-page summary before all else.
+    assert!(html.contains("<dt>period</dt><dd>2025-01-06 to 2025-04-26</dd>"));
+    assert!(html.contains("<dt>sites</dt><dd>east, island, north, south, west</dd>"));
+    assert!(html.contains("chronic low-back pain (version 1.0)</dd>"));
+    let summary = html.find("<section id=\"summary\">").expect("a first page");
+    assert!(summary < html.find("<table id=\"sites\">").unwrap());
 
     // Self-contained: no scripts, no external fetches.
     // (The only URL is SVG's namespace name, which is never fetched.)

@@ -227,6 +227,10 @@ pub struct Posture {
 pub struct Regimen {
     pub key: String,
     pub name: String,
+    /// The regimen's version as its file states it (`version = "2.1"`), so
+    /// that a report says which edition of the programme it describes;
+    /// `None` when the file has none.
+    pub version: Option<String>,
     pub safety: SafetyRules,
     pub posture: Option<Posture>,
     pub exercises: Vec<Exercise>,
@@ -304,6 +308,8 @@ struct RawLadder {
 struct RawRegimen {
     key: String,
     name: String,
+    #[serde(default)]
+    version: Option<String>,
     safety: SafetyRules,
     posture: Option<Posture>,
     #[serde(default)]
@@ -345,6 +351,16 @@ impl Regimen {
         };
 
         check_key(&raw.key).map_err(|p| invalid("key".into(), p))?;
+        if let Some(v) = &raw.version {
+            // Shown in every report's header: one short line of text.
+            if v.trim().is_empty() || v.chars().count() > 40 || v.chars().any(char::is_control) {
+                return Err(invalid(
+                    "version".into(),
+                    "write a short version on one line, e.g. \"2.1\" (at most 40 characters)"
+                        .into(),
+                ));
+            }
+        }
         let s = raw.safety;
         if !(s.stop_pain_during > 0.0 && s.stop_pain_during <= 10.0) {
             return Err(invalid(
@@ -460,6 +476,7 @@ impl Regimen {
         let regimen = Regimen {
             key: raw.key,
             name: raw.name,
+            version: raw.version,
             safety: s,
             posture: raw.posture,
             exercises,
@@ -720,6 +737,21 @@ mod tests {
         assert_eq!(prone.reps, DoseRange::exactly(5.0));
         assert_eq!(prone.frequency, Frequency::Daily);
         assert_eq!(r.posture.as_ref().unwrap().key, "wall_stand");
+        assert_eq!(r.version.as_deref(), Some("1.0"));
+    }
+
+    #[test]
+    fn a_version_is_optional_and_one_short_line() {
+        let with =
+            |v: &str| crate::SIX_MOVES_TOML.replace("version = \"1.0\"", &format!("version = {v}"));
+        let r = Regimen::from_toml_str(&with("\"2.1-clinic\"")).unwrap();
+        assert_eq!(r.version.as_deref(), Some("2.1-clinic"));
+        let none = crate::SIX_MOVES_TOML.replace("version = \"1.0\"", "");
+        assert_eq!(Regimen::from_toml_str(&none).unwrap().version, None);
+        for bad in ["\"\"", "\"a\\nb\"", &format!("\"{}\"", "x".repeat(41))] {
+            let e = Regimen::from_toml_str(&with(bad)).unwrap_err().to_string();
+            assert!(e.contains("`version`"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -101,6 +101,26 @@ impl Model {
         self.at_most.push((a, b));
     }
 
+    /// The difference of two published counts (a figure beside the same
+    /// figure of another period, with the change): a cell of `|a − b|`
+    /// with the relation a reader uses, the larger is the smaller plus the
+    /// change. A change beside a hidden count would give it away by
+    /// subtraction, so hiding either count hides the change (links), and
+    /// the relation lets [`Model::decide`] protect a count that the other
+    /// and the change would pin.
+    pub fn difference(&mut self, a: Cell, b: Cell) -> Cell {
+        let (va, vb) = (self.cells[a].value, self.cells[b].value);
+        let d = self.push(va.abs_diff(vb) as usize, false, false);
+        if va >= vb {
+            self.sums.push((a, vec![b, d]));
+        } else {
+            self.sums.push((b, vec![a, d]));
+        }
+        self.links.push((a, d));
+        self.links.push((b, d));
+        d
+    }
+
     /// `total` is the sum of `parts`.
     pub fn sum(&mut self, total: Cell, parts: Vec<Cell>) {
         if !parts.is_empty() {
@@ -550,6 +570,44 @@ mod tests {
         assert!(!plan.shown(months[3].1));
         let shown = months[..3].iter().filter(|c| plan.shown(c.1)).count();
         assert_eq!(shown, 2, "a second month's events go");
+    }
+
+    #[test]
+    fn a_change_beside_a_small_count_is_hidden() {
+        // This period 40 patients, the previous 3: a change of 37 would
+        // give the 3 away (40 − 37), so it goes with it.
+        let mut m = Model::default();
+        let (now, before) = (m.patients(40), m.patients(3));
+        let change = m.difference(now, before);
+        let plan = m.decide();
+        assert_eq!(
+            [plan.text(now), plan.text(before), plan.text(change)],
+            ["40", "<5", "–"]
+        );
+        // Both shown: the change is shown, and it is the difference.
+        let mut m = Model::default();
+        let (now, before) = (m.patients(40), m.patients(52));
+        let change = m.difference(now, before);
+        let plan = m.decide();
+        assert_eq!(plan.text(change), "12");
+    }
+
+    #[test]
+    fn a_change_cannot_recover_a_site_hidden_in_the_other_period() {
+        // The cohort 60 in both periods is shown; this period's sites are
+        // 30, 27 and 3, the previous period's cohort of a hidden size. A
+        // shown change of the cohort is safe; the relations of the sites
+        // still hide the small site and one more.
+        let mut m = Model::default();
+        let now = m.patients(60);
+        let sites: Vec<Cell> = [30, 27, 3].iter().map(|&v| m.patients(v)).collect();
+        m.sum(now, sites.clone());
+        let before = m.patients(2);
+        let change = m.difference(now, before);
+        let plan = m.decide();
+        assert!(!plan.shown(sites[2]) && !plan.shown(sites[1]));
+        assert!(!plan.shown(change), "60 − change would give the 2 away");
+        assert!(plan.shown(now));
     }
 
     #[test]

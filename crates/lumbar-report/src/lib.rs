@@ -46,6 +46,7 @@ pub mod plots;
 pub mod replay;
 mod sections;
 mod style;
+mod summary;
 pub mod svg;
 
 use style::{CSS, print_footer};
@@ -91,6 +92,8 @@ fn pct(x: f64) -> String {
 pub struct ReportMeta {
     pub title: String,
     pub regimen: String,
+    /// The regimen's version, when its file states one.
+    pub regimen_version: Option<String>,
     /// Exercise keys and their names, in regimen order.
     pub exercise_names: Vec<(String, String)>,
     pub lumbar_version: String,
@@ -104,6 +107,7 @@ impl ReportMeta {
         ReportMeta {
             title: title.to_string(),
             regimen: regimen.name.clone(),
+            regimen_version: regimen.version.clone(),
             exercise_names: regimen
                 .exercises
                 .iter()
@@ -140,8 +144,7 @@ struct Cells {
 }
 
 /// Every count the report publishes, with the sums a reader can use.
-fn model(s: &ClinicSummary) -> (disclosure::Model, Cells) {
-    let mut m = disclosure::Model::default();
+fn model(m: &mut disclosure::Model, s: &ClinicSummary) -> Cells {
     let patients = m.patients(s.patients);
     let left_out = m.patients(s.left_out);
     let adherent = s.adherence.as_ref().map(|a| m.share(a.adherent, patients));
@@ -206,7 +209,7 @@ fn model(s: &ClinicSummary) -> (disclosure::Model, Cells) {
     let total_events: usize = s.safety.iter().map(|r| r.events).sum();
     let events = m.events(total_events, s.patients_with_events, None);
     m.sum(events, safety.iter().map(|c| c.0).collect());
-    let programme = sections::cells(&mut m, s, patients, events);
+    let programme = sections::cells(m, s, patients, events);
     let walking = m.patients(s.walking.as_ref().map_or(0, |w| w.patients));
     let walking_histogram: Vec<_> = s.walking_histogram.iter().map(|&n| m.patients(n)).collect();
     m.sum(walking, walking_histogram.clone());
@@ -219,7 +222,7 @@ fn model(s: &ClinicSummary) -> (disclosure::Model, Cells) {
             (n, m.share(row.events, n))
         })
         .collect();
-    let cells = Cells {
+    Cells {
         patients,
         left_out,
         sites,
@@ -234,8 +237,7 @@ fn model(s: &ClinicSummary) -> (disclosure::Model, Cells) {
         walking_histogram,
         risk,
         programme,
-    };
-    (m, cells)
+    }
 }
 
 /// What the report says of its suppression, in the footer.
@@ -293,8 +295,23 @@ fn adherence_table(
 
 /// Renders the report as one HTML document.
 pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
-    let (model, cells) = model(s);
-    let plan = model.decide();
+    render_compared(s, None, meta)
+}
+
+/// Renders the report with each headline figure beside the same figure of
+/// `previous` (the same store and site over an earlier period) and the
+/// change. The previous period's counts are cells of the report's one
+/// disclosure model, so a change cannot give away a count hidden in
+/// either period.
+pub fn render_compared(
+    s: &ClinicSummary,
+    previous: Option<&ClinicSummary>,
+    meta: &ReportMeta,
+) -> String {
+    let mut model_ = disclosure::Model::default();
+    let cells = model(&mut model_, s);
+    let previous = previous.map(|p| summary::previous_cells(&mut model_, s, &cells, p));
+    let plan = model_.decide();
     let name_of = |key: &str| -> String {
         meta.exercise_names
             .iter()
@@ -337,15 +354,35 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
     .flatten()
     .map(|t| format!(" · {t}"))
     .collect::<String>();
+    let regimen = match &meta.regimen_version {
+        Some(v) => format!("{} (version {v})", meta.regimen),
+        None => meta.regimen.clone(),
+    };
+    // The sites the report covers, by name (a site's name identifies no
+    // one; its counts are cells like any other).
+    let sites = match &s.site {
+        Some(site) => site.clone(),
+        None if s.sites.is_empty() => "none".into(),
+        None => s
+            .sites
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
     let _ = write!(
         h,
-        "<header><h1>{}</h1><p class=\"lede\">{}{} · regimen: {}{} · groups of fewer than {MIN_CELL} patients are shown as &lt;5 or left out · made by lumbar {}</p></header>",
+        "<header><h1>{}</h1><p class=\"lede\">{}{} · regimen: {}{} · groups of fewer than {MIN_CELL} patients are shown as &lt;5 or left out · made by lumbar {}</p>\
+         <dl class=\"meta\" id=\"report-meta\"><div><dt>period</dt><dd>{}</dd></div><div><dt>sites</dt><dd>{}</dd></div><div><dt>regimen</dt><dd>{}</dd></div></dl></header>",
         esc(&meta.title),
         esc(&scope),
         esc(&within),
-        esc(&meta.regimen),
+        esc(&regimen),
         esc(&dates),
-        esc(&meta.lumbar_version)
+        esc(&meta.lumbar_version),
+        esc(&summary::period_text(s)),
+        esc(&sites),
+        esc(&regimen),
     );
     let footer = |h: &mut String| {
         let _ = writeln!(
@@ -393,67 +430,17 @@ pub fn render(s: &ClinicSummary, meta: &ReportMeta) -> String {
         return h;
     }
 
-    // Key figures.
-    h.push_str("<section><div class=\"cards\">");
-    let card = |h: &mut String, v: String, k: &str| {
-        let _ = write!(
-            h,
-            "<div class=\"card\"><div class=\"v\">{}</div><div class=\"k\">{}</div></div>",
-            esc(&v),
-            esc(k)
-        );
-    };
-    card(
+    // The first page: headline tiles and small charts.
+    summary::first_page(
         &mut h,
-        plan.text(cells.patients),
-        &format!("patients{within}"),
+        s,
+        &summary::FirstPage {
+            cells: &cells,
+            plan: &plan,
+            previous: previous.as_ref(),
+            within: &within,
+        },
     );
-    if let Some((a, b)) = s.enrolled.filter(|_| cohort_shown) {
-        card(
-            &mut h,
-            format!("{} – {}", a.format("%b %Y"), b.format("%b %Y")),
-            "enrolled",
-        );
-    }
-    if let Some(f) = s.followup_weeks.as_ref().filter(|_| cohort_shown) {
-        card(
-            &mut h,
-            format!("{:.1} weeks", f.median),
-            &format!("median follow-up{within}"),
-        );
-    }
-    if let (Some(a), Some(c)) = (&s.adherence, cells.adherent)
-        && cohort_shown
-        && plan.shown(c)
-    {
-        card(
-            &mut h,
-            pct(a.adherent as f64 / a.spread.patients as f64),
-            &format!(
-                "adherent (≥ {} of sessions){within}",
-                pct(s.adherence_threshold)
-            ),
-        );
-    }
-    if let Some((w, _)) = s
-        .pain
-        .iter()
-        .zip(&cells.pain)
-        .rev()
-        .find(|(w, (n, r))| w.week > 0 && plan.shown(*n) && plan.shown(*r))
-    {
-        card(
-            &mut h,
-            pct(w.responders as f64 / w.spread.patients as f64),
-            &format!("pain responders at week {}{within}", w.week),
-        );
-    }
-    card(
-        &mut h,
-        plan.text(cells.events),
-        &format!("sessions continued at pain ≥ 7{within}"),
-    );
-    h.push_str("</div></section>");
 
     // Cohort by site.
     if s.site.is_none() && !s.sites.is_empty() {

@@ -24,13 +24,13 @@ pub(crate) struct ProgrammeCells {
     weeks: Vec<Cell>,
     /// The dropout curve's intervals (weeks pooled until each count can be
     /// shown)…
-    intervals: Vec<DropoutInterval>,
+    pub(crate) intervals: Vec<DropoutInterval>,
     /// …and their cells: at risk, dropped out, censored.
     dropout: Vec<(Cell, Cell, Cell)>,
     /// Per month: patients logging, sessions, patients with events, events.
     months: Vec<(Cell, Cell, Cell, Cell)>,
     /// Sessions in all months.
-    sessions: Cell,
+    pub(crate) sessions: Cell,
 }
 
 /// Adds these sections' counts to the report's model. `patients` is the
@@ -103,6 +103,35 @@ pub(crate) fn cells(
     }
 }
 
+/// A bar per programme week: the share of scheduled sessions done, where
+/// the week's patients are shown and 5 or more (else a hidden marker).
+pub(crate) fn week_bars(s: &ClinicSummary, c: &ProgrammeCells, plan: &Plan) -> Vec<Bar> {
+    s.adherence_by_week
+        .iter()
+        .zip(&c.weeks)
+        .map(|(w, &n)| {
+            let ok = plan.shown(n) && w.patients >= MIN_CELL;
+            Bar {
+                label: w.week.to_string(),
+                value: ok.then(|| 100.0 * w.share()),
+                text: if ok { pct(w.share()) } else { "–".into() },
+            }
+        })
+        .collect()
+}
+
+/// How many of the dropout curve's steps are shown: a step is shown while
+/// every count it rests on is (the at-risk and dropped-out counts of its
+/// interval and all before it: a later step with an earlier one hidden
+/// would give the hidden one away).
+pub(crate) fn visible_steps(c: &ProgrammeCells, plan: &Plan) -> usize {
+    c.intervals
+        .iter()
+        .zip(&c.dropout)
+        .take_while(|(iv, (r, d, _))| plan.shown(*r) && plan.shown(*d) && iv.at_risk >= MIN_CELL)
+        .count()
+}
+
 /// Adherence by programme week: a bar per week with the threshold's line,
 /// and the table beside it.
 pub(crate) fn adherence_by_week(
@@ -116,19 +145,7 @@ pub(crate) fn adherence_by_week(
         return;
     }
     let shown = |n: Cell, patients: usize| plan.shown(n) && patients >= MIN_CELL;
-    let bars: Vec<Bar> = s
-        .adherence_by_week
-        .iter()
-        .zip(&c.weeks)
-        .map(|(w, &n)| {
-            let ok = shown(n, w.patients);
-            Bar {
-                label: w.week.to_string(),
-                value: ok.then(|| 100.0 * w.share()),
-                text: if ok { pct(w.share()) } else { "–".into() },
-            }
-        })
-        .collect();
+    let bars = week_bars(s, c, plan);
     let threshold = pct(s.adherence_threshold);
     let _ = write!(
         h,
@@ -169,16 +186,7 @@ pub(crate) fn dropout(h: &mut String, c: &ProgrammeCells, plan: &Plan, within: &
     if c.intervals.is_empty() {
         return;
     }
-    // A step is shown while every count it rests on is: the at-risk and
-    // dropped-out counts of its interval and all before it (a later step
-    // with an earlier one hidden would give the hidden one away).
-    let mut visible = 0;
-    for (iv, &(r, d, _)) in c.intervals.iter().zip(&c.dropout) {
-        if !(plan.shown(r) && plan.shown(d) && iv.at_risk >= MIN_CELL) {
-            break;
-        }
-        visible += 1;
-    }
+    let visible = visible_steps(c, plan);
     let mut points = vec![Step { x: 0.0, y: 100.0 }];
     points.extend(c.intervals[..visible].iter().map(|iv| Step {
         x: f64::from(iv.last_week + 1),

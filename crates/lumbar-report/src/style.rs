@@ -14,6 +14,14 @@ p.lede { color: var(--muted); margin-top: 0; }
 .card { border: 1px solid var(--rule); border-radius: .4rem; padding: .6rem .8rem; }
 .card .v { font-size: 1.5rem; font-weight: 600; color: var(--accent); }
 .card .k { font-size: .85rem; color: var(--muted); }
+.card .was { font-size: .8rem; color: var(--muted); margin-top: .2rem; }
+.card .was .d { color: var(--ink); font-weight: 600; }
+dl.meta { display: flex; flex-wrap: wrap; gap: .25rem 1.5rem; margin: .25rem 0 0; font-size: .9rem; }
+dl.meta div { display: flex; gap: .4rem; }
+dl.meta dt { color: var(--muted); }
+dl.meta dd { margin: 0; }
+.minis { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: 1rem; }
+.minis figure { margin: 0; }
 table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: .92rem; }
 th, td { border-bottom: 1px solid var(--rule); padding: .3rem .5rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -39,6 +47,19 @@ section { break-inside: avoid-page; }
   figure:has(+ table), table:has(+ figure) { break-after: avoid; }
   table + figure, figure + table { break-before: avoid; }
   .cards { grid-template-columns: repeat(4, 1fr); }
+  /* The first page is the one-page summary: the header, the tiles and the
+     two small charts, then a page break. */
+  #summary { break-after: page; }
+  #summary .cards { margin: .5rem 0; gap: .5rem; }
+  .minis { grid-template-columns: 1fr 1fr; }
+  /* Sections may run on over a page (their figures and tables do not
+     break); charts and tables are kept compact so that several share one. */
+  section { break-inside: auto; }
+  figure svg { max-height: 60mm; }
+  .minis svg { max-height: none; }
+  table { font-size: 8.5pt; margin: .25rem 0 .5rem; }
+  th, td { padding: .05rem .4rem; }
+  h2 { margin: 1rem 0 .3rem; }
 }
 "#;
 

@@ -139,6 +139,7 @@ fn summary(patients: &[Patient], sites: usize) -> ClinicSummary {
         .collect();
     ClinicSummary {
         data_cutoff: None,
+        data_from: None,
         site: None,
         from: None,
         to: None,

@@ -142,6 +142,10 @@ pub struct ClinicSummary {
     /// The day of the store's latest session (any patient's): the data
     /// cut-off. `None` when the store has no sessions.
     pub data_cutoff: Option<NaiveDate>,
+    /// The day of the store's earliest session (any patient's): with the
+    /// cut-off, the data's span, the period a report without a window
+    /// covers. `None` when the store has no sessions.
+    pub data_from: Option<NaiveDate>,
     pub site: Option<String>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
@@ -340,7 +344,8 @@ struct ClinicSessions<'a> {
     /// Sessions inside the window, per patient.
     count: Vec<usize>,
     opts: &'a ClinicOptions,
-    /// The day of the store's latest session (any patient's).
+    /// The days of the store's earliest and latest session (any patient's).
+    earliest: Option<NaiveDate>,
     latest: Option<NaiveDate>,
 }
 
@@ -349,6 +354,7 @@ impl SessionSink for ClinicSessions<'_> {
         self.adherence.sessions_span(first, last);
         self.programme.sessions_span(first);
         self.latest = self.latest.max(Some(last));
+        self.earliest = Some(self.earliest.map_or(first, |e| e.min(first)));
     }
 
     fn session(&mut self, s: &Session) {
@@ -373,6 +379,10 @@ impl SessionSink for ClinicSessions<'_> {
         self.safety.merge(later.safety);
         self.programme.merge(later.programme);
         self.latest = self.latest.max(later.latest);
+        self.earliest = match (self.earliest, later.earliest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         for (a, b) in self.count.iter_mut().zip(later.count) {
             *a += b;
         }
@@ -505,6 +515,7 @@ fn programme_summary<S: CohortSource>(
         programme: ProgrammeTally::new(&cohort, rx, regimen, opts.from, opts.to, first_outcome),
         count: vec![0; cohort.patients.len()],
         opts,
+        earliest: None,
         latest: None,
     })?;
     let ClinicSessions {
@@ -512,6 +523,7 @@ fn programme_summary<S: CohortSource>(
         safety: saf,
         programme,
         count,
+        earliest: data_from,
         latest: data_cutoff,
         ..
     } = sessions;
@@ -675,6 +687,7 @@ fn programme_summary<S: CohortSource>(
 
     Ok(ClinicSummary {
         data_cutoff,
+        data_from,
         site: opts.site.clone(),
         from: opts.from,
         to: opts.to,
