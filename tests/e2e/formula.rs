@@ -76,6 +76,30 @@ fn formulas_fit_as_r_fits_them() {
                 "{name}: loglik {l}"
             );
         }
+        // cox.zph per term, a factor's columns pooled (R's terms = TRUE).
+        if let Some(zt) = r.get("zph_terms") {
+            let ours_z = ours["zph"]["terms"].as_array().unwrap();
+            let names: Vec<&str> = ours_z.iter().map(|t| t["term"].as_str().unwrap()).collect();
+            let want: Vec<&str> = zt
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect();
+            assert_eq!(names, want, "{name}: zph terms");
+            for (i, t) in ours_z.iter().enumerate() {
+                let (a, b) = (
+                    t["statistic"].as_f64().unwrap(),
+                    r["zph_chisq"][i].as_f64().unwrap(),
+                );
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                    "{name} zph {}: {a} vs R {b}",
+                    want[i]
+                );
+                assert_eq!(t["df"].as_f64(), r["zph_df"][i].as_f64(), "{name} zph df");
+            }
+        }
         if let Some(c) = r.get("reml_criterion") {
             let ours_c = ours["reml_criterion"].as_f64().unwrap();
             // No worse than lme4's tightly converged bobyqa.

@@ -186,6 +186,25 @@ fn agrees(ours: &Value, r: &Value, what: &str) {
         1e-9,
         &format!("{what} concordance"),
     );
+    // cox.zph (transform km): each term's chi-square, then GLOBAL.
+    let zph = &ours["zph"];
+    let ours_z: Vec<f64> = zph["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&zph["global"]])
+        .map(|t| t["statistic"].as_f64().unwrap())
+        .collect();
+    let r_z = r["zph_chisq"].as_array().unwrap();
+    assert_eq!(ours_z.len(), r_z.len(), "{what} zph terms");
+    for (i, (a, b)) in ours_z.iter().zip(r_z).enumerate() {
+        close(
+            *a,
+            b.as_f64().unwrap(),
+            1e-6,
+            &format!("{what} zph {}", r["zph_terms"][i]),
+        );
+    }
 }
 
 const LUNG: [&str; 8] = [

@@ -202,6 +202,13 @@ pub fn cox_frame(
             .map(<[String]>::to_vec),
         names: d.names,
         columns: d.columns,
+        terms: Some(
+            d.terms
+                .iter()
+                .filter(|(_, c)| !c.is_empty())
+                .cloned()
+                .collect(),
+        ),
     };
     Ok(CoxFrame {
         data,

@@ -54,6 +54,7 @@ fn data(n: usize) -> CoxData {
         strata: None,
         weights: None,
         cluster: None,
+        terms: None,
     }
 }
 

@@ -64,6 +64,9 @@ pub struct Design {
     pub extra_names: Vec<String>,
     /// The names of `labels`, in order.
     pub label_names: Vec<String>,
+    /// Each term's label (R's: `age`, `factor(ecog)`, `age:sex`) and its
+    /// columns, for tests of a whole term (cox.zph pools a factor's columns).
+    pub terms: Vec<(String, Vec<usize>)>,
 }
 
 /// A covariate's values as read from a table (`None`: missing), before
@@ -302,7 +305,12 @@ pub fn from_terms(
         rows: keep.len(),
         ..Default::default()
     };
-    for parts in plan {
+    for (parts, term) in plan.into_iter().zip(&terms) {
+        let label = term
+            .iter()
+            .map(|&v| variables[v].0.as_str())
+            .collect::<Vec<_>>()
+            .join(":");
         // Columns built up variable by variable; each new variable's
         // columns form the outer loop, so the first varies fastest.
         let mut cols: Vec<(String, Vec<f64>)> = vec![(String::new(), vec![1.0; keep.len()])];
@@ -342,10 +350,12 @@ pub fn from_terms(
             }
             cols = next;
         }
+        let first = d.columns.len();
         for (name, col) in cols {
             d.names.push(name);
             d.columns.push(col);
         }
+        d.terms.push((label, (first..d.columns.len()).collect()));
     }
     for (name, v) in &extra {
         d.extra_names.push(name.clone());

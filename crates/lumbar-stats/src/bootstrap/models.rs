@@ -46,6 +46,7 @@ pub fn cox(
             weights: data.weights.as_ref().map(|w| pick(w, &r.rows)),
             // The replicate's estimate does not use the clusters.
             cluster: None,
+            terms: None,
         };
         cox::fit_with(&sub, &opts)
             .ok()

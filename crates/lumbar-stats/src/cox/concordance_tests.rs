@@ -74,6 +74,7 @@ fn data(spec: &Spec) -> CoxData {
         strata: spec.strata.map(label),
         weights: spec.weights.map(pick),
         cluster: spec.cluster.map(label),
+        terms: None,
     }
 }
 

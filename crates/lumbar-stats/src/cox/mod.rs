@@ -109,6 +109,11 @@ pub struct CoxData {
     pub weights: Option<Vec<f64>>,
     /// Cluster labels for a robust variance summed within clusters.
     pub cluster: Option<Vec<String>>,
+    /// The model's terms as groups of columns (a factor's contrasts, an
+    /// interaction's products), for cox.zph's per-term tests as R's
+    /// `cox.zph(fit, terms = TRUE)` pools them; `None`: from the names
+    /// (`x[LEVEL]` columns of one `x`, every other column its own term).
+    pub terms: Option<Vec<(String, Vec<usize>)>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -246,6 +251,7 @@ pub fn fit_with(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
         strata: data.strata.as_deref().map(pick_s),
         weights: data.weights.as_deref().map(pick),
         cluster: data.cluster.as_deref().map(pick_s),
+        terms: data.terms.clone(),
     };
     fit_sorted(&sorted, opts).map_err(|e| match e {
         // Report positions in the caller's order.

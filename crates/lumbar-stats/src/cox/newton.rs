@@ -264,7 +264,13 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
         zph: prob
             .as_ref()
             .filter(|_| p > 0 && opts.diagnostics)
-            .map(|prob| prob.zph(&beta, &term_groups(&data.names))),
+            .map(|prob| {
+                let terms = data
+                    .terms
+                    .clone()
+                    .unwrap_or_else(|| term_groups(&data.names));
+                prob.zph(&beta, &terms)
+            }),
         tests: Tests {
             likelihood_ratio: Test::new(2.0 * (cur.loglik - null.loglik), p),
             wald: Test::new(wald, p),

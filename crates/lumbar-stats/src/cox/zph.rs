@@ -5,6 +5,42 @@ use nalgebra::{DMatrix, DVector};
 use super::riskset::Problem;
 use super::{Test, Zph, ZphTest};
 
+/// The Kaplan–Meier steps `(time, S(time))` at each event time of
+/// unweighted (start, stop] data: at risk at `t` are the rows with
+/// `start < t ≤ stop` (everyone entered at −∞ without `entry`).
+fn km_times(stop: &[f64], entry: Option<&[f64]>, event: &[bool]) -> Vec<(f64, f64)> {
+    let mut stops: Vec<f64> = stop.to_vec();
+    stops.sort_by(f64::total_cmp);
+    let mut entries: Vec<f64> = entry.map(<[f64]>::to_vec).unwrap_or_default();
+    entries.sort_by(f64::total_cmp);
+    let mut deaths: Vec<f64> = stop
+        .iter()
+        .zip(event)
+        .filter(|(_, e)| **e)
+        .map(|(t, _)| *t)
+        .collect();
+    deaths.sort_by(f64::total_cmp);
+    let mut out = Vec::new();
+    let mut surv = 1.0;
+    let mut i = 0;
+    while i < deaths.len() {
+        let t = deaths[i];
+        let mut j = i;
+        while j < deaths.len() && deaths[j] == t {
+            j += 1;
+        }
+        // stop ≥ t, less those not yet entered (start ≥ t).
+        let at_risk = (stops.len() - stops.partition_point(|&s| s < t))
+            - (entries.len() - entries.partition_point(|&s| s < t));
+        if at_risk > 0 {
+            surv *= 1.0 - (j - i) as f64 / at_risk as f64;
+        }
+        out.push((t, surv));
+        i = j;
+    }
+    out
+}
+
 impl Problem<'_> {
     /// The test of proportional hazards of R's `cox.zph` (survival ≥ 3.0,
     /// default transform "km"): a score test, at β̂, for adding
@@ -18,16 +54,14 @@ impl Problem<'_> {
     pub(super) fn zph(&self, beta: &DVector<f64>, terms: &[(String, Vec<usize>)]) -> Zph {
         let p = self.p;
         let n = self.d.stop.len();
-        // Left-continuous KM of everyone.
-        let km = crate::survival::kaplan_meier(&self.d.stop, &self.d.event, None, None);
+        // Left-continuous KM of everyone (survfitKM on the model's Surv:
+        // with (start, stop] data its risk sets hold the rows entered
+        // before t, as R's cox.zph computes it).
+        let km = km_times(&self.d.stop, self.d.entry.as_deref(), &self.d.event);
         let g_of = |t: f64| -> f64 {
             // S(t−): the survival just before t.
-            let idx = km.steps.partition_point(|s| s.time < t);
-            1.0 - if idx == 0 {
-                1.0
-            } else {
-                km.steps[idx - 1].surv
-            }
+            let idx = km.partition_point(|s| s.0 < t);
+            1.0 - if idx == 0 { 1.0 } else { km[idx - 1].1 }
         };
         let events: Vec<usize> = (0..n).filter(|&i| self.d.event[i]).collect();
         let gbar =

@@ -126,6 +126,7 @@ fn frame_from_flags(args: &CoxArgs, df: &dyn lumbar_model::Columns) -> Result<Co
             cluster: label(&args.cluster),
             columns: d.columns.clone(),
             names: d.names.clone(),
+            terms: None,
         },
         dropped: d.dropped,
         warnings,
