@@ -517,3 +517,99 @@ fn absurd_enrolment_dates_schedule_only_the_observed_span() {
             == 10
     );
 }
+
+#[path = "../../crates/lumbar-report/tests/support/compare_attack.rs"]
+mod compare_attack;
+
+/// `--compare-to` (issue 21, item 3) on the demo: each headline tile shows
+/// the previous period's figure, which is the figure of a report over that
+/// period alone; no hidden count of either period can be worked out from
+/// the changes and the tables, whole or for one site; and periods that
+/// overlap, or a comparison without --from, are refused.
+#[test]
+fn compare_to_shows_the_previous_period_and_gives_no_count_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = demo_store(tmp.path());
+    let out = tmp.path().join("compare.html");
+    let run = |extra: &[&str]| -> String {
+        let mut args = vec!["report", path_str(&store), "-o", path_str(&out)];
+        args.extend(extra);
+        lumbar(&args);
+        std::fs::read_to_string(&out).unwrap()
+    };
+    let tile = |html: &str, prefix: &str| {
+        compare_attack::tiles(html)
+            .into_iter()
+            .find(|(k, _, _)| k.starts_with(prefix))
+    };
+    for (name, site) in [
+        ("all", None),
+        ("north", Some("north")),
+        ("west", Some("west")),
+    ] {
+        let mut now = vec!["--from", "2025-03-03", "--to", "2025-04-27"];
+        let mut before = vec!["--from", "2025-01-06", "--to", "2025-03-02"];
+        if let Some(site) = site {
+            now.extend(["--site", site]);
+            before.extend(["--site", site]);
+        }
+        let alone = run(&before);
+        let mut compared = now.clone();
+        compared.extend(["--compare-to", "2025-01-06..2025-03-02"]);
+        let html = run(&compared);
+        assert!(
+            html.contains("the previous period, 2025-01-06 to 2025-03-02"),
+            "{name}"
+        );
+        // The previous period's patients are those of its own report.
+        let (_, _, was) = tile(&html, "patients").unwrap();
+        let (_, alone_patients, _) = tile(&alone, "patients").unwrap();
+        assert_eq!(was.unwrap().0, alone_patients, "{name}");
+        // So is its share adherent where both show it.
+        if let (Some((_, _, Some((p, _)))), Some((_, v, _))) =
+            (tile(&html, "adherent"), tile(&alone, "adherent"))
+            && p != "–"
+        {
+            assert_eq!(p, v, "{name}");
+        }
+        let (recovered, leaks, _) = compare_attack::attack_compare(&html);
+        assert!(
+            recovered.is_empty() && leaks.is_empty(),
+            "{name}: {recovered:?} {leaks:?}"
+        );
+        assert_unbreakable(&html, name);
+    }
+    let e = crate::lumbar_err(&[
+        "report",
+        path_str(&store),
+        "-o",
+        path_str(&out),
+        "--compare-to",
+        "2025-01-06..2025-03-02",
+    ]);
+    assert!(e.contains("--compare-to needs --from"), "{e}");
+    let e = crate::lumbar_err(&[
+        "report",
+        path_str(&store),
+        "-o",
+        path_str(&out),
+        "--from",
+        "2025-03-01",
+        "--compare-to",
+        "2025-01-06..2025-03-02",
+    ]);
+    assert!(e.contains("would overlap"), "{e}");
+    // A period backwards is a usage error (exit code 2, clap's message).
+    let e = crate::lumbar_cli_run(&[
+        "report",
+        path_str(&store),
+        "-o",
+        path_str(&out),
+        "--from",
+        "2025-03-03",
+        "--compare-to",
+        "2025-03-02..2025-01-06",
+    ])
+    .unwrap_err();
+    assert_eq!(e, "exit code 2");
+}

@@ -246,8 +246,11 @@ pub(crate) fn first_page(h: &mut String, s: &ClinicSummary, f: &FirstPage<'_>) {
             .find(|(x, (n, r))| x.week == w && plan.shown(*n) && plan.shown(*r))
             .map(|(x, _)| x.responders as f64 / x.spread.patients as f64)
     };
-    match f.previous {
+    match f.previous.filter(|p| p.pain.is_some()) {
         None => {
+            // Without a comparison, or without a week both periods can
+            // show: this period's last week shown, the previous one's
+            // figure not shown.
             if let Some((w, _)) = s
                 .pain
                 .iter()
@@ -259,7 +262,7 @@ pub(crate) fn first_page(h: &mut String, s: &ClinicSummary, f: &FirstPage<'_>) {
                     h,
                     &pct(w.responders as f64 / w.spread.patients as f64),
                     &format!("pain responders at week {}{within}", w.week),
-                    None,
+                    was(None, None),
                 );
             }
         }

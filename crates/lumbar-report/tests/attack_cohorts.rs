@@ -5,6 +5,8 @@
 
 #[path = "../../../tests/e2e/attack.rs"]
 mod attack;
+#[path = "support/compare_attack.rs"]
+mod compare_attack;
 #[path = "support/programme_attack.rs"]
 mod programme_attack;
 
@@ -12,7 +14,7 @@ use lumbar_analysis::clinic::{
     AdherenceWeek, ClinicSummary, Delivered, DropoutWeek, GroupAdherence, SafetyByExercise,
     SafetyMonth, Spread, WeekMeasure,
 };
-use lumbar_report::{ReportMeta, render};
+use lumbar_report::{ReportMeta, render, render_compared};
 use proptest::prelude::*;
 
 /// One generated patient.
@@ -287,5 +289,38 @@ proptest! {
             let row = format!("<tr><td>site{site:02}</td><td>&lt;5</td></tr>");
             prop_assert!(html.contains(&row), "small site {site} shown");
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(
+            std::env::var("ATTACK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261204),
+        ),
+        ..ProptestConfig::default()
+    })]
+    /// `--compare-to` (issue 21, item 3): this period's report beside a
+    /// previous period of any size (a random number of the other cohort's
+    /// patients, often fewer than 5). No hidden count of either period can
+    /// be worked out from the change, the sites and the other tables, and
+    /// no change stands beside a figure hidden in either period.
+    #[test]
+    fn no_change_gives_a_hidden_count_of_either_period_away(
+        (patients, sites, _) in cohort(),
+        (earlier, earlier_sites, _) in cohort(),
+        keep in 1usize..40,
+    ) {
+        let s = summary(&patients, sites);
+        let before = summary(&earlier[..keep.min(earlier.len())], earlier_sites);
+        let html = render_compared(&s, Some(&before), &meta());
+        let a = attack::attack(&html);
+        prop_assert!(a.recovered.is_empty(), "recovered {:?}", a.recovered);
+        let (recovered, _) = programme_attack::attack_programme(&html, false);
+        prop_assert!(recovered.is_empty(), "programme weeks: recovered {recovered:?}");
+        let (recovered, leaks, n) = compare_attack::attack_compare(&html);
+        prop_assert!(recovered.is_empty(), "compare: recovered {recovered:?}");
+        prop_assert!(leaks.is_empty(), "compare: a change beside a hidden figure: {leaks:?}");
+        prop_assert!(n > 0, "the sites hide a count");
     }
 }

@@ -91,3 +91,103 @@ fn the_first_page_has_the_headline_figures_worked_out_by_hand() {
     // Nothing from the previous period without --compare-to.
     assert!(!page.contains("class=\"was\"") && !page.contains("compare-note"));
 }
+
+#[path = "support/compare_attack.rs"]
+mod compare_attack;
+
+/// `--compare-to`: the report over 20–27 January beside 6–19 January, on
+/// the hand cohort. This period: all ten followed to the 27th; five log all
+/// 8 days, five none (50% adherent); no events in 40 sessions. The previous
+/// period: five log all 14 days, five 7 of 14 (50% adherent); 5 events in
+/// 70 + 35 sessions (4.76 per 100). Dropout: five dropped out in week 0 in
+/// both; the previous period's others are censored in week 1 (its end), so
+/// both curves are read at the end of week 2: 50% and 50%. No week after
+/// week 0 has pain in the previous period, so responders are this
+/// period's alone.
+#[test]
+fn compare_to_puts_each_headline_beside_the_previous_period_by_hand() {
+    let (c, r) = (cohort(), dead_bug_only());
+    let window = |from: &str, to: &str| ClinicOptions {
+        from: Some(d(from)),
+        to: Some(d(to)),
+        ..Default::default()
+    };
+    let now = summary_of(&c, &r, &window("2025-01-20", "2025-01-27"));
+    let before = summary_of(&c, &r, &window("2025-01-06", "2025-01-19"));
+    let html = lumbar_report::render_compared(&now, Some(&before), &meta());
+    let page = first_page(&html);
+    assert!(page.contains("the previous period, 2025-01-06 to 2025-01-19"));
+    let tiles = compare_attack::tiles(page);
+    let tile = |prefix: &str| {
+        tiles
+            .iter()
+            .find(|(k, _, _)| k.starts_with(prefix))
+            .map(|(_, v, was)| {
+                let (p, d) = was.clone().unwrap_or_default();
+                (v.clone(), p, d)
+            })
+            .unwrap_or_else(|| panic!("no tile {prefix:?} in {tiles:?}"))
+    };
+    let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(tile("patients"), t("10", "10", "0"));
+    assert_eq!(tile("adherent"), t("50%", "50%", "0 pts"));
+    assert_eq!(tile("safety events per 100"), t("0.00", "4.76", "−4.76"));
+    assert_eq!(
+        tile("still logging at the end of week 2"),
+        t("50%", "50%", "0 pts")
+    );
+    assert_eq!(tile("pain responders at week 3"), t("50%", "–", "–"));
+    let (recovered, leaks, _) = compare_attack::attack_compare(&html);
+    assert!(
+        recovered.is_empty() && leaks.is_empty(),
+        "{recovered:?} {leaks:?}"
+    );
+}
+
+/// The attacker works: a change shown beside a hidden previous count gives
+/// it away (12 − 9 = 3), and a change of shares beside a hidden share is a
+/// leak.
+#[test]
+fn the_compare_attacker_recovers_a_count_hidden_beside_its_change() {
+    let html = "<div class=\"card\"><div class=\"v\">12</div><div class=\"k\">patients</div>\
+        <div class=\"was\">previous: <span class=\"p\">&lt;5</span> · change <span class=\"d\">+9</span></div></div>\
+        <div class=\"card\"><div class=\"v\">40%</div><div class=\"k\">adherent (≥ 70% of sessions)</div>\
+        <div class=\"was\">previous: <span class=\"p\">–</span> · change <span class=\"d\">+5 pts</span></div></div>";
+    let (recovered, leaks, _) = compare_attack::attack_compare(html);
+    assert_eq!(recovered, [("patients/previous period".to_string(), 3)]);
+    assert_eq!(leaks, ["patients", "adherent (≥ 70% of sessions)"]);
+}
+
+/// A previous period of 3 patients: its count is <5, the change beside it
+/// is hidden, and so is every figure of it (fewer than 5 patients).
+#[test]
+fn a_small_previous_period_shows_nothing_that_gives_it_away() {
+    let (c, r) = (cohort(), dead_bug_only());
+    let now = summary_of(&c, &r, &ClinicOptions::default());
+    // Three patients of the hand cohort alone, as the previous period.
+    let mut small = cohort();
+    small.cohort.patients.truncate(3);
+    small.cohort.sessions.retain(|s| s.patient < 3);
+    small.cohort.outcomes.retain(|o| o.patient < 3);
+    let before = summary_of(&small, &r, &ClinicOptions::default());
+    assert_eq!(before.patients, 3);
+    let html = lumbar_report::render_compared(&now, Some(&before), &meta());
+    let tiles = compare_attack::tiles(first_page(&html));
+    let patients = tiles.iter().find(|t| t.0 == "patients").unwrap();
+    assert_eq!(
+        patients.2,
+        Some(("<5".to_string(), "–".to_string())),
+        "{tiles:?}"
+    );
+    for (k, _, was) in &tiles {
+        if let Some((p, d)) = was {
+            assert!(p == "<5" || p == "–", "{k}: previous {p}");
+            assert_eq!(d, "–", "{k}");
+        }
+    }
+    let (recovered, leaks, n) = compare_attack::attack_compare(&html);
+    assert!(
+        recovered.is_empty() && leaks.is_empty() && n >= 2,
+        "{recovered:?} {leaks:?}"
+    );
+}

@@ -10,7 +10,7 @@ use lumbar_analysis::prescription::Prescriptions;
 use lumbar_io::Store;
 use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
-use lumbar_report::{ReportMeta, render};
+use lumbar_report::{ReportMeta, render_compared};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -40,6 +40,28 @@ pub struct ReportArgs {
     /// The report date the header shows (default: today).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub date: Option<chrono::NaiveDate>,
+    /// Shows each headline figure beside the same figure for this earlier
+    /// period (same store and site), with the change, e.g.
+    /// 2025-01-01..2025-03-31. It must end before --from: periods that
+    /// overlap would let a reader subtract one from the other.
+    #[arg(long, value_name = "FROM..TO", value_parser = parse_period)]
+    pub compare_to: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+/// `FROM..TO`: two days, the first not after the second.
+fn parse_period(text: &str) -> Result<(chrono::NaiveDate, chrono::NaiveDate), String> {
+    let (a, b) = text.split_once("..").ok_or_else(|| {
+        format!("'{text}' is not a period: write FROM..TO, e.g. 2025-01-01..2025-03-31")
+    })?;
+    let day = |t: &str| {
+        chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("'{}' in '{text}' is not a date (YYYY-MM-DD)", t.trim()))
+    };
+    let (from, to) = (day(a)?, day(b)?);
+    if from > to {
+        return Err(format!("{from} is after {to}"));
+    }
+    Ok((from, to))
 }
 
 pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Result<u8> {
@@ -47,6 +69,20 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
         && f > t
     {
         bail!("--from {f} is after --to {t}");
+    }
+    // A previous period must end before this one begins: overlapping
+    // periods share days whose counts a reader could get by subtracting
+    // one period's figures from the other's.
+    if let Some((_, prev_to)) = args.compare_to {
+        match args.from {
+            None => bail!(
+                "--compare-to needs --from: the report's period must begin after the previous period ends"
+            ),
+            Some(f) if prev_to >= f => bail!(
+                "--compare-to must end before --from {f} (it ends {prev_to}): the periods would overlap"
+            ),
+            Some(_) => {}
+        }
     }
     let store = Store::open(&args.store)?.snapshot()?;
     let rx = match &args.prescriptions {
@@ -70,7 +106,20 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
         args.date
             .unwrap_or_else(|| chrono::Local::now().date_naive()),
     );
-    let html = render(&summary, &meta);
+    let previous = match args.compare_to {
+        Some((from, to)) => Some(clinic_summary(
+            &store,
+            regimen,
+            &rx,
+            &ClinicOptions {
+                from: Some(from),
+                to: Some(to),
+                ..opts.clone()
+            },
+        )?),
+        None => None,
+    };
+    let html = render_compared(&summary, previous.as_ref(), &meta);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -92,4 +141,32 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
         html.len() as f64 / 1024.0
     )?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_period;
+
+    #[test]
+    fn a_period_is_two_days_in_order() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            parse_period("2025-01-01..2025-03-31"),
+            Ok((d("2025-01-01"), d("2025-03-31")))
+        );
+        assert_eq!(
+            parse_period("2025-03-02..2025-01-06").unwrap_err(),
+            "2025-03-02 is after 2025-01-06"
+        );
+        assert!(
+            parse_period("2025-01-01")
+                .unwrap_err()
+                .contains("write FROM..TO")
+        );
+        assert!(
+            parse_period("2025-01-01..March")
+                .unwrap_err()
+                .contains("'March'")
+        );
+    }
 }
