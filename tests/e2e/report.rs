@@ -253,6 +253,23 @@ fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
     );
     writeln!(a, "{}", lines[0]).unwrap();
     writeln!(b, "{}", lines[0]).unwrap();
+    // Levels (issue 21, item 2): each bridge row logs a push-up rung, the
+    // wall before 15 February and the knees from then on (the demo logs
+    // none), for the ladder figures to be read from the store too.
+    let lines: Vec<String> = lines
+        .into_iter()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            if f.len() > 3 && f[2] == "bridge" {
+                f[3] = if f[1] < "2025-02-15" {
+                    "wall_push_up"
+                } else {
+                    "knee_push_up"
+                };
+            }
+            f.join(",")
+        })
+        .collect();
     for (i, l) in lines[1..].iter().enumerate() {
         writeln!(if i % 2 == 0 { &mut a } else { &mut b }, "{l}").unwrap();
     }
@@ -352,6 +369,17 @@ fn streamed_adherence_and_safety_equal_the_in_memory_ones_on_any_threads() {
             assert_eq!(got.adherence_by_week, want.adherence_by_week, "{threads}");
             assert_eq!(got.dropout, want.dropout, "{threads}");
             assert_eq!(got.safety_by_month, want.safety_by_month, "{threads}");
+            // Dose and the ladders' rungs, with the level column read from
+            // the store's parts.
+            assert_eq!(got.dose, want.dose, "{threads}");
+            assert_eq!(got.ladders, want.ladders, "{threads}");
+            assert!(
+                got.dose
+                    .iter()
+                    .any(|r| r.sessions[0] > 0 && r.sessions[1] > 0)
+            );
+            assert_eq!(got.ladders.len(), 1, "the push-up ladder alone");
+            assert!(got.ladders[0].weeks.iter().any(|w| w.at_rung[2] > 0));
             let events: usize = got.safety.iter().map(|r| r.events).sum();
             let months = &got.safety_by_month;
             assert_eq!(months.iter().map(|m| m.events).sum::<usize>(), events);

@@ -397,6 +397,7 @@ mod tests {
                     patient: i,
                     performed_at: day(d as i64).and_hms_opt(9, 0, 0).unwrap(),
                     exercise: "bridge".into(),
+                    level: None,
                     side: None,
                     sets: Some(2.0),
                     reps: Some(10.0),

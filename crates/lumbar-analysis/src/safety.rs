@@ -249,6 +249,7 @@ mod tests {
                 .and_hms_opt(8, 0, 0)
                 .unwrap(),
             exercise: "bridge".into(),
+            level: None,
             side: None,
             sets: Some(2.0),
             reps: Some(10.0),

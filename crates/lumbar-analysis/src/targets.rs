@@ -551,6 +551,7 @@ mod tests {
             patient,
             performed_at: at(d),
             exercise: exercise.into(),
+            level: None,
             side: None,
             sets: None,
             reps: None,

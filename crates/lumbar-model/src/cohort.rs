@@ -35,6 +35,9 @@ pub struct Session {
     /// Interned: a cohort has a handful of distinct moves and sides, so
     /// millions of sessions share a few strings.
     pub exercise: Arc<str>,
+    /// The rung of the move's ladder the patient was on (`level`), where
+    /// levels are logged; interned like the move (a pointer per session).
+    pub level: Option<Arc<str>>,
     pub side: Option<Arc<str>>,
     pub sets: Option<f64>,
     pub reps: Option<f64>,
@@ -442,10 +445,12 @@ impl crate::records::RecordSink for CohortBuilder {
         };
         let exercise = self.intern_shared(&r.exercise);
         let side = r.side.map(|s| self.intern(s));
+        let level = r.level.as_ref().map(|l| self.intern_shared(l));
         self.cohort.cohort.sessions.push(Session {
             patient,
             performed_at: r.performed_at,
             exercise,
+            level,
             side,
             sets: r.sets.map(f64::from),
             reps: r.reps.map(f64::from),

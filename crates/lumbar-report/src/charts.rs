@@ -1,8 +1,9 @@
-//! Two chart primitives the programme-week sections need beyond
+//! Three chart primitives the programme sections need beyond
 //! [`crate::svg`]'s: bars with a horizontal reference level (adherence by
-//! week with its 70% line) and a step curve (the dropout curve). Same
-//! frame, sizes and classes as `svg`'s charts, so they sit beside them
-//! unchanged on screen and in print.
+//! week with its 70% line), a step curve (the dropout curve) and columns
+//! of stacked shares with a legend (dose against the range, ladder rungs by
+//! week). Same frame, sizes and classes as `svg`'s charts, so they sit
+//! beside them unchanged on screen and in print.
 
 use std::fmt::Write;
 
@@ -172,6 +173,123 @@ pub fn steps(label: &str, points: &[Step], end: f64, x_max: f64, ax: &Axes<'_>) 
     out
 }
 
+/// One column of stacked shares: its label, and the shares (percent,
+/// adding up to 100) of each series, or `None` for a column whose counts
+/// are hidden (drawn as a grey marker with `–`).
+pub struct Stack {
+    pub label: String,
+    pub shares: Option<Vec<f64>>,
+}
+
+/// Columns of stacked shares from 0 to 100%, one colour per series, with a
+/// legend of the series above the plot. With many columns every k-th is
+/// labelled.
+pub fn stacked(
+    label: &str,
+    columns: &[Stack],
+    series: &[(&str, &str)],
+    x_title: &str,
+    y_title: &str,
+) -> String {
+    // The legend's rows first: they push the plot down.
+    let mut legend = String::new();
+    let (mut x, mut y) = (LEFT, 14.0);
+    for (name, colour) in series {
+        let w = 16.0 + crate::svg::text_width(name, 11.0);
+        if x > LEFT && x + w > W - RIGHT {
+            x = LEFT;
+            y += 16.0;
+        }
+        let _ = write!(
+            legend,
+            r##"<rect x="{x:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{y:.1}" class="tick">{}</text>"##,
+            y - 9.0,
+            esc(colour),
+            x + 14.0,
+            esc(name)
+        );
+        x += w + 14.0;
+    }
+    let top = y + 10.0;
+    let plot_h = H - top - BOTTOM;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg viewBox="0 0 {W} {H}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        esc(label)
+    );
+    out.push_str(&legend);
+    for t in [0.0, 25.0, 50.0, 75.0, 100.0] {
+        let ty = top + plot_h * (1.0 - t / 100.0);
+        let _ = write!(
+            out,
+            r##"<line x1="{LEFT}" x2="{}" y1="{ty:.1}" y2="{ty:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end" class="tick">{t:.0}%</text>"##,
+            W - RIGHT,
+            LEFT - 6.0,
+            ty + 4.0
+        );
+    }
+    let _ = write!(
+        out,
+        r##"<line x1="{LEFT}" x2="{LEFT}" y1="{top:.1}" y2="{}" stroke="#333"/><line x1="{LEFT}" x2="{}" y1="{}" y2="{}" stroke="#333"/><text x="{}" y="{}" text-anchor="middle" class="axis">{}</text><text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle" class="axis">{}</text>"##,
+        H - BOTTOM,
+        W - RIGHT,
+        H - BOTTOM,
+        H - BOTTOM,
+        LEFT + PLOT_W / 2.0,
+        H - 8.0,
+        esc(x_title),
+        top + plot_h / 2.0,
+        esc(y_title)
+    );
+    let n = columns.len().max(1);
+    let slot = PLOT_W / n as f64;
+    let step = label_step(n);
+    for (i, c) in columns.iter().enumerate() {
+        let x = LEFT + slot * i as f64 + slot * 0.15;
+        let bw = slot * 0.7;
+        match &c.shares {
+            Some(shares) => {
+                let mut base = H - BOTTOM;
+                for (k, v) in shares.iter().enumerate() {
+                    let h = plot_h * (v / 100.0).clamp(0.0, 1.0);
+                    if h <= 0.0 {
+                        continue;
+                    }
+                    let colour = series.get(k).map_or("#999", |s| s.1);
+                    let _ = write!(
+                        out,
+                        r##"<rect x="{x:.1}" y="{:.1}" width="{bw:.1}" height="{h:.1}" fill="{}"/>"##,
+                        base - h,
+                        esc(colour)
+                    );
+                    base -= h;
+                }
+            }
+            None => {
+                let _ = write!(
+                    out,
+                    r##"<rect x="{x:.1}" y="{:.1}" width="{bw:.1}" height="3" fill="#999"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="val">–</text>"##,
+                    H - BOTTOM - 3.0,
+                    x + bw / 2.0,
+                    H - BOTTOM - 8.0
+                );
+            }
+        }
+        if i % step == 0 {
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"#,
+                x + bw / 2.0,
+                H - BOTTOM + 16.0,
+                esc(&c.label)
+            );
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +336,32 @@ mod tests {
             svg.contains(r#"d="M56.0,16.0 H340.0 V114.0 H624.0""#),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn stacked_shares_fill_the_plot_from_the_bottom() {
+        let cols = [
+            Stack {
+                label: "a".into(),
+                shares: Some(vec![25.0, 75.0]),
+            },
+            Stack {
+                label: "b".into(),
+                shares: None,
+            },
+        ];
+        let svg = stacked("x", &cols, &[("low", "#111"), ("high", "#222")], "x", "y");
+        // One legend row: the plot from y = 24 to 212 (188 high). The first
+        // share is a quarter of it (47) at the bottom, the second above.
+        assert!(
+            svg.contains(r##"y="165.0" width="198.8" height="47.0" fill="#111""##),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r##"y="24.0" width="198.8" height="141.0" fill="#222""##),
+            "{svg}"
+        );
+        // The hidden column is a marker.
+        assert!(svg.contains(r#"class="val">–</text>"#));
     }
 }

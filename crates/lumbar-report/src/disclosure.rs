@@ -121,6 +121,11 @@ impl Model {
         d
     }
 
+    /// Hiding `a` hides `b` (a group's count and a figure of the group).
+    pub fn link(&mut self, a: Cell, b: Cell) {
+        self.links.push((a, b));
+    }
+
     /// `total` is the sum of `parts`.
     pub fn sum(&mut self, total: Cell, parts: Vec<Cell>) {
         if !parts.is_empty() {

@@ -43,6 +43,7 @@
 mod charts;
 pub mod disclosure;
 pub mod plots;
+mod progress;
 pub mod replay;
 mod sections;
 mod style;
@@ -141,6 +142,8 @@ struct Cells {
     risk: Vec<(disclosure::Cell, disclosure::Cell)>,
     /// Adherence by programme week, dropout and safety by month.
     programme: sections::ProgrammeCells,
+    /// Dose against the range, and ladder rungs by week.
+    progress: progress::ProgressCells,
 }
 
 /// Every count the report publishes, with the sums a reader can use.
@@ -210,6 +213,7 @@ fn model(m: &mut disclosure::Model, s: &ClinicSummary) -> Cells {
     let events = m.events(total_events, s.patients_with_events, None);
     m.sum(events, safety.iter().map(|c| c.0).collect());
     let programme = sections::cells(m, s, patients, events);
+    let progress = progress::cells(m, s, patients);
     let walking = m.patients(s.walking.as_ref().map_or(0, |w| w.patients));
     let walking_histogram: Vec<_> = s.walking_histogram.iter().map(|&n| m.patients(n)).collect();
     m.sum(walking, walking_histogram.clone());
@@ -237,6 +241,7 @@ fn model(m: &mut disclosure::Model, s: &ClinicSummary) -> Cells {
         walking_histogram,
         risk,
         programme,
+        progress,
     }
 }
 
@@ -248,8 +253,10 @@ patients, or the rest of whose group, number 1–4. A group hidden in one place 
 Further counts are hidden (–), a part before a total and the smallest first, until no hidden count \
 can be worked out from the shown ones by the sums that hold within and across tables \
 (sites add up to the cohort, histogram bins to their total, exercises' events and months' events to the tile, \
-months' sessions to all sessions, and dropout's patients at risk to those at risk next plus those who dropped out \
-and those censored, week 0's being the cohort). Zero is shown.";
+months' sessions to all sessions, dropout's patients at risk to those at risk next plus those who dropped out \
+and those censored, week 0's being the cohort, an exercise's sessions with a dose to those below, inside and above its range, \
+a ladder's patients in a week to those at each rung, and a change from the previous period to the difference of the two counts). \
+Zero is shown.";
 
 fn adherence_table(
     out: &mut String,
@@ -549,7 +556,9 @@ pub fn render_compared(
     adherence_table(&mut h, "exercise", &ex_rows, &plan, &name_of);
     h.push_str("</section>");
     sections::adherence_by_week(&mut h, s, &cells.programme, &plan, &within);
+    progress::dose(&mut h, s, &cells.progress, &plan, &name_of, &within);
     sections::dropout(&mut h, &cells.programme, &plan, &within);
+    progress::ladders(&mut h, s, &cells.progress, &plan, &within);
 
     // Pain and ODI.
     for (title, weeks, week_cells, y_max, unit, measure, id) in [

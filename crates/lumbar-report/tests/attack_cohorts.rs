@@ -11,8 +11,8 @@ mod compare_attack;
 mod programme_attack;
 
 use lumbar_analysis::clinic::{
-    AdherenceWeek, ClinicSummary, Delivered, DropoutWeek, GroupAdherence, SafetyByExercise,
-    SafetyMonth, Spread, WeekMeasure,
+    AdherenceWeek, ClinicSummary, Delivered, DoseByExercise, DropoutWeek, GroupAdherence,
+    LadderProgress, LadderWeek, SafetyByExercise, SafetyMonth, Spread, WeekMeasure,
 };
 use lumbar_report::{ReportMeta, render, render_compared};
 use proptest::prelude::*;
@@ -37,6 +37,11 @@ struct Patient {
     /// sessions (rows) in it; their safety events are in that month.
     month: usize,
     sessions: usize,
+    /// The exercise (of three) whose dose they logged, and their sessions
+    /// below, inside and above its range.
+    dose: (usize, [u8; 3]),
+    /// The rung (of three) they log on the one ladder, if any.
+    rung: Option<usize>,
 }
 
 fn spread(v: &mut [f64]) -> Option<Spread> {
@@ -139,6 +144,45 @@ fn summary(patients: &[Patient], sites: usize) -> ClinicSummary {
         })
         .filter(|m| m.patients > 0)
         .collect();
+    let dose = (0..3)
+        .map(|e| {
+            let ps: Vec<&Patient> = patients
+                .iter()
+                .filter(|p| p.dose.0 == e && p.dose.1.iter().any(|&k| k > 0))
+                .collect();
+            DoseByExercise {
+                exercise: exercises[e].into(),
+                patients: ps.len(),
+                sessions: [0, 1, 2].map(|k| ps.iter().map(|p| p.dose.1[k] as usize).sum()),
+                patients_by: [0, 1, 2].map(|k| ps.iter().filter(|p| p.dose.1[k] > 0).count()),
+            }
+        })
+        .collect();
+    let ladder_weeks: Vec<LadderWeek> = (0..12)
+        .map(|w| {
+            let ps: Vec<&Patient> = patients
+                .iter()
+                .filter(|p| p.rung.is_some() && p.weeks > w)
+                .collect();
+            LadderWeek {
+                week: w as u32,
+                patients: ps.len(),
+                at_rung: (0..3)
+                    .map(|r| ps.iter().filter(|p| p.rung == Some(r)).count())
+                    .collect(),
+            }
+        })
+        .filter(|w| w.patients > 0)
+        .collect();
+    let ladders = if ladder_weeks.is_empty() {
+        Vec::new()
+    } else {
+        vec![LadderProgress {
+            ladder: "Push-up".into(),
+            rungs: vec!["wall".into(), "countertop".into(), "knee".into()],
+            weeks: ladder_weeks,
+        }]
+    };
     ClinicSummary {
         data_cutoff: None,
         data_from: None,
@@ -191,6 +235,8 @@ fn summary(patients: &[Patient], sites: usize) -> ClinicSummary {
         adherence_by_week,
         dropout,
         safety_by_month,
+        dose,
+        ladders,
         delivered: Delivered::of(&lumbar_model::Regimen::six_moves(), 0.7),
     }
 }
@@ -219,6 +265,14 @@ fn cohort() -> impl Strategy<Value = (Vec<Patient>, usize, Vec<usize>)> {
                 proptest::bool::ANY,
                 (1usize..13, proptest::option::weighted(0.3, 0usize..12)),
                 (prop_oneof![6 => 0usize..3, 1 => Just(3usize)], 1usize..60),
+                (
+                    0usize..3,
+                    proptest::array::uniform3(prop_oneof![3 => Just(0u8), 2 => 1u8..6]),
+                ),
+                proptest::option::weighted(
+                    0.6,
+                    prop_oneof![5 => Just(0usize), 3 => Just(1usize), 1 => Just(2usize)],
+                ),
             );
             (
                 proptest::collection::vec(patient, n),
@@ -243,6 +297,8 @@ fn cohort() -> impl Strategy<Value = (Vec<Patient>, usize, Vec<usize>)> {
                                     responder,
                                     (weeks, dropped),
                                     (month, sessions),
+                                    dose,
+                                    rung,
                                 ),
                                 site,
                             )| Patient {
@@ -256,6 +312,8 @@ fn cohort() -> impl Strategy<Value = (Vec<Patient>, usize, Vec<usize>)> {
                                 dropped,
                                 month,
                                 sessions,
+                                dose,
+                                rung,
                             },
                         )
                         .collect();

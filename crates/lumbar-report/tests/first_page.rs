@@ -191,3 +191,60 @@ fn a_small_previous_period_shows_nothing_that_gives_it_away() {
         "{recovered:?} {leaks:?}"
     );
 }
+
+/// Sections 5 and 6 (issue 21, item 2) on the hand cohort: patients 0–4
+/// did one set instead of 2–3 on their first day (5 sessions below the
+/// range among 5 patients; the other 140 in range), and log push-ups: 0–4
+/// on the wall in week 0 and on the knees from week 1, 5–9 at the
+/// countertop; all ten are followed to week 3.
+#[test]
+fn dose_and_ladder_sections_by_hand() {
+    let mut c = cohort();
+    for s in &mut c.cohort.sessions {
+        let day = (s.performed_at.date() - d("2025-01-06")).num_days();
+        if s.patient < 5 && day == 0 {
+            s.sets = Some(1.0);
+        }
+        let rung = match (s.patient < 5, day) {
+            (true, 0..7) => "wall_push_up",
+            (true, _) => "knee_push_up",
+            (false, _) => "countertop_push_up",
+        };
+        s.level = Some(rung.into());
+    }
+    let s = summary_of(&c, &dead_bug_only(), &ClinicOptions::default());
+    let html = render(&s, &meta());
+    let (rows, _) = attack::table(&html, "dose-table").expect("a dose table");
+    assert_eq!(rows, [["Dead bug", "10", "145", "3%", "97%", "0%"]]);
+    assert!(
+        html.contains("<section id=\"dose\">")
+            && html.contains("Share of each exercise's sessions with a dose below")
+    );
+    let (weeks, _) = attack::table(&html, "ladder-table-0").expect("a ladder table");
+    let want = |w: &str, a: &str, b: &str, c: &str| {
+        vec![
+            w.to_string(),
+            "10".into(),
+            a.into(),
+            b.into(),
+            c.into(),
+            "0".into(),
+        ]
+    };
+    assert_eq!(
+        weeks,
+        [
+            want("0", "5", "5", "0"),
+            want("1", "0", "5", "5"),
+            want("2", "0", "5", "5"),
+            want("3", "0", "5", "5")
+        ]
+    );
+    assert!(html.contains("<figure id=\"ladder-0\">"));
+    // Without levels there is no progression section.
+    let plain = render(
+        &summary_of(&cohort(), &dead_bug_only(), &ClinicOptions::default()),
+        &meta(),
+    );
+    assert!(!plain.contains("id=\"progression\""));
+}

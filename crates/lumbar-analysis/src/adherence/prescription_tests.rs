@@ -10,6 +10,7 @@ fn a_personal_prescription_changes_what_is_scheduled() {
             patient: 0,
             performed_at: (d0 + Duration::days(k)).and_hms_opt(8, 0, 0).unwrap(),
             exercise: "hip_flexor_stretch".into(),
+            level: None,
             side: Some("both".into()),
             sets: Some(1.0),
             reps: Some(4.0),

@@ -19,6 +19,7 @@ fn session(
         patient,
         performed_at: at(d),
         exercise: exercise.into(),
+        level: None,
         side: side.map(std::sync::Arc::from),
         sets: Some(sets),
         reps: Some(reps),

@@ -21,8 +21,8 @@
 //! with something scheduled in it; the others are counted in
 //! [`ClinicSummary::left_out`] and are in no other figure.
 //!
-//! Adherence by programme week, dropout and safety by month are in
-//! [`programme`]; the programme as the regimen describes it, in CERT's
+//! Adherence by programme week, dropout, safety by month, prescribed
+//! against performed dose and ladder progression are in [`programme`]; the programme as the regimen describes it, in CERT's
 //! terms, in [`delivered`].
 
 mod delivered;
@@ -30,7 +30,10 @@ mod programme;
 
 pub use delivered::{Delivered, DeliveredExercise, DeliveredLadder};
 use programme::ProgrammeTally;
-pub use programme::{AdherenceWeek, DropoutInterval, DropoutWeek, MAX_WEEKS, SafetyMonth, pooled};
+pub use programme::{
+    ABOVE, AdherenceWeek, BELOW, DoseByExercise, DropoutInterval, DropoutWeek, IN_RANGE,
+    LadderProgress, LadderWeek, MAX_WEEKS, SafetyMonth, pooled,
+};
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -190,6 +193,11 @@ pub struct ClinicSummary {
     pub dropout: Vec<DropoutWeek>,
     /// Sessions and safety events by calendar month of the window.
     pub safety_by_month: Vec<SafetyMonth>,
+    /// Prescribed against performed dose, per regimen move.
+    pub dose: Vec<DoseByExercise>,
+    /// Ladder rungs reached by programme week, for the ladders whose levels
+    /// are logged.
+    pub ladders: Vec<LadderProgress>,
     /// The programme as the regimen describes it (CERT).
     pub delivered: Delivered,
 }
@@ -528,7 +536,7 @@ fn programme_summary<S: CohortSource>(
         ..
     } = sessions;
     let (adh, saf) = (adh.finish(), saf.finish());
-    let (adherence_by_week, dropout, safety_by_month) = programme.finish(&adh.spans);
+    let figures = programme.finish(&adh.spans);
 
     // The patients covered: something scheduled (in the window). Their
     // programme start is the first day the schedule could have: enrolment
@@ -712,9 +720,11 @@ fn programme_summary<S: CohortSource>(
         walking,
         risk,
         risk_note,
-        adherence_by_week,
-        dropout,
-        safety_by_month,
+        adherence_by_week: figures.adherence_by_week,
+        dropout: figures.dropout,
+        safety_by_month: figures.safety_by_month,
+        dose: figures.dose,
+        ladders: figures.ladders,
         delivered: Delivered::of(regimen, opts.adherent),
     })
 }

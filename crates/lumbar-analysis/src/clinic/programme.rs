@@ -30,6 +30,15 @@
 //!   logging, their sessions (rows, any move), the safety events (as the
 //!   report's safety table counts them: the regimen's moves, continued at
 //!   the stop level) and the patients with one.
+//! - **Dose**: per regimen move, the sessions inside the window with a
+//!   full dose logged (sets and reps, and the hold for a move with one), by
+//!   where sets × reps × hold falls against the patient's prescription's
+//!   range of the same product: below, inside, above; with the patients
+//!   who had each.
+//! - **Ladders**: where levels are logged (a session's `level`, a rung of
+//!   one of the regimen's ladders), per ladder and programme week, the
+//!   patients followed in the week who had logged the ladder by its end
+//!   (inside the window), by the highest rung reached by then.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -109,6 +118,55 @@ impl SafetyMonth {
     }
 }
 
+/// Prescribed against performed dose of one exercise: the sessions of the
+/// patients covered (inside the window) with a full dose logged, by where
+/// sets × reps × hold (seconds; reps alone for a move without a hold)
+/// falls against the patient's prescription's range of the same product
+/// (the lower ends multiplied, the upper ends multiplied).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DoseByExercise {
+    pub exercise: String,
+    /// Patients with a session of the move with a full dose logged.
+    pub patients: usize,
+    /// Sessions below, inside and above the range.
+    pub sessions: [usize; 3],
+    /// Patients with a session below, inside and above the range.
+    pub patients_by: [usize; 3],
+}
+
+impl DoseByExercise {
+    /// Sessions with a full dose logged.
+    pub fn total(&self) -> usize {
+        self.sessions.iter().sum()
+    }
+}
+
+/// Where a logged dose falls against its prescription: below, inside or
+/// above the range (indices of [`DoseByExercise::sessions`]).
+pub const BELOW: usize = 0;
+pub const IN_RANGE: usize = 1;
+pub const ABOVE: usize = 2;
+
+/// Progression along one ladder: by programme week, the patients followed
+/// in the week who had logged a rung of the ladder by its end, by the
+/// highest rung they had reached.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LadderProgress {
+    pub ladder: String,
+    /// Rung names, easiest first.
+    pub rungs: Vec<String>,
+    pub weeks: Vec<LadderWeek>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LadderWeek {
+    pub week: u32,
+    /// Patients followed in the week who had logged the ladder by its end.
+    pub patients: usize,
+    /// Of those, by the highest rung reached (one entry per rung).
+    pub at_rung: Vec<usize>,
+}
+
 /// The Kaplan–Meier estimate on intervals of programme weeks: weeks are
 /// pooled from the first on until the interval's dropouts and censored
 /// patients are each 0 or at least `min`, and so are the patients left
@@ -155,6 +213,15 @@ pub fn pooled(weeks: &[DropoutWeek], min: usize) -> Vec<DropoutInterval> {
     out
 }
 
+/// The figures of [`ProgrammeTally::finish`].
+pub(super) struct ProgrammeFigures {
+    pub adherence_by_week: Vec<AdherenceWeek>,
+    pub dropout: Vec<DropoutWeek>,
+    pub safety_by_month: Vec<SafetyMonth>,
+    pub dose: Vec<DoseByExercise>,
+    pub ladders: Vec<LadderProgress>,
+}
+
 /// What one patient's rows leave until the patient is done.
 #[derive(Debug, Default)]
 struct Held {
@@ -166,6 +233,12 @@ struct Held {
     months: Vec<(i32, u32, u32)>,
     /// The latest session day up to the window's end.
     last: Option<NaiveDate>,
+    /// (regimen move, where the dose fell) of each session inside the
+    /// window with a full dose logged.
+    dose: Vec<(u8, u8)>,
+    /// (ladder, rung, day from the common era) of each session inside the
+    /// window that logs a rung.
+    levels: Vec<(u8, u8, i32)>,
 }
 
 impl Held {
@@ -173,7 +246,34 @@ impl Held {
         self.done.extend(other.done);
         self.months.extend(other.months);
         self.last = self.last.max(other.last);
+        self.dose.extend(other.dose);
+        self.levels.extend(other.levels);
     }
+}
+
+/// Where sets × reps × hold falls against the prescribed move's range of
+/// the same product, or `None` when a part of the dose is not logged.
+fn dose_class(e: &Exercise, s: &Session) -> Option<u8> {
+    let (sets, reps) = (s.sets?, s.reps?);
+    let (mut dose, mut lo, mut hi) = (
+        sets * reps,
+        e.sets.min * e.reps.min,
+        e.sets.max * e.reps.max,
+    );
+    if let Some(h) = e.hold_s {
+        dose *= s.hold_s?;
+        lo *= h.min;
+        hi *= h.max;
+    }
+    // A tolerance for products of decimals (2.5 × 4 is 10).
+    let eps = 1e-9 * hi.max(1.0);
+    Some(if dose < lo - eps {
+        BELOW as u8
+    } else if dose > hi + eps {
+        ABOVE as u8
+    } else {
+        IN_RANGE as u8
+    })
 }
 
 /// The report pass's part for these figures (a piece of the stream, or
@@ -203,6 +303,14 @@ pub(super) struct ProgrammeTally<'a> {
     months: Vec<(usize, i32, u32, u32)>,
     /// (patient, latest session day up to the window's end).
     last: Vec<(usize, NaiveDate)>,
+    /// Each rung key with its (ladder, rung) position.
+    rungs: Vec<(&'a str, u8, u8)>,
+    ladders: &'a [lumbar_model::Ladder],
+    /// (patient, move, sessions below / in / above) of the patients done.
+    dose: Vec<(u32, u8, [u32; 3])>,
+    /// (patient, ladder, programme week, highest rung from then on) of the
+    /// patients done: the weeks where their highest rung rose.
+    reached: Vec<(u32, u8, u32, u8)>,
 }
 
 impl<'a> ProgrammeTally<'a> {
@@ -228,6 +336,21 @@ impl<'a> ProgrammeTally<'a> {
             done: Vec::new(),
             months: Vec::new(),
             last: Vec::new(),
+            rungs: regimen
+                .ladders
+                .iter()
+                .enumerate()
+                .flat_map(|(l, ladder)| {
+                    ladder
+                        .rungs
+                        .iter()
+                        .enumerate()
+                        .map(move |(r, rung)| (rung.key.as_str(), l as u8, r as u8))
+                })
+                .collect(),
+            ladders: &regimen.ladders,
+            dose: Vec::new(),
+            reached: Vec::new(),
         }
     }
 
@@ -279,6 +402,29 @@ impl<'a> ProgrammeTally<'a> {
         } else {
             None
         };
+        // The dose against the patient's prescription of the move, for the
+        // regimen's moves (the report's rows).
+        let dose = if inside {
+            match self.moves.iter().position(|m| **m == *s.exercise) {
+                Some(mv) => self
+                    .prescription(s.patient)
+                    .iter()
+                    .find(|e| *e.key == *s.exercise)
+                    .and_then(|e| dose_class(e, s))
+                    .map(|c| (mv as u8, c)),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let level = match (&s.level, inside) {
+            (Some(l), true) => self
+                .rungs
+                .iter()
+                .find(|(k, _, _)| **k == **l)
+                .map(|&(_, ladder, rung)| (ladder, rung, day.num_days_from_ce())),
+            _ => None,
+        };
         let event = inside
             && self.moves.contains(&&*s.exercise)
             && s.pain_during
@@ -288,6 +434,8 @@ impl<'a> ProgrammeTally<'a> {
         if let Some(slot) = slot {
             held.done.push((slot, day.num_days_from_ce()));
         }
+        held.dose.extend(dose);
+        held.levels.extend(level);
         if inside {
             let month = day.year() * 12 + day.month0() as i32;
             match held.months.last_mut() {
@@ -316,6 +464,8 @@ impl<'a> ProgrammeTally<'a> {
         for (m, n, e) in held.months {
             self.months.push((pi, m, n, e));
         }
+        self.fold_dose(pi, &mut held.dose);
+        self.fold_levels(pi, &mut held.levels);
         if held.done.is_empty() {
             return;
         }
@@ -349,6 +499,42 @@ impl<'a> ProgrammeTally<'a> {
         }
     }
 
+    /// A patient's doses into one row per move.
+    fn fold_dose(&mut self, pi: usize, dose: &mut [(u8, u8)]) {
+        dose.sort_unstable();
+        for run in dose.chunk_by(|a, b| a.0 == b.0) {
+            let mut n = [0u32; 3];
+            for &(_, c) in run {
+                n[c as usize] += 1;
+            }
+            self.dose.push((pi as u32, run[0].0, n));
+        }
+    }
+
+    /// A patient's logged rungs into the programme weeks where the highest
+    /// rung of each ladder rose.
+    fn fold_levels(&mut self, pi: usize, levels: &mut [(u8, u8, i32)]) {
+        if levels.is_empty() {
+            return;
+        }
+        let start = self.start(pi).num_days_from_ce();
+        levels.sort_unstable_by_key(|&(l, _, day)| (l, day));
+        for run in levels.chunk_by(|a, b| a.0 == b.0) {
+            let mut top: Option<u8> = None;
+            for &(ladder, rung, day) in run {
+                // Rungs logged before the programme start count from week 0.
+                let week = ((day - start).max(0) / 7) as u32;
+                if top.is_none_or(|t| rung > t) {
+                    top = Some(rung);
+                    match self.reached.last_mut() {
+                        Some(r) if r.0 == pi as u32 && r.1 == ladder && r.2 == week => r.3 = rung,
+                        _ => self.reached.push((pi as u32, ladder, week, rung)),
+                    }
+                }
+            }
+        }
+    }
+
     pub(super) fn merge(&mut self, later: Self) {
         if let Some((p, h)) = self.streaming.take() {
             self.open.insert(p, h);
@@ -364,6 +550,8 @@ impl<'a> ProgrammeTally<'a> {
         }
         self.months.extend(later.months);
         self.last.extend(later.last);
+        self.dose.extend(later.dose);
+        self.reached.extend(later.reached);
         self.observed_from = match (self.observed_from, later.observed_from) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -372,10 +560,7 @@ impl<'a> ProgrammeTally<'a> {
 
     /// The figures over the patients covered: `spans` holds each one's
     /// index and first and last day scheduled (adherence's), in the window.
-    pub(super) fn finish(
-        mut self,
-        spans: &[(usize, NaiveDate, NaiveDate)],
-    ) -> (Vec<AdherenceWeek>, Vec<DropoutWeek>, Vec<SafetyMonth>) {
+    pub(super) fn finish(mut self, spans: &[(usize, NaiveDate, NaiveDate)]) -> ProgrammeFigures {
         let open: Vec<(usize, Held)> = self.open.drain().chain(self.streaming.take()).collect();
         for (p, h) in open {
             self.fold(p, h);
@@ -495,7 +680,93 @@ impl<'a> ProgrammeTally<'a> {
             row.events += e as usize;
             row.patients_with_events += usize::from(e > 0);
         }
-        (weeks, dropout, by_month.into_values().collect())
+
+        // Dose: one row per patient and move (a patient's rows are folded
+        // once, but sum them all the same), over the patients covered.
+        self.dose.sort_unstable_by_key(|r| (r.1, r.0));
+        let mut dose: Vec<DoseByExercise> = self
+            .moves
+            .iter()
+            .map(|m| DoseByExercise {
+                exercise: m.to_string(),
+                patients: 0,
+                sessions: [0; 3],
+                patients_by: [0; 3],
+            })
+            .collect();
+        for run in self.dose.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (pi, mv) = (run[0].0 as usize, run[0].1 as usize);
+            if !covered[pi] {
+                continue;
+            }
+            let Some(row) = dose.get_mut(mv) else {
+                continue;
+            };
+            let n = run.iter().fold([0u32; 3], |acc, r| {
+                [acc[0] + r.2[0], acc[1] + r.2[1], acc[2] + r.2[2]]
+            });
+            row.patients += 1;
+            for (c, &k) in n.iter().enumerate() {
+                row.sessions[c] += k as usize;
+                row.patients_by[c] += usize::from(k > 0);
+            }
+        }
+
+        // Ladders: each covered patient in each week of their follow-up,
+        // from the week they first logged the ladder, at their highest rung
+        // by the week's end.
+        let mut span_weeks: Vec<Option<(u32, u32)>> = vec![None; self.cohort.patients.len()];
+        for &(pi, first, last) in spans {
+            let start = self.start(pi);
+            let w = |d: NaiveDate| ((d - start).num_days().max(0) / 7) as u32;
+            span_weeks[pi] = Some((w(first), w(last).min(MAX_WEEKS - 1)));
+        }
+        let mut ladders: Vec<LadderProgress> = self
+            .ladders
+            .iter()
+            .map(|l| LadderProgress {
+                ladder: l.name.clone(),
+                rungs: l.rungs.iter().map(|r| r.name.clone()).collect(),
+                weeks: Vec::new(),
+            })
+            .collect();
+        self.reached.sort_unstable();
+        for run in self.reached.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (pi, l) = (run[0].0 as usize, run[0].1 as usize);
+            let (Some((w0, w1)), Some(progress)) = (span_weeks[pi], ladders.get_mut(l)) else {
+                continue;
+            };
+            let rungs = progress.rungs.len();
+            for w in w0.max(run[0].2)..=w1 {
+                let Some(top) = run.iter().take_while(|r| r.2 <= w).last().map(|r| r.3) else {
+                    continue;
+                };
+                let w = w as usize;
+                while progress.weeks.len() <= w {
+                    progress.weeks.push(LadderWeek {
+                        week: progress.weeks.len() as u32,
+                        patients: 0,
+                        at_rung: vec![0; rungs],
+                    });
+                }
+                progress.weeks[w].patients += 1;
+                if let Some(n) = progress.weeks[w].at_rung.get_mut(top as usize) {
+                    *n += 1;
+                }
+            }
+        }
+        for l in &mut ladders {
+            l.weeks.retain(|w| w.patients > 0);
+        }
+        ladders.retain(|l| !l.weeks.is_empty());
+
+        ProgrammeFigures {
+            adherence_by_week: weeks,
+            dropout,
+            safety_by_month: by_month.into_values().collect(),
+            dose,
+            ladders,
+        }
     }
 }
 
@@ -536,6 +807,7 @@ mod tests {
                 patient: p,
                 performed_at: d(day).and_hms_opt(8, 0, 0).unwrap(),
                 exercise: Arc::from(ex),
+                level: None,
                 side: None,
                 sets: None,
                 reps: None,
@@ -666,6 +938,166 @@ mod tests {
             (jan.sessions, jan.events, s.safety_by_month.len()),
             (9, 0, 1)
         );
+    }
+
+    /// A session of `ex` with a logged dose and level.
+    fn dosed(
+        p: usize,
+        day: &str,
+        ex: &str,
+        dose: (Option<f64>, Option<f64>, Option<f64>),
+        level: Option<&str>,
+    ) -> Session {
+        Session {
+            patient: p,
+            performed_at: d(day).and_hms_opt(9, 0, 0).unwrap(),
+            exercise: Arc::from(ex),
+            level: level.map(Arc::from),
+            side: None,
+            sets: dose.0,
+            reps: dose.1,
+            hold_s: dose.2,
+            pain_during: None,
+            pain_after: None,
+            pain_persist_min: None,
+            stopped_for_pain: None,
+            completed: Some(true),
+        }
+    }
+
+    #[test]
+    fn doses_against_the_range_and_rungs_reached_by_hand() {
+        let mut c = hand_cohort();
+        let none = (None, None, None);
+        c.cohort.sessions.extend([
+            // Dead bug: 2–3 sets of 10, no hold (20–30). A: 2 × 10 in,
+            // 1 × 10 below, 3 × 12 above, one without reps (not counted);
+            // B: 2 × 10 in.
+            dosed(
+                0,
+                "2025-01-15",
+                "dead_bug",
+                (Some(2.0), Some(10.0), None),
+                None,
+            ),
+            dosed(
+                0,
+                "2025-01-16",
+                "dead_bug",
+                (Some(1.0), Some(10.0), None),
+                None,
+            ),
+            dosed(
+                0,
+                "2025-01-17",
+                "dead_bug",
+                (Some(3.0), Some(12.0), None),
+                None,
+            ),
+            dosed(0, "2025-01-18", "dead_bug", (Some(3.0), None, None), None),
+            dosed(
+                1,
+                "2025-01-07",
+                "dead_bug",
+                (Some(2.0), Some(10.0), None),
+                None,
+            ),
+            // Bridge: 2 sets of 10–15 held 5 s (100–150). A: 2 × 10 × 5 in;
+            // one without its hold (not counted).
+            dosed(
+                0,
+                "2025-01-18",
+                "bridge",
+                (Some(2.0), Some(10.0), Some(5.0)),
+                None,
+            ),
+            dosed(
+                0,
+                "2025-01-19",
+                "bridge",
+                (Some(2.0), Some(10.0), None),
+                None,
+            ),
+            // Push-ups: A on the wall in week 0, on the knees in week 1
+            // (day 9); B at the countertop in week 0 (day 2).
+            dosed(0, "2025-01-06", "wall_push_up", none, Some("wall_push_up")),
+            dosed(0, "2025-01-15", "knee_push_up", none, Some("knee_push_up")),
+            dosed(
+                1,
+                "2025-01-08",
+                "countertop_push_up",
+                none,
+                Some("countertop_push_up"),
+            ),
+        ]);
+        c.cohort
+            .sessions
+            .sort_by_key(|s| (s.patient, s.performed_at));
+        let r = two_moves();
+        let rx = Prescriptions::from_regimen(&r);
+        let s = match clinic_summary(&c, &r, &rx, &ClinicOptions::default()) {
+            Ok(s) => s,
+            Err(e) => match e {},
+        };
+        let dose: Vec<_> = s
+            .dose
+            .iter()
+            .map(|x| (x.exercise.as_str(), x.patients, x.sessions, x.patients_by))
+            .collect();
+        assert_eq!(
+            dose,
+            [
+                ("dead_bug", 2, [1, 2, 1], [1, 2, 1]),
+                ("bridge", 1, [0, 1, 0], [0, 1, 0])
+            ]
+        );
+        // A followed to 1 February (weeks 0–3), B to 26 January (0–2).
+        assert_eq!(s.ladders.len(), 1);
+        let push = &s.ladders[0];
+        assert_eq!(push.ladder, "Push-up");
+        let weeks: Vec<_> = push
+            .weeks
+            .iter()
+            .map(|w| (w.week, w.patients, w.at_rung.clone()))
+            .collect();
+        assert_eq!(
+            weeks,
+            [
+                (0, 2, vec![1, 1, 0, 0]),
+                (1, 2, vec![0, 1, 1, 0]),
+                (2, 2, vec![0, 1, 1, 0]),
+                (3, 1, vec![0, 0, 1, 0])
+            ]
+        );
+        // A window from 13 January: A's wall push-up is before it, so A's
+        // ladder starts in week 1 on the knees.
+        let s = match clinic_summary(
+            &c,
+            &r,
+            &rx,
+            &ClinicOptions {
+                from: Some(d("2025-01-13")),
+                ..Default::default()
+            },
+        ) {
+            Ok(s) => s,
+            Err(e) => match e {},
+        };
+        let w: Vec<_> = s.ladders[0]
+            .weeks
+            .iter()
+            .map(|w| (w.week, w.patients, w.at_rung.clone()))
+            .collect();
+        assert_eq!(
+            w,
+            [
+                (1, 1, vec![0, 0, 1, 0]),
+                (2, 1, vec![0, 0, 1, 0]),
+                (3, 1, vec![0, 0, 1, 0])
+            ]
+        );
+        // B's week-0 dose is before the window.
+        assert_eq!(s.dose[0].sessions, [1, 1, 1]);
     }
 
     fn week(week: u32, at_risk: usize, dropped: usize, censored: usize) -> DropoutWeek {

@@ -53,12 +53,14 @@ fn day(d: i32) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(d + 719_163)
 }
 
-/// The session columns the analyses read (`level`, `pain_before` and
-/// `source` are never needed, so they are not decoded).
-const SESSION_COLUMNS: [&str; 12] = [
+/// The session columns the analyses read (`pain_before` and `source` are
+/// never needed, so they are not decoded; `level`, the ladder's rung, is
+/// read for the report's progression).
+const SESSION_COLUMNS: [&str; 13] = [
     "patient_id",
     "performed_at",
     "exercise",
+    "level",
     "side",
     "sets",
     "reps",
@@ -427,12 +429,17 @@ fn stream_slice<S: SessionSink>(
     };
     let mut ex = text("exercise")?;
     let mut side = text("side")?;
+    // A part whose levels are all empty may store the column untyped.
+    let mut level = cast("level", &DataType::String)?
+        .str()
+        .map_err(err("level"))?
+        .clone();
     let mut at = cast("performed_at", &DataType::Int64)?
         .i64()
         .map_err(err("performed_at"))?
         .clone();
     let mut nums = Vec::with_capacity(6);
-    for n in &SESSION_COLUMNS[4..10] {
+    for n in &SESSION_COLUMNS[5..11] {
         nums.push(cast(n, &DataType::Float64)?.f64().map_err(err(n))?.clone());
     }
     let bools = |name: &str| -> Result<BooleanChunked, LoadError> {
@@ -445,6 +452,7 @@ fn stream_slice<S: SessionSink>(
     let lengths: Vec<usize> = ex.chunk_lengths().collect();
     let same = |c: Vec<usize>| c == lengths;
     let aligned = same(side.chunk_lengths().collect())
+        && same(level.chunk_lengths().collect())
         && same(at.chunk_lengths().collect())
         && nums.iter().all(|c| same(c.chunk_lengths().collect()))
         && same(stopped.chunk_lengths().collect())
@@ -452,6 +460,7 @@ fn stream_slice<S: SessionSink>(
     if !aligned {
         ex.rechunk_mut();
         side.rechunk_mut();
+        level.rechunk_mut();
         at.rechunk_mut();
         nums.iter_mut().for_each(|c| c.rechunk_mut());
         stopped.rechunk_mut();
@@ -478,6 +487,7 @@ fn stream_slice<S: SessionSink>(
         .collect();
     let a_ex: Vec<_> = ex.downcast_iter().collect();
     let a_side: Vec<_> = side.downcast_iter().collect();
+    let a_level: Vec<_> = level.downcast_iter().collect();
     let a_at: Vec<_> = at.downcast_iter().collect();
     let a_num: Vec<Vec<_>> = nums.iter().map(|c| c.downcast_iter().collect()).collect();
     let a_stop: Vec<_> = stopped.downcast_iter().collect();
@@ -529,6 +539,7 @@ fn stream_slice<S: SessionSink>(
                         patient,
                         performed_at: t.naive_utc(),
                         exercise: intern(e),
+                        level: a_level[k].get(i).map(&mut intern),
                         side: a_side[k].get(i).map(&mut intern),
                         sets: opt!(num[0], i),
                         reps: opt!(num[1], i),

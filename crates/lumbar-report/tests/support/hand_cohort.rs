@@ -42,6 +42,7 @@ pub fn session(p: usize, day: i64, pain: f64) -> Session {
             .and_hms_opt(8, 0, 0)
             .unwrap(),
         exercise: Arc::from("dead_bug"),
+        level: None,
         side: None,
         sets: Some(2.0),
         reps: Some(10.0),

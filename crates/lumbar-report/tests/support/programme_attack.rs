@@ -13,8 +13,11 @@
 /// least the patients with them, who are at most those logging; months'
 /// sessions add up to the footer, their events to the footer, the safety
 /// table and the tile) and solves for each hidden cell with the integer
-/// search `attack.rs` uses. Returns the hidden cells it recovered and how
-/// many it examined.
+/// search `attack.rs` uses. Also the dose table (an exercise's sessions are
+/// at least its patients and add up to the parts below, inside and above
+/// the range, shown as shares) and the ladder tables (a week's patients add
+/// up to those at each rung). Returns the hidden cells it recovered and
+/// how many it examined.
 pub fn attack_programme(html: &str, windowed: bool) -> (Vec<(String, i64)>, usize) {
     use crate::attack::{Shown, cards, parse_value, table};
     use lumbar_report::disclosure::{BUDGET, Lin, System};
@@ -52,6 +55,28 @@ pub fn attack_programme(html: &str, windowed: bool) -> (Vec<(String, i64)>, usiz
         }
         fn at_least(&mut self, a: usize, b: usize) {
             self.lin(vec![(a, 1), (b, -1)], 0, BIG);
+        }
+        /// A count shown as a rounded percentage p of `of`: within
+        /// (p ± 0.5)·of/100; hidden (`–`), anything up to `of`.
+        fn share(&mut self, at: String, text: &str, of: usize) -> usize {
+            let v = self.lo.len();
+            self.lo.push(0);
+            self.hi.push(BIG);
+            match text
+                .trim()
+                .strip_suffix('%')
+                .and_then(|p| p.parse::<i64>().ok())
+            {
+                Some(p) => {
+                    self.lin(vec![(v, 200), (of, -(2 * p - 1))], 0, BIG * 400);
+                    self.lin(vec![(v, 200), (of, -(2 * p + 1))], -BIG * 400, 0);
+                }
+                None => {
+                    self.lin(vec![(v, 1), (of, -1)], -BIG, 0);
+                    self.hidden.push((at, v));
+                }
+            }
+            v
         }
     }
 
@@ -137,6 +162,40 @@ pub fn attack_programme(html: &str, windowed: bool) -> (Vec<(String, i64)>, usiz
         r.sum(total_events, &month_events);
         if let Some(e) = events {
             r.sum(e, &[total_events]);
+        }
+    }
+
+    // Dose: an exercise's sessions with a dose are at least its patients
+    // and the sum of the sessions below, inside and above (shown as shares
+    // of them); its patients are at most the cohort.
+    let (dose, _) = table(html, "dose-table").unwrap_or_default();
+    for row in &dose {
+        let at = |c: &str| format!("dose/{}/{c}", row[0]);
+        let p = r.count(at("patients"), &row[1]);
+        let total = r.count(at("sessions"), &row[2]);
+        r.at_least(n, p);
+        r.at_least(total, p);
+        let parts: Vec<usize> = [(3, "below"), (4, "in range"), (5, "above")]
+            .iter()
+            .map(|&(i, c)| r.share(at(c), &row[i], total))
+            .collect();
+        r.sum(total, &parts);
+    }
+    // Ladders: a week's patients are those at each rung, at most the cohort.
+    for i in 0.. {
+        let Some((weeks, _)) = table(html, &format!("ladder-table-{i}")) else {
+            break;
+        };
+        for row in &weeks {
+            let at = |c: &str| format!("ladder {i}/{}/{c}", row[0]);
+            let w = r.count(at("patients"), &row[1]);
+            r.at_least(n, w);
+            let parts: Vec<usize> = row[2..]
+                .iter()
+                .enumerate()
+                .map(|(k, t)| r.count(at(&format!("rung {k}")), t))
+                .collect();
+            r.sum(w, &parts);
         }
     }
 
