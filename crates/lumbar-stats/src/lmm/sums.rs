@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::stats::{Stats, q_of};
+use super::stats::{Stats, q_of, two_sum};
 use super::{LmmError, LmmFit, Method, RandomEffects, fit_stats};
 
 /// One group's sufficient statistics for `y ~ t + (t | g)` (or `(1 | g)`):
@@ -77,6 +77,7 @@ pub fn fit_sums(
     let mut ztx = Vec::with_capacity(groups.len() * q * p);
     let mut zty = Vec::with_capacity(groups.len() * q);
     let mut s0 = vec![0.0; 6];
+    let mut s0_err = vec![0.0; 6];
     for g in &groups {
         let n = f64::from(g.n);
         let xtx = [n, g.t, g.t, g.tt];
@@ -89,9 +90,16 @@ pub fn fit_sums(
             ztx.extend([n, g.t]);
             zty.push(g.y);
         }
-        for (s, v) in s0.iter_mut().zip([n, g.t, g.y, g.tt, g.ty, g.yy]) {
-            *s += v;
+        for ((s, e), v) in s0
+            .iter_mut()
+            .zip(&mut s0_err)
+            .zip([n, g.t, g.y, g.tt, g.ty, g.yy])
+        {
+            two_sum(s, e, v);
         }
+    }
+    for (s, e) in s0.iter_mut().zip(&s0_err) {
+        *s += e;
     }
     let names = vec!["(Intercept)".to_string(), time_name.to_string()];
     let stats = Stats::from_groups(q, p, n, &ztz, &ztx, &zty, s0, &names)?;
