@@ -43,9 +43,7 @@ pub(crate) fn cells(m: &mut Model, s: &ClinicSummary, patients: Cell) -> Progres
             (p, n, by)
         })
         .collect();
-    let ladders = s
-        .ladders
-        .iter()
+    let ladders = shown_ladders(s)
         .map(|l| {
             l.weeks
                 .iter()
@@ -69,6 +67,14 @@ pub(crate) fn cells(m: &mut Model, s: &ClinicSummary, patients: Cell) -> Progres
         })
         .collect();
     ProgressCells { dose, ladders }
+}
+
+/// The ladders the report shows: those with a rung to progress to (a
+/// ladder of one rung, walking, has no progression to show).
+fn shown_ladders(
+    s: &ClinicSummary,
+) -> impl Iterator<Item = &lumbar_analysis::clinic::LadderProgress> {
+    s.ladders.iter().filter(|l| l.rungs.len() > 1)
 }
 
 const BELOW_COLOUR: &str = "#e0a23b";
@@ -167,7 +173,7 @@ pub(crate) fn ladders(
     plan: &Plan,
     within: &str,
 ) {
-    if s.ladders.is_empty() {
+    if shown_ladders(s).next().is_none() {
         return;
     }
     let _ = write!(
@@ -178,7 +184,7 @@ pub(crate) fn ladders(
     const COLOURS: [&str; 6] = [
         "#c6dbef", "#6baed6", "#2171b5", "#08306b", "#e0a23b", "#c0392b",
     ];
-    for (i, (l, weeks)) in s.ladders.iter().zip(&c.ladders).enumerate() {
+    for (i, (l, weeks)) in shown_ladders(s).zip(&c.ladders).enumerate() {
         let shown = |w: &lumbar_analysis::clinic::LadderWeek, (n, at): &(Cell, Vec<Cell>)| {
             w.patients >= MIN_CELL && plan.shown(*n) && at.iter().all(|&a| plan.shown(a))
         };
