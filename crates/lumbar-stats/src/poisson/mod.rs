@@ -30,6 +30,9 @@
 //! `2(1 − Φ(|β/SE|))`.
 
 use nalgebra::{DMatrix, DVector};
+
+mod pass;
+use pass::Pass;
 use serde::Serialize;
 
 // Where they were first defined; cox and survival import them from linalg.
@@ -81,8 +84,28 @@ pub const GLM_MAX_ITER: usize = 25;
 /// later, after its iterations have stopped.
 const FITTED_ZERO: f64 = 1e-8;
 
-/// Fits `log E[y] = β0 + Σ βj xj` with robust standard errors. `columns` are
-/// the covariates (without the intercept), `names` their terms.
+/// Fits `log E[y] = β0 + Σ βj xj` with robust standard errors.
+///
+/// Contract. Inputs: the outcome `y` (n values, each 0 or more), the
+/// covariates `columns` (without the intercept; each of length n, the
+/// caller's precondition) and their terms `names`; the sandwich variant.
+/// Output: the coefficients (intercept first) with robust SEs and Wald
+/// intervals, the deviance, R's iteration count, whether glm's rule was met,
+/// the warnings, and the robust covariance. Errors: no rows, an outcome
+/// below 0 or NaN, a covariate whose sum of squares is not finite, or a
+/// design of deficient rank (the column to drop named).
+///
+/// The formula (Zou 2004): IRLS on `log μ = Xβ` as R's `glm.fit` (see the
+/// module's doc), then `cov = B M B` with the bread `B = (XᵀWX)⁻¹` at the
+/// final β and the meat `M = Σ xᵢxᵢᵀ (yᵢ − μᵢ)²` (HC3: each term over
+/// `(1 − hᵢ)²`, `hᵢ = μᵢ xᵢᵀ B xᵢ`; HC1: `cov × n/(n − p)`).
+///
+/// Cost: one fused pass over the rows per IRLS iteration (`XᵀWX`, `XᵀWz`,
+/// the deviance and, for HC0 and HC1, the meat together, see [`pass`]),
+/// one at the start (with `XᵀX` for the rank checks), and for HC3 one for
+/// the meat with its leverages; nothing of size n × p is allocated. The
+/// passes run in parallel on fixed chunks added in a fixed order: the same
+/// bits at any number of threads.
 pub fn modified_poisson(
     y: &[f64],
     columns: &[Vec<f64>],
@@ -97,66 +120,68 @@ pub fn modified_poisson(
         return Err(FitError::Outcome(*bad));
     }
     let p = columns.len() + 1;
-    let x = DMatrix::from_fn(n, p, |i, j| if j == 0 { 1.0 } else { columns[j - 1][i] });
     let mut terms = vec!["(Intercept)".to_string()];
     terms.extend(names.iter().cloned());
-    let xtx = x.transpose() * &x;
+    // glm.fit: poisson()$initialize sets mustart = y + 0.1; the first
+    // pass also takes XᵀX for the rank checks.
+    let start = pass::run(y, columns, Pass::Start);
+    let xtx = pass::unpack(&start.xtx, p);
     if let Some(j) = (1..p).find(|&j| !xtx[(j, j)].is_finite()) {
         return Err(FitError::NotFinite(terms[j].clone()));
     }
     if is_singular(&xtx) {
         return Err(FitError::Collinear(terms[worst_column(&xtx)].clone()));
     }
-    let deviance = |mu: &DVector<f64>| -> f64 {
-        2.0 * y
-            .iter()
-            .zip(mu.iter())
-            .map(|(&yi, &m)| {
-                if yi > 0.0 {
-                    yi * (yi / m).ln() - (yi - m)
-                } else {
-                    m
-                }
-            })
-            .sum::<f64>()
-    };
-    // glm.fit: poisson()$initialize sets mustart = y + 0.1.
-    let mut mu = DVector::from_fn(n, |i, _| y[i] + 0.1);
-    let mut eta = mu.map(f64::ln);
-    let mut dev_old = deviance(&mu);
+    let mut dev_old = 2.0 * start.half_dev;
+    // The sums at the current β: XᵀWX and XᵀWz for the next step.
+    let mut at = start;
     let mut beta = DVector::zeros(p);
     let mut beta_old: Option<DVector<f64>> = None;
     let mut dev = dev_old;
     let mut iterations = 0;
     let mut converged = false;
+    // HC0's meat is taken in a step's pass when that step will probably
+    // be the last: Newton's quadratic convergence takes a relative change
+    // below √ε to one below about ε. A wrong guess costs time only (the
+    // meat is then taken once more, or in a pass of its own, by the same
+    // code in the same order).
+    let mut near = false;
+    let step = |beta: &DVector<f64>, near: bool| {
+        pass::run(
+            y,
+            columns,
+            Pass::Step {
+                beta: beta.as_slice(),
+                tiny: FITTED_ZERO,
+                meat: near && robust != Robust::Hc3,
+            },
+        )
+    };
     while iterations < GLM_MAX_ITER {
         iterations += 1;
-        // XᵀWX and XᵀWz with W = μ.
-        let xw = DMatrix::from_fn(n, p, |i, j| x[(i, j)] * mu[i]);
-        let info = x.transpose() * &xw;
-        let z = DVector::from_fn(n, |i, _| eta[i] + (y[i] - mu[i]) / mu[i]);
-        let rhs = xw.transpose() * &z;
+        let info = pass::unpack(&at.tri, p);
+        let rhs = DVector::from_column_slice(&at.rhs);
         let Some(ch) = info.clone().cholesky() else {
             return Err(FitError::Collinear(terms[worst_column(&info)].clone()));
         };
         beta = ch.solve(&rhs);
-        eta = &x * &beta;
-        mu = eta.map(f64::exp);
-        dev = deviance(&mu);
+        at = step(&beta, near);
+        dev = 2.0 * at.half_dev;
         // glm.fit halves the step only when the deviance is not finite.
         let mut halvings = 0;
         while !dev.is_finite() && halvings < GLM_MAX_ITER {
             let Some(old) = &beta_old else { break };
             beta = (&beta + old) * 0.5;
-            eta = &x * &beta;
-            mu = eta.map(f64::exp);
-            dev = deviance(&mu);
+            at = step(&beta, near);
+            dev = 2.0 * at.half_dev;
             halvings += 1;
         }
-        if (dev - dev_old).abs() / (dev.abs() + 0.1) < GLM_EPS {
+        let change = (dev - dev_old).abs() / (dev.abs() + 0.1);
+        if change < GLM_EPS {
             converged = true;
             break;
         }
+        near = change < GLM_EPS.sqrt();
         dev_old = dev;
         beta_old = Some(beta.clone());
     }
@@ -175,7 +200,7 @@ pub fn modified_poisson(
                 .to_string(),
         );
     } else {
-        let zero = mu.iter().filter(|&&m| m < FITTED_ZERO).count();
+        let zero = at.tiny;
         if zero > 0 {
             let worst = (1..p)
                 .max_by(|&a, &b| beta[a].abs().total_cmp(&beta[b].abs()))
@@ -187,24 +212,28 @@ pub fn modified_poisson(
             ));
         }
     }
-    // Information at the final β.
-    let xw = DMatrix::from_fn(n, p, |i, j| x[(i, j)] * mu[i]);
-    let info = x.transpose() * &xw;
+    // The bread: the information at the final β, from its step's pass.
+    let info = pass::unpack(&at.tri, p);
     let bread = info
         .clone()
         .try_inverse()
         .ok_or_else(|| FitError::Collinear(terms[worst_column(&info)].clone()))?;
-    let mut meat = DMatrix::zeros(p, p);
-    for i in 0..n {
-        let r = y[i] - mu[i];
-        let xi = x.row(i).transpose();
-        let mut w = r * r;
-        if robust == Robust::Hc3 {
-            let h = mu[i] * (xi.transpose() * &bread * &xi)[(0, 0)];
-            w /= (1.0 - h).powi(2);
-        }
-        meat += &xi * xi.transpose() * w;
-    }
+    // The meat: HC0 and HC1 took it in the last step's pass when it was
+    // guessed to be the last, else in a pass of their own; HC3 needs the
+    // bread for its leverages, so one more pass.
+    let bread_rows: Vec<f64> = bread.transpose().as_slice().to_vec();
+    let meat = if robust == Robust::Hc3 {
+        let pass = Pass::Meat {
+            beta: beta.as_slice(),
+            bread: bread_rows.as_slice(),
+        };
+        pass::run(y, columns, pass).meat
+    } else if at.meat.is_empty() {
+        step(&beta, true).meat
+    } else {
+        std::mem::take(&mut at.meat)
+    };
+    let meat = pass::unpack(&meat, p);
     let mut cov = &bread * meat * &bread;
     if robust == Robust::Hc1 {
         cov *= n as f64 / (n - p) as f64;
@@ -227,88 +256,4 @@ pub fn modified_poisson(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// With one binary covariate the MLE is closed form: the RR is the ratio
-    /// of the two groups' risks, and the HC0 variance of log RR is
-    /// `(1 − p1)/(n1 p1) + (1 − p0)/(n0 p0)` (Zou 2004, the delta-method
-    /// variance of a log risk ratio with n/n instead of n/(n−1)).
-    #[test]
-    fn two_groups_give_the_closed_form_risk_ratio() {
-        // Exposed: 12 events of 40; unexposed: 20 of 50.
-        let mut y = Vec::new();
-        let mut x = Vec::new();
-        for i in 0..40 {
-            y.push(if i < 12 { 1.0 } else { 0.0 });
-            x.push(1.0);
-        }
-        for i in 0..50 {
-            y.push(if i < 20 { 1.0 } else { 0.0 });
-            x.push(0.0);
-        }
-        let fit = modified_poisson(&y, &[x], &["exposed".into()], Robust::Hc0).unwrap();
-        let (p1, p0) = (12.0 / 40.0, 20.0 / 50.0);
-        // glm's rule stops at a relative deviance change of 1e-8, where the
-        // estimates are within a few 1e-9 of the closed form (as R's are).
-        let rr = fit.terms[1].exp_estimate;
-        assert!((rr - p1 / p0).abs() < 1e-8, "{rr}");
-        let var = (1.0 - p1) / (40.0 * p1) + (1.0 - p0) / (50.0 * p0);
-        assert!((fit.terms[1].std_error - var.sqrt()).abs() < 1e-8);
-        assert!((fit.terms[0].exp_estimate - p0).abs() < 1e-8);
-        assert!(fit.converged);
-        assert!(fit.warnings.is_empty(), "{:?}", fit.warnings);
-    }
-
-    /// No events, and a covariate that separates the outcome: fitted as
-    /// glm fits them (R's iterations and estimates, tests/fixtures/
-    /// conventions/expected.json), with a warning.
-    #[test]
-    fn unidentified_models_are_fitted_as_glm_and_warned_about() {
-        let y = vec![0.0; 10];
-        let x: Vec<f64> = (1..=10).map(f64::from).collect();
-        let fit = modified_poisson(&y, &[x], &["x".into()], Robust::Hc0).unwrap();
-        // R: glm(y ~ x, poisson): iter 22, intercept -24.3025850929941.
-        assert_eq!(fit.iterations, 22);
-        assert!(fit.converged);
-        assert!((fit.terms[0].estimate - -24.3025850929941).abs() < 1e-9);
-        assert_eq!(fit.warnings.len(), 1, "{:?}", fit.warnings);
-        assert!(fit.warnings[0].starts_with("no events"));
-        let y = vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
-        let z = vec![1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-        let fit = modified_poisson(&y, &[z], &["z".into()], Robust::Hc0).unwrap();
-        // R: iter 18, coefficients -0.510825623765991, -19.7917594692266.
-        assert_eq!(fit.iterations, 18);
-        assert!((fit.terms[0].estimate - -0.510825623765991).abs() < 1e-9);
-        assert!((fit.terms[1].estimate - -19.7917594692266).abs() < 1e-6);
-        assert_eq!(fit.warnings.len(), 1, "{:?}", fit.warnings);
-        assert!(fit.warnings[0].contains("separates") && fit.warnings[0].contains("'z'"));
-    }
-
-    #[test]
-    fn overflowing_covariates_are_not_called_collinear() {
-        let y = vec![0.0, 1.0, 0.0, 1.0];
-        let big = vec![1e300, 1.0, 2.0, 3.0];
-        let e = modified_poisson(&y, &[big], &["big".into()], Robust::Hc0).unwrap_err();
-        assert_eq!(e, FitError::NotFinite("big".into()));
-    }
-
-    #[test]
-    fn constant_and_collinear_covariates_are_named() {
-        let y = vec![0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
-        let a = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let constant = vec![3.0; 6];
-        let e = modified_poisson(
-            &y,
-            &[a.clone(), constant],
-            &["a".into(), "c".into()],
-            Robust::Hc0,
-        )
-        .unwrap_err();
-        assert_eq!(e, FitError::Collinear("c".into()));
-        let twice: Vec<f64> = a.iter().map(|v| 2.0 * v).collect();
-        let e =
-            modified_poisson(&y, &[a, twice], &["a".into(), "a2".into()], Robust::Hc0).unwrap_err();
-        assert_eq!(e, FitError::Collinear("a2".into()));
-    }
-}
+mod tests;
