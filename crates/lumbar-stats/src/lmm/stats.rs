@@ -100,7 +100,9 @@ impl Stats {
         }
         // Runs of consecutive rows with one label (the usual long layout
         // has one run per group), and each run's group, numbered in order of
-        // first appearance: one hash per run, into a table sized at once.
+        // first appearance: one hash per run, into a table sized at once
+        // (growing it rehashed a million labels several times over). The
+        // size is capped for rows in no order, where runs overcount groups.
         let mut run_end: Vec<usize> = Vec::new();
         for k in 1..n {
             if data.group[k] != data.group[k - 1] {
@@ -108,7 +110,7 @@ impl Stats {
             }
         }
         run_end.push(n);
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(run_end.len().min(1 << 24));
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(run_end.len().min(1 << 20));
         let mut run_group = Vec::with_capacity(run_end.len());
         let mut start = 0;
         for &end in &run_end {
