@@ -4,8 +4,9 @@
 //!
 //! The GLM is fitted by iteratively reweighted least squares (McCullagh &
 //! Nelder 1989, §2.5): with `μ = exp(Xβ)`, working weights `W = diag(μ)` and
-//! working response `z = Xβ + (y − μ)/μ`, iterate `β ← (XᵀWX)⁻¹ XᵀWz` to
-//! convergence of the deviance `D = 2 Σ [y log(y/μ) − (y − μ)]`, by R's
+//! working response `z = Xβ + (y − μ)/μ`, iterate `β ← (XᵀWX)⁻¹ XᵀWz`
+//! (after the first step in the same iterate's form `β ← β + (XᵀWX)⁻¹
+//! Xᵀ(y − μ)`, whose rounding is relative to the change) to convergence of the deviance `D = 2 Σ [y log(y/μ) − (y − μ)]`, by R's
 //! `glm.fit` rule: start from `μ = y + 0.1`, stop when
 //! `|D − D_old| / (|D| + 0.1) < 1e-8`, at most 25 iterations, halving a
 //! step only when the deviance is not finite (`glm.control()`'s defaults,
@@ -133,7 +134,8 @@ pub fn modified_poisson(
         return Err(FitError::Collinear(terms[worst_column(&xtx)].clone()));
     }
     let mut dev_old = 2.0 * start.half_dev;
-    // The sums at the current β: XᵀWX and XᵀWz for the next step.
+    // The sums at the current β: XᵀWX and XᵀWz (the start) or the score
+    // (a step) for the next step.
     let mut at = start;
     let mut beta = DVector::zeros(p);
     let mut beta_old: Option<DVector<f64>> = None;
@@ -164,7 +166,15 @@ pub fn modified_poisson(
         let Some(ch) = info.clone().cholesky() else {
             return Err(FitError::Collinear(terms[worst_column(&info)].clone()));
         };
-        beta = ch.solve(&rhs);
+        // The first step solves XᵀWX β = XᵀWz at the start's μ; the later
+        // ones the same system as XᵀWX Δ = Xᵀ(y − μ), β + Δ (the same
+        // iterate: XᵀWz = XᵀWXβ + Xᵀ(y − μ)), whose rounding is relative
+        // to Δ rather than to β.
+        beta = if iterations == 1 {
+            ch.solve(&rhs)
+        } else {
+            &beta + ch.solve(&rhs)
+        };
         at = step(&beta, near);
         dev = 2.0 * at.half_dev;
         // glm.fit halves the step only when the deviance is not finite.

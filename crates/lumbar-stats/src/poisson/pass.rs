@@ -8,7 +8,8 @@
 //! cols.len()). A pass returns [`Sums`]:
 //! - [`Pass::Start`], at R's `mustart = y + 0.1` (η = log μ): `XᵀX` (for the
 //!   rank checks), `XᵀWX`, `XᵀWz` and the deviance;
-//! - [`Pass::Step`] at a β (η = Xβ, μ = e^η): `XᵀWX`, `XᵀWz`, the deviance
+//! - [`Pass::Step`] at a β (η = Xβ, μ = e^η): `XᵀWX`, the score `Xᵀ(y − μ)`
+//!   (IRLS's `XᵀWz` is `XᵀWXβ + Xᵀ(y − μ)`), the deviance
 //!   `D = 2 Σ [y log(y/μ) − (y − μ)]` (a row with y = 0 adds μ) and the
 //!   number of rows with μ below a threshold; when asked, also the HC0 meat
 //!   at that β (below), so that the step that converges has it and HC0 and
@@ -61,7 +62,7 @@ pub(super) struct Sums {
     pub tri: Vec<f64>,
     /// The meat `Σ wᵢ xᵢxᵢᵀ`, packed.
     pub meat: Vec<f64>,
-    /// `XᵀWz`.
+    /// The start: `XᵀWz`; a step: the score `Xᵀ(y − μ)`.
     pub rhs: Vec<f64>,
     /// `XᵀX` (the start only), packed.
     pub xtx: Vec<f64>,
@@ -232,11 +233,21 @@ fn chunk_with<const AVX: bool>(
             if let Pass::Step { tiny, .. } = pass {
                 sums.tiny += mu.iter().filter(|&&m| m < tiny).count();
             }
-            for i in 0..len {
-                let z = eta[i] + (yb[i] - mu[i]) / mu[i];
-                w[i] = mu[i];
-                wz[i] = mu[i] * z;
+            if matches!(pass, Pass::Start) {
+                // XᵀWz: the start's η is not Xβ.
+                for i in 0..len {
+                    let z = eta[i] + (yb[i] - mu[i]) / mu[i];
+                    wz[i] = mu[i] * z;
+                }
+            } else {
+                // The score Xᵀ(y − μ) (= XᵀWz − XᵀWXβ): the step solves
+                // for the change in β, whose rounding is relative to the
+                // change, not to β.
+                for i in 0..len {
+                    wz[i] = yb[i] - mu[i];
+                }
             }
+            w.copy_from_slice(mu);
             dots::<AVX>(wz, &xs, &mut sums.rhs);
             cross::<AVX>(&xs, w, &mut wx, len, &mut sums.tri);
         }
