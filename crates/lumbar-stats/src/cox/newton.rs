@@ -174,10 +174,8 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
         };
     let concordance = match prob.as_ref().filter(|_| opts.diagnostics) {
         Some(prob) => {
-            let lp: Vec<f64> = prob
-                .x
-                .iter()
-                .map(|xi| xi.iter().zip(beta.iter()).map(|(a, b)| a * b).sum())
+            let lp: Vec<f64> = (0..n)
+                .map(|k| prob.xi(k).iter().zip(beta.iter()).map(|(a, b)| a * b).sum())
                 .collect();
             concordance(prob, &lp)
         }

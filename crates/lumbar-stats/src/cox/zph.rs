@@ -5,43 +5,67 @@ use nalgebra::{DMatrix, DVector};
 use super::riskset::Problem;
 use super::{Test, Zph, ZphTest};
 
-/// The Kaplan–Meier steps `(time, S(time))` at each event time of
-/// unweighted (start, stop] data: at risk at `t` are the rows with
-/// `start < t ≤ stop` (everyone entered at −∞ without `entry`).
-fn km_times(stop: &[f64], entry: Option<&[f64]>, event: &[bool]) -> Vec<(f64, f64)> {
-    let mut stops: Vec<f64> = stop.to_vec();
-    stops.sort_by(f64::total_cmp);
-    let mut entries: Vec<f64> = entry.map(<[f64]>::to_vec).unwrap_or_default();
-    entries.sort_by(f64::total_cmp);
-    let mut deaths: Vec<f64> = stop
-        .iter()
-        .zip(event)
-        .filter(|(_, e)| **e)
-        .map(|(t, _)| *t)
-        .collect();
-    deaths.sort_by(f64::total_cmp);
-    let mut out = Vec::new();
-    let mut surv = 1.0;
-    let mut i = 0;
-    while i < deaths.len() {
-        let t = deaths[i];
-        let mut j = i;
-        while j < deaths.len() && deaths[j] == t {
-            j += 1;
-        }
-        // stop ≥ t, less those not yet entered (start ≥ t).
-        let at_risk = (stops.len() - stops.partition_point(|&s| s < t))
-            - (entries.len() - entries.partition_point(|&s| s < t));
-        if at_risk > 0 {
-            surv *= 1.0 - (j - i) as f64 / at_risk as f64;
-        }
-        out.push((t, surv));
-        i = j;
-    }
-    out
-}
-
 impl Problem<'_> {
+    /// The Kaplan–Meier steps `(time, S(time))` at each event time of
+    /// unweighted (start, stop] data, strata ignored: at risk at `t` are
+    /// the rows with `start < t ≤ stop` (everyone entered at −∞ without
+    /// `entry`).
+    ///
+    /// Without sorting the rows again: the distinct event times come from
+    /// each stratum's rows by decreasing stop time, and each row is counted
+    /// at the event times up to its stop (and taken off at those up to its
+    /// entry) through one binary search among them and a running sum.
+    fn km_times(&self) -> Vec<(f64, f64)> {
+        let (stop, event) = (&self.d.stop, &self.d.event);
+        let mut times: Vec<f64> = Vec::new();
+        for s in &self.strata {
+            let first = times.len();
+            for &k in &s.by_stop {
+                // Decreasing within the stratum: a repeat is the last pushed.
+                if event[k] && (times.len() == first || times[times.len() - 1] != stop[k]) {
+                    times.push(stop[k]);
+                }
+            }
+        }
+        times.sort_unstable_by(f64::total_cmp);
+        times.dedup();
+        let m = times.len();
+        // upto(v): how many event times t have t ≤ v, the first ones.
+        let upto = |v: f64| times.partition_point(|&t| t <= v);
+        // at_risk[k] counts rows with stop ≥ t_k less those with entry ≥
+        // t_k, from rows counted at the index just past their last time.
+        let mut at_risk = vec![0i64; m + 1];
+        let mut deaths = vec![0usize; m];
+        for (i, &v) in stop.iter().enumerate() {
+            let at = upto(v);
+            at_risk[at] += 1;
+            if event[i] && at > 0 {
+                deaths[at - 1] += 1;
+            }
+        }
+        if let Some(entry) = &self.d.entry {
+            for &e in entry {
+                at_risk[upto(e)] -= 1;
+            }
+        }
+        let mut out = Vec::with_capacity(m);
+        let mut surv = 1.0;
+        let mut n_at = vec![0i64; m];
+        // Rows counted at index `at` are at risk at t_0..t_{at−1}.
+        let mut running = 0i64;
+        for k in (0..m).rev() {
+            running += at_risk[k + 1];
+            n_at[k] = running;
+        }
+        for k in 0..m {
+            if n_at[k] > 0 {
+                surv *= 1.0 - deaths[k] as f64 / n_at[k] as f64;
+            }
+            out.push((times[k], surv));
+        }
+        out
+    }
+
     /// The test of proportional hazards of R's `cox.zph` (survival ≥ 3.0,
     /// default transform "km"): a score test, at β̂, for adding
     /// `x · g(t)` to the model, with `g(t) = 1 − KM(t−)` from the
@@ -57,7 +81,7 @@ impl Problem<'_> {
         // Left-continuous KM of everyone (survfitKM on the model's Surv:
         // with (start, stop] data its risk sets hold the rows entered
         // before t, as R's cox.zph computes it).
-        let km = km_times(&self.d.stop, self.d.entry.as_deref(), &self.d.event);
+        let km = self.km_times();
         let g_of = |t: f64| -> f64 {
             // S(t−): the survival just before t.
             let idx = km.partition_point(|s| s.0 < t);

@@ -1,0 +1,162 @@
+//! Cox, Efron ties (issue 19, item 1): 1,000,000 rows × 8 covariates with
+//! tied whole-day times; lumbar's full fit (concordance and cox.zph, as
+//! `cox::fit`) and the model alone (`diagnostics: false`), best of 5 each,
+//! against R's `coxph(…, ties = "efron")` followed by `cox.zph` on the
+//! same data in the same run (best of 3; the fit's time alone, not the
+//! CSV's), with the target of 50× R for the full fit.
+//!
+//!   cargo bench -p lumbar-stats --bench cox [-- ROWS] [--lumbar-only] [--runs N]
+//!
+//! R runs when `Rscript` with survival is on PATH. lifelines (the model's
+//! target, 30× its `fit`) is not timed here.
+
+use std::time::Instant;
+
+use lumbar_stats::cox::{CoxData, CoxFit, CoxOptions, Ties, fit_with};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const BETA: [f64; 8] = [0.3, -0.2, 0.1, 0.0, 0.25, -0.15, 0.05, 0.2];
+
+/// Covariates alternately standard normal and Bernoulli(0.4), six decimals
+/// (as written to the CSV); exponential times with rate `0.01·exp(lp)`
+/// rounded up to whole days (many ties), censored at day 365 or at a
+/// uniform day in 1..=730.
+fn data(n: usize) -> CoxData {
+    let mut rng = ChaCha8Rng::seed_from_u64(1977);
+    let mut columns: Vec<Vec<f64>> = (0..8).map(|_| Vec::with_capacity(n)).collect();
+    let (mut stop, mut event) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let mut lp = 0.0;
+        for (j, c) in columns.iter_mut().enumerate() {
+            let v = if j % 2 == 0 {
+                let u: f64 = 1.0 - rng.random::<f64>();
+                let w: f64 = rng.random();
+                (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * w).cos()
+            } else if rng.random_bool(0.4) {
+                1.0
+            } else {
+                0.0
+            };
+            let v = format!("{v:.6}").parse::<f64>().unwrap_or(v);
+            lp += BETA[j] * v;
+            c.push(v);
+        }
+        let u: f64 = 1.0 - rng.random::<f64>();
+        let t = (-u.ln() / (0.01 * lp.exp())).ceil().max(1.0);
+        let c = (rng.random::<f64>() * 730.0).ceil().clamp(1.0, 365.0);
+        stop.push(t.min(c));
+        event.push(t <= c);
+    }
+    CoxData {
+        stop,
+        event,
+        names: (1..=8).map(|j| format!("x{j}")).collect(),
+        columns,
+        ..Default::default()
+    }
+}
+
+fn best_of(runs: usize, mut f: impl FnMut() -> CoxFit) -> (f64, CoxFit) {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let fit = f();
+        best = best.min(t0.elapsed().as_secs_f64());
+        last = Some(fit);
+    }
+    (best, last.expect("at least one run"))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs_at = args.iter().position(|a| a == "--runs");
+    let n: usize = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| runs_at.is_none_or(|r| *i != r + 1))
+        .find_map(|(_, a)| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let lumbar_only = args.iter().any(|a| a == "--lumbar-only");
+    let runs: usize = runs_at
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let d = data(n);
+    let events = d.event.iter().filter(|e| **e).count();
+    println!(
+        "{n} rows x 8, {events} events, {} threads",
+        rayon::current_num_threads()
+    );
+    let opts = |diagnostics| CoxOptions {
+        ties: Ties::Efron,
+        robust: false,
+        diagnostics,
+    };
+    let (model_s, _) = best_of(runs, || fit_with(&d, &opts(false)).expect("fit"));
+    let (full_s, full) = best_of(runs, || fit_with(&d, &opts(true)).expect("fit"));
+    println!("lumbar model only: {model_s:.3} s (best of {runs})");
+    println!(
+        "lumbar full fit:   {full_s:.3} s (best of {runs}); diagnostics {:.3} s beyond the model",
+        full_s - model_s
+    );
+    println!(
+        "  x1 {:.6}, C {:.6} (se {:.6}), zph global {:.4}",
+        full.terms[0].estimate,
+        full.concordance,
+        full.concordance_std_error,
+        full.zph.as_ref().map_or(f64::NAN, |z| z.global.statistic)
+    );
+    if lumbar_only {
+        return;
+    }
+    let dir = std::env::temp_dir().join("lumbar-cox-bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let csv = dir.join("cox.csv");
+    let mut text = String::from("time,event,x1,x2,x3,x4,x5,x6,x7,x8\n");
+    for i in 0..n {
+        text.push_str(&format!("{},{}", d.stop[i], u8::from(d.event[i])));
+        for c in &d.columns {
+            text.push_str(&format!(",{}", c[i]));
+        }
+        text.push('\n');
+    }
+    if std::fs::write(&csv, text).is_err() {
+        println!("R: skipped (cannot write {})", csv.display());
+        return;
+    }
+    let script = format!(
+        "suppressMessages(library(survival)); d <- read.csv('{}'); best <- Inf; \
+         for (k in 1:3) {{ t0 <- Sys.time(); \
+         f <- coxph(Surv(time, event) ~ ., d, ties = 'efron'); z <- cox.zph(f); \
+         best <- min(best, as.numeric(difftime(Sys.time(), t0, units = 'secs'))) }}; \
+         cat(best, coef(f)[1], f$concordance['concordance'], z$table['GLOBAL', 'chisq'], '\\n')",
+        csv.display()
+    );
+    match std::process::Command::new("Rscript")
+        .args(["-e", &script])
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let out = String::from_utf8_lossy(&o.stdout);
+            let v: Vec<f64> = out
+                .split_whitespace()
+                .map(|s| s.parse().unwrap_or(f64::NAN))
+                .collect();
+            let secs = v.first().copied().unwrap_or(f64::NAN);
+            println!(
+                "R coxph + cox.zph: {secs:.3} s (best of 3); x1 {:.6}, C {:.6}, zph global {:.4}",
+                v.get(1).copied().unwrap_or(f64::NAN),
+                v.get(2).copied().unwrap_or(f64::NAN),
+                v.get(3).copied().unwrap_or(f64::NAN)
+            );
+            let ratio = secs / full_s;
+            println!(
+                "full fit: {ratio:.1}x R (target 50x: {})",
+                if ratio >= 50.0 { "met" } else { "NOT met" }
+            );
+        }
+        _ => println!("R: skipped (Rscript with survival not found)"),
+    }
+}
