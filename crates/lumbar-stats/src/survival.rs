@@ -175,9 +175,12 @@ fn findq(x: &[f64], y: &[f64], p: f64, xmax: f64) -> Option<f64> {
     const TOL: f64 = 1.490_116_119_384_765_6e-8;
     let mut xs = Vec::with_capacity(x.len());
     let mut ys: Vec<f64> = Vec::with_capacity(y.len());
+    // `duplicated(y)` keeps each value's first time; a set of the values
+    // seen (0 and −0 one value, as R's) keeps that O(n) (a search of the
+    // kept values made a 20,000-row curve take seconds).
+    let mut seen = std::collections::HashSet::with_capacity(y.len());
     for (&xi, &yi) in x.iter().zip(y) {
-        // `duplicated(y)` keeps each value's first time.
-        if !yi.is_nan() && !ys.contains(&yi) {
+        if !yi.is_nan() && seen.insert((yi + 0.0).to_bits()) {
             xs.push(xi);
             ys.push(yi);
         }
@@ -408,6 +411,12 @@ pub fn by_group_at(
 
 /// The log-rank test of `k` groups (`gid[i]` in 0..k).
 pub fn log_rank(time: &[f64], event: &[bool], gid: &[usize], k: usize) -> LogRank {
+    // The variance is V = diag(Σ_t b_t n_g(t)) − Σ_t a_t n(t) n(t)ᵀ with
+    // w_t = d(n − d)/(n − 1), b_t = w_t/n, a_t = w_t/n² (survdiff's). The
+    // outer-product sum is taken pair by pair over the intervals where both
+    // groups' numbers at risk are constant, with prefix sums of a_t: O(k·n)
+    // rather than O(k² · event times), which made 400 groups of 20,000 rows
+    // take a minute.
     let mut order: Vec<usize> = (0..time.len()).collect();
     order.sort_by(|&a, &b| time[a].total_cmp(&time[b]));
     let mut n_g = vec![0.0; k];
@@ -416,39 +425,86 @@ pub fn log_rank(time: &[f64], event: &[bool], gid: &[usize], k: usize) -> LogRan
     }
     let mut observed = vec![0.0; k];
     let mut expected = vec![0.0; k];
-    let mut v = DMatrix::<f64>::zeros(k, k);
+    let mut diag = vec![0.0; k];
+    // Prefix sums of a_t over the distinct times, and each group's numbers
+    // at risk as (first time index, value) segments.
+    let mut prefix = vec![0.0];
+    let mut segments: Vec<Vec<(usize, f64)>> = n_g.iter().map(|&n| vec![(0, n)]).collect();
+    let mut d_g = vec![0.0; k];
+    let mut leaving = vec![0.0; k];
+    let mut touched: Vec<usize> = Vec::new();
     let mut i = 0;
+    let mut ti = 0;
     while i < order.len() {
         let t = time[order[i]];
-        let mut d_g = vec![0.0; k];
-        let mut leaving = vec![0.0; k];
         let mut j = i;
         while j < order.len() && time[order[j]] == t {
             let r = order[j];
-            leaving[gid[r]] += 1.0;
+            let g = gid[r];
+            if leaving[g] == 0.0 {
+                touched.push(g);
+            }
+            leaving[g] += 1.0;
             if event[r] {
-                d_g[gid[r]] += 1.0;
+                d_g[g] += 1.0;
             }
             j += 1;
         }
-        let d: f64 = d_g.iter().sum();
+        let d: f64 = touched.iter().map(|&g| d_g[g]).sum();
         let n: f64 = n_g.iter().sum();
+        let mut a = 0.0;
         if d > 0.0 && n > 0.0 {
-            for g in 0..k {
+            for &g in &touched {
                 observed[g] += d_g[g];
+            }
+            for g in 0..k {
                 expected[g] += d * n_g[g] / n;
-                if n > 1.0 {
-                    for h in 0..k {
-                        let delta = if g == h { 1.0 } else { 0.0 };
-                        v[(g, h)] += d * (n - d) / (n - 1.0) * n_g[g] / n * (delta - n_g[h] / n);
-                    }
+            }
+            if n > 1.0 {
+                let w = d * (n - d) / (n - 1.0);
+                for g in 0..k {
+                    diag[g] += w / n * n_g[g];
                 }
+                a = w / (n * n);
             }
         }
-        for g in 0..k {
+        prefix.push(prefix[ti] + a);
+        ti += 1;
+        for &g in &touched {
             n_g[g] -= leaving[g];
+            segments[g].push((ti, n_g[g]));
+            leaving[g] = 0.0;
+            d_g[g] = 0.0;
         }
+        touched.clear();
         i = j;
+    }
+    let total = ti;
+    let mut v = DMatrix::<f64>::zeros(k, k);
+    for g in 0..k {
+        for h in g..k {
+            // Walk the union of both groups' breakpoints.
+            let (sg, sh) = (&segments[g], &segments[h]);
+            let (mut x, mut y) = (0, 0);
+            let mut acc = 0.0;
+            let mut from = 0;
+            while from < total {
+                while x + 1 < sg.len() && sg[x + 1].0 <= from {
+                    x += 1;
+                }
+                while y + 1 < sh.len() && sh[y + 1].0 <= from {
+                    y += 1;
+                }
+                let next_g = sg.get(x + 1).map_or(total, |s| s.0);
+                let next_h = sh.get(y + 1).map_or(total, |s| s.0);
+                let to = next_g.min(next_h).min(total);
+                acc += sg[x].1 * sh[y].1 * (prefix[to] - prefix[from]);
+                from = to;
+            }
+            v[(g, h)] = -acc;
+            v[(h, g)] = -acc;
+        }
+        v[(g, g)] += diag[g];
     }
     let m = k - 1;
     let diff = DVector::from_fn(m, |g, _| observed[g] - expected[g]);
@@ -543,5 +599,73 @@ mod tests {
         assert_eq!(r.df, 1);
         let same = log_rank(&[1.0, 1.0, 2.0, 2.0], &[true; 4], &[0, 1, 0, 1], 2);
         assert!(same.chisq.abs() < 1e-12);
+    }
+
+    /// The log-rank variance by pairs of constant intervals equals
+    /// survdiff's sum over every event time (the formula term by term),
+    /// with ties, groups that run out early and a group of one row.
+    #[test]
+    fn log_rank_variance_equals_the_sum_over_event_times() {
+        let mut state = 12345u64;
+        let mut unif = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let n = 300;
+        let k = 7;
+        let time: Vec<f64> = (0..n).map(|_| (unif() * 40.0).floor()).collect();
+        let event: Vec<bool> = (0..n).map(|_| unif() < 0.6).collect();
+        let mut gid: Vec<usize> = (0..n).map(|_| (unif() * (k - 1) as f64) as usize).collect();
+        gid[17] = k - 1;
+        let fast = log_rank(&time, &event, &gid, k);
+        // survdiff's sums, event time by event time.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| time[a].total_cmp(&time[b]));
+        let mut n_g = vec![0.0; k];
+        gid.iter().for_each(|&g| n_g[g] += 1.0);
+        let (mut o, mut e) = (vec![0.0; k], vec![0.0; k]);
+        let mut v = DMatrix::<f64>::zeros(k, k);
+        let mut i = 0;
+        while i < n {
+            let t = time[order[i]];
+            let (mut d_g, mut out) = (vec![0.0; k], vec![0.0; k]);
+            let mut j = i;
+            while j < n && time[order[j]] == t {
+                out[gid[order[j]]] += 1.0;
+                if event[order[j]] {
+                    d_g[gid[order[j]]] += 1.0;
+                }
+                j += 1;
+            }
+            let (d, m): (f64, f64) = (d_g.iter().sum(), n_g.iter().sum());
+            if d > 0.0 && m > 1.0 {
+                for g in 0..k {
+                    o[g] += d_g[g];
+                    e[g] += d * n_g[g] / m;
+                    for h in 0..k {
+                        let delta = if g == h { 1.0 } else { 0.0 };
+                        v[(g, h)] += d * (m - d) / (m - 1.0) * n_g[g] / m * (delta - n_g[h] / m);
+                    }
+                }
+            }
+            for g in 0..k {
+                n_g[g] -= out[g];
+            }
+            i = j;
+        }
+        let m = k - 1;
+        let diff = DVector::from_fn(m, |g, _| o[g] - e[g]);
+        let vm = DMatrix::from_fn(m, m, |a, b| v[(a, b)]);
+        let chisq = diff.dot(&vm.cholesky().unwrap().solve(&diff));
+        assert!(
+            (fast.chisq - chisq).abs() < 1e-9 * chisq,
+            "{} vs {chisq}",
+            fast.chisq
+        );
+        for g in 0..k {
+            assert!((fast.expected[g] - e[g]).abs() < 1e-9 * e[g].max(1.0));
+        }
     }
 }
