@@ -437,27 +437,46 @@ const SYMBOL_ORDER: &str = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$";
 
 /// Text compared as R compares it in a UTF-8 locale, where R collates with
 /// ICU's root locale (R's `sort(c("b", "B", "a", ">=125", "101-124"))`
-/// gives `">=125" "101-124" "a" "b" "B"`): first by characters with case
-/// ignored (symbols, then digits one by one, then letters, then the rest
-/// by code point), then lower case before upper case, then by bytes.
-/// (Under `LC_COLLATE=C`, R sorts by bytes instead.)
+/// gives `">=125" "101-124" "a" "b" "B"`, and `"éclair"` sorts before
+/// `"Zeta"`): first by characters with accents and case ignored (symbols,
+/// then digits one by one, then letters by their base letter, then the
+/// rest by code point), then by accents (none first), then lower case
+/// before upper case, then by bytes. (Under `LC_COLLATE=C`, R sorts by
+/// bytes instead.)
 pub fn r_collate(a: &str, b: &str) -> std::cmp::Ordering {
-    fn primary(c: char) -> (u8, u32) {
-        if let Some(i) = SYMBOL_ORDER.find(c) {
-            (0, i as u32)
-        } else if c.is_ascii_digit() {
-            (1, c as u32)
-        } else if c.is_alphabetic() {
-            let lower = c.to_lowercase().next().unwrap_or(c);
-            (2, lower as u32)
-        } else {
-            (3, c as u32)
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    // Each character's (primary, accents) keys: the base letter of its
+    // canonical decomposition, and its combining marks.
+    fn keys(s: &str) -> (Vec<(u8, u32)>, Vec<u32>) {
+        let mut primary = Vec::new();
+        let mut accents = Vec::new();
+        for c in s.chars() {
+            let mut parts = std::iter::once(c).nfd();
+            let base = parts.next().unwrap_or(c);
+            let marks: u32 = parts
+                .filter(|m| is_combining_mark(*m))
+                .map(|m| m as u32)
+                .sum();
+            let key = if let Some(i) = SYMBOL_ORDER.find(base) {
+                (0, i as u32)
+            } else if base.is_ascii_digit() {
+                (1, base as u32)
+            } else if base.is_alphabetic() {
+                (2, base.to_lowercase().next().unwrap_or(base) as u32)
+            } else {
+                (3, base as u32)
+            };
+            primary.push(key);
+            accents.push(marks);
         }
+        (primary, accents)
     }
-    let key = |s: &str| s.chars().map(primary).collect::<Vec<_>>();
+    let (pa, aa) = keys(a);
+    let (pb, ab) = keys(b);
     let case = |s: &str| s.chars().map(char::is_uppercase).collect::<Vec<_>>();
-    key(a)
-        .cmp(&key(b))
+    pa.cmp(&pb)
+        .then_with(|| aa.cmp(&ab))
         .then_with(|| case(a).cmp(&case(b)))
         .then_with(|| a.cmp(b))
 }
@@ -499,6 +518,17 @@ mod tests {
             .to_vec();
         sort_levels(&mut l);
         assert_eq!(l, ["<78", ">=125", "101-124", "78-100", "a", "b", "B"]);
+        // R (C.UTF-8, ICU): sort(c("Zeta", "éclair", "Ωmega", "B", "ä", "e", "a"))
+        // is "a" "ä" "B" "e" "éclair" "Zeta" "Ωmega".
+        let mut l: Vec<String> = ["Zeta", "éclair", "Ωmega", "B", "ä", "e", "a"]
+            .map(String::from)
+            .to_vec();
+        sort_levels(&mut l);
+        assert_eq!(l, ["a", "ä", "B", "e", "éclair", "Zeta", "Ωmega"]);
+        // Accents before case: sort(c("é", "e", "E", "É", "f")).
+        let mut l: Vec<String> = ["é", "e", "E", "É", "f"].map(String::from).to_vec();
+        sort_levels(&mut l);
+        assert_eq!(l, ["e", "E", "é", "É", "f"]);
         assert_eq!(d.columns[1], [1.0, 0.0, 0.0]);
         assert_eq!(d.columns[2], [0.0, 1.0, 0.0]);
         assert_eq!((d.rows, d.dropped, d.kept.clone()), (3, 1, vec![0, 2, 3]));

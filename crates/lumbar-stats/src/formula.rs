@@ -195,24 +195,38 @@ pub struct FormulaError {
     pub message: String,
 }
 
+/// How much of the formula an error shows on either side of its
+/// character (a formula of thousands of characters is not echoed whole).
+const SHOWN_AROUND: usize = 60;
+
+/// A character as an error shows it: control and bidirectional-format
+/// characters (which could move the caret or drive the terminal) as `?`.
+fn shown(c: char) -> char {
+    let bidi =
+        matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if c.is_control() || bidi { '?' } else { c }
+}
+
 impl fmt::Display for FormulaError {
-    /// `formula, character 12: message`, then the formula and a caret
-    /// under the character, as a compiler points at a column.
+    /// `formula, character 12: message`, then the formula (the part around
+    /// the character, when it is long) and a caret under the character, as
+    /// a compiler points at a column.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Control characters would break the caret's alignment or the
-        // terminal; they are shown as spaces.
-        let shown: String = self
-            .text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+        let chars: Vec<char> = self.text.chars().map(shown).collect();
+        let at = self.at.min(chars.len());
+        let from = at.saturating_sub(SHOWN_AROUND);
+        let to = (at + SHOWN_AROUND).min(chars.len());
+        let lead = if from > 0 { "…" } else { "" };
+        let tail = if to < chars.len() { "…" } else { "" };
+        let window: String = chars[from..to].iter().collect();
+        let message: String = self.message.chars().map(shown).collect();
         write!(
             f,
-            "formula, character {}: {}\n  {}\n  {}^",
+            "formula, character {}: {}\n  {lead}{window}{tail}\n  {}{}^",
             self.at + 1,
-            self.message,
-            shown,
-            " ".repeat(self.at.min(shown.chars().count()))
+            message,
+            " ".repeat(lead.chars().count()),
+            " ".repeat(at - from)
         )
     }
 }
@@ -341,7 +355,14 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, FormulaError> {
             {
                 i += 1;
             }
-            out.push((Tok::Name(chars[start..i].iter().collect()), start));
+            let name: String = chars[start..i].iter().collect();
+            if name == "." {
+                return err(
+                    start,
+                    "'.' (all the other columns) is not supported here; name the columns".into(),
+                );
+            }
+            out.push((Tok::Name(name), start));
         } else {
             return err(start, format!("'{c}' is not part of a formula"));
         }
@@ -1062,5 +1083,19 @@ mod tests {
         let e = at(&format!("y ~ ({})^40", wide.join(" + ")));
         assert!(e.message.contains("more than 512 terms"), "{e}");
         assert!(at(&"a".repeat(5000)).message.contains("at most 4096"));
+        assert!(at("y ~ .").message.contains("'.' (all the other columns)"));
+        // A long formula is shown around the character only; control and
+        // bidirectional characters are not echoed to the terminal.
+        let long = format!("y ~ {} + foo(x)", vec!["a"; 400].join(" + "));
+        let shown = at(&long).to_string();
+        assert!(
+            shown.len() < 400 && shown.contains("…") && shown.ends_with('^'),
+            "{shown}"
+        );
+        let hostile = at("y ~ a + \u{1b}[31m\u{202e}foo(x)").to_string();
+        assert!(
+            !hostile.contains('\u{1b}') && !hostile.contains('\u{202e}'),
+            "{hostile:?}"
+        );
     }
 }

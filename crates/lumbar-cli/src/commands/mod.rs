@@ -34,10 +34,6 @@ pub enum FileFormat {
     Json,
 }
 
-/// `--format csv,parquet,json` of the commands that write result tables
-/// into a folder (analyze, risk, store rejects; simulate, calibrate and
-/// replay, whose default is Parquet alone).
-
 /// Parquet alone: the default of the simulator's, calibration's and
 /// replay's tables (each has its JSON document beside it).
 pub const PARQUET_ONLY: lumbar_io::output::Formats = lumbar_io::output::Formats {
@@ -46,6 +42,9 @@ pub const PARQUET_ONLY: lumbar_io::output::Formats = lumbar_io::output::Formats 
     json: false,
 };
 
+/// `--format csv,parquet,json` of the commands that write result tables
+/// into a folder (analyze, risk, store rejects; simulate, calibrate and
+/// replay, whose default is Parquet alone).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TableFormatArg {
     /// Write each result table as these files (repeat or separate by

@@ -92,6 +92,7 @@ fn frame_from_flags(args: &CoxArgs, df: &dyn lumbar_model::Columns) -> Result<Co
     labels.extend(args.strata.as_deref());
     labels.extend(args.cluster.as_deref());
     let mut d = columns::design(df, &covariates, &cats, &extra, &labels)?;
+    model_frame::check_cox_size(df, d.rows, d.columns.len())?;
     let warnings: Vec<String> = args
         .entry
         .as_deref()

@@ -84,8 +84,8 @@ pub fn poisson(
 ) -> Result<()> {
     writeln!(
         out,
-        "Call:\nglm(formula = {formula}, family = poisson, data = {data})  [robust {:?} variance]\n",
-        fit.robust
+        "Call:\nglm(formula = {formula}, family = poisson, data = {data})  [robust {} variance]\n",
+        format!("{:?}", fit.robust).to_uppercase()
     )?;
     writeln!(out, "  n= {}, number of events= {} ", fit.n, fit.events)?;
     deleted(dropped, out)?;
