@@ -28,6 +28,15 @@ pub enum FrameError {
     },
     #[error("{path}: {error}")]
     Read { path: PathBuf, error: PolarsError },
+    /// A CSV that cannot be read as a table, with the place of the first
+    /// fault (a row of another width, text that is not UTF-8, a quote never
+    /// closed).
+    #[error("{path}: {place}: {problem}")]
+    Csv {
+        path: PathBuf,
+        place: String,
+        problem: String,
+    },
 }
 
 /// Cells read as missing unless `--na` says otherwise: R's `NA` (and `NaN`
@@ -77,7 +86,22 @@ impl Frame {
                 .finish()
                 .map_err(read_err)?
         } else {
-            read_csv(bytes, na).map_err(read_err)?
+            match read_csv(&bytes, na) {
+                Ok(df) => df,
+                // polars says what went wrong in its own words (and may
+                // quote the rest of the file): find the first fault
+                // ourselves, by line, as ingest names it.
+                Err(e) => {
+                    return Err(match csv_fault(&bytes) {
+                        Some((place, problem)) => FrameError::Csv {
+                            path: path.into(),
+                            place,
+                            problem,
+                        },
+                        None => read_err(e),
+                    });
+                }
+            }
         };
         let df = null_missing(df, na).map_err(read_err)?;
         Ok(Frame {
@@ -228,7 +252,71 @@ fn null_missing(mut df: DataFrame, na: &[String]) -> PolarsResult<DataFrame> {
 }
 
 /// A CSV whose separator is the one of `,` `;` tab its header holds most.
-fn read_csv(bytes: Vec<u8>, na: &[String]) -> PolarsResult<DataFrame> {
+/// The first fault of a CSV that polars could not read: its place ("line
+/// N") and what is wrong, from the csv crate's strict reading (records of
+/// one width, UTF-8 text); `None` when it finds none.
+fn csv_fault(bytes: &[u8]) -> Option<(String, String)> {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let count = |c: u8| first.iter().filter(|&&b| b == c).count();
+    let sep = [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|&c| count(c))
+        .unwrap_or(b',');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sep)
+        .has_headers(false)
+        .from_reader(bytes);
+    let mut width = None;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, csv::Position::line);
+                let w = *width.get_or_insert(record.len());
+                if record.len() != w {
+                    return Some((
+                        format!("line {line}"),
+                        format!("a row of {} fields where the header has {w}", record.len()),
+                    ));
+                }
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                let problem = match e.kind() {
+                    csv::ErrorKind::Utf8 { err, .. } => {
+                        format!("column {} holds text that is not UTF-8", err.field() + 1)
+                    }
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("a row of {len} fields where the header has {expected_len}"),
+                    _ => e
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect(),
+                };
+                return Some((format!("line {line}"), problem));
+            }
+        }
+    }
+    // A quote opened and never closed runs to the end of the file.
+    let quotes = bytes.iter().filter(|&&b| b == b'"').count();
+    if quotes % 2 == 1 {
+        let at = bytes.iter().rposition(|&b| b == b'"').unwrap_or(0);
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        return Some((
+            format!("line {line}"),
+            "a quote that is never closed".into(),
+        ));
+    }
+    None
+}
+
+fn read_csv(bytes: &[u8], na: &[String]) -> PolarsResult<DataFrame> {
     let first = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let count = |c: u8| first.iter().filter(|&&b| b == c).count();
     let sep = [b',', b';', b'\t']
@@ -266,6 +354,37 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    /// A CSV polars cannot read is named by line and what is wrong, not in
+    /// polars' words (nor by quoting the rest of the file).
+    #[test]
+    fn a_broken_csv_is_named_by_its_line() {
+        let err = |name: &str, bytes: &[u8]| {
+            let dir = std::env::temp_dir().join(format!("lumbar-frame-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).unwrap();
+            Frame::read(&p)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let e = err("ragged.csv", b"t,s,x\n1,1,2\n2,0,1,5,6\n3,1,1\n");
+        assert!(
+            e.ends_with("ragged.csv: line 3: a row of 5 fields where the header has 3"),
+            "{e}"
+        );
+        let e = err("utf.csv", b"t,s,x\n1,1,2\n2,0,\xff\n");
+        assert!(
+            e.ends_with("utf.csv: line 3: column 3 holds text that is not UTF-8"),
+            "{e}"
+        );
+        let e = err("quote.csv", b"t,s,x\n1,1,2\n2,0,\"1\n3,1,1\n4,1,1\n");
+        assert!(
+            e.ends_with("quote.csv: line 3: a quote that is never closed"),
+            "{e}"
+        );
     }
 
     /// Every default token is missing, in a numeric and in a text column,
