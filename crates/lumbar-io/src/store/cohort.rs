@@ -429,11 +429,14 @@ fn stream_slice<S: SessionSink>(
     };
     let mut ex = text("exercise")?;
     let mut side = text("side")?;
-    // A part whose levels are all empty may store the column untyped.
+    // A part whose levels are all empty may store the column untyped. Most
+    // stores log no level: then the column is not walked at all (nor can it
+    // make the others be copied into one chunk).
     let mut level = cast("level", &DataType::String)?
         .str()
         .map_err(err("level"))?
         .clone();
+    let has_level = level.null_count() < level.len();
     let mut at = cast("performed_at", &DataType::Int64)?
         .i64()
         .map_err(err("performed_at"))?
@@ -452,7 +455,7 @@ fn stream_slice<S: SessionSink>(
     let lengths: Vec<usize> = ex.chunk_lengths().collect();
     let same = |c: Vec<usize>| c == lengths;
     let aligned = same(side.chunk_lengths().collect())
-        && same(level.chunk_lengths().collect())
+        && (!has_level || same(level.chunk_lengths().collect()))
         && same(at.chunk_lengths().collect())
         && nums.iter().all(|c| same(c.chunk_lengths().collect()))
         && same(stopped.chunk_lengths().collect())
@@ -460,7 +463,9 @@ fn stream_slice<S: SessionSink>(
     if !aligned {
         ex.rechunk_mut();
         side.rechunk_mut();
-        level.rechunk_mut();
+        if has_level {
+            level.rechunk_mut();
+        }
         at.rechunk_mut();
         nums.iter_mut().for_each(|c| c.rechunk_mut());
         stopped.rechunk_mut();
@@ -487,7 +492,11 @@ fn stream_slice<S: SessionSink>(
         .collect();
     let a_ex: Vec<_> = ex.downcast_iter().collect();
     let a_side: Vec<_> = side.downcast_iter().collect();
-    let a_level: Vec<_> = level.downcast_iter().collect();
+    let a_level: Vec<_> = if has_level {
+        level.downcast_iter().collect()
+    } else {
+        Vec::new()
+    };
     let a_at: Vec<_> = at.downcast_iter().collect();
     let a_num: Vec<Vec<_>> = nums.iter().map(|c| c.downcast_iter().collect()).collect();
     let a_stop: Vec<_> = stopped.downcast_iter().collect();
@@ -539,7 +548,7 @@ fn stream_slice<S: SessionSink>(
                         patient,
                         performed_at: t.naive_utc(),
                         exercise: intern(e),
-                        level: a_level[k].get(i).map(&mut intern),
+                        level: a_level.get(k).and_then(|a| a.get(i)).map(&mut intern),
                         side: a_side[k].get(i).map(&mut intern),
                         sets: opt!(num[0], i),
                         reps: opt!(num[1], i),
