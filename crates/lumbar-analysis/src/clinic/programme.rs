@@ -392,30 +392,28 @@ impl<'a> ProgrammeTally<'a> {
             return; // after the window: neither logged nor done for it
         }
         let inside = self.from.is_none_or(|f| day >= f);
-        let slot = if inside
-            && s.completed != Some(false)
-            && day >= self.cohort.patients[s.patient].enrolled_on
-        {
-            self.prescription(s.patient)
-                .iter()
-                .position(|e| *e.key == *s.exercise)
+        // The move's place in the patient's prescription and among the
+        // regimen's moves, each found once per row (the name compares were
+        // a tenth of the report's pass).
+        let (rx_at, move_at) = if inside {
+            let rx = self.prescription(s.patient);
+            (
+                rx.iter().position(|e| *e.key == *s.exercise),
+                self.moves.iter().position(|m| **m == *s.exercise),
+            )
         } else {
-            None
+            (None, None)
         };
+        let slot = rx_at.filter(|_| {
+            s.completed != Some(false) && day >= self.cohort.patients[s.patient].enrolled_on
+        });
         // The dose against the patient's prescription of the move, for the
         // regimen's moves (the report's rows).
-        let dose = if inside {
-            match self.moves.iter().position(|m| **m == *s.exercise) {
-                Some(mv) => self
-                    .prescription(s.patient)
-                    .iter()
-                    .find(|e| *e.key == *s.exercise)
-                    .and_then(|e| dose_class(e, s))
-                    .map(|c| (mv as u8, c)),
-                None => None,
+        let dose = match (move_at, rx_at) {
+            (Some(mv), Some(at)) => {
+                dose_class(&self.prescription(s.patient)[at], s).map(|c| (mv as u8, c))
             }
-        } else {
-            None
+            _ => None,
         };
         let level = match (&s.level, inside) {
             (Some(l), true) => self
@@ -425,8 +423,7 @@ impl<'a> ProgrammeTally<'a> {
                 .map(|&(_, ladder, rung)| (ladder, rung, day.num_days_from_ce())),
             _ => None,
         };
-        let event = inside
-            && self.moves.contains(&&*s.exercise)
+        let event = move_at.is_some()
             && s.pain_during
                 .is_some_and(|d| self.rules.is_safety_event(d, !s.continued()));
         let held = self.held(s.patient);
