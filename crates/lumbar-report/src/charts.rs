@@ -8,51 +8,10 @@
 use std::fmt::Write;
 
 use crate::esc;
-use crate::svg::{Axes, Bar};
+use crate::svg::{Axes, BOTTOM, Bar, H, LEFT, RIGHT, TOP, W, framed};
 
-const W: f64 = 640.0;
-const H: f64 = 260.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 16.0;
-const BOTTOM: f64 = 48.0;
 const PLOT_W: f64 = W - LEFT - RIGHT;
 const PLOT_H: f64 = H - TOP - BOTTOM;
-
-/// The opened chart with its value axis, grid and titles.
-fn framed(label: &str, a: &Axes<'_>) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        r#"<svg viewBox="0 0 {W} {H}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
-        esc(label)
-    );
-    for &t in a.y_ticks {
-        let y = TOP + PLOT_H * (1.0 - t / a.y_max);
-        let _ = write!(
-            out,
-            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
-            W - RIGHT,
-            LEFT - 6.0,
-            y + 4.0,
-            esc(&(a.y_fmt)(t))
-        );
-    }
-    let _ = write!(
-        out,
-        r##"<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{}" stroke="#333"/><line x1="{LEFT}" x2="{}" y1="{}" y2="{}" stroke="#333"/><text x="{}" y="{}" text-anchor="middle" class="axis">{}</text><text transform="translate(14 {}) rotate(-90)" text-anchor="middle" class="axis">{}</text>"##,
-        H - BOTTOM,
-        W - RIGHT,
-        H - BOTTOM,
-        H - BOTTOM,
-        LEFT + PLOT_W / 2.0,
-        H - 8.0,
-        esc(a.x_title),
-        TOP + PLOT_H / 2.0,
-        esc(a.y_title)
-    );
-    out
-}
 
 /// A dashed horizontal line at `value` with its label at the right end.
 fn level(out: &mut String, a: &Axes<'_>, value: f64, text: &str) {

@@ -10,12 +10,12 @@ use std::fmt::Write;
 use crate::esc;
 use crate::style::CSS;
 
-const W: f64 = 640.0;
-const H: f64 = 260.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 16.0;
-const BOTTOM: f64 = 48.0;
+pub(crate) const W: f64 = 640.0;
+pub(crate) const H: f64 = 260.0;
+pub(crate) const LEFT: f64 = 56.0;
+pub(crate) const RIGHT: f64 = 16.0;
+pub(crate) const TOP: f64 = 16.0;
+pub(crate) const BOTTOM: f64 = 48.0;
 
 /// Colours of the curves of a multi-series chart: the report's accent blue
 /// and its mark red first, then colours that stay apart from both.
@@ -144,7 +144,7 @@ pub struct Axes<'a> {
 }
 
 /// An opened chart with its axes drawn.
-fn framed(label: &str, ax: &Axes<'_>) -> String {
+pub(crate) fn framed(label: &str, ax: &Axes<'_>) -> String {
     let mut out = String::new();
     open(&mut out, label);
     axes(&mut out, ax);
