@@ -369,12 +369,11 @@ fn the_same_rows_as_ndjson_and_parquet_give_the_same_table() {
         .unwrap()
         .unwrap();
 
-    // The stored Parquet part itself, and an NDJSON rendering of the CSV.
-    let part = Store::open(&csv_store)
-        .unwrap()
-        .parts(Table::Sessions)
-        .unwrap()[0]
-        .clone();
+    // The stored table as one Parquet file, and an NDJSON rendering of the CSV.
+    let part = tmp.path().join("sessions.parquet");
+    polars::prelude::ParquetWriter::new(std::fs::File::create(&part).unwrap())
+        .finish(&mut from_csv.clone())
+        .unwrap();
     let (h, rows) = read_csv(&cohort_dir.join("sessions.csv"));
     let names: Vec<&str> = h.split(',').collect();
     let mut nd = String::new();

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flate2::{Compress, Compression, FlushCompress};
-use polars::prelude::SerReader;
 
 use crate::path_str;
 
@@ -461,13 +460,12 @@ fn absurd_dates_and_missing_words_in_a_followup_file() {
         "{reasons}"
     );
     // NA, NaN, nan and . did not make bmi text: it is stored as numbers.
-    let part = std::fs::read_dir(store.join("followup"))
+    let df = lumbar_io::Store::open(&store)
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .expect("a followup part");
-    let df = polars::prelude::ParquetReader::new(std::fs::File::open(&part).unwrap())
-        .finish()
+        .read_table(lumbar_model::Table::Followup)
+        .unwrap()
+        .expect("a followup table")
+        .sort(["patient_id"], Default::default())
         .unwrap();
     let bmi = df.column("bmi").unwrap();
     assert_eq!(bmi.dtype(), &polars::prelude::DataType::Float64);
@@ -488,14 +486,11 @@ fn absurd_dates_and_missing_words_in_a_followup_file() {
         f["top_reasons"].to_string().contains("is not true/false"),
         "{f}"
     );
-    let part = std::fs::read_dir(store2.join("followup"))
+    let df = lumbar_io::Store::open(&store2)
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .expect("a followup part");
-    let df = polars::prelude::ParquetReader::new(std::fs::File::open(&part).unwrap())
-        .finish()
-        .unwrap();
+        .read_table(lumbar_model::Table::Followup)
+        .unwrap()
+        .expect("a followup table");
     assert_eq!(
         df.column("bmi").unwrap().dtype(),
         &polars::prelude::DataType::String,

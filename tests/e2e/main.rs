@@ -85,6 +85,18 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The Parquet files under `dir`, its `bucket=NNN` folders included
+/// (hidden temporary files left out), in path order.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = tree(dir)
+        .into_keys()
+        .filter(|rel| rel.ends_with(".parquet") && !rel.split('/').any(|c| c.starts_with('.')))
+        .map(|rel| dir.join(rel))
+        .collect();
+    out.sort();
+    out
+}
+
 /// The bundled demo cohort ingested into `DIR/store` (dates judged as of
 /// 2026-01-01); the store's path.
 pub fn demo_store(dir: &Path) -> PathBuf {

@@ -119,8 +119,8 @@ fn result_folders_are_replaced_whole_or_left_as_they_were() {
     let broken = tmp.path().join("broken");
     copy_tree(&store, &broken);
     let sessions = broken.join("sessions");
-    for part in std::fs::read_dir(&sessions).unwrap().flatten() {
-        std::fs::write(part.path(), b"not parquet at all").unwrap();
+    for part in crate::parquet_files(&sessions) {
+        std::fs::write(part, b"not parquet at all").unwrap();
     }
     lumbar_err(&["analyze", path_str(&broken), "--out", path_str(&res)]);
     assert_eq!(

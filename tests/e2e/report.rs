@@ -8,17 +8,13 @@ use polars::prelude::*;
 use crate::{demo_store, lumbar, lumbar_err, path_str, repo_root};
 
 fn ids(store: &Path, table: &str) -> Vec<String> {
-    let dir = store.join(table);
     let mut out = Vec::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "parquet") {
-            let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
-                .finish()
-                .unwrap();
-            let c = df.column("patient_id").unwrap().str().unwrap().clone();
-            out.extend(c.iter().flatten().map(String::from));
-        }
+    for p in crate::parquet_files(&store.join(table)) {
+        let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+            .finish()
+            .unwrap();
+        let c = df.column("patient_id").unwrap().str().unwrap().clone();
+        out.extend(c.iter().flatten().map(String::from));
     }
     out
 }

@@ -65,6 +65,7 @@ pub use ingest::{ingest, ingest_locked};
 pub use limits::Limits;
 pub use parse::Missing;
 pub use reader::Format;
+use store::PartRows;
 pub use store::{Store, WriterLock, sha256_file};
 use table::ParquetSink;
 pub use tables_csv::CsvTables;
@@ -130,6 +131,9 @@ pub struct IngestOptions {
     pub limits: Limits,
     /// The spellings of a missing value, in every column.
     pub missing: Missing,
+    /// Buckets of patients of a store this ingest creates (a store's count
+    /// is fixed when it is created; see [`store::layout`]).
+    pub buckets: u32,
 }
 
 /// The earliest date ingest accepts by default: no one in these tables was
@@ -147,6 +151,7 @@ impl Default for IngestOptions {
             batch_rows: 65_536,
             limits: Limits::default(),
             missing: Missing::default(),
+            buckets: lumbar_model::partition::DEFAULT_BUCKETS,
         }
     }
 }

@@ -212,6 +212,20 @@ impl ParquetSink {
         }
     }
 
+    /// A sink fed only whole frames ([`ParquetSink::push_frame`]): no row
+    /// buffers are set aside (an ingest holds one such sink per bucket).
+    pub fn for_frames(target: &Path, columns: Vec<(String, Kind)>, batch: usize) -> ParquetSink {
+        ParquetSink {
+            pending: PendingPath::new(target),
+            builder: TableBuilder::new(columns, 0),
+            queued: Vec::new(),
+            queued_rows: 0,
+            writer: None,
+            batch,
+            rows: 0,
+        }
+    }
+
     /// Adds one row.
     pub fn push(&mut self, cells: &[Cell<'_>]) -> PolarsResult<()> {
         self.builder.push(cells);

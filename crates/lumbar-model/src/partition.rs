@@ -22,8 +22,24 @@
 /// store take whole buckets of 64.
 pub const DEFAULT_BUCKETS: u32 = 64;
 
-/// The most buckets a store may have (a folder per bucket and table).
-pub const MAX_BUCKETS: u32 = 4096;
+/// The most buckets a store may have (a folder per bucket and table, and
+/// an ingest holds a file open per bucket it writes): three digits.
+pub const MAX_BUCKETS: u32 = 1000;
+
+/// The hive-style folder of a bucket, `bucket=007`: polars, DuckDB, Arrow
+/// and Spark read `bucket` as a column of the table from it.
+pub fn bucket_folder(bucket: u32) -> String {
+    format!("bucket={bucket:03}")
+}
+
+/// The bucket a folder name stands for (`bucket=007` → 7), if it is one.
+pub fn parse_bucket_folder(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("bucket=")?;
+    if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
 
 /// The bucket of a patient id, `0..buckets` (`buckets` ≥ 1).
 pub fn bucket_of(patient_id: &str, buckets: u32) -> u32 {

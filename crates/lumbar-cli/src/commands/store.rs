@@ -1,7 +1,8 @@
 //! `lumbar store check`: every file of a store against its checksum, one
 //! line per file (as SQLite's `integrity_check`), exit 0 when all are ok;
 //! `lumbar store rejects`: the rows ingest did not accept, with their
-//! reasons, as CSV (and Parquet) for a spreadsheet or R.
+//! reasons, as CSV (and Parquet) for a spreadsheet or R; `lumbar store
+//! migrate`: a store written before buckets, partitioned by patient.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,6 +20,24 @@ pub enum StoreAction {
         after_help = "Example:\n  lumbar store rejects out/store --out out/rejects   # then open out/rejects/rejects.csv"
     )]
     Rejects(RejectsArgs),
+    /// Partition a store written before buckets by patient (TABLE/bucket=NNN/ folders), in place.
+    #[command(
+        after_help = "A store keeps its bucket count once it has one; --buckets sets it for a store that has none.\nExample:\n  lumbar store migrate out/store"
+    )]
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// The store folder.
+    pub store: PathBuf,
+    /// Buckets of patients, when the store has no count yet.
+    #[arg(long, value_name = "N", default_value_t = lumbar_model::partition::DEFAULT_BUCKETS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(lumbar_model::partition::MAX_BUCKETS)))]
+    pub buckets: u32,
+    /// Fail at once when another process is writing the store, instead of waiting for it.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Args, Debug)]
@@ -49,7 +68,36 @@ pub fn store(action: &StoreAction, out: &mut dyn Write) -> Result<u8> {
     match action {
         StoreAction::Check(args) => check(args, out),
         StoreAction::Rejects(args) => rejects(args, out),
+        StoreAction::Migrate(args) => migrate(args, out),
     }
+}
+
+fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<u8> {
+    Store::open(&args.store)?;
+    let lock = lumbar_io::WriterLock::acquire(&args.store, !args.no_wait, &mut |_| {})?;
+    let done = lock.store().migrate(
+        &lock,
+        args.buckets,
+        lumbar_io::IngestOptions::default().batch_rows,
+    )?;
+    for r in &done.repairs {
+        writeln!(out, "repaired: {r}")?;
+    }
+    if done.parts == 0 {
+        writeln!(
+            out,
+            "{} is already partitioned into {} buckets of patients; nothing to do",
+            args.store.display(),
+            done.buckets
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} part(s), {} rows, partitioned into {} buckets of patients (TABLE/bucket=NNN/)",
+            done.parts, done.rows, done.buckets
+        )?;
+    }
+    Ok(0)
 }
 
 fn rejects(args: &RejectsArgs, out: &mut dyn Write) -> Result<u8> {

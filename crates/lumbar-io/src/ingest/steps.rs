@@ -19,6 +19,9 @@ pub(super) struct FilePlan<'a> {
     pub(super) keyed: bool,
     /// Sessions, walking, outcomes: the id must name a known person.
     pub(super) check_ids: bool,
+    /// The store's buckets of patients (`None`: a store written before
+    /// buckets, whose parts stay whole until `lumbar store migrate`).
+    pub(super) buckets: Option<u32>,
 }
 
 /// Step 1: detects the format, opens the source, infers the extra
@@ -63,6 +66,14 @@ pub(super) fn plan_file<'a>(
         .with_min_date(opts.min_date)
         .with_missing(opts.missing.clone());
     store.prepare_dirs(table)?;
+    let buckets = store.layout_for_writing(opts.buckets)?;
+    if buckets.is_none() {
+        notes.push(format!(
+            "{}: the store was written before tables were partitioned by patient, so this part is one file too; `lumbar store migrate {}` partitions the store",
+            input.path.display(),
+            store.root().display()
+        ));
+    }
     let keyed = matches!(table, Table::Patients | Table::Followup);
     let check_ids = match table {
         Table::Sessions => !known.patients.is_empty(),
@@ -102,6 +113,7 @@ pub(super) fn plan_file<'a>(
         columns,
         keyed,
         check_ids,
+        buckets,
     })
 }
 
@@ -114,7 +126,7 @@ pub(super) struct Checked {
     /// Rejects per kind of reason.
     pub(super) reasons: HashMap<String, u64>,
     /// The accepted and the rejected rows, in their pending files.
-    pub(super) sink: ParquetSink,
+    pub(super) sink: PartRows,
     pub(super) rejects: ParquetSink,
 }
 
@@ -137,10 +149,12 @@ pub(super) fn check_rows(
         Table::Followup => known.participants.clone(),
         _ => HashSet::new(),
     };
-    let mut sink = ParquetSink::create(
-        &store.part_path(table, "pending"),
+    let mut sink = PartRows::create(
+        store,
+        table,
         plan.columns.clone(),
         opts.batch_rows,
+        plan.buckets,
     );
     let reject_columns = ["table", "source", "line", "column", "value", "reason"]
         .iter()
@@ -371,7 +385,11 @@ pub(super) fn commit_file(
             as_of: opts.as_of.to_string(),
             lumbar_version: env!("CARGO_PKG_VERSION").into(),
             checksums: None,
+            buckets: None,
         };
+        if let Some(b) = plan.buckets {
+            store.set_buckets(b)?;
+        }
         store.commit_part(table, record, &new_fps, rejects, sink)?;
     }
     match table {

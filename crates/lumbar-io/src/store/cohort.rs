@@ -85,7 +85,24 @@ impl Store {
         slice_rows: usize,
     ) -> Result<(S, usize), LoadError> {
         let slice_rows = slice_rows.max(1);
-        let parts = self.parts(Table::Sessions)?;
+        // The earliest and latest session time (ms), of any patient.
+        let mut span: Option<(i64, i64)> = None;
+        // A bucket file none of the index's patients are in is not read (a
+        // shard reads its own buckets); its recorded span still counts.
+        let buckets = self.manifest()?.buckets();
+        let wanted: std::collections::HashSet<u32> = index
+            .keys()
+            .map(|id| lumbar_model::partition::bucket_of(id, buckets))
+            .collect();
+        let mut parts = Vec::new();
+        for f in self.data_files(Table::Sessions)? {
+            match (f.bucket, f.span_ms) {
+                (Some(b), Some([lo, hi])) if !wanted.contains(&b) => {
+                    span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+                }
+                _ => parts.push(f.path),
+            }
+        }
         let patients = index.values().copied().max().map_or(0, |m| m + 1);
         // Runs of equal ids: (end row, patient), rows numbered across parts; a
         // part always starts a run. With the first and last run of each patient.
@@ -93,8 +110,6 @@ impl Store {
         let (mut first_run, mut last_run) = (vec![usize::MAX; patients], vec![0; patients]);
         let mut part_start = Vec::with_capacity(parts.len() + 1);
         let mut row = 0usize;
-        // The earliest and latest session time (ms), of any patient.
-        let mut span: Option<(i64, i64)> = None;
         for part in &parts {
             part_start.push(row);
             let rows = self.part_rows(part)?;

@@ -1,6 +1,9 @@
 //! Verifying a store: `lumbar store check`, the reconcile an ingest runs
 //! first, and the checksums both rely on.
 
+use std::collections::{BTreeMap, HashMap};
+
+use super::layout::FoundFile;
 use super::*;
 
 /// What `lumbar store check` found for one file of the store.
@@ -28,18 +31,30 @@ impl Store {
             .to_string()
     }
 
-    /// The three files of an entry checked against their recorded checksums
-    /// (entries written before checksums: that the part is there).
+    /// An entry's files checked against their recorded checksums
+    /// (entries written before checksums: that the data files are there).
     fn check_entry(&self, table: Table, rec: &PartRecord) -> Result<(), EntryProblem> {
-        let part = self.part_path(table, &rec.part);
-        if !part.is_file() {
+        let files = self.files_of(table, rec);
+        let missing: Vec<&DataFile> = files.iter().filter(|f| !f.path.is_file()).collect();
+        if !files.is_empty() && missing.len() == files.len() {
             return Err(EntryProblem::Missing);
+        }
+        if let Some(f) = missing.first() {
+            return Err(EntryProblem::Damaged(format!(
+                "part: {} is missing",
+                self.rel(&f.path)
+            )));
         }
         let Some(c) = &rec.checksums else {
             return Ok(());
         };
+        for f in &files {
+            if let Some(sum) = &f.sum {
+                check_file_sum(&f.path, sum)
+                    .map_err(|p| EntryProblem::Damaged(format!("{}: {p}", self.rel(&f.path))))?;
+            }
+        }
         for (kind, path, sum) in [
-            ("part", part, &c.part),
             ("row index", self.index_path(table, &rec.part), &c.index),
             ("rejects", self.rejects_path(table, &rec.part), &c.rejects),
         ] {
@@ -51,22 +66,73 @@ impl Store {
         Ok(())
     }
 
-    /// The manifest entry of a part file the manifest lacks, from the part's
-    /// own record, if the part and its index and rejects are complete.
-    fn adopt(&self, table: Table, part: &str, path: &Path) -> Result<PartRecord, String> {
-        let own = verify_self(path)?;
-        let mut rec = own.record.ok_or("has no lumbar record")?;
-        if rec.table != table.name() || rec.part != part {
-            return Err(format!(
-                "its record names {}/{}, not this file",
-                rec.table, rec.part
-            ));
+    /// The manifest entry of a part the manifest lacks, from the record its
+    /// data files carry, if they (every bucket file the record names) and
+    /// its index and rejects are complete.
+    fn adopt(&self, table: Table, part: &str, files: &[FoundFile]) -> Result<PartRecord, String> {
+        let mut rec: Option<PartRecord> = None;
+        let mut rows = HashMap::new();
+        for f in files {
+            let own = verify_self(&f.path).map_err(|p| format!("{}: {p}", self.rel(&f.path)))?;
+            let r = own.record.ok_or("has no lumbar record")?;
+            if r.table != table.name() || r.part != part {
+                return Err(format!(
+                    "its record names {}/{}, not this file",
+                    r.table, r.part
+                ));
+            }
+            if rec.as_ref().is_some_and(|first| *first != r) {
+                return Err("its bucket files carry different records".into());
+            }
+            rows.insert(f.bucket, own.rows);
+            rec = Some(r);
         }
-        if own.rows != rec.added {
-            return Err(format!(
-                "its footer counts {} rows where its record says {}",
-                own.rows, rec.added
-            ));
+        let mut rec = rec.ok_or("has no data file")?;
+        match rec.buckets.as_mut() {
+            None => {
+                let [f] = files else {
+                    return Err("a part written whole is in more than one file".into());
+                };
+                if f.bucket.is_some() {
+                    return Err("a part written whole is in a bucket folder".into());
+                }
+                if rows.get(&None) != Some(&rec.added) {
+                    return Err(format!(
+                        "its footer counts {} rows where its record says {}",
+                        rows.get(&None).copied().unwrap_or(0),
+                        rec.added
+                    ));
+                }
+            }
+            Some(listed) => {
+                if listed.len() != files.len() {
+                    return Err(format!(
+                        "its record names {} bucket files and {} were found",
+                        listed.len(),
+                        files.len()
+                    ));
+                }
+                for b in listed.iter_mut() {
+                    let found = rows.get(&Some(b.bucket)).ok_or_else(|| {
+                        format!(
+                            "the file of bucket {} is missing",
+                            lumbar_model::partition::bucket_folder(b.bucket)
+                        )
+                    })?;
+                    if *found != b.rows {
+                        return Err(format!(
+                            "{}: its footer counts {found} rows where its record says {}",
+                            lumbar_model::partition::bucket_folder(b.bucket),
+                            b.rows
+                        ));
+                    }
+                    let path = self.bucket_path(table, b.bucket, part);
+                    b.sum = Some(file_sum(&path).map_err(|e| e.to_string())?);
+                }
+                if listed.iter().map(|b| b.rows).sum::<u64>() != rec.added {
+                    return Err("its bucket files' rows do not add up to its record's".into());
+                }
+            }
         }
         let c = rec.checksums.get_or_insert_with(Checksums::default);
         for (file, sum) in [
@@ -78,7 +144,9 @@ impl Store {
                 .ok_or("its record has no checksum of its index or rejects")?;
             check_file_sum(&file, sum).map_err(|p| format!("{}: {p}", self.rel(&file)))?;
         }
-        c.part = Some(file_sum(path).map_err(|e| e.to_string())?);
+        if rec.buckets.is_none() {
+            c.part = Some(file_sum(&files[0].path).map_err(|e| e.to_string())?);
+        }
         Ok(rec)
     }
 
@@ -107,11 +175,15 @@ impl Store {
     }
 
     fn quarantine_part(&self, table: Table, part: &str) -> Result<(), IngestError> {
-        for p in [
+        let mut files = vec![
             self.part_path(table, part),
             self.index_path(table, part),
             self.rejects_path(table, part),
-        ] {
+        ];
+        for dir in self.bucket_dirs(table) {
+            files.push(dir.join(format!("{part}.parquet")));
+        }
+        for p in files {
             if p.exists() {
                 self.quarantine(&p)?;
             }
@@ -126,6 +198,7 @@ impl Store {
         for t in Table::ALL {
             dirs.push(self.root.join(t.name()));
             dirs.push(self.root.join("_index").join(t.name()));
+            dirs.extend(self.bucket_dirs(t));
         }
         let mut n = 0;
         for d in dirs {
@@ -192,7 +265,7 @@ impl Store {
                 Err(EntryProblem::Missing) => {
                     dirty = true;
                     said.push(format!(
-                        "{}/{}.parquet is listed but missing: entry removed (ingest {} again to restore its rows)",
+                        "{}/{}: listed but its data files are missing: entry removed (ingest {} again to restore its rows)",
                         rec.table, rec.part, rec.source
                     ));
                 }
@@ -200,7 +273,7 @@ impl Store {
                     dirty = true;
                     self.quarantine_part(table, &rec.part)?;
                     said.push(format!(
-                        "{}/{}.parquet and its row index and rejects moved to _quarantine/ (damaged {problem}); ingest {} again to restore its rows",
+                        "{}/{}: its data files, row index and rejects moved to _quarantine/ (damaged {problem}); ingest {} again to restore its rows",
                         rec.table, rec.part, rec.source
                     ));
                 }
@@ -208,23 +281,30 @@ impl Store {
         }
         let mut adopted = 0usize;
         for table in Table::ALL {
-            for path in list_parquet(&self.root.join(table.name())) {
-                let part = stem(&path);
+            for (part, files) in self.unowned(table, &kept) {
+                dirty = true;
                 if kept
                     .iter()
                     .any(|r| r.table == table.name() && r.part == part)
                 {
+                    // Files of a listed part that its entry does not name (a
+                    // migration interrupted before or after its manifest).
+                    for f in files {
+                        self.quarantine(&f.path)?;
+                        said.push(format!(
+                            "{}: not one of the files the manifest lists for its part: moved to _quarantine/",
+                            self.rel(&f.path)
+                        ));
+                    }
                     continue;
                 }
-                dirty = true;
-                match self.adopt(table, &part, &path) {
+                let shown = self.rel(&files[0].path);
+                match self.adopt(table, &part, &files) {
                     Ok(rec) => {
                         if !rebuilt {
                             said.push(format!(
-                                "{}: a complete part the manifest did not list (from {}, {} rows): added",
-                                self.rel(&path),
-                                rec.source,
-                                rec.added
+                                "{shown}: a complete part the manifest did not list (from {}, {} rows): added",
+                                rec.source, rec.added
                             ));
                         }
                         adopted += 1;
@@ -233,8 +313,7 @@ impl Store {
                     Err(problem) => {
                         self.quarantine_part(table, &part)?;
                         said.push(format!(
-                            "{}: not listed and not complete ({problem}): moved to _quarantine/",
-                            self.rel(&path)
+                            "{shown}: not listed and not complete ({problem}): moved to _quarantine/"
                         ));
                     }
                 }
@@ -313,11 +392,14 @@ impl Store {
                 continue;
             };
             let c = rec.checksums.clone().unwrap_or_default();
-            for (kind, path, sum) in [
-                ("part", self.part_path(table, &rec.part), c.part),
+            let data = self
+                .files_of(table, rec)
+                .into_iter()
+                .map(|f| ("part", f.path, f.sum));
+            for (kind, path, sum) in data.chain([
                 ("index", self.index_path(table, &rec.part), c.index),
                 ("rejects", self.rejects_path(table, &rec.part), c.rejects),
-            ] {
+            ]) {
                 let problem = match &sum {
                     Some(sum) => check_file_sum(&path, sum).err(),
                     None if path.is_file() => None, // written before checksums
@@ -333,23 +415,30 @@ impl Store {
         let mut unlisted = Vec::new();
         let mut unlisted_parts = Vec::new();
         for table in Table::ALL {
-            for path in list_parquet(&self.root.join(table.name())) {
-                let part = stem(&path);
-                if !entries
+            for (part, files) in self.unowned(table, &entries) {
+                let listed = entries
                     .iter()
-                    .any(|r| r.table == table.name() && r.part == part)
-                {
+                    .any(|r| r.table == table.name() && r.part == part);
+                let why = if listed {
+                    "a file of a listed part that its entry does not name; the next ingest moves it to _quarantine/".to_string()
+                } else {
                     unlisted_parts.push((table, part.clone()));
-                    let why = match self.adopt(table, &part, &path) {
+                    match self.adopt(table, &part, &files) {
                         Ok(_) => "complete".to_string(),
                         Err(p) => format!("damaged: {p}"),
-                    };
+                    }
+                };
+                for f in files {
                     unlisted.push(FileCheck {
-                        path: self.rel(&path),
+                        path: self.rel(&f.path),
                         kind: "part",
-                        problem: Some(format!(
-                            "not listed in the manifest, so not read ({why}); the next ingest adds a complete part and quarantines a damaged one"
-                        )),
+                        problem: Some(if listed {
+                            why.clone()
+                        } else {
+                            format!(
+                                "not listed in the manifest, so not read ({why}); the next ingest adds a complete part and quarantines a damaged one"
+                            )
+                        }),
                     });
                 }
             }
@@ -372,9 +461,24 @@ impl Store {
     }
 
     fn has_files(&self) -> bool {
-        Table::ALL
+        Table::ALL.iter().any(|t| !self.found_files(*t).is_empty())
+    }
+
+    /// The data files in a table's folders that no entry names, by part.
+    fn unowned(&self, table: Table, entries: &[PartRecord]) -> BTreeMap<String, Vec<FoundFile>> {
+        let owned: HashSet<PathBuf> = entries
             .iter()
-            .any(|t| !list_parquet(&self.root.join(t.name())).is_empty())
+            .filter(|r| r.table == table.name())
+            .flat_map(|r| self.files_of(table, r))
+            .map(|f| f.path)
+            .collect();
+        let mut by_part: BTreeMap<String, Vec<FoundFile>> = BTreeMap::new();
+        for f in self.found_files(table) {
+            if !owned.contains(&f.path) {
+                by_part.entry(f.part.clone()).or_default().push(f);
+            }
+        }
+        by_part
     }
 }
 

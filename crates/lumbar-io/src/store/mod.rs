@@ -51,11 +51,15 @@ use crate::fault;
 
 mod cohort;
 mod integrity;
+pub mod layout;
 mod lock;
+mod migrate;
 pub use cohort::LoadError;
 use integrity::check_file_sum;
 pub use integrity::{FileCheck, file_sum};
+pub use layout::{BucketFile, DataFile, PartRows};
 pub use lock::WriterLock;
+pub use migrate::Migration;
 
 /// Parquet key-value metadata key of a part's own record (a [`PartRecord`]
 /// as JSON, without the part's own whole-file checksum).
@@ -111,6 +115,11 @@ pub struct PartRecord {
     /// Absent in stores written before checksums: such parts are read unverified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksums: Option<Checksums>,
+    /// The part's files, one per bucket of patients it has rows in (see
+    /// [`layout`]); absent for a part written before buckets, which is one
+    /// file (`checksums.part`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Vec<BucketFile>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -142,13 +151,6 @@ pub struct Store {
     /// A reader's snapshot (see [`Store::snapshot`]): the manifest as read
     /// when it was taken. `None`: the manifest is read at each call.
     snapshot: Option<Arc<Manifest>>,
-}
-
-/// Which of a part's files a path is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FileKind {
-    Data,
-    Rejects,
 }
 
 impl Store {
@@ -229,18 +231,14 @@ impl Store {
         Ok(())
     }
 
-    /// The parts of a table the manifest lists, in name order.
+    /// The data files of a table's listed parts, in the order of
+    /// [`Store::data_files`].
     pub fn parts(&self, table: Table) -> Result<Vec<PathBuf>, IngestError> {
-        let m = self.listing()?;
-        let mut v: Vec<PathBuf> = m
-            .parts
-            .iter()
-            .filter(|r| r.table == table.name())
-            .map(|r| self.part_path(table, &r.part))
-            .collect();
-        v.sort();
-        v.dedup();
-        Ok(v)
+        Ok(self
+            .data_files(table)?
+            .into_iter()
+            .map(|f| f.path)
+            .collect())
     }
 
     /// The reject parts of the manifest's parts, in name order.
@@ -330,27 +328,29 @@ impl Store {
             return Ok(());
         }
         let m = self.listing()?;
+        // Only a file named after a part can be one of its files.
+        let name = stem(path);
         let found = m.parts.iter().find_map(|r| {
-            let table = Table::from_name(&r.table)?;
-            if self.part_path(table, &r.part) == path {
-                Some((r, FileKind::Data))
-            } else if self.rejects_path(table, &r.part) == path {
-                Some((r, FileKind::Rejects))
-            } else {
-                None
+            if !name.ends_with(r.part.as_str()) {
+                return None;
             }
+            let table = Table::from_name(&r.table)?;
+            if self.rejects_path(table, &r.part) == path {
+                let sum = r.checksums.as_ref().and_then(|c| c.rejects.clone());
+                return Some((r, sum));
+            }
+            self.files_of(table, r)
+                .into_iter()
+                .find(|f| f.path == path)
+                .map(|f| (r, f.sum))
         });
-        let Some((rec, kind)) = found else {
+        let Some((rec, sum)) = found else {
             return Err(IngestError::Store {
                 path: path.to_path_buf(),
                 problem: "is not a part the store's manifest lists, so it is not read".into(),
             });
         };
-        let sum = rec.checksums.as_ref().and_then(|c| match kind {
-            FileKind::Data => c.part.as_ref(),
-            FileKind::Rejects => c.rejects.as_ref(),
-        });
-        if let Some(sum) = sum
+        if let Some(sum) = &sum
             && let Err(problem) = check_file_sum(path, sum)
         {
             return Err(IngestError::Store {
@@ -526,17 +526,18 @@ impl Store {
         f.commit().map_err(io)
     }
 
-    /// Commits a part's three files and its manifest entry, in the order that
+    /// Commits a part's files and its manifest entry, in the order that
     /// makes each crash point recoverable: the row index and the rejects,
-    /// then the part (whose own record names both checksums: from here on
-    /// [`Store::reconcile`] can adopt it), then the manifest.
+    /// then the data files (whose own record names the index's and rejects'
+    /// checksums and every bucket file: from here on [`Store::reconcile`]
+    /// can adopt the part), then the manifest.
     pub fn commit_part(
         &self,
         table: Table,
         mut record: PartRecord,
         fps: &[u128],
         rejects: crate::table::ParquetSink,
-        rows: crate::table::ParquetSink,
+        rows: PartRows,
     ) -> Result<(), IngestError> {
         let part = record.part.clone();
         let index = self.write_index(table, &part, fps)?;
@@ -549,18 +550,56 @@ impl Store {
             index: Some(index),
             rejects: Some(rejects),
         });
-        let own = serde_json::to_string(&record).map_err(|e| IngestError::Store {
-            path: self.part_path(table, &part),
-            problem: e.to_string(),
-        })?;
-        let part_path = self.part_path(table, &part);
-        let sum = rows
-            .commit_as(&part_path, vec![(KEY_PART.into(), own)])
-            .map_err(|e| IngestError::polars(&part_path, e))?;
-        if let Some(c) = record.checksums.as_mut() {
-            c.part = Some(sum);
+        match rows {
+            PartRows::Whole(rows) => {
+                let part_path = self.part_path(table, &part);
+                record.buckets = None;
+                let own = serde_json::to_string(&record).map_err(|e| IngestError::Store {
+                    path: part_path.clone(),
+                    problem: e.to_string(),
+                })?;
+                let sum = rows
+                    .commit_as(&part_path, vec![(KEY_PART.into(), own)])
+                    .map_err(|e| IngestError::polars(&part_path, e))?;
+                if let Some(c) = record.checksums.as_mut() {
+                    c.part = Some(sum);
+                }
+            }
+            PartRows::Bucketed(sinks) => self.commit_buckets(table, &mut record, sinks)?,
         }
         self.record(record)
+    }
+
+    /// Writes a part's bucket files, each with the part's own record (its
+    /// bucket list without the files' checksums), and puts the list with
+    /// the checksums in `record`.
+    pub(crate) fn commit_buckets(
+        &self,
+        table: Table,
+        record: &mut PartRecord,
+        sinks: layout::BucketSinks,
+    ) -> Result<(), IngestError> {
+        let files = sinks.into_files();
+        record.buckets = Some(files.iter().map(|(f, _)| f.clone()).collect());
+        if let Some(c) = record.checksums.as_mut() {
+            c.part = None;
+        }
+        let dir = self.root.join(table.name());
+        let own = serde_json::to_string(&*record).map_err(|e| IngestError::Store {
+            path: dir.clone(),
+            problem: e.to_string(),
+        })?;
+        let mut done = Vec::with_capacity(files.len());
+        for (mut file, sink) in files {
+            let path = self.bucket_path(table, file.bucket, &record.part);
+            file.sum = Some(
+                sink.commit_as(&path, vec![(KEY_PART.into(), own.clone())])
+                    .map_err(|e| IngestError::polars(&path, e))?,
+            );
+            done.push(file);
+        }
+        record.buckets = Some(done);
+        Ok(())
     }
 }
 

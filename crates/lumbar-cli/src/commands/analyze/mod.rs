@@ -90,6 +90,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
             checks: super::IngestCheckArgs::default(),
             json: false,
             no_wait: false,
+            buckets: lumbar_model::partition::DEFAULT_BUCKETS,
         };
         super::ingest(&ingest, regimen, ui, out)?;
         writeln!(out)?;

@@ -57,6 +57,12 @@ pub struct IngestArgs {
     /// Fail at once when another ingest is writing the store, instead of waiting for it.
     #[arg(long)]
     pub no_wait: bool,
+    /// Buckets of patients a new store is partitioned into (folders
+    /// TABLE/bucket=NNN/); fixed when the store is created, ignored after.
+    /// A shard of `analyze --shard` takes whole buckets, so at most this many shards.
+    #[arg(long, value_name = "N", default_value_t = lumbar_model::partition::DEFAULT_BUCKETS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(lumbar_model::partition::MAX_BUCKETS)))]
+    pub buckets: u32,
 }
 
 /// What ingest accepts: dates, missing-value words and the size limits.
@@ -209,6 +215,7 @@ impl IngestArgs {
             );
         }
         opts.min_date = checks.min_date;
+        opts.buckets = args.buckets;
         opts.missing = lumbar_io::Missing::new(checks.na.split(',').map(str::to_string));
         opts.limits = lumbar_io::Limits {
             max_line: usize::try_from(checks.max_line).unwrap_or(usize::MAX),
