@@ -12,6 +12,7 @@ mod ingest_corrupted;
 mod limits;
 mod lmm;
 mod outputs;
+mod partition;
 mod report;
 mod report_windows;
 mod risk;

@@ -1,0 +1,299 @@
+//! The store partitioned by patient: every row in its bucket's hive folder,
+//! a shard that reads only its own buckets' files, and a store written
+//! before buckets that still reads and is migrated in place.
+
+use std::path::{Path, PathBuf};
+
+use lumbar_io::Store;
+use lumbar_io::store::Manifest;
+use lumbar_model::Table;
+use lumbar_model::partition::{BucketShard, bucket_of, parse_bucket_folder};
+use polars::prelude::*;
+
+use crate::{demo_store, lumbar, lumbar_err, parquet_files, path_str, repo_root, tree};
+
+const TABLES: [Table; 5] = [
+    Table::Patients,
+    Table::Sessions,
+    Table::Walking,
+    Table::Outcomes,
+    Table::Followup,
+];
+
+fn read(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
+}
+
+/// The bucket a data file's folder names (`None`: a part written whole).
+fn folder_bucket(path: &Path) -> Option<u32> {
+    parse_bucket_folder(path.parent()?.file_name()?.to_str()?)
+}
+
+/// A table's rows in a fixed order, whatever the order of the files.
+fn sorted(store: &Path, table: Table) -> DataFrame {
+    let df = Store::open(store)
+        .unwrap()
+        .read_table(table)
+        .unwrap()
+        .unwrap();
+    let by: Vec<PlSmallStr> = df.get_column_names_owned();
+    df.sort(by, SortMultipleOptions::default().with_nulls_last(true))
+        .unwrap()
+}
+
+fn store_check(store: &Path) -> (u8, String) {
+    let mut out = Vec::new();
+    let code = lumbar_cli::run(
+        ["lumbar", "-q", "store", "check", path_str(store)],
+        &mut out,
+    )
+    .unwrap();
+    (code, String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn a_new_store_puts_every_row_in_its_patients_bucket_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let demo = repo_root().join("datasets/demo");
+    lumbar(&[
+        "ingest",
+        "--dir",
+        path_str(&demo),
+        "--out",
+        path_str(&store),
+        "--as-of",
+        "2026-01-01",
+        "--buckets",
+        "8",
+    ]);
+    let m = Store::open(&store).unwrap().manifest().unwrap();
+    assert_eq!(m.buckets, Some(8));
+    for table in TABLES {
+        let files = parquet_files(&store.join(table.name()));
+        let mut rows = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &files {
+            let b = folder_bucket(f)
+                .unwrap_or_else(|| panic!("{} not in a bucket folder", f.display()));
+            assert!(b < 8, "{}", f.display());
+            seen.insert(b);
+            let df = read(f);
+            rows += df.height();
+            for id in df.column("patient_id").unwrap().str().unwrap().iter() {
+                assert_eq!(
+                    bucket_of(id.unwrap(), 8),
+                    b,
+                    "{} in {}",
+                    id.unwrap(),
+                    f.display()
+                );
+            }
+        }
+        // 200 patients fill all 8 buckets of every table.
+        assert_eq!(seen.len(), 8, "{}: {seen:?}", table.name());
+        let whole = Store::open(&store)
+            .unwrap()
+            .read_table(table)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rows, whole.height(), "{}", table.name());
+    }
+    assert_eq!(store_check(&store).0, 0);
+    // The count is the store's: a later ingest asking for another keeps it.
+    lumbar(&[
+        "ingest",
+        "--sessions",
+        path_str(&demo.join("sessions.csv.gz")),
+        "--out",
+        path_str(&store),
+        "--as-of",
+        "2026-01-01",
+        "--buckets",
+        "16",
+    ]);
+    assert_eq!(
+        Store::open(&store).unwrap().manifest().unwrap().buckets,
+        Some(8)
+    );
+}
+
+#[test]
+fn a_shard_reads_only_its_own_buckets_session_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = demo_store(tmp.path());
+    let s = path_str(&store);
+    let first = tmp.path().join("first");
+    lumbar(&["analyze", s, "--shard", "1/4", "--out", path_str(&first)]);
+    // Every sessions file of the other shards' buckets made unreadable.
+    let buckets = Store::open(&store).unwrap().manifest().unwrap().buckets();
+    let mine = BucketShard::new(1, 4, buckets).unwrap().buckets(buckets);
+    let mut spoiled = 0;
+    for f in parquet_files(&store.join("sessions")) {
+        if !mine.contains(&folder_bucket(&f).unwrap()) {
+            std::fs::write(&f, b"not parquet at all").unwrap();
+            spoiled += 1;
+        }
+    }
+    assert!(spoiled > 10, "{spoiled}");
+    let again = tmp.path().join("again");
+    lumbar(&["analyze", s, "--shard", "1/4", "--out", path_str(&again)]);
+    let without_manifest = |d: &Path| {
+        let mut t = tree(d);
+        t.remove("manifest.json");
+        t
+    };
+    assert_eq!(without_manifest(&again), without_manifest(&first));
+    // The whole store does read them, and says which is damaged.
+    let e = lumbar_err(&["analyze", s, "--out", path_str(&tmp.path().join("whole"))]);
+    assert!(e.contains("bucket=") && e.contains("damaged"), "{e}");
+}
+
+/// Rewrites a partitioned store as a store written before buckets: one
+/// file per part, no bucket count (the parts' whole-file checksums absent,
+/// as in stores written before checksums).
+fn unpartition(store: &Path) {
+    let path = store.join("manifest.json");
+    let mut m: Manifest = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for rec in &mut m.parts {
+        let table = Table::from_name(&rec.table).unwrap();
+        let files: Vec<PathBuf> = rec
+            .buckets
+            .take()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                Store::open(store)
+                    .unwrap()
+                    .bucket_path(table, b.bucket, &rec.part)
+            })
+            .collect();
+        let mut whole: Option<DataFrame> = None;
+        for f in &files {
+            let df = read(f);
+            whole = Some(match whole {
+                None => df,
+                Some(mut w) => {
+                    w.vstack_mut(&df).unwrap();
+                    w
+                }
+            });
+            std::fs::remove_file(f).unwrap();
+        }
+        let mut whole = whole.unwrap();
+        let target = store
+            .join(table.name())
+            .join(format!("{}.parquet", rec.part));
+        ParquetWriter::new(std::fs::File::create(&target).unwrap())
+            .finish(&mut whole)
+            .unwrap();
+        if let Some(c) = rec.checksums.as_mut() {
+            c.part = None;
+        }
+    }
+    m.buckets = None;
+    std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    for table in TABLES {
+        for d in std::fs::read_dir(store.join(table.name()))
+            .unwrap()
+            .flatten()
+        {
+            if d.path().is_dir() {
+                std::fs::remove_dir(d.path()).unwrap();
+            }
+        }
+    }
+}
+
+/// Every CSV table of an analysis, its lines sorted (patients come in
+/// bucket order from a partitioned store, in file order from a whole one).
+fn sorted_tables(dir: &Path) -> Vec<(String, Vec<String>)> {
+    tree(dir)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".csv"))
+        .map(|(name, bytes)| {
+            let mut v: Vec<String> = String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            v.sort();
+            (name, v)
+        })
+        .collect()
+}
+
+#[test]
+fn a_store_written_before_buckets_still_reads_and_migrates_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = demo_store(tmp.path());
+    let s = path_str(&store);
+    let before = tmp.path().join("before");
+    lumbar(&["analyze", s, "--out", path_str(&before)]);
+    let rows: Vec<DataFrame> = TABLES.iter().map(|t| sorted(&store, *t)).collect();
+
+    unpartition(&store);
+    assert!(
+        parquet_files(&store)
+            .iter()
+            .all(|f| folder_bucket(f).is_none())
+    );
+    assert_eq!(store_check(&store).0, 0, "{}", store_check(&store).1);
+    // It reads as it is: the same analysis (rows in another order).
+    let old = tmp.path().join("old");
+    lumbar(&["analyze", s, "--out", path_str(&old)]);
+    assert_eq!(sorted_tables(&old), sorted_tables(&before));
+    // An ingest into it keeps its layout, and says how to change it.
+    let extra = tmp.path().join("extra.csv");
+    std::fs::write(
+        &extra,
+        "patient_id,performed_at,exercise,level,side,sets,reps,hold_s,pain_before,pain_during,pain_after,pain_persist_min,stopped_for_pain,completed,source\n\
+         P00001,2025-01-28T07:47,hip_flexor_stretch,,both,1,5,20,3,4.5,3,0,false,true,app\n",
+    )
+    .unwrap();
+    let (_, said) = lumbar(&[
+        "ingest",
+        "--sessions",
+        path_str(&extra),
+        "--out",
+        s,
+        "--as-of",
+        "2026-01-01",
+    ]);
+    assert!(said.contains("lumbar store migrate"), "{said}");
+    assert!(
+        parquet_files(&store.join("sessions"))
+            .iter()
+            .all(|f| folder_bucket(f).is_none())
+    );
+
+    let (code, said) = lumbar(&["store", "migrate", s]);
+    assert_eq!(code, 0);
+    assert!(
+        said.contains("partitioned into 64 buckets of patients"),
+        "{said}"
+    );
+    let m = Store::open(&store).unwrap().manifest().unwrap();
+    assert_eq!(m.buckets, Some(64));
+    assert!(m.parts.iter().all(|p| p.buckets.is_some()));
+    let files = parquet_files(&store);
+    assert!(
+        files
+            .iter()
+            .filter(|f| !f.starts_with(store.join("rejects")))
+            .all(|f| folder_bucket(f).is_some()),
+        "{files:?}"
+    );
+    assert_eq!(store_check(&store).0, 0, "{}", store_check(&store).1);
+    // The same rows, and the same analysis.
+    for (t, want) in TABLES.iter().zip(&rows) {
+        assert!(sorted(&store, *t).equals_missing(want), "{}", t.name());
+    }
+    let after = tmp.path().join("after");
+    lumbar(&["analyze", s, "--out", path_str(&after)]);
+    assert_eq!(sorted_tables(&after), sorted_tables(&before));
+    let (_, said) = lumbar(&["store", "migrate", s]);
+    assert!(said.contains("nothing to do"), "{said}");
+}
