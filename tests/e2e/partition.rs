@@ -157,21 +157,27 @@ fn a_shard_reads_only_its_own_buckets_session_files() {
 fn unpartition(store: &Path) {
     let path = store.join("manifest.json");
     let mut m: Manifest = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let handle = Store::open(store).unwrap();
     for rec in &mut m.parts {
         let table = Table::from_name(&rec.table).unwrap();
-        let files: Vec<PathBuf> = rec
+        let files: Vec<(PathBuf, PathBuf)> = rec
             .buckets
             .take()
             .unwrap()
             .iter()
             .map(|b| {
-                Store::open(store)
-                    .unwrap()
-                    .bucket_path(table, b.bucket, &rec.part)
+                (
+                    handle.bucket_path(table, b.bucket, &rec.part),
+                    handle.bucket_index_path(table, b.bucket, &rec.part),
+                )
             })
             .collect();
+        // Row i of the part is fingerprint i of its index, bucket after bucket.
+        let mut index = Vec::new();
         let mut whole: Option<DataFrame> = None;
-        for f in &files {
+        for (f, idx) in &files {
+            index.extend(std::fs::read(idx).unwrap());
+            std::fs::remove_file(idx).unwrap();
             let df = read(f);
             whole = Some(match whole {
                 None => df,
@@ -182,6 +188,8 @@ fn unpartition(store: &Path) {
             });
             std::fs::remove_file(f).unwrap();
         }
+        let index_path = handle.index_path(table, &rec.part);
+        std::fs::write(&index_path, &index).unwrap();
         let mut whole = whole.unwrap();
         let target = store
             .join(table.name())
@@ -191,17 +199,20 @@ fn unpartition(store: &Path) {
             .unwrap();
         if let Some(c) = rec.checksums.as_mut() {
             c.part = None;
+            c.index = Some(lumbar_io::store::file_sum(&index_path).unwrap());
         }
     }
     m.buckets = None;
     std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
     for table in TABLES {
-        for d in std::fs::read_dir(store.join(table.name()))
-            .unwrap()
-            .flatten()
-        {
-            if d.path().is_dir() {
-                std::fs::remove_dir(d.path()).unwrap();
+        for dir in [
+            store.join(table.name()),
+            store.join("_index").join(table.name()),
+        ] {
+            for d in std::fs::read_dir(dir).unwrap().flatten() {
+                if d.path().is_dir() {
+                    std::fs::remove_dir(d.path()).unwrap();
+                }
             }
         }
     }
@@ -296,4 +307,32 @@ fn a_store_written_before_buckets_still_reads_and_migrates_in_place() {
     assert_eq!(sorted_tables(&after), sorted_tables(&before));
     let (_, said) = lumbar(&["store", "migrate", s]);
     assert!(said.contains("nothing to do"), "{said}");
+    // The row indexes moved with their rows: a stored row in a new file is
+    // found in its bucket's index, and a new one is added.
+    let again = tmp.path().join("again.csv");
+    let stored_row = std::fs::read_to_string(&extra).unwrap();
+    std::fs::write(
+        &again,
+        format!(
+            "{stored_row}P00001,2025-01-28T07:48,hip_flexor_stretch,,both,1,5,20,3,4.5,3,0,false,true,app\n"
+        ),
+    )
+    .unwrap();
+    let (_, json) = lumbar(&[
+        "ingest",
+        "--sessions",
+        path_str(&again),
+        "--out",
+        s,
+        "--as-of",
+        "2026-01-01",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let file = &v["files"][0];
+    assert_eq!(
+        (file["accepted"].as_u64(), file["added"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
 }

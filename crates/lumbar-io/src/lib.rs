@@ -39,7 +39,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use lumbar_model::{Kind, Regimen, Table};
-use polars::prelude::{BooleanChunked, NewChunkedArray};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -65,7 +64,7 @@ pub use ingest::{ingest, ingest_locked};
 pub use limits::Limits;
 pub use parse::Missing;
 pub use reader::Format;
-use store::PartRows;
+use store::{IndexWriter, PartIndex, PartRows};
 pub use store::{Store, WriterLock, sha256_file};
 use table::ParquetSink;
 pub use tables_csv::CsvTables;

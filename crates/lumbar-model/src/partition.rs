@@ -22,9 +22,11 @@
 /// store take whole buckets of 64.
 pub const DEFAULT_BUCKETS: u32 = 64;
 
-/// The most buckets a store may have (a folder per bucket and table, and
-/// an ingest holds a file open per bucket it writes): three digits.
-pub const MAX_BUCKETS: u32 = 1000;
+/// The most buckets a store may have: a folder per bucket and table, and
+/// an ingest holds three files open per bucket it writes (the pending
+/// part, its row index and the spill of its rows' fingerprints), which
+/// stays within the usual limit of 1,024 open files.
+pub const MAX_BUCKETS: u32 = 256;
 
 /// The hive-style folder of a bucket, `bucket=007`: polars, DuckDB, Arrow
 /// and Spark read `bucket` as a column of the table from it.

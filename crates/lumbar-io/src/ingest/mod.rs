@@ -4,9 +4,11 @@
 
 use super::*;
 
+mod dedup;
 mod rows;
 mod spool;
 mod steps;
+use dedup::{Decider, Decision, Pending, Spills};
 use rows::*;
 use spool::Spool;
 use steps::{check_rows, commit_file, plan_file};
@@ -15,6 +17,8 @@ use steps::{check_rows, commit_file, plan_file};
 struct Known {
     patients: HashSet<String>,
     participants: HashSet<String>,
+    /// No ids (the tables whose rows define none).
+    none: HashSet<String>,
 }
 
 /// Ingests the inputs into the store at `root`: patients first, then the
@@ -71,6 +75,7 @@ pub fn ingest_locked(
     let mut known = Known {
         patients: store.ids(Table::Patients)?,
         participants: store.ids(Table::Followup)?,
+        none: HashSet::new(),
     };
     let mut report = IngestReport {
         repairs,

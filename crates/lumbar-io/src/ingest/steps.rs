@@ -5,8 +5,6 @@ use super::*;
 /// One file's ingest as decided before any row is read.
 pub(super) struct FilePlan<'a> {
     pub(super) input: &'a Input,
-    /// Where the bytes are read (see [`ingest_file`]).
-    pub(super) read_path: PathBuf,
     pub(super) format: Format,
     pub(super) source: Box<dyn reader::RowSource>,
     /// Extra columns kept (followup covariates), with the type inferred
@@ -105,7 +103,6 @@ pub(super) fn plan_file<'a>(
     }
     Ok(FilePlan {
         input,
-        read_path: read_path.to_path_buf(),
         format,
         source,
         extras,
@@ -120,20 +117,23 @@ pub(super) fn plan_file<'a>(
 /// What the rows of one file came to.
 pub(super) struct Checked {
     pub(super) counts: Counts,
-    /// Fingerprints and ids of the rows this file adds to the store.
-    pub(super) new_fps: Vec<u128>,
+    /// Ids of the rows this file adds to the store (patients, followup).
     pub(super) new_ids: Vec<String>,
     /// Rejects per kind of reason.
     pub(super) reasons: HashMap<String, u64>,
-    /// The accepted and the rejected rows, in their pending files.
+    /// The accepted rows, their fingerprints and the rejected rows, in
+    /// their pending files.
     pub(super) sink: PartRows,
+    pub(super) index: PartIndex,
     pub(super) rejects: ParquetSink,
 }
 
 /// Step 2: reads, validates and deduplicates every row. A reader thread
-/// parses the next chunk while the pool validates this one; the
-/// order-dependent decisions (duplicates) are then taken in file order on
-/// this thread, and the accepted rows go to a pending part.
+/// parses the next chunk while the pool validates this one; the valid rows
+/// go to their bucket's pending file and their line and fingerprint to its
+/// spill. Then the order-dependent decisions (duplicates, conflicting ids)
+/// are taken a bucket at a time ([`dedup`]), and rows not added are taken
+/// out of the pending files.
 pub(super) fn check_rows(
     run: &Run<'_>,
     plan: &mut FilePlan<'_>,
@@ -143,11 +143,10 @@ pub(super) fn check_rows(
     let Run { store, opts, .. } = *run;
     let table = plan.input.table;
     let path = &plan.input.path;
-    let stored = store.fingerprints(table)?; // a set keyed by FingerprintHasher
-    let stored_ids: HashSet<String> = match table {
-        Table::Patients => known.patients.clone(),
-        Table::Followup => known.participants.clone(),
-        _ => HashSet::new(),
+    let stored_ids: &HashSet<String> = match table {
+        Table::Patients => &known.patients,
+        Table::Followup => &known.participants,
+        _ => &known.none,
     };
     let mut sink = PartRows::create(
         store,
@@ -173,18 +172,7 @@ pub(super) fn check_rows(
     let source_name = path.display().to_string();
 
     let mut counts = Counts::default();
-    let mut seen: HashMap<u128, u64, store::FingerprintHasher> = HashMap::default();
-    // Room for the expected rows up front: growing a map of millions of
-    // entries rehashes it several times.
-    let size_hint = std::fs::metadata(&plan.read_path)
-        .map(|m| m.len() / 64)
-        .unwrap_or(0);
-    // At most 4 M entries (~130 MB): the file's size comes from input, and
-    // 50 M asked for 1.7 GB up front for a 3 GB file of anything.
-    seen.reserve(size_hint.min(4_000_000) as usize);
-    let mut seen_ids: HashMap<String, u64> = HashMap::new();
-    let mut new_fps: Vec<u128> = Vec::new();
-    let mut new_ids: Vec<String> = Vec::new();
+    let mut spills = Spills::new(store, table);
     let mut reasons: HashMap<String, u64> = HashMap::new();
     let write_err = |e: polars::error::PolarsError| IngestError::polars(path, e);
     let check = RowCheck {
@@ -244,95 +232,91 @@ pub(super) fn check_rows(
                 .collect::<Result<_, _>>()
                 .map_err(write_err)?;
             for part in parts {
-                let mut keep: Vec<bool> = Vec::with_capacity(part.frame.height());
+                let to = sink.destinations(&part.frame).map_err(write_err)?;
+                let mut valid = to.iter();
                 for row in part.rows {
                     counts.read += 1;
-                    let (line, fp, id) = match row {
+                    match row {
                         RowOut::Rejected(line, r) => {
                             reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
-                            continue;
                         }
-                        RowOut::Valid { line, fp, id } => (line, fp, id),
-                    };
-                    let decision: Result<bool, Rejection> = (|| {
-                        match seen.entry(fp) {
-                            std::collections::hash_map::Entry::Occupied(first) => {
-                                return Err(Rejection::row(format!(
-                                    "exact duplicate of line {}",
-                                    first.get()
-                                )));
-                            }
-                            std::collections::hash_map::Entry::Vacant(slot) => {
-                                slot.insert(line);
-                            }
-                        }
-                        if let Some(id) = &id {
-                            if let Some(first) = seen_ids.get(id) {
-                                return Err(Rejection {
-                                    column: Some("patient_id".into()),
-                                    value: Some(limits::excerpt(id)),
-                                    reason: format!(
-                                        "patient_id '{}' is already defined at line {first} with other values",
-                                        limits::excerpt(id)
-                                    ),
-                                });
-                            }
-                            seen_ids.insert(id.clone(), line);
-                        }
-                        if stored.contains(&fp) {
-                            return Ok(false); // accepted, already stored
-                        }
-                        if let Some(id) = &id
-                            && stored_ids.contains(id)
-                        {
-                            return Err(Rejection {
-                                column: Some("patient_id".into()),
-                                value: Some(limits::excerpt(id)),
-                                reason: format!(
-                                    "patient_id '{}' is already in the store with other values; correct the file or start a new store",
-                                    limits::excerpt(id)
-                                ),
-                            });
-                        }
-                        Ok(true)
-                    })();
-                    match decision {
-                        Ok(add) => {
-                            counts.accepted += 1;
-                            keep.push(add);
-                            if add {
-                                counts.added += 1;
-                                new_fps.push(fp);
-                                if let Some(id) = id {
-                                    new_ids.push(id);
-                                }
-                            }
-                        }
-                        Err(r) => {
-                            keep.push(false);
-                            reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
+                        RowOut::Valid { line, fp, id } => {
+                            let dest = valid.next().copied().flatten();
+                            spills
+                                .push(dest, &Pending { line, fp, id })
+                                .map_err(|e| IngestError::io(path, e))?;
                         }
                     }
                 }
-                let frame = if keep.iter().all(|k| *k) {
-                    part.frame
-                } else {
-                    let mask = BooleanChunked::from_slice("keep".into(), &keep);
-                    part.frame.filter(&mask).map_err(write_err)?
-                };
-                sink.push_frame(frame).map_err(write_err)?;
+                sink.push_split(part.frame, &to).map_err(write_err)?;
             }
             progress(counts.read);
         }
         Ok(())
     })?;
     progress(counts.read);
+
+    // The decisions, a destination (bucket) at a time.
+    let mut new_ids: Vec<String> = Vec::new();
+    let mut indexes: BTreeMap<u32, IndexWriter> = BTreeMap::new();
+    let mut whole_index = match sink.buckets() {
+        None => Some(IndexWriter::create(&store.index_path(table, "pending"))?),
+        Some(_) => None,
+    };
+    for dest in spills.destinations() {
+        let mut decider = Decider {
+            stored: store.fingerprints_in(table, dest)?,
+            stored_ids,
+            seen: HashMap::default(),
+            seen_ids: HashMap::new(),
+        };
+        let mut keep: Vec<bool> = Vec::new();
+        let mut added: Vec<u128> = Vec::new();
+        spills.read(dest, |row| {
+            let (line, fp) = (row.line, row.fp);
+            let id = row.id.clone();
+            match decider.decide(row) {
+                Decision::Add => {
+                    counts.accepted += 1;
+                    counts.added += 1;
+                    keep.push(true);
+                    added.push(fp);
+                    if let Some(id) = id {
+                        new_ids.push(id);
+                    }
+                }
+                Decision::Stored => {
+                    counts.accepted += 1;
+                    keep.push(false);
+                }
+                Decision::Reject(r) => {
+                    keep.push(false);
+                    reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
+                }
+            }
+            Ok(())
+        })?;
+        sink.retain(dest, &keep)?;
+        match (dest, whole_index.as_mut()) {
+            (_, Some(w)) => w.push(&added)?,
+            (Some(b), None) if !added.is_empty() => {
+                let mut w = IndexWriter::create(&store.bucket_index_path(table, b, "pending"))?;
+                w.push(&added)?;
+                indexes.insert(b, w);
+            }
+            _ => {}
+        }
+    }
+    let index = match whole_index {
+        Some(w) => PartIndex::Whole(w),
+        None => PartIndex::Bucketed(indexes),
+    };
     Ok(Checked {
         counts,
-        new_fps,
         new_ids,
         reasons,
         sink,
+        index,
         rejects,
     })
 }
@@ -355,10 +339,10 @@ pub(super) fn commit_file(
     let (table, path) = (plan.input.table, &plan.input.path);
     let Checked {
         mut counts,
-        new_fps,
         new_ids,
         reasons,
         sink,
+        index,
         rejects,
     } = checked;
     let part = format!("part-{}", &sha256[..16]);
@@ -369,6 +353,7 @@ pub(super) fn commit_file(
         // Same content as a part already stored: leave the store as it is.
         counts.added = 0;
         drop(sink);
+        drop(index);
         drop(rejects);
     } else {
         let record = store::PartRecord {
@@ -390,7 +375,7 @@ pub(super) fn commit_file(
         if let Some(b) = plan.buckets {
             store.set_buckets(b)?;
         }
-        store.commit_part(table, record, &new_fps, rejects, sink)?;
+        store.commit_part(table, record, index, rejects, sink)?;
     }
     match table {
         Table::Patients => known.patients.extend(new_ids),

@@ -54,12 +54,17 @@ impl Store {
                     .map_err(|p| EntryProblem::Damaged(format!("{}: {p}", self.rel(&f.path))))?;
             }
         }
-        for (kind, path, sum) in [
-            ("row index", self.index_path(table, &rec.part), &c.index),
-            ("rejects", self.rejects_path(table, &rec.part), &c.rejects),
-        ] {
+        let indexes = self
+            .indexes_of(table, rec)
+            .into_iter()
+            .map(|(path, sum)| ("row index", path, sum));
+        for (kind, path, sum) in indexes.chain([(
+            "rejects",
+            self.rejects_path(table, &rec.part),
+            c.rejects.clone(),
+        )]) {
             if let Some(sum) = sum {
-                check_file_sum(&path, sum)
+                check_file_sum(&path, &sum)
                     .map_err(|p| EntryProblem::Damaged(format!("{kind}: {p}")))?;
             }
         }
@@ -126,6 +131,13 @@ impl Store {
                             b.rows
                         ));
                     }
+                    let index = self.bucket_index_path(table, b.bucket, part);
+                    let sum = b
+                        .index
+                        .as_ref()
+                        .ok_or("its record has no checksum of a bucket's row index")?;
+                    check_file_sum(&index, sum)
+                        .map_err(|p| format!("{}: {p}", self.rel(&index)))?;
                     let path = self.bucket_path(table, b.bucket, part);
                     b.sum = Some(file_sum(&path).map_err(|e| e.to_string())?);
                 }
@@ -134,11 +146,13 @@ impl Store {
                 }
             }
         }
+        let whole = rec.buckets.is_none();
         let c = rec.checksums.get_or_insert_with(Checksums::default);
-        for (file, sum) in [
-            (self.index_path(table, part), &c.index),
-            (self.rejects_path(table, part), &c.rejects),
-        ] {
+        let mut own = vec![(self.rejects_path(table, part), &c.rejects)];
+        if whole {
+            own.push((self.index_path(table, part), &c.index));
+        }
+        for (file, sum) in own {
             let sum = sum
                 .as_ref()
                 .ok_or("its record has no checksum of its index or rejects")?;
@@ -183,6 +197,9 @@ impl Store {
         for dir in self.bucket_dirs(table) {
             files.push(dir.join(format!("{part}.parquet")));
         }
+        for dir in self.index_bucket_dirs(table) {
+            files.push(dir.join(format!("{part}.fp")));
+        }
         for p in files {
             if p.exists() {
                 self.quarantine(&p)?;
@@ -199,6 +216,7 @@ impl Store {
             dirs.push(self.root.join(t.name()));
             dirs.push(self.root.join("_index").join(t.name()));
             dirs.extend(self.bucket_dirs(t));
+            dirs.extend(self.index_bucket_dirs(t));
         }
         let mut n = 0;
         for d in dirs {
@@ -346,15 +364,27 @@ impl Store {
     /// Index and rejects files that belong neither to an entry nor to one of
     /// the `unlisted` part files (table, part name).
     fn orphans(&self, entries: &[PartRecord], unlisted: &[(Table, String)]) -> Vec<PathBuf> {
-        let owned: HashSet<PathBuf> = entries
-            .iter()
-            .filter_map(|r| Table::from_name(&r.table).map(|t| (t, r.part.clone())))
-            .chain(unlisted.iter().cloned())
-            .flat_map(|(t, part)| [self.index_path(t, &part), self.rejects_path(t, &part)])
-            .collect();
+        let mut owned: HashSet<PathBuf> = HashSet::new();
+        for r in entries {
+            if let Some(t) = Table::from_name(&r.table) {
+                owned.extend(self.indexes_of(t, r).into_iter().map(|(p, _)| p));
+                owned.insert(self.rejects_path(t, &r.part));
+            }
+        }
+        // A part not listed yet (being judged) owns all its possible indexes.
+        for (t, part) in unlisted {
+            owned.insert(self.index_path(*t, part));
+            owned.insert(self.rejects_path(*t, part));
+            for dir in self.index_bucket_dirs(*t) {
+                owned.insert(dir.join(format!("{part}.fp")));
+            }
+        }
         let mut files = list_parquet(&self.root.join("rejects"));
         for t in Table::ALL {
             files.extend(list_files(&self.root.join("_index").join(t.name()), "fp"));
+            for dir in self.index_bucket_dirs(t) {
+                files.extend(list_files(&dir, "fp"));
+            }
         }
         files.retain(|f| !owned.contains(f));
         files
@@ -396,10 +426,15 @@ impl Store {
                 .files_of(table, rec)
                 .into_iter()
                 .map(|f| ("part", f.path, f.sum));
-            for (kind, path, sum) in data.chain([
-                ("index", self.index_path(table, &rec.part), c.index),
-                ("rejects", self.rejects_path(table, &rec.part), c.rejects),
-            ]) {
+            let indexes = self
+                .indexes_of(table, rec)
+                .into_iter()
+                .map(|(p, sum)| ("index", p, sum));
+            for (kind, path, sum) in data.chain(indexes).chain([(
+                "rejects",
+                self.rejects_path(table, &rec.part),
+                c.rejects,
+            )]) {
                 let problem = match &sum {
                     Some(sum) => check_file_sum(&path, sum).err(),
                     None if path.is_file() => None, // written before checksums

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 
 use lumbar_model::Kind;
 use lumbar_model::partition::{bucket_folder, bucket_of, parse_bucket_folder};
+use polars::prelude::{BooleanChunked, NewChunkedArray};
 
 use super::*;
 use crate::table::ParquetSink;
@@ -42,6 +43,9 @@ pub struct BucketFile {
     /// store's first and last session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_ms: Option<[i64; 2]>,
+    /// The checksum of the file's row index (`_index/TABLE/bucket=NNN/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<FileSum>,
 }
 
 /// A data file of a listed part.
@@ -140,20 +144,12 @@ impl Store {
 
     /// A table's `bucket=NNN` folders, in name order.
     pub(super) fn bucket_dirs(&self, table: Table) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.root.join(table.name()))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| {
-                        p.is_dir()
-                            && p.file_name().is_some_and(|n| {
-                                parse_bucket_folder(&n.to_string_lossy()).is_some()
-                            })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
+        bucket_dirs_in(&self.root.join(table.name()))
+    }
+
+    /// The `bucket=NNN` folders of a table's row indexes.
+    pub(super) fn index_bucket_dirs(&self, table: Table) -> Vec<PathBuf> {
+        bucket_dirs_in(&self.root.join("_index").join(table.name()))
     }
 
     /// How the next part of this store is written: `Some(buckets)` for a
@@ -180,15 +176,43 @@ impl Store {
     }
 }
 
-/// The rows of a part on their way to disk: one pending file (a store
-/// written before buckets), or one per bucket.
-pub enum PartRows {
-    Whole(ParquetSink),
-    Bucketed(BucketSinks),
+/// The `bucket=NNN` folders of a folder, in name order.
+fn bucket_dirs_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_dir()
+                        && p.file_name()
+                            .is_some_and(|n| parse_bucket_folder(&n.to_string_lossy()).is_some())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Where a part's rows go: its one file (`None`, a store written before
+/// buckets) or one bucket's file.
+pub type Destination = Option<u32>;
+
+/// The rows of a part on their way to disk: one pending file for a part
+/// written whole, or one per bucket, opened as its first row arrives.
+pub struct PartRows {
+    root: PathBuf,
+    table: Table,
+    columns: Vec<(String, Kind)>,
+    /// Rows per row group of each file.
+    batch: usize,
+    /// `None`: the part is written whole.
+    buckets: Option<u32>,
+    sinks: BTreeMap<Destination, (ParquetSink, Option<[i64; 2]>)>,
 }
 
 impl PartRows {
-    /// Pending files for a part of `table` with these columns; `buckets`
+    /// Pending files for a part of `table` with these columns (a part
+    /// written whole with no rows still gets a file with them); `buckets`
     /// from [`Store::layout_for_writing`].
     pub fn create(
         store: &Store,
@@ -197,110 +221,96 @@ impl PartRows {
         batch: usize,
         buckets: Option<u32>,
     ) -> PartRows {
-        match buckets {
-            None => PartRows::Whole(ParquetSink::create(
-                &store.part_path(table, "pending"),
-                columns,
-                batch,
-            )),
-            Some(buckets) => {
-                PartRows::Bucketed(BucketSinks::new(store, table, columns, batch, buckets))
-            }
-        }
-    }
-
-    /// Adds accepted rows (with the part's columns).
-    pub fn push_frame(&mut self, df: DataFrame) -> PolarsResult<()> {
-        match self {
-            PartRows::Whole(s) => s.push_frame(df),
-            PartRows::Bucketed(b) => b.push_frame(df),
-        }
-    }
-}
-
-/// One pending file per bucket of patients, opened as the bucket's first
-/// row arrives.
-pub struct BucketSinks {
-    root: PathBuf,
-    table: Table,
-    columns: Vec<(String, Kind)>,
-    batch: usize,
-    buckets: u32,
-    sinks: BTreeMap<u32, (ParquetSink, Option<[i64; 2]>)>,
-}
-
-impl BucketSinks {
-    pub(super) fn new(
-        store: &Store,
-        table: Table,
-        columns: Vec<(String, Kind)>,
-        batch: usize,
-        buckets: u32,
-    ) -> BucketSinks {
-        BucketSinks {
-            root: store.root.clone(),
-            table,
-            columns,
+        let batch = match buckets {
+            None => batch.max(1),
             // The rows of a batch spread over the buckets: a row group of
             // each bucket is a share of it (16 times the even share, so
             // that 64 buckets keep row groups of 16,384 rows and the
             // buffered rows stay within 16 batches).
-            batch: (batch.saturating_mul(16) / buckets.max(1) as usize)
-                .clamp(batch.min(4096), batch.max(1)),
-            buckets: buckets.max(1),
+            Some(b) => {
+                (batch.saturating_mul(16) / b.max(1) as usize).clamp(batch.min(4096), batch.max(1))
+            }
+        };
+        PartRows {
+            root: store.root.clone(),
+            table,
+            columns,
+            batch,
+            buckets: buckets.map(|b| b.max(1)),
             sinks: BTreeMap::new(),
         }
     }
 
-    pub(super) fn push_frame(&mut self, df: DataFrame) -> PolarsResult<()> {
+    /// The bucket count of a partitioned part.
+    pub fn buckets(&self) -> Option<u32> {
+        self.buckets
+    }
+
+    /// The destination of each row of a frame, by its `patient_id`.
+    pub fn destinations(&self, df: &DataFrame) -> PolarsResult<Vec<Destination>> {
+        let Some(buckets) = self.buckets else {
+            return Ok(vec![None; df.height()]);
+        };
+        let ids = df.column("patient_id")?.str()?;
+        Ok(ids
+            .iter()
+            .map(|id| Some(bucket_of(id.unwrap_or(""), buckets)))
+            .collect())
+    }
+
+    /// Adds accepted rows (with the part's columns), each to its
+    /// destination (`to`: one per row, from [`PartRows::destinations`]).
+    pub fn push_split(&mut self, df: DataFrame, to: &[Destination]) -> PolarsResult<()> {
         if df.height() == 0 {
             return Ok(());
         }
-        let ids = df.column("patient_id")?.str()?.clone();
-        let of: Vec<u32> = ids
-            .iter()
-            .map(|id| bucket_of(id.unwrap_or(""), self.buckets))
-            .collect();
-        let first = of[0];
-        if of.iter().all(|&b| b == first) {
-            return self.push_bucket(first, df);
+        let first = to[0];
+        if to.iter().all(|&d| d == first) {
+            return self.push_to(first, df);
         }
-        let mut rows: BTreeMap<u32, Vec<IdxSize>> = BTreeMap::new();
-        for (i, &b) in of.iter().enumerate() {
-            rows.entry(b).or_default().push(i as IdxSize);
+        let mut rows: BTreeMap<Destination, Vec<IdxSize>> = BTreeMap::new();
+        for (i, &d) in to.iter().enumerate() {
+            rows.entry(d).or_default().push(i as IdxSize);
         }
-        for (b, idx) in rows {
+        for (d, idx) in rows {
             let part = df.take(&IdxCa::from_vec("idx".into(), idx))?;
-            self.push_bucket(b, part)?;
+            self.push_to(d, part)?;
         }
         Ok(())
     }
 
-    fn push_bucket(&mut self, bucket: u32, df: DataFrame) -> PolarsResult<()> {
-        let span = if self.table == Table::Sessions {
+    /// Adds accepted rows, each to its patient's destination.
+    pub fn push_frame(&mut self, df: DataFrame) -> PolarsResult<()> {
+        let to = self.destinations(&df)?;
+        self.push_split(df, &to)
+    }
+
+    fn pending_path(&self, dest: Destination) -> PathBuf {
+        let dir = self.root.join(self.table.name());
+        match dest {
+            None => dir.join("pending.parquet"),
+            Some(b) => dir.join(bucket_folder(b)).join("pending.parquet"),
+        }
+    }
+
+    fn push_to(&mut self, dest: Destination, df: DataFrame) -> PolarsResult<()> {
+        let span = if self.table == Table::Sessions && dest.is_some() {
             let t = df.column("performed_at")?.cast(&DataType::Int64)?;
             let t = t.i64()?;
             t.min().zip(t.max()).map(|(lo, hi)| [lo, hi])
         } else {
             None
         };
-        let (sink, have) = match self.sinks.entry(bucket) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                let dir = self
-                    .root
-                    .join(self.table.name())
-                    .join(bucket_folder(bucket));
-                std::fs::create_dir_all(&dir)?;
-                e.insert((
-                    ParquetSink::for_frames(
-                        &dir.join("pending.parquet"),
-                        self.columns.clone(),
-                        self.batch,
-                    ),
-                    None,
-                ))
+        if !self.sinks.contains_key(&dest) {
+            let path = self.pending_path(dest);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
             }
+            let sink = ParquetSink::for_frames(&path, self.columns.clone(), self.batch);
+            self.sinks.insert(dest, (sink, None));
+        }
+        let Some((sink, have)) = self.sinks.get_mut(&dest) else {
+            return Err(polars_err!(ComputeError: "a part's pending file was not opened"));
         };
         if let Some([lo, hi]) = span {
             *have = Some(match *have {
@@ -311,21 +321,72 @@ impl BucketSinks {
         sink.push_frame(df)
     }
 
-    /// The buckets with rows, their sinks and their rows' span.
-    pub(super) fn into_files(self) -> Vec<(BucketFile, ParquetSink)> {
-        self.sinks
+    /// Keeps only the rows of a destination whose `keep` is true (one per
+    /// row pushed there, in order): the pending file is closed, read back a
+    /// slice at a time and written again without the others (a destination
+    /// left with no rows is dropped). Nothing is done when all are kept, so
+    /// a file without duplicates is written once.
+    pub fn retain(&mut self, dest: Destination, keep: &[bool]) -> Result<(), IngestError> {
+        if keep.iter().all(|k| *k) {
+            return Ok(());
+        }
+        let Some((sink, _)) = self.sinks.remove(&dest) else {
+            return Ok(());
+        };
+        if !keep.iter().any(|k| *k) {
+            return Ok(()); // dropped: its temporary file goes with it
+        }
+        let pending = self.pending_path(dest);
+        let scratch = pending.with_file_name(format!(".retain.{}.tmp", std::process::id()));
+        let polars = |e| IngestError::polars(&pending, e);
+        sink.commit_as(&scratch, Vec::new()).map_err(polars)?;
+        let result = (|| {
+            let rows = keep.len();
+            let mut at = 0;
+            while at < rows {
+                let len = RETAIN_SLICE_ROWS.min(rows - at);
+                let df = read_parquet(&scratch, None, Some((at, len)))?;
+                let mask = BooleanChunked::from_slice("keep".into(), &keep[at..at + len]);
+                let kept = df.filter(&mask).map_err(polars)?;
+                self.push_to(dest, kept).map_err(polars)?;
+                at += len;
+            }
+            Ok(())
+        })();
+        let _ = std::fs::remove_file(&scratch);
+        result
+    }
+
+    /// The files to commit: for a part written whole its one sink (an
+    /// empty file with the part's columns when no row came), for a
+    /// partitioned part each bucket with rows, with its sink.
+    pub(super) fn into_files(mut self) -> (Option<ParquetSink>, Vec<(BucketFile, ParquetSink)>) {
+        if self.buckets.is_none() {
+            let whole = self.sinks.remove(&None).map(|(s, _)| s).unwrap_or_else(|| {
+                ParquetSink::create(&self.pending_path(None), self.columns.clone(), self.batch)
+            });
+            return (Some(whole), Vec::new());
+        }
+        let files = self
+            .sinks
             .into_iter()
-            .map(|(bucket, (sink, span_ms))| {
-                (
+            .filter_map(|(dest, (sink, span_ms))| {
+                Some((
                     BucketFile {
-                        bucket,
+                        bucket: dest?,
                         rows: sink.rows,
                         sum: None,
                         span_ms,
+                        index: None,
                     },
                     sink,
-                )
+                ))
             })
-            .collect()
+            .collect();
+        (None, files)
     }
 }
+
+/// Rows read back at a time when a pending file is written again without
+/// its duplicates.
+const RETAIN_SLICE_ROWS: usize = 1 << 18;

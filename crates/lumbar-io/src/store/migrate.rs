@@ -9,7 +9,8 @@
 //! goes the same way), never a part read twice or lost. Row fingerprints
 //! and rejects do not move: they belong to the part, not to a bucket.
 
-use super::layout::BucketSinks;
+use std::collections::BTreeMap;
+
 use super::*;
 
 /// Rows read from a whole part at a time.
@@ -52,31 +53,102 @@ impl Store {
             let Some(table) = Table::from_name(&rec.table) else {
                 continue; // a later version's table: not ours to rewrite
             };
-            let path = self.part_path(table, &rec.part);
-            let rows = self.part_rows(&path)?; // verified against the manifest first
-            // Bucket sinks open on their first frame, whose schema they
-            // keep: the part's own columns, extras included.
-            let mut sinks = BucketSinks::new(self, table, Vec::new(), batch_rows, buckets);
-            let mut at = 0;
-            while at < rows {
-                let len = MIGRATE_SLICE_ROWS.min(rows - at);
-                let df = read_parquet(&path, None, Some((at, len)))?;
-                sinks
-                    .push_frame(df)
-                    .map_err(|e| IngestError::polars(&path, e))?;
-                at += len;
-            }
-            let mut new = rec.clone();
-            self.commit_buckets(table, &mut new, sinks)?;
-            self.record(new)?;
-            fault::step("remove a migrated part").map_err(|e| IngestError::io(&path, e))?;
-            std::fs::remove_file(&path).map_err(|e| IngestError::io(&path, e))?;
-            if let Ok(mut s) = self.verified.lock() {
-                s.remove(&path);
-            }
+            let rows = self.migrate_part(table, rec, buckets, batch_rows)?;
             done.parts += 1;
             done.rows += rows as u64;
         }
         Ok(done)
+    }
+
+    /// One whole part rewritten as bucket files with their row indexes
+    /// (row `i` of the part is fingerprint `i` of its index, so the index
+    /// splits with the rows); returns its rows.
+    fn migrate_part(
+        &self,
+        table: Table,
+        rec: &PartRecord,
+        buckets: u32,
+        batch_rows: usize,
+    ) -> Result<usize, IngestError> {
+        let path = self.part_path(table, &rec.part);
+        let rows = self.part_rows(&path)?; // verified against the manifest first
+        let index_path = self.index_path(table, &rec.part);
+        let index_sum = rec.checksums.as_ref().and_then(|c| c.index.clone());
+        if let Some(sum) = &index_sum {
+            check_file_sum(&index_path, sum).map_err(|problem| IngestError::Store {
+                path: index_path.clone(),
+                problem,
+            })?;
+        }
+        let index_io = |e| IngestError::io(&index_path, e);
+        let index_len = std::fs::metadata(&index_path).map_err(index_io)?.len();
+        if index_len != rows as u64 * 16 {
+            return Err(IngestError::Store {
+                path: index_path.clone(),
+                problem: format!(
+                    "{index_len} bytes for a part of {rows} rows (16 per row); run `lumbar store check`"
+                ),
+            });
+        }
+        let mut index = std::io::BufReader::new(File::open(&index_path).map_err(index_io)?);
+        // Bucket sinks open on their first frame, whose schema they keep:
+        // the part's own columns, extras included.
+        let mut out = PartRows::create(self, table, Vec::new(), batch_rows, Some(buckets));
+        let mut indexes: BTreeMap<u32, IndexWriter> = BTreeMap::new();
+        let mut at = 0;
+        let mut bytes = Vec::new();
+        while at < rows {
+            let len = MIGRATE_SLICE_ROWS.min(rows - at);
+            let df = read_parquet(&path, None, Some((at, len)))?;
+            let to = out
+                .destinations(&df)
+                .map_err(|e| IngestError::polars(&path, e))?;
+            bytes.resize(len * 16, 0);
+            index.read_exact(&mut bytes).map_err(index_io)?;
+            let mut by_bucket: BTreeMap<u32, Vec<u128>> = BTreeMap::new();
+            for (d, fp) in to.iter().zip(bytes.chunks_exact(16)) {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(fp);
+                by_bucket
+                    .entry(d.unwrap_or(0))
+                    .or_default()
+                    .push(u128::from_le_bytes(b));
+            }
+            for (b, fps) in by_bucket {
+                let w = match indexes.entry(b) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => e.insert(IndexWriter::create(
+                        &self.bucket_index_path(table, b, &rec.part),
+                    )?),
+                };
+                w.push(&fps)?;
+            }
+            out.push_split(df, &to)
+                .map_err(|e| IngestError::polars(&path, e))?;
+            at += len;
+        }
+        let (_, mut files) = out.into_files();
+        for (file, _) in &mut files {
+            let target = self.bucket_index_path(table, file.bucket, &rec.part);
+            let w = match indexes.remove(&file.bucket) {
+                Some(w) => w,
+                None => IndexWriter::create(&target)?,
+            };
+            file.index = Some(w.commit_as(&target)?);
+        }
+        let mut new = rec.clone();
+        if let Some(c) = new.checksums.as_mut() {
+            c.index = None; // the whole index gives way to the buckets'
+        }
+        self.commit_buckets(table, &mut new, files)?;
+        self.record(new)?;
+        for old in [&path, &index_path] {
+            fault::step("remove a migrated part").map_err(|e| IngestError::io(old, e))?;
+            std::fs::remove_file(old).map_err(|e| IngestError::io(old, e))?;
+            if let Ok(mut s) = self.verified.lock() {
+                s.remove(old);
+            }
+        }
+        Ok(rows)
     }
 }

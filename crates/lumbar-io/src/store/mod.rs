@@ -2,33 +2,41 @@
 //!
 //! ```text
 //! STORE/
-//!   manifest.json                        what the store holds: one entry per part, with
-//!                                        source, sha256, counts and the parts' checksums
+//!   manifest.json                        what the store holds: its bucket count, one entry
+//!                                        per part with source, sha256, counts and the
+//!                                        checksums of its files
 //!   _writer.lock                         the writer's advisory lock (pid and command inside)
-//!   patients/part-<sha256[..16]>.parquet one part per ingested source file
-//!   sessions/part-….parquet
-//!   walking/ outcomes/ followup/
+//!   patients/bucket=007/part-<sha256[..16]>.parquet
+//!                                        one file per ingested source file and bucket of
+//!                                        patients it has rows in (see [`layout`])
+//!   sessions/bucket=…/ walking/ outcomes/ followup/
 //!   rejects/<table>-part-<sha…>.parquet  the rows that were not accepted, and why
-//!   _index/<table>/part-….fp             row fingerprints of each part (for dedup)
+//!   _index/<table>/bucket=…/part-….fp    row fingerprints of each bucket file (for dedup)
 //!   _quarantine/…                        damaged or orphaned files, moved aside by ingest
 //! ```
 //!
-//! A table is the union of the parts **the manifest lists**: a part file the
-//! manifest does not name (an ingest killed between the part's rename and the
-//! manifest's) is never read as data. [`Store::read_table`] and the other
-//! readers verify each part against the whole-file SHA-256 recorded in the
-//! manifest before the first read of it, and a mismatch is an error naming
-//! the part. `pl.read_parquet("STORE/sessions/*.parquet")` in Python and
-//! `arrow::open_dataset("STORE/sessions")` in R read the folder; after a
-//! completed ingest the folder holds exactly the listed parts. `_index`,
-//! `_quarantine` and `_writer.lock` start with `_`, which Arrow's dataset
-//! readers skip.
+//! A store written before buckets has one file per part instead
+//! (`sessions/part-….parquet`, `_index/sessions/part-….fp`); it reads as it
+//! is, and `lumbar store migrate` partitions it.
 //!
-//! Each part also carries its own record in its Parquet key-value metadata
-//! (`lumbar.part`: the manifest entry without the part's own checksum, and
-//! `lumbar.checksum`: the SHA-256 of the file's bytes before the page indexes
-//! and footer), so [`Store::reconcile`] can rebuild a lost manifest entry
-//! from the part alone and tell a complete part from a damaged one.
+//! A table is the union of the files **the manifest lists**: a file the
+//! manifest does not name (an ingest killed between a file's rename and the
+//! manifest's) is never read as data. [`Store::read_table`] and the other
+//! readers verify each file against the whole-file SHA-256 recorded in the
+//! manifest before the first read of it, and a mismatch is an error naming
+//! the file. `pl.scan_parquet("STORE/sessions", hive_partitioning=True)` in
+//! Python, DuckDB's `read_parquet('STORE/sessions/*/*.parquet',
+//! hive_partitioning = true)` and `arrow::open_dataset("STORE/sessions")`
+//! in R read a table; after a completed ingest the folders hold exactly the
+//! listed files. `_index`, `_quarantine` and `_writer.lock` start with `_`,
+//! and temporary files with `.`, which Arrow's dataset readers skip.
+//!
+//! Each data file also carries its part's own record in its Parquet
+//! key-value metadata (`lumbar.part`: the manifest entry without the data
+//! files' own checksums, and `lumbar.checksum`: the SHA-256 of the file's
+//! bytes before the page indexes and footer), so [`Store::reconcile`] can
+//! rebuild a lost manifest entry from the files alone and tell a complete
+//! part from a damaged one.
 //!
 //! A part is named by the content hash of its source, so ingesting the same
 //! file again finds its manifest entry and changes nothing; rows already
@@ -50,11 +58,13 @@ use crate::error::IngestError;
 use crate::fault;
 
 mod cohort;
+mod index;
 mod integrity;
 pub mod layout;
 mod lock;
 mod migrate;
 pub use cohort::LoadError;
+pub use index::{IndexWriter, PartIndex};
 use integrity::check_file_sum;
 pub use integrity::{FileCheck, file_sum};
 pub use layout::{BucketFile, DataFile, PartRows};
@@ -368,97 +378,6 @@ impl Store {
         Ok(())
     }
 
-    /// Fingerprints of every stored row of a table (of the listed parts,
-    /// each index checked against its recorded checksum).
-    pub fn fingerprints(
-        &self,
-        table: Table,
-    ) -> Result<HashSet<u128, FingerprintHasher>, IngestError> {
-        let mut set = HashSet::default();
-        for rec in &self.listing()?.parts {
-            if rec.table != table.name() {
-                continue;
-            }
-            let idx = self.index_path(table, &rec.part);
-            let sum = rec.checksums.as_ref().and_then(|c| c.index.as_ref());
-            // The recorded size bounds the read: a damaged index is not loaded whole.
-            if let (Some(s), Ok(m)) = (sum, std::fs::metadata(&idx))
-                && m.len() != s.bytes
-            {
-                return Err(IngestError::Store {
-                    path: idx,
-                    problem: format!(
-                        "the row index of part {} is {} bytes where {} were written; the next ingest moves the part to _quarantine/",
-                        rec.part,
-                        m.len(),
-                        s.bytes
-                    ),
-                });
-            }
-            let bytes = match std::fs::read(&idx) {
-                Ok(b) => b,
-                Err(e) => {
-                    return Err(IngestError::Store {
-                        path: idx,
-                        problem: format!(
-                            "the row index of part {} is missing ({e}); the next ingest moves the part to _quarantine/",
-                            rec.part
-                        ),
-                    });
-                }
-            };
-            let damaged = match sum {
-                Some(s) => bytes.len() as u64 != s.bytes || sha256_hex(&bytes) != s.sha256,
-                None => bytes.len() % 16 != 0,
-            };
-            if damaged {
-                return Err(IngestError::Store {
-                    path: idx,
-                    problem: format!(
-                        "the row index of part {} does not match its checksum; run `lumbar store check`",
-                        rec.part
-                    ),
-                });
-            }
-            for chunk in bytes.chunks_exact(16) {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(chunk);
-                set.insert(u128::from_le_bytes(b));
-            }
-        }
-        Ok(set)
-    }
-
-    /// Writes the fingerprints of a new part; returns the file's checksum.
-    pub fn write_index(
-        &self,
-        table: Table,
-        part: &str,
-        fps: &[u128],
-    ) -> Result<FileSum, IngestError> {
-        let path = self.index_path(table, part);
-        let io = |e| IngestError::io(&path, e);
-        fault::step("create the row index").map_err(io)?;
-        let mut f = AtomicFile::create(&path).map_err(io)?;
-        let mut sha = Sha256::new();
-        let mut buf = Vec::with_capacity(1 << 20);
-        for chunk in fps.chunks(1 << 16) {
-            buf.clear();
-            for fp in chunk {
-                buf.extend_from_slice(&fp.to_le_bytes());
-            }
-            fault::step("write the row index").map_err(io)?;
-            f.write_all(&buf).map_err(io)?;
-            sha.update(&buf);
-        }
-        fault::step("sync and rename the row index").map_err(io)?;
-        f.commit().map_err(io)?;
-        Ok(FileSum {
-            sha256: hex(&sha.finalize()),
-            bytes: fps.len() as u64 * 16,
-        })
-    }
-
     /// The patient ids stored in a table (patients or followup).
     pub fn ids(&self, table: Table) -> Result<HashSet<String>, IngestError> {
         let mut ids = HashSet::new();
@@ -527,31 +446,46 @@ impl Store {
     }
 
     /// Commits a part's files and its manifest entry, in the order that
-    /// makes each crash point recoverable: the row index and the rejects,
-    /// then the data files (whose own record names the index's and rejects'
-    /// checksums and every bucket file: from here on [`Store::reconcile`]
-    /// can adopt the part), then the manifest.
+    /// makes each crash point recoverable: the row indexes and the rejects,
+    /// then the data files (whose own record names the indexes' and
+    /// rejects' checksums and every bucket file: from here on
+    /// [`Store::reconcile`] can adopt the part), then the manifest.
     pub fn commit_part(
         &self,
         table: Table,
         mut record: PartRecord,
-        fps: &[u128],
+        index: PartIndex,
         rejects: crate::table::ParquetSink,
         rows: PartRows,
     ) -> Result<(), IngestError> {
         let part = record.part.clone();
-        let index = self.write_index(table, &part, fps)?;
+        let (whole, files) = rows.into_files();
+        let mut index_sum = None;
+        let mut files: Vec<(BucketFile, crate::table::ParquetSink)> = files;
+        match index {
+            PartIndex::Whole(w) => index_sum = Some(w.commit_as(&self.index_path(table, &part))?),
+            PartIndex::Bucketed(mut by_bucket) => {
+                for (file, _) in &mut files {
+                    let path = self.bucket_index_path(table, file.bucket, &part);
+                    let w = match by_bucket.remove(&file.bucket) {
+                        Some(w) => w,
+                        None => IndexWriter::create(&path)?,
+                    };
+                    file.index = Some(w.commit_as(&path)?);
+                }
+            }
+        }
         let rejects_path = self.rejects_path(table, &part);
         let rejects = rejects
             .commit_as(&rejects_path, vec![(KEY_REJECTS_OF.into(), part.clone())])
             .map_err(|e| IngestError::polars(&rejects_path, e))?;
         record.checksums = Some(Checksums {
             part: None,
-            index: Some(index),
+            index: index_sum,
             rejects: Some(rejects),
         });
-        match rows {
-            PartRows::Whole(rows) => {
+        match whole {
+            Some(rows) => {
                 let part_path = self.part_path(table, &part);
                 record.buckets = None;
                 let own = serde_json::to_string(&record).map_err(|e| IngestError::Store {
@@ -565,21 +499,20 @@ impl Store {
                     c.part = Some(sum);
                 }
             }
-            PartRows::Bucketed(sinks) => self.commit_buckets(table, &mut record, sinks)?,
+            None => self.commit_buckets(table, &mut record, files)?,
         }
         self.record(record)
     }
 
-    /// Writes a part's bucket files, each with the part's own record (its
-    /// bucket list without the files' checksums), and puts the list with
-    /// the checksums in `record`.
+    /// Writes a part's bucket files (their row indexes written), each with
+    /// the part's own record (its bucket list without the files' own
+    /// checksums), and puts the list with the checksums in `record`.
     pub(crate) fn commit_buckets(
         &self,
         table: Table,
         record: &mut PartRecord,
-        sinks: layout::BucketSinks,
+        files: Vec<(BucketFile, crate::table::ParquetSink)>,
     ) -> Result<(), IngestError> {
-        let files = sinks.into_files();
         record.buckets = Some(files.iter().map(|(f, _)| f.clone()).collect());
         if let Some(c) = record.checksums.as_mut() {
             c.part = None;
