@@ -94,4 +94,9 @@ fn main() {
     println!(
         "  merged = whole run, byte for byte; targets (100,000 patients): < 5 s and < 1.5 GiB"
     );
+    // The clinic report on the same store (target for 1,000,000 patients: < 30 s).
+    let html = tmp.path().join("report.html");
+    let html = html.to_str().expect("utf-8 path");
+    let (secs, _, peak) = common::run_child(&["report", s, "-o", html]);
+    println!("  clinic report: {secs:.2} s, peak {:.0} MiB", mib(peak));
 }
