@@ -336,3 +336,77 @@ fn a_store_written_before_buckets_still_reads_and_migrates_in_place() {
         "{v}"
     );
 }
+
+#[test]
+fn a_rebuilt_manifest_gets_the_bucket_count_back_and_a_hostile_one_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let demo = repo_root().join("datasets/demo");
+    let s = path_str(&store);
+    let ingest = |extra: &[&str]| {
+        let mut args = vec![
+            "ingest",
+            "--dir",
+            path_str(&demo),
+            "--out",
+            s,
+            "--as-of",
+            "2026-01-01",
+        ];
+        args.extend_from_slice(extra);
+        lumbar(&args)
+    };
+    ingest(&["--buckets", "16"]);
+    let want = Store::open(&store).unwrap().manifest().unwrap();
+    assert_eq!(want.buckets, Some(16));
+    // Lost: rebuilt from the parts' own records, count included.
+    std::fs::remove_file(store.join("manifest.json")).unwrap();
+    let (_, said) = ingest(&[]);
+    assert!(said.contains("rebuilt from"), "{said}");
+    let m = Store::open(&store).unwrap().manifest().unwrap();
+    assert_eq!(m.buckets, Some(16));
+    assert_eq!(m.parts.len(), want.parts.len());
+    assert_eq!(store_check(&store).0, 0);
+
+    // Hostile: a part name that would be a path out of the store, a bucket
+    // beyond the count, a count out of range. Each is refused before any
+    // file is read, and nothing outside the store is touched.
+    let outside = tmp.path().join("outside.parquet");
+    std::fs::write(&outside, b"not the store's").unwrap();
+    let text = std::fs::read_to_string(store.join("manifest.json")).unwrap();
+    let part = &m.parts[0].part;
+    for (what, bad) in [
+        (
+            "part name",
+            text.replacen(part.as_str(), "../../outside", 1),
+        ),
+        (
+            "bucket number",
+            text.replacen("\"bucket\": ", "\"bucket\": 900", 1),
+        ),
+        (
+            "count",
+            text.replacen("\"buckets\": 16", "\"buckets\": 100000", 1),
+        ),
+    ] {
+        assert_ne!(bad, text, "{what}: the manifest was changed");
+        std::fs::write(store.join("manifest.json"), &bad).unwrap();
+        let e = lumbar_err(&["analyze", s, "--out", path_str(&tmp.path().join("out"))]);
+        assert!(e.contains("manifest is not valid"), "{what}: {e}");
+        let (code, report) = store_check(&store);
+        assert_eq!(code, 1, "{what}: {report}");
+        // A writer (ingest, migrate) sets it aside and rebuilds it from the parts.
+        let (_, said) = lumbar(&["store", "migrate", s]);
+        assert!(
+            said.contains("manifest.json could not be read"),
+            "{what}: {said}"
+        );
+        assert_eq!(store_check(&store).0, 0, "{what}");
+        assert_eq!(
+            Store::open(&store).unwrap().manifest().unwrap().buckets,
+            Some(16)
+        );
+        assert_eq!(std::fs::read(&outside).unwrap(), b"not the store's");
+        std::fs::write(store.join("manifest.json"), &text).unwrap();
+    }
+}

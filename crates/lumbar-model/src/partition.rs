@@ -23,9 +23,10 @@
 pub const DEFAULT_BUCKETS: u32 = 64;
 
 /// The most buckets a store may have: a folder per bucket and table, and
-/// an ingest holds three files open per bucket it writes (the pending
-/// part, its row index and the spill of its rows' fingerprints), which
-/// stays within the usual limit of 1,024 open files.
+/// an ingest holds up to three files open per bucket it writes (the
+/// pending part, its row index and the spill of its rows' fingerprints),
+/// within the usual limit of 1,024 open files, and a Parquet writer thread
+/// per pending part.
 pub const MAX_BUCKETS: u32 = 256;
 
 /// The hive-style folder of a bucket, `bucket=007`: polars, DuckDB, Arrow

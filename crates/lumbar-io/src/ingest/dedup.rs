@@ -74,8 +74,7 @@ impl Spills {
         Ok(())
     }
 
-    /// The destinations with rows, in order, each with its rows read back
-    /// in the order they were spilled.
+    /// The destinations with spilled rows, in order.
     pub(super) fn destinations(&self) -> Vec<Destination> {
         self.files.keys().copied().collect()
     }
@@ -135,8 +134,10 @@ pub(super) enum Decision {
 
 /// The decisions of one destination's rows, in line order.
 pub(super) struct Decider<'a> {
-    /// Fingerprints of the rows stored in this destination.
+    /// Fingerprints of the rows stored in this destination, and of parts
+    /// written whole (every destination's rows).
     pub(super) stored: HashSet<u128, store::FingerprintHasher>,
+    pub(super) whole: &'a HashSet<u128, store::FingerprintHasher>,
     /// Ids the store already defines (patients, followup).
     pub(super) stored_ids: &'a HashSet<String>,
     /// First line of each fingerprint and id seen in this file.
@@ -170,7 +171,7 @@ impl Decider<'_> {
             }
             self.seen_ids.insert(id.clone(), row.line);
         }
-        if self.stored.contains(&row.fp) {
+        if self.stored.contains(&row.fp) || self.whole.contains(&row.fp) {
             return Decision::Stored;
         }
         if let Some(id) = &row.id

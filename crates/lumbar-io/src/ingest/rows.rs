@@ -2,6 +2,7 @@
 //! and fingerprints, and the reasons summarised.
 
 use super::*;
+use crate::store::layout::{Destination, destination_of, split};
 
 /// Rows read per chunk (one chunk is validated while the next is read).
 pub(super) const CHUNK_ROWS: usize = 65_536;
@@ -14,13 +15,16 @@ pub(super) enum RowOut {
         line: u64,
         fp: u128,
         id: Option<String>,
+        /// Where the row goes (its patient's bucket).
+        dest: Destination,
     },
     Rejected(u64, Rejection),
 }
 
-/// The valid rows of a slice of a chunk, as a frame, and every row's outcome.
+/// The valid rows of a slice of a chunk, as frames by destination (cut
+/// here, on the validating threads), and every row's outcome.
 pub(super) struct PartOut {
-    pub(super) frame: polars::prelude::DataFrame,
+    pub(super) pieces: Vec<(Destination, polars::prelude::DataFrame)>,
     pub(super) rows: Vec<RowOut>,
 }
 
@@ -32,6 +36,8 @@ pub(super) struct RowCheck<'a> {
     pub(super) keyed: bool,
     pub(super) known: &'a Known,
     pub(super) columns: &'a [(String, Kind)],
+    /// The store's buckets (`None`: parts are written whole).
+    pub(super) buckets: Option<u32>,
 }
 
 impl RowCheck<'_> {
@@ -41,7 +47,7 @@ impl RowCheck<'_> {
         i: usize,
         cells: &mut Vec<Cell<'c>>,
         scratch: &mut Vec<u8>,
-    ) -> Result<(u128, Option<String>), Rejection> {
+    ) -> Result<(u128, Option<String>, Destination), Rejection> {
         let mut canonical = [None; 32];
         let mut extra = vec![None; self.validator.extras.len()];
         let nc = self.validator.columns.len();
@@ -75,9 +81,10 @@ impl RowCheck<'_> {
                 });
             }
         }
+        let dest = destination_of(self.buckets, id);
         let id = self.keyed.then(|| id.to_string());
         let fp = fingerprint_with(cells, scratch);
-        Ok((fp, id))
+        Ok((fp, id, dest))
     }
 
     pub(super) fn part(
@@ -88,20 +95,22 @@ impl RowCheck<'_> {
     ) -> polars::prelude::PolarsResult<PartOut> {
         let mut builder = table::TableBuilder::new(self.columns.to_vec(), to - from);
         let mut rows = Vec::with_capacity(to - from);
+        let mut dests = Vec::with_capacity(to - from);
         let mut cells = Vec::with_capacity(self.columns.len());
         let mut scratch = Vec::with_capacity(256);
         for i in from..to {
             let line = chunk.line(i);
             match self.row(chunk, i, &mut cells, &mut scratch) {
-                Ok((fp, id)) => {
+                Ok((fp, id, dest)) => {
                     builder.push(&cells);
-                    rows.push(RowOut::Valid { line, fp, id });
+                    dests.push(dest);
+                    rows.push(RowOut::Valid { line, fp, id, dest });
                 }
                 Err(r) => rows.push(RowOut::Rejected(line, r)),
             }
         }
         Ok(PartOut {
-            frame: builder.take()?,
+            pieces: split(builder.take()?, &dests)?,
             rows,
         })
     }

@@ -182,6 +182,7 @@ pub(super) fn check_rows(
         keyed: plan.keyed,
         known,
         columns: &plan.columns,
+        buckets: plan.buckets,
     };
 
     let mut reject = |line: u64, r: Rejection, counts: &mut Counts, rejects: &mut ParquetSink| {
@@ -232,23 +233,22 @@ pub(super) fn check_rows(
                 .collect::<Result<_, _>>()
                 .map_err(write_err)?;
             for part in parts {
-                let to = sink.destinations(&part.frame).map_err(write_err)?;
-                let mut valid = to.iter();
                 for row in part.rows {
                     counts.read += 1;
                     match row {
                         RowOut::Rejected(line, r) => {
                             reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
                         }
-                        RowOut::Valid { line, fp, id } => {
-                            let dest = valid.next().copied().flatten();
+                        RowOut::Valid { line, fp, id, dest } => {
                             spills
                                 .push(dest, &Pending { line, fp, id })
                                 .map_err(|e| IngestError::io(path, e))?;
                         }
                     }
                 }
-                sink.push_split(part.frame, &to).map_err(write_err)?;
+                for (dest, piece) in part.pieces {
+                    sink.push_piece(dest, piece).map_err(write_err)?;
+                }
             }
             progress(counts.read);
         }
@@ -263,9 +263,16 @@ pub(super) fn check_rows(
         None => Some(IndexWriter::create(&store.index_path(table, "pending"))?),
         Some(_) => None,
     };
+    // A partitioned store whose migration was interrupted still has parts
+    // written whole: their fingerprints are loaded once, not per bucket.
+    let whole = match sink.buckets() {
+        Some(_) => store.whole_fingerprints(table)?,
+        None => HashSet::default(),
+    };
     for dest in spills.destinations() {
         let mut decider = Decider {
             stored: store.fingerprints_in(table, dest)?,
+            whole: &whole,
             stored_ids,
             seen: HashMap::default(),
             seen_ids: HashMap::new(),
@@ -371,6 +378,7 @@ pub(super) fn commit_file(
             lumbar_version: env!("CARGO_PKG_VERSION").into(),
             checksums: None,
             buckets: None,
+            bucket_count: plan.buckets,
         };
         if let Some(b) = plan.buckets {
             store.set_buckets(b)?;

@@ -123,8 +123,9 @@ impl Store {
 
     /// Fingerprints of the stored rows of a table (of the listed parts,
     /// each index checked against its recorded checksum): of one bucket's
-    /// files, and of parts written whole (whose rows of every bucket are
-    /// in one index); of every file with `None`.
+    /// files; of every part with `None`. (Parts written whole, in a store
+    /// whose migration was interrupted, are in
+    /// [`Store::whole_fingerprints`].)
     pub fn fingerprints_in(
         &self,
         table: Table,
@@ -137,6 +138,7 @@ impl Store {
             }
             let wanted = |f: &BucketFile| bucket.is_none_or(|b| b == f.bucket);
             let files: Vec<(PathBuf, Option<FileSum>)> = match &rec.buckets {
+                None if bucket.is_some() => Vec::new(),
                 None => self.indexes_of(table, rec),
                 Some(files) => files
                     .iter()
@@ -151,6 +153,24 @@ impl Store {
             };
             for (idx, sum) in files {
                 load_index(&idx, sum.as_ref(), &rec.part, &mut set)?;
+            }
+        }
+        Ok(set)
+    }
+
+    /// Fingerprints of the rows of a table's parts written whole (rows of
+    /// every bucket in one index): loaded once by an ingest into a store
+    /// that still has such parts, beside each bucket's.
+    pub fn whole_fingerprints(
+        &self,
+        table: Table,
+    ) -> Result<HashSet<u128, FingerprintHasher>, IngestError> {
+        let mut set = HashSet::default();
+        for rec in &self.listing()?.parts {
+            if rec.table == table.name() && rec.buckets.is_none() {
+                for (idx, sum) in self.indexes_of(table, rec) {
+                    load_index(&idx, sum.as_ref(), &rec.part, &mut set)?;
+                }
             }
         }
         Ok(set)

@@ -353,6 +353,8 @@ impl Store {
             dirty = true;
         }
         if dirty {
+            // A rebuilt manifest gets the count back from the parts' own records.
+            let buckets = buckets.or_else(|| kept.iter().find_map(|r| r.bucket_count));
             self.write_manifest(&Manifest {
                 buckets,
                 parts: kept,

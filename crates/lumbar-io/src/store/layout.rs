@@ -157,6 +157,13 @@ impl Store {
     /// buckets), `None` for a store written before buckets that still holds
     /// unpartitioned parts (until `lumbar store migrate`).
     pub fn layout_for_writing(&self, wanted: u32) -> Result<Option<u32>, IngestError> {
+        let max = lumbar_model::partition::MAX_BUCKETS;
+        if !(1..=max).contains(&wanted) {
+            return Err(IngestError::Store {
+                path: self.root.clone(),
+                problem: format!("{wanted} buckets asked for; a store has 1 to {max}"),
+            });
+        }
         let m = self.read_manifest()?;
         Ok(match m.buckets {
             Some(b) => Some(b),
@@ -196,6 +203,29 @@ fn bucket_dirs_in(dir: &Path) -> Vec<PathBuf> {
 /// Where a part's rows go: its one file (`None`, a store written before
 /// buckets) or one bucket's file.
 pub type Destination = Option<u32>;
+
+/// The destination of a row of this patient in a part of a store of
+/// `buckets` (`None`: written whole).
+pub fn destination_of(buckets: Option<u32>, patient_id: &str) -> Destination {
+    buckets.map(|b| bucket_of(patient_id, b))
+}
+
+/// A frame cut by destination (`to`: one per row), each piece in row order.
+pub fn split(df: DataFrame, to: &[Destination]) -> PolarsResult<Vec<(Destination, DataFrame)>> {
+    let Some(&first) = to.first() else {
+        return Ok(Vec::new());
+    };
+    if to.iter().all(|&d| d == first) {
+        return Ok(vec![(first, df)]);
+    }
+    let mut rows: BTreeMap<Destination, Vec<IdxSize>> = BTreeMap::new();
+    for (i, &d) in to.iter().enumerate() {
+        rows.entry(d).or_default().push(i as IdxSize);
+    }
+    rows.into_iter()
+        .map(|(d, idx)| Ok((d, df.take(&IdxCa::from_vec("idx".into(), idx))?)))
+        .collect()
+}
 
 /// The rows of a part on their way to disk: one pending file for a part
 /// written whole, or one per bucket, opened as its first row arrives.
@@ -248,41 +278,20 @@ impl PartRows {
 
     /// The destination of each row of a frame, by its `patient_id`.
     pub fn destinations(&self, df: &DataFrame) -> PolarsResult<Vec<Destination>> {
-        let Some(buckets) = self.buckets else {
-            return Ok(vec![None; df.height()]);
-        };
         let ids = df.column("patient_id")?.str()?;
         Ok(ids
             .iter()
-            .map(|id| Some(bucket_of(id.unwrap_or(""), buckets)))
+            .map(|id| destination_of(self.buckets, id.unwrap_or("")))
             .collect())
     }
 
     /// Adds accepted rows (with the part's columns), each to its
     /// destination (`to`: one per row, from [`PartRows::destinations`]).
     pub fn push_split(&mut self, df: DataFrame, to: &[Destination]) -> PolarsResult<()> {
-        if df.height() == 0 {
-            return Ok(());
-        }
-        let first = to[0];
-        if to.iter().all(|&d| d == first) {
-            return self.push_to(first, df);
-        }
-        let mut rows: BTreeMap<Destination, Vec<IdxSize>> = BTreeMap::new();
-        for (i, &d) in to.iter().enumerate() {
-            rows.entry(d).or_default().push(i as IdxSize);
-        }
-        for (d, idx) in rows {
-            let part = df.take(&IdxCa::from_vec("idx".into(), idx))?;
-            self.push_to(d, part)?;
+        for (dest, piece) in split(df, to)? {
+            self.push_piece(dest, piece)?;
         }
         Ok(())
-    }
-
-    /// Adds accepted rows, each to its patient's destination.
-    pub fn push_frame(&mut self, df: DataFrame) -> PolarsResult<()> {
-        let to = self.destinations(&df)?;
-        self.push_split(df, &to)
     }
 
     fn pending_path(&self, dest: Destination) -> PathBuf {
@@ -293,7 +302,11 @@ impl PartRows {
         }
     }
 
-    fn push_to(&mut self, dest: Destination, df: DataFrame) -> PolarsResult<()> {
+    /// Adds rows that all go to `dest`.
+    pub fn push_piece(&mut self, dest: Destination, df: DataFrame) -> PolarsResult<()> {
+        if df.height() == 0 {
+            return Ok(());
+        }
         let span = if self.table == Table::Sessions && dest.is_some() {
             let t = df.column("performed_at")?.cast(&DataType::Int64)?;
             let t = t.i64()?;
@@ -348,7 +361,7 @@ impl PartRows {
                 let df = read_parquet(&scratch, None, Some((at, len)))?;
                 let mask = BooleanChunked::from_slice("keep".into(), &keep[at..at + len]);
                 let kept = df.filter(&mask).map_err(polars)?;
-                self.push_to(dest, kept).map_err(polars)?;
+                self.push_piece(dest, kept).map_err(polars)?;
                 at += len;
             }
             Ok(())

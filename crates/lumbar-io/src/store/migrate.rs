@@ -6,8 +6,11 @@
 //! whole file is removed. A crash leaves either the old entry (the new
 //! bucket files are no entry's and the next ingest or migrate moves them
 //! to `_quarantine/`) or the new one (the old file is then no entry's and
-//! goes the same way), never a part read twice or lost. Row fingerprints
-//! and rejects do not move: they belong to the part, not to a bucket.
+//! goes the same way), never a part read twice or lost. The part's row
+//! index is split with its rows (row `i` is fingerprint `i`) into one index
+//! per bucket file; its rejects stay as they are. A reader holding a
+//! snapshot taken before the migration fails on the removed files (and
+//! says which): migrate under the writer lock, between analyses.
 
 use std::collections::BTreeMap;
 
@@ -39,10 +42,14 @@ impl Store {
     ) -> Result<Migration, IngestError> {
         let repairs = self.reconcile(lock)?;
         let manifest = self.read_manifest()?;
-        let buckets = manifest
-            .buckets
-            .unwrap_or(wanted)
-            .clamp(1, lumbar_model::partition::MAX_BUCKETS);
+        let max = lumbar_model::partition::MAX_BUCKETS;
+        let buckets = manifest.buckets.unwrap_or(wanted);
+        if !(1..=max).contains(&buckets) {
+            return Err(IngestError::Store {
+                path: self.root.clone(),
+                problem: format!("{buckets} buckets asked for; a store has 1 to {max}"),
+            });
+        }
         self.set_buckets(buckets)?;
         let mut done = Migration {
             buckets,
@@ -137,6 +144,7 @@ impl Store {
             file.index = Some(w.commit_as(&target)?);
         }
         let mut new = rec.clone();
+        new.bucket_count = Some(buckets);
         if let Some(c) = new.checksums.as_mut() {
             c.index = None; // the whole index gives way to the buckets'
         }

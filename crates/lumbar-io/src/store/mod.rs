@@ -130,6 +130,10 @@ pub struct PartRecord {
     /// file (`checksums.part`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buckets: Option<Vec<BucketFile>>,
+    /// The store's bucket count the part was cut by (so that a manifest
+    /// rebuilt from the parts' own records gets it back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -143,6 +147,61 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// What a manifest must hold before anything is read or written by it:
+    /// part names as lumbar makes them (they become paths), a bucket count
+    /// in range whenever a part is cut into buckets, bucket numbers below
+    /// it, and the checksums every bucket file is written with (they bound
+    /// what is read).
+    fn check(&self) -> Result<(), String> {
+        use lumbar_model::partition::MAX_BUCKETS;
+        if let Some(b) = self.buckets
+            && !(1..=MAX_BUCKETS).contains(&b)
+        {
+            return Err(format!("a bucket count of {b}, outside 1..={MAX_BUCKETS}"));
+        }
+        for rec in &self.parts {
+            let hex = rec.part.strip_prefix("part-").unwrap_or("");
+            if hex.len() != 16 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "a part named {:?}, not part-<16 hex digits>",
+                    crate::limits::excerpt(&rec.part)
+                ));
+            }
+            let Some(files) = &rec.buckets else {
+                continue;
+            };
+            let Some(count) = self.buckets else {
+                return Err(format!(
+                    "part {} is cut into buckets but the store has no bucket count",
+                    rec.part
+                ));
+            };
+            if rec.bucket_count.is_some_and(|c| c != count) {
+                return Err(format!(
+                    "part {} was cut into {} buckets, the store into {count}",
+                    rec.part,
+                    rec.bucket_count.unwrap_or(0)
+                ));
+            }
+            let mut seen = HashSet::new();
+            for f in files {
+                if f.bucket >= count || !seen.insert(f.bucket) {
+                    return Err(format!(
+                        "part {} lists bucket {} twice or beyond the store's {count}",
+                        rec.part, f.bucket
+                    ));
+                }
+                if f.sum.is_none() || f.index.is_none() {
+                    return Err(format!(
+                        "part {} lists bucket {} without its checksums",
+                        rec.part, f.bucket
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The buckets shards of this store take.
     pub fn buckets(&self) -> u32 {
         self.buckets
@@ -413,12 +472,16 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
             Err(e) => return Err(IngestError::io(&path, e)),
         };
-        serde_json::from_slice(&bytes).map_err(|e| IngestError::Store {
-            path,
-            problem: format!(
-                "manifest is not valid: {e}; the next ingest rebuilds it from the parts"
-            ),
-        })
+        let m: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|m: Manifest| m.check().map(|()| m))
+            .map_err(|e| IngestError::Store {
+                path,
+                problem: format!(
+                    "manifest is not valid: {e}; the next ingest rebuilds it from the parts"
+                ),
+            })?;
+        Ok(m)
     }
 
     /// Adds or replaces the manifest entry of a part.
