@@ -101,9 +101,14 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 /// The bundled demo cohort ingested into `DIR/store` (dates judged as of
 /// 2026-01-01); the store's path.
 pub fn demo_store(dir: &Path) -> PathBuf {
+    demo_store_with(dir, &[])
+}
+
+/// [`demo_store`] with more `ingest` arguments (`--buckets 8`).
+pub fn demo_store_with(dir: &Path, extra: &[&str]) -> PathBuf {
     let store = dir.join("store");
     let demo = repo_root().join("datasets/demo");
-    lumbar(&[
+    let mut args = vec![
         "ingest",
         "--dir",
         path_str(&demo),
@@ -111,6 +116,8 @@ pub fn demo_store(dir: &Path) -> PathBuf {
         path_str(&store),
         "--as-of",
         "2026-01-01",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    lumbar(&args);
     store
 }

@@ -10,7 +10,9 @@ use lumbar_model::Table;
 use lumbar_model::partition::{BucketShard, bucket_of, parse_bucket_folder};
 use polars::prelude::*;
 
-use crate::{demo_store, lumbar, lumbar_err, parquet_files, path_str, repo_root, tree};
+use crate::{
+    demo_store, demo_store_with, lumbar, lumbar_err, parquet_files, path_str, repo_root, tree,
+};
 
 const TABLES: [Table; 5] = [
     Table::Patients,
@@ -56,19 +58,8 @@ fn store_check(store: &Path) -> (u8, String) {
 #[test]
 fn a_new_store_puts_every_row_in_its_patients_bucket_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
+    let store = demo_store_with(tmp.path(), &["--buckets", "8"]);
     let demo = repo_root().join("datasets/demo");
-    lumbar(&[
-        "ingest",
-        "--dir",
-        path_str(&demo),
-        "--out",
-        path_str(&store),
-        "--as-of",
-        "2026-01-01",
-        "--buckets",
-        "8",
-    ]);
     let m = Store::open(&store).unwrap().manifest().unwrap();
     assert_eq!(m.buckets, Some(8));
     for table in TABLES {

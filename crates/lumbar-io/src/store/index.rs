@@ -131,31 +131,20 @@ impl Store {
         table: Table,
         bucket: Option<u32>,
     ) -> Result<HashSet<u128, FingerprintHasher>, IngestError> {
-        let mut set = HashSet::default();
-        for rec in &self.listing()?.parts {
-            if rec.table != table.name() {
-                continue;
-            }
-            let wanted = |f: &BucketFile| bucket.is_none_or(|b| b == f.bucket);
-            let files: Vec<(PathBuf, Option<FileSum>)> = match &rec.buckets {
-                None if bucket.is_some() => Vec::new(),
-                None => self.indexes_of(table, rec),
-                Some(files) => files
-                    .iter()
-                    .filter(|f| wanted(f))
-                    .map(|f| {
-                        (
-                            self.bucket_index_path(table, f.bucket, &rec.part),
-                            f.index.clone(),
-                        )
-                    })
-                    .collect(),
-            };
-            for (idx, sum) in files {
-                load_index(&idx, sum.as_ref(), &rec.part, &mut set)?;
-            }
-        }
-        Ok(set)
+        self.load_indexes(table, |rec| match (&rec.buckets, bucket) {
+            (None, Some(_)) => Vec::new(),
+            (None, None) => self.indexes_of(table, rec),
+            (Some(files), _) => files
+                .iter()
+                .filter(|f| bucket.is_none_or(|b| b == f.bucket))
+                .map(|f| {
+                    (
+                        self.bucket_index_path(table, f.bucket, &rec.part),
+                        f.index.clone(),
+                    )
+                })
+                .collect(),
+        })
     }
 
     /// Fingerprints of the rows of a table's parts written whole (rows of
@@ -165,12 +154,28 @@ impl Store {
         &self,
         table: Table,
     ) -> Result<HashSet<u128, FingerprintHasher>, IngestError> {
+        self.load_indexes(table, |rec| match rec.buckets {
+            None => self.indexes_of(table, rec),
+            Some(_) => Vec::new(),
+        })
+    }
+
+    /// The fingerprints of the index files `pick` chooses of each listed
+    /// part of a table.
+    fn load_indexes(
+        &self,
+        table: Table,
+        pick: impl Fn(&PartRecord) -> Vec<(PathBuf, Option<FileSum>)>,
+    ) -> Result<HashSet<u128, FingerprintHasher>, IngestError> {
         let mut set = HashSet::default();
-        for rec in &self.listing()?.parts {
-            if rec.table == table.name() && rec.buckets.is_none() {
-                for (idx, sum) in self.indexes_of(table, rec) {
-                    load_index(&idx, sum.as_ref(), &rec.part, &mut set)?;
-                }
+        for rec in self
+            .listing()?
+            .parts
+            .iter()
+            .filter(|r| r.table == table.name())
+        {
+            for (idx, sum) in pick(rec) {
+                load_index(&idx, sum.as_ref(), &rec.part, &mut set)?;
             }
         }
         Ok(set)

@@ -102,7 +102,7 @@ pub fn dictionary() -> Result<String> {
             );
         }
     }
-    md.push_str("\n## The store's rejects\n\n`STORE/rejects/*.parquet`, and `lumbar store rejects STORE --out DIR` as CSV: one row per row not accepted.\n\n| column | type | meaning |\n|---|---|---|\n");
+    md.push_str("\n## The store's rejects\n\n`STORE/rejects/*.parquet`, and `lumbar store rejects STORE --out DIR` as CSV: one row per row not accepted. Within a file's rejects, the rows that broke a rule come first, in line order, then the duplicates and conflicting patient ids, bucket by bucket (they are decided a bucket of patients at a time); sort by `line` for file order.\n\n| column | type | meaning |\n|---|---|---|\n");
     for (c, t, m) in REJECT_COLUMNS {
         let _ = writeln!(md, "| `{c}` | {t} | {m} |");
     }
