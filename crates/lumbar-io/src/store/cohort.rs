@@ -89,7 +89,7 @@ impl Store {
         let mut span: Option<(i64, i64)> = None;
         // A bucket file none of the index's patients are in is not read (a
         // shard reads its own buckets); its recorded span still counts.
-        let buckets = self.manifest()?.buckets();
+        let buckets = self.listing()?.buckets(); // the snapshot, not a copy of it
         let wanted: std::collections::HashSet<u32> = index
             .keys()
             .map(|id| lumbar_model::partition::bucket_of(id, buckets))
