@@ -7,6 +7,8 @@
 //!
 //!   cargo bench -p lumbar-stats --bench bootstrap [-- ROWS [RESAMPLES]]
 
+mod common;
+
 use std::time::Instant;
 
 use lumbar_stats::bootstrap::{self, BootstrapSpec};
@@ -112,21 +114,9 @@ fn main() {
     );
     let per_lumbar = best / (resamples + b.jackknife_groups) as f64;
     // R's boot on coxph, 10 resamples, same data through a CSV.
-    let dir = std::env::temp_dir().join("lumbar-bootstrap-bench");
-    let _ = std::fs::create_dir_all(&dir);
-    let csv = dir.join("cox.csv");
-    let mut text = String::from("time,event,x1,x2,x3,x4,x5,x6,x7,x8\n");
-    for i in 0..n {
-        text.push_str(&format!("{},{}", d.stop[i], u8::from(d.event[i])));
-        for c in &d.columns {
-            text.push_str(&format!(",{}", c[i]));
-        }
-        text.push('\n');
-    }
-    if std::fs::write(&csv, text).is_err() {
-        println!("R: skipped (cannot write {})", csv.display());
+    let Some(csv) = common::write_cox_csv("lumbar-bootstrap-bench", &d) else {
         return;
-    }
+    };
     let r_reps = 10;
     let script = format!(
         "suppressMessages({{library(survival); library(boot)}}); d <- read.csv('{}'); \

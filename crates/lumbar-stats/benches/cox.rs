@@ -10,13 +10,13 @@
 //! R runs when `Rscript` with survival is on PATH. lifelines (the model's
 //! target, 30× its `fit`) is not timed here.
 
+mod common;
+
 use std::time::Instant;
 
 use lumbar_stats::cox::{CoxData, CoxFit, CoxOptions, Ties, fit_with};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-const BETA: [f64; 8] = [0.3, -0.2, 0.1, 0.0, 0.25, -0.15, 0.05, 0.2];
 
 /// Covariates alternately standard normal and Bernoulli(0.4), six decimals
 /// (as written to the CSV); exponential times with rate `0.01·exp(lp)`
@@ -29,17 +29,8 @@ fn data(n: usize) -> CoxData {
     for _ in 0..n {
         let mut lp = 0.0;
         for (j, c) in columns.iter_mut().enumerate() {
-            let v = if j % 2 == 0 {
-                let u: f64 = 1.0 - rng.random::<f64>();
-                let w: f64 = rng.random();
-                (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * w).cos()
-            } else if rng.random_bool(0.4) {
-                1.0
-            } else {
-                0.0
-            };
-            let v = format!("{v:.6}").parse::<f64>().unwrap_or(v);
-            lp += BETA[j] * v;
+            let v = common::covariate(&mut rng, j);
+            lp += common::BETA[j] * v;
             c.push(v);
         }
         let u: f64 = 1.0 - rng.random::<f64>();
@@ -111,21 +102,9 @@ fn main() {
     if lumbar_only {
         return;
     }
-    let dir = std::env::temp_dir().join("lumbar-cox-bench");
-    let _ = std::fs::create_dir_all(&dir);
-    let csv = dir.join("cox.csv");
-    let mut text = String::from("time,event,x1,x2,x3,x4,x5,x6,x7,x8\n");
-    for i in 0..n {
-        text.push_str(&format!("{},{}", d.stop[i], u8::from(d.event[i])));
-        for c in &d.columns {
-            text.push_str(&format!(",{}", c[i]));
-        }
-        text.push('\n');
-    }
-    if std::fs::write(&csv, text).is_err() {
-        println!("R: skipped (cannot write {})", csv.display());
+    let Some(csv) = common::write_cox_csv("lumbar-cox-bench", &d) else {
         return;
-    }
+    };
     let script = format!(
         "suppressMessages(library(survival)); d <- read.csv('{}'); best <- Inf; \
          for (k in 1:3) {{ t0 <- Sys.time(); \

@@ -14,14 +14,14 @@
 //! R's relative 1e-8 that lumbar keeps) and at `tol=1e-12`, as
 //! `benches/risk.rs` calls it; both are printed with their iteration counts.
 
+mod common;
+
 use std::io::Write;
 use std::time::Instant;
 
 use lumbar_stats::poisson::{PoissonFit, Robust, modified_poisson};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-const BETA: [f64; 8] = [0.3, -0.2, 0.1, 0.0, 0.25, -0.15, 0.05, 0.2];
 
 /// Covariates alternately standard normal and Bernoulli(0.4); the outcome
 /// Bernoulli with risk `0.1·exp(lp/2)` (capped at 0.99).
@@ -32,20 +32,8 @@ fn data(n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
     for _ in 0..n {
         let mut lp = 0.0;
         for (j, c) in columns.iter_mut().enumerate() {
-            let v = if j % 2 == 0 {
-                // Box–Muller.
-                let u: f64 = 1.0 - rng.random::<f64>();
-                let w: f64 = rng.random();
-                (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * w).cos()
-            } else if rng.random_bool(0.4) {
-                1.0
-            } else {
-                0.0
-            };
-            // Six decimals, as written to the CSV, so that both sides fit
-            // the same numbers.
-            let v = format!("{v:.6}").parse::<f64>().unwrap_or(v);
-            lp += BETA[j] * v;
+            let v = common::covariate(&mut rng, j);
+            lp += common::BETA[j] * v;
             c.push(v);
         }
         let p = (0.1 * (0.5 * lp).exp()).min(0.99);
