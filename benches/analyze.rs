@@ -1,7 +1,8 @@
 //! `lumbar analyze` on a registry-sized store: time and peak memory of the
 //! whole run, of each shard of a split and of their merge, each in a
 //! process of its own (issue 18: 100,000 patients in < 5 s and 1.5 GiB;
-//! 1,000,000 patients in < 4 GiB).
+//! 1,000,000 patients in < 4 GiB), then the clinic report whole and as
+//! shards with their merge (checked byte for byte).
 //!
 //! `cargo bench --bench analyze [-- PATIENTS [SHARDS]]` (default 100,000
 //! patients × 12 weeks, 4 shards; the programme tables of the report
@@ -50,22 +51,23 @@ fn main() {
         "{patients} patients, whole store: {secs:.2} s, peak {:.0} MiB",
         mib(peak)
     );
-    let mut parts = Vec::new();
-    let (mut slowest, mut largest) = (0.0f64, 0u64);
-    for i in 1..=shards {
-        let d = dir(&format!("shard-{i}"));
-        let (secs, _, peak) = common::run_child(&[
-            "analyze",
-            s,
-            "--shard",
-            &format!("{i}/{shards}"),
-            "--out",
-            &d,
-        ]);
-        slowest = slowest.max(secs);
-        largest = largest.max(peak);
-        parts.push(d);
-    }
+    // Each shard in a process of its own: the slowest and the largest.
+    let sharded = |command: &str, extra: &[&str]| {
+        let mut parts = Vec::new();
+        let (mut slowest, mut largest) = (0.0f64, 0u64);
+        for i in 1..=shards {
+            let d = dir(&format!("{command}-shard-{i}"));
+            let shard = format!("{i}/{shards}");
+            let mut args = vec![command, s, "--shard", &shard, "--out", &d];
+            args.extend_from_slice(extra);
+            let (secs, _, peak) = common::run_child(&args);
+            slowest = slowest.max(secs);
+            largest = largest.max(peak);
+            parts.push(d);
+        }
+        (parts, slowest, largest)
+    };
+    let (parts, slowest, largest) = sharded("analyze", &[]);
     println!(
         "  {shards} shards: the slowest {slowest:.2} s, the largest peak {:.0} MiB",
         mib(largest)
@@ -94,9 +96,27 @@ fn main() {
     println!(
         "  merged = whole run, byte for byte; targets (100,000 patients): < 5 s and < 1.5 GiB"
     );
-    // The clinic report on the same store (target for 1,000,000 patients: < 30 s).
-    let html = tmp.path().join("report.html");
-    let html = html.to_str().expect("utf-8 path");
-    let (secs, _, peak) = common::run_child(&["report", s, "-o", html]);
+    // The clinic report on the same store (target for 1,000,000 patients:
+    // < 30 s), in one process and as shards and their merge (a job array's
+    // wall time is its slowest task, then the merge).
+    let date = ["--date", "2026-12-07"];
+    let html = dir("report.html");
+    let (secs, _, peak) = common::run_child(&["report", s, "-o", &html, date[0], date[1]]);
     println!("  clinic report: {secs:.2} s, peak {:.0} MiB", mib(peak));
+    let (parts, slowest, largest) = sharded("report", &date);
+    let merged = dir("report-merged.html");
+    let mut merge: Vec<&str> = vec!["merge"];
+    merge.extend(parts.iter().map(String::as_str));
+    merge.extend(["--out", &merged]);
+    let (secs, _, peak) = common::run_child(&merge);
+    assert!(
+        std::fs::read(&html).ok() == std::fs::read(&merged).ok(),
+        "the merged report differs from the whole run's"
+    );
+    println!(
+        "  report in {shards} shards: the slowest {slowest:.2} s, the largest peak {:.0} MiB; \
+         merge {secs:.2} s, peak {:.0} MiB; merged = whole report, byte for byte",
+        mib(largest),
+        mib(peak)
+    );
 }

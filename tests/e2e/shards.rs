@@ -160,3 +160,106 @@ fn merged_shards_are_the_unsharded_analysis_byte_for_byte() {
     let e = merge(&damaged, &bad).unwrap_err();
     assert!(e.contains("patients.ndjson, line 2: invalid type"), "{e}");
 }
+
+/// `lumbar report --shard i/n` into folders, and their merge into one HTML file.
+fn report_shards(store: &str, n: u32, dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    (1..=n)
+        .map(|i| {
+            let d = dir.join(format!("report-{i}-of-{n}"));
+            let shard = format!("{i}/{n}");
+            let mut args = vec!["report", store, "--shard", &shard, "--date", "2026-12-04"];
+            args.extend_from_slice(extra);
+            args.extend(["--out", path_str(&d)]);
+            let (_, text) = lumbar(&args);
+            assert!(text.contains(&format!("shard {i}/{n}: ")), "{text}");
+            d
+        })
+        .collect()
+}
+
+#[test]
+fn merged_report_shards_are_the_unsharded_report_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = demo_store(tmp.path());
+    let s = path_str(&store);
+    let windowed = [
+        "--from",
+        "2025-02-01",
+        "--to",
+        "2025-04-30",
+        "--compare-to",
+        "2025-01-01..2025-01-31",
+    ];
+    for (k, extra) in [&[][..], &["--site", "north"][..], &windowed[..]]
+        .into_iter()
+        .enumerate()
+    {
+        let whole = tmp.path().join(format!("whole-{k}.html"));
+        let mut args = vec!["report", s, "--date", "2026-12-04", "-o", path_str(&whole)];
+        args.extend_from_slice(extra);
+        let (_, summary) = lumbar(&args);
+        let expected = std::fs::read(&whole).unwrap();
+        assert!(String::from_utf8_lossy(&expected).contains("Walking"));
+        for n in [2, 7] {
+            let parts = report_shards(s, n, &tmp.path().join(format!("r{k}")), extra);
+            let merged = tmp.path().join(format!("merged-{k}-{n}.html"));
+            let mut reversed = parts.clone();
+            reversed.reverse();
+            let text = merge(&reversed, &merged).unwrap();
+            assert!(
+                text.contains(&format!("merged {n} shards of the report")),
+                "{text}"
+            );
+            // The same summary line as the whole run's, but for the path.
+            let tail = |t: &str| {
+                t.lines()
+                    .last()
+                    .unwrap()
+                    .split_once(" (")
+                    .unwrap()
+                    .1
+                    .to_string()
+            };
+            assert_eq!(tail(&text), tail(&summary));
+            assert!(
+                std::fs::read(&merged).unwrap() == expected,
+                "{n} merged report shards differ from the whole report ({extra:?})"
+            );
+        }
+    }
+
+    // Shards of different reports, or not all of them, are refused, and
+    // nothing is written.
+    let parts = report_shards(s, 3, &tmp.path().join("three"), &[]);
+    let north = report_shards(s, 3, &tmp.path().join("north"), &["--site", "north"]);
+    let bad = tmp.path().join("bad.html");
+    let e = merge(&[parts[0].clone(), parts[2].clone()], &bad).unwrap_err();
+    assert!(e.contains("shard 2/3 is missing"), "{e}");
+    let e = merge(
+        &[parts[0].clone(), north[1].clone(), parts[2].clone()],
+        &bad,
+    )
+    .unwrap_err();
+    assert!(e.contains("are shards of different runs"), "{e}");
+    // A tallies file edited to another site's is caught when it is added.
+    let t = parts[1].join("tallies.json");
+    let text = std::fs::read_to_string(&t).unwrap();
+    std::fs::write(&t, text.replacen("\"site\":null", "\"site\":\"north\"", 1)).unwrap();
+    let e = merge(&parts, &bad).unwrap_err();
+    assert!(
+        e.contains("the shards are of different reports: site or window differ"),
+        "{e}"
+    );
+    std::fs::write(&t, &text[..text.len() / 2]).unwrap();
+    let e = merge(&parts, &bad).unwrap_err();
+    assert!(e.contains("cannot read the tallies of"), "{e}");
+    assert!(!bad.exists(), "a refused merge wrote {}", bad.display());
+    // An analysis shard and a report shard are not one run.
+    let analysis = shards(s, 3, &tmp.path().join("analysis"), &[]);
+    let e = merge(
+        &[parts[0].clone(), analysis[1].clone(), parts[2].clone()],
+        &bad,
+    )
+    .unwrap_err();
+    assert!(e.contains("not a shard of `lumbar report --shard`"), "{e}");
+}

@@ -7,10 +7,10 @@
 //! patient's data is in it.
 
 use lumbar_model::{Regimen, Sides};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One prescribed exercise's dose, as the regimen states it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveredExercise {
     pub key: String,
     pub name: String,
@@ -28,7 +28,7 @@ pub struct DeliveredExercise {
 }
 
 /// A progression ladder, easiest rung first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveredLadder {
     pub name: String,
     /// Rung names; an optional rung (beyond the usual top) ends in
@@ -41,7 +41,7 @@ pub struct DeliveredLadder {
 }
 
 /// The programme as the regimen describes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivered {
     pub regimen: String,
     pub exercises: Vec<DeliveredExercise>,

@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 use lumbar_model::Regimen;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::adherence::AdherenceTally;
 use crate::describe::quantile;
@@ -47,7 +47,8 @@ use crate::prescription::Prescriptions;
 use crate::risk::{Cuts, ExposureRules, HUNT_CUTS, RiskSpec, walking_exposure};
 use crate::safety::SafetyTally;
 use crate::trends::Responder;
-use lumbar_model::cohort::{Cohort, CohortSource, Session, SessionSink, WalkingDay};
+use lumbar_model::cohort::{Cohort, CohortSource, Patient, Session, SessionSink, WalkingDay};
+use lumbar_model::partition::BucketShard;
 
 /// Which patients and dates the report covers.
 #[derive(Debug, Clone)]
@@ -57,6 +58,10 @@ pub struct ClinicOptions {
     pub to: Option<NaiveDate>,
     pub adherent: f64,
     pub responder: Responder,
+    /// The shard of the store's patients ([`BucketShard::WHOLE`]: all).
+    pub shard: BucketShard,
+    /// The store's bucket count (what `shard` cuts).
+    pub buckets: u32,
 }
 
 impl Default for ClinicOptions {
@@ -67,12 +72,14 @@ impl Default for ClinicOptions {
             to: None,
             adherent: 0.7,
             responder: Responder::default(),
+            shard: BucketShard::WHOLE,
+            buckets: 1,
         }
     }
 }
 
 /// Median and quartiles (type 7) of a group, with its size.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
     pub patients: usize,
     pub median: f64,
@@ -96,7 +103,7 @@ impl Spread {
 }
 
 /// Adherence of one group (a site, an exercise, the cohort).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupAdherence {
     pub group: String,
     pub spread: Spread,
@@ -105,7 +112,7 @@ pub struct GroupAdherence {
 }
 
 /// One programme week of a measure.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeekMeasure {
     pub week: u32,
     pub spread: Spread,
@@ -113,7 +120,7 @@ pub struct WeekMeasure {
 }
 
 /// Safety by exercise.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SafetyByExercise {
     pub exercise: String,
     pub events: usize,
@@ -122,7 +129,7 @@ pub struct SafetyByExercise {
 }
 
 /// One walking category of the risk table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskRow {
     pub category: String,
     pub participants: usize,
@@ -132,7 +139,7 @@ pub struct RiskRow {
     pub rr: Option<(f64, f64, f64)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskTable {
     pub rows: Vec<RiskRow>,
     pub adjusted_for: Vec<String>,
@@ -140,7 +147,7 @@ pub struct RiskTable {
 }
 
 /// Everything the clinic report shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClinicSummary {
     /// The day of the store's latest session (any patient's): the data
     /// cut-off. `None` when the store has no sessions.
@@ -204,7 +211,7 @@ pub struct ClinicSummary {
 
 /// Programme patients of one site, with their sessions and outcomes inside
 /// the window. (The report itself keeps every outcome of the site's
-/// patients, [`site_only`], and windows them where it counts them.)
+/// patients, [`patients_only`], and windows them where it counts them.)
 pub fn filter(cohort: Cohort, opts: &ClinicOptions) -> Cohort {
     if opts.site.is_none() && opts.from.is_none() && opts.to.is_none() {
         return cohort;
@@ -246,18 +253,39 @@ pub fn filter(cohort: Cohort, opts: &ClinicOptions) -> Cohort {
     out
 }
 
-/// The patients of one site (all of them without `--site`), with all their
-/// sessions and outcomes.
-pub fn site_only(cohort: Cohort, site: Option<&str>) -> Cohort {
-    match site {
-        None => cohort,
-        Some(_) => filter(
-            cohort,
-            &ClinicOptions {
-                site: site.map(String::from),
-                ..Default::default()
-            },
-        ),
+/// The patients `keep` takes, in their order, with all their sessions and
+/// outcomes (re-indexed).
+fn patients_only(cohort: Cohort, keep: impl Fn(&Patient) -> bool) -> Cohort {
+    let mut new_index = vec![usize::MAX; cohort.patients.len()];
+    let mut patients = Vec::new();
+    for (i, p) in cohort.patients.into_iter().enumerate() {
+        if keep(&p) {
+            new_index[i] = patients.len();
+            patients.push(p);
+        }
+    }
+    if patients.len() == new_index.len() {
+        return Cohort { patients, ..cohort };
+    }
+    let moved = |p: usize| new_index.get(p).copied().filter(|&k| k != usize::MAX);
+    Cohort {
+        patients,
+        sessions: cohort
+            .sessions
+            .into_iter()
+            .filter_map(|mut s| {
+                s.patient = moved(s.patient)?;
+                Some(s)
+            })
+            .collect(),
+        outcomes: cohort
+            .outcomes
+            .into_iter()
+            .filter_map(|mut o| {
+                o.patient = moved(o.patient)?;
+                Some(o)
+            })
+            .collect(),
     }
 }
 
@@ -268,7 +296,8 @@ fn weekly(cohort: &Cohort, measure: &str, rule: &Responder) -> Vec<WeekMeasure> 
         .iter()
         .map(|p| Some(p.enrolled_on))
         .collect();
-    weekly_in(cohort, measure, rule, &start, &ClinicOptions::default())
+    let weeks = weekly_in(cohort, measure, rule, &start, &ClinicOptions::default());
+    ClinicTally::weekly(weeks)
 }
 
 /// Pain or ODI by programme week over the patients whose `start` is
@@ -280,7 +309,7 @@ fn weekly_in(
     rule: &Responder,
     start: &[Option<NaiveDate>],
     opts: &ClinicOptions,
-) -> Vec<WeekMeasure> {
+) -> BTreeMap<u32, (Vec<f64>, usize)> {
     let inside = |d: NaiveDate| opts.from.is_none_or(|f| d >= f) && opts.to.is_none_or(|t| d <= t);
     // One pass over outcomes in (patient, date) order: the first value of
     // each patient's measure is the baseline, the first in each programme
@@ -331,15 +360,6 @@ fn weekly_in(
         }
     }
     weeks
-        .into_iter()
-        .filter_map(|(week, (v, responders))| {
-            Some(WeekMeasure {
-                week,
-                spread: Spread::of(v)?,
-                responders,
-            })
-        })
-        .collect()
 }
 
 /// The report's one pass over the sessions of the patients kept: every
@@ -397,32 +417,49 @@ impl SessionSink for ClinicSessions<'_> {
     }
 }
 
-/// Computes the report's numbers from a store.
+/// Computes the report's numbers from a store (every shard's tally, added).
 pub fn clinic_summary<S: CohortSource>(
     store: &S,
     regimen: &Regimen,
     rx: &Prescriptions,
     opts: &ClinicOptions,
 ) -> Result<ClinicSummary, S::Error> {
+    clinic_tally(store, regimen, rx, opts).map(ClinicTally::summary)
+}
+
+/// The report's numbers over the patients of `opts.shard` as exact
+/// tallies ([`ClinicTally`]): what `lumbar report --shard i/n` writes.
+pub fn clinic_tally<S: CohortSource>(
+    store: &S,
+    regimen: &Regimen,
+    rx: &Prescriptions,
+    opts: &ClinicOptions,
+) -> Result<ClinicTally, S::Error> {
     // The follow-up cohort's risk table needs nothing of the programme: it
-    // is computed on a thread of its own while the sessions stream.
+    // is computed on a thread of its own while the sessions stream, by the
+    // first shard only (it is about another cohort, not the shard's).
+    let risk = opts.shard.index == 1;
     std::thread::scope(|scope| {
-        let side = scope.spawn(|| follow_up_risk(store));
-        programme_summary(store, regimen, rx, opts, || {
+        let side = scope.spawn(|| follow_up_risk(store, risk));
+        programme_tally(store, regimen, rx, opts, || {
             side.join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     })
 }
 
-/// The walking table, the risk table and why it is absent.
-type FollowUp = (Option<Vec<WalkingDay>>, Option<RiskTable>, Option<String>);
+/// The walking table, and the risk table or why it is absent (`None`
+/// when not asked for).
+type FollowUp = (Option<Vec<WalkingDay>>, Option<FollowUpRisk>);
 
 /// The walking table (for the programme's walking) and the walking-risk
 /// table of the follow-up cohort (not filtered by site: it is a separate
 /// population), or why there is none.
-fn follow_up_risk<S: CohortSource>(store: &S) -> Result<FollowUp, S::Error> {
+fn follow_up_risk<S: CohortSource>(store: &S, wanted: bool) -> Result<FollowUp, S::Error> {
     let walking_table = store.walking_days()?;
+    if !wanted {
+        return Ok((walking_table, None));
+    }
     let followup = store.followup()?;
     let frame = match (followup, &walking_table) {
         (Some(f), Some(w)) => Some(crate::risk::followup_frame(f, w, &ExposureRules::default())),
@@ -495,23 +532,250 @@ fn follow_up_risk<S: CohortSource>(store: &S) -> Result<FollowUp, S::Error> {
         }
     };
 
-    Ok((walking_table, risk, risk_note))
+    Ok((walking_table, Some(FollowUpRisk { risk, risk_note })))
 }
 
-fn programme_summary<S: CohortSource>(
+/// The risk table of the follow-up cohort, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUpRisk {
+    pub risk: Option<RiskTable>,
+    pub risk_note: Option<String>,
+}
+
+/// The report's numbers over a set of patients (one shard's, or the sum of
+/// disjoint shards' by [`ClinicTally::add`]) as exact tallies: integer
+/// counts, and each patient's own values where the report shows quartiles
+/// (a median is not a sum). [`ClinicTally::summary`] makes the figures;
+/// every step of it is a sum of integers or sorts its values first, so the
+/// summary of the shards added is the whole run's, bit for bit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClinicTally {
+    /// The store's first and last session days (the same in every shard).
+    pub data_from: Option<NaiveDate>,
+    pub data_cutoff: Option<NaiveDate>,
+    pub site: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub patients: usize,
+    pub left_out: usize,
+    pub sites: BTreeMap<String, usize>,
+    pub enrolled: Option<(NaiveDate, NaiveDate)>,
+    /// Per patient covered: weeks from the first to the last day scheduled.
+    pub followup_weeks: Vec<f64>,
+    pub sessions: usize,
+    pub adherence_histogram: [usize; 10],
+    pub adherence_threshold: f64,
+    /// Per site: each covered patient's session adherence.
+    pub adherence_by_site: BTreeMap<String, Vec<f64>>,
+    /// Per regimen move: each patient's done / scheduled.
+    pub adherence_by_exercise: Vec<(String, Vec<f64>)>,
+    /// By programme week: the first value of each patient, and the responders.
+    pub pain: BTreeMap<u32, (Vec<f64>, usize)>,
+    pub odi: BTreeMap<u32, (Vec<f64>, usize)>,
+    pub safety: Vec<SafetyByExercise>,
+    pub patients_with_events: usize,
+    pub walking_histogram: Vec<usize>,
+    /// Per patient with walking data: mean walking minutes a day.
+    pub walking: Vec<f64>,
+    /// The first shard's (the follow-up cohort is not split).
+    pub follow_up: Option<FollowUpRisk>,
+    programme: programme::ProgrammeCounts,
+    pub delivered: Delivered,
+}
+
+/// Why two tallies do not add up to one report.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the shards are of different reports: {0} differ")]
+pub struct TallyMismatch(&'static str);
+
+impl TallyMismatch {
+    /// One tally compares with an earlier period, the other does not.
+    pub const PERIODS: TallyMismatch = TallyMismatch("compared periods");
+}
+
+impl ClinicTally {
+    /// Adds the tally of other patients (another shard of the same report).
+    pub fn add(&mut self, other: ClinicTally) -> Result<(), TallyMismatch> {
+        let same =
+            |ok: bool, what: &'static str| if ok { Ok(()) } else { Err(TallyMismatch(what)) };
+        same(
+            (&self.site, self.from, self.to) == (&other.site, other.from, other.to),
+            "site or window",
+        )?;
+        same(
+            self.adherence_threshold == other.adherence_threshold
+                && self.delivered == other.delivered,
+            "regimen or adherence threshold",
+        )?;
+        same(
+            self.adherence_by_exercise.len() == other.adherence_by_exercise.len()
+                && self.safety.len() == other.safety.len()
+                && self.walking_histogram.len() == other.walking_histogram.len(),
+            "regimen moves",
+        )?;
+        self.data_from = min_some(self.data_from, other.data_from);
+        self.data_cutoff = self.data_cutoff.max(other.data_cutoff);
+        self.patients += other.patients;
+        self.left_out += other.left_out;
+        for (site, n) in other.sites {
+            *self.sites.entry(site).or_default() += n;
+        }
+        self.enrolled = match (self.enrolled, other.enrolled) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+            (a, b) => a.or(b),
+        };
+        self.followup_weeks.extend(other.followup_weeks);
+        self.sessions += other.sessions;
+        for (a, b) in self
+            .adherence_histogram
+            .iter_mut()
+            .zip(other.adherence_histogram)
+        {
+            *a += b;
+        }
+        for (site, v) in other.adherence_by_site {
+            self.adherence_by_site.entry(site).or_default().extend(v);
+        }
+        for (a, b) in self
+            .adherence_by_exercise
+            .iter_mut()
+            .zip(other.adherence_by_exercise)
+        {
+            a.1.extend(b.1);
+        }
+        for (mine, theirs) in [(&mut self.pain, other.pain), (&mut self.odi, other.odi)] {
+            for (week, (v, responders)) in theirs {
+                let e = mine.entry(week).or_default();
+                e.0.extend(v);
+                e.1 += responders;
+            }
+        }
+        for (a, b) in self.safety.iter_mut().zip(other.safety) {
+            a.events += b.events;
+            a.patients_with_events += b.patients_with_events;
+            a.patients_flagged += b.patients_flagged;
+        }
+        self.patients_with_events += other.patients_with_events;
+        for (a, b) in self
+            .walking_histogram
+            .iter_mut()
+            .zip(other.walking_histogram)
+        {
+            *a += b;
+        }
+        self.walking.extend(other.walking);
+        if self.follow_up.is_none() {
+            self.follow_up = other.follow_up;
+        }
+        self.programme.add(other.programme);
+        Ok(())
+    }
+
+    /// The report's figures.
+    pub fn summary(self) -> ClinicSummary {
+        let threshold = self.adherence_threshold;
+        let group = |name: String, v: Vec<f64>| -> Option<GroupAdherence> {
+            let adherent = v.iter().filter(|&&x| x >= threshold - 1e-12).count();
+            Some(GroupAdherence {
+                group: name,
+                spread: Spread::of(v)?,
+                adherent,
+            })
+        };
+        let adherence = group(
+            "all".into(),
+            self.adherence_by_site.values().flatten().copied().collect(),
+        );
+        let follow_up = self.follow_up.unwrap_or(FollowUpRisk {
+            risk: None,
+            risk_note: None,
+        });
+        let figures = self.programme.figures();
+        ClinicSummary {
+            data_cutoff: self.data_cutoff,
+            data_from: self.data_from,
+            site: self.site,
+            from: self.from,
+            to: self.to,
+            patients: self.patients,
+            left_out: self.left_out,
+            sites: self.sites.into_iter().collect(),
+            enrolled: self.enrolled,
+            followup_weeks: Spread::of(self.followup_weeks),
+            sessions: self.sessions,
+            adherence_histogram: self.adherence_histogram,
+            adherence,
+            adherence_threshold: threshold,
+            adherence_by_site: self
+                .adherence_by_site
+                .into_iter()
+                .filter_map(|(s, v)| group(s, v))
+                .collect(),
+            adherence_by_exercise: self
+                .adherence_by_exercise
+                .into_iter()
+                .filter_map(|(k, v)| group(k, v))
+                .collect(),
+            pain: Self::weekly(self.pain),
+            odi: Self::weekly(self.odi),
+            safety: self.safety,
+            patients_with_events: self.patients_with_events,
+            stop_pain_during: self.delivered.stop_pain_during,
+            unsuitable_persist_min: self.delivered.unsuitable_persist_min,
+            walking_histogram: self.walking_histogram,
+            walking: Spread::of(self.walking),
+            risk: follow_up.risk,
+            risk_note: follow_up.risk_note,
+            adherence_by_week: figures.adherence_by_week,
+            dropout: figures.dropout,
+            safety_by_month: figures.safety_by_month,
+            dose: figures.dose,
+            ladders: figures.ladders,
+            delivered: self.delivered,
+        }
+    }
+}
+
+impl ClinicTally {
+    /// Median, quartiles and responders of each programme week.
+    fn weekly(weeks: BTreeMap<u32, (Vec<f64>, usize)>) -> Vec<WeekMeasure> {
+        weeks
+            .into_iter()
+            .filter_map(|(week, (v, responders))| {
+                Some(WeekMeasure {
+                    week,
+                    spread: Spread::of(v)?,
+                    responders,
+                })
+            })
+            .collect()
+    }
+}
+
+fn min_some(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn programme_tally<S: CohortSource>(
     store: &S,
     regimen: &Regimen,
     rx: &Prescriptions,
     opts: &ClinicOptions,
     side: impl FnOnce() -> Result<FollowUp, S::Error>,
-) -> Result<ClinicSummary, S::Error> {
+) -> Result<ClinicTally, S::Error> {
     // Sessions are streamed from the store's columns, never held: one pass
     // feeds adherence, safety and the session counts.
     let all = store.cohort_without_sessions()?;
     // The store's first observed day counts every patient's outcomes, not
     // only this site's (sessions: the stream tells every sink).
     let first_outcome = all.outcomes.iter().map(|o| o.date).min();
-    let cohort = site_only(all, opts.site.as_deref());
+    // The site's patients of the shard's buckets.
+    let cohort = patients_only(all, |p| {
+        opts.site.as_ref().is_none_or(|s| &p.site == s) && opts.shard.takes(&p.id, opts.buckets)
+    });
     let mut adherence =
         AdherenceTally::new(&cohort, rx, opts.adherent, false).within(opts.from, opts.to);
     if let Some(d) = first_outcome {
@@ -536,7 +800,7 @@ fn programme_summary<S: CohortSource>(
         ..
     } = sessions;
     let (adh, saf) = (adh.finish(), saf.finish());
-    let figures = programme.finish(&adh.spans);
+    let programme = programme.finish(&adh.spans);
 
     // The patients covered: something scheduled (in the window). Their
     // programme start is the first day the schedule could have: enrolment
@@ -573,12 +837,11 @@ fn programme_summary<S: CohortSource>(
         .map(|p| p.enrolled_on)
         .min()
         .zip(kept.iter().map(|p| p.enrolled_on).max());
-    let followup_weeks = Spread::of(
-        adh.spans
-            .iter()
-            .map(|(_, first, last)| (*last - *first).num_days() as f64 / 7.0)
-            .collect(),
-    );
+    let followup_weeks = adh
+        .spans
+        .iter()
+        .map(|(_, first, last)| (*last - *first).num_days() as f64 / 7.0)
+        .collect();
 
     let mut histogram = [0usize; 10];
     for p in &adh.patients {
@@ -588,29 +851,15 @@ fn programme_summary<S: CohortSource>(
             .unwrap_or(0);
         histogram[(bin as usize).min(9)] += 1;
     }
-    let group = |name: String, v: Vec<f64>| -> Option<GroupAdherence> {
-        let adherent = v.iter().filter(|&&x| x >= opts.adherent - 1e-12).count();
-        Some(GroupAdherence {
-            group: name,
-            spread: Spread::of(v)?,
-            adherent,
-        })
-    };
-    let adherence = group(
-        "all".into(),
-        adh.patients.iter().map(|p| p.session_adherence).collect(),
-    );
-    let mut by_site: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut adherence_by_site: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for p in &adh.patients {
-        by_site
-            .entry(&p.site)
-            .or_default()
-            .push(p.session_adherence);
+        match adherence_by_site.get_mut(&p.site) {
+            Some(v) => v.push(p.session_adherence),
+            None => {
+                adherence_by_site.insert(p.site.clone(), vec![p.session_adherence]);
+            }
+        }
     }
-    let adherence_by_site = by_site
-        .into_iter()
-        .filter_map(|(s, v)| group(s.to_string(), v))
-        .collect();
     // Per patient and exercise: done / scheduled over all weeks.
     let mut by_ex: Vec<(String, Vec<f64>)> = regimen
         .exercises
@@ -624,7 +873,6 @@ fn programme_summary<S: CohortSource>(
             slot.1.push(t.done as f64 / t.scheduled as f64);
         }
     }
-    let adherence_by_exercise = by_ex.into_iter().filter_map(|(k, v)| group(k, v)).collect();
 
     let mut safety: Vec<SafetyByExercise> = regimen
         .exercises
@@ -663,10 +911,10 @@ fn programme_summary<S: CohortSource>(
 
     // Walking of the programme patients.
     let mut walking_histogram = vec![0usize; 11];
-    let mut walking = None;
+    let mut walking = Vec::new();
     // Read once (by the side thread): the programme's walking here, the
     // follow-up cohort's in the risk table.
-    let (walking_table, risk, risk_note) = side()?;
+    let (walking_table, follow_up) = side()?;
     if let Some(w) = &walking_table {
         let ids = &kept_ids;
         let inside = |d: Option<NaiveDate>| {
@@ -690,41 +938,33 @@ fn programme_summary<S: CohortSource>(
         for e in &exposure {
             walking_histogram[((e.mean_walking_min / 20.0).floor() as usize).min(10)] += 1;
         }
-        walking = Spread::of(exposure.iter().map(|e| e.mean_walking_min).collect());
+        walking = exposure.iter().map(|e| e.mean_walking_min).collect();
     }
 
-    Ok(ClinicSummary {
-        data_cutoff,
+    Ok(ClinicTally {
         data_from,
+        data_cutoff,
         site: opts.site.clone(),
         from: opts.from,
         to: opts.to,
         patients: kept.len(),
         left_out: adh.unscheduled,
-        sites: sites.into_iter().collect(),
+        sites,
         enrolled,
         followup_weeks,
         sessions: session_count,
         adherence_histogram: histogram,
-        adherence,
         adherence_threshold: opts.adherent,
         adherence_by_site,
-        adherence_by_exercise,
+        adherence_by_exercise: by_ex,
         pain: weekly_in(&cohort, "nrs_pain", &opts.responder, &start, opts),
         odi: weekly_in(&cohort, "odi", &opts.responder, &start, opts),
         safety,
         patients_with_events: any_event.len(),
-        stop_pain_during: regimen.safety.stop_pain_during,
-        unsuitable_persist_min: regimen.safety.unsuitable_persist_min,
         walking_histogram,
         walking,
-        risk,
-        risk_note,
-        adherence_by_week: figures.adherence_by_week,
-        dropout: figures.dropout,
-        safety_by_month: figures.safety_by_month,
-        dose: figures.dose,
-        ladders: figures.ladders,
+        follow_up,
+        programme,
         delivered: Delivered::of(regimen, opts.adherent),
     })
 }
@@ -803,5 +1043,150 @@ mod tests {
             &Responder::default(),
         );
         assert_eq!(w[1].spread.patients, 2); // C's 15 January value is after the window
+    }
+}
+
+/// Shards of the report add up to the whole run, bit for bit.
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+    use lumbar_model::cohort::{MemoryCohort, Outcome, Patient};
+
+    fn day(n: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 1, 6).unwrap() + chrono::Days::new(n as u64)
+    }
+
+    /// 60 patients on three sites, enrolled over a month: bridges with
+    /// doses (some below or above the range), ladder rungs, painful
+    /// sessions, people who stop logging, weekly NRS and ODI, walking.
+    fn cohort() -> MemoryCohort {
+        let mut c = Cohort::default();
+        let mut walking = Vec::new();
+        for i in 0..60usize {
+            let id = format!("P{i:03}");
+            let start = (i % 29) as i64;
+            c.patients.push(Patient {
+                id: id.clone(),
+                site: ["north", "south", "east"][i % 3].into(),
+                enrolled_on: day(start),
+                ..Default::default()
+            });
+            for w in 0..(4 + i % 9) as i64 {
+                for (measure, base) in [("nrs_pain", 7.0), ("odi", 40.0)] {
+                    c.outcomes.push(Outcome {
+                        patient: i,
+                        date: day(start + 7 * w + (i % 3) as i64),
+                        measure: measure.into(),
+                        value: base - (w as f64) * (0.3 + (i % 5) as f64 * 0.2),
+                    });
+                }
+            }
+            let last = 10 + (i * 7) % 60;
+            for d in 0..last {
+                if (d + i) % 3 == 0 {
+                    continue;
+                }
+                let (exercise, level) = match d % 4 {
+                    0 => ("bridge", None),
+                    1 => (
+                        "push_up",
+                        Some(["wall_push_up", "knee_push_up"][(d / 20) % 2]),
+                    ),
+                    2 => ("dead_bug", None),
+                    _ => ("sit_up", Some("abdominal_crunch")),
+                };
+                c.sessions.push(Session {
+                    patient: i,
+                    performed_at: day(start + d as i64).and_hms_opt(9, 0, 0).unwrap(),
+                    exercise: exercise.into(),
+                    level: level.map(Into::into),
+                    side: None,
+                    sets: Some(1.0 + (d % 3) as f64),
+                    reps: Some(8.0 + (i % 5) as f64),
+                    hold_s: Some(5.0),
+                    pain_during: Some(if (d + i) % 13 == 0 { 8.0 } else { 2.0 }),
+                    pain_after: None,
+                    pain_persist_min: Some(if (d * i) % 17 == 1 { 30.0 } else { 0.0 }),
+                    stopped_for_pain: Some(false),
+                    completed: Some(d % 7 != 5),
+                });
+            }
+            let id: std::sync::Arc<str> = id.into();
+            for d in 0..(5 + i % 20) as i64 {
+                walking.push(WalkingDay {
+                    patient_id: id.clone(),
+                    date: Some(day(start + d)),
+                    walking_min: Some(10.0 + ((i * 31 + d as usize * 7) % 190) as f64),
+                    wear_min: Some(800.0),
+                });
+            }
+        }
+        MemoryCohort { cohort: c, walking }
+    }
+
+    #[test]
+    fn shards_add_up_to_the_whole_report() {
+        let source = cohort();
+        let regimen = Regimen::six_moves();
+        let rx = Prescriptions::from_regimen(&regimen);
+        for (site, from, to) in [
+            (None, None, None),
+            (Some("south"), None, None),
+            (None, Some(day(20)), Some(day(50))),
+        ] {
+            let opts = ClinicOptions {
+                site: site.map(String::from),
+                from,
+                to,
+                buckets: 8,
+                ..Default::default()
+            };
+            let Ok(whole) = clinic_summary(&source, &regimen, &rx, &opts);
+            assert!(whole.patients > 10 && !whole.pain.is_empty() && !whole.dropout.is_empty());
+            assert!(whole.walking.is_some() && !whole.ladders.is_empty());
+            for n in [2, 3, 8] {
+                let mut sum: Option<ClinicTally> = None;
+                // Any order of shards gives the same sum.
+                for i in (1..=n).rev() {
+                    let shard = ClinicOptions {
+                        shard: BucketShard::new(i, n, 8).unwrap(),
+                        ..opts.clone()
+                    };
+                    let Ok(t) = clinic_tally(&source, &regimen, &rx, &shard);
+                    // What a shard writes and its merge reads back.
+                    let json = serde_json::to_string(&t).unwrap();
+                    let t: ClinicTally = serde_json::from_str(&json).unwrap();
+                    match &mut sum {
+                        None => sum = Some(t),
+                        Some(s) => s.add(t).unwrap(),
+                    }
+                }
+                assert_eq!(
+                    sum.unwrap().summary(),
+                    whole,
+                    "{n} shards, {site:?} {from:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tallies_of_other_reports_do_not_add() {
+        let source = cohort();
+        let regimen = Regimen::six_moves();
+        let rx = Prescriptions::from_regimen(&regimen);
+        let tally = |opts: &ClinicOptions| match clinic_tally(&source, &regimen, &rx, opts) {
+            Ok(t) => t,
+            Err(e) => match e {},
+        };
+        let mut a = tally(&ClinicOptions::default());
+        let b = tally(&ClinicOptions {
+            site: Some("north".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            a.add(b).unwrap_err().to_string(),
+            "the shards are of different reports: site or window differ"
+        );
     }
 }

@@ -16,10 +16,11 @@ use super::sim_io::{read_tally, write_result};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
-    /// Result folders of the shards of one run (of `simulate` or `analyze`).
+    /// Result folders of the shards of one run (of `simulate`, `analyze` or `report`).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// Output folder: the same files as the unsharded run.
+    /// Output folder: the same files as the unsharded run (for `report`
+    /// shards, the report's HTML file).
     #[arg(short, long)]
     pub out: PathBuf,
 }
@@ -53,6 +54,13 @@ pub fn merge_cmd(args: &MergeArgs, out: &mut dyn Write) -> Result<u8> {
         .is_some_and(|d| super::analyze::is_analysis(d))
     {
         return super::analyze::merge_analysis(&args.dirs, &args.out, out);
+    }
+    if args
+        .dirs
+        .first()
+        .is_some_and(|d| super::report::is_report(d))
+    {
+        return super::report::merge_reports(&args.dirs, &args.out, out);
     }
     let mut parts: Vec<(Folder, TallyFile)> = args
         .dirs

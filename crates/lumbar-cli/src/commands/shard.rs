@@ -1,7 +1,10 @@
 //! Which slice of the patients a run takes: `--shard i/n`, or a Slurm job
 //! array's `SLURM_ARRAY_TASK_ID` / `SLURM_ARRAY_TASK_COUNT` when set.
 
-use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
 use lumbar_sim::engine::Shard;
 
 /// The shard asked for: `--shard i/n` when given, else the Slurm array
@@ -13,6 +16,54 @@ pub(super) fn requested(flag: Option<&str>) -> Result<Option<Shard>> {
             .map_err(|e| anyhow::anyhow!("--shard {e}")),
         None => from_env(),
     }
+}
+
+/// What a shard read, for `lumbar merge` to check that every shard read
+/// the same store: each part's table, source, checksum and rows.
+pub(super) fn inputs(manifest: &lumbar_io::store::Manifest) -> Vec<serde_json::Value> {
+    manifest
+        .parts
+        .iter()
+        .map(|p| serde_json::json!({"table": p.table, "source": p.source, "sha256": p.sha256, "rows": p.accepted}))
+        .collect()
+}
+
+/// Checks that `shards` (each folder with the `i/n` its manifest states)
+/// are the shards 1…n of one run, each once, where `same(k)` tells whether
+/// shard `k` is of the same run as the first; returns n.
+pub(super) fn check_cover(shards: &[(&Path, &str)], same: impl Fn(usize) -> bool) -> Result<u32> {
+    let parse = |dir: &Path, text: &str| {
+        Shard::parse(text)
+            .map_err(|e| anyhow::anyhow!("{}: manifest.json's shard {e}", dir.display()))
+    };
+    let Some(&(first_dir, first)) = shards.first() else {
+        bail!("no shard folders given");
+    };
+    let count = parse(first_dir, first)?.count;
+    // By index: a manifest's shard count is not trusted to size anything.
+    let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
+    for (k, &(dir, text)) in shards.iter().enumerate() {
+        let s = parse(dir, text)?;
+        if s.count != count || !same(k) {
+            bail!(
+                "{} and {} are shards of different runs (store contents, parameters or shard count differ)",
+                first_dir.display(),
+                dir.display()
+            );
+        }
+        if let Some(other) = seen.insert(s.index, dir) {
+            bail!(
+                "{} and {} are both shard {s}",
+                other.display(),
+                dir.display()
+            );
+        }
+    }
+    // The first gap is at most one past the shards given.
+    if let Some(missing) = (1..=count).find(|i| !seen.contains_key(i)) {
+        bail!("shard {missing}/{count} is missing");
+    }
+    Ok(count)
 }
 
 fn from_env() -> Result<Option<Shard>> {

@@ -45,7 +45,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, NaiveDate};
 use lumbar_model::cohort::{Cohort, Session};
 use lumbar_model::{Exercise, Frequency, Regimen, SafetyRules};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::prescription::Prescriptions;
 
@@ -54,7 +54,7 @@ use crate::prescription::Prescriptions;
 pub const MAX_WEEKS: u32 = 104;
 
 /// Adherence in one programme week, pooled over the patients scheduled in it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdherenceWeek {
     pub week: u32,
     /// Patients with something scheduled in the week.
@@ -73,7 +73,7 @@ impl AdherenceWeek {
 }
 
 /// One programme week of the dropout table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DropoutWeek {
     pub week: u32,
     /// Patients neither dropped out nor censored before the week.
@@ -85,7 +85,7 @@ pub struct DropoutWeek {
 }
 
 /// Weeks `first_week` … `last_week` of the dropout curve, as one step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DropoutInterval {
     pub first_week: u32,
     pub last_week: u32,
@@ -98,7 +98,7 @@ pub struct DropoutInterval {
 }
 
 /// Safety in one calendar month.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SafetyMonth {
     pub year: i32,
     /// 1 … 12.
@@ -123,7 +123,7 @@ impl SafetyMonth {
 /// sets × reps × hold (seconds; reps alone for a move without a hold)
 /// falls against the patient's prescription's range of the same product
 /// (the lower ends multiplied, the upper ends multiplied).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoseByExercise {
     pub exercise: String,
     /// Patients with a session of the move with a full dose logged.
@@ -150,7 +150,7 @@ pub const ABOVE: usize = 2;
 /// Progression along one ladder: by programme week, the patients followed
 /// in the week who had logged a rung of the ladder by its end, by the
 /// highest rung they had reached.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LadderProgress {
     pub ladder: String,
     /// Rung names, easiest first.
@@ -158,7 +158,7 @@ pub struct LadderProgress {
     pub weeks: Vec<LadderWeek>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LadderWeek {
     pub week: u32,
     /// Patients followed in the week who had logged the ladder by its end.
@@ -213,13 +213,140 @@ pub fn pooled(weeks: &[DropoutWeek], min: usize) -> Vec<DropoutInterval> {
     out
 }
 
-/// The figures of [`ProgrammeTally::finish`].
+/// The figures of [`ProgrammeCounts::figures`].
 pub(super) struct ProgrammeFigures {
     pub adherence_by_week: Vec<AdherenceWeek>,
     pub dropout: Vec<DropoutWeek>,
     pub safety_by_month: Vec<SafetyMonth>,
     pub dose: Vec<DoseByExercise>,
     pub ladders: Vec<LadderProgress>,
+}
+
+/// The programme figures as exact tallies over a set of patients (a
+/// shard's, or the sum of shards' by [`ProgrammeCounts::add`]): integers
+/// by week, month, move and rung, before the steps that need every patient
+/// (weeks without patients dropped, patients at risk counted down). Sums
+/// of integers over disjoint patients, so shards add up to the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct ProgrammeCounts {
+    /// By programme week: (patients scheduled, days scheduled).
+    scheduled: Vec<(usize, u64)>,
+    /// By programme week: days done (may run past `scheduled`; those weeks
+    /// are not shown).
+    done: Vec<u64>,
+    /// By programme week of leaving: (dropped out, censored).
+    exits: Vec<(usize, usize)>,
+    /// By month (year · 12 + month0).
+    months: BTreeMap<i32, SafetyMonth>,
+    /// One row per regimen move.
+    dose: Vec<DoseByExercise>,
+    /// One per regimen ladder, a row for every week up to the last counted.
+    ladders: Vec<LadderProgress>,
+}
+
+/// `a[i] += b[i]`, `a` grown to `b`'s length with `zero`.
+fn add_by_index<T: Clone>(a: &mut Vec<T>, b: Vec<T>, zero: T, add: impl Fn(&mut T, T)) {
+    if a.len() < b.len() {
+        a.resize(b.len(), zero);
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        add(x, y);
+    }
+}
+
+impl ProgrammeCounts {
+    /// Adds another set of patients' counts (disjoint from these).
+    pub(super) fn add(&mut self, other: ProgrammeCounts) {
+        add_by_index(&mut self.scheduled, other.scheduled, (0, 0), |a, b| {
+            a.0 += b.0;
+            a.1 += b.1;
+        });
+        add_by_index(&mut self.done, other.done, 0, |a, b| *a += b);
+        add_by_index(&mut self.exits, other.exits, (0, 0), |a, b| {
+            a.0 += b.0;
+            a.1 += b.1;
+        });
+        for (m, row) in other.months {
+            match self.months.entry(m) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(row);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let r = o.get_mut();
+                    r.patients += row.patients;
+                    r.sessions += row.sessions;
+                    r.events += row.events;
+                    r.patients_with_events += row.patients_with_events;
+                }
+            }
+        }
+        for (a, b) in self.dose.iter_mut().zip(other.dose) {
+            a.patients += b.patients;
+            for c in 0..3 {
+                a.sessions[c] += b.sessions[c];
+                a.patients_by[c] += b.patients_by[c];
+            }
+        }
+        for (a, b) in self.ladders.iter_mut().zip(other.ladders) {
+            let rungs = a.rungs.len();
+            let zero = LadderWeek {
+                week: 0,
+                patients: 0,
+                at_rung: vec![0; rungs],
+            };
+            add_by_index(&mut a.weeks, b.weeks, zero, |x, y| {
+                x.week = y.week;
+                x.patients += y.patients;
+                for (n, m) in x.at_rung.iter_mut().zip(y.at_rung) {
+                    *n += m;
+                }
+            });
+        }
+    }
+
+    /// The report's figures from the counts of every patient.
+    pub(super) fn figures(self) -> ProgrammeFigures {
+        let mut weeks: Vec<AdherenceWeek> = self
+            .scheduled
+            .iter()
+            .enumerate()
+            .map(|(w, &(patients, scheduled))| AdherenceWeek {
+                week: w as u32,
+                patients,
+                scheduled,
+                done: self.done.get(w).copied().unwrap_or(0),
+            })
+            .collect();
+        weeks.retain(|w| w.patients > 0);
+        let mut at_risk: usize = self.exits.iter().map(|e| e.0 + e.1).sum();
+        let dropout = self
+            .exits
+            .iter()
+            .enumerate()
+            .map(|(w, &(dropped, censored))| {
+                let row = DropoutWeek {
+                    week: w as u32,
+                    at_risk,
+                    dropped,
+                    censored,
+                };
+                at_risk -= dropped + censored;
+                row
+            })
+            .collect();
+        let mut ladders = self.ladders;
+        for l in &mut ladders {
+            l.weeks.retain(|w| w.patients > 0);
+        }
+        ladders.retain(|l| !l.weeks.is_empty());
+        ProgrammeFigures {
+            adherence_by_week: weeks,
+            dropout,
+            safety_by_month: self.months.into_values().collect(),
+            dose: self.dose,
+            ladders,
+        }
+    }
 }
 
 /// What one patient's rows leave until the patient is done.
@@ -555,9 +682,9 @@ impl<'a> ProgrammeTally<'a> {
         };
     }
 
-    /// The figures over the patients covered: `spans` holds each one's
+    /// The counts over the patients covered: `spans` holds each one's
     /// index and first and last day scheduled (adherence's), in the window.
-    pub(super) fn finish(mut self, spans: &[(usize, NaiveDate, NaiveDate)]) -> ProgrammeFigures {
+    pub(super) fn finish(mut self, spans: &[(usize, NaiveDate, NaiveDate)]) -> ProgrammeCounts {
         let open: Vec<(usize, Held)> = self.open.drain().chain(self.streaming.take()).collect();
         for (p, h) in open {
             self.fold(p, h);
@@ -568,7 +695,7 @@ impl<'a> ProgrammeTally<'a> {
         }
 
         // Adherence: what was scheduled, week by week, from the spans.
-        let mut weeks: Vec<AdherenceWeek> = Vec::new();
+        let mut weeks: Vec<(usize, u64)> = Vec::new();
         let mut last_seen: Vec<Option<NaiveDate>> = vec![None; self.cohort.patients.len()];
         for &(pi, d) in &self.last {
             last_seen[pi] = last_seen[pi].max(Some(d));
@@ -591,16 +718,11 @@ impl<'a> ProgrammeTally<'a> {
                     })
                     .sum();
                 let w = w as usize;
-                while weeks.len() <= w {
-                    weeks.push(AdherenceWeek {
-                        week: weeks.len() as u32,
-                        patients: 0,
-                        scheduled: 0,
-                        done: 0,
-                    });
+                if weeks.len() <= w {
+                    weeks.resize(w + 1, (0, 0));
                 }
-                weeks[w].patients += 1;
-                weeks[w].scheduled += scheduled;
+                weeks[w].0 += 1;
+                weeks[w].1 += scheduled;
             }
             // Dropout: the last session against the end of follow-up.
             let end = days(last);
@@ -617,36 +739,19 @@ impl<'a> ProgrammeTally<'a> {
             let capped = week.clamp(0, MAX_WEEKS as i64 - 1) as u32;
             exits.push((capped, dropped && capped as i64 == week));
         }
-        for (w, d) in weeks.iter_mut().zip(&self.done) {
-            w.done = *d;
-        }
-        weeks.retain(|w| w.patients > 0);
-
         let top = exits
             .iter()
             .map(|e| e.0)
             .max()
             .map_or(0, |w| w as usize + 1);
-        let mut dropout: Vec<DropoutWeek> = (0..top)
-            .map(|w| DropoutWeek {
-                week: w as u32,
-                at_risk: 0,
-                dropped: 0,
-                censored: 0,
-            })
-            .collect();
+        let mut dropout: Vec<(usize, usize)> = vec![(0, 0); top];
         for &(w, dropped) in &exits {
             let row = &mut dropout[w as usize];
             if dropped {
-                row.dropped += 1;
+                row.0 += 1;
             } else {
-                row.censored += 1;
+                row.1 += 1;
             }
-        }
-        let mut at_risk = exits.len();
-        for row in &mut dropout {
-            row.at_risk = at_risk;
-            at_risk -= row.dropped + row.censored;
         }
 
         // Months: one row per patient and month, then the tallies.
@@ -752,15 +857,11 @@ impl<'a> ProgrammeTally<'a> {
                 }
             }
         }
-        for l in &mut ladders {
-            l.weeks.retain(|w| w.patients > 0);
-        }
-        ladders.retain(|l| !l.weeks.is_empty());
-
-        ProgrammeFigures {
-            adherence_by_week: weeks,
-            dropout,
-            safety_by_month: by_month.into_values().collect(),
+        ProgrammeCounts {
+            scheduled: weeks,
+            done: std::mem::take(&mut self.done),
+            exits: dropout,
+            months: by_month,
             dose,
             ladders,
         }

@@ -124,11 +124,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
     let mut run = Run {
         command: "analyze".into(),
         store: args.store.clone(),
-        inputs: manifest
-            .parts
-            .iter()
-            .map(|p| serde_json::json!({"table": p.table, "source": p.source, "sha256": p.sha256, "rows": p.accepted}))
-            .collect(),
+        inputs: super::shard::inputs(&manifest),
         parameters: serde_json::json!({
             "regimen": regimen.key,
             "prescriptions": match &args.prescriptions {

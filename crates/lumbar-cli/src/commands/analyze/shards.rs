@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use lumbar_analysis::analyze::{Counts, PatientPart, Request};
 use lumbar_io::Store;
 use lumbar_io::records::{RecordsReader, RecordsWriter, read_json};
@@ -121,39 +121,19 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
             })?;
         shards.push((dir, m));
     }
-    let Some((first_dir, first)) = shards.first() else {
-        bail!("no shard folders given");
-    };
-    let count = shard_of(first_dir, &first.shard)?.count;
-    // By index: a manifest's shard count is not trusted to size anything.
-    let mut seen: std::collections::BTreeMap<u32, &PathBuf> = Default::default();
-    for (dir, m) in &shards {
-        let s = shard_of(dir, &m.shard)?;
-        let same = m.command == first.command
-            && s.count == count
-            && m.buckets == first.buckets
-            && m.run.inputs == first.run.inputs
-            && m.run.parameters == first.run.parameters
-            && m.run.counts.patients_total == first.run.counts.patients_total;
-        if !same {
-            bail!(
-                "{} and {} are shards of different runs (store contents, parameters or shard count differ)",
-                first_dir.display(),
-                dir.display()
-            );
-        }
-        if let Some(other) = seen.insert(s.index, dir) {
-            bail!(
-                "{} and {} are both shard {s}",
-                other.display(),
-                dir.display()
-            );
-        }
-    }
-    // The first gap is at most one past the shards given.
-    if let Some(missing) = (1..=count).find(|i| !seen.contains_key(i)) {
-        bail!("shard {missing}/{count} is missing");
-    }
+    let folders: Vec<(&Path, &str)> = shards
+        .iter()
+        .map(|(d, m)| (d.as_path(), m.shard.as_str()))
+        .collect();
+    let count = crate::commands::shard::check_cover(&folders, |k| {
+        let (a, b) = (&shards[0].1, &shards[k].1);
+        a.command == b.command
+            && a.buckets == b.buckets
+            && a.run.inputs == b.run.inputs
+            && a.run.parameters == b.run.parameters
+            && a.run.counts.patients_total == b.run.counts.patients_total
+    })?;
+    let first = &shards[0].1;
     let total = first.run.counts.patients_total;
     let mut run = first.run.clone();
     run.counts = Counts {
@@ -200,9 +180,4 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
     )?;
     tables::print_summary(&run, &t, out_dir, out)?;
     Ok(0)
-}
-
-fn shard_of(dir: &Path, text: &str) -> Result<lumbar_sim::engine::Shard> {
-    lumbar_sim::engine::Shard::parse(text)
-        .map_err(|e| anyhow::anyhow!("{}: manifest.json's shard {e}", dir.display()))
 }

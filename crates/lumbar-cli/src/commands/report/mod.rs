@@ -1,16 +1,20 @@
 //! `lumbar report`: the clinic's cohort report as one HTML file.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use lumbar_analysis::clinic::{ClinicOptions, clinic_summary};
+use lumbar_analysis::clinic::{ClinicOptions, ClinicTally, clinic_tally};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_io::Store;
 use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
+use lumbar_model::partition::BucketShard;
 use lumbar_report::{ReportMeta, render_compared};
+
+mod shards;
+pub use shards::{is_report, merge_reports};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -18,7 +22,7 @@ pub struct ReportArgs {
     pub regimen: crate::RegimenArg,
     /// Store folder made by `lumbar ingest`.
     pub store: PathBuf,
-    /// The HTML file to write.
+    /// The HTML file to write (with --shard: the shard's folder).
     #[arg(short, long, value_name = "FILE")]
     pub out: PathBuf,
     /// Only this site's patients.
@@ -46,6 +50,12 @@ pub struct ReportArgs {
     /// overlap would let a reader subtract one from the other.
     #[arg(long, value_name = "FROM..TO", value_parser = parse_period)]
     pub compare_to: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    /// Tally one shard of the store's patients, i of n (whole buckets; in
+    /// a Slurm job array, the array task's when not given): --out is then
+    /// a folder of exact partial tallies, and `lumbar merge` of the n
+    /// folders writes the report, byte-identical to the unsharded one.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<String>,
 }
 
 /// `FROM..TO`: two days, the first not after the second.
@@ -84,7 +94,15 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
             Some(_) => {}
         }
     }
+    let started = std::time::Instant::now();
     let store = Store::open(&args.store)?.snapshot()?;
+    let buckets = store.manifest()?.buckets();
+    let shard = match super::shard::requested(args.shard.as_deref())? {
+        None => BucketShard::WHOLE,
+        Some(s) => BucketShard::new(s.index, s.count, buckets).with_context(|| {
+            format!("shard {s}: the store has {buckets} buckets of patients, so at most {buckets} shards")
+        })?,
+    };
     let rx = match &args.prescriptions {
         Some(f) => Prescriptions::load(regimen, &lumbar_io::Frame::read(f)?)?,
         None => Prescriptions::from_regimen(regimen),
@@ -93,21 +111,13 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
         site: args.site.clone(),
         from: args.from,
         to: args.to,
+        shard,
+        buckets,
         ..Default::default()
     };
-    let summary = clinic_summary(&store, regimen, &rx, &opts)?;
-    if let Some(site) = &args.site
-        && summary.patients + summary.left_out == 0
-    {
-        bail!("no patients at site {site:?} in {}", args.store.display());
-    }
-    let mut meta = ReportMeta::new(&args.title, regimen);
-    meta.report_date = Some(
-        args.date
-            .unwrap_or_else(|| chrono::Local::now().date_naive()),
-    );
+    let current = clinic_tally(&store, regimen, &rx, &opts)?;
     let previous = match args.compare_to {
-        Some((from, to)) => Some(clinic_summary(
+        Some((from, to)) => Some(clinic_tally(
             &store,
             regimen,
             &rx,
@@ -119,16 +129,44 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
         )?),
         None => None,
     };
-    let html = render_compared(&summary, previous.as_ref(), &meta);
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let mut meta = ReportMeta::new(&args.title, regimen);
+    meta.report_date = Some(
+        args.date
+            .unwrap_or_else(|| chrono::Local::now().date_naive()),
+    );
+    let tallies = shards::Tallies { current, previous };
+    if shard.count > 1 {
+        let run = shards::ShardRun::new(args, &store, regimen, shard, buckets, &meta)?;
+        return shards::write_shard(&args.out, run, &tallies, started, out);
+    }
+    write_report(&args.out, tallies, &meta, &args.store, out)
+}
+
+/// Renders the report of every patient's tallies and writes it to `path`.
+fn write_report(
+    path: &Path,
+    tallies: shards::Tallies,
+    meta: &ReportMeta,
+    store: &Path,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let summary = tallies.current.summary();
+    if let Some(site) = &summary.site
+        && summary.patients + summary.left_out == 0
+    {
+        bail!("no patients at site {site:?} in {}", store.display());
+    }
+    let previous = tallies.previous.map(ClinicTally::summary);
+    let html = render_compared(&summary, previous.as_ref(), meta);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    write_atomic(&args.out, html.as_bytes())
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    write_atomic(path, html.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     writeln!(
         out,
         "report: {} ({} patients{}, {:.0} KiB)",
-        args.out.display(),
+        path.display(),
         summary.patients,
         if summary.left_out > 0 {
             format!(
