@@ -44,12 +44,14 @@
 //!   ([`TieTerms`]) both passes share;
 //! - `newton`: the fit (coxfit6's Newton–Raphson loop, the robust
 //!   variance, the tests and warnings);
-//! - `pass`: the event-time passes the Newton steps take, and the crate's
-//!   only unsafe code (the parallel scatter of the rows, the AVX2 kernel);
-//! - `riskset`: the reference sweep over risk sets by decreasing time, and
-//!   the score residuals of the robust variance;
+//! - `pass`: the event-time passes the Newton steps take (and one more at
+//!   β̂ with cox.zph's weights per event time), and the crate's only unsafe
+//!   code (the parallel scatter of the rows, the AVX2 kernel, prefetches);
+//! - `riskset`: the reference sweep over risk sets by decreasing time (the
+//!   tests' reference), the strata's orders, and the score residuals of
+//!   the robust variance;
 //! - `concordance`: Harrell's C and its standard error; `zph`: the
-//!   cox.zph test.
+//!   cox.zph test. The two run at once, on two threads, after the fit.
 
 use std::collections::HashMap;
 
@@ -618,6 +620,41 @@ mod tests {
                 assert_eq!(one.score, three.score);
                 assert_eq!(one.info, three.info);
                 assert_eq!(one.loglik.to_bits(), pass.loglik.to_bits());
+            }
+        }
+    }
+
+    /// cox.zph from one more pass over the event-time layout (g a weight per
+    /// event time) equals the reference sweep over the risk sets, with
+    /// strata, late entry, weights and ties.
+    #[test]
+    fn zph_from_the_pass_equals_the_sweep_over_risk_sets() {
+        for p in [2, 8, 13] {
+            let d = tied_data(700, p, 7 + p as u64);
+            let means: Vec<f64> = d
+                .columns
+                .iter()
+                .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+                .collect();
+            let beta = DVector::from_fn(p, |j, _| 0.3 * (j as f64 / p as f64 - 0.5));
+            let terms = term_groups(&d.names);
+            for ties in [Ties::Efron, Ties::Breslow] {
+                let times = EventTimes::new(&d, &means, ties);
+                let ours = zph::zph(&times, &d, &beta, &terms);
+                let reference = Problem::new(&d, &means, ties).zph_reference(&beta, &terms);
+                let all = |z: &Zph| -> Vec<f64> {
+                    z.terms
+                        .iter()
+                        .map(|t| t.test.statistic)
+                        .chain([z.global.statistic])
+                        .collect()
+                };
+                for (x, y) in all(&ours).into_iter().zip(all(&reference)) {
+                    assert!(
+                        (x - y).abs() <= 1e-9 * (1.0 + y.abs()) && y > 0.0,
+                        "p {p} {ties:?}: {x} against {y}"
+                    );
+                }
             }
         }
     }

@@ -142,7 +142,13 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
     // The sweeps over sorted rows (robust variance and diagnostics), only
     // when asked for: each stratum by decreasing stop time and by
     // decreasing entry.
-    let prob = (use_robust || opts.diagnostics).then(|| Problem::new(data, &means, ties));
+    // The robust variance needs the centred rows; the concordance only the
+    // strata's orders.
+    let prob = if use_robust {
+        Some(Problem::new(data, &means, ties))
+    } else {
+        opts.diagnostics.then(|| Problem::orders_only(data, ties))
+    };
     let (se, var): (Vec<f64>, DMatrix<f64>) =
         if let Some(prob) = prob.as_ref().filter(|_| use_robust && p > 0) {
             let resid = prob.score_residuals(&beta);
@@ -172,18 +178,37 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
         } else {
             (naive.clone(), info_inv.clone())
         };
-    let concordance = match prob.as_ref().filter(|_| opts.diagnostics) {
-        Some(prob) => {
-            let lp: Vec<f64> = (0..n)
-                .map(|k| prob.xi(k).iter().zip(beta.iter()).map(|(a, b)| a * b).sum())
-                .collect();
-            concordance(prob, &lp)
-        }
-        None => Concordance {
-            estimate: f64::NAN,
-            std_error: f64::NAN,
+    // The two diagnostics read the fit and the problem only: on two
+    // threads at once (each is one sweep over the rows; neither depends on
+    // the other, so the bits are the same).
+    let (concordance, zph) = rayon::join(
+        || match prob.as_ref().filter(|_| opts.diagnostics) {
+            Some(prob) => {
+                // x_k · β with the centred covariates, column by column (the
+                // same products, added in the same order as row by row).
+                let mut lp = vec![0.0; n];
+                for ((col, mean), b) in data.columns.iter().zip(&means).zip(beta.iter()) {
+                    for (v, x) in lp.iter_mut().zip(col) {
+                        *v += (x - mean) * b;
+                    }
+                }
+                concordance(prob, &lp)
+            }
+            None => Concordance {
+                estimate: f64::NAN,
+                std_error: f64::NAN,
+            },
         },
-    };
+        || {
+            (p > 0 && opts.diagnostics).then(|| {
+                let terms = data
+                    .terms
+                    .clone()
+                    .unwrap_or_else(|| term_groups(&data.names));
+                super::zph::zph(&times, data, &beta, &terms)
+            })
+        },
+    );
     // Wald's test with the variance reported (robust when robust, as R).
     let wald = if p > 0 {
         var.clone()
@@ -259,16 +284,7 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
             .collect(),
         naive_std_error: use_robust.then_some(naive),
         robust: use_robust,
-        zph: prob
-            .as_ref()
-            .filter(|_| p > 0 && opts.diagnostics)
-            .map(|prob| {
-                let terms = data
-                    .terms
-                    .clone()
-                    .unwrap_or_else(|| term_groups(&data.names));
-                prob.zph(&beta, &terms)
-            }),
+        zph,
         tests: Tests {
             likelihood_ratio: Test::new(2.0 * (cur.loglik - null.loglik), p),
             wald: Test::new(wald, p),

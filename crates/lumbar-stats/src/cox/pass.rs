@@ -4,7 +4,8 @@
 //!
 //! The only unsafe code of the crate is here: the scatter writes through
 //! raw pointers at the distinct places of a permutation, streaming stores
-//! on x86_64, `madvise` for huge pages, and the kernel compiled for AVX2.
+//! on x86_64, `madvise` for huge pages, the kernel compiled for AVX2, and
+//! [`prefetch`] (which the concordance's sweep uses too).
 //! Each `unsafe fn` states its contract under `# Safety` and each block
 //! says why it holds (`SAFETY:`).
 
@@ -69,6 +70,8 @@ pub(super) struct EventTimes {
     late_units: Vec<Unit>,
     /// Event times in all: k = 0..m.
     m: usize,
+    /// Event time k's value (ascending within each stratum).
+    time: Vec<f64>,
     /// The first event time of event time k's stratum.
     first: Vec<u32>,
     /// Deaths and their summed weight at each event time.
@@ -137,6 +140,26 @@ fn row_buffer(len: usize) -> (Vec<f64>, usize) {
         }
     }
     (v, start)
+}
+
+/// Asks the CPU to bring the cache line of `v[i]` in, for a read soon
+/// (nothing when `i` is out of bounds, or off x86_64). A sweep whose next
+/// places it knows ahead (the concordance's Fenwick walks, at ranks read
+/// from a list) waits on one memory access after another without it.
+#[inline(always)]
+pub(super) fn prefetch<T>(v: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = v.get(i) {
+        // SAFETY: the pointer is to an element of `v`; a prefetch reads and
+        // writes nothing the program sees (it is a hint), and SSE is part
+        // of x86_64.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, i);
 }
 
 /// The destination of the parallel scatter in [`EventTimes::new`].
@@ -243,6 +266,7 @@ impl EventTimes {
             offset[s + 1] = offset[s] + t.len();
         }
         let m = offset[strata];
+        let time: Vec<f64> = times.iter().flatten().copied().collect();
         let mut first = vec![0u32; m];
         for s in 0..strata {
             first[offset[s]..offset[s + 1]].fill(offset[s] as u32);
@@ -400,6 +424,7 @@ impl EventTimes {
             late: late.into_iter().map(|(_, r)| r).collect(),
             late_units,
             m,
+            time,
             first,
             deaths,
             death_weight,
@@ -426,9 +451,11 @@ impl EventTimes {
         &self.x[self.x_start..]
     }
 
-    pub(super) fn pass(&self, beta: &DVector<f64>) -> Pass {
+    /// The sums of a pass at β before the information: each unit's
+    /// `[B0, B1, B2]`, and S0, S1 at each event time with D0, D1 of its
+    /// deaths, and each event time's tie terms.
+    fn sweep(&self, beta: &[f64]) -> Sweep {
         let (p, m) = (self.p, self.m);
-        let beta: Vec<f64> = beta.iter().copied().collect();
         // The sweep: every unit's sums, the late entries' after the buckets'.
         let stride = 1 + p + p * p;
         let nu = self.units.len();
@@ -436,26 +463,19 @@ impl EventTimes {
         sums.par_chunks_mut(stride)
             .enumerate()
             .for_each(|(u, out)| match self.units.get(u) {
-                Some(unit) => self.sum_run(unit.start as usize..unit.end as usize, &beta, out),
+                Some(unit) => self.sum_run(unit.start as usize..unit.end as usize, beta, out),
                 None => {
                     let unit = &self.late_units[u - nu];
                     let rows = &self.late[unit.start as usize..unit.end as usize];
                     let rows = rows.iter().map(|&r| r as usize);
-                    sum_rows(self.rows(), self.weights.as_deref(), rows, &beta, out)
+                    sum_rows(self.rows(), self.weights.as_deref(), rows, beta, out)
                 }
             });
-        let units = || {
-            self.units
-                .iter()
-                .map(|u| (u, 1.0))
-                .chain(self.late_units.iter().map(|u| (u, -1.0)))
-                .zip(sums.chunks_exact(stride))
-        };
         // Bucket sums (less the late entries'), then suffix sums within
         // each stratum: S0, S1 at each event time; D0, D1 of its deaths.
         let (mut s0, mut s1) = (vec![0.0; m], vec![0.0; m * p]);
         let (mut d0, mut d1) = (vec![0.0; m], vec![0.0; m * p]);
-        for ((u, sign), s) in units() {
+        for ((u, sign), s) in self.signed_units().zip(sums.chunks_exact(stride)) {
             let k = u.k as usize;
             s0[k] += sign * s[0];
             for (a, b) in s1[k * p..(k + 1) * p].iter_mut().zip(&s[1..1 + p]) {
@@ -477,13 +497,6 @@ impl EventTimes {
                 }
             }
         }
-        // Per event time: ℓ, the score and the information but for its S2
-        // terms, and the coefficients c01, c11 of S2 and D2 (`TieTerms`).
-        let mut loglik: f64 = self.death_wx.iter().zip(&beta).map(|(a, b)| a * b).sum();
-        let mut score = DVector::from_column_slice(&self.death_wx);
-        let mut info = DMatrix::<f64>::zeros(p, p);
-        let mut cum = vec![0.0; m + 1]; // prefix sums of c01
-        let mut c11s = vec![0.0; m];
         // Each event time's terms cost O(deaths there): on every thread.
         let terms: Vec<TieTerms> = (0..m)
             .into_par_iter()
@@ -497,6 +510,42 @@ impl EventTimes {
                 )
             })
             .collect();
+        Sweep {
+            sums,
+            stride,
+            s1,
+            d1,
+            terms,
+        }
+    }
+
+    /// The units with their sign: the buckets' +1, the late entries' −1.
+    fn signed_units(&self) -> impl Iterator<Item = (&Unit, f64)> {
+        self.units
+            .iter()
+            .map(|u| (u, 1.0))
+            .chain(self.late_units.iter().map(|u| (u, -1.0)))
+    }
+
+    pub(super) fn pass(&self, beta: &DVector<f64>) -> Pass {
+        let (p, m) = (self.p, self.m);
+        let beta: Vec<f64> = beta.iter().copied().collect();
+        let Sweep {
+            sums,
+            stride,
+            s1,
+            d1,
+            terms,
+        } = self.sweep(&beta);
+        let nu = self.units.len();
+        let units = || self.signed_units().zip(sums.chunks_exact(stride));
+        // Per event time: ℓ, the score and the information but for its S2
+        // terms, and the coefficients c01, c11 of S2 and D2 (`TieTerms`).
+        let mut loglik: f64 = self.death_wx.iter().zip(&beta).map(|(a, b)| a * b).sum();
+        let mut score = DVector::from_column_slice(&self.death_wx);
+        let mut info = DMatrix::<f64>::zeros(p, p);
+        let mut cum = vec![0.0; m + 1]; // prefix sums of c01
+        let mut c11s = vec![0.0; m];
         for (k, c) in terms.iter().enumerate() {
             let (s1, d1) = (&s1[k * p..(k + 1) * p], &d1[k * p..(k + 1) * p]);
             loglik -= c.log_den;
@@ -543,6 +592,107 @@ impl EventTimes {
             at_risk,
         }
     }
+}
+
+impl EventTimes {
+    /// Event time k's value.
+    pub(super) fn time(&self, k: usize) -> f64 {
+        self.time[k]
+    }
+
+    /// The event times' count.
+    pub(super) fn event_times(&self) -> usize {
+        self.m
+    }
+
+    /// Deaths (rows, unweighted) at event time k.
+    pub(super) fn deaths_at(&self, k: usize) -> f64 {
+        self.deaths[k]
+    }
+
+    /// What cox.zph needs at β, from one more pass (see `zph`): with `g`
+    /// given per event time and `u_t`, `M_t` event time t's score and
+    /// information, `Σ M_t`, `Σ g_t u_t`, `Σ g_t M_t` and `Σ g_t² M_t`.
+    ///
+    /// The information's S2 terms come as the pass's do, a unit's B2 times
+    /// its rows' summed coefficient over the event times they are at risk
+    /// at, here `Σ h_t c01_t` (less `h_k c11_k` for deaths) from prefix
+    /// sums of `h c01`; the deaths' `Σ w x` of each event time from their
+    /// rows, which the pass keeps in bucket order.
+    pub(super) fn weighted(&self, beta: &DVector<f64>, g: &[f64]) -> ZphSums {
+        let (p, m) = (self.p, self.m);
+        let beta: Vec<f64> = beta.iter().copied().collect();
+        let sw = self.sweep(&beta);
+        let info_with = |h: &dyn Fn(usize) -> f64| -> DMatrix<f64> {
+            let mut info = DMatrix::<f64>::zeros(p, p);
+            let mut cum = vec![0.0; m + 1];
+            for (k, c) in sw.terms.iter().enumerate() {
+                let (s1, d1) = (&sw.s1[k * p..(k + 1) * p], &sw.d1[k * p..(k + 1) * p]);
+                let hk = h(k);
+                for a in 0..p {
+                    for b in 0..p {
+                        info[(a, b)] -= hk * c.outer(s1, d1, a, b);
+                    }
+                }
+                cum[k + 1] = cum[k] + hk * c.c01;
+            }
+            for ((u, sign), s) in self.signed_units().zip(sw.sums.chunks_exact(sw.stride)) {
+                let k = u.k as usize;
+                let mut c = sign * (cum[k + 1] - cum[self.first[k] as usize]);
+                if u.death {
+                    c -= h(k) * sw.terms[k].c11;
+                }
+                for (v, b) in info.as_mut_slice().iter_mut().zip(&s[1 + p..]) {
+                    *v += c * b;
+                }
+            }
+            info
+        };
+        // Σ g_t u_t: the deaths' g w x, less g (c01 S1 − c11 D1) per time.
+        let mut gu = DVector::<f64>::zeros(p);
+        let x = self.rows();
+        for u in self.units.iter().filter(|u| u.death) {
+            let gk = g[u.k as usize];
+            for r in u.start as usize..u.end as usize {
+                let w = self.weights.as_ref().map_or(1.0, |w| w[r]);
+                for a in 0..p {
+                    gu[a] += gk * w * x[r * p + a];
+                }
+            }
+        }
+        for (k, c) in sw.terms.iter().enumerate() {
+            let (s1, d1) = (&sw.s1[k * p..(k + 1) * p], &sw.d1[k * p..(k + 1) * p]);
+            for a in 0..p {
+                gu[a] -= g[k] * (c.c01 * s1[a] - c.c11 * d1[a]);
+            }
+        }
+        ZphSums {
+            info: info_with(&|_| 1.0),
+            gu,
+            gm: info_with(&|k| g[k]),
+            ggm: info_with(&|k| g[k] * g[k]),
+        }
+    }
+}
+
+/// The sums of a pass before the information ([`EventTimes::sweep`]).
+struct Sweep {
+    /// Each unit's `[B0, B1.., B2..]`, `stride` values, the buckets' units
+    /// then the late entries'.
+    sums: Vec<f64>,
+    stride: usize,
+    /// S1 at each event time and D1 of its deaths (m × p).
+    s1: Vec<f64>,
+    d1: Vec<f64>,
+    terms: Vec<TieTerms>,
+}
+
+/// [`EventTimes::weighted`]'s sums.
+pub(super) struct ZphSums {
+    pub(super) info: DMatrix<f64>,
+    pub(super) gu: DVector<f64>,
+    pub(super) gm: DMatrix<f64>,
+    pub(super) ggm: DMatrix<f64>,
 }
 
 /// [`sum_rows`], with the covariate count a constant for up to 12
