@@ -18,6 +18,34 @@ pub(super) fn requested(flag: Option<&str>) -> Result<Option<Shard>> {
     }
 }
 
+/// The shard of a store's `buckets` buckets asked for (`--shard i/n`, or
+/// the Slurm array task's); the whole store when none is.
+pub(super) fn of_buckets(
+    flag: Option<&str>,
+    buckets: u32,
+) -> Result<lumbar_model::partition::BucketShard> {
+    use lumbar_model::partition::BucketShard;
+    Ok(match requested(flag)? {
+        None => BucketShard::WHOLE,
+        Some(s) => BucketShard::new(s.index, s.count, buckets).with_context(|| {
+            format!("shard {s}: the store has {buckets} buckets of patients, so at most {buckets} shards")
+        })?,
+    })
+}
+
+/// The command whose shard a result folder holds (`analyze`, `report`),
+/// from its manifest; `None` when it has none that says.
+pub(super) fn command_of(dir: &Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Command {
+        command: String,
+    }
+    // A manifest lists the store's parts: bounded as the merges bound it.
+    lumbar_io::records::read_json::<Command>(&dir.join("manifest.json"), 256 << 20)
+        .ok()
+        .map(|m| m.command)
+}
+
 /// What a shard read, for `lumbar merge` to check that every shard read
 /// the same store: each part's table, source, checksum and rows.
 pub(super) fn inputs(manifest: &lumbar_io::store::Manifest) -> Vec<serde_json::Value> {

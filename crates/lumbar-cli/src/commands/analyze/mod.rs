@@ -5,14 +5,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use lumbar_analysis::analyze::{self, Counts, EmitError, PatientPart, Request};
 use lumbar_analysis::prescription::Prescriptions;
 use lumbar_analysis::trends;
 use lumbar_io::Store;
 use lumbar_model::Regimen;
-use lumbar_model::partition::BucketShard;
 
 use crate::Ui;
 
@@ -99,12 +98,7 @@ pub fn analyze(args: &AnalyzeArgs, regimen: &Regimen, ui: &Ui, out: &mut dyn Wri
     let store = Store::open(&args.store)?.snapshot()?;
     let manifest = store.manifest()?;
     let buckets = manifest.buckets();
-    let shard = match super::shard::requested(args.shard.as_deref())? {
-        None => BucketShard::WHOLE,
-        Some(s) => BucketShard::new(s.index, s.count, buckets).with_context(|| {
-            format!("shard {s}: the store has {buckets} buckets of patients, so at most {buckets} shards")
-        })?,
-    };
+    let shard = super::shard::of_buckets(args.shard.as_deref(), buckets)?;
     let rx = match &args.prescriptions {
         Some(f) => Prescriptions::load(regimen, &lumbar_io::Frame::read(f)?)?,
         None => Prescriptions::from_regimen(regimen),

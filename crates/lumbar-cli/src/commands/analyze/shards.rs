@@ -98,12 +98,7 @@ pub(super) fn write_shard(
 
 /// Whether a result folder is a shard of `lumbar analyze` (else, of a simulation).
 pub fn is_analysis(dir: &Path) -> bool {
-    #[derive(Deserialize)]
-    struct Command {
-        command: String,
-    }
-    read_json::<Command>(&dir.join("manifest.json"), MAX_MANIFEST_BYTES)
-        .is_ok_and(|m| m.command == "analyze")
+    crate::commands::shard::command_of(dir).as_deref() == Some("analyze")
 }
 
 /// `lumbar merge` of analysis shards: checks they are the shards 1..n of

@@ -10,7 +10,6 @@ use lumbar_analysis::prescription::Prescriptions;
 use lumbar_io::Store;
 use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
-use lumbar_model::partition::BucketShard;
 use lumbar_report::{ReportMeta, render_compared};
 
 mod shards;
@@ -97,12 +96,7 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
     let started = std::time::Instant::now();
     let store = Store::open(&args.store)?.snapshot()?;
     let buckets = store.manifest()?.buckets();
-    let shard = match super::shard::requested(args.shard.as_deref())? {
-        None => BucketShard::WHOLE,
-        Some(s) => BucketShard::new(s.index, s.count, buckets).with_context(|| {
-            format!("shard {s}: the store has {buckets} buckets of patients, so at most {buckets} shards")
-        })?,
-    };
+    let shard = super::shard::of_buckets(args.shard.as_deref(), buckets)?;
     let rx = match &args.prescriptions {
         Some(f) => Prescriptions::load(regimen, &lumbar_io::Frame::read(f)?)?,
         None => Prescriptions::from_regimen(regimen),

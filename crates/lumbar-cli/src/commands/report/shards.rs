@@ -152,12 +152,7 @@ pub(super) fn write_shard(
 
 /// Whether a result folder is a shard of `lumbar report`.
 pub fn is_report(dir: &Path) -> bool {
-    #[derive(Deserialize)]
-    struct Command {
-        command: String,
-    }
-    read_json::<Command>(&dir.join("manifest.json"), MAX_MANIFEST_BYTES)
-        .is_ok_and(|m| m.command == "report")
+    crate::commands::shard::command_of(dir).as_deref() == Some("report")
 }
 
 /// `lumbar merge` of report shards: checks they are the shards 1..n of one
