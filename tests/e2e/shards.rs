@@ -241,18 +241,28 @@ fn merged_report_shards_are_the_unsharded_report_byte_for_byte() {
     )
     .unwrap_err();
     assert!(e.contains("are shards of different runs"), "{e}");
-    // A tallies file edited to another site's is caught when it is added.
+    // A tallies file edited, or another shard's, is refused by name.
     let t = parts[1].join("tallies.json");
     let text = std::fs::read_to_string(&t).unwrap();
     std::fs::write(&t, text.replacen("\"site\":null", "\"site\":\"north\"", 1)).unwrap();
     let e = merge(&parts, &bad).unwrap_err();
     assert!(
-        e.contains("the shards are of different reports: site or window differ"),
+        e.contains("tallies.json is not the file its shard wrote"),
         "{e}"
     );
-    std::fs::write(&t, &text[..text.len() / 2]).unwrap();
+    std::fs::copy(parts[0].join("tallies.json"), &t).unwrap();
+    let m = parts[1].join("manifest.json");
+    let manifest_text = std::fs::read_to_string(&m).unwrap();
+    let mut doctored: Value = serde_json::from_str(&manifest_text).unwrap();
+    doctored["tallies_sha256"] = manifest(&parts[0])["tallies_sha256"].clone();
+    std::fs::write(&m, doctored.to_string()).unwrap();
     let e = merge(&parts, &bad).unwrap_err();
-    assert!(e.contains("cannot read the tallies of"), "{e}");
+    assert!(
+        e.contains("holds shard 1/3's tallies, but its manifest says shard 2/3"),
+        "{e}"
+    );
+    std::fs::write(&m, manifest_text).unwrap();
+    std::fs::write(&t, &text).unwrap();
     assert!(!bad.exists(), "a refused merge wrote {}", bad.display());
     // An analysis shard and a report shard are not one run.
     let analysis = shards(s, 3, &tmp.path().join("analysis"), &[]);

@@ -128,7 +128,11 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
         args.date
             .unwrap_or_else(|| chrono::Local::now().date_naive()),
     );
-    let tallies = shards::Tallies { current, previous };
+    let tallies = shards::Tallies {
+        shard: shard.to_string(),
+        current,
+        previous,
+    };
     if shard.count > 1 {
         let run = shards::ShardRun::new(args, &store, regimen, shard, buckets, &meta)?;
         return shards::write_shard(&args.out, run, &tallies, started, out);

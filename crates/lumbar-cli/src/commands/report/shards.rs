@@ -4,9 +4,10 @@
 //!
 //! ```text
 //! OUT/manifest.json   {"command": "report", "shard": "2/8", "buckets": 64,
-//!                      "buckets_taken": [8, 16], "inputs": [...], ...}
-//! OUT/tallies.json    lumbar_analysis::clinic::ClinicTally of the period
-//!                     (and of the --compare-to period)
+//!                      "buckets_taken": [8, 16], "inputs": [...],
+//!                      "tallies_sha256": "...", ...}
+//! OUT/tallies.json    {"shard": "2/8", "current": ClinicTally of the period,
+//!                      "previous": the --compare-to period's, or null}
 //! ```
 
 use std::io::Write;
@@ -37,6 +38,9 @@ const MAX_TALLIES_BYTES: u64 = 4 << 30;
 /// it is compared with.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Tallies {
+    /// The shard these are of (`1/1` for a whole run), so that a tallies
+    /// file moved into another shard's folder is refused.
+    pub shard: String,
     pub current: ClinicTally,
     pub previous: Option<ClinicTally>,
 }
@@ -64,6 +68,8 @@ pub(super) struct ShardRun {
     parameters: serde_json::Value,
     meta: Meta,
     outputs: Vec<String>,
+    /// SHA-256 of tallies.json: merge reads no tallies edited since.
+    tallies_sha256: String,
     wall_seconds: f64,
 }
 
@@ -104,6 +110,7 @@ impl ShardRun {
                 report_date: meta.report_date,
             },
             outputs: vec![TALLIES.into()],
+            tallies_sha256: String::new(),
             wall_seconds: 0.0,
         })
     }
@@ -123,6 +130,7 @@ pub(super) fn write_shard(
         serde_json::to_string(tallies)?.as_bytes(),
     )
     .with_context(|| format!("cannot write {TALLIES} into {}", dir.display()))?;
+    run.tallies_sha256 = lumbar_io::sha256_file(&staged.path().join(TALLIES))?;
     run.wall_seconds = started.elapsed().as_secs_f64();
     write_atomic(
         &staged.path().join("manifest.json"),
@@ -188,9 +196,26 @@ pub fn merge_reports(dirs: &[PathBuf], report: &Path, out: &mut dyn Write) -> Re
             .and_then(|(i, _)| i.parse::<u32>().ok())
     });
     let mut sum: Option<Tallies> = None;
-    for (dir, _) in &runs {
-        let t: Tallies = read_json(&dir.join(TALLIES), MAX_TALLIES_BYTES)
+    for (dir, m) in &runs {
+        let file = dir.join(TALLIES);
+        let sha = lumbar_io::sha256_file(&file)
             .with_context(|| format!("cannot read the tallies of {}", dir.display()))?;
+        if sha != m.tallies_sha256 {
+            anyhow::bail!(
+                "{} is not the file its shard wrote (its SHA-256 differs from manifest.json's): run the shard again",
+                file.display()
+            );
+        }
+        let t: Tallies = read_json(&file, MAX_TALLIES_BYTES)
+            .with_context(|| format!("cannot read the tallies of {}", dir.display()))?;
+        if t.shard != m.shard {
+            anyhow::bail!(
+                "{} holds shard {}'s tallies, but its manifest says shard {}",
+                file.display(),
+                t.shard,
+                m.shard
+            );
+        }
         let added = match &mut sum {
             None => {
                 sum = Some(t);
