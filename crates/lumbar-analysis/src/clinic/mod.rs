@@ -610,7 +610,8 @@ impl ClinicTally {
         same(
             self.adherence_by_exercise.len() == other.adherence_by_exercise.len()
                 && self.safety.len() == other.safety.len()
-                && self.walking_histogram.len() == other.walking_histogram.len(),
+                && self.walking_histogram.len() == other.walking_histogram.len()
+                && self.programme.shape() == other.programme.shape(),
             "regimen moves",
         )?;
         self.data_from = min_some(self.data_from, other.data_from);

@@ -57,9 +57,13 @@ pub(super) fn inputs(manifest: &lumbar_io::store::Manifest) -> Vec<serde_json::V
 }
 
 /// Checks that `shards` (each folder with the `i/n` its manifest states)
-/// are the shards 1…n of one run, each once, where `same(k)` tells whether
-/// shard `k` is of the same run as the first; returns n.
-pub(super) fn check_cover(shards: &[(&Path, &str)], same: impl Fn(usize) -> bool) -> Result<u32> {
+/// are the shards 1…n of one run, each once, where `differ(k)` names what
+/// differs between shard `k`'s run and the first's (`None`: the same run);
+/// returns n.
+pub(super) fn check_cover(
+    shards: &[(&Path, &str)],
+    differ: impl Fn(usize) -> Option<&'static str>,
+) -> Result<u32> {
     let parse = |dir: &Path, text: &str| {
         Shard::parse(text)
             .map_err(|e| anyhow::anyhow!("{}: manifest.json's shard {e}", dir.display()))
@@ -72,9 +76,14 @@ pub(super) fn check_cover(shards: &[(&Path, &str)], same: impl Fn(usize) -> bool
     let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
     for (k, &(dir, text)) in shards.iter().enumerate() {
         let s = parse(dir, text)?;
-        if s.count != count || !same(k) {
+        let what = if s.count != count {
+            Some("shard counts")
+        } else {
+            differ(k)
+        };
+        if let Some(what) = what {
             bail!(
-                "{} and {} are shards of different runs (store contents, parameters or shard count differ)",
+                "{} and {} are shards of different runs ({what} differ)",
                 first_dir.display(),
                 dir.display()
             );

@@ -255,6 +255,15 @@ fn add_by_index<T: Clone>(a: &mut Vec<T>, b: Vec<T>, zero: T, add: impl Fn(&mut 
 }
 
 impl ProgrammeCounts {
+    /// The regimen's moves, and each ladder's rungs, counted: tallies of
+    /// one regimen have the same.
+    pub(super) fn shape(&self) -> (usize, Vec<usize>) {
+        (
+            self.dose.len(),
+            self.ladders.iter().map(|l| l.rungs.len()).collect(),
+        )
+    }
+
     /// Adds another set of patients' counts (disjoint from these).
     pub(super) fn add(&mut self, other: ProgrammeCounts) {
         add_by_index(&mut self.scheduled, other.scheduled, (0, 0), |a, b| {

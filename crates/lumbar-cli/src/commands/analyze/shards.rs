@@ -122,11 +122,17 @@ pub fn merge_analysis(dirs: &[PathBuf], out_dir: &Path, out: &mut dyn Write) -> 
         .collect();
     let count = crate::commands::shard::check_cover(&folders, |k| {
         let (a, b) = (&shards[0].1, &shards[k].1);
-        a.command == b.command
-            && a.buckets == b.buckets
-            && a.run.inputs == b.run.inputs
-            && a.run.parameters == b.run.parameters
-            && a.run.counts.patients_total == b.run.counts.patients_total
+        if a.command != b.command || a.buckets != b.buckets {
+            Some("command or bucket count")
+        } else if a.run.inputs != b.run.inputs
+            || a.run.counts.patients_total != b.run.counts.patients_total
+        {
+            Some("store contents")
+        } else if a.run.parameters != b.run.parameters {
+            Some("parameters")
+        } else {
+            None
+        }
     })?;
     let first = &shards[0].1;
     let total = first.run.counts.patients_total;

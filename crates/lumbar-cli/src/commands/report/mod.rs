@@ -12,8 +12,9 @@ use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
 use lumbar_report::{ReportMeta, render_compared};
 
+mod merge;
 mod shards;
-pub use shards::{is_report, merge_reports};
+pub use merge::{is_report, merge_reports};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -50,9 +51,10 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FROM..TO", value_parser = parse_period)]
     pub compare_to: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
     /// Tally one shard of the store's patients, i of n (whole buckets; in
-    /// a Slurm job array, the array task's when not given): --out is then
-    /// a folder of exact partial tallies, and `lumbar merge` of the n
-    /// folders writes the report, byte-identical to the unsharded one.
+    /// a Slurm job array, the array task's when not given and --out is not
+    /// an .html file): --out is then a folder of exact partial tallies, and
+    /// `lumbar merge` of the n folders writes the report, byte-identical to
+    /// the unsharded one.
     #[arg(long, value_name = "i/n")]
     pub shard: Option<String>,
 }
@@ -96,7 +98,12 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
     let started = std::time::Instant::now();
     let store = Store::open(&args.store)?.snapshot()?;
     let buckets = store.manifest()?.buckets();
-    let shard = super::shard::of_buckets(args.shard.as_deref(), buckets)?;
+    // A Slurm array task's shard only when the output is not a report
+    // file: a per-site array of whole reports stays whole.
+    let shard = match (&args.shard, is_html(&args.out)) {
+        (None, true) => lumbar_model::partition::BucketShard::WHOLE,
+        (flag, _) => super::shard::of_buckets(flag.as_deref(), buckets)?,
+    };
     let rx = match &args.prescriptions {
         Some(f) => Prescriptions::load(regimen, &lumbar_io::Frame::read(f)?)?,
         None => Prescriptions::from_regimen(regimen),
@@ -140,6 +147,12 @@ pub fn report(args: &ReportArgs, regimen: &Regimen, out: &mut dyn Write) -> Resu
     write_report(&args.out, tallies, &meta, &args.store, out)
 }
 
+/// Whether `out` names an HTML file (`.html`, `.htm`, any case).
+fn is_html(out: &Path) -> bool {
+    out.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
+}
+
 /// Renders the report of every patient's tallies and writes it to `path`.
 fn write_report(
     path: &Path,
@@ -181,7 +194,17 @@ fn write_report(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_period;
+    use super::{is_html, parse_period};
+    use std::path::Path;
+
+    /// A Slurm array task's shard applies to a folder, not to a report file.
+    #[test]
+    fn an_html_output_is_a_whole_report() {
+        assert!(is_html(Path::new("out/north.html")));
+        assert!(is_html(Path::new("NORTH.HTM")));
+        assert!(!is_html(Path::new("runs/report/shard-3")));
+        assert!(!is_html(Path::new("report.html.d")));
+    }
 
     #[test]
     fn a_period_is_two_days_in_order() {

@@ -17,7 +17,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use lumbar_analysis::clinic::ClinicTally;
 use lumbar_io::Store;
-use lumbar_io::records::read_json;
 use lumbar_model::Regimen;
 use lumbar_model::atomic::write_atomic;
 use lumbar_model::partition::BucketShard;
@@ -26,13 +25,14 @@ use serde::{Deserialize, Serialize};
 
 use super::ReportArgs;
 
-const TALLIES: &str = "tallies.json";
+pub(super) const TALLIES: &str = "tallies.json";
 /// Largest shard manifest read (it lists the store's parts).
-const MAX_MANIFEST_BYTES: u64 = 256 << 20;
-/// Largest tallies file read: a few numbers per patient and programme
-/// week (about 60 bytes a patient-week), so a shard of a million patients
-/// followed for two years stays below it.
-const MAX_TALLIES_BYTES: u64 = 4 << 30;
+pub(super) const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// Largest tallies file read: about 20 bytes a number, a few numbers per
+/// patient and one per patient-week with a pain or ODI value, so some 100
+/// million patient-weeks a shard (a million patients × 12 weeks take 2 ×
+/// 12 million); a larger registry takes more shards.
+pub(super) const MAX_TALLIES_BYTES: u64 = 4 << 30;
 
 /// A shard's tallies: of the report's period, and of the earlier period
 /// it is compared with.
@@ -47,30 +47,30 @@ pub(super) struct Tallies {
 
 /// [`ReportMeta`], as a shard records it for the merge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Meta {
-    title: String,
-    regimen: String,
-    regimen_version: Option<String>,
-    exercise_names: Vec<(String, String)>,
-    lumbar_version: String,
-    report_date: Option<chrono::NaiveDate>,
+pub(super) struct Meta {
+    pub(super) title: String,
+    pub(super) regimen: String,
+    pub(super) regimen_version: Option<String>,
+    pub(super) exercise_names: Vec<(String, String)>,
+    pub(super) lumbar_version: String,
+    pub(super) report_date: Option<chrono::NaiveDate>,
 }
 
 /// A report shard's manifest: what it read and with which options.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ShardRun {
-    command: String,
-    shard: String,
-    buckets: u32,
-    buckets_taken: [u32; 2],
-    store: PathBuf,
-    inputs: Vec<serde_json::Value>,
-    parameters: serde_json::Value,
-    meta: Meta,
-    outputs: Vec<String>,
+    pub(super) command: String,
+    pub(super) shard: String,
+    pub(super) buckets: u32,
+    pub(super) buckets_taken: [u32; 2],
+    pub(super) store: PathBuf,
+    pub(super) inputs: Vec<serde_json::Value>,
+    pub(super) parameters: serde_json::Value,
+    pub(super) meta: Meta,
+    pub(super) outputs: Vec<String>,
     /// SHA-256 of tallies.json: merge reads no tallies edited since.
-    tallies_sha256: String,
-    wall_seconds: f64,
+    pub(super) tallies_sha256: String,
+    pub(super) wall_seconds: f64,
 }
 
 impl ShardRun {
@@ -83,6 +83,14 @@ impl ShardRun {
         meta: &ReportMeta,
     ) -> Result<ShardRun> {
         let taken = shard.buckets(buckets);
+        // Every rule the tallies depend on, not only the regimen's key.
+        let regimen_digest = {
+            use sha2::Digest;
+            format!(
+                "{:x}",
+                sha2::Sha256::digest(format!("{regimen:?}").as_bytes())
+            )
+        };
         Ok(ShardRun {
             command: "report".into(),
             shard: shard.to_string(),
@@ -92,6 +100,7 @@ impl ShardRun {
             inputs: crate::commands::shard::inputs(&store.manifest()?),
             parameters: serde_json::json!({
                 "regimen": regimen.key,
+                "regimen_sha256": regimen_digest,
                 "prescriptions": match &args.prescriptions {
                     Some(f) => serde_json::json!({"file": f, "sha256": lumbar_io::sha256_file(f)?}),
                     None => serde_json::Value::Null,
@@ -156,106 +165,4 @@ pub(super) fn write_shard(
         dir.display()
     )?;
     Ok(0)
-}
-
-/// Whether a result folder is a shard of `lumbar report`.
-pub fn is_report(dir: &Path) -> bool {
-    crate::commands::shard::command_of(dir).as_deref() == Some("report")
-}
-
-/// `lumbar merge` of report shards: checks they are the shards 1..n of one
-/// run, adds their tallies and writes the report the unsharded run writes.
-pub fn merge_reports(dirs: &[PathBuf], report: &Path, out: &mut dyn Write) -> Result<u8> {
-    let mut runs: Vec<(&PathBuf, ShardRun)> = Vec::with_capacity(dirs.len());
-    for dir in dirs {
-        let m: ShardRun =
-            read_json(&dir.join("manifest.json"), MAX_MANIFEST_BYTES).with_context(|| {
-                format!(
-                    "{} is not a shard of `lumbar report --shard`",
-                    dir.display()
-                )
-            })?;
-        runs.push((dir, m));
-    }
-    let shards: Vec<(&Path, &str)> = runs
-        .iter()
-        .map(|(d, m)| (d.as_path(), m.shard.as_str()))
-        .collect();
-    let count = crate::commands::shard::check_cover(&shards, |k| {
-        let (a, b) = (&runs[0].1, &runs[k].1);
-        a.command == b.command
-            && a.buckets == b.buckets
-            && a.inputs == b.inputs
-            && a.parameters == b.parameters
-            && a.meta == b.meta
-    })?;
-    // Added in shard order (the sum does not depend on it).
-    runs.sort_by_key(|(_, m)| {
-        m.shard
-            .split_once('/')
-            .and_then(|(i, _)| i.parse::<u32>().ok())
-    });
-    let mut sum: Option<Tallies> = None;
-    for (dir, m) in &runs {
-        let file = dir.join(TALLIES);
-        let sha = lumbar_io::sha256_file(&file)
-            .with_context(|| format!("cannot read the tallies of {}", dir.display()))?;
-        if sha != m.tallies_sha256 {
-            anyhow::bail!(
-                "{} is not the file its shard wrote (its SHA-256 differs from manifest.json's): run the shard again",
-                file.display()
-            );
-        }
-        let t: Tallies = read_json(&file, MAX_TALLIES_BYTES)
-            .with_context(|| format!("cannot read the tallies of {}", dir.display()))?;
-        if t.shard != m.shard {
-            anyhow::bail!(
-                "{} holds shard {}'s tallies, but its manifest says shard {}",
-                file.display(),
-                t.shard,
-                m.shard
-            );
-        }
-        let added = match &mut sum {
-            None => {
-                sum = Some(t);
-                Ok(())
-            }
-            Some(s) => {
-                s.current
-                    .add(t.current)
-                    .and_then(|()| match (&mut s.previous, t.previous) {
-                        (Some(a), Some(b)) => a.add(b),
-                        (None, None) => Ok(()),
-                        _ => Err(lumbar_analysis::clinic::TallyMismatch::PERIODS),
-                    })
-            }
-        };
-        added.with_context(|| format!("{} does not add to the shards before it", dir.display()))?;
-    }
-    let Some(tallies) = sum else {
-        anyhow::bail!("no shard folders given");
-    };
-    let m = &runs[0].1;
-    let version = env!("CARGO_PKG_VERSION");
-    if m.meta.lumbar_version != version {
-        anyhow::bail!(
-            "the shards were tallied by lumbar {}, this is {version}: run them again with this one",
-            m.meta.lumbar_version
-        );
-    }
-    let meta = ReportMeta {
-        title: m.meta.title.clone(),
-        regimen: m.meta.regimen.clone(),
-        regimen_version: m.meta.regimen_version.clone(),
-        exercise_names: m.meta.exercise_names.clone(),
-        lumbar_version: m.meta.lumbar_version.clone(),
-        report_date: m.meta.report_date,
-    };
-    writeln!(
-        out,
-        "merged {count} shards of the report on {}",
-        m.store.display()
-    )?;
-    super::write_report(report, tallies, &meta, &m.store, out)
 }
