@@ -134,9 +134,75 @@ pub struct RiskRow {
     pub category: String,
     pub participants: usize,
     pub events: usize,
+    #[serde(with = "any_f64")]
     pub risk: f64,
     /// Adjusted risk ratio with its 95% CI (None for the reference).
+    #[serde(with = "any_f64::triple")]
     pub rr: Option<(f64, f64, f64)>,
+}
+
+/// A number that may not be finite, in JSON (which has no NaN or
+/// infinity, and serde_json would write `null`, which does not read back
+/// as a number): finite values as numbers, the others as "NaN", "inf" and
+/// "-inf". A risk ratio from a fit on the edge can be infinite, and a
+/// shard's tallies must read back as they were written.
+mod any_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Finite(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match *v {
+            v if v.is_finite() => s.serialize_f64(v),
+            v if v.is_nan() => s.serialize_str("NaN"),
+            v if v > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Number::deserialize(d)? {
+            Number::Finite(v) => Ok(v),
+            Number::Text(t) => match t.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                other => Err(serde::de::Error::custom(format!(
+                    "'{other}' is not a number"
+                ))),
+            },
+        }
+    }
+
+    /// An optional triple of such numbers.
+    pub mod triple {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize, Deserialize)]
+        struct Triple(
+            #[serde(with = "super")] f64,
+            #[serde(with = "super")] f64,
+            #[serde(with = "super")] f64,
+        );
+
+        pub fn serialize<S: Serializer>(
+            v: &Option<(f64, f64, f64)>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            v.map(|(a, b, c)| Triple(a, b, c)).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<(f64, f64, f64)>, D::Error> {
+            Ok(Option::<Triple>::deserialize(d)?.map(|Triple(a, b, c)| (a, b, c)))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1169,6 +1235,28 @@ mod shard_tests {
                 );
             }
         }
+    }
+
+    /// A risk ratio that is not finite reads back as it was written.
+    #[test]
+    fn a_risk_row_that_is_not_finite_round_trips() {
+        let row = RiskRow {
+            category: "<78".into(),
+            participants: 3,
+            events: 0,
+            risk: 0.25,
+            rr: Some((f64::INFINITY, f64::NAN, f64::NEG_INFINITY)),
+        };
+        let json = serde_json::to_string(&row).unwrap();
+        assert!(json.contains(r#""rr":["inf","NaN","-inf"]"#), "{json}");
+        let back: RiskRow = serde_json::from_str(&json).unwrap();
+        let (a, b, c) = back.rr.unwrap();
+        assert!(a == f64::INFINITY && b.is_nan() && c == f64::NEG_INFINITY);
+        assert_eq!(back.risk, 0.25);
+        let none = RiskRow { rr: None, ..row };
+        let back: RiskRow = serde_json::from_str(&serde_json::to_string(&none).unwrap()).unwrap();
+        assert_eq!(back, none);
+        assert!(serde_json::from_str::<RiskRow>(&json.replace("\"NaN\"", "\"many\"")).is_err());
     }
 
     #[test]
