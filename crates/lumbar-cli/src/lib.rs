@@ -117,10 +117,11 @@ pub enum Command {
         after_help = "Example:\n  lumbar replay out/store --calibrated out/calibrated --scenario datasets/scenarios/pain-contingent.toml --out out/replay"
     )]
     Replay(commands::replay::ReplayArgs),
-    /// Merge the result folders of the shards of one simulation or analysis (byte-identical to the unsharded run).
+    /// Merge the result folders of the shards of one simulation, analysis or report (byte-identical to the unsharded run).
     #[command(
         after_help = "Examples:\n  lumbar merge out/sim/graded-1 out/sim/graded-2 out/sim/graded-3 out/sim/graded-4 --out out/sim/graded\n  \
-                      lumbar merge out/analysis-1 out/analysis-2 --out out/analysis   # from analyze --shard 1/2 and 2/2"
+                      lumbar merge out/analysis-1 out/analysis-2 --out out/analysis   # from analyze --shard 1/2 and 2/2\n  \
+                      lumbar merge out/report-1 out/report-2 --out out/report.html   # from report --shard 1/2 and 2/2"
     )]
     Merge(commands::compare::MergeArgs),
     /// Differences between two simulated scenarios (B − A), with intervals.
