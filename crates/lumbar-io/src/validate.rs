@@ -6,6 +6,7 @@
 //! Columns are checked in canonical order and the first problem is reported.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use lumbar_model::schema::{is_pain_score, measure_range};
@@ -159,6 +160,24 @@ fn day_of(cell: &Cell<'_>) -> Option<i32> {
     }
 }
 
+/// Every move a session may name ([`Regimen::is_known_move`]), with
+/// whether it is a rung ([`Regimen::is_rung`]).
+fn moves_of(regimen: &Regimen) -> HashMap<&str, bool, FxBuild> {
+    let mut moves: HashMap<&str, bool, FxBuild> = HashMap::default();
+    for e in &regimen.exercises {
+        moves.insert(e.key.as_str(), false);
+    }
+    if let Some(p) = &regimen.posture {
+        moves.insert(p.key.as_str(), false);
+    }
+    for l in &regimen.ladders {
+        for r in l.rungs.iter().chain(&l.alternatives) {
+            moves.insert(r.key.as_str(), true);
+        }
+    }
+    moves
+}
+
 /// Validates rows of one table.
 pub struct TableValidator<'r> {
     pub table: Table,
@@ -170,7 +189,16 @@ pub struct TableValidator<'r> {
     min_date: NaiveDate,
     min_days: i32,
     missing: Missing,
+    /// The moves a session may name, and whether each is a rung (or an
+    /// alternative) of a ladder: looked up once a row, so hashed rather
+    /// than scanned through the regimen's lists.
+    moves: HashMap<&'r str, bool, FxBuild>,
 }
+
+/// A fast hash for the few short keys a validator looks up on every row
+/// (not exposed to input that could choose collisions in bulk: the keys
+/// are the regimen's own, and a miss costs one probe).
+type FxBuild = std::hash::BuildHasherDefault<rustc_hash::FxHasher>;
 
 impl<'r> TableValidator<'r> {
     pub fn new(
@@ -189,6 +217,7 @@ impl<'r> TableValidator<'r> {
             min_date: crate::DEFAULT_MIN_DATE,
             min_days: parse::date_to_days(crate::DEFAULT_MIN_DATE),
             missing: Missing::default(),
+            moves: moves_of(regimen),
         }
     }
 
@@ -342,13 +371,14 @@ impl<'r> TableValidator<'r> {
                 }
             }
             Check::OneOf(words) => {
-                let t = text.to_ascii_lowercase();
-                let t = match (col.name, t.as_str()) {
-                    ("sex", "f") => "female".to_string(),
-                    ("sex", "m") => "male".to_string(),
-                    _ => t,
+                // Compared case-blind in place: this runs on most session
+                // rows, so no lowered copy of the text is made.
+                let t = match (col.name, text) {
+                    ("sex", "f" | "F") => "female",
+                    ("sex", "m" | "M") => "male",
+                    _ => text,
                 };
-                match words.iter().find(|w| **w == t) {
+                match words.iter().find(|w| w.eq_ignore_ascii_case(t)) {
                     Some(w) => Ok(Cell::Str(Cow::Borrowed(w))),
                     None => Err(bad(format!(
                         "{} '{}' is not one of: {}",
@@ -359,7 +389,7 @@ impl<'r> TableValidator<'r> {
                 }
             }
             Check::Move => {
-                if self.regimen.is_known_move(text) {
+                if self.moves.contains_key(text) {
                     Ok(cell)
                 } else if let Some(l) = self.regimen.excluded_by(text) {
                     let allowed: Vec<&str> = l.rungs.iter().map(|r| r.key.as_str()).collect();
@@ -378,7 +408,7 @@ impl<'r> TableValidator<'r> {
                 }
             }
             Check::Rung => {
-                if self.regimen.is_rung(text) {
+                if self.moves.get(text).copied().unwrap_or(false) {
                     Ok(cell)
                 } else {
                     Err(bad(format!(
