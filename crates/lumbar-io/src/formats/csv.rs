@@ -44,7 +44,10 @@ struct CsvLayout {
 /// Records of a chunk stored flat (all field bytes in one buffer), so a
 /// chunk costs a handful of allocations rather than two per row.
 struct CsvChunk {
+    /// The field bytes while the chunk fills; moved to `text` when they
+    /// are valid UTF-8 as a whole (see [`CsvChunk::seal`]).
     data: Vec<u8>,
+    text: String,
     /// End offset in `data` of every field, row after row.
     ends: Vec<usize>,
     /// Per row: offset of its first byte in `data`, index of its first field in `ends`, field count.
@@ -62,6 +65,7 @@ impl CsvChunk {
         // rows up front (20,000 columns asked for 21 GB for one row).
         CsvChunk {
             data: Vec::with_capacity((capacity * 16 * width.max(1)).min(CHUNK_BYTES / 4)),
+            text: String::new(),
             ends: Vec::with_capacity((capacity * width).min(1 << 20)),
             rows: Vec::with_capacity(capacity),
             lines: Vec::with_capacity(capacity),
@@ -84,14 +88,36 @@ impl CsvChunk {
         self.lines.push(line);
     }
 
-    fn fields(&self, i: usize) -> impl Iterator<Item = &[u8]> {
+    /// Checks the chunk's bytes as UTF-8 once, on the reader's thread,
+    /// rather than field by field on the validating ones: when the whole
+    /// is valid, a field is valid exactly when it starts and ends on
+    /// character boundaries, which [`str::get`] checks.
+    fn seal(&mut self) {
+        match String::from_utf8(std::mem::take(&mut self.data)) {
+            Ok(text) => self.text = text,
+            Err(e) => self.data = e.into_bytes(),
+        }
+    }
+
+    /// Each field of row `i` as text, or its bytes when they are not UTF-8.
+    fn fields(&self, i: usize) -> impl Iterator<Item = Result<&str, &[u8]>> {
         let (start, first, n) = self.rows[i];
         let ends = &self.ends[first..first + n];
         let mut from = start;
         ends.iter().map(move |&to| {
-            let f = &self.data[from..to];
+            let span = from..to;
             from = to;
-            f
+            match self.text.get(span.clone()) {
+                Some(s) if !self.text.is_empty() => Ok(s),
+                _ => {
+                    let bytes = if self.text.is_empty() {
+                        &self.data[span]
+                    } else {
+                        &self.text.as_bytes()[span]
+                    };
+                    std::str::from_utf8(bytes).map_err(|_| bytes)
+                }
+            }
         })
     }
 }
@@ -121,9 +147,13 @@ impl RawChunk for CsvChunk {
             let Some((is_canon, slot)) = self.layout.slots[j] else {
                 continue;
             };
-            match std::str::from_utf8(field) {
+            match field {
                 Ok(s) => put(canonical, extra, (is_canon, slot), Some(s)),
-                Err(e) => {
+                Err(field) => {
+                    let e = match std::str::from_utf8(field) {
+                        Err(e) => e.valid_up_to(),
+                        Ok(_) => 0,
+                    };
                     let name = &self.layout.names[j];
                     return Err(Rejection {
                         column: Some(excerpt(name)),
@@ -131,7 +161,7 @@ impl RawChunk for CsvChunk {
                         reason: format!(
                             "{} is not valid UTF-8 (bad byte at offset {} of the value); save the file as UTF-8",
                             excerpt(name),
-                            e.valid_up_to()
+                            e
                         ),
                     });
                 }
@@ -289,6 +319,7 @@ impl RowSource for CsvSource {
         if chunk.rows.is_empty() {
             return Ok(None);
         }
+        chunk.seal();
         Ok(Some(Box::new(chunk)))
     }
 }

@@ -110,6 +110,46 @@ proptest::proptest! {
     }
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Plain lines split at the delimiter give what `csv_core` gives for
+    /// them: the same records, fields, line numbers, field counts and
+    /// overflows, at any limits and across the buffer's edges.
+    #[test]
+    fn plain_lines_split_as_csv_core_does(
+        pieces in proptest::collection::vec(proptest::prop_oneof![
+            proptest::strategy::Just(b",".to_vec()),
+            proptest::strategy::Just(b"\"".to_vec()),
+            proptest::strategy::Just(b"\n".to_vec()),
+            proptest::strategy::Just(b"\r\n".to_vec()),
+            proptest::strategy::Just(b"abc".to_vec()),
+            proptest::strategy::Just(b" ".to_vec()),
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
+        ], 0..60),
+        max_bytes in 1usize..24,
+        max_fields in 1usize..6,
+        buffer in 1usize..16,
+    ) {
+        let text = pieces.concat();
+        let read = |fast: bool| {
+            let stream: Box<dyn BufRead + Send> =
+                Box::new(std::io::BufReader::with_capacity(buffer, std::io::Cursor::new(text.clone())));
+            let mut r = RecordReader::new(stream, b',', max_bytes, max_fields, 1);
+            if !fast {
+                r = r.without_plain_lines();
+            }
+            let mut out = Vec::new();
+            while let Some(info) = r.next().unwrap() {
+                let fields: Vec<Vec<u8>> = r.fields().map(<[u8]>::to_vec).collect();
+                out.push((info.line, info.fields, info.overflow, fields, r.line()));
+            }
+            out
+        };
+        proptest::prop_assert_eq!(read(true), read(false));
+    }
+}
+
 #[test]
 fn wide_records_are_counted_but_not_kept() {
     let got = records(b"a,b,c,d,e,f\n1,2\n", 1 << 20, 3);

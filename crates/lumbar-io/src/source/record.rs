@@ -40,6 +40,10 @@ pub(crate) struct RecordReader {
     pub max_fields: usize,
     data: Vec<u8>,
     ends: Vec<usize>,
+    delimiter: u8,
+    /// Whether a record that is one buffered line without quotes is split
+    /// here rather than by `csv_core` (off only to test the two agree).
+    fast: bool,
     /// Output of records being discarded.
     scratch: Vec<u8>,
     scratch_ends: Vec<usize>,
@@ -71,11 +75,21 @@ impl RecordReader {
             max_fields: max_fields.max(1),
             data: Vec::new(),
             ends: Vec::new(),
+            delimiter,
+            fast: true,
             scratch: vec![0; 64 << 10],
             scratch_ends: vec![0; 1024],
             len: 0,
             nfields: 0,
         }
+    }
+
+    /// Every record through `csv_core` (to test that the plain-line path
+    /// agrees with it).
+    #[cfg(test)]
+    pub(crate) fn without_plain_lines(mut self) -> RecordReader {
+        self.fast = false;
+        self
     }
 
     /// The line the reader is at (for errors).
@@ -98,9 +112,69 @@ impl RecordReader {
         (&self.data[..self.len], &self.ends[..self.nfields])
     }
 
+    /// The next record when it is a whole line in the buffer with no
+    /// quote, within the limits: split at the delimiter here, which is what
+    /// `csv_core`'s state machine does for such a line (no quotes, so no
+    /// escapes; a CR stays in the last field; the newlines before it are
+    /// blank lines), in one pass over its bytes. Anything else returns
+    /// `None` and consumes nothing, for [`RecordReader::next`]'s full path.
+    fn next_plain_line(&mut self) -> std::io::Result<Option<RecordInfo>> {
+        let line = self.core.line();
+        let input = self.text.fill_buf()?;
+        let skipped = input.iter().take_while(|&&b| b == b'\n').count();
+        let rest = &input[skipped..];
+        let Some(len) = memchr::memchr(b'\n', rest) else {
+            return Ok(None);
+        };
+        if len > self.max_bytes {
+            return Ok(None);
+        }
+        let record = &rest[..len];
+        let most_fields = (len + 1).min(self.max_fields);
+        if self.data.len() < len {
+            self.data.resize(len.max(4096).min(self.max_bytes + 1), 0);
+        }
+        if self.ends.len() < most_fields {
+            self.ends
+                .resize(most_fields.max(16).min(self.max_fields + 1), 0);
+        }
+        // The fields' bytes back to back, as `csv_core` writes them (no
+        // delimiters), with the end of each.
+        let (mut out, mut k) = (0, 0);
+        for &c in record {
+            if c == self.delimiter {
+                if k + 1 == most_fields {
+                    return Ok(None); // over the field limit: the full path says so
+                }
+                self.ends[k] = out;
+                k += 1;
+            } else if c == b'"' {
+                return Ok(None);
+            } else {
+                self.data[out] = c;
+                out += 1;
+            }
+        }
+        self.ends[k] = out;
+        self.len = out;
+        self.nfields = k + 1;
+        self.text.consume(skipped + len + 1);
+        self.core.set_line(line + skipped as u64 + 1);
+        Ok(Some(RecordInfo {
+            line: line + skipped as u64,
+            fields: (k + 1) as u64,
+            overflow: None,
+        }))
+    }
+
     /// The next record, or `None` at the end of the input.
     pub fn next(&mut self) -> std::io::Result<Option<RecordInfo>> {
         use csv_core::ReadRecordResult::*;
+        if self.fast
+            && let Some(info) = self.next_plain_line()?
+        {
+            return Ok(Some(info));
+        }
         let (mut outlen, mut endlen) = (0usize, 0usize);
         let mut fields = 0u64;
         // Bytes of this record so far (its newline included).
