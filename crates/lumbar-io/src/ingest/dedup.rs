@@ -74,44 +74,67 @@ impl Spills {
         Ok(())
     }
 
-    /// The destinations with spilled rows, in order.
-    pub(super) fn destinations(&self) -> Vec<Destination> {
-        self.files.keys().copied().collect()
+    /// Takes every destination's spill, in destination order, to be read
+    /// on its own (each removes its file when dropped).
+    pub(super) fn take_all(&mut self) -> Vec<(Destination, Spill)> {
+        std::mem::take(&mut self.files)
+            .into_iter()
+            .map(|(dest, (path, writer, rows))| {
+                (
+                    dest,
+                    Spill {
+                        path,
+                        writer: Some(writer),
+                        rows,
+                    },
+                )
+            })
+            .collect()
     }
+}
 
-    /// Reads back one destination's rows (then removes its file).
+/// One destination's spilled rows.
+pub(super) struct Spill {
+    path: PathBuf,
+    writer: Option<BufWriter<File>>,
+    rows: usize,
+}
+
+impl Spill {
+    /// Reads the rows back in line order (then removes the file).
     pub(super) fn read(
-        &mut self,
-        dest: Destination,
+        mut self,
         mut each: impl FnMut(Pending) -> Result<(), IngestError>,
     ) -> Result<usize, IngestError> {
-        let Some((path, w, n)) = self.files.remove(&dest) else {
-            return Ok(0);
-        };
+        let path = self.path.clone();
         let io = |e| IngestError::io(&path, e);
-        let result = (|| {
-            let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-            drop(f);
-            let mut r = BufReader::with_capacity(64 << 10, File::open(&path).map_err(io)?);
-            let mut head = [0u8; HEAD];
-            for _ in 0..n {
-                r.read_exact(&mut head).map_err(io)?;
-                let line = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
-                let fp = u128::from_le_bytes(head[8..24].try_into().unwrap_or_default());
-                let len = u32::from_le_bytes(head[24..].try_into().unwrap_or_default());
-                let id = if len == NO_ID {
-                    None
-                } else {
-                    let mut b = vec![0u8; len as usize];
-                    r.read_exact(&mut b).map_err(io)?;
-                    Some(String::from_utf8_lossy(&b).into_owned())
-                };
-                each(Pending { line, fp, id })?;
-            }
-            Ok(n)
-        })();
-        let _ = std::fs::remove_file(&path);
-        result
+        if let Some(w) = self.writer.take() {
+            drop(w.into_inner().map_err(|e| io(e.into_error()))?);
+        }
+        let mut r = BufReader::with_capacity(64 << 10, File::open(&path).map_err(io)?);
+        let mut head = [0u8; HEAD];
+        for _ in 0..self.rows {
+            r.read_exact(&mut head).map_err(io)?;
+            let line = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+            let fp = u128::from_le_bytes(head[8..24].try_into().unwrap_or_default());
+            let len = u32::from_le_bytes(head[24..].try_into().unwrap_or_default());
+            let id = if len == NO_ID {
+                None
+            } else {
+                let mut b = vec![0u8; len as usize];
+                r.read_exact(&mut b).map_err(io)?;
+                Some(String::from_utf8_lossy(&b).into_owned())
+            };
+            each(Pending { line, fp, id })?;
+        }
+        Ok(self.rows)
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        drop(self.writer.take());
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -123,8 +146,56 @@ impl Drop for Spills {
     }
 }
 
+/// What the decisions on one destination's rows came to, in line order.
+#[derive(Default)]
+pub(super) struct Decided {
+    /// Per row: whether it is added to the store.
+    pub(super) keep: Vec<bool>,
+    /// The fingerprints of the rows added.
+    pub(super) added: Vec<u128>,
+    /// The ids the added rows define (patients, followup).
+    pub(super) new_ids: Vec<String>,
+    /// Accepted rows (added, or already stored).
+    pub(super) accepted: u64,
+    pub(super) rejected: Vec<(u64, Rejection)>,
+}
+
+impl Decider<'_> {
+    /// Decides every row of one destination's spill.
+    pub(super) fn decide_all(mut self, spill: Spill) -> Result<Decided, IngestError> {
+        let mut out = Decided {
+            keep: Vec::with_capacity(spill.rows),
+            ..Decided::default()
+        };
+        // Every row's fingerprint is inserted once: no rehashing as it grows.
+        self.seen.reserve(spill.rows);
+        spill.read(|row| {
+            let (line, fp) = (row.line, row.fp);
+            let id = row.id.clone();
+            match self.decide(row) {
+                Decision::Add => {
+                    out.accepted += 1;
+                    out.keep.push(true);
+                    out.added.push(fp);
+                    out.new_ids.extend(id);
+                }
+                Decision::Stored => {
+                    out.accepted += 1;
+                    out.keep.push(false);
+                }
+                Decision::Reject(r) => {
+                    out.keep.push(false);
+                    out.rejected.push((line, r));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
 /// What one destination's decisions came to.
-pub(super) enum Decision {
+enum Decision {
     /// Accepted and new: stored.
     Add,
     /// Accepted, already stored.
@@ -146,7 +217,7 @@ pub(super) struct Decider<'a> {
 }
 
 impl Decider<'_> {
-    pub(super) fn decide(&mut self, row: Pending) -> Decision {
+    fn decide(&mut self, row: Pending) -> Decision {
         match self.seen.entry(row.fp) {
             std::collections::hash_map::Entry::Occupied(first) => {
                 return Decision::Reject(Rejection::row(format!(

@@ -7,7 +7,7 @@ use crate::store::layout::{Destination, destination_of, split};
 /// Rows read per chunk (one chunk is validated while the next is read).
 pub(super) const CHUNK_ROWS: usize = 65_536;
 /// Rows per parallel validation task.
-pub(super) const PART_ROWS: usize = 8_192;
+pub(super) const PART_ROWS: usize = 16_384;
 
 /// The outcome of the order-independent checks of one row.
 pub(super) enum RowOut {

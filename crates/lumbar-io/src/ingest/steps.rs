@@ -128,6 +128,9 @@ pub(super) struct Checked {
     pub(super) rejects: ParquetSink,
 }
 
+/// Destinations decided at once (see [`check_rows`]).
+const DECIDE_AT_ONCE: usize = 4;
+
 /// Step 2: reads, validates and deduplicates every row. A reader thread
 /// parses the next chunk while the pool validates this one; the valid rows
 /// go to their bucket's pending file and their line and fingerprint to its
@@ -269,49 +272,53 @@ pub(super) fn check_rows(
         Some(_) => store.whole_fingerprints(table)?,
         None => HashSet::default(),
     };
-    for dest in spills.destinations() {
-        let mut decider = Decider {
-            stored: store.fingerprints_in(table, dest)?,
-            whole: &whole,
-            stored_ids,
-            seen: HashMap::default(),
-            seen_ids: HashMap::new(),
-        };
-        let mut keep: Vec<bool> = Vec::new();
-        let mut added: Vec<u128> = Vec::new();
-        spills.read(dest, |row| {
-            let (line, fp) = (row.line, row.fp);
-            let id = row.id.clone();
-            match decider.decide(row) {
-                Decision::Add => {
-                    counts.accepted += 1;
-                    counts.added += 1;
-                    keep.push(true);
-                    added.push(fp);
-                    if let Some(id) = id {
-                        new_ids.push(id);
+    // Destinations are independent, so a few are decided at once (each
+    // holds its stored fingerprints while it runs); the outcomes are then
+    // applied in destination order, so the rejects and ids come out as
+    // from one pass.
+    let spilled = spills.take_all();
+    let mut spilled = spilled.into_iter();
+    loop {
+        let group: Vec<(Destination, dedup::Spill)> =
+            spilled.by_ref().take(DECIDE_AT_ONCE).collect();
+        if group.is_empty() {
+            break;
+        }
+        let decided: Vec<(Destination, Result<dedup::Decided, IngestError>)> = group
+            .into_par_iter()
+            .map(|(dest, spill)| {
+                let decided = store.fingerprints_in(table, dest).and_then(|stored| {
+                    Decider {
+                        stored,
+                        whole: &whole,
+                        stored_ids,
+                        seen: HashMap::default(),
+                        seen_ids: HashMap::new(),
                     }
-                }
-                Decision::Stored => {
-                    counts.accepted += 1;
-                    keep.push(false);
-                }
-                Decision::Reject(r) => {
-                    keep.push(false);
-                    reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
-                }
+                    .decide_all(spill)
+                });
+                (dest, decided)
+            })
+            .collect();
+        for (dest, decided) in decided {
+            let decided = decided?;
+            counts.accepted += decided.accepted;
+            counts.added += decided.added.len() as u64;
+            new_ids.extend(decided.new_ids);
+            for (line, r) in decided.rejected {
+                reject(line, r, &mut counts, &mut rejects).map_err(write_err)?;
             }
-            Ok(())
-        })?;
-        sink.retain(dest, &keep)?;
-        match (dest, whole_index.as_mut()) {
-            (_, Some(w)) => w.push(&added)?,
-            (Some(b), None) if !added.is_empty() => {
-                let mut w = IndexWriter::create(&store.bucket_index_path(table, b, "pending"))?;
-                w.push(&added)?;
-                indexes.insert(b, w);
+            sink.retain(dest, &decided.keep)?;
+            let added = decided.added;
+            match (dest, whole_index.as_mut()) {
+                (_, Some(w)) => w.push(&added)?,
+                (Some(b), None) if !added.is_empty() => {
+                    let mut w = IndexWriter::create(&store.bucket_index_path(table, b, "pending"))?;
+                    w.push(&added)?;
+                    indexes.insert(b, w);
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
     let index = match whole_index {

@@ -585,16 +585,64 @@ impl Store {
             path: dir.clone(),
             problem: e.to_string(),
         })?;
-        let mut done = Vec::with_capacity(files.len());
-        for (mut file, sink) in files {
-            let path = self.bucket_path(table, file.bucket, &record.part);
-            file.sum = Some(
-                sink.commit_as(&path, vec![(KEY_PART.into(), own.clone())])
-                    .map_err(|e| IngestError::polars(&path, e))?,
-            );
-            done.push(file);
+        // Several files at once: each commit waits for its writer thread to
+        // encode the last row group and then for the disk (fsync), so one
+        // file at a time left the cores idle (0.4 s of a 5 s ingest of 64
+        // buckets). A failure leaves the files already moved into place
+        // unlisted, as a crash would, for the reconcile.
+        const COMMITTERS: usize = 8;
+        let part = &record.part;
+        let mut groups: Vec<Vec<(usize, BucketFile, crate::table::ParquetSink)>> =
+            (0..COMMITTERS).map(|_| Vec::new()).collect();
+        for (k, (file, sink)) in files.into_iter().enumerate() {
+            groups[k % COMMITTERS].push((k, file, sink));
         }
-        record.buckets = Some(done);
+        let mut done: Vec<(usize, Result<BucketFile, IngestError>)> = std::thread::scope(|s| {
+            let committers: Vec<_> = groups
+                .into_iter()
+                .map(|group| {
+                    let own = &own;
+                    s.spawn(move || {
+                        group
+                            .into_iter()
+                            .map(|(k, mut file, sink)| {
+                                let path = self.bucket_path(table, file.bucket, part);
+                                let sum = sink
+                                    .commit_as(&path, vec![(KEY_PART.into(), own.clone())])
+                                    .map_err(|e| IngestError::polars(&path, e));
+                                (
+                                    k,
+                                    sum.map(|sum| {
+                                        file.sum = Some(sum);
+                                        file
+                                    }),
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            committers
+                .into_iter()
+                .flat_map(|c| {
+                    c.join().unwrap_or_else(|_| {
+                        vec![(
+                            usize::MAX,
+                            Err(IngestError::Store {
+                                path: dir.clone(),
+                                problem: "a thread committing the part's files panicked".into(),
+                            }),
+                        )]
+                    })
+                })
+                .collect()
+        });
+        done.sort_by_key(|(k, _)| *k);
+        record.buckets = Some(
+            done.into_iter()
+                .map(|(_, file)| file)
+                .collect::<Result<Vec<_>, _>>()?,
+        );
         Ok(())
     }
 }
