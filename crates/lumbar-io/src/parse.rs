@@ -197,20 +197,53 @@ fn digits(b: &[u8]) -> Option<u32> {
     Some(v)
 }
 
-fn ymd(b: &[u8]) -> Option<NaiveDate> {
+/// A real calendar day (year, month, day) from `YYYY-MM-DD`.
+fn ymd(b: &[u8]) -> Option<(i32, u32, u32)> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let y = digits(&b[0..4])?;
+    let y = digits(&b[0..4])? as i32;
     let m = digits(&b[5..7])?;
     let d = digits(&b[8..10])?;
-    NaiveDate::from_ymd_opt(y as i32, m, d)
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days).contains(&d).then_some((y, m, d))
+}
+
+/// Days from 1970-01-01 to a day of the proleptic Gregorian calendar
+/// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms",
+/// `days_from_civil`): years counted from March, so the leap day ends one.
+fn days_from_civil((y, m, d): (i32, u32, u32)) -> i64 {
+    let (m, d) = (m as i64, d as i64);
+    let y = y as i64 - (m <= 2) as i64;
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// An ISO 8601 calendar date, `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
     let t = text.trim_ascii();
-    ymd(t.as_bytes()).ok_or_else(|| date_problem(t, "an ISO 8601 date (YYYY-MM-DD)"))
+    ymd(t.as_bytes())
+        .and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d))
+        .ok_or_else(|| date_problem(t, "an ISO 8601 date (YYYY-MM-DD)"))
+}
+
+/// [`parse_date`] as days since 1970-01-01 ([`date_to_days`]), without
+/// building a date on the way (this runs on every dated row).
+pub fn parse_date_days(text: &str) -> Result<i32, String> {
+    let t = text.trim_ascii();
+    ymd(t.as_bytes())
+        .map(|day| days_from_civil(day) as i32)
+        .ok_or_else(|| date_problem(t, "an ISO 8601 date (YYYY-MM-DD)"))
 }
 
 fn date_problem(t: &str, wanted: &str) -> String {
@@ -223,16 +256,25 @@ fn date_problem(t: &str, wanted: &str) -> String {
     }
 }
 
-/// An ISO 8601 date-time: `YYYY-MM-DDTHH:MM[:SS[.fff]]` (a space may replace
-/// `T`), optionally with `Z` or `±HH:MM`; with an offset the time is converted
-/// to UTC. A plain date is taken as midnight.
-pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
-    let t = text.trim_ascii();
+/// The parts of an ISO 8601 date-time, checked: a real day, a real time
+/// of day, and the offset from UTC in minutes.
+struct DateTimeParts {
+    day: (i32, u32, u32),
+    /// Hour, minute, second, nanosecond.
+    time: (u32, u32, u32, u32),
+    offset_min: i64,
+}
+
+fn datetime_parts(t: &str) -> Result<DateTimeParts, String> {
     let b = t.as_bytes();
     let wanted = "an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS])";
-    let date = ymd(b.get(..10).unwrap_or(b)).ok_or_else(|| date_problem(t, wanted))?;
+    let day = ymd(b.get(..10).unwrap_or(b)).ok_or_else(|| date_problem(t, wanted))?;
     if b.len() == 10 {
-        return Ok(NaiveDateTime::new(date, NaiveTime::MIN));
+        return Ok(DateTimeParts {
+            day,
+            time: (0, 0, 0, 0),
+            offset_min: 0,
+        });
     }
     let bad = || format!("'{}' is not {wanted}", q(t));
     if !(b[10] == b'T' || b[10] == b' ') || b.len() < 16 || b[13] != b':' {
@@ -264,9 +306,10 @@ pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
             i = end;
         }
     }
-    let time = NaiveTime::from_hms_nano_opt(h, mi, s, nanos)
-        .ok_or_else(|| format!("'{}' is not a real time of day", q(t)))?;
-    let local = NaiveDateTime::new(date, time);
+    // No leap seconds: nanos < 10^9 (at most nine digits are read).
+    if h > 23 || mi > 59 || s > 59 {
+        return Err(format!("'{}' is not a real time of day", q(t)));
+    }
     let rest = &b[i..];
     let offset_min: i64 = match rest {
         [] => 0,
@@ -282,7 +325,40 @@ pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
         }
         _ => return Err(bad()),
     };
-    Ok(local - chrono::Duration::minutes(offset_min))
+    Ok(DateTimeParts {
+        day,
+        time: (h, mi, s, nanos),
+        offset_min,
+    })
+}
+
+/// An ISO 8601 date-time: `YYYY-MM-DDTHH:MM[:SS[.fff]]` (a space may replace
+/// `T`), optionally with `Z` or `±HH:MM`; with an offset the time is converted
+/// to UTC. A plain date is taken as midnight.
+pub fn parse_datetime(text: &str) -> Result<NaiveDateTime, String> {
+    let t = text.trim_ascii();
+    let p = datetime_parts(t)?;
+    let (y, m, d) = p.day;
+    let (h, mi, s, nanos) = p.time;
+    let invalid = || format!("'{}' is not a real calendar date", q(t));
+    let date = NaiveDate::from_ymd_opt(y, m, d).ok_or_else(invalid)?;
+    let time = NaiveTime::from_hms_nano_opt(h, mi, s, nanos)
+        .ok_or_else(|| format!("'{}' is not a real time of day", q(t)))?;
+    Ok(NaiveDateTime::new(date, time) - chrono::Duration::minutes(p.offset_min))
+}
+
+/// [`parse_datetime`] as milliseconds since 1970-01-01T00:00 UTC
+/// ([`datetime_to_ms`]), by arithmetic rather than through chrono's types
+/// (this runs on every session row). Sub-millisecond digits are dropped,
+/// as `timestamp_millis` drops them.
+pub fn parse_datetime_ms(text: &str) -> Result<i64, String> {
+    let p = datetime_parts(text.trim_ascii())?;
+    let (h, mi, s, nanos) = p.time;
+    let seconds = (h as i64 * 60 + mi as i64) * 60 + s as i64;
+    Ok(
+        days_from_civil(p.day) * 86_400_000 + seconds * 1000 + (nanos / 1_000_000) as i64
+            - p.offset_min * 60_000,
+    )
 }
 
 /// Days since 1970-01-01, the physical value of a Parquet/Arrow date.
@@ -299,6 +375,34 @@ pub fn datetime_to_ms(t: NaiveDateTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Days and milliseconds by arithmetic equal chrono's, and the
+        /// same texts are refused with the same reasons.
+        #[test]
+        fn dates_and_times_by_arithmetic_agree_with_chrono(
+            y in 0i32..10000, m in 0u32..14, d in 0u32..33,
+            h in 0u32..26, mi in 0u32..61, s in 0u32..61,
+            frac in "([.][0-9]{1,12})?",
+            zone in "(Z|[+-][01][0-9]:?[0-6][0-9])?",
+        ) {
+            let date = format!("{y:04}-{m:02}-{d:02}");
+            let days = parse_date_days(&date);
+            let chrono = parse_date(&date).map(|d| date_to_days(d));
+            proptest::prop_assert_eq!(days, chrono, "{}", date);
+            for t in [
+                format!("{date}T{h:02}:{mi:02}"),
+                format!("{date} {h:02}:{mi:02}:{s:02}{frac}{zone}"),
+                date.clone(),
+            ] {
+                let ms = parse_datetime_ms(&t);
+                let chrono = parse_datetime(&t).map(datetime_to_ms);
+                proptest::prop_assert_eq!(ms, chrono, "{}", t);
+            }
+        }
+    }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]

@@ -306,15 +306,12 @@ impl<'r> TableValidator<'r> {
             Kind::Bool => {
                 Cell::Bool(parse::parse_bool(text).map_err(|r| bad(format!("{}: {r}", col.name)))?)
             }
-            Kind::Date => {
-                let d = parse::parse_date(text).map_err(|r| bad(format!("{}: {r}", col.name)))?;
-                Cell::Date(parse::date_to_days(d))
-            }
-            Kind::DateTime => {
-                let t =
-                    parse::parse_datetime(text).map_err(|r| bad(format!("{}: {r}", col.name)))?;
-                Cell::DateTime(parse::datetime_to_ms(t))
-            }
+            Kind::Date => Cell::Date(
+                parse::parse_date_days(text).map_err(|r| bad(format!("{}: {r}", col.name)))?,
+            ),
+            Kind::DateTime => Cell::DateTime(
+                parse::parse_datetime_ms(text).map_err(|r| bad(format!("{}: {r}", col.name)))?,
+            ),
         };
         if let Some(days) = day_of(&cell)
             && days < self.min_days
