@@ -390,7 +390,7 @@ mod tests {
         ) {
             let date = format!("{y:04}-{m:02}-{d:02}");
             let days = parse_date_days(&date);
-            let chrono = parse_date(&date).map(|d| date_to_days(d));
+            let chrono = parse_date(&date).map(date_to_days);
             proptest::prop_assert_eq!(days, chrono, "{}", date);
             for t in [
                 format!("{date}T{h:02}:{mi:02}"),
