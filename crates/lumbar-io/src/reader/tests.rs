@@ -290,3 +290,30 @@ fn header_names_are_matched_loosely() {
     assert_eq!(normalise_name(" Patient ID "), "patient_id");
     assert_eq!(normalise_name("\u{feff}Pain-During"), "pain_during");
 }
+
+/// A chunk is checked as UTF-8 once, as a whole: a character split across
+/// two fields (its lead byte ending one, its continuation starting the
+/// next) is valid in the chunk's bytes, which hold the fields back to back,
+/// but each field is not, and each is still rejected by name. Valid text
+/// in other rows of the chunk comes through as it was.
+#[test]
+fn a_character_split_across_fields_is_not_valid_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = b"patient_id,site,enrolled_on\nP1,caf\xc3\xa9,2025-01-01\nP2,\xc3".to_vec();
+    text.extend_from_slice(b",\xa92025-01-01\nP\xc3\xa9,north,2025-01-02\n");
+    let p = write(dir.path(), "p.csv", &text);
+    let mut src = CsvSource::open_with(&p, Table::Patients, &Limits::default()).unwrap();
+    let chunk = src.next_chunk(100).unwrap().unwrap();
+    assert_eq!(chunk.len(), 3);
+    let width = Table::Patients.columns().len();
+    let (mut c, mut e) = (vec![None; width], vec![]);
+    chunk.cells(0, &mut c, &mut e).unwrap();
+    assert_eq!(c[1], Some("café"));
+    let mut c = vec![None; width];
+    let r = chunk.cells(1, &mut c, &mut e).unwrap_err();
+    assert_eq!(r.column.as_deref(), Some("site"), "{r:?}");
+    assert!(r.reason.contains("not valid UTF-8"), "{r:?}");
+    let mut c = vec![None; width];
+    chunk.cells(2, &mut c, &mut e).unwrap();
+    assert_eq!(c[0], Some("Pé"));
+}
