@@ -101,6 +101,11 @@ pub(super) struct Spill {
 }
 
 impl Spill {
+    /// The rows spilled.
+    pub(super) fn rows(&self) -> usize {
+        self.rows
+    }
+
     /// Reads the rows back in line order (then removes the file).
     pub(super) fn read(
         mut self,

@@ -128,8 +128,43 @@ pub(super) struct Checked {
     pub(super) rejects: ParquetSink,
 }
 
-/// Destinations decided at once (see [`check_rows`]).
+/// Destinations decided at once (see [`check_rows`]), while their sets
+/// fit in [`DECIDE_BYTES`] together.
 const DECIDE_AT_ONCE: usize = 4;
+const DECIDE_BYTES: u64 = 256 << 20;
+
+/// About the memory deciding one destination takes: its stored
+/// fingerprints (16 bytes each in the index file) in a hash set, and its
+/// spilled rows' in the map of those seen, at about twice their size in a
+/// hash table (a 1,000,000-patient store has ~4.4 M a bucket: one at a time).
+fn decision_bytes(index_bytes: u64, spilled_rows: usize) -> u64 {
+    // Saturating: the sizes come from the manifest, which a damaged store
+    // may get wrong.
+    index_bytes
+        .saturating_mul(2)
+        .saturating_add((spilled_rows as u64).saturating_mul(48))
+}
+
+/// How many destinations to decide at a time, in order: consecutive
+/// groups of at most `at_once` whose `needs` (bytes, see
+/// [`decision_bytes`]) add up to at most `budget`, and one alone when it
+/// needs more (a destination is decided however big).
+fn decision_groups(needs: &[u64], at_once: usize, budget: u64) -> Vec<usize> {
+    let mut groups = Vec::new();
+    let (mut len, mut bytes) = (0usize, 0u64);
+    for &need in needs {
+        if len > 0 && (len == at_once || bytes.saturating_add(need) > budget) {
+            groups.push(len);
+            (len, bytes) = (0, 0);
+        }
+        len += 1;
+        bytes = bytes.saturating_add(need);
+    }
+    if len > 0 {
+        groups.push(len);
+    }
+    groups
+}
 
 /// Step 2: reads, validates and deduplicates every row. A reader thread
 /// parses the next chunk while the pool validates this one; the valid rows
@@ -276,14 +311,17 @@ pub(super) fn check_rows(
     // holds its stored fingerprints while it runs); the outcomes are then
     // applied in destination order, so the rejects and ids come out as
     // from one pass.
+    let index_bytes = store.index_bytes(table)?;
     let spilled = spills.take_all();
+    let needs: Vec<u64> = spilled
+        .iter()
+        .map(|(dest, spill)| {
+            decision_bytes(index_bytes.get(dest).copied().unwrap_or(0), spill.rows())
+        })
+        .collect();
     let mut spilled = spilled.into_iter();
-    loop {
-        let group: Vec<(Destination, dedup::Spill)> =
-            spilled.by_ref().take(DECIDE_AT_ONCE).collect();
-        if group.is_empty() {
-            break;
-        }
+    for len in decision_groups(&needs, DECIDE_AT_ONCE, DECIDE_BYTES) {
+        let group: Vec<(Destination, dedup::Spill)> = spilled.by_ref().take(len).collect();
         let decided: Vec<(Destination, Result<dedup::Decided, IngestError>)> = group
             .into_par_iter()
             .map(|(dest, spill)| {
@@ -411,4 +449,41 @@ pub(super) fn commit_file(
         covariates: plan.extras.into_iter().map(|e| e.0).collect(),
         top_reasons: top,
     })
+}
+
+#[cfg(test)]
+mod decision_group_tests {
+    use super::decision_groups;
+
+    #[test]
+    fn small_destinations_go_four_at_a_time_and_big_ones_alone() {
+        assert_eq!(decision_groups(&[], 4, 100), Vec::<usize>::new());
+        assert_eq!(decision_groups(&[1; 10], 4, 100), vec![4, 4, 2]);
+        // 60 + 60 > 100: the second starts a group; 500 is over the budget
+        // on its own and is still decided, alone.
+        assert_eq!(
+            decision_groups(&[60, 60, 500, 10, 10, 90], 4, 100),
+            vec![1, 1, 1, 2, 1]
+        );
+        assert_eq!(
+            decision_groups(&[u64::MAX, u64::MAX, 1], 4, 100),
+            vec![1, 1, 1]
+        );
+    }
+
+    #[test]
+    fn every_destination_is_in_one_group_within_the_limits() {
+        let needs: Vec<u64> = (0..200u64).map(|i| (i * 7919) % 130).collect();
+        for at_once in 1..6 {
+            let groups = decision_groups(&needs, at_once, 200);
+            assert_eq!(groups.iter().sum::<usize>(), needs.len());
+            let mut start = 0;
+            for len in groups {
+                let group = &needs[start..start + len];
+                assert!(len >= 1 && len <= at_once);
+                assert!(len == 1 || group.iter().sum::<u64>() <= 200, "{group:?}");
+                start += len;
+            }
+        }
+    }
 }

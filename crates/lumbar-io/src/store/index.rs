@@ -181,6 +181,38 @@ impl Store {
         Ok(set)
     }
 
+    /// The bytes of the row indexes [`Store::fingerprints_in`] would load,
+    /// by bucket, and for `None` all of them (as the manifest records them;
+    /// 0 where it does not): so that the memory their sets take can be
+    /// known before loading them.
+    pub fn index_bytes(
+        &self,
+        table: Table,
+    ) -> Result<std::collections::HashMap<Option<u32>, u64>, IngestError> {
+        let mut bytes: std::collections::HashMap<Option<u32>, u64> = Default::default();
+        for rec in self
+            .listing()?
+            .parts
+            .iter()
+            .filter(|r| r.table == table.name())
+        {
+            match &rec.buckets {
+                None => {
+                    let sum = rec.checksums.as_ref().and_then(|c| c.index.as_ref());
+                    *bytes.entry(None).or_default() += sum.map_or(0, |s| s.bytes);
+                }
+                Some(files) => {
+                    for f in files {
+                        let n = f.index.as_ref().map_or(0, |s| s.bytes);
+                        *bytes.entry(Some(f.bucket)).or_default() += n;
+                        *bytes.entry(None).or_default() += n;
+                    }
+                }
+            }
+        }
+        Ok(bytes)
+    }
+
     /// Fingerprints of every stored row of a table.
     pub fn fingerprints(
         &self,
