@@ -624,6 +624,90 @@ mod tests {
         }
     }
 
+    /// The score residuals (the robust variance's) add up, weighted, to
+    /// the score, and each is its definition summed event time by event
+    /// time and partial term by partial term (with strata, late entry,
+    /// weights and ties): the cumulative sums only regroup it.
+    #[test]
+    fn score_residuals_add_up_to_the_score_and_follow_their_definition() {
+        for p in [2, 5] {
+            let d = tied_data(400, p, 31 + p as u64);
+            let n = d.stop.len();
+            let means: Vec<f64> = d
+                .columns
+                .iter()
+                .map(|c| c.iter().sum::<f64>() / n as f64)
+                .collect();
+            let beta = DVector::from_fn(p, |j, _| 0.3 * (j as f64 / p as f64 - 0.4));
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * (1.0 + y.abs());
+            for ties in [Ties::Efron, Ties::Breslow] {
+                let prob = Problem::new(&d, &means, ties);
+                let resid = prob.score_residuals(&beta);
+                let mut u = vec![0.0; p];
+                prob.contributions(&beta, |_, _, ut, _| {
+                    u.iter_mut().zip(ut).for_each(|(a, b)| *a += b)
+                });
+                for (j, uj) in u.iter().enumerate() {
+                    let sum: f64 = (0..n).map(|i| prob.w(i) * resid[i * p + j]).sum();
+                    assert!(close(sum, *uj), "{ties:?} p {p} score {j}: {sum} {uj}");
+                }
+                let mut stratum_of = vec![0; n];
+                for (si, s) in prob.strata.iter().enumerate() {
+                    s.by_stop.iter().for_each(|&k| stratum_of[k] = si);
+                }
+                let mut times = Vec::new();
+                prob.sweep(&beta, false, |rs, deaths| {
+                    let t = (d.stop[deaths[0]], stratum_of[deaths[0]], deaths.to_vec());
+                    times.push((t, rs.s0, rs.s1.clone(), rs.d0, rs.d1.clone()));
+                });
+                let r = prob.risk_scores(&beta);
+                let mut want = vec![0.0; n * p];
+                for ((t, s, deaths), s0, s1, d0, d1) in &times {
+                    let nd = deaths.len() as f64;
+                    let wsum: f64 = deaths.iter().map(|&k| prob.w(k)).sum();
+                    let parts = if ties == Ties::Efron { deaths.len() } else { 1 };
+                    for k in 0..parts {
+                        let f = if ties == Ties::Efron {
+                            k as f64 / nd
+                        } else {
+                            0.0
+                        };
+                        let den = s0 - f * d0;
+                        let h = if ties == Ties::Efron {
+                            wsum / nd / den
+                        } else {
+                            wsum / den
+                        };
+                        let a: Vec<f64> = (0..p).map(|j| (s1[j] - f * d1[j]) / den).collect();
+                        for i in 0..n {
+                            let at_risk = prob.entry(i) < *t && *t <= d.stop[i];
+                            if stratum_of[i] != *s || !at_risk {
+                                continue;
+                            }
+                            let dies = deaths.contains(&i);
+                            let c = if dies { 1.0 - f } else { 1.0 };
+                            for j in 0..p {
+                                let centred = prob.xi(i)[j] - a[j];
+                                want[i * p + j] -= r[i] * c * h * centred;
+                                if dies {
+                                    want[i * p + j] += centred / parts as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+                for (i, (x, y)) in resid.iter().zip(&want).enumerate() {
+                    assert!(
+                        close(*x, *y),
+                        "{ties:?} p {p} row {} column {}: {x} {y}",
+                        i / p,
+                        i % p
+                    );
+                }
+            }
+        }
+    }
+
     /// cox.zph from one more pass over the event-time layout (g a weight per
     /// event time) equals the reference sweep over the risk sets, with
     /// strata, late entry, weights and ties.

@@ -152,28 +152,51 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
     let (se, var): (Vec<f64>, DMatrix<f64>) =
         if let Some(prob) = prob.as_ref().filter(|_| use_robust && p > 0) {
             let resid = prob.score_residuals(&beta);
-            // dfbeta rows: w_i U_i I⁻¹, summed within clusters.
-            let mut rows: Vec<DVector<f64>> = Vec::new();
+            // dfbeta rows D_i = w_i U_i I⁻¹, summed within clusters (in the
+            // order clusters first appear), then V = Σ D Dᵀ: in flat
+            // buffers, as a row-by-row DVector and outer-product matrix
+            // were two allocations an observation.
+            let mut v = vec![0.0; p * p];
+            let add_outer = |v: &mut [f64], d: &[f64]| {
+                for (va, da) in v.chunks_exact_mut(p).zip(d) {
+                    for (vab, db) in va.iter_mut().zip(d) {
+                        *vab += da * db;
+                    }
+                }
+            };
+            let mut clusters: Vec<f64> = Vec::new();
             let mut cluster_row: HashMap<&str, usize> = HashMap::new();
-            for (i, u) in resid.iter().enumerate() {
-                let db = info_inv.transpose() * DVector::from_fn(p, |j, _| prob.w(i) * u[j]);
+            let mut d = vec![0.0; p];
+            for (i, u) in resid.chunks_exact(p).enumerate() {
+                let w = prob.w(i);
+                for (j, dj) in d.iter_mut().enumerate() {
+                    // (I⁻¹ᵀ w u)_j: column j of I⁻¹, contiguous.
+                    *dj = info_inv
+                        .column(j)
+                        .iter()
+                        .zip(u)
+                        .map(|(a, uk)| a * (w * uk))
+                        .sum();
+                }
                 match &data.cluster {
                     Some(c) => {
-                        let next = rows.len();
+                        let next = clusters.len() / p;
                         let at = *cluster_row.entry(c[i].as_str()).or_insert(next);
-                        if at == rows.len() {
-                            rows.push(db);
+                        if at == next {
+                            clusters.extend_from_slice(&d);
                         } else {
-                            rows[at] += db;
+                            for (s, dj) in clusters[at * p..(at + 1) * p].iter_mut().zip(&d) {
+                                *s += dj;
+                            }
                         }
                     }
-                    None => rows.push(db),
+                    None => add_outer(&mut v, &d),
                 }
             }
-            let mut v = DMatrix::<f64>::zeros(p, p);
-            for r in &rows {
-                v += r * r.transpose();
+            for row in clusters.chunks_exact(p) {
+                add_outer(&mut v, row);
             }
+            let v = DMatrix::from_row_slice(p, p, &v);
             ((0..p).map(|j| v[(j, j)].sqrt()).collect(), v)
         } else {
             (naive.clone(), info_inv.clone())
