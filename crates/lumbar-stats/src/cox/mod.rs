@@ -588,11 +588,7 @@ mod tests {
         };
         for p in [2, 8, 13] {
             let d = tied_data(700, p, 99 + p as u64);
-            let means: Vec<f64> = d
-                .columns
-                .iter()
-                .map(|c| c.iter().sum::<f64>() / c.len() as f64)
-                .collect();
+            let means = column_means(&d);
             let beta = DVector::from_fn(p, |j, _| 0.4 * (j as f64 / p as f64 - 0.4));
             for ties in [Ties::Efron, Ties::Breslow] {
                 let pass = EventTimes::new(&d, &means, ties).pass(&beta);
@@ -624,6 +620,15 @@ mod tests {
         }
     }
 
+    /// Each covariate's mean, on which the fit centres it.
+    fn column_means(d: &CoxData) -> Vec<f64> {
+        let n = d.stop.len() as f64;
+        d.columns
+            .iter()
+            .map(|c| c.iter().sum::<f64>() / n)
+            .collect()
+    }
+
     /// The score residuals (the robust variance's) add up, weighted, to
     /// the score, and each is its definition summed event time by event
     /// time and partial term by partial term (with strata, late entry,
@@ -633,11 +638,7 @@ mod tests {
         for p in [2, 5] {
             let d = tied_data(400, p, 31 + p as u64);
             let n = d.stop.len();
-            let means: Vec<f64> = d
-                .columns
-                .iter()
-                .map(|c| c.iter().sum::<f64>() / n as f64)
-                .collect();
+            let means = column_means(&d);
             let beta = DVector::from_fn(p, |j, _| 0.3 * (j as f64 / p as f64 - 0.4));
             let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * (1.0 + y.abs());
             for ties in [Ties::Efron, Ties::Breslow] {
@@ -715,11 +716,7 @@ mod tests {
     fn zph_from_the_pass_equals_the_sweep_over_risk_sets() {
         for p in [2, 8, 13] {
             let d = tied_data(700, p, 7 + p as u64);
-            let means: Vec<f64> = d
-                .columns
-                .iter()
-                .map(|c| c.iter().sum::<f64>() / c.len() as f64)
-                .collect();
+            let means = column_means(&d);
             let beta = DVector::from_fn(p, |j, _| 0.3 * (j as f64 / p as f64 - 0.5));
             let terms = term_groups(&d.names);
             for ties in [Ties::Efron, Ties::Breslow] {

@@ -270,14 +270,15 @@ impl<'a> Problem<'a> {
             };
             for k in 0..parts {
                 // f = k/d = 1 − c: the share of the dying already removed.
-                let (f, hk) = match ties {
-                    Ties::Breslow => (0.0, wsum / rs.s0),
-                    Ties::Efron => {
-                        let f = k as f64 / d;
-                        (f, wsum / d / (rs.s0 - f * rs.d0))
-                    }
+                let f = match ties {
+                    Ties::Breslow => 0.0,
+                    Ties::Efron => k as f64 / d,
                 };
                 let den = rs.s0 - f * rs.d0;
+                let hk = match ties {
+                    Ties::Breslow => wsum / den,
+                    Ties::Efron => wsum / d / den,
+                };
                 for (aj, (s1, d1)) in a.iter_mut().zip(rs.s1.iter().zip(&rs.d1)) {
                     *aj = (s1 - f * d1) / den;
                 }
