@@ -293,6 +293,34 @@ fn cox_robust_and_cluster_ses_match_coxph() {
         &r["lung_cluster_inst"],
         "lung cluster(inst)",
     );
+    // Heavy ties (up to 39 deaths at one time) with delayed entry: the
+    // residuals' Efron partial terms, own-time corrections, late-entry
+    // parts and strata boundaries, clustered; then Breslow with
+    // fractional weights (robust by default, as coxph).
+    let quarters = |extra: &[&str]| {
+        let mut a = lung_args(&["--entry", "entry_quarter"]);
+        a[1] = "quarter".into();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let mut a = quarters(&["--strata", "sex", "--cluster", "inst"]);
+    a[5] = "age,ph.ecog".into();
+    agrees(
+        &cox(&a.iter().map(String::as_str).collect::<Vec<_>>()),
+        &r["lung_ties_entry_strata_cluster"],
+        "lung quarters (entry, stop] strata(sex) cluster(inst)",
+    );
+    let a = quarters(&["--weights", "w", "--ties", "breslow"]);
+    let ours = cox(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        ours["robust"], true,
+        "fractional weights make the variance robust"
+    );
+    agrees(
+        &ours,
+        &r["lung_ties_entry_weights_breslow"],
+        "lung quarters (entry, stop] weights Breslow",
+    );
 }
 
 #[test]

@@ -42,14 +42,16 @@
 //! The code is split by algorithm, as survival splits its C files:
 //! - this module: the API, the types returned and the tie formulas
 //!   ([`TieTerms`]) both passes share;
-//! - `newton`: the fit (coxfit6's Newton–Raphson loop, the robust
-//!   variance, the tests and warnings);
-//! - `pass`: the event-time passes the Newton steps take (and one more at
-//!   β̂ with cox.zph's weights per event time), and the crate's only unsafe
-//!   code (the parallel scatter of the rows, the AVX2 kernel, prefetches);
+//! - `newton`: the fit (coxfit6's Newton–Raphson loop, the tests and
+//!   warnings);
+//! - `pass`: the event-time layout of the rows and the passes the Newton
+//!   steps take over it (and one more at β̂ with cox.zph's weights per
+//!   event time), and the crate's only unsafe code (the parallel scatter
+//!   of the rows, the AVX2 kernel, prefetches); `pass::robust`: the robust
+//!   variance's score residuals on the same layout;
 //! - `riskset`: the reference sweep over risk sets by decreasing time (the
-//!   tests' reference), the strata's orders, and the score residuals of
-//!   the robust variance;
+//!   tests' reference, with the score residuals by another route), and
+//!   the strata's orders;
 //! - `concordance`: Harrell's C and its standard error; `zph`: the
 //!   cox.zph test. The two run at once, on two threads, after the fit.
 
@@ -621,7 +623,7 @@ mod tests {
     }
 
     /// Each covariate's mean, on which the fit centres it.
-    fn column_means(d: &CoxData) -> Vec<f64> {
+    pub(super) fn column_means(d: &CoxData) -> Vec<f64> {
         let n = d.stop.len() as f64;
         d.columns
             .iter()

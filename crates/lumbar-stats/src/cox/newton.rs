@@ -1,9 +1,7 @@
 //! The fit: Newton–Raphson as coxph.fit's C code (survival's coxfit6.c)
 //! runs it, over the event-time passes of [`super::pass`], then the robust
-//! variance from [`super::riskset`]'s score residuals, the diagnostics, the
-//! three tests and coxph's warnings.
-
-use std::collections::HashMap;
+//! variance on the same layout, the diagnostics, the three tests and
+//! coxph's warnings.
 
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
@@ -139,73 +137,20 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
     };
     let naive: Vec<f64> = (0..p).map(|j| info_inv[(j, j)].sqrt()).collect();
     let use_robust = needs_robust(data, opts.robust);
-    // The sweeps over sorted rows (robust variance and diagnostics), only
-    // when asked for: each stratum by decreasing stop time and by
-    // decreasing entry.
-    // The robust variance needs the centred rows; the concordance only the
-    // strata's orders.
-    let prob = if use_robust {
-        Some(Problem::new(data, &means, ties))
+    // The robust variance on the passes' layout (`pass::robust`).
+    let (se, var): (Vec<f64>, DMatrix<f64>) = if use_robust && p > 0 {
+        let v = times.robust_variance(&beta, &info_inv, data.cluster.as_deref());
+        ((0..p).map(|j| v[(j, j)].sqrt()).collect(), v)
     } else {
-        opts.diagnostics.then(|| Problem::orders_only(data, ties))
+        (naive.clone(), info_inv.clone())
     };
-    let (se, var): (Vec<f64>, DMatrix<f64>) =
-        if let Some(prob) = prob.as_ref().filter(|_| use_robust && p > 0) {
-            let resid = prob.score_residuals(&beta);
-            // dfbeta rows D_i = w_i U_i I⁻¹, summed within clusters (in the
-            // order clusters first appear), then V = Σ D Dᵀ: in flat
-            // buffers, as a row-by-row DVector and outer-product matrix
-            // were two allocations an observation.
-            let mut v = vec![0.0; p * p];
-            let add_outer = |v: &mut [f64], d: &[f64]| {
-                for (va, da) in v.chunks_exact_mut(p).zip(d) {
-                    for (vab, db) in va.iter_mut().zip(d) {
-                        *vab += da * db;
-                    }
-                }
-            };
-            let mut clusters: Vec<f64> = Vec::new();
-            let mut cluster_row: HashMap<&str, usize> = HashMap::new();
-            let mut d = vec![0.0; p];
-            for (i, u) in resid.chunks_exact(p).enumerate() {
-                let w = prob.w(i);
-                for (j, dj) in d.iter_mut().enumerate() {
-                    // (I⁻¹ᵀ w u)_j: column j of I⁻¹, contiguous.
-                    *dj = info_inv
-                        .column(j)
-                        .iter()
-                        .zip(u)
-                        .map(|(a, uk)| a * (w * uk))
-                        .sum();
-                }
-                match &data.cluster {
-                    Some(c) => {
-                        let next = clusters.len() / p;
-                        let at = *cluster_row.entry(c[i].as_str()).or_insert(next);
-                        if at == next {
-                            clusters.extend_from_slice(&d);
-                        } else {
-                            for (s, dj) in clusters[at * p..(at + 1) * p].iter_mut().zip(&d) {
-                                *s += dj;
-                            }
-                        }
-                    }
-                    None => add_outer(&mut v, &d),
-                }
-            }
-            for row in clusters.chunks_exact(p) {
-                add_outer(&mut v, row);
-            }
-            let v = DMatrix::from_row_slice(p, p, &v);
-            ((0..p).map(|j| v[(j, j)].sqrt()).collect(), v)
-        } else {
-            (naive.clone(), info_inv.clone())
-        };
+    // The concordance sweeps the strata's orders, sorted only when asked for.
+    let prob = opts.diagnostics.then(|| Problem::orders_only(data, ties));
     // The two diagnostics read the fit and the problem only: on two
     // threads at once (each is one sweep over the rows; neither depends on
     // the other, so the bits are the same).
     let (concordance, zph) = rayon::join(
-        || match prob.as_ref().filter(|_| opts.diagnostics) {
+        || match prob.as_ref() {
             Some(prob) => {
                 // x_k · β with the centred covariates, column by column (the
                 // same products, added in the same order as row by row).

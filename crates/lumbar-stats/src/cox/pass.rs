@@ -17,6 +17,8 @@ use rayon::prelude::*;
 use super::{CoxData, TieTerms, Ties, stratum_ids};
 use crate::numeric::{exp, exp_in_place};
 
+mod robust;
+
 /// What one pass over the data gives.
 #[derive(Clone)]
 pub(super) struct Pass {
@@ -61,6 +63,9 @@ pub(super) struct EventTimes {
     x_start: usize,
     /// Case weights in the same order.
     weights: Option<Vec<f64>>,
+    /// Each data row's place in that order (`u32::MAX` for a row left
+    /// out): what joins a row's residual to its cluster label.
+    place: Vec<u32>,
     /// The bucket runs, in row order.
     units: Vec<Unit>,
     /// Positions in `x` of the rows that enter late, grouped by the event
@@ -420,6 +425,7 @@ impl EventTimes {
             x,
             x_start,
             weights,
+            place: pos,
             units,
             late: late.into_iter().map(|(_, r)| r).collect(),
             late_units,
@@ -513,7 +519,9 @@ impl EventTimes {
         Sweep {
             sums,
             stride,
+            s0,
             s1,
+            d0,
             d1,
             terms,
         }
@@ -536,6 +544,7 @@ impl EventTimes {
             s1,
             d1,
             terms,
+            ..
         } = self.sweep(&beta);
         let nu = self.units.len();
         let units = || self.signed_units().zip(sums.chunks_exact(stride));
@@ -681,8 +690,10 @@ struct Sweep {
     /// then the late entries'.
     sums: Vec<f64>,
     stride: usize,
-    /// S1 at each event time and D1 of its deaths (m × p).
+    /// S0 and S1 (m × p) at each event time, D0 and D1 of its deaths.
+    s0: Vec<f64>,
     s1: Vec<f64>,
+    d0: Vec<f64>,
     d1: Vec<f64>,
     terms: Vec<TieTerms>,
 }

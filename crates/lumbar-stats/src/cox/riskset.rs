@@ -1,11 +1,13 @@
-//! The reference sweep: each stratum's risk sets by decreasing time, as
+//! The strata's orders the concordance sweeps, and (in tests) the
+//! reference sweep: each stratum's risk sets by decreasing time, as
 //! survival's agfit/coxfit C code walks them, with the per-event-time
-//! contributions (what the passes and cox.zph's sums are tested against),
-//! the strata's orders the concordance sweeps, and the score residuals of
-//! the robust variance (Lin & Wei 1989).
+//! contributions and the score residuals that the passes, cox.zph's sums
+//! and the robust variance on the passes' layout are tested against.
 
+#[cfg(test)]
 use std::collections::HashMap;
 
+#[cfg(test)]
 use nalgebra::DVector;
 
 #[cfg(test)]
@@ -23,13 +25,17 @@ pub(super) struct Problem<'a> {
     pub(super) d: &'a CoxData,
     /// Centred, by observation: row k at `k p..(k + 1) p` (one buffer,
     /// not a vector a row: a million allocations were a tenth of the fit).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) x: Vec<f64>,
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) p: usize,
     pub(super) strata: Vec<Stratum>,
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) ties: Ties,
 }
 
 impl<'a> Problem<'a> {
+    #[cfg(test)]
     /// The rows sorted for the sweeps: each stratum by decreasing stop time
     /// and by decreasing entry, the covariates centred on `means` as for
     /// the passes, in the data's order.
@@ -85,6 +91,7 @@ impl<'a> Problem<'a> {
         }
     }
 
+    #[cfg(test)]
     /// The centred covariates of observation `k`.
     pub(super) fn xi(&self, k: usize) -> &[f64] {
         &self.x[k * self.p..(k + 1) * self.p]
@@ -93,6 +100,7 @@ impl<'a> Problem<'a> {
     pub(super) fn w(&self, i: usize) -> f64 {
         self.d.weights.as_ref().map_or(1.0, |w| w[i])
     }
+    #[cfg(test)]
     /// `exp(x_i β)` of every observation (centred covariates).
     pub(super) fn risk_scores(&self, beta: &DVector<f64>) -> Vec<f64> {
         (0..self.d.stop.len())
@@ -111,6 +119,7 @@ impl<'a> Problem<'a> {
         self.d.entry.as_ref().map_or(f64::NEG_INFINITY, |e| e[i])
     }
 
+    #[cfg(test)]
     /// Calls `each` for every event time of every stratum with the risk-set
     /// sums and the deaths there; observations are added as the sweep goes
     /// back in time and removed once their entry is at or after the time.
@@ -207,6 +216,7 @@ impl<'a> Problem<'a> {
         });
     }
 
+    #[cfg(test)]
     /// Per-observation score residuals (unweighted), n × p row-major:
     /// observation i's at `i p..(i + 1) p`.
     ///
@@ -357,6 +367,7 @@ impl<'a> Problem<'a> {
     }
 }
 
+#[cfg(test)]
 /// Weighted sums over a risk set and over the deaths at one time.
 pub(super) struct RiskSet {
     pub(super) p: usize,
@@ -371,6 +382,7 @@ pub(super) struct RiskSet {
     pub(super) deaths: Vec<usize>,
 }
 
+#[cfg(test)]
 impl RiskSet {
     pub(super) fn new(p: usize) -> RiskSet {
         RiskSet {
