@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 
-use super::concordance::concordance;
-use super::riskset::Problem;
-use super::tests::uniforms;
+use nalgebra::DVector;
+
+use super::pass::EventTimes;
+use super::pass::concordance::concordance;
+use super::tests::{column_means, uniforms};
 use super::{CoxData, CoxOptions, Ties, fit_with};
 
 const FIXTURES: &str = concat!(
@@ -296,9 +298,13 @@ fn the_sweep_equals_a_brute_force_infinitesimal_jackknife() {
                 d.cluster.get_or_insert_with(Vec::new).push(c);
             }
         }
-        let prob = Problem::new(&d, &[], Ties::Efron);
-        let ours = concordance(&prob, &lp);
         let (c, se) = brute_force(&d, &lp);
+        // The scores as the one covariate, with β = 1 (centred on their
+        // mean, which keeps their order and ties).
+        d.names = vec!["score".into()];
+        d.columns = vec![lp.clone()];
+        let times = EventTimes::new(&d, &column_means(&d), Ties::Efron);
+        let ours = concordance(&times, &DVector::from_element(1, 1.0), d.cluster.as_deref());
         if c.is_nan() {
             assert!(
                 ours.estimate.is_nan() && ours.std_error.is_nan(),

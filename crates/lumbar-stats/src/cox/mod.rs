@@ -49,11 +49,13 @@
 //!   event time), and the crate's only unsafe code (the parallel scatter
 //!   of the rows, the AVX2 kernel, prefetches); `pass::robust`: the robust
 //!   variance's score residuals on the same layout;
-//! - `riskset`: the reference sweep over risk sets by decreasing time (the
-//!   tests' reference, with the score residuals by another route), and
-//!   the strata's orders;
-//! - `concordance`: Harrell's C and its standard error; `zph`: the
-//!   cox.zph test. The two run at once, on two threads, after the fit.
+//!   `pass::concordance`: Harrell's C and its standard error, swept over
+//!   the same layout;
+//! - `riskset` (tests only): the reference sweep over risk sets by
+//!   decreasing time, as survival's C code walks them, that the passes,
+//!   the score residuals and cox.zph are tested against;
+//! - `zph`: the cox.zph test. It and the concordance run at once, on two
+//!   threads, after the fit.
 
 use std::collections::HashMap;
 
@@ -63,9 +65,9 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::linalg::Coefficient;
 
-mod concordance;
 mod newton;
 mod pass;
+#[cfg(test)]
 mod riskset;
 mod zph;
 

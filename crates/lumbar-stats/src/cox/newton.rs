@@ -6,9 +6,8 @@
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
-use super::concordance::{Concordance, concordance};
 use super::pass::EventTimes;
-use super::riskset::Problem;
+use super::pass::concordance::{Concordance, concordance};
 use super::{
     COX_EPS, COX_MAX_ITER, CoxData, CoxError, CoxFit, CoxOptions, Test, Tests, needs_robust,
     term_groups,
@@ -144,25 +143,13 @@ pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, Co
     } else {
         (naive.clone(), info_inv.clone())
     };
-    // The concordance sweeps the strata's orders, sorted only when asked for.
-    let prob = opts.diagnostics.then(|| Problem::orders_only(data, ties));
-    // The two diagnostics read the fit and the problem only: on two
+    // The two diagnostics read the fit and its layout only: on two
     // threads at once (each is one sweep over the rows; neither depends on
     // the other, so the bits are the same).
     let (concordance, zph) = rayon::join(
-        || match prob.as_ref() {
-            Some(prob) => {
-                // x_k · β with the centred covariates, column by column (the
-                // same products, added in the same order as row by row).
-                let mut lp = vec![0.0; n];
-                for ((col, mean), b) in data.columns.iter().zip(&means).zip(beta.iter()) {
-                    for (v, x) in lp.iter_mut().zip(col) {
-                        *v += (x - mean) * b;
-                    }
-                }
-                concordance(prob, &lp)
-            }
-            None => Concordance {
+        || match opts.diagnostics {
+            true => concordance(&times, &beta, data.cluster.as_deref()),
+            false => Concordance {
                 estimate: f64::NAN,
                 std_error: f64::NAN,
             },

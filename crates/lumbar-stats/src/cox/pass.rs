@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use super::{CoxData, TieTerms, Ties, stratum_ids};
 use crate::numeric::{exp, exp_in_place};
 
+pub(super) mod concordance;
 mod robust;
 
 /// What one pass over the data gives.
@@ -66,6 +67,10 @@ pub(super) struct EventTimes {
     /// Each data row's place in that order (`u32::MAX` for a row left
     /// out): what joins a row's residual to its cluster label.
     place: Vec<u32>,
+    /// Where each bucket's censored rows and deaths start: bucket k's
+    /// censored rows are `segment[2k]..segment[2k + 1]`, its deaths
+    /// `segment[2k + 1]..segment[2k + 2]`.
+    segment: Vec<u32>,
     /// The bucket runs, in row order.
     units: Vec<Unit>,
     /// Positions in `x` of the rows that enter late, grouped by the event
@@ -426,6 +431,7 @@ impl EventTimes {
             x_start,
             weights,
             place: pos,
+            segment: start,
             units,
             late: late.into_iter().map(|(_, r)| r).collect(),
             late_units,
@@ -450,6 +456,11 @@ impl EventTimes {
             return unsafe { sum_run_avx2(self.rows(), w, rows, beta, out) };
         }
         sum_run(self.rows(), w, rows, beta, out)
+    }
+
+    /// The rows in the layout (those at risk at some event time).
+    fn kept(&self) -> usize {
+        self.segment[2 * self.m] as usize
     }
 
     /// The rows, row-major.

@@ -1,16 +1,13 @@
-//! The strata's orders the concordance sweeps, and (in tests) the
-//! reference sweep: each stratum's risk sets by decreasing time, as
-//! survival's agfit/coxfit C code walks them, with the per-event-time
-//! contributions and the score residuals that the passes, cox.zph's sums
-//! and the robust variance on the passes' layout are tested against.
+//! The tests' reference sweep: each stratum's risk sets by decreasing
+//! time, as survival's agfit/coxfit C code walks them, with the
+//! per-event-time contributions and the score residuals that the passes,
+//! cox.zph's sums and the robust variance on the passes' layout are
+//! tested against.
 
-#[cfg(test)]
 use std::collections::HashMap;
 
-#[cfg(test)]
 use nalgebra::DVector;
 
-#[cfg(test)]
 use super::TieTerms;
 use super::{CoxData, Ties, stratum_ids};
 
@@ -25,37 +22,24 @@ pub(super) struct Problem<'a> {
     pub(super) d: &'a CoxData,
     /// Centred, by observation: row k at `k p..(k + 1) p` (one buffer,
     /// not a vector a row: a million allocations were a tenth of the fit).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) x: Vec<f64>,
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) p: usize,
     pub(super) strata: Vec<Stratum>,
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) ties: Ties,
 }
 
 impl<'a> Problem<'a> {
-    #[cfg(test)]
     /// The rows sorted for the sweeps: each stratum by decreasing stop time
     /// and by decreasing entry, the covariates centred on `means` as for
     /// the passes, in the data's order.
     pub(super) fn new(data: &'a CoxData, means: &[f64], ties: Ties) -> Problem<'a> {
         let (n, p) = (data.stop.len(), data.columns.len());
-        let mut prob = Self::orders_only(data, ties);
-        prob.x = vec![0.0; n * p];
+        let mut x = vec![0.0; n * p];
         for (j, c) in data.columns.iter().enumerate() {
             for (i, v) in c.iter().enumerate() {
-                prob.x[i * p + j] = v - means[j];
+                x[i * p + j] = v - means[j];
             }
         }
-        prob
-    }
-
-    /// The strata's orders without the centred rows (`x` empty, so no
-    /// [`Problem::xi`]): what the concordance reads, without a copy of the
-    /// covariates (64 MiB and a tenth of a second at a million rows × 8).
-    pub(super) fn orders_only(data: &'a CoxData, ties: Ties) -> Problem<'a> {
-        let (n, p) = (data.stop.len(), data.columns.len());
         let groups: Vec<Vec<usize>> = match stratum_ids(data) {
             Some((ids, strata)) => {
                 let mut groups = vec![Vec::new(); strata];
@@ -84,14 +68,13 @@ impl<'a> Problem<'a> {
             .collect();
         Problem {
             d: data,
-            x: Vec::new(),
+            x,
             p,
             strata,
             ties,
         }
     }
 
-    #[cfg(test)]
     /// The centred covariates of observation `k`.
     pub(super) fn xi(&self, k: usize) -> &[f64] {
         &self.x[k * self.p..(k + 1) * self.p]
@@ -100,7 +83,6 @@ impl<'a> Problem<'a> {
     pub(super) fn w(&self, i: usize) -> f64 {
         self.d.weights.as_ref().map_or(1.0, |w| w[i])
     }
-    #[cfg(test)]
     /// `exp(x_i β)` of every observation (centred covariates).
     pub(super) fn risk_scores(&self, beta: &DVector<f64>) -> Vec<f64> {
         (0..self.d.stop.len())
@@ -119,7 +101,6 @@ impl<'a> Problem<'a> {
         self.d.entry.as_ref().map_or(f64::NEG_INFINITY, |e| e[i])
     }
 
-    #[cfg(test)]
     /// Calls `each` for every event time of every stratum with the risk-set
     /// sums and the deaths there; observations are added as the sweep goes
     /// back in time and removed once their entry is at or after the time.
@@ -178,7 +159,6 @@ impl<'a> Problem<'a> {
     /// Calls `each(t, ℓ_t, u_t, M_t)` with every event time's contribution
     /// to the log-likelihood, the score and the information (the reference
     /// the passes and cox.zph's sums are tested against).
-    #[cfg(test)]
     pub(super) fn contributions(
         &self,
         beta: &DVector<f64>,
@@ -216,7 +196,6 @@ impl<'a> Problem<'a> {
         });
     }
 
-    #[cfg(test)]
     /// Per-observation score residuals (unweighted), n × p row-major:
     /// observation i's at `i p..(i + 1) p`.
     ///
@@ -367,7 +346,6 @@ impl<'a> Problem<'a> {
     }
 }
 
-#[cfg(test)]
 /// Weighted sums over a risk set and over the deaths at one time.
 pub(super) struct RiskSet {
     pub(super) p: usize,
@@ -382,7 +360,6 @@ pub(super) struct RiskSet {
     pub(super) deaths: Vec<usize>,
 }
 
-#[cfg(test)]
 impl RiskSet {
     pub(super) fn new(p: usize) -> RiskSet {
         RiskSet {
