@@ -59,7 +59,6 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
@@ -73,8 +72,6 @@ mod zph;
 
 #[cfg(test)]
 mod concordance_tests;
-
-use newton::fit_sorted;
 
 /// How tied event times are handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -225,95 +222,18 @@ pub struct CoxOptions {
     /// A robust (sandwich) variance even without clusters or fractional
     /// weights.
     pub robust: bool,
-    /// Harrell's concordance and the cox.zph test. Without them (and
-    /// without a robust variance) the rows are never sorted: the fit is the
-    /// model only, as lifelines' `fit` gives it; `concordance` and its SE
-    /// are then NaN and `zph` None.
+    /// Harrell's concordance and the cox.zph test. Without them the fit is
+    /// the model only, as lifelines' `fit` gives it; `concordance` and its
+    /// SE are then NaN and `zph` None.
     pub diagnostics: bool,
 }
 
-/// Fits the model with the options given.
+/// Fits the model with the options given. The rows are taken in the
+/// caller's order: the passes, the robust variance and the concordance all
+/// work on the event-time layout the fit builds, so nothing is sorted by
+/// time first.
 pub fn fit_with(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
-    if !opts.diagnostics && !needs_robust(data, opts.robust) {
-        return fit_sorted(data, opts);
-    }
-    // The sweeps of the diagnostics walk each stratum from the latest stop
-    // time back: with the rows stored in that order, they read memory front
-    // to back. Nothing returned depends on the row order.
-    let order = sweep_order(data);
-    let pick = |v: &[f64]| order.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-    let pick_s = |v: &[String]| order.iter().map(|&i| v[i].clone()).collect::<Vec<String>>();
-    let sorted = CoxData {
-        stop: pick(&data.stop),
-        entry: data.entry.as_deref().map(pick),
-        event: order.iter().map(|&i| data.event[i]).collect(),
-        columns: data.columns.par_iter().map(|c| pick(c)).collect(),
-        names: data.names.clone(),
-        strata: data.strata.as_deref().map(pick_s),
-        weights: data.weights.as_deref().map(pick),
-        cluster: data.cluster.as_deref().map(pick_s),
-        terms: data.terms.clone(),
-    };
-    fit_sorted(&sorted, opts).map_err(|e| match e {
-        // Report positions in the caller's order.
-        CoxError::Interval(i) => CoxError::Interval(order[i - 1] + 1),
-        CoxError::Weight(i, w) => CoxError::Weight(order[i - 1] + 1, w),
-        other => other,
-    })
-}
-
-/// The rows by stratum label, then by decreasing stop time (`total_cmp`),
-/// ties in their original order: a stable sort by that comparison, done as
-/// an unstable sort of one integer per row (the stratum's rank among the
-/// sorted labels, the stop time's bits in total order reversed, the row),
-/// which is unique per row and so gives the same permutation.
-fn sweep_order(data: &CoxData) -> Vec<usize> {
-    let n = data.stop.len();
-    let by_compare = || {
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| {
-            let sa = data.strata.as_ref().map(|s| s[a].as_str());
-            let sb = data.strata.as_ref().map(|s| s[b].as_str());
-            sa.cmp(&sb).then(data.stop[b].total_cmp(&data.stop[a]))
-        });
-        order
-    };
-    if u32::try_from(n).is_err() {
-        return by_compare();
-    }
-    // Each stratum's rank among the labels in sorted order.
-    let rank_of_row: Option<Vec<u32>> = stratum_ids(data).map(|(ids, count)| {
-        let mut first = vec![0usize; count];
-        let mut seen = vec![false; count];
-        for (i, &s) in ids.iter().enumerate() {
-            if !seen[s as usize] {
-                seen[s as usize] = true;
-                first[s as usize] = i;
-            }
-        }
-        let labels = data.strata.as_deref().unwrap_or_default();
-        let mut by_label: Vec<usize> = (0..count).collect();
-        by_label.sort_by(|&a, &b| labels[first[a]].cmp(&labels[first[b]]));
-        let mut rank = vec![0u32; count];
-        for (r, &s) in by_label.iter().enumerate() {
-            rank[s] = r as u32;
-        }
-        ids.iter().map(|&s| rank[s as usize]).collect()
-    });
-    let mut keys: Vec<u128> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            // f64::total_cmp's order as an unsigned integer, reversed.
-            let bits = data.stop[i].to_bits() as i64;
-            let ordered = (bits ^ ((((bits >> 63) as u64) >> 1) as i64)) as u64 ^ (1 << 63);
-            let stratum = rank_of_row.as_ref().map_or(0, |r| r[i]);
-            (u128::from(stratum) << 96) | (u128::from(!ordered) << 32) | i as u128
-        })
-        .collect();
-    keys.par_sort_unstable();
-    keys.into_par_iter()
-        .map(|k| (k & u128::from(u32::MAX)) as usize)
-        .collect()
+    newton::fit(data, opts)
 }
 
 /// As coxph: robust when asked, with a cluster, or with case weights that

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::linalg::{Coefficient, is_singular, worst_column};
 
-pub(super) fn fit_sorted(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
+pub(super) fn fit(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError> {
     let ties = opts.ties;
     let n = data.stop.len();
     if n == 0 {
