@@ -138,18 +138,41 @@ fn row_buffer(len: usize) -> (Vec<f64>, usize) {
     let mut v: Vec<f64> = Vec::with_capacity(len + 7);
     let start = (v.as_ptr() as usize).next_multiple_of(64) - v.as_ptr() as usize;
     let start = start / std::mem::size_of::<f64>();
+    huge_pages(&v);
     v.resize(start, 0.0);
+    (v, start)
+}
+
+/// `len` copies of `value` in memory backed by huge pages where Linux
+/// offers them (see [`row_buffer`]): for the per-fit buffers of a million
+/// rows (the concordance's trees and ranks, the score residuals), whose
+/// first touch in 4 KiB pages cost more than the sweeps that fill them.
+pub(super) fn huge_vec<T: Clone>(len: usize, value: T) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    huge_pages(&v);
+    v.resize(len, value);
+    v
+}
+
+/// Asks Linux to back a vector's allocation (its capacity) with
+/// transparent huge pages when it is at least 4 MiB; nothing elsewhere.
+fn huge_pages<T>(v: &Vec<T>) {
     #[cfg(target_os = "linux")]
-    if len >= 1 << 19 {
-        let from = (v.as_ptr() as usize).next_multiple_of(4096);
-        let to = v.as_ptr() as usize + (start + len) * std::mem::size_of::<f64>();
-        if to > from {
-            // SAFETY: advice about pages of this allocation; madvise reads
-            // and writes no memory, and a refusal only leaves small pages.
-            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
+    {
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        if bytes >= 1 << 22 {
+            let from = (v.as_ptr() as usize).next_multiple_of(4096);
+            let to = v.as_ptr() as usize + bytes;
+            if to > from {
+                // SAFETY: advice about pages of this allocation; madvise
+                // reads and writes no memory, and a refusal only leaves
+                // small pages.
+                unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
+            }
         }
     }
-    (v, start)
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 /// Asks the CPU to bring the cache line of `v[i]` in, for a read soon

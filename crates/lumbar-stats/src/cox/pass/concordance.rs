@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use nalgebra::DVector;
 use rayon::prelude::*;
 
-use super::{EventTimes, prefetch};
+use super::{EventTimes, huge_vec, prefetch};
 
 /// How many rows ahead of the sweep their tree nodes are asked for: enough
 /// to cover a memory access's latency, few enough to stay in L1.
@@ -173,7 +173,7 @@ pub(in crate::cox) fn concordance(
     let blocks = Block::cut(times, &strata);
     // The event time before each late entry's entry (u32::MAX for a row
     // that is at risk from its stratum's first event time).
-    let mut late_key = vec![u32::MAX; if times.late.is_empty() { 0 } else { kept }];
+    let mut late_key = huge_vec(if times.late.is_empty() { 0 } else { kept }, u32::MAX);
     for u in &times.late_units {
         for &r in &times.late[u.start as usize..u.end as usize] {
             late_key[r as usize] = u.k;
@@ -304,13 +304,18 @@ impl Ranks {
         let x = times.rows();
         // Each row's score beside its place (exact as an f64: n < 2^53),
         // x β summed over the covariates in order.
-        let mut order: Vec<[f64; 2]> = (0..kept)
-            .into_par_iter()
-            .map(|r| {
-                let lp = (0..p).fold(0.0, |s, j| s + x[r * p + j] * beta[j]);
-                [lp, r as f64]
-            })
-            .collect();
+        let mut order = huge_vec(kept, [0.0; 2]);
+        const ROWS: usize = 1 << 14;
+        order
+            .par_chunks_mut(ROWS)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                for (i, v) in chunk.iter_mut().enumerate() {
+                    let r = c * ROWS + i;
+                    let lp = (0..p).fold(0.0, |s, j| s + x[r * p + j] * beta[j]);
+                    *v = [lp, r as f64];
+                }
+            });
         // A stratum is a run of event times, and its rows a run of places.
         let mut strata: Vec<Stratum> = Vec::new();
         for k in 0..times.m {
@@ -325,7 +330,7 @@ impl Ranks {
             }
         }
         let seg = &times.segment;
-        let mut rank = vec![0u32; kept];
+        let mut rank = huge_vec(kept, 0u32);
         for st in &mut strata {
             let run = &mut order[seg[2 * st.low] as usize..seg[2 * st.high] as usize];
             run.par_sort_unstable_by(|a, b| a[0].total_cmp(&b[0]));
@@ -440,7 +445,7 @@ impl Sweep<'_> {
         // The at-risk tree of the rows at risk at the block's top: those
         // of the stratum's later buckets that have not left (a late entry
         // leaves at the event time before its entry).
-        let mut tree: Vec<Node> = vec![(0.0, 0.0); distinct + 1];
+        let mut tree: Vec<Node> = huge_vec(distinct + 1, (0.0, 0.0));
         let mut risk_total = 0.0;
         for r in seg[2 * high] as usize..seg[2 * stratum_end] as usize {
             let key = self.late_key(r);
@@ -457,7 +462,7 @@ impl Sweep<'_> {
         }
         let mut dead_total = 0.0;
         let base = seg[2 * low] as usize;
-        let mut infl = vec![[0.0; 2]; seg[2 * high] as usize - base];
+        let mut infl = huge_vec(seg[2 * high] as usize - base, [0.0; 2]);
         let mut left = Vec::new();
         let (mut conc, mut disc, mut tied) = (0.0, 0.0, 0.0);
         // C_k − D_k and C_k + D_k + T_k of a row at risk gain the deaths
@@ -549,7 +554,7 @@ impl Sweep<'_> {
                 tree[next].1 -= tree[p].1;
             }
         }
-        let mut spans = vec![0.0; distinct];
+        let mut spans = huge_vec(distinct, 0.0);
         let mut at_or_above = 0.0;
         for (s, node) in spans.iter_mut().zip(&tree[1..]).rev() {
             at_or_above += node.1;

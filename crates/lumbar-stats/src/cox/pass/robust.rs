@@ -41,7 +41,7 @@ use std::collections::HashMap;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
-use super::{EventTimes, Ties};
+use super::{EventTimes, Ties, huge_vec};
 use crate::numeric::exp;
 
 /// Rows a chunk of the meat's sum: fixed, so the sum's order is.
@@ -125,7 +125,7 @@ impl EventTimes {
         let beta: Vec<f64> = beta.iter().copied().collect();
         let terms = self.cumulative_terms(&beta);
         let x = self.rows();
-        let mut resid = vec![0.0; x.len()];
+        let mut resid = huge_vec(x.len(), 0.0);
         // The units are the rows' runs in order: each its slice of the
         // residuals, filled on any thread.
         let mut runs = Vec::with_capacity(self.units.len());
