@@ -47,8 +47,9 @@
 //! - `pass`: the event-time layout of the rows and the passes the Newton
 //!   steps take over it (and one more at β̂ with cox.zph's weights per
 //!   event time), and the crate's only unsafe code (the parallel scatter
-//!   of the rows, the AVX2 kernel, prefetches); `pass::robust`: the robust
-//!   variance's score residuals on the same layout;
+//!   of the rows, the AVX2 kernel in `pass::kernel`, prefetches);
+//!   `pass::robust`: the robust variance's score residuals on the same
+//!   layout;
 //!   `pass::concordance`: Harrell's C and its standard error, swept over
 //!   the same layout;
 //! - `riskset` (tests only): the reference sweep over risk sets by

@@ -1,11 +1,15 @@
 //! The event-time passes of the Newton steps: the rows bucketed by the last
 //! event time they are at risk at (a parallel counting-sort scatter), and
-//! the kernels that sum `w r`, `w r x`, `w r x xᵀ` over them.
+//! the passes that sum `w r`, `w r x`, `w r x xᵀ` over them (`kernel`).
+//! What else a fit computes works on the same layout: the robust
+//! variance (`robust`), the concordance (`concordance`) and cox.zph's sums
+//! ([`EventTimes::weighted`]).
 //!
-//! The only unsafe code of the crate is here: the scatter writes through
-//! raw pointers at the distinct places of a permutation, streaming stores
-//! on x86_64, `madvise` for huge pages, the kernel compiled for AVX2, and
-//! [`prefetch`] (which the concordance's sweep uses too).
+//! The only unsafe code of the crate is here and in `kernel`: the scatter
+//! writes through raw pointers at the distinct places of a permutation,
+//! streaming stores on x86_64, `madvise` for huge pages, the kernel
+//! compiled for AVX2, and [`prefetch`] (which the concordance's sweep uses
+//! too).
 //! Each `unsafe fn` states its contract under `# Safety` and each block
 //! says why it holds (`SAFETY:`).
 
@@ -15,9 +19,9 @@ use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
 use super::{CoxData, TieTerms, Ties, stratum_ids};
-use crate::numeric::{exp, exp_in_place};
 
 pub(super) mod concordance;
+mod kernel;
 mod robust;
 
 /// What one pass over the data gives.
@@ -472,13 +476,7 @@ impl EventTimes {
     /// unit into `out = [B0, B1.., B2..]`: with AVX2 when the CPU has it
     /// (the same operations, four lanes at a time: the same bits).
     fn sum_run(&self, rows: std::ops::Range<usize>, beta: &[f64], out: &mut [f64]) {
-        let w = self.weights.as_deref();
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
-            return unsafe { sum_run_avx2(self.rows(), w, rows, beta, out) };
-        }
-        sum_run(self.rows(), w, rows, beta, out)
+        kernel::sum_unit(self.rows(), self.weights.as_deref(), rows, beta, out)
     }
 
     /// The rows in the layout (those at risk at some event time).
@@ -508,7 +506,7 @@ impl EventTimes {
                     let unit = &self.late_units[u - nu];
                     let rows = &self.late[unit.start as usize..unit.end as usize];
                     let rows = rows.iter().map(|&r| r as usize);
-                    sum_rows(self.rows(), self.weights.as_deref(), rows, beta, out)
+                    kernel::sum_rows(self.rows(), self.weights.as_deref(), rows, beta, out)
                 }
             });
         // Bucket sums (less the late entries'), then suffix sums within
@@ -740,155 +738,6 @@ pub(super) struct ZphSums {
     pub(super) ggm: DMatrix<f64>,
 }
 
-/// [`sum_rows`], with the covariate count a constant for up to 12
-/// covariates so that the sums live in registers and the loops unroll.
-#[inline(always)]
-fn sum_run(
-    x: &[f64],
-    w: Option<&[f64]>,
-    rows: std::ops::Range<usize>,
-    beta: &[f64],
-    out: &mut [f64],
-) {
-    match beta.len() {
-        1 => sum_rows_of::<1>(x, w, rows, beta, out),
-        2 => sum_rows_of::<2>(x, w, rows, beta, out),
-        3 => sum_rows_of::<3>(x, w, rows, beta, out),
-        4 => sum_rows_of::<4>(x, w, rows, beta, out),
-        5 => sum_rows_of::<5>(x, w, rows, beta, out),
-        6 => sum_rows_of::<6>(x, w, rows, beta, out),
-        7 => sum_rows_of::<7>(x, w, rows, beta, out),
-        8 => sum_rows_of::<8>(x, w, rows, beta, out),
-        9 => sum_rows_of::<9>(x, w, rows, beta, out),
-        10 => sum_rows_of::<10>(x, w, rows, beta, out),
-        11 => sum_rows_of::<11>(x, w, rows, beta, out),
-        12 => sum_rows_of::<12>(x, w, rows, beta, out),
-        _ => sum_rows(x, w, rows, beta, out),
-    }
-}
-
-/// [`sum_run`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn sum_run_avx2(
-    x: &[f64],
-    w: Option<&[f64]>,
-    rows: std::ops::Range<usize>,
-    beta: &[f64],
-    out: &mut [f64],
-) {
-    sum_run(x, w, rows, beta, out)
-}
-
-/// Where row `a` of `w r x xᵀ` starts being summed: the covariates in
-/// blocks of 4 (one AVX2 vector), only the blocks on and above the
-/// diagonal are summed, and those below are copied from their mirror
-/// ([`mirror_blocks`]). Four lanes, not the triangle entry by entry, so
-/// that each summed row is whole vectors: with 8 covariates 12 of the 16
-/// vector multiply-adds a row, and 12 accumulators instead of 16, which
-/// leaves room in the 16 registers for the row itself.
-#[inline(always)]
-const fn row_start(a: usize) -> usize {
-    a / 4 * 4
-}
-
-/// Fills the blocks of `B2` (`p × p`, row-major) below the diagonal from
-/// those above it (see [`row_start`]).
-#[inline(always)]
-fn mirror_blocks(b2: &mut [f64], p: usize) {
-    for a in 0..p {
-        for b in 0..row_start(a) {
-            b2[a * p + b] = b2[b * p + a];
-        }
-    }
-}
-
-/// Adds up `w r`, `w r x` and `w r x xᵀ` over `rows` of the row-major `x`
-/// into `out = [B0, B1.., B2..]` (the blocks of `x xᵀ` on and above the
-/// diagonal, see [`row_start`]; the rest mirrored).
-fn sum_rows(
-    x: &[f64],
-    w: Option<&[f64]>,
-    rows: impl Iterator<Item = usize>,
-    beta: &[f64],
-    out: &mut [f64],
-) {
-    let p = beta.len();
-    let (b0, rest) = out.split_at_mut(1);
-    let (b1, b2) = rest.split_at_mut(p);
-    for i in rows {
-        let xi = &x[i * p..(i + 1) * p];
-        let eta: f64 = xi.iter().zip(beta).map(|(a, b)| a * b).sum();
-        let v = exp(eta) * w.map_or(1.0, |w| w[i]);
-        b0[0] += v;
-        for (a, (b1a, &xa)) in b1.iter_mut().zip(xi).enumerate() {
-            let va = v * xa;
-            *b1a += va;
-            let from = row_start(a);
-            for (gab, xb) in b2[a * p + from..(a + 1) * p].iter_mut().zip(&xi[from..]) {
-                *gab += va * xb;
-            }
-        }
-    }
-    mirror_blocks(b2, p);
-}
-
-/// [`sum_rows`] for `P` covariates, a run of rows at a time, the sums in
-/// local arrays: the same operations in the same order, so the same bits.
-#[inline(always)]
-fn sum_rows_of<const P: usize>(
-    x: &[f64],
-    w: Option<&[f64]>,
-    rows: std::ops::Range<usize>,
-    beta: &[f64],
-    out: &mut [f64],
-) {
-    let (x, _) = x.as_chunks::<P>();
-    let beta: [f64; P] = std::array::from_fn(|a| beta[a]);
-    let mut b0 = out[0];
-    let mut b1: [f64; P] = std::array::from_fn(|a| out[1 + a]);
-    let mut b2: [[f64; P]; P] =
-        std::array::from_fn(|a| std::array::from_fn(|b| out[1 + P + a * P + b]));
-    // A block at a time: its risk scores first, then its sums, so that no
-    // call to exp sits in the loop that holds the sums in registers.
-    const BLOCK: usize = 64;
-    let mut v = [0.0; BLOCK];
-    for (c, block) in x[rows.clone()].chunks(BLOCK).enumerate() {
-        let at = rows.start + c * BLOCK;
-        for (vr, xi) in v.iter_mut().zip(block) {
-            let mut eta = 0.0;
-            for a in 0..P {
-                eta += xi[a] * beta[a];
-            }
-            *vr = eta;
-        }
-        exp_in_place(&mut v[..block.len()]);
-        if let Some(w) = w {
-            for (vr, wr) in v.iter_mut().zip(&w[at..at + block.len()]) {
-                *vr *= wr;
-            }
-        }
-        for (&v, xi) in v.iter().zip(block) {
-            b0 += v;
-            for a in 0..P {
-                let va = v * xi[a];
-                b1[a] += va;
-                for b in row_start(a)..P {
-                    b2[a][b] += va * xi[b];
-                }
-            }
-        }
-    }
-    out[0] = b0;
-    for a in 0..P {
-        out[1 + a] = b1[a];
-        for b in 0..P {
-            out[1 + P + a * P + b] = b2[a][b];
-        }
-    }
-    mirror_blocks(&mut out[1 + P..], P);
-}
-
 /// A multiplicative hash with MurmurHash3's finaliser for the keys of one
 /// fit: the std SipHash guards against adversarial keys, which event times
 /// are not.
@@ -925,40 +774,5 @@ impl std::hash::Hasher for Fx {
         h ^= h >> 33;
         h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         h ^ (h >> 33)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::tests::tied_data;
-    use super::*;
-
-    /// The sweep's kernel gives the same bits compiled for AVX2 or not,
-    /// with the covariate count fixed (8) or not (13), with and without
-    /// weights.
-    #[test]
-    fn the_kernel_gives_the_same_bits_on_every_path() {
-        for p in [8, 13] {
-            let d = tied_data(300, p, 5);
-            let x: Vec<f64> = (0..300)
-                .flat_map(|i| (0..p).map(move |j| (i * p + j) as f64))
-                .map(|k| (k * 0.618).fract() - 0.5)
-                .collect();
-            let beta: Vec<f64> = (0..p).map(|j| 0.1 * j as f64 - 0.3).collect();
-            for w in [None, d.weights.as_deref()] {
-                let stride = 1 + p + p * p;
-                let (mut plain, mut each) = (vec![0.0; stride], vec![0.0; stride]);
-                sum_run(&x, w, 3..290, &beta, &mut plain);
-                sum_rows(&x, w, 3..290, &beta, &mut each);
-                assert_eq!(plain, each, "p {p}");
-                #[cfg(target_arch = "x86_64")]
-                if std::is_x86_feature_detected!("avx2") {
-                    let mut avx2 = vec![0.0; stride];
-                    // SAFETY: the CPU has AVX2, checked just above.
-                    unsafe { sum_run_avx2(&x, w, 3..290, &beta, &mut avx2) };
-                    assert_eq!(plain, avx2, "p {p}");
-                }
-            }
-        }
     }
 }
