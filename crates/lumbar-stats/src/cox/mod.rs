@@ -33,7 +33,7 @@
 //! (a censoring at the same time counts as still at risk), concordant when
 //! the death has the higher risk score, ties in the score counting one half;
 //! its standard error is R's too, the infinitesimal jackknife
-//! (`concordance::concordance` has the formula).
+//! (`pass::concordance::concordance` has the formula).
 
 // Index loops mirror the sums in the formulas above.
 #![allow(clippy::needless_range_loop)]
@@ -46,8 +46,8 @@
 //!   warnings);
 //! - `pass`: the event-time layout of the rows and the passes the Newton
 //!   steps take over it (and one more at β̂ with cox.zph's weights per
-//!   event time), and the crate's only unsafe code (the parallel scatter
-//!   of the rows, the AVX2 kernel in `pass::kernel`, prefetches);
+//!   event time), and the Cox code's only unsafe code (the parallel
+//!   scatter of the rows, the AVX2 kernel in `pass::kernel`, prefetches);
 //!   `pass::robust`: the robust variance's score residuals on the same
 //!   layout;
 //!   `pass::concordance`: Harrell's C and its standard error, swept over
@@ -202,7 +202,16 @@ pub enum CoxError {
     Interval(usize),
     #[error("weights must be positive; observation {0} has {1}")]
     Weight(usize, f64),
+    #[error("column '{0}' has {1} values for {2} observations")]
+    Length(String, usize, usize),
+    #[error("{0} observations are more than a fit takes ({1}); split the data or sample it")]
+    TooLarge(usize, usize),
 }
+
+/// Observations a fit takes at most: the layout numbers rows, segments and
+/// places in 32 bits (2 segments an event time), so 2^31 keeps every index
+/// and every sum of counts below 2^32.
+pub const COX_MAX_ROWS: usize = (1 << 31) - 1;
 
 /// Fits the model, with Harrell's concordance and the cox.zph test.
 pub fn fit(data: &CoxData, ties: Ties, robust: bool) -> Result<CoxFit, CoxError> {
@@ -382,6 +391,32 @@ mod tests {
     /// and with Breslow and Efron alike the estimate solves U(β) = 0.
     /// The model-only fit never sorts the rows; with strata, late entry,
     /// case weights and ties it must give the full fit's numbers.
+    /// A column with another length than the times is refused by name
+    /// (the layout joins columns by row; a short one would be read past or
+    /// silently cut).
+    #[test]
+    fn columns_of_another_length_are_refused_by_name() {
+        let base = tied_data(50, 2, 3);
+        let mut d = base.clone();
+        d.cluster = Some(vec!["a".into(); 49]);
+        assert!(matches!(
+            fit(&d, Ties::Efron, false),
+            Err(CoxError::Length(name, 49, 50)) if name == "cluster"
+        ));
+        let mut d = base.clone();
+        d.columns[1].pop();
+        assert!(matches!(
+            fit(&d, Ties::Efron, false),
+            Err(CoxError::Length(name, 49, 50)) if name == "x1"
+        ));
+        let mut d = base;
+        d.event.push(true);
+        assert!(matches!(
+            fit(&d, Ties::Efron, false),
+            Err(CoxError::Length(name, 51, 50)) if name == "event"
+        ));
+    }
+
     #[test]
     fn the_model_alone_equals_the_full_fit_with_strata_entry_and_weights() {
         let mut unif = uniforms(12345);

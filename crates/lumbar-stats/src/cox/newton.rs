@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use super::pass::EventTimes;
 use super::pass::concordance::{Concordance, concordance};
 use super::{
-    COX_EPS, COX_MAX_ITER, CoxData, CoxError, CoxFit, CoxOptions, Test, Tests, needs_robust,
-    term_groups,
+    COX_EPS, COX_MAX_ITER, COX_MAX_ROWS, CoxData, CoxError, CoxFit, CoxOptions, Test, Tests,
+    needs_robust, term_groups,
 };
 use crate::linalg::{Coefficient, is_singular, worst_column};
 
@@ -19,6 +19,37 @@ pub(super) fn fit(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError>
     let n = data.stop.len();
     if n == 0 {
         return Err(CoxError::Empty);
+    }
+    if n > COX_MAX_ROWS {
+        return Err(CoxError::TooLarge(n, COX_MAX_ROWS));
+    }
+    // Every per-row column has a value per observation (the layout joins
+    // them by row).
+    let lengths = [("event", Some(data.event.len()))]
+        .into_iter()
+        .chain(
+            data.columns
+                .iter()
+                .zip(&data.names)
+                .map(|(c, name)| (name.as_str(), Some(c.len()))),
+        )
+        .chain([
+            ("entry", data.entry.as_ref().map(Vec::len)),
+            ("weights", data.weights.as_ref().map(Vec::len)),
+            ("strata", data.strata.as_ref().map(Vec::len)),
+            ("cluster", data.cluster.as_ref().map(Vec::len)),
+        ]);
+    for (name, len) in lengths {
+        if let Some(len) = len.filter(|&len| len != n) {
+            return Err(CoxError::Length(name.to_string(), len, n));
+        }
+    }
+    if data.names.len() != data.columns.len() {
+        return Err(CoxError::Length(
+            "names".into(),
+            data.names.len(),
+            data.columns.len(),
+        ));
     }
     if !data.event.iter().any(|e| *e) {
         return Err(CoxError::NoEvents);

@@ -5,11 +5,11 @@
 //! variance (`robust`), the concordance (`concordance`) and cox.zph's sums
 //! ([`EventTimes::weighted`]).
 //!
-//! The only unsafe code of the crate is here and in `kernel`: the scatter
-//! writes through raw pointers at the distinct places of a permutation,
-//! streaming stores on x86_64, `madvise` for huge pages, the kernel
-//! compiled for AVX2, and [`prefetch`] (which the concordance's sweep uses
-//! too).
+//! The Cox code's only unsafe code is here and in `kernel` (the crate's
+//! other is in `poisson::pass`): the scatter writes through raw pointers
+//! at the distinct places of a permutation, streaming stores on x86_64,
+//! `madvise` for huge pages, the kernel compiled for AVX2, and
+//! [`prefetch`] (which the concordance's sweep uses too).
 //! Each `unsafe fn` states its contract under `# Safety` and each block
 //! says why it holds (`SAFETY:`).
 
@@ -17,7 +17,7 @@ use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
 use super::{CoxData, TieTerms, Ties, stratum_ids};
-use setup::{Counted, counting_sort, distinct_values};
+use setup::{counting_sort, distinct_values};
 
 pub(super) mod concordance;
 mod kernel;
@@ -45,7 +45,8 @@ pub(super) struct Pass {
 /// stratum; row i is at risk at those in `[lo_i, hi_i)` (entry_i < τ ≤
 /// stop_i). The rows are stored grouped by their bucket `hi_i − 1`, the
 /// last event time they are at risk at, the bucket's censored rows before
-/// its deaths (a counting sort, done while centring). A sweep sums `w r`,
+/// its deaths (a stable counting sort in `setup`, then a scatter that
+/// centres each row as it places it). A sweep sums `w r`,
 /// `w r x` and `w r x xᵀ` over each run of rows of one bucket (a
 /// [`Unit`]): those sums `B0`, `B1`, `B2` are all a pass needs, because
 /// within a stratum
@@ -165,8 +166,9 @@ fn huge_pages<T>(v: &Vec<T>) {
     {
         let bytes = v.capacity() * std::mem::size_of::<T>();
         if bytes >= 1 << 22 {
+            // Whole pages of the allocation only.
             let from = (v.as_ptr() as usize).next_multiple_of(4096);
-            let to = v.as_ptr() as usize + bytes;
+            let to = (v.as_ptr() as usize + bytes) & !4095;
             if to > from {
                 // SAFETY: advice about pages of this allocation; madvise
                 // reads and writes no memory, and a refusal only leaves
@@ -323,11 +325,11 @@ impl EventTimes {
             }
         };
         let mut pos = stop_id;
-        let Counted {
-            start,
-            deaths,
-            death_weight,
-        } = counting_sort(&mut pos, m, segment_of, w);
+        let start = counting_sort(&mut pos, m, segment_of);
+        // Deaths at event time k: bucket k's death segment.
+        let deaths: Vec<f64> = (0..m)
+            .map(|k| (start[2 * k + 2] - start[2 * k + 1]) as f64)
+            .collect();
         let kept = start[2 * m] as usize;
         let mut units = Vec::new();
         for s in 0..2 * m {
@@ -420,6 +422,18 @@ impl EventTimes {
                 w.set_len(kept);
             }
         }
+        // Their summed weight, over the placed rows: in the data's order
+        // within a segment (the sort is stable), as one pass adds them.
+        let death_weight: Vec<f64> = match &weights {
+            Some(w) => (0..m)
+                .map(|k| {
+                    w[start[2 * k + 1] as usize..start[2 * k + 2] as usize]
+                        .iter()
+                        .sum()
+                })
+                .collect(),
+            None => deaths.clone(),
+        };
         let mut death_wx = vec![0.0; p];
         for dwx in parts {
             for (a, b) in death_wx.iter_mut().zip(dwx) {

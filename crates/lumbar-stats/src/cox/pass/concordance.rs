@@ -186,7 +186,7 @@ pub(in crate::cox) fn concordance(
     };
     let mut swept: Vec<Swept> = blocks
         .par_iter()
-        .map(|b| sweep.block(b, strata[b.stratum].distinct))
+        .map(|b| sweep.block(b, &strata[b.stratum]))
         .collect();
     // Per row: C_k − D_k and C_k + D_k + T_k, in the sort's memory, whose
     // pages are touched already (a first touch costs about 4 µs a 4 KiB
@@ -430,18 +430,12 @@ impl Sweep<'_> {
         self.late_key.get(r).copied().unwrap_or(u32::MAX)
     }
 
-    /// Sweeps `block` (its stratum has `distinct` ranks).
-    fn block(&self, block: &Block, distinct: usize) -> Swept {
+    /// Sweeps `block` (its stratum `stratum`).
+    fn block(&self, block: &Block, stratum: &Stratum) -> Swept {
+        let (distinct, stratum_end) = (stratum.distinct, stratum.high);
         let (times, rank) = (self.times, self.rank);
         let seg = &times.segment;
         let (low, high) = (block.low, block.high);
-        let stratum_end = {
-            let mut k = high;
-            while k < times.m && times.first[k] as usize != k {
-                k += 1;
-            }
-            k
-        };
         // The at-risk tree of the rows at risk at the block's top: those
         // of the stratum's later buckets that have not left (a late entry
         // leaves at the event time before its entry).

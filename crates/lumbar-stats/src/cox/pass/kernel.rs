@@ -4,8 +4,9 @@
 //! Contract. Inputs: the centred rows `x` (row-major, `p` = `beta.len()`
 //! values a row), case weights or none, the rows to sum, β, and `out =
 //! [B0, B1.., B2..]` (`1 + p + p²` values) to add to. Output: `out` plus
-//! the run's sums; B2 comes out whole and symmetric, its blocks below the
-//! diagonal copied from those above ([`row_start`]). The same operations
+//! the run's sums; B2 comes out whole, its 4 × 4 blocks below the diagonal
+//! copied from those above ([`row_start`]) (within a diagonal block both
+//! halves are summed, `(v x_a) x_b` and `(v x_b) x_a`, equal to rounding). The same operations
 //! in the same order on every path (generic, fixed `p`, AVX2), so the
 //! same bits: a test holds them to it.
 
@@ -194,7 +195,7 @@ mod tests {
     /// weights.
     #[test]
     fn the_kernel_gives_the_same_bits_on_every_path() {
-        for p in [8, 13] {
+        for p in [1, 5, 7, 8, 12, 13] {
             let d = tied_data(300, p, 5);
             let x: Vec<f64> = (0..300)
                 .flat_map(|i| (0..p).map(move |j| (i * p + j) as f64))
@@ -207,6 +208,26 @@ mod tests {
                 sum_run(&x, w, 3..290, &beta, &mut plain);
                 sum_rows(&x, w, 3..290, &beta, &mut each);
                 assert_eq!(plain, each, "p {p}");
+                // And what they sum, entry by entry over the full square.
+                let mut want = vec![0.0; stride];
+                for i in 3..290 {
+                    let xi = &x[i * p..(i + 1) * p];
+                    let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
+                    let v = eta.exp() * w.map_or(1.0, |w| w[i]);
+                    want[0] += v;
+                    for a in 0..p {
+                        want[1 + a] += v * xi[a];
+                        for b in 0..p {
+                            want[1 + p + a * p + b] += v * xi[a] * xi[b];
+                        }
+                    }
+                }
+                for (k, (x, y)) in plain.iter().zip(&want).enumerate() {
+                    assert!(
+                        (x - y).abs() <= 1e-12 * (1.0 + y.abs()),
+                        "p {p} value {k}: {x} {y}"
+                    );
+                }
                 #[cfg(target_arch = "x86_64")]
                 if std::is_x86_feature_detected!("avx2") {
                     let mut avx2 = vec![0.0; stride];

@@ -31,8 +31,10 @@
 //!
 //! Cost: one more pass at β̂ (S0, S1, D0, D1 per event time), O(deaths ·
 //! p) for the partial terms, O(n p) for the residuals and O(n p²) for the
-//! meat, all but the partial terms' cumulative sums on every thread in
-//! fixed chunks summed in order: the same bits at any thread count. (The
+//! meat. The pass, the partial terms, the bucket rows' residuals and the
+//! meat without clusters run on every thread, in fixed chunks summed in
+//! order; the cumulative sums, the late entries' parts and the cluster
+//! sums in one thread: the same bits at any thread count. (The
 //! residuals summed each death's partial terms once per death before:
 //! O(d² p) at a time of d tied deaths, 108 s at a million rows.)
 
@@ -283,7 +285,7 @@ mod tests {
     /// On the passes' layout the score residuals are the reference
     /// sweep's (which a test in `cox` checks against their definition),
     /// row by row, with strata, late entry, weights and both tie methods,
-    /// for 2, 8 and 13 covariates; the variance, with and without
+    /// for 2, 8 and 13 covariates, and without weights or late entry; the variance, with and without
     /// clusters, is the cross-product of the reference's dfbeta rows
     /// summed within clusters, as R forms it; and the same bits on 1 and
     /// 3 threads.
@@ -296,8 +298,21 @@ mod tests {
                 .unwrap()
         };
         let close = |x: f64, y: f64, scale: f64| (x - y).abs() <= 1e-10 * (1.0 + scale);
-        for p in [2, 8, 13] {
-            let d = tied_data(500, p, 11 + p as u64);
+        for (p, weighted, late) in [
+            (2, true, true),
+            (8, true, true),
+            (13, true, true),
+            (3, false, true),
+            (3, true, false),
+            (3, false, false),
+        ] {
+            let mut d = tied_data(500, p, 11 + p as u64);
+            if !weighted {
+                d.weights = None;
+            }
+            if !late {
+                d.entry = None;
+            }
             let n = d.stop.len();
             let means = column_means(&d);
             let beta = DVector::from_fn(p, |j, _| 0.3 * (j as f64 / p as f64 - 0.4));

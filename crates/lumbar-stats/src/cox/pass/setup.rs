@@ -61,70 +61,55 @@ pub(super) fn distinct_values(
     (ids, values_seen)
 }
 
-/// What [`counting_sort`] gives: where each segment starts (`2m + 1`
-/// values), and the deaths and their summed weight at each event time.
-pub(super) struct Counted {
-    pub(super) start: Vec<u32>,
-    pub(super) deaths: Vec<f64>,
-    pub(super) death_weight: Vec<f64>,
-}
-
 /// A stable counting sort of the rows on their segment (`2k + death` for
 /// bucket k, `u32::MAX` for none), in place: `ids` holds each row's stop
-/// id, turned by `segment_of` into its segment and then into its place.
-/// Chunks of rows count on every thread, each chunk's places start after
-/// the earlier chunks' rows of the same segment, so the places are one
-/// pass's. The chunks are fixed (one when the chunks' counters would
-/// outnumber four times the rows, as with times that seldom repeat); the
-/// death weights are summed chunk by chunk in order.
+/// id, turned by `segment_of` into its segment and then into its place;
+/// returns where each segment starts (`2m + 1` values). Chunks of rows
+/// count on every thread, each chunk's places start after the earlier
+/// chunks' rows of the same segment, so the places are one pass's. The
+/// chunks are fixed, and one when their counters (two `2m` arrays of u32
+/// a chunk) would take more than the rows' own 16 bytes a row, as with
+/// times that seldom repeat. Precondition: fewer than 2^31 rows (the fit
+/// refuses more), so no count or place overflows.
 pub(super) fn counting_sort(
     ids: &mut [u32],
     m: usize,
     segment_of: impl Fn(usize, u32) -> u32 + Sync,
-    w: impl Fn(usize) -> f64 + Sync,
-) -> Counted {
+) -> Vec<u32> {
     let segments = 2 * m;
     let chunks = ids.len().div_ceil(SETUP_ROWS);
-    let size = if segments.saturating_mul(chunks) > 4 * ids.len() {
+    let size = if segments.saturating_mul(chunks) > 2 * ids.len() {
         ids.len().max(1)
     } else {
         SETUP_ROWS
     };
-    // Each chunk's rows per segment, deaths and death weights per event time.
-    let counts: Vec<(Vec<u32>, Vec<f64>, Vec<f64>)> = ids
+    // Each chunk's rows per segment.
+    let counts: Vec<Vec<u32>> = ids
         .par_chunks_mut(size)
         .enumerate()
         .map(|(c, ids)| {
-            let (mut count, mut deaths, mut weight) =
-                (vec![0u32; segments], vec![0.0; m], vec![0.0; m]);
+            let mut count = vec![0u32; segments];
             for (k, id) in ids.iter_mut().enumerate() {
-                let i = c * size + k;
-                *id = segment_of(i, *id);
+                *id = segment_of(c * size + k, *id);
                 if let Some(n) = count.get_mut(*id as usize) {
                     *n += 1;
-                    // Without a branch on the event: it is a coin toss per row.
-                    let death = (*id % 2) as f64;
-                    deaths[*id as usize / 2] += death;
-                    weight[*id as usize / 2] += death * w(i);
                 }
             }
-            (count, deaths, weight)
+            count
         })
         .collect();
     let mut start = vec![0u32; segments + 1];
     for s in 0..segments {
-        start[s + 1] = start[s] + counts.iter().map(|c| c.0[s]).sum::<u32>();
+        start[s + 1] = start[s] + counts.iter().map(|c| c[s]).sum::<u32>();
     }
-    let (mut deaths, mut death_weight) = (vec![0.0; m], vec![0.0; m]);
     // Each chunk's first place in each segment: after the earlier chunks'.
     let mut next: Vec<Vec<u32>> = Vec::with_capacity(counts.len());
     let mut at = start[..segments].to_vec();
-    for (count, d, dw) in &counts {
+    for count in &counts {
         next.push(at.clone());
         at.iter_mut().zip(count).for_each(|(a, n)| *a += n);
-        deaths.iter_mut().zip(d).for_each(|(a, b)| *a += b);
-        death_weight.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
     }
+    drop(counts);
     ids.par_chunks_mut(size)
         .zip(next.par_iter_mut())
         .for_each(|(ids, next)| {
@@ -135,11 +120,7 @@ pub(super) fn counting_sort(
                 }
             }
         });
-    Counted {
-        start,
-        deaths,
-        death_weight,
-    }
+    start
 }
 
 /// A multiplicative hash with MurmurHash3's finaliser for the keys of one
@@ -211,7 +192,7 @@ mod tests {
         let m = 20;
         let segment_of = |i: usize, id: u32| if i % 5 == 4 { u32::MAX } else { id % 40 };
         let mut places = ids.clone();
-        let counted = counting_sort(&mut places, m, segment_of, |i| 1.0 + (i % 4) as f64);
+        let start = counting_sort(&mut places, m, segment_of);
         let mut order: Vec<usize> = (0..n).filter(|&i| i % 5 != 4).collect();
         order.sort_by_key(|&i| ids[i] % 40);
         for (place, &i) in order.iter().enumerate() {
@@ -220,12 +201,16 @@ mod tests {
         assert!((0..n).filter(|i| i % 5 == 4).all(|i| places[i] == u32::MAX));
         for s in 0..40 {
             let rows = order.iter().filter(|&&i| ids[i] % 40 == s as u32).count();
-            assert_eq!((counted.start[s + 1] - counted.start[s]) as usize, rows);
+            assert_eq!((start[s + 1] - start[s]) as usize, rows);
         }
-        let deaths: f64 = counted.deaths.iter().sum();
-        assert_eq!(
-            deaths as usize,
-            order.iter().filter(|&&i| ids[i] % 2 == 1).count()
+        // Segments many beside the rows: one chunk, the same places.
+        let mut one = ids.clone();
+        let start = counting_sort(
+            &mut one,
+            2 * n,
+            |i, id| if i % 5 == 4 { u32::MAX } else { id % 40 },
         );
+        assert_eq!(one, places);
+        assert_eq!(start[40] as usize, order.len());
     }
 }
