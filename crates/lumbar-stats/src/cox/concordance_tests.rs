@@ -8,7 +8,7 @@ use nalgebra::DVector;
 
 use super::pass::EventTimes;
 use super::pass::concordance::concordance;
-use super::tests::{column_means, uniforms};
+use super::tests::{column_means, pool, uniforms};
 use super::{CoxData, CoxOptions, Ties, fit_with};
 
 const FIXTURES: &str = concat!(
@@ -340,13 +340,7 @@ fn the_blocked_sweep_gives_the_same_bits_on_any_thread_count() {
         }
         let times = EventTimes::new(&d, &column_means(&d), Ties::Efron);
         let beta = DVector::from_vec(vec![0.4, -0.2, 0.3]);
-        let on = |threads| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| concordance(&times, &beta, None))
-        };
+        let on = |threads| pool(threads).install(|| concordance(&times, &beta, None));
         let (one, three) = (on(1), on(3));
         assert!(one.estimate > 0.5 && one.estimate < 1.0, "{one:?}");
         assert_eq!(one.estimate.to_bits(), three.estimate.to_bits());

@@ -538,14 +538,17 @@ mod tests {
     /// over risk sets, with strata, late entry, weights and ties, for 2
     /// covariates, 8 (the scatter's streaming stores) and 13 (no kernel of
     /// fixed size); on 1 and 3 threads to the bit.
+    /// A pool of `threads` threads, for the tests that a result's bits do
+    /// not depend on the thread count.
+    pub(super) fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn a_pass_by_event_time_equals_the_sweep_over_risk_sets() {
-        let pool = |n| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-        };
         for p in [2, 8, 13] {
             let d = tied_data(700, p, 99 + p as u64);
             let means = column_means(&d);

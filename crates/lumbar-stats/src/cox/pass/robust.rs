@@ -279,7 +279,7 @@ mod tests {
     use nalgebra::{DMatrix, DVector};
 
     use super::super::super::riskset::Problem;
-    use super::super::super::tests::{column_means, tied_data};
+    use super::super::super::tests::{column_means, pool, tied_data};
     use super::*;
 
     /// On the passes' layout the score residuals are the reference
@@ -291,12 +291,6 @@ mod tests {
     /// 3 threads.
     #[test]
     fn robust_variance_on_the_layout_equals_the_reference_sweeps() {
-        let pool = |n| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-        };
         let close = |x: f64, y: f64, scale: f64| (x - y).abs() <= 1e-10 * (1.0 + scale);
         for (p, weighted, late) in [
             (2, true, true),
