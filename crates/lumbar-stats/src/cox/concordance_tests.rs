@@ -347,3 +347,27 @@ fn the_blocked_sweep_gives_the_same_bits_on_any_thread_count() {
         assert_eq!(one.std_error.to_bits(), three.std_error.to_bits());
     }
 }
+
+/// Without case weights the trees count rows in 32 bits: the same bits as
+/// weights of 1 in f64 (whole counts are exact in both), with strata and
+/// late entry, over several blocks.
+#[test]
+fn row_counts_give_the_bits_of_unit_weights() {
+    let mut d = super::tests::tied_data(500, 2, 8);
+    d.weights = None;
+    let beta = DVector::from_vec(vec![0.5, -0.3]);
+    let counted = concordance(
+        &EventTimes::new(&d, &column_means(&d), Ties::Efron),
+        &beta,
+        None,
+    );
+    d.weights = Some(vec![1.0; d.stop.len()]);
+    let weighed = concordance(
+        &EventTimes::new(&d, &column_means(&d), Ties::Efron),
+        &beta,
+        None,
+    );
+    assert!(counted.estimate > 0.5, "{counted:?}");
+    assert_eq!(counted.estimate.to_bits(), weighed.estimate.to_bits());
+    assert_eq!(counted.std_error.to_bits(), weighed.std_error.to_bits());
+}

@@ -33,17 +33,60 @@ pub(in crate::cox) struct Concordance {
 /// its rank as it joins the deaths (down), then joins the risk set as it
 /// reads the deaths (up). The weight at one rank comes from the first
 /// steps of a walk (the point query). All walks from a rank start in the
-/// same cache lines, and the trees take 16 bytes a rank: the sweep waits
-/// on memory, not on arithmetic.
-type Node = (f64, f64);
+/// same cache lines: the sweep waits on memory, not on arithmetic, so
+/// without case weights the trees count rows in 32 bits (8 bytes a rank
+/// instead of 16).
+type Node<T> = (T, T);
+
+/// What the trees hold: case weights, or row counts when there are none.
+/// Counts wrap (`u32`), and every sum the sweep reads is a count of rows
+/// below 2^31 (a fit refuses more), so each comes out exact; whole counts
+/// are exact in f64 too, so both give the same numbers.
+trait Weight: Copy + Default + Send + Sync {
+    /// A row's weight `w` (1 without case weights).
+    fn of(w: f64) -> Self;
+    fn plus(self, v: Self) -> Self;
+    fn minus(self, v: Self) -> Self;
+    fn get(self) -> f64;
+}
+
+impl Weight for f64 {
+    fn of(w: f64) -> f64 {
+        w
+    }
+    fn plus(self, v: f64) -> f64 {
+        self + v
+    }
+    fn minus(self, v: f64) -> f64 {
+        self - v
+    }
+    fn get(self) -> f64 {
+        self
+    }
+}
+
+impl Weight for u32 {
+    fn of(_: f64) -> u32 {
+        1
+    }
+    fn plus(self, v: u32) -> u32 {
+        self.wrapping_add(v)
+    }
+    fn minus(self, v: u32) -> u32 {
+        self.wrapping_sub(v)
+    }
+    fn get(self) -> f64 {
+        self as f64
+    }
+}
 
 fn lowbit(p: usize) -> usize {
     p & p.wrapping_neg()
 }
 
-/// Adds `add_risk` to the weight at risk at rank `r`; returns the deaths'
-/// weight at rank `r` and at `r` or above.
-fn join_risk(node: &mut [Node], r: usize, add_risk: f64) -> (f64, f64) {
+/// Adds `add_risk` to the weight at risk at rank `r` (or takes it away,
+/// `leave`); returns the deaths' weight at rank `r` and at `r` or above.
+fn join_risk<T: Weight>(node: &mut [Node<T>], r: usize, add_risk: T, leave: bool) -> (f64, f64) {
     let p = r + 1;
     // The deaths' node p covers positions p..p + lowbit(p); the others
     // there are covered by p + 1, p + 2, p + 4, … below that end.
@@ -51,50 +94,53 @@ fn join_risk(node: &mut [Node], r: usize, add_risk: f64) -> (f64, f64) {
     let mut at = node[p].1;
     let mut q = p + 1;
     while q < end && q < node.len() {
-        at -= node[q].1;
+        at = at.minus(node[q].1);
         q += lowbit(q);
     }
-    let mut at_or_above = 0.0;
+    let mut at_or_above = T::default();
     let mut q = p;
     while q < node.len() {
-        node[q].0 += add_risk;
-        at_or_above += node[q].1;
+        node[q].0 = match leave {
+            false => node[q].0.plus(add_risk),
+            true => node[q].0.minus(add_risk),
+        };
+        at_or_above = at_or_above.plus(node[q].1);
         q += lowbit(q);
     }
-    (at, at_or_above)
+    (at.get(), at_or_above.get())
 }
 
 /// Adds `add_dead` to the deaths' weight at rank `r`; returns the weight
 /// at risk below rank `r` and at rank `r`.
-fn join_dead(node: &mut [Node], r: usize, add_dead: f64) -> (f64, f64) {
+fn join_dead<T: Weight>(node: &mut [Node<T>], r: usize, add_dead: T) -> (f64, f64) {
     let mut p = r + 1;
     // The at-risk node p covers positions p − lowbit(p) + 1..=p; the walk
     // below p passes the nodes of the others first.
     let start = p - lowbit(p);
-    let mut below = 0.0;
+    let mut below = T::default();
     let mut q = r;
     while q > start {
-        below += node[q].0;
+        below = below.plus(node[q].0);
         q -= lowbit(q);
     }
-    let at = node[p].0 - below;
+    let at = node[p].0.minus(below);
     // The deaths' update walks p, p − lowbit(p) = start, …: the query's
     // path from here on.
-    node[p].1 += add_dead;
+    node[p].1 = node[p].1.plus(add_dead);
     p = start;
     while q > 0 {
-        below += node[q].0;
+        below = below.plus(node[q].0);
         q -= lowbit(q);
         while p > q {
-            node[p].1 += add_dead;
+            node[p].1 = node[p].1.plus(add_dead);
             p -= lowbit(p);
         }
     }
     while p > 0 {
-        node[p].1 += add_dead;
+        node[p].1 = node[p].1.plus(add_dead);
         p -= lowbit(p);
     }
-    (below, at)
+    (below.get(), at.get())
 }
 
 /// Harrell's concordance of the linear predictor `x β` with the survival
@@ -186,7 +232,10 @@ pub(in crate::cox) fn concordance(
     };
     let mut swept: Vec<Swept> = blocks
         .par_iter()
-        .map(|b| sweep.block(b, &strata[b.stratum]))
+        .map(|b| match times.weights {
+            Some(_) => sweep.block::<f64>(b, &strata[b.stratum]),
+            None => sweep.block::<u32>(b, &strata[b.stratum]),
+        })
         .collect();
     // Per row: C_k − D_k and C_k + D_k + T_k, in the sort's memory, whose
     // pages are touched already (a first touch costs about 4 µs a 4 KiB
@@ -430,8 +479,8 @@ impl Sweep<'_> {
         self.late_key.get(r).copied().unwrap_or(u32::MAX)
     }
 
-    /// Sweeps `block` (its stratum `stratum`).
-    fn block(&self, block: &Block, stratum: &Stratum) -> Swept {
+    /// Sweeps `block` (its stratum `stratum`), the trees holding `T`.
+    fn block<T: Weight>(&self, block: &Block, stratum: &Stratum) -> Swept {
         let (distinct, stratum_end) = (stratum.distinct, stratum.high);
         let (times, rank) = (self.times, self.rank);
         let seg = &times.segment;
@@ -439,19 +488,20 @@ impl Sweep<'_> {
         // The at-risk tree of the rows at risk at the block's top: those
         // of the stratum's later buckets that have not left (a late entry
         // leaves at the event time before its entry).
-        let mut tree: Vec<Node> = huge_vec(distinct + 1, (0.0, 0.0));
+        let mut tree: Vec<Node<T>> = huge_vec(distinct + 1, (T::default(), T::default()));
         let mut risk_total = 0.0;
         for r in seg[2 * high] as usize..seg[2 * stratum_end] as usize {
             let key = self.late_key(r);
             if key == u32::MAX || key < high as u32 {
-                tree[rank[r] as usize + 1].0 += self.w(r);
+                let node = &mut tree[rank[r] as usize + 1].0;
+                *node = node.plus(T::of(self.w(r)));
                 risk_total += self.w(r);
             }
         }
         for p in 1..tree.len() {
             let up = p + lowbit(p);
             if up < tree.len() {
-                tree[up].0 += tree[p].0;
+                tree[up].0 = tree[up].0.plus(tree[p].0);
             }
         }
         let mut dead_total = 0.0;
@@ -471,7 +521,7 @@ impl Sweep<'_> {
         // (within 4 nodes, one cache line, up or down): asked for this many
         // rows ahead of the sweep (rows are read in runs of places), they
         // are in cache when it gets there.
-        let ahead = |tree: &[Node], r: usize, end: usize| {
+        let ahead = |tree: &[Node<T>], r: usize, end: usize| {
             if r + PREFETCH_ROWS < end {
                 let p = rank[r + PREFETCH_ROWS] as usize + 1;
                 prefetch(tree, p);
@@ -491,7 +541,8 @@ impl Sweep<'_> {
             );
             for r in c0..c1 {
                 ahead(&tree, r, c1);
-                let (at, at_or_above) = join_risk(&mut tree, rank[r] as usize, self.w(r));
+                let (at, at_or_above) =
+                    join_risk(&mut tree, rank[r] as usize, T::of(self.w(r)), false);
                 infl[r - base] = snapshot(at, at_or_above, dead_total, -1.0);
                 risk_total += self.w(r);
             }
@@ -501,7 +552,8 @@ impl Sweep<'_> {
                 let u = &times.late_units[late_to];
                 for &r in &times.late[u.start as usize..u.end as usize] {
                     let r = r as usize;
-                    let (at, at_or_above) = join_risk(&mut tree, rank[r] as usize, -self.w(r));
+                    let (at, at_or_above) =
+                        join_risk(&mut tree, rank[r] as usize, T::of(self.w(r)), true);
                     let s = snapshot(at, at_or_above, dead_total, 1.0);
                     match infl.get_mut(r.wrapping_sub(base)) {
                         Some(v) => {
@@ -518,7 +570,7 @@ impl Sweep<'_> {
             for r in c1..c2 {
                 ahead(&tree, r, c2);
                 let wr = self.w(r);
-                let (below, at) = join_dead(&mut tree, rank[r] as usize, wr);
+                let (below, at) = join_dead(&mut tree, rank[r] as usize, T::of(wr));
                 let above = risk_total - below - at;
                 conc += wr * below;
                 tied += wr * at;
@@ -530,7 +582,8 @@ impl Sweep<'_> {
             // at this time, who are never its partners (tied in time).
             for r in c1..c2 {
                 ahead(&tree, r, c2);
-                let (at, at_or_above) = join_risk(&mut tree, rank[r] as usize, self.w(r));
+                let (at, at_or_above) =
+                    join_risk(&mut tree, rank[r] as usize, T::of(self.w(r)), false);
                 let s = snapshot(at, at_or_above, dead_total, -1.0);
                 infl[r - base][0] += s[0];
                 infl[r - base][1] += s[1];
@@ -545,14 +598,14 @@ impl Sweep<'_> {
         for p in 1..tree.len() {
             let next = p - lowbit(p);
             if next > 0 {
-                tree[next].1 -= tree[p].1;
+                tree[next].1 = tree[next].1.minus(tree[p].1);
             }
         }
         let mut spans = huge_vec(distinct, 0.0);
         let mut at_or_above = 0.0;
         for (s, node) in spans.iter_mut().zip(&tree[1..]).rev() {
-            at_or_above += node.1;
-            *s = snapshot(node.1, at_or_above, dead_total, 1.0)[0];
+            at_or_above += node.1.get();
+            *s = snapshot(node.1.get(), at_or_above, dead_total, 1.0)[0];
         }
         Swept {
             conc,
