@@ -266,7 +266,12 @@ pub const COX_MAX_ITER: usize = 20;
 /// Each row's stratum numbered in order of first appearance, and how many
 /// there are; `None` without strata.
 pub(super) fn stratum_ids(data: &CoxData) -> Option<(Vec<u32>, usize)> {
-    let labels = data.strata.as_ref()?;
+    data.strata.as_deref().map(label_ids)
+}
+
+/// Each row's label numbered in order of first appearance (strata,
+/// clusters), and how many labels there are.
+pub(super) fn label_ids(labels: &[String]) -> (Vec<u32>, usize) {
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let of_row = labels
         .iter()
@@ -275,7 +280,7 @@ pub(super) fn stratum_ids(data: &CoxData) -> Option<(Vec<u32>, usize)> {
             *ids.entry(l.as_str()).or_insert(next)
         })
         .collect();
-    Some((of_row, ids.len()))
+    (of_row, ids.len())
 }
 
 /// The tied deaths of one event time. Their partial terms j = 0..d

@@ -3,11 +3,10 @@
 //! `Concordance= 0.637  (se = 0.025 )`), swept over the Newton passes'
 //! layout: no second sort of the rows by time.
 
-use std::collections::HashMap;
-
 use nalgebra::DVector;
 use rayon::prelude::*;
 
+use super::super::label_ids;
 use super::{EventTimes, huge_vec, prefetch};
 
 /// How many rows ahead of the sweep their tree nodes are asked for: enough
@@ -310,16 +309,11 @@ pub(in crate::cox) fn concordance(
         Some(labels) => {
             // Clusters numbered as they first appear in the data; a row
             // in no pair adds nothing to its cluster.
-            let mut at: HashMap<&str, usize> = HashMap::new();
-            let mut sums: Vec<f64> = Vec::new();
-            for (l, &r) in labels.iter().zip(&times.place) {
-                let next = sums.len();
-                let c = *at.entry(l.as_str()).or_insert(next);
-                if c == next {
-                    sums.push(0.0);
-                }
+            let (ids, count) = label_ids(labels);
+            let mut sums = vec![0.0; count];
+            for (&c, &r) in ids.iter().zip(&times.place) {
                 if r != u32::MAX {
-                    sums[c] += dfbeta(r as usize);
+                    sums[c as usize] += dfbeta(r as usize);
                 }
             }
             sums.iter().map(|v| v * v).sum()
