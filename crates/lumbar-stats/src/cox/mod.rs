@@ -202,6 +202,8 @@ pub enum CoxError {
     Interval(usize),
     #[error("weights must be positive; observation {0} has {1}")]
     Weight(usize, f64),
+    #[error("observation {0} has no {1} time (NaN)")]
+    NoTime(usize, &'static str),
     #[error("column '{0}' has {1} values for {2} observations")]
     Length(String, usize, usize),
     #[error("{0} observations are more than a fit takes ({1}); split the data or sample it")]
@@ -396,6 +398,39 @@ mod tests {
     /// and with Breslow and Efron alike the estimate solves U(β) = 0.
     /// The model-only fit never sorts the rows; with strata, late entry,
     /// case weights and ties it must give the full fit's numbers.
+    /// A NaN time is refused with its observation (it has no place among
+    /// the times), and −0 is the same time as 0 (they hash apart as bits).
+    #[test]
+    fn nan_times_are_refused_and_negative_zero_is_zero() {
+        let mut d = tied_data(60, 2, 4);
+        d.stop[6] = f64::NAN;
+        assert!(matches!(
+            fit(&d, Ties::Efron, false),
+            Err(CoxError::NoTime(7, "stop"))
+        ));
+        let mut d = tied_data(60, 2, 4);
+        d.entry.as_mut().unwrap()[2] = f64::NAN;
+        assert!(matches!(
+            fit(&d, Ties::Efron, false),
+            Err(CoxError::NoTime(3, "entry"))
+        ));
+        // Deaths tied at 0, one written −0, beside later times.
+        let mut d = tied_data(60, 2, 4);
+        d.entry = None;
+        for (i, t) in [0.0, 0.0, 0.0].into_iter().enumerate() {
+            d.stop[i] = t;
+            d.event[i] = true;
+        }
+        let zero = fit(&d, Ties::Efron, true).unwrap();
+        d.stop[1] = -0.0;
+        let signed = fit(&d, Ties::Efron, true).unwrap();
+        assert_eq!(zero.loglik, signed.loglik);
+        assert_eq!(zero.terms[0].std_error, signed.terms[0].std_error);
+        assert_eq!(zero.concordance, signed.concordance);
+        let global = |f: &CoxFit| f.zph.as_ref().map(|z| z.global.statistic);
+        assert_eq!(global(&zero), global(&signed));
+    }
+
     /// A column with another length than the times is refused by name
     /// (the layout joins columns by row; a short one would be read past or
     /// silently cut).

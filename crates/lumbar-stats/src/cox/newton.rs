@@ -51,6 +51,18 @@ pub(super) fn fit(data: &CoxData, opts: &CoxOptions) -> Result<CoxFit, CoxError>
             data.columns.len(),
         ));
     }
+    // A NaN time has no place among the others (R's Surv makes it NA and
+    // drops the row; callers drop missing values before they get here).
+    if let Some(i) = data.stop.iter().position(|t| t.is_nan()) {
+        return Err(CoxError::NoTime(i + 1, "stop"));
+    }
+    if let Some(i) = data
+        .entry
+        .as_ref()
+        .and_then(|e| e.iter().position(|t| t.is_nan()))
+    {
+        return Err(CoxError::NoTime(i + 1, "entry"));
+    }
     if !data.event.iter().any(|e| *e) {
         return Err(CoxError::NoEvents);
     }

@@ -31,9 +31,11 @@ pub(super) fn distinct_values(
             let mut seen: Vec<(u32, f64)> = Vec::new();
             for (k, id) in ids.iter_mut().enumerate() {
                 let i = c * SETUP_ROWS + k;
-                let key = (stratum_of(i), values[i].to_bits());
+                // −0 and 0 are one time (`+ 0.0` makes −0 into 0).
+                let v = values[i] + 0.0;
+                let key = (stratum_of(i), v.to_bits());
                 *id = *slot.entry(key).or_insert_with(|| {
-                    seen.push((key.0, values[i]));
+                    seen.push((key.0, v));
                     seen.len() as u32 - 1
                 });
             }
