@@ -93,8 +93,8 @@ fn main() {
     };
     let (model_s, _) = best_of(runs, || fit_with(&d, &opts(false, false)).expect("fit"));
     let (full_s, full) = best_of(runs, || fit_with(&d, &opts(true, false)).expect("fit"));
-    // The robust (Lin–Wei) variance's score residuals come from the
-    // reference risk-set sweep, not the Newton pass's layout: its cost.
+    // The model with the robust (Lin–Wei) variance: one more pass at β̂
+    // and the score residuals on the same layout.
     let (robust_s, robust_fit) = best_of(runs, || fit_with(&d, &opts(false, true)).expect("fit"));
     println!("lumbar model only: {model_s:.3} s (best of {runs})");
     println!(
@@ -119,7 +119,8 @@ fn main() {
         return;
     };
     // R's robust variance sums every Efron partial term for every tied
-    // death (O(d²) a time: 145 s at 100,000 rows here, hours at 1M), so it
+    // death (O(d²) a time: 60–145 s at 100,000 rows here, over 18 minutes
+    // at 1M), so it
     // is timed only on small runs.
     let robust = if n <= R_ROBUST_ROWS {
         "t0 <- Sys.time(); fr <- coxph(Surv(time, event) ~ ., d, ties = 'efron', robust = TRUE); \
