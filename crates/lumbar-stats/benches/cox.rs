@@ -120,8 +120,7 @@ fn main() {
     };
     // R's robust variance sums every Efron partial term for every tied
     // death (O(d²) a time: 60–145 s at 100,000 rows here, over 18 minutes
-    // at 1M), so it
-    // is timed only on small runs.
+    // at 1M), so it is timed only on small runs.
     let robust = if n <= R_ROBUST_ROWS {
         "t0 <- Sys.time(); fr <- coxph(Surv(time, event) ~ ., d, ties = 'efron', robust = TRUE); \
          rt <- as.numeric(difftime(Sys.time(), t0, units = 'secs')); se <- sqrt(diag(fr$var))[1];"
